@@ -1,0 +1,115 @@
+# refscope — plain Makefile.  `make` builds the Python package into build/lib
+# (PYTHONPATH=build/lib python3 -c 'import refscope'), `make check` runs every
+# test, `make demo` shows refscope on the bundled leaky example.
+
+PYTHON ?= python3
+BUILD ?= build
+DEBIAN_DEPS = build-essential pkg-config python3-dev libncurses-dev libedit-dev check tmux python3-objgraph
+
+PY := $(shell command -v $(PYTHON) 2>/dev/null)
+PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+PY_EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PY_LIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))' 2>/dev/null)
+PY_LDVERSION := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LDVERSION"))' 2>/dev/null)
+PY_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
+
+PKGS = ncursesw libedit
+PKG_CFLAGS = $(filter-out -D%,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+OPT ?= -O2
+SAN ?=
+CC ?= cc
+WARN = -Wall -Wextra -Werror -Wno-missing-field-initializers
+CFLAGS_ALL = -std=c11 $(OPT) -g $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+	-Iinclude -Isrc -I$(PY_INCLUDE) $(PKG_CFLAGS) $(SAN) $(CFLAGS)
+LDFLAGS_ALL = $(SAN) $(LDFLAGS)
+
+# Graph core and pure-C analyses: no Python.h.
+CORE_SRC = src/alloc.c src/graph.c src/scc.c src/dom.c
+# Everything that needs the interpreter; ends up in the extension module.
+ENGINE_SRC = $(filter-out $(CORE_SRC) src/cli.c, $(wildcard src/*.c))
+MODULE_SRC = $(CORE_SRC) $(ENGINE_SRC)
+TEST_SRC = $(wildcard tests/*.c)
+
+OBJDIR = $(BUILD)/obj
+MODULE_OBJ = $(MODULE_SRC:src/%.c=$(OBJDIR)/%.o)
+CORE_OBJ = $(CORE_SRC:src/%.c=$(OBJDIR)/%.o)
+TEST_OBJ = $(TEST_SRC:tests/%.c=$(OBJDIR)/tests/%.o)
+PKGDIR = $(BUILD)/lib/refscope
+MODULE_SO = $(PKGDIR)/_refscope$(PY_EXT_SUFFIX)
+PKG_PY = $(PKGDIR)/__init__.py
+TEST_BIN = $(BUILD)/refscope-tests
+
+.PHONY: all deps check asan-check valgrind-check bench demo clean
+all: $(MODULE_SO) $(PKG_PY)
+
+# Installs the Debian build dependencies when something is missing (as root),
+# or says exactly what to install.
+deps:
+	@missing=""; \
+	pkg-config --exists ncursesw libedit check 2>/dev/null || missing=1; \
+	[ -n "$(PY)" ] && [ -f "$(PY_INCLUDE)/internal/pycore_frame.h" ] || missing=1; \
+	command -v tmux >/dev/null || missing=1; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "refscope: installing build dependencies: $(DEBIAN_DEPS)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_DEPS) >/dev/null; \
+	  else \
+	    echo "refscope: missing build dependencies; run: sudo apt-get install $(DEBIAN_DEPS)"; exit 1; \
+	  fi; \
+	fi
+
+$(OBJDIR)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(OBJDIR)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -DRS_PYTHON_EXE='"$(PY_EXE)"' \
+		-DRS_BUILD_LIB='"$(abspath $(BUILD)/lib)"' -DRS_SOURCE_DIR='"$(CURDIR)"' -MMD -MP -c $< -o $@
+
+# The extension does not link libpython: the interpreter that loads it provides it.
+$(MODULE_SO): $(MODULE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(PKGDIR)/%.py: src/python/%.py
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(TEST_BIN): $(TEST_OBJ) $(CORE_OBJ) $(MODULE_SO) $(PKG_PY)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJ) $(CORE_OBJ) $(CHECK_LIBS) \
+		-L$(PY_LIBDIR) -Wl,-rpath,$(PY_LIBDIR) -lpython$(PY_LDVERSION) -lpthread -lm -ldl -lutil
+
+check: deps
+	@$(MAKE) --no-print-directory $(TEST_BIN)
+	$(TEST_BIN)
+
+# ASan+UBSan build of module and tests in its own build dir.  Python's own
+# allocator hides heap errors from ASan, hence PYTHONMALLOC=malloc; leak
+# detection is off because the interpreter keeps memory until exit by design.
+asan-check: deps
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT=-O1 \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		$(BUILD)/asan/refscope-tests
+	PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/asan/refscope-tests
+
+valgrind-check: deps
+	@$(MAKE) --no-print-directory $(TEST_BIN)
+	PYTHONMALLOC=malloc RS_VALGRIND=1 valgrind --quiet --error-exitcode=99 --trace-children=yes \
+		--suppressions=tests/valgrind.supp $(TEST_BIN)
+
+bench: deps all
+	PYTHONPATH=$(BUILD)/lib $(PYTHON) bench/bench.py
+
+demo: deps all
+	PYTHONPATH=$(BUILD)/lib $(PYTHON) examples/leaky_service.py
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(MODULE_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

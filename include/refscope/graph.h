@@ -1,0 +1,143 @@
+/*
+ * refscope graph core: the nodes and edges of an object graph in compact
+ * arrays, with a forward (referent) and a reverse (referrer) index in CSR
+ * form and an address -> index hash.  Plain C: no Python here, so the core
+ * and every analysis over it can be tested without an interpreter.
+ *
+ * Memory per node: address 8, size 8, refcount 4, type id 4, flags 4,
+ * forward offset 4, reverse offset 4, hash ~8 (load <= 0.5) = ~44 bytes.
+ * Memory per edge: forward target 4 + reverse source 4 = 8 bytes.
+ *
+ * Building happens in one order: intern nodes and, for node i = 0, 1, ...
+ * in index order, rs_graph_begin_edges(i) then rs_graph_add_edge() for each
+ * referent; nodes added by an edge get higher indexes and their own turn.
+ * rs_graph_finish() then builds the reverse index; the graph is read-only
+ * afterwards except for per-node attributes.
+ */
+#ifndef REFSCOPE_GRAPH_H
+#define REFSCOPE_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint32_t rs_idx;
+
+/* "No node": returned by lookups that find nothing and by failed adds. */
+#define RS_NONE UINT32_MAX
+
+typedef struct rs_graph rs_graph;
+
+/* Per-node flags; the graph core stores them, the walk and analyses set them. */
+enum rs_node_flag {
+    RS_NODE_GC_TRACKED = 1u << 0, /* in gc.get_objects() */
+    RS_NODE_IS_GC = 1u << 1,      /* gc.get_referents() traverses it */
+    RS_NODE_PY_SIZEOF = 1u << 2,  /* __sizeof__ is Python code: size is tp_basicsize-based */
+    RS_NODE_FINALIZER = 1u << 3,  /* has __del__ / tp_finalize / legacy tp_del */
+    RS_NODE_TYPE = 1u << 4,       /* a type object */
+    RS_NODE_MODULE = 1u << 5,     /* a module object */
+    RS_NODE_NOT_DATA = 1u << 6,   /* edges into it are not data edges (type, module,
+                                     module/globals dict, code object): left out of cycles */
+    RS_NODE_ROOT = 1u << 7,       /* target of at least one root */
+    RS_NODE_WEAKREF = 1u << 8,    /* a weak reference object */
+    RS_NODE_GARBAGE = 1u << 9,    /* listed in gc.garbage */
+    RS_NODE_ROOT_MODULE = 1u << 10, /* target of a root of kind RS_ROOT_MODULE */
+    RS_NODE_ROOT_FRAME = 1u << 11,  /* ... RS_ROOT_FRAME */
+    RS_NODE_ROOT_HELD = 1u << 12,   /* ... RS_ROOT_UNEXPLAINED */
+};
+
+/* Root kinds, in order of preference for why-alive paths. */
+enum rs_root_kind {
+    RS_ROOT_MODULE = 0,      /* sys.modules['name'] */
+    RS_ROOT_FRAME = 1,       /* a local / cell / stack slot of an executing frame */
+    RS_ROOT_UNEXPLAINED = 2, /* refcount exceeds referrers: held by C or the interpreter */
+    RS_ROOT_KIND_COUNT = 3
+};
+
+/* One root edge: from outside the graph into node `target`.  `info` is an
+ * index into the owner's own table (module name, frame slot) for labels. */
+typedef struct rs_root {
+    rs_idx target;
+    uint32_t kind;
+    uint32_t info;
+} rs_root;
+
+/* Creates an empty graph sized for about node_hint nodes and edge_hint edges.
+ * Returns NULL when memory cannot be had; free with rs_graph_free(). */
+rs_graph *rs_graph_new(size_t node_hint, size_t edge_hint);
+
+/* Frees the graph and all its arrays; NULL is accepted. */
+void rs_graph_free(rs_graph *g);
+
+/* Returns the index of addr, adding it as a new node when absent.
+ * Returns RS_NONE when memory runs out or the index space (2^32-2) is full. */
+rs_idx rs_graph_intern(rs_graph *g, uintptr_t addr);
+
+/* Interns n addresses at once (hash slots prefetched, much faster than n
+ * single calls); writes each index to out[i] when out is not NULL.
+ * Returns 0, or -1 when memory runs out (some may have been added). */
+int rs_graph_intern_many(rs_graph *g, const uintptr_t *addrs, size_t n, rs_idx *out);
+
+/* Returns the index of addr, or RS_NONE when it is not a node. */
+rs_idx rs_graph_find(const rs_graph *g, uintptr_t addr);
+
+/* Starts the edge list of node src; nodes must be started in index order,
+ * each exactly once, before rs_graph_finish().  Returns 0, or -1 on misuse. */
+int rs_graph_begin_edges(rs_graph *g, rs_idx src);
+
+/* Appends an edge from the node last begun to the object at addr, which is
+ * interned (added as a node when new) at the latest by the next flush.
+ * Returns 0, or -1 when memory runs out. */
+int rs_graph_add_edge(rs_graph *g, uintptr_t addr);
+
+/* Resolves pending edges so that nodes they add are counted.  0 or -1 (memory). */
+int rs_graph_flush(rs_graph *g);
+
+/* Adds a root edge into target (which must be a node) and flags the target
+ * RS_NODE_ROOT and RS_NODE_ROOT_MODULE << kind.  0 or -1 (memory, bad kind). */
+int rs_graph_add_root(rs_graph *g, rs_idx target, uint32_t kind, uint32_t info);
+
+/* Ends building: closes the last edge list, builds the reverse index and
+ * trims the arrays.  Returns 0, or -1 when memory runs out. */
+int rs_graph_finish(rs_graph *g);
+
+/* Counts; valid at any time (node count includes nodes not yet begun). */
+size_t rs_graph_node_count(const rs_graph *g);
+size_t rs_graph_edge_count(const rs_graph *g);
+
+/* The referents of n in visit order, duplicates kept; *count receives their
+ * number.  Valid after rs_graph_finish(); the array belongs to the graph. */
+const rs_idx *rs_graph_referents(const rs_graph *g, rs_idx n, size_t *count);
+
+/* The referrers of n, one entry per edge (a source holding n twice appears
+ * twice), in increasing source index.  Valid after rs_graph_finish(). */
+const rs_idx *rs_graph_referrers(const rs_graph *g, rs_idx n, size_t *count);
+
+/* The roots, in the order added. */
+const rs_root *rs_graph_roots(const rs_graph *g, size_t *count);
+
+/* Per-node attributes, stored for the walk and analyses. */
+uintptr_t rs_graph_addr(const rs_graph *g, rs_idx n);
+uint64_t rs_graph_size(const rs_graph *g, rs_idx n);
+void rs_graph_set_size(rs_graph *g, rs_idx n, uint64_t size);
+uint32_t rs_graph_refcount(const rs_graph *g, rs_idx n);
+void rs_graph_set_refcount(rs_graph *g, rs_idx n, uint32_t refcount);
+uint32_t rs_graph_type_id(const rs_graph *g, rs_idx n);
+void rs_graph_set_type_id(rs_graph *g, rs_idx n, uint32_t type_id);
+uint32_t rs_graph_flags(const rs_graph *g, rs_idx n);
+void rs_graph_add_flags(rs_graph *g, rs_idx n, uint32_t flags);
+
+/* Bytes currently allocated by the graph (arrays and hash, not the objects). */
+size_t rs_graph_memory_bytes(const rs_graph *g);
+
+/* Test hook: makes the nth allocation from now fail (n >= 1), or none (n = 0).
+ * Lets tests prove that every allocation failure becomes an error return. */
+void rs_alloc_fail_after(long n);
+
+/* Allocation helpers shared by the engine and analyses; they honour the
+ * failure hook above.  rs_malloc/rs_calloc/rs_realloc return NULL on failure. */
+void *rs_malloc(size_t size);
+void *rs_calloc(size_t count, size_t size);
+void *rs_realloc(void *ptr, size_t size);
+void rs_free(void *ptr);
+
+#endif
