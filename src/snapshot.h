@@ -1,0 +1,168 @@
+/*
+ * The snapshot engine's internal API: a consistent copy of the whole object
+ * graph (graph core arrays + the Python objects it holds strong references
+ * to), with lazily computed labels, paths and census.  module.c wraps it in
+ * Python types; the browser's views read it.  All calls need the GIL.
+ */
+#ifndef REFSCOPE_SNAPSHOT_H
+#define REFSCOPE_SNAPSHOT_H
+
+#include <Python.h>
+#include <stdbool.h>
+
+#include "refscope/graph.h"
+
+/* A node flag the engine adds: refscope's own objects (snapshots, paths)
+ * that were reached anyway; hidden from every answer. */
+#define RS_NODE_INTERNAL (1u << 16)
+
+/* One executing frame seen by the walk (top of its thread's stack first). */
+typedef struct rs_frame_info {
+    PyObject *code;     /* borrowed: the code object is a node the snapshot holds */
+    int line;
+    uint32_t thread;    /* index into rs_snapshot.threads */
+    uint32_t depth;     /* 0 = innermost */
+    rs_idx function;    /* node of the running function, or RS_NONE */
+} rs_frame_info;
+
+typedef struct rs_thread_info {
+    unsigned long ident;
+    char *name;          /* copied before the walk ("Thread-3"); never NULL */
+    uint32_t first_frame; /* index into rs_snapshot.frames */
+    uint32_t frame_count;
+    bool is_current;     /* the thread that took the snapshot */
+} rs_thread_info;
+
+/* What a root edge is, for its label: rs_root.info indexes this table. */
+typedef struct rs_root_info {
+    uint32_t frame;  /* frame roots: index into frames */
+    int32_t slot;    /* frame roots: local slot, or one of RS_SLOT_* below */
+    char *module;    /* module roots: the sys.modules key (owned) */
+} rs_root_info;
+
+enum {
+    RS_SLOT_FUNCTION = -1, /* the running function */
+    RS_SLOT_CODE = -2,
+    RS_SLOT_LOCALS = -3,   /* f_locals dict (module/class bodies) */
+    RS_SLOT_FRAME = -4,    /* the frame object */
+};
+
+typedef struct rs_type_info {
+    PyTypeObject *type;   /* borrowed: kept alive by its instances */
+    char *name;           /* "module.QualName" (owned) */
+} rs_type_info;
+
+typedef void (*rs_progress_fn)(void *ctx, size_t done, size_t total);
+
+typedef struct rs_snapshot {
+    rs_graph *graph;
+    rs_type_info *types;
+    uint32_t type_count;
+    rs_frame_info *frames;
+    uint32_t frame_count;
+    rs_thread_info *threads;
+    uint32_t thread_count;
+    rs_root_info *root_info;
+    uint32_t root_info_count;
+    int32_t *unexplained;  /* per node: refcount - referrers - frame roots */
+    size_t visible_count;  /* nodes not flagged RS_NODE_INTERNAL */
+    double seconds;        /* time to build */
+    /* Lazily computed analyses (NULL until first use). */
+    uint32_t *path_mark;   /* path.c's scratch: visit epoch per node */
+    rs_idx *path_next;     /* path.c's scratch: next node toward the target */
+    rs_idx *path_queue;    /* path.c's scratch: BFS queue */
+    uint32_t path_epoch;
+    struct rs_scc *scc;
+    struct rs_dom *dom;
+} rs_snapshot;
+
+/* Types whose instances are refscope's own; set by module.c at import. */
+extern PyTypeObject *rs_internal_types[4];
+
+/* Takes a snapshot of the whole heap (walk.c).  collect runs gc.collect()
+ * first.  progress (may be NULL) is called now and then with nodes done so
+ * far.  Returns a new snapshot, or NULL with a Python exception set. */
+rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progress_ctx);
+
+/* Releases every reference the snapshot holds and frees it; NULL accepted.
+ * May run arbitrary Python code (objects that die run their finalizers). */
+void rs_snapshot_free(rs_snapshot *s);
+
+/* The object of node n (borrowed: the snapshot holds it). */
+static inline PyObject *rs_snapshot_object(const rs_snapshot *s, rs_idx n)
+{
+    return (PyObject *)rs_graph_addr(s->graph, n);
+}
+
+/* The node of obj, or RS_NONE when obj is not in the snapshot (or hidden). */
+rs_idx rs_snapshot_find(const rs_snapshot *s, PyObject *obj);
+
+/* Type name of node n ("module.QualName"), owned by the snapshot. */
+const char *rs_snapshot_type_name(const rs_snapshot *s, rs_idx n);
+
+/* The type table index of a name ("dict", "app.Node", "Node" when unique),
+ * or -1 when no node has that type. */
+int64_t rs_snapshot_type_lookup(const rs_snapshot *s, const char *name);
+
+/* --- labels (label.c) --------------------------------------------------- */
+
+/* Label of the k-th referent edge of src (0-based, visit order), as written
+ * in Python (".attr", "['key']", "[3]").  New str, or NULL on MemoryError. */
+PyObject *rs_label_referent(rs_snapshot *s, rs_idx src, size_t k);
+
+/* Label of the j-th entry of dst's referrer list (the edge referrer -> dst).
+ * New str, or NULL on MemoryError. */
+PyObject *rs_label_referrer(rs_snapshot *s, rs_idx dst, size_t j);
+
+/* Label of a root edge ("sys.modules['app']",
+ * "thread 'MainThread' frame worker() app.py:12 <local 'buf'>").  New str. */
+PyObject *rs_label_root(rs_snapshot *s, const rs_root *root);
+
+/* repr(obj) made safe for a terminal line: never raises (a failing __repr__
+ * gives "<repr failed: ValueError>"), control characters escaped, at most
+ * max_len characters (ending in "..." when cut), recursion guarded.
+ * New str, or NULL only on MemoryError. */
+PyObject *rs_safe_repr(PyObject *obj, Py_ssize_t max_len);
+
+/* text with control characters escaped and cut to max_len characters.
+ * New str, or NULL on MemoryError. */
+PyObject *rs_escape_text(PyObject *text, Py_ssize_t max_len);
+
+/* "thread 'MainThread' frame worker() app.py:12" for frames[frame]. New str. */
+PyObject *rs_label_frame(rs_snapshot *s, uint32_t frame);
+
+/* --- paths (path.c) ----------------------------------------------------- */
+
+/* The shortest path from a root to n, preferring module roots, then frame
+ * roots, then objects held by C.  On success *nodes is an rs_malloc'ed array
+ * (caller frees with rs_free) from the root's target to n, *len its length
+ * and *root the root; returns 1.  Returns 0 when n is unreachable from every
+ * root (cyclic garbage), -1 with MemoryError set. */
+int rs_path_find(rs_snapshot *s, rs_idx n, rs_idx **nodes, size_t *len, const rs_root **root);
+
+/* The path as one Python expression, e.g.
+ * "sys.modules['app'].cache['user:1'].parent".  New str, or NULL on error. */
+PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root);
+
+/* Label of the edge nodes[i-1] -> nodes[i] (for i == 0: the root label). */
+PyObject *rs_path_step_label(rs_snapshot *s, const rs_idx *nodes, size_t i, const rs_root *root);
+
+/* --- census (census.c) --------------------------------------------------- */
+
+typedef struct rs_census_row {
+    uint32_t type_id;
+    size_t count;
+    uint64_t size;
+    uint64_t retained; /* 0 until dominators are computed */
+} rs_census_row;
+
+/* Per-type counts and sizes, biggest total size first.  Returns an
+ * rs_malloc'ed array (caller frees with rs_free) and its length in *count,
+ * or NULL with MemoryError set. */
+rs_census_row *rs_census(rs_snapshot *s, size_t *count);
+
+/* The visible nodes of type table entry type_id, in node order.  rs_malloc'ed
+ * array or NULL with MemoryError set; *count receives the length. */
+rs_idx *rs_census_instances(rs_snapshot *s, uint32_t type_id, size_t *count);
+
+#endif

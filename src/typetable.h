@@ -1,0 +1,43 @@
+/*
+ * The walk's table of types met: a type id per type (what nodes store), the
+ * way to compute sys.getsizeof() for its instances without running Python,
+ * and later the type's "module.QualName".
+ */
+#ifndef REFSCOPE_TYPETABLE_H
+#define REFSCOPE_TYPETABLE_H
+
+#include <Python.h>
+
+#include "snapshot.h"
+
+typedef struct rs_type_entry {
+    PyTypeObject *type;
+    int sizeof_kind;
+    PyObject *sizeof_descr; /* borrowed: lives in the type's dict */
+} rs_type_entry;
+
+typedef struct rs_type_table {
+    rs_type_entry *entries;
+    uint32_t count, cap;
+    uint32_t *slots; /* open addressing on the type pointer: id + 1 */
+    uint32_t slot_cap;
+} rs_type_table;
+
+/* Empties a table (no allocation yet). */
+void rs_type_table_init(rs_type_table *t);
+
+/* Frees a table's arrays. */
+void rs_type_table_clear(rs_type_table *t);
+
+/* Sets *id to tp's id, adding tp when new.  0, or -1 on memory failure. */
+int rs_type_table_intern(rs_type_table *t, PyTypeObject *tp, uint32_t *id);
+
+/* sys.getsizeof(obj) computed in C; sets *python_sizeof when the type's
+ * __sizeof__ is Python code (then the tp_basicsize-based size is used). */
+uint64_t rs_type_table_sizeof(rs_type_table *t, uint32_t id, PyObject *obj, int *python_sizeof);
+
+/* Moves the table into a snapshot's types array with each type's name
+ * filled in; the table is left empty.  0, or -1 with MemoryError set. */
+int rs_type_table_export(rs_type_table *t, rs_type_info **types, uint32_t *count);
+
+#endif

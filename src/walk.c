@@ -1,0 +1,363 @@
+/*
+ * The walk: builds a snapshot of the live heap.  The only engine file that
+ * traverses objects.  Stages, each leaving the graph in a stated condition:
+ *
+ *   prepare            (Python may run) optional gc.collect(), thread names
+ *   add_tracked        every gc-tracked object is a node
+ *   roots_add_all      module roots and every thread's executing frames
+ *   traverse_all       every node described, held, and its tp_traverse edges
+ *                      recorded; untracked objects they reach become nodes
+ *   finish             reverse index
+ *   mark_non_data ...  flags, unexplained refcounts, C-held roots, type names
+ *
+ * Between add_tracked and the end of traverse_all no Python code runs and
+ * automatic gc is off, so the graph is one consistent picture.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string.h>
+#include <time.h>
+
+#include "pyinternal.h"
+#include "roots.h"
+#include "snapshot.h"
+#include "refscope/dom.h"
+#include "refscope/scc.h"
+#include "typetable.h"
+
+PyTypeObject *rs_internal_types[4];
+
+typedef struct walk {
+    rs_snapshot *snap;
+    rs_graph *graph;
+    rs_type_table types;
+    size_t held;   /* nodes 0..held-1 carry a strong reference */
+    int failed;    /* an edge could not be recorded (memory) */
+    rs_progress_fn progress;
+    void *progress_ctx;
+} walk;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+#define TRACKED_BATCH 256
+
+typedef struct tracked_batch {
+    rs_graph *graph;
+    uintptr_t addrs[TRACKED_BATCH];
+    size_t len;
+} tracked_batch;
+
+static int collect_tracked(PyObject *obj, void *ctx)
+{
+    tracked_batch *b = ctx;
+    b->addrs[b->len++] = (uintptr_t)obj;
+    if (b->len == TRACKED_BATCH) {
+        if (rs_graph_intern_many(b->graph, b->addrs, b->len, NULL) < 0)
+            return -1;
+        b->len = 0;
+    }
+    return 0;
+}
+
+/* After: every object of every gc generation (and the permanent one) is a
+ * node, in list order.  -1 on memory failure. */
+static int add_tracked(walk *w)
+{
+    tracked_batch b = {.graph = w->graph, .len = 0};
+    if (rs_py_for_each_tracked(collect_tracked, &b) != 0)
+        return -1;
+    return rs_graph_intern_many(w->graph, b.addrs, b.len, NULL);
+}
+
+static int is_internal(PyTypeObject *tp)
+{
+    for (size_t i = 0; i < sizeof rs_internal_types / sizeof rs_internal_types[0]; i++)
+        if (rs_internal_types[i] != NULL && tp == rs_internal_types[i])
+            return 1;
+    return 0;
+}
+
+static int visit_edge(PyObject *op, void *arg)
+{
+    walk *w = arg;
+    if (rs_graph_add_edge(w->graph, (uintptr_t)op) < 0) {
+        w->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Records node n's type, size, refcount and flags, and takes the snapshot's
+ * reference.  -1 on memory failure. */
+static int describe_node(walk *w, rs_idx n, PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    uint32_t type_id;
+    if (rs_type_table_intern(&w->types, tp, &type_id) < 0)
+        return -1;
+    rs_graph *g = w->graph;
+    rs_graph_set_type_id(g, n, type_id);
+    Py_ssize_t rc = Py_REFCNT(obj);
+    rs_graph_set_refcount(g, n, rc > (Py_ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)rc);
+    uint32_t flags = 0;
+    if (PyObject_IS_GC(obj))
+        flags |= RS_NODE_IS_GC;
+    if (PyObject_GC_IsTracked(obj))
+        flags |= RS_NODE_GC_TRACKED;
+    if (tp->tp_finalize != NULL || tp->tp_del != NULL)
+        flags |= RS_NODE_FINALIZER;
+    if (PyType_Check(obj))
+        flags |= RS_NODE_TYPE | RS_NODE_NOT_DATA;
+    else if (PyModule_Check(obj))
+        flags |= RS_NODE_MODULE | RS_NODE_NOT_DATA;
+    else if (PyCode_Check(obj))
+        flags |= RS_NODE_NOT_DATA;
+    else if (PyWeakref_Check(obj))
+        flags |= RS_NODE_WEAKREF;
+    if (is_internal(tp)) {
+        rs_graph_add_flags(g, n, flags | RS_NODE_INTERNAL);
+        return 0;
+    }
+    int python_sizeof = 0;
+    rs_graph_set_size(g, n, rs_type_table_sizeof(&w->types, type_id, obj, &python_sizeof));
+    if (python_sizeof)
+        flags |= RS_NODE_PY_SIZEOF;
+    rs_graph_add_flags(g, n, flags);
+    return 0;
+}
+
+/* After: nodes 0..count-1 are described and held, each with its edges in
+ * tp_traverse visit order; nodes those edges reached are appended and get
+ * their turn, so the loop ends with every reachable object a node. */
+static int traverse_all(walk *w)
+{
+    rs_graph *g = w->graph;
+    for (size_t i = 0;; i++) {
+        if (i >= rs_graph_node_count(g)) {
+            if (rs_graph_flush(g) < 0)
+                return -1;
+            if (i >= rs_graph_node_count(g))
+                return 0;
+        }
+        rs_idx n = (rs_idx)i;
+        PyObject *obj = rs_snapshot_object(w->snap, n);
+        if (describe_node(w, n, obj) < 0 || rs_graph_begin_edges(g, n) < 0)
+            return -1;
+        if (rs_graph_flags(g, n) & RS_NODE_INTERNAL) {
+            w->held = i + 1; /* nothing held for it, but later nodes are */
+            continue;
+        }
+        Py_INCREF(obj);
+        w->held = i + 1;
+        if (rs_graph_flags(g, n) & RS_NODE_IS_GC) {
+            traverseproc traverse = Py_TYPE(obj)->tp_traverse;
+            if (traverse != NULL && traverse(obj, visit_edge, w) != 0 && w->failed)
+                return -1;
+        }
+        if (w->progress != NULL && (i & 0xFFFF) == 0)
+            w->progress(w->progress_ctx, i, rs_graph_node_count(g));
+    }
+}
+
+static void flag_target(rs_graph *g, PyObject *target, uint32_t flags)
+{
+    if (target == NULL)
+        return;
+    rs_idx n = rs_graph_find(g, (uintptr_t)target);
+    if (n != RS_NONE)
+        rs_graph_add_flags(g, n, flags);
+}
+
+/* After: module dicts and the globals/builtins of functions are flagged
+ * NOT_DATA (edges into them are not data edges), and gc.garbage members
+ * are flagged GARBAGE. */
+static void mark_special_nodes(walk *w)
+{
+    rs_graph *g = w->graph;
+    size_t count = rs_graph_node_count(g);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t flags = rs_graph_flags(g, (rs_idx)i);
+        if (flags & RS_NODE_INTERNAL)
+            continue;
+        PyObject *obj = rs_snapshot_object(w->snap, (rs_idx)i);
+        if (flags & RS_NODE_MODULE) {
+            flag_target(g, PyModule_GetDict(obj), RS_NODE_NOT_DATA);
+        } else if (PyFunction_Check(obj)) {
+            flag_target(g, PyFunction_GET_GLOBALS(obj), RS_NODE_NOT_DATA);
+            flag_target(g, ((PyFunctionObject *)obj)->func_builtins, RS_NODE_NOT_DATA);
+        }
+    }
+    PyObject *garbage = rs_py_gc_garbage();
+    if (garbage != NULL && PyList_Check(garbage)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(garbage); i++)
+            flag_target(g, PyList_GET_ITEM(garbage, i), RS_NODE_GARBAGE);
+    }
+}
+
+/* After: unexplained[n] = refcount - (edges into n) - (frame root edges
+ * into n); every node with a positive count is a root of kind UNEXPLAINED;
+ * visible_count counts the nodes not hidden. */
+static int compute_unexplained(walk *w)
+{
+    rs_snapshot *s = w->snap;
+    rs_graph *g = w->graph;
+    size_t count = rs_graph_node_count(g);
+    s->unexplained = rs_malloc(count * sizeof *s->unexplained);
+    if (s->unexplained == NULL)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        size_t referrers;
+        rs_graph_referrers(g, (rs_idx)i, &referrers);
+        s->unexplained[i] = (int32_t)((int64_t)rs_graph_refcount(g, (rs_idx)i) - (int64_t)referrers);
+    }
+    size_t root_count;
+    const rs_root *roots = rs_graph_roots(g, &root_count);
+    for (size_t r = 0; r < root_count; r++)
+        if (roots[r].kind == RS_ROOT_FRAME)
+            s->unexplained[roots[r].target]--;
+    s->visible_count = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (rs_graph_flags(g, (rs_idx)i) & RS_NODE_INTERNAL)
+            continue;
+        s->visible_count++;
+        if (s->unexplained[i] > 0 && rs_graph_add_root(g, (rs_idx)i, RS_ROOT_UNEXPLAINED, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void release_nodes(rs_graph *g, size_t held)
+{
+    for (size_t i = 0; i < held; i++) {
+        if (rs_graph_flags(g, (rs_idx)i) & RS_NODE_INTERNAL)
+            continue;
+        Py_DECREF((PyObject *)rs_graph_addr(g, (rs_idx)i));
+    }
+}
+
+static void free_tables(rs_snapshot *s)
+{
+    for (uint32_t i = 0; i < s->type_count; i++)
+        rs_free(s->types[i].name);
+    rs_free(s->types);
+    for (uint32_t i = 0; i < s->thread_count; i++)
+        rs_free(s->threads[i].name);
+    rs_free(s->threads);
+    for (uint32_t i = 0; i < s->root_info_count; i++)
+        rs_free(s->root_info[i].module);
+    rs_free(s->root_info);
+    rs_free(s->frames);
+    rs_free(s->unexplained);
+    rs_free(s->path_mark);
+    rs_free(s->path_next);
+    rs_free(s->path_queue);
+    rs_scc_free(s->scc);
+    rs_dom_free(s->dom);
+}
+
+rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progress_ctx)
+{
+    rs_snapshot *s = NULL;
+    walk w = {.progress = progress, .progress_ctx = progress_ctx};
+    int gc_was_enabled = -1;
+    double start;
+
+    if (collect)
+        PyGC_Collect();
+    s = rs_calloc(1, sizeof *s);
+    if (s == NULL)
+        goto nomem;
+    w.snap = s;
+    if (roots_prepare_threads(s) < 0) /* runs Python: before the window */
+        goto error;
+    rs_type_table_init(&w.types);
+
+    gc_was_enabled = PyGC_Disable();
+    start = now_seconds();
+    size_t estimate = rs_py_tracked_estimate();
+    w.graph = s->graph = rs_graph_new(estimate + estimate / 2 + 4096, estimate * 2 + 8192);
+    if (s->graph == NULL || add_tracked(&w) < 0 || roots_add_all(s) < 0 || traverse_all(&w) < 0 ||
+        rs_graph_finish(s->graph) < 0)
+        goto nomem;
+    mark_special_nodes(&w);
+    if (compute_unexplained(&w) < 0)
+        goto nomem;
+    s->seconds = now_seconds() - start;
+    if (gc_was_enabled)
+        PyGC_Enable();
+    gc_was_enabled = -1;
+    if (rs_type_table_export(&w.types, &s->types, &s->type_count) < 0)
+        goto error;
+    if (progress != NULL)
+        progress(progress_ctx, rs_graph_node_count(s->graph), rs_graph_node_count(s->graph));
+    return s;
+
+nomem:
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_MemoryError, "refscope: not enough memory for a snapshot of this heap");
+error:
+    if (gc_was_enabled == 1)
+        PyGC_Enable();
+    rs_type_table_clear(&w.types);
+    if (s != NULL) {
+        if (s->graph != NULL)
+            release_nodes(s->graph, w.held);
+        rs_graph_free(s->graph);
+        free_tables(s);
+        rs_free(s);
+    }
+    return NULL;
+}
+
+void rs_snapshot_free(rs_snapshot *s)
+{
+    if (s == NULL)
+        return;
+    rs_graph *g = s->graph;
+    s->graph = NULL;
+    /* Drop the references last: finalizers may run and re-enter refscope. */
+    free_tables(s);
+    release_nodes(g, rs_graph_node_count(g));
+    rs_graph_free(g);
+    rs_free(s);
+}
+
+rs_idx rs_snapshot_find(const rs_snapshot *s, PyObject *obj)
+{
+    rs_idx n = rs_graph_find(s->graph, (uintptr_t)obj);
+    if (n != RS_NONE && (rs_graph_flags(s->graph, n) & RS_NODE_INTERNAL))
+        return RS_NONE;
+    return n;
+}
+
+const char *rs_snapshot_type_name(const rs_snapshot *s, rs_idx n)
+{
+    return s->types[rs_graph_type_id(s->graph, n)].name;
+}
+
+int64_t rs_snapshot_type_lookup(const rs_snapshot *s, const char *name)
+{
+    int64_t found = -1;
+    for (uint32_t i = 0; i < s->type_count; i++) {
+        if (strcmp(s->types[i].name, name) == 0)
+            return i;
+    }
+    /* A bare QualName matches "module.QualName" when only one type has it. */
+    size_t len = strlen(name);
+    for (uint32_t i = 0; i < s->type_count; i++) {
+        const char *full = s->types[i].name;
+        size_t flen = strlen(full);
+        if (flen > len && full[flen - len - 1] == '.' && strcmp(full + flen - len, name) == 0) {
+            if (found >= 0)
+                return -2;
+            found = i;
+        }
+    }
+    return found;
+}
