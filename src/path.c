@@ -1,0 +1,224 @@
+/*
+ * Why is it alive: shortest paths from the roots.  A breadth-first search
+ * backwards from the object over the reverse index, level by level, stops
+ * at the first module root it meets: that is the shortest path from any
+ * module, found after exploring only the object's nearest holders.  When
+ * no module reaches the object, the search goes on over all its holders
+ * and takes the nearest executing-frame root, else the nearest object held
+ * by C.  That order is the preference: modules, then frames, then C.
+ * Weak references are not edges, so never on a path.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string.h>
+
+#include "snapshot.h"
+
+static int ensure_scratch(rs_snapshot *s)
+{
+    if (s->path_mark != NULL)
+        return 0;
+    size_t n = rs_graph_node_count(s->graph);
+    s->path_mark = rs_calloc(n ? n : 1, sizeof *s->path_mark);
+    s->path_next = rs_malloc((n ? n : 1) * sizeof *s->path_next);
+    s->path_queue = rs_malloc((n ? n : 1) * sizeof *s->path_queue);
+    if (s->path_mark == NULL || s->path_next == NULL || s->path_queue == NULL) {
+        rs_free(s->path_mark);
+        rs_free(s->path_next);
+        rs_free(s->path_queue);
+        s->path_mark = NULL;
+        s->path_next = s->path_queue = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    s->path_epoch = 0;
+    return 0;
+}
+
+/* The first root of kind at target (module and frame roots come first in
+ * the roots array, so this scan is short for them). */
+static const rs_root *root_at(rs_snapshot *s, rs_idx target, uint32_t kind)
+{
+    size_t count;
+    const rs_root *roots = rs_graph_roots(s->graph, &count);
+    for (size_t r = 0; r < count; r++)
+        if (roots[r].target == target && roots[r].kind == kind)
+            return &roots[r];
+    return NULL;
+}
+
+/* After: for the node returned (the nearest root target of the preferred
+ * kind, or RS_NONE), following path_next leads to n; *kind is its kind. */
+static rs_idx search_back(rs_snapshot *s, rs_idx n, uint32_t *kind)
+{
+    rs_graph *g = s->graph;
+    if (++s->path_epoch == 0) { /* wrapped: forget every old mark */
+        memset(s->path_mark, 0, rs_graph_node_count(g) * sizeof *s->path_mark);
+        s->path_epoch = 1;
+    }
+    uint32_t epoch = s->path_epoch;
+    rs_idx best[RS_ROOT_KIND_COUNT] = {RS_NONE, RS_NONE, RS_NONE};
+    size_t head = 0, tail = 0;
+    s->path_mark[n] = epoch;
+    s->path_next[n] = RS_NONE;
+    s->path_queue[tail++] = n;
+    while (head < tail) {
+        rs_idx x = s->path_queue[head++];
+        uint32_t flags = rs_graph_flags(g, x);
+        if (flags & RS_NODE_ROOT_MODULE) {
+            *kind = RS_ROOT_MODULE;
+            return x;
+        }
+        if ((flags & RS_NODE_ROOT_FRAME) && best[RS_ROOT_FRAME] == RS_NONE)
+            best[RS_ROOT_FRAME] = x;
+        if ((flags & RS_NODE_ROOT_HELD) && best[RS_ROOT_UNEXPLAINED] == RS_NONE)
+            best[RS_ROOT_UNEXPLAINED] = x;
+        size_t count;
+        const rs_idx *holders = rs_graph_referrers(g, x, &count);
+        for (size_t k = 0; k < count; k++) {
+            rs_idx y = holders[k];
+            if (s->path_mark[y] == epoch || (rs_graph_flags(g, y) & RS_NODE_INTERNAL))
+                continue;
+            s->path_mark[y] = epoch;
+            s->path_next[y] = x;
+            s->path_queue[tail++] = y;
+        }
+    }
+    for (uint32_t k = RS_ROOT_FRAME; k < RS_ROOT_KIND_COUNT; k++) {
+        if (best[k] != RS_NONE) {
+            *kind = k;
+            return best[k];
+        }
+    }
+    return RS_NONE;
+}
+
+int rs_path_find(rs_snapshot *s, rs_idx n, rs_idx **nodes, size_t *len, const rs_root **root)
+{
+    if (ensure_scratch(s) < 0)
+        return -1;
+    uint32_t kind;
+    rs_idx start = search_back(s, n, &kind);
+    if (start == RS_NONE)
+        return 0;
+    size_t length = 0;
+    for (rs_idx x = start; x != RS_NONE; x = s->path_next[x])
+        length++;
+    rs_idx *out = rs_malloc(length * sizeof *out);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t i = 0;
+    for (rs_idx x = start; x != RS_NONE; x = s->path_next[x])
+        out[i++] = x;
+    *root = root_at(s, start, kind);
+    *nodes = out;
+    *len = length;
+    return 1;
+}
+
+/* The first edge nodes[i-1] -> nodes[i], as an index into the referents. */
+static size_t edge_index(rs_snapshot *s, rs_idx from, rs_idx to)
+{
+    size_t count;
+    const rs_idx *targets = rs_graph_referents(s->graph, from, &count);
+    for (size_t k = 0; k < count; k++)
+        if (targets[k] == to)
+            return k;
+    return count;
+}
+
+PyObject *rs_path_step_label(rs_snapshot *s, const rs_idx *nodes, size_t i, const rs_root *root)
+{
+    if (i == 0)
+        return rs_label_root(s, root);
+    return rs_label_referent(s, nodes[i - 1], edge_index(s, nodes[i - 1], nodes[i]));
+}
+
+/* 1 when label is ['name'] with name a Python identifier; sets *name. */
+static int identifier_key(PyObject *label, PyObject **name)
+{
+    Py_ssize_t len = PyUnicode_GET_LENGTH(label);
+    if (len < 5 || PyUnicode_READ_CHAR(label, 0) != '[' || PyUnicode_READ_CHAR(label, 1) != '\'' ||
+        PyUnicode_READ_CHAR(label, len - 2) != '\'' || PyUnicode_READ_CHAR(label, len - 1) != ']')
+        return 0;
+    PyObject *inner = PyUnicode_Substring(label, 2, len - 2);
+    if (inner == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (!PyUnicode_IsIdentifier(inner)) {
+        Py_DECREF(inner);
+        return 0;
+    }
+    *name = inner;
+    return 1;
+}
+
+static int starts_with(PyObject *label, const char *prefix)
+{
+    Py_ssize_t n = (Py_ssize_t)strlen(prefix);
+    if (PyUnicode_GET_LENGTH(label) < n)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyUnicode_READ_CHAR(label, i) != (Py_UCS4)(unsigned char)prefix[i])
+            return 0;
+    return 1;
+}
+
+static int equals(PyObject *label, const char *text)
+{
+    return PyUnicode_CompareWithASCIIString(label, text) == 0;
+}
+
+/* Joins the step labels into one expression: ".__dict__" + "['x']" folds
+ * into ".x"; ".__closure__" + "<closure var 'v'>" + ".cell_contents" into
+ * " <closure var 'v'>"; descriptive "<...>" steps are set off by a space. */
+PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root)
+{
+    PyObject **labels = PyMem_Calloc(len ? len : 1, sizeof *labels);
+    PyObject *parts = PyList_New(0);
+    PyObject *result = NULL;
+    if (labels == NULL || parts == NULL)
+        goto done;
+    for (size_t i = 0; i < len; i++)
+        if ((labels[i] = rs_path_step_label(s, nodes, i, root)) == NULL)
+            goto done;
+    for (size_t i = 0; i < len; i++) {
+        PyObject *label = labels[i], *name = NULL, *part = NULL;
+        if (i + 1 < len && equals(label, ".__dict__") && identifier_key(labels[i + 1], &name)) {
+            part = PyUnicode_FromFormat(".%U", name);
+            Py_DECREF(name);
+            i++;
+        } else if (i + 2 < len && equals(label, ".__closure__") && starts_with(labels[i + 1], "<closure var") &&
+                   equals(labels[i + 2], ".cell_contents")) {
+            part = PyUnicode_FromFormat(" %U", labels[i + 1]);
+            i += 2;
+        } else if (i > 0 && starts_with(label, "<")) {
+            part = PyUnicode_FromFormat(" %U", label);
+        } else {
+            part = Py_NewRef(label);
+        }
+        if (part == NULL || PyList_Append(parts, part) < 0) {
+            Py_XDECREF(part);
+            goto done;
+        }
+        Py_DECREF(part);
+    }
+    PyObject *empty = PyUnicode_FromString("");
+    if (empty != NULL) {
+        result = PyUnicode_Join(empty, parts);
+        Py_DECREF(empty);
+    }
+done:
+    if (labels != NULL)
+        for (size_t i = 0; i < len; i++)
+            Py_XDECREF(labels[i]);
+    PyMem_Free(labels);
+    Py_XDECREF(parts);
+    if (result == NULL && !PyErr_Occurred())
+        PyErr_NoMemory();
+    return result;
+}
