@@ -1,0 +1,477 @@
+/*
+ * The Python module `refscope._refscope` (re-exported by the `refscope`
+ * package): the Snapshot and Path types, snapshot(), and refscope.Error.
+ * The only file that builds Python types.  Every user mistake (an object
+ * not in the snapshot, an unknown type name, a closed snapshot) becomes
+ * refscope.Error with a sentence saying what to do.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include "module.h"
+#include "pyinternal.h"
+#include "snapshot.h"
+
+#define REFSCOPE_VERSION "0.1.0"
+
+PyObject *rs_error;
+
+/* --- Path ---------------------------------------------------------------- */
+
+typedef struct {
+    PyListObject list;
+    PyObject *expression;
+} PathObject;
+
+static int path_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(((PathObject *)self)->expression);
+    return PyList_Type.tp_traverse(self, visit, arg);
+}
+
+static int path_clear(PyObject *self)
+{
+    Py_CLEAR(((PathObject *)self)->expression);
+    return PyList_Type.tp_clear(self);
+}
+
+static void path_dealloc(PyObject *self)
+{
+    Py_CLEAR(((PathObject *)self)->expression);
+    PyList_Type.tp_dealloc(self);
+}
+
+static PyObject *path_str(PyObject *self)
+{
+    PyObject *e = ((PathObject *)self)->expression;
+    return Py_NewRef(e ? e : Py_None);
+}
+
+static PyObject *path_repr(PyObject *self)
+{
+    PyObject *e = ((PathObject *)self)->expression;
+    return PyUnicode_FromFormat("<refscope.Path %zd steps: %S>", PyList_GET_SIZE(self), e ? e : Py_None);
+}
+
+static PyMemberDef path_members[] = {
+    {"expression", T_OBJECT, offsetof(PathObject, expression), READONLY,
+     "The path as one Python expression, e.g. sys.modules['app'].cache['k']."},
+    {NULL},
+};
+
+PyTypeObject rs_path_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "refscope.Path",
+    .tp_basicsize = sizeof(PathObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_LIST_SUBCLASS,
+    .tp_doc = "Why an object is alive: a list of (object, label) steps from a root, "
+              "the first label naming the root; str() gives one Python expression.",
+    .tp_traverse = path_traverse,
+    .tp_clear = path_clear,
+    .tp_dealloc = path_dealloc,
+    .tp_str = path_str,
+    .tp_repr = path_repr,
+    .tp_members = path_members,
+};
+
+/* --- Snapshot -------------------------------------------------------------- */
+
+static PyObject *closed_error(void)
+{
+    PyErr_SetString(rs_error, "this snapshot is closed; take a new one with refscope.snapshot()");
+    return NULL;
+}
+
+rs_snapshot *rs_snapshot_of(PyObject *self)
+{
+    rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
+    if (s == NULL)
+        closed_error();
+    return s;
+}
+
+rs_idx rs_node_of(rs_snapshot *s, PyObject *obj)
+{
+    rs_idx n = rs_snapshot_find(s, obj);
+    if (n == RS_NONE)
+        PyErr_Format(rs_error,
+                     "%s object at %p is not in this snapshot (created after it was taken, or "
+                     "refscope's own); take a new one with refscope.snapshot()",
+                     Py_TYPE(obj)->tp_name, (void *)obj);
+    return n;
+}
+
+static void snapshot_dealloc(PyObject *self)
+{
+    rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
+    ((rs_snapshot_pyobject *)self)->snap = NULL;
+    rs_snapshot_free(s);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyObject *snapshot_close(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
+    ((rs_snapshot_pyobject *)self)->snap = NULL;
+    rs_snapshot_free(s);
+    Py_RETURN_NONE;
+}
+
+static PyObject *snapshot_enter(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (rs_snapshot_of(self) == NULL)
+        return NULL;
+    return Py_NewRef(self);
+}
+
+static PyObject *snapshot_exit(PyObject *self, PyObject *Py_UNUSED(args))
+{
+    return snapshot_close(self, NULL);
+}
+
+static Py_ssize_t snapshot_len(PyObject *self)
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    return s ? (Py_ssize_t)s->visible_count : -1;
+}
+
+static PyObject *snapshot_edge_count(PyObject *self, void *Py_UNUSED(closure))
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    return s ? PyLong_FromSize_t(rs_graph_edge_count(s->graph)) : NULL;
+}
+
+static PyObject *snapshot_seconds(PyObject *self, void *Py_UNUSED(closure))
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    return s ? PyFloat_FromDouble(s->seconds) : NULL;
+}
+
+static PyObject *snapshot_memory(PyObject *self, void *Py_UNUSED(closure))
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL)
+        return NULL;
+    size_t bytes = rs_graph_memory_bytes(s->graph) + rs_graph_node_count(s->graph) * sizeof *s->unexplained;
+    return PyLong_FromSize_t(bytes);
+}
+
+static PyObject *snapshot_repr(PyObject *self)
+{
+    rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
+    if (s == NULL)
+        return PyUnicode_FromString("<refscope.Snapshot closed>");
+    return PyUnicode_FromFormat("<refscope.Snapshot %zu objects, %zu edges>", s->visible_count,
+                                rs_graph_edge_count(s->graph));
+}
+
+static PyObject *snapshot_census(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL || rs_analysis_ensure_dominators(s) < 0)
+        return NULL;
+    size_t count;
+    rs_census_row *rows = rs_census(s, &count);
+    if (rows == NULL)
+        return NULL;
+    PyObject *list = PyList_New((Py_ssize_t)count);
+    for (size_t i = 0; list != NULL && i < count; i++) {
+        PyObject *row = Py_BuildValue("(sKKK)", s->types[rows[i].type_id].name, (unsigned long long)rows[i].count,
+                                      (unsigned long long)rows[i].size, (unsigned long long)rows[i].retained);
+        if (row == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, row);
+    }
+    rs_free(rows);
+    return list;
+}
+
+int64_t rs_type_arg(rs_snapshot *s, PyObject *arg)
+{
+    if (PyType_Check(arg)) {
+        for (uint32_t i = 0; i < s->type_count; i++)
+            if ((PyObject *)s->types[i].type == arg)
+                return i;
+        PyErr_Format(rs_error, "no %s objects in this snapshot; s.census() lists the types present",
+                     ((PyTypeObject *)arg)->tp_name);
+        return -1;
+    }
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "expected a type or a type name such as 'dict' or 'app.Node', not %s",
+                     Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (name == NULL)
+        return -1;
+    int64_t t = rs_snapshot_type_lookup(s, name);
+    if (t == -2)
+        PyErr_Format(rs_error, "type name '%s' is ambiguous here; give it with its module, e.g. 'app.%s'", name,
+                     name);
+    else if (t < 0)
+        PyErr_Format(rs_error, "no objects of type '%s' in this snapshot; s.census() lists the types present",
+                     name);
+    return t < 0 ? -1 : t;
+}
+
+static PyObject *node_list(rs_snapshot *s, const rs_idx *nodes, size_t count)
+{
+    PyObject *list = PyList_New((Py_ssize_t)count);
+    for (size_t i = 0; list != NULL && i < count; i++)
+        PyList_SET_ITEM(list, (Py_ssize_t)i, Py_NewRef(rs_snapshot_object(s, nodes[i])));
+    return list;
+}
+
+static PyObject *snapshot_instances(PyObject *self, PyObject *arg)
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL)
+        return NULL;
+    int64_t t = rs_type_arg(s, arg);
+    if (t < 0)
+        return NULL;
+    size_t count;
+    rs_idx *nodes = rs_census_instances(s, (uint32_t)t, &count);
+    if (nodes == NULL)
+        return NULL;
+    PyObject *list = node_list(s, nodes, count);
+    rs_free(nodes);
+    return list;
+}
+
+/* [(object, label)] for referents (forward) or referrers (reverse). */
+static PyObject *edge_list(PyObject *self, PyObject *obj, int forward)
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL)
+        return NULL;
+    rs_idx n = rs_node_of(s, obj);
+    if (n == RS_NONE)
+        return NULL;
+    size_t count;
+    const rs_idx *nodes = forward ? rs_graph_referents(s->graph, n, &count) : rs_graph_referrers(s->graph, n, &count);
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; list != NULL && i < count; i++) {
+        if (rs_graph_flags(s->graph, nodes[i]) & RS_NODE_INTERNAL)
+            continue;
+        PyObject *label = forward ? rs_label_referent(s, n, i) : rs_label_referrer(s, n, i);
+        PyObject *pair = label ? PyTuple_Pack(2, rs_snapshot_object(s, nodes[i]), label) : NULL;
+        Py_XDECREF(label);
+        if (pair == NULL || PyList_Append(list, pair) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(pair);
+    }
+    return list;
+}
+
+static PyObject *snapshot_referents(PyObject *self, PyObject *obj)
+{
+    return edge_list(self, obj, 1);
+}
+
+static PyObject *snapshot_referrers(PyObject *self, PyObject *obj)
+{
+    return edge_list(self, obj, 0);
+}
+
+PyObject *rs_make_path(rs_snapshot *s, rs_idx n)
+{
+    rs_idx *nodes;
+    size_t len;
+    const rs_root *root;
+    int r = rs_path_find(s, n, &nodes, &len, &root);
+    if (r <= 0)
+        return r == 0 ? Py_NewRef(Py_None) : NULL;
+    PathObject *path = (PathObject *)rs_path_type.tp_alloc(&rs_path_type, 0);
+    if (path == NULL)
+        goto error;
+    for (size_t i = 0; i < len; i++) {
+        PyObject *label = rs_path_step_label(s, nodes, i, root);
+        PyObject *step = label ? PyTuple_Pack(2, rs_snapshot_object(s, nodes[i]), label) : NULL;
+        Py_XDECREF(label);
+        if (step == NULL || PyList_Append((PyObject *)path, step) < 0) {
+            Py_XDECREF(step);
+            goto error;
+        }
+        Py_DECREF(step);
+    }
+    path->expression = rs_path_expression(s, nodes, len, root);
+    if (path->expression == NULL)
+        goto error;
+    rs_free(nodes);
+    return (PyObject *)path;
+error:
+    Py_XDECREF(path);
+    rs_free(nodes);
+    return NULL;
+}
+
+static PyObject *snapshot_path(PyObject *self, PyObject *obj)
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL)
+        return NULL;
+    rs_idx n = rs_node_of(s, obj);
+    return n == RS_NONE ? NULL : rs_make_path(s, n);
+}
+
+static PyObject *snapshot_unexplained(PyObject *self, PyObject *obj)
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL)
+        return NULL;
+    rs_idx n = rs_node_of(s, obj);
+    return n == RS_NONE ? NULL : PyLong_FromLong(s->unexplained[n]);
+}
+
+static PyObject *snapshot_refcount(PyObject *self, PyObject *obj)
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL)
+        return NULL;
+    rs_idx n = rs_node_of(s, obj);
+    return n == RS_NONE ? NULL : PyLong_FromUnsignedLong(rs_graph_refcount(s->graph, n));
+}
+
+static PyObject *snapshot_size(PyObject *self, PyObject *obj)
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL)
+        return NULL;
+    rs_idx n = rs_node_of(s, obj);
+    return n == RS_NONE ? NULL : PyLong_FromUnsignedLongLong(rs_graph_size(s->graph, n));
+}
+
+static PyObject *snapshot_contains_method(PyObject *self, PyObject *obj)
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL)
+        return NULL;
+    return PyBool_FromLong(rs_snapshot_find(s, obj) != RS_NONE);
+}
+
+static int snapshot_contains(PyObject *self, PyObject *obj)
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    return s ? rs_snapshot_find(s, obj) != RS_NONE : -1;
+}
+
+static PyObject *snapshot_objects(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL)
+        return NULL;
+    size_t n = rs_graph_node_count(s->graph);
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        if (rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL)
+            continue;
+        if (PyList_Append(list, rs_snapshot_object(s, (rs_idx)i)) < 0)
+            Py_CLEAR(list);
+    }
+    return list;
+}
+
+static PyMethodDef snapshot_methods[] = {
+    {"close", snapshot_close, METH_NOARGS, "Release every reference the snapshot holds."},
+    {"__enter__", snapshot_enter, METH_NOARGS, NULL},
+    {"__exit__", snapshot_exit, METH_VARARGS, NULL},
+    {"census", snapshot_census, METH_NOARGS, "[(type_name, count, size, retained)], biggest size first."},
+    {"instances", snapshot_instances, METH_O, "The objects of a type (a type, or its name)."},
+    {"referents", snapshot_referents, METH_O, "[(object, label)] that obj holds, in tp_traverse order."},
+    {"referrers", snapshot_referrers, METH_O, "[(object, label)] that hold obj."},
+    {"path", snapshot_path, METH_O, "Why obj is alive: the shortest Path from a root, or None."},
+    {"unexplained", snapshot_unexplained, METH_O,
+     "References to obj that no object in the snapshot accounts for (held by C code or the interpreter)."},
+    {"refcount", snapshot_refcount, METH_O, "obj's reference count when the snapshot was taken, without its own."},
+    {"size", snapshot_size, METH_O, "sys.getsizeof(obj) when the snapshot was taken."},
+    {"contains", snapshot_contains_method, METH_O, "True when obj is in the snapshot."},
+    {"objects", snapshot_objects, METH_NOARGS, "Every object in the snapshot."},
+    {NULL},
+};
+
+static PyGetSetDef snapshot_getset[] = {
+    {"edge_count", snapshot_edge_count, NULL, "Number of edges (references between objects).", NULL},
+    {"seconds", snapshot_seconds, NULL, "Time taken to build the snapshot.", NULL},
+    {"memory", snapshot_memory, NULL, "Bytes refscope uses for this snapshot's graph.", NULL},
+    {NULL},
+};
+
+static PySequenceMethods snapshot_as_sequence = {
+    .sq_length = snapshot_len,
+    .sq_contains = snapshot_contains,
+};
+
+/* Not a GC type on purpose: a snapshot must never show up in gc's lists,
+ * so it is never a node of a later snapshot. */
+PyTypeObject rs_snapshot_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "refscope.Snapshot",
+    .tp_basicsize = sizeof(rs_snapshot_pyobject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A consistent snapshot of the whole object graph; refscope.snapshot() makes one.",
+    .tp_dealloc = snapshot_dealloc,
+    .tp_repr = snapshot_repr,
+    .tp_methods = snapshot_methods,
+    .tp_getset = snapshot_getset,
+    .tp_as_sequence = &snapshot_as_sequence,
+};
+
+PyObject *rs_snapshot_wrap(rs_snapshot *s)
+{
+    rs_snapshot_pyobject *self = PyObject_New(rs_snapshot_pyobject, &rs_snapshot_type);
+    if (self == NULL) {
+        rs_snapshot_free(s);
+        return NULL;
+    }
+    self->snap = s;
+    return (PyObject *)self;
+}
+
+static PyObject *module_snapshot(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"collect", NULL};
+    int collect = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p:snapshot", keywords, &collect))
+        return NULL;
+    rs_snapshot *s = rs_snapshot_take(collect, NULL, NULL);
+    return s ? rs_snapshot_wrap(s) : NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"snapshot", (PyCFunction)(void (*)(void))module_snapshot, METH_VARARGS | METH_KEYWORDS,
+     "snapshot(collect=False) -> Snapshot of the whole heap; collect=True runs gc.collect() first."},
+    {NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "refscope._refscope",
+    .m_doc = "refscope: find memory leaks in a running Python program (C core).",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC PyInit__refscope(void)
+{
+    rs_path_type.tp_base = &PyList_Type;
+    if (PyType_Ready(&rs_snapshot_type) < 0 || PyType_Ready(&rs_path_type) < 0 || rs_py_init() < 0)
+        return NULL;
+    rs_internal_types[0] = &rs_snapshot_type;
+    rs_internal_types[1] = &rs_path_type;
+    PyObject *m = PyModule_Create(&module_def);
+    if (m == NULL)
+        return NULL;
+    if (rs_error == NULL)
+        rs_error = PyErr_NewExceptionWithDoc("refscope.Error",
+                                             "Every refscope failure the user can cause; the message says what to do.",
+                                             NULL, NULL);
+    if (rs_error == NULL || PyModule_AddObjectRef(m, "Error", rs_error) < 0 ||
+        PyModule_AddObjectRef(m, "Snapshot", (PyObject *)&rs_snapshot_type) < 0 ||
+        PyModule_AddObjectRef(m, "Path", (PyObject *)&rs_path_type) < 0 ||
+        PyModule_AddStringConstant(m, "__version__", REFSCOPE_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

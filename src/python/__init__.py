@@ -1,0 +1,7 @@
+"""refscope: find memory leaks in a running Python program.
+
+The C core lives in refscope._refscope; everything public is re-exported here.
+"""
+from ._refscope import Error, Path, Snapshot, __version__, snapshot
+
+__all__ = ["Error", "Path", "Snapshot", "snapshot", "__version__"]
