@@ -1,0 +1,375 @@
+/*
+ * Dominator tree by the semi-NCA algorithm (L. Georgiadis, "Linear-Time
+ * Algorithms for Dominators and Related Problems", PhD thesis, 2005; the
+ * same form as LLVM's SemiNCAInfo), with iterative depth-first search and
+ * iterative path compression: nothing here recurses.
+ *
+ * Vertices are named by their depth-first preorder number: 0 is the virtual
+ * super root, 1 .. reached the nodes reachable from the roots.  Working
+ * arrays are indexed by number, so the inner loops stream small integer
+ * arrays instead of chasing node indexes.
+ *
+ * Stages, in order (see rs_dom_compute):
+ *   number_reachable        depth-first search from the super root
+ *   compute_semidominators  semidominator of every vertex, in reverse preorder
+ *   compute_idoms           immediate dominator of every vertex, in preorder
+ *   store_idoms             results by node index
+ *   sum_retained            retained size of every node and of the super root
+ *   list_children           the dominator tree as CSR
+ */
+#include "refscope/dom.h"
+
+struct rs_dom {
+    size_t node_count;
+    rs_idx *idom;          /* node -> immediate dominator, RS_DOM_SUPER_ROOT or RS_NONE */
+    uint64_t *retained;    /* node -> retained size; [node_count] = the super root */
+    uint32_t *child_start; /* node_count + 2 offsets; slot node_count = the super root */
+    rs_idx *children;      /* dominator tree children, increasing node index per parent */
+};
+
+/* Working state; every array but `number` is indexed by preorder number. */
+struct semi_nca {
+    const rs_graph *g;
+    uint32_t n;          /* nodes */
+    uint32_t reached;    /* nodes reachable from the roots */
+    uint32_t *number;    /* node -> preorder number, 0 = not reached */
+    rs_idx *vertex;      /* number -> node */
+    uint32_t *parent;    /* depth-first tree parent; compressed in place into
+                            the forest ancestor by eval() */
+    uint32_t *idom;      /* depth-first parent, then the immediate dominator */
+    uint32_t *semi;      /* semidominator (also a call stack during the search) */
+    uint32_t *label;     /* vertex of least semi on the compressed path (also
+                            the call stack's edge positions during the search) */
+    uint32_t *path;      /* eval()'s stack */
+    uint64_t *root_target; /* bit per number: the super root has an edge to it */
+};
+
+/* Slot of a dominator in the per-node result arrays: the super root has the
+ * slot after the last node. */
+static inline size_t slot_of(const struct semi_nca *st, uint32_t dominator_number)
+{
+    return dominator_number == 0 ? st->n : st->vertex[dominator_number];
+}
+
+/* Gives node v the next preorder number, with depth-first parent p. */
+static inline uint32_t number_node(struct semi_nca *st, rs_idx v, uint32_t p)
+{
+    uint32_t num = ++st->reached;
+    st->number[v] = num;
+    st->vertex[num] = v;
+    st->parent[num] = p;
+    return num;
+}
+
+/* Searches depth-first from start, not yet numbered, whose depth-first
+ * parent is the super root; edges are followed in visit order.  The call
+ * stack holds vertex numbers in semi[] and next-edge positions in label[]. */
+static void search_from(struct semi_nca *st, rs_idx start)
+{
+    uint32_t *frame_vertex = st->semi;
+    uint32_t *frame_pos = st->label;
+    uint32_t depth = 0;
+    frame_vertex[depth] = number_node(st, start, 0);
+    frame_pos[depth++] = 0;
+    while (depth > 0) {
+        uint32_t d = depth - 1;
+        uint32_t vnum = frame_vertex[d];
+        size_t count;
+        const rs_idx *targets = rs_graph_referents(st->g, st->vertex[vnum], &count);
+        uint32_t pos = frame_pos[d];
+        while (pos < count && st->number[targets[pos]] != 0)
+            pos++;
+        if (pos == count) {
+            depth = d;
+            continue;
+        }
+        frame_pos[d] = pos + 1;
+        frame_vertex[depth] = number_node(st, targets[pos], vnum);
+        frame_pos[depth++] = 0;
+    }
+}
+
+/* After: the nodes reachable from the roots are numbered 1 .. reached in the
+ * preorder of one depth-first search from the super root (roots in order,
+ * edges in visit order), parent[] is its tree, and root_target marks the
+ * vertices the super root has an edge to. */
+static void number_reachable(struct semi_nca *st)
+{
+    size_t root_count;
+    const rs_root *roots = rs_graph_roots(st->g, &root_count);
+    for (size_t k = 0; k < root_count; k++) {
+        rs_idx t = roots[k].target;
+        if (t >= st->n)
+            continue;
+        if (st->number[t] == 0)
+            search_from(st, t);
+        uint32_t num = st->number[t];
+        st->root_target[num >> 6] |= (uint64_t)1 << (num & 63);
+    }
+}
+
+/* Returns the vertex of least semidominator on the forest path from v up to
+ * (not including) its forest root, where vertices numbered last_linked and
+ * above are linked to their parents; compresses that path.  Same as LLVM's
+ * SemiNCAInfo::eval, with an explicit stack. */
+static uint32_t eval(struct semi_nca *st, uint32_t v, uint32_t last_linked)
+{
+    uint32_t *parent = st->parent, *label = st->label, *semi = st->semi;
+    if (parent[v] < last_linked)
+        return label[v];
+    uint32_t top = 0;
+    uint32_t x = v;
+    do {
+        st->path[top++] = x;
+        x = parent[x];
+    } while (parent[x] >= last_linked);
+    uint32_t p = x;
+    uint32_t p_label = label[x];
+    do {
+        uint32_t y = st->path[--top];
+        parent[y] = parent[p];
+        if (semi[p_label] < semi[label[y]])
+            label[y] = p_label;
+        else
+            p_label = label[y];
+        p = y;
+    } while (top > 0);
+    return label[v];
+}
+
+/* After: semi[w] is the semidominator of every vertex w >= 1: the least
+ * vertex from which a path reaches w through vertices numbered above w
+ * only.  idom[w] holds w's depth-first parent. */
+static void compute_semidominators(struct semi_nca *st)
+{
+    uint32_t *semi = st->semi;
+    for (uint32_t w = 0; w <= st->reached; w++) {
+        st->idom[w] = st->parent[w];
+        st->label[w] = w;
+        semi[w] = w;
+    }
+    for (uint32_t w = st->reached; w >= 1; w--) {
+        int from_super_root = (int)((st->root_target[w >> 6] >> (w & 63)) & 1);
+        uint32_t s = from_super_root ? 0 : st->parent[w];
+        size_t count;
+        const rs_idx *sources = s == 0 ? NULL : rs_graph_referrers(st->g, st->vertex[w], &count);
+        for (size_t k = 0; s != 0 && k < count; k++) {
+            uint32_t v = st->number[sources[k]];
+            if (v == 0)
+                continue; /* an unreachable referrer is on no path from the roots */
+            uint32_t u = eval(st, v, w + 1);
+            if (semi[u] < s)
+                s = semi[u];
+        }
+        semi[w] = s;
+    }
+}
+
+/* After: idom[w] is the immediate dominator of every vertex w >= 1 (0 for
+ * the super root): the nearest common ancestor, in the dominator tree built
+ * so far, of w's depth-first parent and its semidominator. */
+static void compute_idoms(struct semi_nca *st)
+{
+    uint32_t *idom = st->idom;
+    for (uint32_t w = 1; w <= st->reached; w++) {
+        uint32_t c = idom[w];
+        while (c > st->semi[w])
+            c = idom[c];
+        idom[w] = c;
+    }
+}
+
+/* After: d->idom gives every node its immediate dominator as a node index,
+ * RS_DOM_SUPER_ROOT, or RS_NONE when unreachable. */
+static void store_idoms(const struct semi_nca *st, rs_dom *d)
+{
+    for (uint32_t v = 0; v < st->n; v++)
+        d->idom[v] = RS_NONE;
+    for (uint32_t w = 1; w <= st->reached; w++) {
+        uint32_t i = st->idom[w];
+        d->idom[st->vertex[w]] = i == 0 ? RS_DOM_SUPER_ROOT : st->vertex[i];
+    }
+}
+
+/* After: d->retained[v] is v's size plus the sizes of the nodes v dominates
+ * (0 for unreachable nodes), d->retained[n] the size of everything
+ * reachable.  A dominator's number is below its children's, so one pass in
+ * reverse preorder has every subtree summed before its root is added up. */
+static void sum_retained(const struct semi_nca *st, rs_dom *d)
+{
+    for (uint32_t v = 0; v <= st->n; v++)
+        d->retained[v] = 0;
+    for (uint32_t w = st->reached; w >= 1; w--) {
+        rs_idx v = st->vertex[w];
+        d->retained[v] += rs_graph_size(st->g, v);
+        d->retained[slot_of(st, st->idom[w])] += d->retained[v];
+    }
+}
+
+/* After: d->children[d->child_start[s] .. d->child_start[s + 1]) lists the
+ * nodes whose immediate dominator has slot s, in increasing node index. */
+static void list_children(const struct semi_nca *st, rs_dom *d)
+{
+    uint32_t *start = d->child_start;
+    size_t slots = (size_t)st->n + 1;
+    for (size_t s = 0; s <= slots; s++)
+        start[s] = 0;
+    for (uint32_t w = 1; w <= st->reached; w++)
+        start[slot_of(st, st->idom[w]) + 1]++;
+    for (size_t s = 0; s < slots; s++)
+        start[s + 1] += start[s];
+    /* start[s] serves as slot s's fill cursor, then is shifted back. */
+    for (uint32_t v = 0; v < st->n; v++) {
+        rs_idx i = d->idom[v];
+        if (i != RS_NONE)
+            d->children[start[i == RS_DOM_SUPER_ROOT ? st->n : i]++] = v;
+    }
+    for (size_t s = slots; s > 0; s--)
+        start[s] = start[s - 1];
+    start[0] = 0;
+}
+
+#ifdef RS_VALIDATE
+#include <assert.h>
+
+/* Checks the postconditions of store_idoms, sum_retained and list_children:
+ * reachability is closed under edges, every dominator precedes its children
+ * in preorder, retained sizes add up over the tree. */
+static void validate_dominators(const struct semi_nca *st, const rs_dom *d)
+{
+    uint64_t total = 0;
+    for (rs_idx v = 0; v < st->n; v++) {
+        if (d->idom[v] == RS_NONE) {
+            assert(d->retained[v] == 0);
+            continue;
+        }
+        size_t count;
+        const rs_idx *targets = rs_graph_referents(st->g, v, &count);
+        for (size_t k = 0; k < count; k++)
+            assert(d->idom[targets[k]] != RS_NONE);
+        if (d->idom[v] != RS_DOM_SUPER_ROOT)
+            assert(st->number[d->idom[v]] < st->number[v]);
+        uint64_t sum = rs_graph_size(st->g, v);
+        const rs_idx *kids = rs_dom_children(d, v, &count);
+        for (size_t k = 0; k < count; k++) {
+            assert(d->idom[kids[k]] == v);
+            sum += d->retained[kids[k]];
+        }
+        assert(sum == d->retained[v]);
+        total += rs_graph_size(st->g, v);
+    }
+    assert(total == d->retained[st->n]);
+}
+#else
+#define validate_dominators(st, d) ((void)0)
+#endif
+
+rs_dom *rs_dom_compute(const rs_graph *g)
+{
+    size_t n = rs_graph_node_count(g);
+    struct semi_nca st = {.g = g, .n = (uint32_t)n};
+    rs_dom *d = rs_calloc(1, sizeof *d);
+    if (d == NULL)
+        return NULL;
+    d->node_count = n;
+    st.number = rs_calloc(n + 1, sizeof *st.number);
+    st.vertex = rs_malloc((n + 1) * sizeof *st.vertex);
+    st.parent = rs_malloc((n + 1) * sizeof *st.parent);
+    st.idom = rs_malloc((n + 1) * sizeof *st.idom);
+    st.semi = rs_malloc((n + 1) * sizeof *st.semi);
+    st.label = rs_malloc((n + 1) * sizeof *st.label);
+    st.path = rs_malloc((n + 1) * sizeof *st.path);
+    st.root_target = rs_calloc(n / 64 + 1, sizeof *st.root_target);
+    if (st.number == NULL || st.vertex == NULL || st.parent == NULL || st.idom == NULL ||
+        st.semi == NULL || st.label == NULL || st.path == NULL || st.root_target == NULL)
+        goto error;
+    st.vertex[0] = RS_DOM_SUPER_ROOT;
+    st.parent[0] = 0;
+
+    number_reachable(&st);
+    compute_semidominators(&st);
+    compute_idoms(&st);
+    /* Only number, vertex and idom are needed from here on: give the rest
+     * back before the results are allocated. */
+    rs_free(st.parent);
+    rs_free(st.semi);
+    rs_free(st.label);
+    rs_free(st.path);
+    rs_free(st.root_target);
+    st.parent = st.semi = st.label = st.path = NULL;
+    st.root_target = NULL;
+
+    d->idom = rs_malloc((n + 1) * sizeof *d->idom);
+    d->retained = rs_malloc((n + 1) * sizeof *d->retained);
+    d->child_start = rs_malloc((n + 2) * sizeof *d->child_start);
+    d->children = rs_malloc(((size_t)st.reached + 1) * sizeof *d->children);
+    if (d->idom == NULL || d->retained == NULL || d->child_start == NULL || d->children == NULL)
+        goto error;
+    store_idoms(&st, d);
+    sum_retained(&st, d);
+    list_children(&st, d);
+    validate_dominators(&st, d);
+    rs_free(st.number);
+    rs_free(st.vertex);
+    rs_free(st.idom);
+    return d;
+
+error:
+    rs_free(st.number);
+    rs_free(st.vertex);
+    rs_free(st.parent);
+    rs_free(st.idom);
+    rs_free(st.semi);
+    rs_free(st.label);
+    rs_free(st.path);
+    rs_free(st.root_target);
+    rs_dom_free(d);
+    return NULL;
+}
+
+void rs_dom_free(rs_dom *d)
+{
+    if (d == NULL)
+        return;
+    rs_free(d->idom);
+    rs_free(d->retained);
+    rs_free(d->child_start);
+    rs_free(d->children);
+    rs_free(d);
+}
+
+int rs_dom_reachable(const rs_dom *d, rs_idx n)
+{
+    return n < d->node_count && d->idom[n] != RS_NONE;
+}
+
+rs_idx rs_dom_idom(const rs_dom *d, rs_idx n)
+{
+    return n < d->node_count ? d->idom[n] : RS_NONE;
+}
+
+/* Slot of n in the result arrays, or SIZE_MAX when n is neither a node nor
+ * the super root. */
+static size_t result_slot(const rs_dom *d, rs_idx n)
+{
+    if (n == RS_DOM_SUPER_ROOT)
+        return d->node_count;
+    return n < d->node_count ? n : SIZE_MAX;
+}
+
+uint64_t rs_dom_retained(const rs_dom *d, rs_idx n)
+{
+    size_t s = result_slot(d, n);
+    return s == SIZE_MAX ? 0 : d->retained[s];
+}
+
+const rs_idx *rs_dom_children(const rs_dom *d, rs_idx n, size_t *count)
+{
+    size_t s = result_slot(d, n);
+    if (s == SIZE_MAX) {
+        *count = 0;
+        return NULL;
+    }
+    *count = d->child_start[s + 1] - d->child_start[s];
+    return d->children + d->child_start[s];
+}
