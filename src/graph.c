@@ -117,7 +117,7 @@ static int reserve_hash(rs_graph *g, size_t need)
 {
     if (need * 2 <= g->hash_cap)
         return 0;
-    size_t cap = need * 3 + 64;
+    size_t cap = need * 5 / 2 + 64;
     if (cap >= (size_t)UINT32_MAX)
         cap = UINT32_MAX - 1;
     if (need * 2 > cap)

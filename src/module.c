@@ -152,8 +152,7 @@ static PyObject *snapshot_memory(PyObject *self, void *Py_UNUSED(closure))
     rs_snapshot *s = rs_snapshot_of(self);
     if (s == NULL)
         return NULL;
-    size_t bytes = rs_graph_memory_bytes(s->graph) + rs_graph_node_count(s->graph) * sizeof *s->unexplained;
-    return PyLong_FromSize_t(bytes);
+    return PyLong_FromSize_t(rs_graph_memory_bytes(s->graph));
 }
 
 static PyObject *snapshot_repr(PyObject *self)
@@ -322,7 +321,7 @@ static PyObject *snapshot_unexplained(PyObject *self, PyObject *obj)
     if (s == NULL)
         return NULL;
     rs_idx n = rs_node_of(s, obj);
-    return n == RS_NONE ? NULL : PyLong_FromLong(s->unexplained[n]);
+    return n == RS_NONE ? NULL : PyLong_FromLong(rs_snapshot_unexplained(s, n));
 }
 
 static PyObject *snapshot_refcount(PyObject *self, PyObject *obj)

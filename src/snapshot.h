@@ -64,7 +64,6 @@ typedef struct rs_snapshot {
     uint32_t thread_count;
     rs_root_info *root_info;
     uint32_t root_info_count;
-    int32_t *unexplained;  /* per node: refcount - referrers - frame roots */
     size_t visible_count;  /* nodes not flagged RS_NODE_INTERNAL */
     double seconds;        /* time to build */
     /* Lazily computed analyses (NULL until first use). */
@@ -96,6 +95,11 @@ static inline PyObject *rs_snapshot_object(const rs_snapshot *s, rs_idx n)
 
 /* The node of obj, or RS_NONE when obj is not in the snapshot (or hidden). */
 rs_idx rs_snapshot_find(const rs_snapshot *s, PyObject *obj);
+
+/* References to node n that nothing in the snapshot explains: refcount
+ * minus referrers minus executing-frame root edges (held by C code, the
+ * interpreter, or a leaky extension). */
+long rs_snapshot_unexplained(const rs_snapshot *s, rs_idx n);
 
 /* Type name of node n ("module.QualName"), owned by the snapshot. */
 const char *rs_snapshot_type_name(const rs_snapshot *s, rs_idx n);

@@ -8,7 +8,9 @@
  *   traverse_all       every node described, held, and its tp_traverse edges
  *                      recorded; untracked objects they reach become nodes
  *   finish             reverse index
- *   mark_non_data ...  flags, unexplained refcounts, C-held roots, type names
+ *   mark_special_nodes module dicts / globals / gc.garbage flagged
+ *   add_held_roots     objects with unexplained references become roots
+ *   type names         (after the window) "module.QualName" per type
  *
  * Between add_tracked and the end of traverse_all no Python code runs and
  * automatic gc is off, so the graph is one consistent picture.
@@ -200,36 +202,57 @@ static void mark_special_nodes(walk *w)
     }
 }
 
-/* After: unexplained[n] = refcount - (edges into n) - (frame root edges
- * into n); every node with a positive count is a root of kind UNEXPLAINED;
- * visible_count counts the nodes not hidden. */
-static int compute_unexplained(walk *w)
+static long frame_roots_into(const rs_graph *g, rs_idx n)
+{
+    if (!(rs_graph_flags(g, n) & RS_NODE_ROOT_FRAME))
+        return 0;
+    size_t count;
+    const rs_root *roots = rs_graph_roots(g, &count);
+    long found = 0;
+    /* Module and frame roots come first; C-held ones are appended last. */
+    for (size_t r = 0; r < count && roots[r].kind != RS_ROOT_UNEXPLAINED; r++)
+        found += roots[r].kind == RS_ROOT_FRAME && roots[r].target == n;
+    return found;
+}
+
+long rs_snapshot_unexplained(const rs_snapshot *s, rs_idx n)
+{
+    size_t referrers;
+    rs_graph_referrers(s->graph, n, &referrers);
+    return (long)rs_graph_refcount(s->graph, n) - (long)referrers - frame_roots_into(s->graph, n);
+}
+
+/* After: every visible node with unexplained references is a root of kind
+ * UNEXPLAINED; visible_count counts the nodes not hidden. */
+static int add_held_roots(walk *w)
 {
     rs_snapshot *s = w->snap;
     rs_graph *g = w->graph;
     size_t count = rs_graph_node_count(g);
-    s->unexplained = rs_malloc(count * sizeof *s->unexplained);
-    if (s->unexplained == NULL)
+    /* Frame root edges per node, counted once (the per-node lookup above
+     * scans the roots and is meant for single questions). */
+    int32_t *frame_edges = rs_calloc(count ? count : 1, sizeof *frame_edges);
+    if (frame_edges == NULL)
         return -1;
-    for (size_t i = 0; i < count; i++) {
-        size_t referrers;
-        rs_graph_referrers(g, (rs_idx)i, &referrers);
-        s->unexplained[i] = (int32_t)((int64_t)rs_graph_refcount(g, (rs_idx)i) - (int64_t)referrers);
-    }
     size_t root_count;
     const rs_root *roots = rs_graph_roots(g, &root_count);
     for (size_t r = 0; r < root_count; r++)
         if (roots[r].kind == RS_ROOT_FRAME)
-            s->unexplained[roots[r].target]--;
+            frame_edges[roots[r].target]++;
     s->visible_count = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (rs_graph_flags(g, (rs_idx)i) & RS_NODE_INTERNAL)
+    int result = 0;
+    for (size_t i = 0; i < count && result == 0; i++) {
+        rs_idx n = (rs_idx)i;
+        if (rs_graph_flags(g, n) & RS_NODE_INTERNAL)
             continue;
         s->visible_count++;
-        if (s->unexplained[i] > 0 && rs_graph_add_root(g, (rs_idx)i, RS_ROOT_UNEXPLAINED, 0) < 0)
-            return -1;
+        size_t referrers;
+        rs_graph_referrers(g, n, &referrers);
+        if ((int64_t)rs_graph_refcount(g, n) - (int64_t)referrers - frame_edges[i] > 0)
+            result = rs_graph_add_root(g, n, RS_ROOT_UNEXPLAINED, 0);
     }
-    return 0;
+    rs_free(frame_edges);
+    return result;
 }
 
 static void release_nodes(rs_graph *g, size_t held)
@@ -253,7 +276,6 @@ static void free_tables(rs_snapshot *s)
         rs_free(s->root_info[i].module);
     rs_free(s->root_info);
     rs_free(s->frames);
-    rs_free(s->unexplained);
     rs_free(s->path_mark);
     rs_free(s->path_next);
     rs_free(s->path_queue);
@@ -286,7 +308,7 @@ rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progr
         rs_graph_finish(s->graph) < 0)
         goto nomem;
     mark_special_nodes(&w);
-    if (compute_unexplained(&w) < 0)
+    if (add_held_roots(&w) < 0)
         goto nomem;
     s->seconds = now_seconds() - start;
     if (gc_was_enabled)
