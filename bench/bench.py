@@ -1,0 +1,189 @@
+"""make bench: refscope beside Python's own tools and objgraph, in one run.
+
+A heap of BENCH_N objects (default 1,000,000) modelled on a real service:
+a module-level cache of records (each with a dict of headers and a str),
+a tree whose nodes point back at their parent, lists of records, strings.
+Every row prints refscope's figure, the other tool's figure and the ratio.
+This is a benchmark, not a test: it never fails on a slow figure.
+"""
+import gc
+import os
+import resource
+import signal
+import sys
+import time
+import types
+
+import refscope
+
+try:
+    import objgraph
+except ImportError:  # Debian's python3-objgraph, for a python3 that is not Debian's
+    sys.path.append("/usr/lib/python3/dist-packages")
+    try:
+        import objgraph
+    except ImportError:
+        objgraph = None
+
+N = int(os.environ.get("BENCH_N", "1000000"))
+OBJGRAPH_CAP = float(os.environ.get("BENCH_OBJGRAPH_CAP", "120"))
+
+
+class Record:
+    def __init__(self, i, parent=None):
+        self.id = i
+        self.name = "record-%d" % i
+        self.parent = parent
+        self.tags = None
+
+
+class TreeNode:
+    def __init__(self, parent):
+        self.parent = parent
+        self.children = []
+        if parent is not None:
+            parent.children.append(self)
+
+
+def build_heap(n):
+    """Returns a module 'benchapp' in sys.modules holding about n objects."""
+    app = types.ModuleType("benchapp")
+    sys.modules["benchapp"] = app
+    per_record = 3  # Record, its name str, its id int (small ints are shared)
+    records = n * 40 // 100 // per_record
+    app.cache = {}
+    for i in range(records):
+        app.cache["user:%d" % i] = Record(i)
+    app.lists = [[Record(i) for i in range(j, j + 100)] for j in range(0, n * 15 // 100 // per_record, 100)]
+    # A deep tree: a chain of 200 nodes with fanout below, parent links back.
+    node = app.tree = TreeNode(None)
+    for depth in range(200):
+        node = TreeNode(node)
+    leaves = n * 30 // 100 // 2  # a TreeNode and its children list each
+    layer = [app.tree]
+    made = 0
+    while made < leaves:
+        nxt = []
+        for p in layer:
+            for _ in range(4):
+                nxt.append(TreeNode(p))
+                made += 1
+        layer = nxt
+    app.strings = ["line %d of the access log\n" % i for i in range(n // 10)]
+    return app, node
+
+
+def seconds(fn, repeat=3):
+    best = float("inf")
+    result = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, result
+
+
+def python_referrer_index():
+    index = {}
+    for o in gc.get_objects():
+        for r in gc.get_referents(o):
+            index.setdefault(id(r), []).append(id(o))
+    return index
+
+
+def objgraph_chain_seconds(target):
+    """find_backref_chain in a forked child, capped; None when over the cap."""
+    if objgraph is None:
+        return "n/a"
+    rd, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rd)
+        t = time.perf_counter()
+        objgraph.find_backref_chain(target, objgraph.is_proper_module)
+        os.write(wr, b"%f" % (time.perf_counter() - t))
+        os._exit(0)
+    os.close(wr)
+    deadline = time.time() + OBJGRAPH_CAP
+    while time.time() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            out = os.read(rd, 64)
+            os.close(rd)
+            return float(out) if out else "failed"
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    os.close(rd)
+    return None
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def row(what, mine, theirs, other_name):
+    def fmt(v):
+        if v is None:
+            return "> %d s" % OBJGRAPH_CAP
+        if isinstance(v, str):
+            return v
+        return "%.3f ms" % (v * 1e3) if v < 0.1 else "%.3f s" % v
+    if isinstance(mine, float) and isinstance(theirs, float) and mine > 0:
+        ratio = "%.0fx faster" % (theirs / mine) if theirs >= mine else "%.2fx" % (theirs / mine)
+    elif theirs is None and isinstance(mine, float):
+        ratio = "> %.0fx faster" % (OBJGRAPH_CAP / mine)
+    else:
+        ratio = ""
+    print("%-34s %14s   %-28s %14s   %s" % (what, fmt(mine), other_name, fmt(theirs), ratio))
+
+
+def main():
+    print("refscope bench: N=%d (BENCH_N), python %s" % (N, sys.version.split()[0]))
+    app, deep = build_heap(N)
+    gc.collect()
+    print("heap: %d gc-tracked objects" % len(gc.get_objects()))
+    print()
+    print("%-34s %14s   %-28s %14s   %s" % ("operation", "refscope", "compared with", "", "ratio"))
+
+    rss0 = rss_bytes()
+    t_snap, s = seconds(lambda: refscope.snapshot(), repeat=1)
+    rss1 = rss_bytes()
+    for _ in range(2):
+        s.close()
+        t, s = seconds(lambda: refscope.snapshot(), repeat=1)
+        t_snap = min(t_snap, t)
+    nodes, edges = len(s), s.edge_count
+    t_py_index, _ = seconds(python_referrer_index, repeat=1)
+    row("snapshot (both indexes)", t_snap, t_py_index, "gc.get_objects+py index")
+
+    victim = app.cache["user:12345"] if "user:12345" in app.cache else next(iter(app.cache.values()))
+    t_ref, _ = seconds(lambda: s.referrers(victim), repeat=5)
+    t_gc_ref, _ = seconds(lambda: gc.get_referrers(victim), repeat=1)
+    row("referrers(obj)", t_ref, t_gc_ref, "gc.get_referrers")
+
+    t_path_cold, p = seconds(lambda: s.path(deep), repeat=1)
+    t_path, p = seconds(lambda: s.path(deep), repeat=5)
+    chain = objgraph_chain_seconds(deep)
+    row("path(deep tree node), first call", t_path_cold, chain, "objgraph.find_backref_chain")
+    row("path(deep tree node), again", t_path, chain, "objgraph.find_backref_chain")
+    print("    path: %s... (%d steps)" % (str(p)[:70], len(p)))
+
+    t_census, _ = seconds(lambda: s.census(), repeat=1)
+    row("census with retained (dominators)", t_census, "", "")
+
+    mem = s.memory
+    node_bytes = (mem - 8 * edges) / nodes
+    print()
+    print("snapshot: %d nodes, %d edges; refscope memory %.1f MiB = %.1f B/node + 8 B/edge"
+          " (budget 48 B/node + 8 B/edge); RSS grew %.1f MiB"
+          % (nodes, edges, mem / 2**20, node_bytes, (rss1 - rss0) / 2**20))
+    extra = getattr(refscope, "_bench_extra", None)
+    if extra is not None:
+        extra(s, row)
+    s.close()
+
+
+if __name__ == "__main__":
+    main()
