@@ -62,26 +62,33 @@ deps:
 	  fi; \
 	fi
 
+# `make V=1` shows whole command lines.
+Q = $(if $(V),,@)
+
 $(OBJDIR)/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(OBJDIR)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -DRS_PYTHON_EXE='"$(PY_EXE)"' \
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -DRS_PYTHON_EXE='"$(PY_EXE)"' \
 		-DRS_BUILD_LIB='"$(abspath $(BUILD)/lib)"' -DRS_SOURCE_DIR='"$(CURDIR)"' -MMD -MP -c $< -o $@
 
 # The extension does not link libpython: the interpreter that loads it provides it.
 $(MODULE_SO): $(MODULE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 $(PKGDIR)/%.py: src/python/%.py
 	@mkdir -p $(dir $@)
-	cp $< $@
+	$(Q)cp $< $@
 
 $(TEST_BIN): $(TEST_OBJ) $(CORE_OBJ) $(MODULE_SO) $(PKG_PY)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJ) $(CORE_OBJ) $(CHECK_LIBS) \
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJ) $(CORE_OBJ) $(CHECK_LIBS) \
 		-L$(PY_LIBDIR) -Wl,-rpath,$(PY_LIBDIR) -lpython$(PY_LDVERSION) -lpthread -lm -ldl -lutil
 
 check: deps
