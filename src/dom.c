@@ -5,9 +5,9 @@
  * iterative path compression: nothing here recurses.
  *
  * Vertices are named by their depth-first preorder number: 0 is the virtual
- * super root, 1 .. reached the nodes reachable from the roots.  Working
- * arrays are indexed by number, so the inner loops stream small integer
- * arrays instead of chasing node indexes.
+ * super root, 1 .. reached the nodes reachable from the roots.  What the
+ * algorithm keeps per vertex sits in one 16-byte record indexed by number,
+ * so the random visits of path compression cost one cache miss, not three.
  *
  * Stages, in order (see rs_dom_compute):
  *   number_reachable        depth-first search from the super root
@@ -17,6 +17,8 @@
  *   sum_retained            retained size of every node and of the super root
  *   list_children           the dominator tree as CSR
  */
+#include <string.h>
+
 #include "refscope/dom.h"
 
 struct rs_dom {
@@ -27,6 +29,16 @@ struct rs_dom {
     rs_idx *children;      /* dominator tree children, increasing node index per parent */
 };
 
+/* What semi-NCA keeps per vertex; all fields are vertex numbers. */
+struct vertex_info {
+    uint32_t parent; /* depth-first tree parent; compressed in place into
+                        the forest ancestor by eval() */
+    uint32_t semi;   /* semidominator */
+    uint32_t label;  /* vertex of least semi on the compressed path (the
+                        next edge to follow, during the search) */
+    uint32_t idom;   /* depth-first parent, then the immediate dominator */
+};
+
 /* Working state; every array but `number` is indexed by preorder number. */
 struct semi_nca {
     const rs_graph *g;
@@ -34,13 +46,10 @@ struct semi_nca {
     uint32_t reached;    /* nodes reachable from the roots */
     uint32_t *number;    /* node -> preorder number, 0 = not reached */
     rs_idx *vertex;      /* number -> node */
-    uint32_t *parent;    /* depth-first tree parent; compressed in place into
-                            the forest ancestor by eval() */
-    uint32_t *idom;      /* depth-first parent, then the immediate dominator */
-    uint32_t *semi;      /* semidominator (also a call stack during the search) */
-    uint32_t *label;     /* vertex of least semi on the compressed path (also
-                            the call stack's edge positions during the search) */
-    uint32_t *path;      /* eval()'s stack */
+    struct vertex_info *info;
+    uint32_t *stack;     /* the search's call stack, then eval()'s path, then
+                            each vertex's immediate dominator (idom below) */
+    uint32_t *idom;      /* immediate dominators once info is gone */
     uint64_t *root_target; /* bit per number: the super root has an edge to it */
 };
 
@@ -57,41 +66,37 @@ static inline uint32_t number_node(struct semi_nca *st, rs_idx v, uint32_t p)
     uint32_t num = ++st->reached;
     st->number[v] = num;
     st->vertex[num] = v;
-    st->parent[num] = p;
+    st->info[num].parent = p;
+    st->info[num].label = 0;
     return num;
 }
 
 /* Searches depth-first from start, not yet numbered, whose depth-first
  * parent is the super root; edges are followed in visit order.  The call
- * stack holds vertex numbers in semi[] and next-edge positions in label[]. */
+ * stack holds vertex numbers; each vertex's next edge is in its label. */
 static void search_from(struct semi_nca *st, rs_idx start)
 {
-    uint32_t *frame_vertex = st->semi;
-    uint32_t *frame_pos = st->label;
     uint32_t depth = 0;
-    frame_vertex[depth] = number_node(st, start, 0);
-    frame_pos[depth++] = 0;
+    st->stack[depth++] = number_node(st, start, 0);
     while (depth > 0) {
-        uint32_t d = depth - 1;
-        uint32_t vnum = frame_vertex[d];
+        uint32_t vnum = st->stack[depth - 1];
         size_t count;
         const rs_idx *targets = rs_graph_referents(st->g, st->vertex[vnum], &count);
-        uint32_t pos = frame_pos[d];
+        uint32_t pos = st->info[vnum].label;
         while (pos < count && st->number[targets[pos]] != 0)
             pos++;
         if (pos == count) {
-            depth = d;
+            depth--;
             continue;
         }
-        frame_pos[d] = pos + 1;
-        frame_vertex[depth] = number_node(st, targets[pos], vnum);
-        frame_pos[depth++] = 0;
+        st->info[vnum].label = pos + 1;
+        st->stack[depth++] = number_node(st, targets[pos], vnum);
     }
 }
 
 /* After: the nodes reachable from the roots are numbered 1 .. reached in the
  * preorder of one depth-first search from the super root (roots in order,
- * edges in visit order), parent[] is its tree, and root_target marks the
+ * edges in visit order), info[].parent is its tree, and root_target marks the
  * vertices the super root has an edge to. */
 static void number_reachable(struct semi_nca *st)
 {
@@ -114,43 +119,44 @@ static void number_reachable(struct semi_nca *st)
  * SemiNCAInfo::eval, with an explicit stack. */
 static uint32_t eval(struct semi_nca *st, uint32_t v, uint32_t last_linked)
 {
-    uint32_t *parent = st->parent, *label = st->label, *semi = st->semi;
-    if (parent[v] < last_linked)
-        return label[v];
+    struct vertex_info *info = st->info;
+    uint32_t *path = st->stack;
+    if (info[v].parent < last_linked)
+        return info[v].label;
     uint32_t top = 0;
     uint32_t x = v;
     do {
-        st->path[top++] = x;
-        x = parent[x];
-    } while (parent[x] >= last_linked);
+        path[top++] = x;
+        x = info[x].parent;
+    } while (info[x].parent >= last_linked);
     uint32_t p = x;
-    uint32_t p_label = label[x];
+    uint32_t p_label = info[x].label;
     do {
-        uint32_t y = st->path[--top];
-        parent[y] = parent[p];
-        if (semi[p_label] < semi[label[y]])
-            label[y] = p_label;
+        uint32_t y = path[--top];
+        info[y].parent = info[p].parent;
+        if (info[p_label].semi < info[info[y].label].semi)
+            info[y].label = p_label;
         else
-            p_label = label[y];
+            p_label = info[y].label;
         p = y;
     } while (top > 0);
-    return label[v];
+    return info[v].label;
 }
 
-/* After: semi[w] is the semidominator of every vertex w >= 1: the least
- * vertex from which a path reaches w through vertices numbered above w
- * only.  idom[w] holds w's depth-first parent. */
+/* After: info[w].semi is the semidominator of every vertex w >= 1: the
+ * least vertex from which a path reaches w through vertices numbered above
+ * w only.  info[w].idom holds w's depth-first parent. */
 static void compute_semidominators(struct semi_nca *st)
 {
-    uint32_t *semi = st->semi;
+    struct vertex_info *info = st->info;
     for (uint32_t w = 0; w <= st->reached; w++) {
-        st->idom[w] = st->parent[w];
-        st->label[w] = w;
-        semi[w] = w;
+        info[w].idom = info[w].parent;
+        info[w].label = w;
+        info[w].semi = w;
     }
     for (uint32_t w = st->reached; w >= 1; w--) {
         int from_super_root = (int)((st->root_target[w >> 6] >> (w & 63)) & 1);
-        uint32_t s = from_super_root ? 0 : st->parent[w];
+        uint32_t s = from_super_root ? 0 : info[w].parent;
         size_t count;
         const rs_idx *sources = s == 0 ? NULL : rs_graph_referrers(st->g, st->vertex[w], &count);
         for (size_t k = 0; s != 0 && k < count; k++) {
@@ -158,25 +164,30 @@ static void compute_semidominators(struct semi_nca *st)
             if (v == 0)
                 continue; /* an unreachable referrer is on no path from the roots */
             uint32_t u = eval(st, v, w + 1);
-            if (semi[u] < s)
-                s = semi[u];
+            if (info[u].semi < s)
+                s = info[u].semi;
         }
-        semi[w] = s;
+        info[w].semi = s;
     }
 }
 
 /* After: idom[w] is the immediate dominator of every vertex w >= 1 (0 for
  * the super root): the nearest common ancestor, in the dominator tree built
- * so far, of w's depth-first parent and its semidominator. */
+ * so far, of w's depth-first parent and its semidominator.  The idoms move
+ * to their own array (the old call stack), so info can be freed. */
 static void compute_idoms(struct semi_nca *st)
 {
-    uint32_t *idom = st->idom;
+    struct vertex_info *info = st->info;
     for (uint32_t w = 1; w <= st->reached; w++) {
-        uint32_t c = idom[w];
-        while (c > st->semi[w])
-            c = idom[c];
-        idom[w] = c;
+        uint32_t c = info[w].idom;
+        while (c > info[w].semi)
+            c = info[c].idom;
+        info[w].idom = c;
     }
+    st->idom = st->stack;
+    st->stack = NULL;
+    for (uint32_t w = 0; w <= st->reached; w++)
+        st->idom[w] = info[w].idom;
 }
 
 /* After: d->idom gives every node its immediate dominator as a node index,
@@ -272,31 +283,28 @@ rs_dom *rs_dom_compute(const rs_graph *g)
     if (d == NULL)
         return NULL;
     d->node_count = n;
-    st.number = rs_calloc(n + 1, sizeof *st.number);
+    st.number = rs_malloc((n + 1) * sizeof *st.number);
     st.vertex = rs_malloc((n + 1) * sizeof *st.vertex);
-    st.parent = rs_malloc((n + 1) * sizeof *st.parent);
-    st.idom = rs_malloc((n + 1) * sizeof *st.idom);
-    st.semi = rs_malloc((n + 1) * sizeof *st.semi);
-    st.label = rs_malloc((n + 1) * sizeof *st.label);
-    st.path = rs_malloc((n + 1) * sizeof *st.path);
+    st.info = rs_malloc((n + 1) * sizeof *st.info);
+    st.stack = rs_malloc((n + 1) * sizeof *st.stack);
     st.root_target = rs_calloc(n / 64 + 1, sizeof *st.root_target);
-    if (st.number == NULL || st.vertex == NULL || st.parent == NULL || st.idom == NULL ||
-        st.semi == NULL || st.label == NULL || st.path == NULL || st.root_target == NULL)
+    if (st.number == NULL || st.vertex == NULL || st.info == NULL || st.stack == NULL ||
+        st.root_target == NULL)
         goto error;
+    /* Written in order rather than calloc'ed: the search reads it at random,
+     * and first touching fresh pages at random costs two page faults each. */
+    memset(st.number, 0, (n + 1) * sizeof *st.number);
     st.vertex[0] = RS_DOM_SUPER_ROOT;
-    st.parent[0] = 0;
+    st.info[0].parent = 0;
 
     number_reachable(&st);
     compute_semidominators(&st);
     compute_idoms(&st);
     /* Only number, vertex and idom are needed from here on: give the rest
      * back before the results are allocated. */
-    rs_free(st.parent);
-    rs_free(st.semi);
-    rs_free(st.label);
-    rs_free(st.path);
+    rs_free(st.info);
     rs_free(st.root_target);
-    st.parent = st.semi = st.label = st.path = NULL;
+    st.info = NULL;
     st.root_target = NULL;
 
     d->idom = rs_malloc((n + 1) * sizeof *d->idom);
@@ -317,11 +325,9 @@ rs_dom *rs_dom_compute(const rs_graph *g)
 error:
     rs_free(st.number);
     rs_free(st.vertex);
-    rs_free(st.parent);
+    rs_free(st.info);
+    rs_free(st.stack);
     rs_free(st.idom);
-    rs_free(st.semi);
-    rs_free(st.label);
-    rs_free(st.path);
     rs_free(st.root_target);
     rs_dom_free(d);
     return NULL;
