@@ -98,6 +98,11 @@ int rs_iframe_owned_by_generator(rs_iframe *f)
     return IF(f)->owner == FRAME_OWNED_BY_GENERATOR;
 }
 
+int rs_iframe_stack_known(rs_iframe *f)
+{
+    return IF(f)->stacktop >= 0;
+}
+
 PyCodeObject *rs_iframe_code(rs_iframe *f)
 {
     return IF(f)->f_code;
@@ -120,8 +125,14 @@ PyObject *rs_iframe_frame_object(rs_iframe *f)
 
 PyObject **rs_iframe_slots(rs_iframe *f, int *count, int *nlocals)
 {
-    *count = IF(f)->stacktop;
-    *nlocals = IF(f)->f_code->co_nlocalsplus;
+    /* stacktop is exact while the frame waits on a Python call it made, and
+     * -1 while the frame itself runs (e.g. it is inside a C call such as the
+     * one taking this snapshot): then only the named slots, which always
+     * hold strong references or NULL, are known. */
+    int named = IF(f)->f_code->co_nlocalsplus;
+    int top = IF(f)->stacktop;
+    *count = top > named ? top : named;
+    *nlocals = named;
     return _PyFrame_GetLocalsArray(IF(f));
 }
 

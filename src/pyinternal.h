@@ -44,14 +44,19 @@ int rs_iframe_is_complete(rs_iframe *f);
 /* 1 when f belongs to a generator/coroutine (which traverses it itself). */
 int rs_iframe_owned_by_generator(rs_iframe *f);
 
+/* 1 when f's stack top is saved (it waits on a Python call it made); a
+ * generator's tp_traverse then visits the frame's slots, else none of them. */
+int rs_iframe_stack_known(rs_iframe *f);
+
 /* Borrowed pointers to the frame's code, function, f_locals, frame object. */
 PyCodeObject *rs_iframe_code(rs_iframe *f);
 PyObject *rs_iframe_function(rs_iframe *f);
 PyObject *rs_iframe_locals_dict(rs_iframe *f);
 PyObject *rs_iframe_frame_object(rs_iframe *f);
 
-/* The frame's local/cell/free slots followed by its value stack:
- * *count = slots in use (stacktop), *nlocals = named slots among them. */
+/* The frame's local/cell/free slots followed by the part of its value
+ * stack that is known: *count = slots to read (may hold NULL), *nlocals =
+ * named slots among them. */
 PyObject **rs_iframe_slots(rs_iframe *f, int *count, int *nlocals);
 
 /* The line being executed in f. */

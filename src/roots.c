@@ -1,6 +1,7 @@
 /*
  * Roots: modules (by their sys.modules key) and executing frames.  A frame
- * owned by a generator is not a root: its generator object traverses it.
+ * owned by a generator is mostly traversed by its generator object; only
+ * what that traverse misses is a root.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -196,7 +197,10 @@ static int add_thread_frames(rs_snapshot *s, uint32_t t, PyThreadState *ts, uint
         uint32_t fi;
         if (add_frame(s, frame_cap, info, &fi) < 0)
             return -1;
-        if (rs_iframe_owned_by_generator(f))
+        /* A generator's frame is traversed by the generator object, except
+         * its slots while it runs (then its stack top is not saved). */
+        int by_generator = rs_iframe_owned_by_generator(f);
+        if (by_generator && rs_iframe_stack_known(f))
             continue;
         int count, nlocals;
         PyObject **slots = rs_iframe_slots(f, &count, &nlocals);
@@ -204,6 +208,8 @@ static int add_thread_frames(rs_snapshot *s, uint32_t t, PyThreadState *ts, uint
             if (add_root(s, cap, slots[i], RS_ROOT_FRAME, (rs_root_info){.frame = fi, .slot = i}) < 0)
                 return -1;
         }
+        if (by_generator)
+            continue;
         if (add_root(s, cap, func, RS_ROOT_FRAME, (rs_root_info){.frame = fi, .slot = RS_SLOT_FUNCTION}) < 0 ||
             add_root(s, cap, info.code, RS_ROOT_FRAME, (rs_root_info){.frame = fi, .slot = RS_SLOT_CODE}) < 0 ||
             add_root(s, cap, rs_iframe_locals_dict(f), RS_ROOT_FRAME,
