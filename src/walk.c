@@ -290,8 +290,15 @@ rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progr
     int gc_was_enabled = -1;
     double start;
 
-    if (collect)
+    if (collect) {
+        /* PyGC_Collect() does nothing while automatic gc is disabled;
+         * collect=True promises what gc.collect() does whatever
+         * gc.isenabled() says, so enable it for the collection. */
+        int was_enabled = PyGC_Enable();
         PyGC_Collect();
+        if (!was_enabled)
+            PyGC_Disable();
+    }
     s = rs_calloc(1, sizeof *s);
     if (s == NULL)
         goto nomem;
