@@ -11,7 +11,8 @@
     X(walk)               \
     X(label)              \
     X(path)               \
-    X(api)
+    X(api)                \
+    X(viewmodel)
 
 #define RS_DECLARE_SUITE(name) Suite *suite_##name(void);
 RS_TEST_SUITES(RS_DECLARE_SUITE)
