@@ -7,7 +7,7 @@
  * Vertices are named by their depth-first preorder number: 0 is the virtual
  * super root, 1 .. reached the nodes reachable from the roots.  What the
  * algorithm keeps per vertex sits in one 16-byte record indexed by number,
- * so the random visits of path compression cost one cache miss, not three.
+ * so a random visit during path compression touches one cache line.
  *
  * Stages, in order (see rs_dom_compute):
  *   number_reachable        depth-first search from the super root

@@ -25,8 +25,6 @@
  *   number_components   component ids become 0 .. count-1, in order found
  *   collect_cycles      cyclic components get cycle numbers and member lists
  */
-#include <string.h>
-
 #include "refscope/scc.h"
 
 #define EXCLUDED UINT32_MAX
