@@ -10,6 +10,7 @@
 #include <structmember.h>
 
 #include "module.h"
+#include "module_analysis.h"
 #include "pyinternal.h"
 #include "snapshot.h"
 
@@ -72,6 +73,22 @@ PyTypeObject rs_path_type = {
     .tp_str = path_str,
     .tp_repr = path_repr,
     .tp_members = path_members,
+};
+
+/* --- Cycle (slots in module_analysis.c) ------------------------------------- */
+
+PyTypeObject rs_cycle_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "refscope.Cycle",
+    .tp_basicsize = sizeof(rs_cycle_pyobject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A cycle of a snapshot: .objects, .edges, .ring, .break_edges, .size, .retained, .garbage.",
+    .tp_traverse = rs_cycle_traverse,
+    .tp_clear = rs_cycle_clear,
+    .tp_dealloc = rs_cycle_dealloc,
+    .tp_repr = rs_cycle_repr,
+    .tp_members = rs_cycle_members,
+    .tp_getset = rs_cycle_getset,
+    .tp_as_sequence = &rs_cycle_as_sequence,
 };
 
 /* --- Snapshot -------------------------------------------------------------- */
@@ -387,6 +404,7 @@ static PyMethodDef snapshot_methods[] = {
     {"size", snapshot_size, METH_O, "sys.getsizeof(obj) when the snapshot was taken."},
     {"contains", snapshot_contains_method, METH_O, "True when obj is in the snapshot."},
     {"objects", snapshot_objects, METH_NOARGS, "Every object in the snapshot."},
+    RS_ANALYSIS_SNAPSHOT_METHODS
     {NULL},
 };
 
@@ -440,6 +458,7 @@ static PyObject *module_snapshot(PyObject *Py_UNUSED(module), PyObject *args, Py
 static PyMethodDef module_methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))module_snapshot, METH_VARARGS | METH_KEYWORDS,
      "snapshot(collect=False) -> Snapshot of the whole heap; collect=True runs gc.collect() first."},
+    RS_ANALYSIS_MODULE_METHODS
     {NULL},
 };
 
@@ -454,10 +473,12 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__refscope(void)
 {
     rs_path_type.tp_base = &PyList_Type;
-    if (PyType_Ready(&rs_snapshot_type) < 0 || PyType_Ready(&rs_path_type) < 0 || rs_py_init() < 0)
+    if (PyType_Ready(&rs_snapshot_type) < 0 || PyType_Ready(&rs_path_type) < 0 || PyType_Ready(&rs_cycle_type) < 0 ||
+        rs_py_init() < 0)
         return NULL;
     rs_internal_types[0] = &rs_snapshot_type;
     rs_internal_types[1] = &rs_path_type;
+    rs_internal_types[2] = &rs_cycle_type;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
         return NULL;
@@ -468,6 +489,7 @@ PyMODINIT_FUNC PyInit__refscope(void)
     if (rs_error == NULL || PyModule_AddObjectRef(m, "Error", rs_error) < 0 ||
         PyModule_AddObjectRef(m, "Snapshot", (PyObject *)&rs_snapshot_type) < 0 ||
         PyModule_AddObjectRef(m, "Path", (PyObject *)&rs_path_type) < 0 ||
+        PyModule_AddObjectRef(m, "Cycle", (PyObject *)&rs_cycle_type) < 0 ||
         PyModule_AddStringConstant(m, "__version__", REFSCOPE_VERSION) < 0) {
         Py_DECREF(m);
         return NULL;

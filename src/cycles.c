@@ -1,0 +1,720 @@
+/*
+ * Cycles: the strongly connected components of the data-edge graph
+ * (scc.c) as answers a programmer can act on.  Stages for rs_cycles():
+ *
+ *   ensure_scc / dominators   both computed once per snapshot
+ *   sum_reachable_retained    one walk of the dominator tree: a member that
+ *                             no other member of its cycle dominates adds
+ *                             its retained size to the cycle's
+ *   sum_garbage_retained      an unreachable cycle adds the unreachable
+ *                             objects it reaches (bounded work)
+ *   sort                      biggest retained first
+ *
+ * Edges to break (rs_cycle_break_edges) are ranked from two facts: what the
+ * edge's label says (a back-reference such as .parent, .__self__ of a bound
+ * method stored on its instance, a closure cell pointing back), and what
+ * removing the edge alone frees.  Removing a -> b frees exactly b's
+ * retained size when a -> b is b's only edge from a and every other holder
+ * of b is itself dominated by b (so reaches b only through b); otherwise b
+ * stays reachable and nothing is freed.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analysis.h"
+#include "pyinternal.h"
+#include "refscope/dom.h"
+#include "refscope/scc.h"
+
+/* A source with more referents than this is a big container: labelling
+ * each of its edges costs a scan of the container, so its edges are only
+ * labelled when they make the final list. */
+#define LABEL_SCAN_LIMIT 1024
+
+/* Work allowed for sizing unreachable cycles, in visited nodes per node. */
+#define GARBAGE_VISIT_FACTOR 4
+
+int rs_analysis_ensure_scc(rs_snapshot *s)
+{
+    if (s->scc != NULL)
+        return 0;
+    s->scc = rs_scc_compute(s->graph);
+    if (s->scc == NULL) {
+        PyErr_SetString(PyExc_MemoryError, "refscope: not enough memory for the cycle analysis");
+        return -1;
+    }
+    return 0;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int rs_analysis_recompute(rs_snapshot *s, const char *what, double *seconds)
+{
+    double start;
+    int r;
+    if (strcmp(what, "scc") == 0) {
+        rs_scc_free(s->scc);
+        s->scc = NULL;
+        start = now_seconds();
+        r = rs_analysis_ensure_scc(s);
+    } else if (strcmp(what, "dominators") == 0) {
+        rs_dom_free(s->dom);
+        s->dom = NULL;
+        start = now_seconds();
+        r = rs_analysis_ensure_dominators(s);
+    } else {
+        PyErr_Format(PyExc_ValueError, "unknown analysis '%s'; use 'scc' or 'dominators'", what);
+        return -1;
+    }
+    *seconds = now_seconds() - start;
+    return r;
+}
+
+static int ensure_both(rs_snapshot *s)
+{
+    return rs_analysis_ensure_scc(s) < 0 || rs_analysis_ensure_dominators(s) < 0 ? -1 : 0;
+}
+
+static inline bool same_cycle(const rs_snapshot *s, rs_idx n, uint32_t number)
+{
+    return rs_scc_cycle_of(s->scc, n) == number;
+}
+
+/* --- retained size of cycles ----------------------------------------------- */
+
+typedef struct cycle_walk {
+    rs_snapshot *snap;
+    rs_cycle *by_number;  /* indexed by cycle number */
+    uint32_t *active;     /* per cycle: members on the current tree path */
+    uint32_t only;        /* one cycle number, or RS_SCC_NO_CYCLE for all */
+} cycle_walk;
+
+static int add_top_member(void *ctx, rs_idx n, bool leaving)
+{
+    cycle_walk *w = ctx;
+    uint32_t c = rs_scc_cycle_of(w->snap->scc, n);
+    if (c == RS_SCC_NO_CYCLE || (w->only != RS_SCC_NO_CYCLE && c != w->only))
+        return 0;
+    uint32_t slot = w->only == RS_SCC_NO_CYCLE ? c : 0;
+    if (leaving)
+        w->active[slot]--;
+    else if (w->active[slot]++ == 0)
+        w->by_number[slot].retained += rs_dom_retained(w->snap->dom, n);
+    return 0;
+}
+
+/* After: every reachable cycle's retained is the sum of the retained sizes
+ * of its members that no other member dominates.  cycles is indexed by
+ * cycle number, or holds the one cycle `only`. */
+static int sum_reachable_retained(rs_snapshot *s, rs_cycle *cycles, size_t count, uint32_t only)
+{
+    cycle_walk w = {.snap = s, .by_number = cycles, .only = only};
+    w.active = rs_calloc(count ? count : 1, sizeof *w.active);
+    if (w.active == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int r = rs_dominator_walk(s, RS_DOM_SUPER_ROOT, add_top_member, &w);
+    rs_free(w.active);
+    return r < 0 ? -1 : 0;
+}
+
+/* After: every unreachable cycle's retained is the size of the unreachable
+ * objects reachable from it, or just its own size once the work budget is
+ * spent (heaps of garbage sharing one huge structure). */
+static int sum_garbage_retained(rs_snapshot *s, rs_cycle *cycles, size_t count)
+{
+    size_t n = rs_graph_node_count(s->graph);
+    uint32_t *mark = NULL;
+    rs_idx *queue = NULL;
+    size_t budget = GARBAGE_VISIT_FACTOR * (n + 1);
+    uint32_t epoch = 0;
+    for (size_t i = 0; i < count; i++) {
+        rs_cycle *c = &cycles[i];
+        if (!c->garbage)
+            continue;
+        c->retained = c->size;
+        if (budget == 0)
+            continue;
+        if (mark == NULL) {
+            mark = rs_calloc(n + 1, sizeof *mark);
+            queue = rs_malloc((n + 1) * sizeof *queue);
+            if (mark == NULL || queue == NULL) {
+                rs_free(mark);
+                rs_free(queue);
+                PyErr_NoMemory();
+                return -1;
+            }
+        }
+        epoch++;
+        size_t head = 0, tail = 0;
+        uint64_t total = 0;
+        for (size_t k = 0; k < c->member_count; k++) {
+            mark[c->members[k]] = epoch;
+            queue[tail++] = c->members[k];
+        }
+        while (head < tail && budget > 0) {
+            rs_idx x = queue[head++];
+            budget--;
+            total += rs_graph_size(s->graph, x);
+            size_t refs;
+            const rs_idx *targets = rs_graph_referents(s->graph, x, &refs);
+            for (size_t k = 0; k < refs; k++) {
+                rs_idx y = targets[k];
+                if (mark[y] == epoch || rs_dom_reachable(s->dom, y))
+                    continue;
+                mark[y] = epoch;
+                queue[tail++] = y;
+            }
+        }
+        if (head == tail)
+            c->retained = total;
+    }
+    rs_free(mark);
+    rs_free(queue);
+    return 0;
+}
+
+static void fill_cycle(rs_snapshot *s, uint32_t number, rs_cycle *c)
+{
+    c->number = number;
+    c->members = rs_scc_cycle_members(s->scc, number, &c->member_count);
+    c->size = 0;
+    c->retained = 0;
+    for (size_t k = 0; k < c->member_count; k++)
+        c->size += rs_graph_size(s->graph, c->members[k]);
+    c->garbage = c->member_count > 0 && !rs_dom_reachable(s->dom, c->members[0]);
+}
+
+static int by_retained_desc(const void *a, const void *b)
+{
+    const rs_cycle *x = a, *y = b;
+    if (x->retained != y->retained)
+        return x->retained < y->retained ? 1 : -1;
+    if (x->size != y->size)
+        return x->size < y->size ? 1 : -1;
+    return x->number < y->number ? -1 : x->number > y->number;
+}
+
+rs_cycle *rs_cycles(rs_snapshot *s, size_t *count)
+{
+    if (ensure_both(s) < 0)
+        return NULL;
+    size_t n = rs_scc_cycle_count(s->scc);
+    rs_cycle *cycles = rs_calloc(n ? n : 1, sizeof *cycles);
+    if (cycles == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        fill_cycle(s, (uint32_t)i, &cycles[i]);
+    if (sum_reachable_retained(s, cycles, n, RS_SCC_NO_CYCLE) < 0 || sum_garbage_retained(s, cycles, n) < 0) {
+        rs_free(cycles);
+        return NULL;
+    }
+    qsort(cycles, n, sizeof *cycles, by_retained_desc);
+    *count = n;
+    return cycles;
+}
+
+int rs_cycle_get(rs_snapshot *s, uint32_t number, rs_cycle *out)
+{
+    if (ensure_both(s) < 0)
+        return -1;
+    if (number >= rs_scc_cycle_count(s->scc)) {
+        PyErr_Format(PyExc_IndexError, "no cycle number %u in this snapshot", number);
+        return -1;
+    }
+    fill_cycle(s, number, out);
+    if (out->garbage)
+        return sum_garbage_retained(s, out, 1);
+    return sum_reachable_retained(s, out, 1, number);
+}
+
+/* --- edges ----------------------------------------------------------------- */
+
+typedef struct edge_buf {
+    rs_edge_ref *edges;
+    size_t count, cap;
+} edge_buf;
+
+static int push_edge(edge_buf *b, rs_idx from, rs_idx to, uint32_t referent)
+{
+    if (b->count == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        rs_edge_ref *grown = rs_realloc(b->edges, cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        b->edges = grown;
+        b->cap = cap;
+    }
+    b->edges[b->count++] = (rs_edge_ref){.from = from, .to = to, .referent = referent};
+    return 0;
+}
+
+rs_edge_ref *rs_cycle_edges(rs_snapshot *s, const rs_cycle *c, size_t *count)
+{
+    if (rs_analysis_ensure_scc(s) < 0)
+        return NULL;
+    edge_buf b = {0};
+    if (push_edge(&b, 0, 0, 0) < 0) /* never empty: NULL means failure */
+        goto nomem;
+    b.count = 0;
+    for (size_t k = 0; k < c->member_count; k++) {
+        rs_idx u = c->members[k];
+        size_t refs;
+        const rs_idx *targets = rs_graph_referents(s->graph, u, &refs);
+        for (size_t j = 0; j < refs; j++)
+            if (same_cycle(s, targets[j], c->number) && push_edge(&b, u, targets[j], (uint32_t)j) < 0)
+                goto nomem;
+    }
+    *count = b.count;
+    return b.edges;
+nomem:
+    rs_free(b.edges);
+    PyErr_NoMemory();
+    return NULL;
+}
+
+/* Position of node v among the cycle's members (sorted), or SIZE_MAX. */
+static size_t member_pos(const rs_cycle *c, rs_idx v)
+{
+    size_t lo = 0, hi = c->member_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->members[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->member_count && c->members[lo] == v ? lo : SIZE_MAX;
+}
+
+/* The member the ring starts from: the one that retains most (for a
+ * reachable cycle, its entry: the parent rather than the child). */
+static rs_idx ring_start(rs_snapshot *s, const rs_cycle *c)
+{
+    rs_idx best = c->members[0];
+    uint64_t best_retained = rs_dom_retained(s->dom, best);
+    for (size_t k = 1; k < c->member_count; k++) {
+        uint64_t r = rs_dom_retained(s->dom, c->members[k]);
+        if (r > best_retained) {
+            best = c->members[k];
+            best_retained = r;
+        }
+    }
+    return best;
+}
+
+rs_edge_ref *rs_cycle_ring(rs_snapshot *s, const rs_cycle *c, size_t *count)
+{
+    if (ensure_both(s) < 0)
+        return NULL;
+    if (c->member_count == 0) {
+        PyErr_SetString(PyExc_ValueError, "empty cycle");
+        return NULL;
+    }
+    size_t k = c->member_count;
+    rs_edge_ref *via = rs_malloc(k * sizeof *via); /* BFS tree edge into each member */
+    uint8_t *seen = rs_calloc(k, 1);
+    size_t *queue = rs_malloc(k * sizeof *queue);
+    rs_edge_ref *ring = NULL;
+    if (via == NULL || seen == NULL || queue == NULL)
+        goto nomem;
+    rs_idx start = ring_start(s, c);
+    size_t head = 0, tail = 0;
+    queue[tail++] = member_pos(c, start);
+    rs_edge_ref closing = {.from = RS_NONE};
+    /* Breadth-first from start over edges inside the cycle, until an edge
+     * leads back to start: the shortest closed walk through it. */
+    while (head < tail && closing.from == RS_NONE) {
+        rs_idx u = c->members[queue[head++]];
+        size_t refs;
+        const rs_idx *targets = rs_graph_referents(s->graph, u, &refs);
+        for (size_t j = 0; j < refs; j++) {
+            rs_idx v = targets[j];
+            if (v == start) {
+                closing = (rs_edge_ref){.from = u, .to = v, .referent = (uint32_t)j};
+                break;
+            }
+            size_t p = same_cycle(s, v, c->number) ? member_pos(c, v) : SIZE_MAX;
+            if (p == SIZE_MAX || seen[p])
+                continue;
+            seen[p] = 1;
+            via[p] = (rs_edge_ref){.from = u, .to = v, .referent = (uint32_t)j};
+            queue[tail++] = p;
+        }
+    }
+    if (closing.from == RS_NONE) {
+        PyErr_SetString(PyExc_RuntimeError, "refscope: cycle without a closed walk (inconsistent graph)");
+        goto error;
+    }
+    size_t len = 1;
+    for (rs_idx x = closing.from; x != start; x = via[member_pos(c, x)].from)
+        len++;
+    ring = rs_malloc(len * sizeof *ring);
+    if (ring == NULL)
+        goto nomem;
+    size_t i = len;
+    ring[--i] = closing;
+    for (rs_idx x = closing.from; x != start; x = via[member_pos(c, x)].from)
+        ring[--i] = via[member_pos(c, x)];
+    rs_free(via);
+    rs_free(seen);
+    rs_free(queue);
+    *count = len;
+    return ring;
+nomem:
+    PyErr_NoMemory();
+error:
+    rs_free(via);
+    rs_free(seen);
+    rs_free(queue);
+    return NULL;
+}
+
+/* --- edges to break ---------------------------------------------------------- */
+
+/* Attribute names that say "the object holding me": matched against the
+ * name without leading/trailing underscores, whole or (substring) inside. */
+static const struct {
+    const char *word;
+    bool substring;
+} owner_words[] = {
+    {"parent", true}, {"owner", true},   {"container", true}, {"manager", false}, {"master", false},
+    {"outer", false}, {"root", false},   {"prev", false},     {"previous", false}, {"back", false},
+    {"up", false},    {"holder", false}, {"creator", false},  {"self", false},     {"this", false},
+};
+
+/* Labels that are how Python stores an object, not an attribute a program
+ * sets: a cycle is broken elsewhere. */
+static const char *const structural_labels[] = {
+    ".__dict__", ".__closure__", ".__func__", ".__code__", ".__class__", ".__globals__",
+    ".__builtins__", ".f_code", ".f_back", "<frame object>", "<function>", ".f_locals",
+    ".tb_frame", ".tb_next", ".__mro__", ".__bases__", ".__base__", ".__defaults__",
+    ".__kwdefaults__", ".__annotations__", ".__qualname__", ".__name__", ".__module__",
+};
+
+static bool label_is(PyObject *label, const char *text)
+{
+    return PyUnicode_CompareWithASCIIString(label, text) == 0;
+}
+
+static bool label_starts(PyObject *label, const char *prefix)
+{
+    Py_ssize_t n = (Py_ssize_t)strlen(prefix);
+    if (PyUnicode_GET_LENGTH(label) < n)
+        return false;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyUnicode_READ_CHAR(label, i) != (Py_UCS4)(unsigned char)prefix[i])
+            return false;
+    return true;
+}
+
+/* The attribute-like name in ".name" or "['name']" (new str), or NULL. */
+static PyObject *label_name(PyObject *label)
+{
+    Py_ssize_t len = PyUnicode_GET_LENGTH(label);
+    PyObject *name = NULL;
+    if (len > 1 && PyUnicode_READ_CHAR(label, 0) == '.')
+        name = PyUnicode_Substring(label, 1, len);
+    else if (len > 4 && label_starts(label, "['") && PyUnicode_READ_CHAR(label, len - 1) == ']' &&
+             PyUnicode_READ_CHAR(label, len - 2) == '\'')
+        name = PyUnicode_Substring(label, 2, len - 2);
+    if (name == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (!PyUnicode_IsIdentifier(name)) {
+        Py_DECREF(name);
+        return NULL;
+    }
+    return name;
+}
+
+static bool names_owner(PyObject *name)
+{
+    const char *u = PyUnicode_AsUTF8(name);
+    if (u == NULL) {
+        PyErr_Clear();
+        return false;
+    }
+    char buf[128];
+    size_t len = 0;
+    for (const char *p = u; *p && len + 1 < sizeof buf; p++)
+        buf[len++] = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
+    buf[len] = '\0';
+    char *start = buf;
+    while (*start == '_')
+        start++;
+    while (len > 0 && buf[len - 1] == '_')
+        buf[--len] = '\0';
+    for (size_t i = 0; i < sizeof owner_words / sizeof owner_words[0]; i++) {
+        if (strcmp(start, owner_words[i].word) == 0)
+            return true;
+        if (owner_words[i].substring && strstr(start, owner_words[i].word) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* The function whose closure holds cell, and the variable's name (new
+ * references); 0 when none is found. */
+static int cell_owner(rs_snapshot *s, rs_idx cell, PyObject **function, PyObject **name)
+{
+    size_t count;
+    const rs_idx *tuples = rs_graph_referrers(s->graph, cell, &count);
+    PyObject *cell_obj = rs_snapshot_object(s, cell);
+    for (size_t i = 0; i < count; i++) {
+        PyObject *t = rs_snapshot_object(s, tuples[i]);
+        if (!PyTuple_Check(t))
+            continue;
+        size_t fcount;
+        const rs_idx *funcs = rs_graph_referrers(s->graph, tuples[i], &fcount);
+        for (size_t j = 0; j < fcount; j++) {
+            PyObject *f = rs_snapshot_object(s, funcs[j]);
+            if (!PyFunction_Check(f) || PyFunction_GET_CLOSURE(f) != t)
+                continue;
+            PyObject *freevars = PyCode_GetFreevars((PyCodeObject *)PyFunction_GET_CODE(f));
+            if (freevars == NULL) {
+                PyErr_Clear();
+                return 0;
+            }
+            for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(t) && k < PyTuple_GET_SIZE(freevars); k++) {
+                if (PyTuple_GET_ITEM(t, k) == cell_obj) {
+                    *function = Py_NewRef(((PyFunctionObject *)f)->func_qualname);
+                    *name = Py_NewRef(PyTuple_GET_ITEM(freevars, k));
+                    Py_DECREF(freevars);
+                    return 1;
+                }
+            }
+            Py_DECREF(freevars);
+        }
+    }
+    return 0;
+}
+
+/* " (frees 1.2 MB)" or "" */
+static void freed_text(uint64_t freed, char *buf, size_t len)
+{
+    char size[32];
+    if (freed == 0)
+        buf[0] = '\0';
+    else
+        snprintf(buf, len, "; frees %s", rs_format_bytes(freed, size, sizeof size));
+}
+
+/* The back-reference suggestion for e, or NULL (no error) when the edge is
+ * not a back-reference. */
+static PyObject *back_reference(rs_snapshot *s, const rs_break_edge *e, const char *frees)
+{
+    PyObject *from = rs_snapshot_object(s, e->edge.from);
+    PyObject *label = e->label;
+    if (label_is(label, ".__self__") && (PyMethod_Check(from) || PyCFunction_Check(from)))
+        return PyUnicode_FromFormat("store weakref.WeakMethod(...) instead of the bound method: its .__self__ "
+                                    "points back to the instance that holds it%s",
+                                    frees);
+    if (label_is(label, ".cell_contents")) {
+        PyObject *function = NULL, *name = NULL;
+        if (cell_owner(s, e->edge.from, &function, &name)) {
+            PyObject *r = PyUnicode_FromFormat("%U() captures '%U' in its closure and '%U' holds it back: capture "
+                                               "weakref.ref(%U) instead%s",
+                                               function, name, name, name, frees);
+            Py_DECREF(function);
+            Py_DECREF(name);
+            return r;
+        }
+        return PyUnicode_FromFormat("a closure cell points back into the cycle: capture a weakref.ref "
+                                    "instead%s",
+                                    frees);
+    }
+    if (label_starts(label, "<local '"))
+        return PyUnicode_FromFormat("a frame keeps %U alive (often through an exception's traceback): del the "
+                                    "variable when done, or traceback.clear_frames(tb)%s",
+                                    label, frees);
+    if (label_is(label, ".__traceback__"))
+        return PyUnicode_FromFormat("the exception keeps its traceback and frames alive: del the exception "
+                                    "variable, or traceback.clear_frames(exc.__traceback__)%s",
+                                    frees);
+    PyObject *name = label_name(label);
+    if (name == NULL)
+        return NULL;
+    PyObject *r = NULL;
+    if (names_owner(name))
+        r = PyUnicode_FromFormat("make .%U a weakref.ref (or weakref.proxy): it points back to the object that "
+                                 "holds this one%s",
+                                 name, frees);
+    Py_DECREF(name);
+    return r;
+}
+
+static PyObject *plain_suggestion(const rs_break_edge *e, const char *frees)
+{
+    PyObject *label = e->label;
+    PyObject *name = label_name(label);
+    if (name != NULL && label_starts(label, ".")) {
+        PyObject *r = PyUnicode_FromFormat("set .%U to None (or make it a weakref.ref) when done%s", name, frees);
+        Py_DECREF(name);
+        return r;
+    }
+    Py_XDECREF(name);
+    if (label_starts(label, "["))
+        return PyUnicode_FromFormat("remove %U when done (del / pop), or use a weakref.WeakValueDictionary / "
+                                    "weak references%s",
+                                    label, frees);
+    if (label_starts(label, "<key "))
+        return PyUnicode_FromFormat("use a weakref.WeakKeyDictionary, or delete the key when done%s", frees);
+    if (label_is(label, "<item>"))
+        return PyUnicode_FromFormat("discard it from the set when done, or use a weakref.WeakSet%s", frees);
+    return PyUnicode_FromFormat("drop this reference (%U) when done%s", label, frees);
+}
+
+static bool is_structural(PyObject *label)
+{
+    for (size_t i = 0; i < sizeof structural_labels / sizeof structural_labels[0]; i++)
+        if (label_is(label, structural_labels[i]))
+            return true;
+    return label_starts(label, "<closure var ") || label_starts(label, "<stack ");
+}
+
+/* Sets e->kind and e->suggestion from e->label and e->freed.  0 or -1. */
+static int classify(rs_snapshot *s, rs_break_edge *e, bool garbage)
+{
+    char frees[64];
+    freed_text(e->freed, frees, sizeof frees);
+    PyObject *suggestion = back_reference(s, e, frees);
+    if (suggestion != NULL) {
+        e->kind = RS_BREAK_BACK_REFERENCE;
+    } else if (PyErr_Occurred()) {
+        return -1;
+    } else if (is_structural(e->label)) {
+        e->kind = RS_BREAK_STRUCTURAL;
+        suggestion = PyUnicode_FromString("part of how Python stores the object: break the cycle at another edge");
+    } else {
+        e->kind = e->freed > 0 ? RS_BREAK_FREES : RS_BREAK_PLAIN;
+        suggestion = plain_suggestion(e, frees);
+    }
+    if (suggestion == NULL)
+        return -1;
+    if (garbage) {
+        PyObject *longer = PyUnicode_FromFormat("%U (this cycle is already unreachable: gc.collect() frees it)",
+                                                suggestion);
+        Py_DECREF(suggestion);
+        if (longer == NULL)
+            return -1;
+        suggestion = longer;
+    }
+    e->suggestion = suggestion;
+    return 0;
+}
+
+/* Bytes freed by removing just the edge a -> b (see the file comment). */
+static uint64_t freed_by_removing(rs_snapshot *s, const rs_dom_order *order, rs_idx a, rs_idx b)
+{
+    if (!rs_dom_reachable(s->dom, b) || (rs_graph_flags(s->graph, b) & RS_NODE_ROOT))
+        return 0;
+    size_t count;
+    const rs_idx *holders = rs_graph_referrers(s->graph, b, &count);
+    int from_a = 0;
+    for (size_t i = 0; i < count; i++) {
+        rs_idx c = holders[i];
+        if (c == a) {
+            if (++from_a > 1)
+                return 0;
+        } else if (rs_dom_reachable(s->dom, c) && !rs_dom_order_dominates(order, b, c)) {
+            return 0;
+        }
+    }
+    return rs_dom_retained(s->dom, b);
+}
+
+static int by_rank(const void *x, const void *y)
+{
+    const rs_break_edge *a = x, *b = y;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    if (a->freed != b->freed)
+        return a->freed < b->freed ? 1 : -1;
+    if (a->edge.from != b->edge.from)
+        return a->edge.from < b->edge.from ? -1 : 1;
+    return a->edge.referent < b->edge.referent ? -1 : a->edge.referent > b->edge.referent;
+}
+
+void rs_break_edges_free(rs_break_edge *edges, size_t count)
+{
+    if (edges == NULL)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        Py_XDECREF(edges[i].label);
+        Py_XDECREF(edges[i].suggestion);
+    }
+    rs_free(edges);
+}
+
+static bool big_source(rs_snapshot *s, rs_idx from)
+{
+    size_t refs;
+    rs_graph_referents(s->graph, from, &refs);
+    return refs > LABEL_SCAN_LIMIT;
+}
+
+rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t max, size_t *count)
+{
+    size_t n = 0;
+    rs_edge_ref *edges = rs_cycle_edges(s, c, &n);
+    if (edges == NULL)
+        return NULL;
+    rs_dom_order *order = c->garbage ? NULL : rs_dom_order_new(s);
+    rs_break_edge *out = rs_calloc(n ? n : 1, sizeof *out);
+    if ((!c->garbage && order == NULL) || out == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto error;
+    }
+    /* Every edge gets its freed bytes; edges from small sources also their
+     * label and rank now, big containers' edges only if they are kept. */
+    for (size_t i = 0; i < n; i++) {
+        rs_break_edge *e = &out[i];
+        e->edge = edges[i];
+        e->freed = c->garbage ? 0 : freed_by_removing(s, order, edges[i].from, edges[i].to);
+        if (big_source(s, e->edge.from)) {
+            e->kind = e->freed > 0 ? RS_BREAK_FREES : RS_BREAK_PLAIN;
+            continue;
+        }
+        e->label = rs_label_referent(s, e->edge.from, e->edge.referent);
+        if (e->label == NULL || classify(s, e, c->garbage) < 0)
+            goto error;
+    }
+    qsort(out, n, sizeof *out, by_rank);
+    size_t keep = (max == 0 || max > n) ? n : max;
+    for (size_t i = keep; i < n; i++) {
+        Py_CLEAR(out[i].label);
+        Py_CLEAR(out[i].suggestion);
+    }
+    for (size_t i = 0; i < keep; i++) {
+        rs_break_edge *e = &out[i];
+        if (e->label != NULL)
+            continue;
+        e->label = rs_label_referent(s, e->edge.from, e->edge.referent);
+        if (e->label == NULL || classify(s, e, c->garbage) < 0)
+            goto error;
+    }
+    rs_free(edges);
+    rs_dom_order_free(order);
+    *count = keep;
+    return out;
+error:
+    rs_break_edges_free(out, n);
+    rs_free(edges);
+    rs_dom_order_free(order);
+    return NULL;
+}

@@ -1,0 +1,170 @@
+/*
+ * Frames and their locals.  The walk recorded every thread's executing
+ * frames and made their local slots root edges (roots.c); a frame that a
+ * generator or coroutine owns is read from its generator object instead,
+ * since the generator is what holds it.  Suspended generators and
+ * coroutines are frames no thread runs.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "analysis.h"
+#include "pyinternal.h"
+
+typedef struct local_list {
+    rs_local *locals;
+    size_t count, cap;
+} local_list;
+
+/* Appends (name, value); a cell variable shows its contents.  0 or -1. */
+static int push_local(rs_snapshot *s, local_list *l, PyObject *name, PyObject *value)
+{
+    if (value != NULL && PyCell_Check(value))
+        value = PyCell_GET(value);
+    rs_idx n = value ? rs_snapshot_find(s, value) : RS_NONE;
+    if (n == RS_NONE)
+        return 0;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        rs_local *grown = rs_realloc(l->locals, cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        l->locals = grown;
+        l->cap = cap;
+    }
+    l->locals[l->count++] = (rs_local){.name = name, .value = n};
+    return 0;
+}
+
+static rs_local *finish(local_list *l, size_t *count)
+{
+    if (l->locals == NULL)
+        l->locals = rs_malloc(sizeof *l->locals);
+    if (l->locals == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    *count = l->count;
+    return l->locals;
+}
+
+static rs_local *iframe_locals(rs_snapshot *s, rs_iframe *f, size_t *count)
+{
+    local_list l = {0};
+    int slots_used, nlocals;
+    PyObject **slots = rs_iframe_slots(f, &slots_used, &nlocals);
+    PyObject *names = rs_iframe_code(f)->co_localsplusnames;
+    for (int i = 0; i < slots_used && i < nlocals && i < PyTuple_GET_SIZE(names); i++) {
+        if (push_local(s, &l, PyTuple_GET_ITEM(names, i), slots[i]) < 0) {
+            rs_free(l.locals);
+            PyErr_NoMemory();
+            return NULL;
+        }
+    }
+    return finish(&l, count);
+}
+
+static bool is_generator(PyObject *obj)
+{
+    return PyGen_Check(obj) || PyCoro_CheckExact(obj) || PyAsyncGen_CheckExact(obj);
+}
+
+/* 1 when gen's frame is executing on some thread, 0 if not, -1 on error. */
+static int generator_running(PyObject *gen)
+{
+    const char *attr = PyCoro_CheckExact(gen) ? "cr_running" : PyAsyncGen_CheckExact(gen) ? "ag_running" : "gi_running";
+    PyObject *v = PyObject_GetAttrString(gen, attr);
+    if (v == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* The running generator whose frame is s->frames[frame], or RS_NONE. */
+static rs_idx running_generator(rs_snapshot *s, uint32_t frame)
+{
+    size_t n = rs_graph_node_count(s->graph);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *obj = rs_snapshot_object(s, (rs_idx)i);
+        if ((rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL) || !is_generator(obj))
+            continue;
+        rs_iframe *f = rs_py_generator_frame(obj);
+        if (f != NULL && (PyObject *)rs_iframe_code(f) == s->frames[frame].code && generator_running(obj) > 0)
+            return (rs_idx)i;
+    }
+    return RS_NONE;
+}
+
+rs_local *rs_frame_locals(rs_snapshot *s, uint32_t frame, size_t *count)
+{
+    local_list l = {0};
+    PyCodeObject *code = (PyCodeObject *)s->frames[frame].code;
+    size_t root_count;
+    const rs_root *roots = rs_graph_roots(s->graph, &root_count);
+    bool any_root = false;
+    for (size_t r = 0; r < root_count; r++) {
+        if (roots[r].kind != RS_ROOT_FRAME || s->root_info[roots[r].info].frame != frame)
+            continue;
+        any_root = true;
+        int32_t slot = s->root_info[roots[r].info].slot;
+        if (slot < 0 || slot >= code->co_nlocalsplus)
+            continue;
+        PyObject *name = PyTuple_GET_ITEM(code->co_localsplusnames, slot);
+        if (push_local(s, &l, name, rs_snapshot_object(s, roots[r].target)) < 0) {
+            rs_free(l.locals);
+            PyErr_NoMemory();
+            return NULL;
+        }
+    }
+    if (!any_root) {
+        rs_idx gen = running_generator(s, frame);
+        if (gen != RS_NONE)
+            return rs_generator_locals(s, gen, count);
+    }
+    return finish(&l, count);
+}
+
+rs_local *rs_generator_locals(rs_snapshot *s, rs_idx generator, size_t *count)
+{
+    PyObject *gen = rs_snapshot_object(s, generator);
+    rs_iframe *f = is_generator(gen) ? rs_py_generator_frame(gen) : NULL;
+    if (f == NULL) {
+        local_list l = {0};
+        return finish(&l, count);
+    }
+    return iframe_locals(s, f, count);
+}
+
+rs_suspended_frame *rs_suspended_frames(rs_snapshot *s, size_t *count)
+{
+    size_t n = rs_graph_node_count(s->graph), used = 0, cap = 16;
+    rs_suspended_frame *out = rs_malloc(cap * sizeof *out);
+    if (out == NULL)
+        goto nomem;
+    for (size_t i = 0; i < n; i++) {
+        PyObject *obj = rs_snapshot_object(s, (rs_idx)i);
+        if ((rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL) || !is_generator(obj))
+            continue;
+        rs_iframe *f = rs_py_generator_frame(obj);
+        if (f == NULL || generator_running(obj) > 0)
+            continue;
+        if (used == cap) {
+            rs_suspended_frame *grown = rs_realloc(out, 2 * cap * sizeof *out);
+            if (grown == NULL)
+                goto nomem;
+            out = grown;
+            cap *= 2;
+        }
+        out[used++] = (rs_suspended_frame){
+            .generator = (rs_idx)i, .code = (PyObject *)rs_iframe_code(f), .line = rs_iframe_line(f)};
+    }
+    *count = used;
+    return out;
+nomem:
+    rs_free(out);
+    PyErr_NoMemory();
+    return NULL;
+}

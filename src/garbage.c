@@ -1,0 +1,150 @@
+/*
+ * Garbage: objects that are dead or on the way to it, and why.
+ *
+ * Since PEP 442 (Python 3.4) the collector collects cycles whose objects
+ * have __del__ (tp_finalize): it calls each finalizer once, then frees the
+ * cycle.  gc.garbage only fills when gc.DEBUG_SAVEALL is set (every object
+ * a collection found unreachable is saved there instead of freed) or for
+ * objects of legacy C types with tp_del sitting in a cycle, which gc will
+ * not finalize.  So the kinds listed, in this order:
+ *
+ *   gc.garbage          members of gc.garbage
+ *   unreachable-cycle   members of cycles no root reaches: cyclic garbage
+ *                       the next collection frees (pending while automatic
+ *                       gc is off or has not run yet)
+ *   unreachable         objects held only by such cycles
+ *   finalizer-in-cycle  live objects with a finalizer inside a cycle: they
+ *                       cannot go by reference counting alone, and their
+ *                       finalizer will run from gc at an unpredictable time
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "analysis.h"
+#include "refscope/dom.h"
+#include "refscope/scc.h"
+
+static const char *const kind_names[RS_GARBAGE_KIND_COUNT] = {
+    [RS_GARBAGE_GC_LIST] = "gc.garbage",
+    [RS_GARBAGE_UNREACHABLE_CYCLE] = "unreachable-cycle",
+    [RS_GARBAGE_UNREACHABLE] = "unreachable",
+    [RS_GARBAGE_FINALIZER_CYCLE] = "finalizer-in-cycle",
+};
+
+const char *rs_garbage_kind_name(uint32_t kind)
+{
+    return kind < RS_GARBAGE_KIND_COUNT ? kind_names[kind] : "?";
+}
+
+/* The garbage kind of node n, or RS_GARBAGE_KIND_COUNT for none. */
+static uint32_t kind_of(rs_snapshot *s, rs_idx n)
+{
+    uint32_t flags = rs_graph_flags(s->graph, n);
+    if (flags & RS_NODE_INTERNAL)
+        return RS_GARBAGE_KIND_COUNT;
+    if (flags & RS_NODE_GARBAGE)
+        return RS_GARBAGE_GC_LIST;
+    bool in_cycle = rs_scc_in_cycle(s->scc, n);
+    if (!rs_dom_reachable(s->dom, n))
+        return in_cycle ? RS_GARBAGE_UNREACHABLE_CYCLE : RS_GARBAGE_UNREACHABLE;
+    if ((flags & RS_NODE_FINALIZER) && in_cycle)
+        return RS_GARBAGE_FINALIZER_CYCLE;
+    return RS_GARBAGE_KIND_COUNT;
+}
+
+rs_garbage_entry *rs_garbage(rs_snapshot *s, size_t *count)
+{
+    if (rs_analysis_ensure_scc(s) < 0 || rs_analysis_ensure_dominators(s) < 0)
+        return NULL;
+    size_t n = rs_graph_node_count(s->graph);
+    size_t per_kind[RS_GARBAGE_KIND_COUNT + 1] = {0};
+    for (size_t i = 0; i < n; i++)
+        per_kind[kind_of(s, (rs_idx)i)]++;
+    size_t start[RS_GARBAGE_KIND_COUNT], total = 0;
+    for (uint32_t k = 0; k < RS_GARBAGE_KIND_COUNT; k++) {
+        start[k] = total;
+        total += per_kind[k];
+    }
+    rs_garbage_entry *out = rs_malloc((total ? total : 1) * sizeof *out);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = kind_of(s, (rs_idx)i);
+        if (k < RS_GARBAGE_KIND_COUNT)
+            out[start[k]++] = (rs_garbage_entry){.node = (rs_idx)i, .kind = k};
+    }
+    *count = total;
+    return out;
+}
+
+/* "__del__ of app.Resource", "tp_finalize of generator", "legacy tp_del of
+ * X", or NULL when the type has no finalizer.  New str. */
+static PyObject *finalizer_text(rs_snapshot *s, rs_idx n)
+{
+    static PyObject *del_name;
+    PyTypeObject *tp = Py_TYPE(rs_snapshot_object(s, n));
+    const char *type_name = rs_snapshot_type_name(s, n);
+    if (tp->tp_del != NULL)
+        return PyUnicode_FromFormat("legacy tp_del of %s", type_name);
+    if (tp->tp_finalize == NULL)
+        return NULL;
+    if (del_name == NULL && (del_name = PyUnicode_InternFromString("__del__")) == NULL)
+        return NULL;
+    PyObject *del = _PyType_Lookup(tp, del_name);
+    if (del != NULL && PyFunction_Check(del))
+        return PyUnicode_FromFormat("__del__ of %s", type_name);
+    return PyUnicode_FromFormat("tp_finalize of %s", type_name);
+}
+
+PyObject *rs_garbage_reason(rs_snapshot *s, const rs_garbage_entry *e)
+{
+    PyObject *finalizer = finalizer_text(s, e->node);
+    if (finalizer == NULL && PyErr_Occurred())
+        return NULL;
+    PyObject *r = NULL;
+    switch (e->kind) {
+    case RS_GARBAGE_GC_LIST:
+        if (finalizer != NULL && Py_TYPE(rs_snapshot_object(s, e->node))->tp_del != NULL)
+            r = PyUnicode_FromFormat("in gc.garbage: a %U sat in a cycle, which gc will not finalize; it stays "
+                                     "until gc.garbage is cleared",
+                                     finalizer);
+        else
+            r = PyUnicode_FromString("in gc.garbage: saved there by gc.DEBUG_SAVEALL (or appended by the "
+                                     "program) instead of being freed; it stays until gc.garbage is cleared "
+                                     "(del gc.garbage[:])");
+        break;
+    case RS_GARBAGE_UNREACHABLE_CYCLE: {
+        const char *when = PyGC_IsEnabled() ? "the next automatic collection frees it"
+                                            : "automatic gc is disabled, so it waits";
+        if (finalizer != NULL)
+            r = PyUnicode_FromFormat("in a cycle no root reaches: cyclic garbage awaiting collection (%s); "
+                                     "gc.collect() frees it, calling its %U first (PEP 442)",
+                                     when, finalizer);
+        else
+            r = PyUnicode_FromFormat("in a cycle no root reaches: cyclic garbage awaiting collection (%s); "
+                                     "gc.collect() frees it",
+                                     when);
+        break;
+    }
+    case RS_GARBAGE_UNREACHABLE:
+        r = PyUnicode_FromString("unreachable from every root, held only by other cyclic garbage: the next "
+                                 "collection frees it");
+        break;
+    case RS_GARBAGE_FINALIZER_CYCLE:
+        if (finalizer == NULL) /* flagged by the walk, so the type has one */
+            finalizer = PyUnicode_FromString("a finalizer");
+        if (finalizer == NULL)
+            return NULL;
+        r = PyUnicode_FromFormat("has a finalizer (%U) and sits in a cycle: reference counting alone never "
+                                 "frees it; since Python 3.4 (PEP 442) gc collects the cycle once it is "
+                                 "unreachable and runs the finalizer then, at an unpredictable time",
+                                 finalizer);
+        break;
+    default:
+        r = PyUnicode_FromString("?");
+    }
+    Py_XDECREF(finalizer);
+    return r;
+}
