@@ -400,6 +400,8 @@ Suite *suite_dom(void)
 {
     Suite *s = suite_create("dom");
     TCase *tc = tcase_create("small");
+    /* The brute-force references are quadratic: seconds under valgrind. */
+    tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_dom_matches_naive_definition_on_random_graphs, 0,
                         (int)(sizeof random_cases / sizeof random_cases[0]));
     tcase_add_test(tc, test_dom_diamond_joins_at_its_top);

@@ -384,6 +384,8 @@ Suite *suite_scc(void)
 {
     Suite *s = suite_create("scc");
     TCase *tc = tcase_create("small");
+    /* The brute-force references are quadratic: seconds under valgrind. */
+    tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_scc_matches_reference_on_random_graphs, 0,
                         (int)(sizeof random_cases / sizeof random_cases[0]));
     tcase_add_test(tc, test_scc_self_edge_is_a_cycle);
