@@ -24,4 +24,29 @@ typedef struct rs_browser_options {
  * terminal is restored on every path. */
 int rs_browser_run(const rs_browser_options *options);
 
+/* Benchmark: runs the browser on an off-screen 100x30 pty, on the
+ * instances of type `target` (a str) or the object screen of `target`, and
+ * times `keys` cursor keys, each one handled and drawn.  Returns a new list
+ * of seconds per key, or NULL with an exception set. */
+PyObject *rs_browser_bench(PyObject *target, int keys);
+
+/* The key table as a new list of (key, help) tuples, for tests and docs;
+ * NULL with MemoryError set. */
+PyObject *rs_browser_key_table(void);
+
+/* refscope.browse(), refscope._bench_keypress() and refscope._key_table()
+ * (module_browser.c), for module.c's method table. */
+PyObject *rs_module_browse(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *rs_module_bench_keypress(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *rs_module_key_table(PyObject *module, PyObject *unused);
+
+#define RS_BROWSER_METHODS                                                                                  \
+    {"browse", (PyCFunction)(void (*)(void))rs_module_browse, METH_VARARGS | METH_KEYWORDS,                 \
+     "browse(obj=None, tty=None): the interactive browser on the terminal (obj opens on its object screen; " \
+     "tty: a terminal fd, file or path, default /dev/tty).  refscope.Error when there is no terminal."},     \
+    {"_bench_keypress", (PyCFunction)(void (*)(void))rs_module_bench_keypress, METH_VARARGS | METH_KEYWORDS, \
+     "_bench_keypress(target, n_keys=1000) -> [seconds per key]: keypress-to-redraw on an off-screen pty, " \
+     "on the instances of type name `target` or the object screen of object `target`."},                  \
+    {"_key_table", rs_module_key_table, METH_NOARGS, "_key_table() -> [(key, help)]: the browser's keys."},
+
 #endif

@@ -9,6 +9,7 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include "browser.h"
 #include "module.h"
 #include "module_analysis.h"
 #include "pyinternal.h"
@@ -458,6 +459,7 @@ static PyObject *module_snapshot(PyObject *Py_UNUSED(module), PyObject *args, Py
 static PyMethodDef module_methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))module_snapshot, METH_VARARGS | METH_KEYWORDS,
      "snapshot(collect=False) -> Snapshot of the whole heap; collect=True runs gc.collect() first."},
+    RS_BROWSER_METHODS
     RS_ANALYSIS_MODULE_METHODS
     {NULL},
 };

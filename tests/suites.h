@@ -12,7 +12,8 @@
     X(label)              \
     X(path)               \
     X(api)                \
-    X(viewmodel)
+    X(viewmodel)          \
+    X(tui)
 
 #define RS_DECLARE_SUITE(name) Suite *suite_##name(void);
 RS_TEST_SUITES(RS_DECLARE_SUITE)

@@ -2,6 +2,6 @@
 
 The C core lives in refscope._refscope; everything public is re-exported here.
 """
-from ._refscope import Cycle, Error, Path, Snapshot, __version__, growth, mark, report, snapshot
+from ._refscope import Cycle, Error, Path, Snapshot, __version__, browse, growth, mark, report, snapshot
 
-__all__ = ["Error", "Path", "Snapshot", "snapshot", "__version__", "Cycle", "mark", "growth", "report"]
+__all__ = ["Error", "Path", "Snapshot", "snapshot", "__version__", "Cycle", "mark", "growth", "report", "browse"]

@@ -1,0 +1,770 @@
+/*
+ * The browser: the loop that reads a key, turns it into an action through
+ * the key table, lets the current view or the defaults react, and draws a
+ * frame.  Key handlers only change state and return reaction flags; the
+ * frame is drawn here, in one place, through ui.h.  The snapshot is taken
+ * after the terminal is open so that a progress bar can show.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <pty.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include "browser.h"
+#include "module.h"
+#include "refscope/dom.h"
+#include "refscope/scc.h"
+#include "view.h"
+
+#define KEY_TIMEOUT_MS 500
+#define MIN_ROWS 10
+#define MIN_COLS 40
+
+static bool browser_running;
+
+/* --- status line: the one error path --------------------------------------- */
+
+void rs_browser_error(rs_browser *b, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(b->status, sizeof b->status, format, ap);
+    va_end(ap);
+    b->status_error = true;
+}
+
+void rs_browser_info(rs_browser *b, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(b->status, sizeof b->status, format, ap);
+    va_end(ap);
+    b->status_error = false;
+}
+
+void rs_browser_python_error(rs_browser *b, const char *prefix)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    const char *name = type ? ((PyTypeObject *)type)->tp_name : "error";
+    const char *dot = strrchr(name, '.');
+    char text[400] = "";
+    PyObject *str = value ? PyObject_Str(value) : NULL;
+    if (str == NULL)
+        PyErr_Clear();
+    else
+        rs_fmt_str(str, text, sizeof text);
+    Py_XDECREF(str);
+    if (type != NULL && PyErr_GivenExceptionMatches(type, rs_error))
+        rs_browser_error(b, "%s%s%s", prefix ? prefix : "", prefix ? ": " : "", text);
+    else
+        rs_browser_error(b, "%s%s%s%s%s", prefix ? prefix : "", prefix ? ": " : "", dot ? dot + 1 : name,
+                         text[0] ? ": " : "", text);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+/* --- analyses and snapshots ------------------------------------------------ */
+
+int rs_browser_ensure_analyses(rs_snapshot *s)
+{
+    if (rs_analysis_ensure_scc(s) < 0)
+        return -1;
+    return rs_analysis_ensure_dominators(s);
+}
+
+typedef struct progress_state {
+    struct timespec last;
+    const char *what;
+} progress_state;
+
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* Draws "what... [#####     ] n objects" in the middle of the screen. */
+static void draw_progress(const char *what, size_t done, size_t total)
+{
+    int rows, cols;
+    ui_size(&rows, &cols);
+    ui_begin();
+    char line[256];
+    snprintf(line, sizeof line, "refscope: %s... %zu objects", what, done);
+    ui_text(rows / 2 - 1, 2, cols - 4, UI_HEADING, line);
+    int width = cols - 6 > 60 ? 60 : cols - 6;
+    if (width > 2 && total > 0) {
+        int filled = (int)((double)width * (double)done / (double)total);
+        char bar[128];
+        int i = 0;
+        bar[i++] = '[';
+        for (int k = 0; k < width - 2 && i < (int)sizeof bar - 2; k++)
+            bar[i++] = k < filled - 1 ? '#' : ' ';
+        bar[i++] = ']';
+        bar[i] = '\0';
+        ui_text(rows / 2, 2, cols - 4, UI_NORMAL, bar);
+    }
+    ui_end();
+}
+
+static void on_progress(void *ctx, size_t done, size_t total)
+{
+    progress_state *p = ctx;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (done < total && seconds_between(&p->last, &now) < 0.05)
+        return;
+    p->last = now;
+    draw_progress(p->what, done, total);
+}
+
+/* A new snapshot with cycles and dominators, drawing progress; NULL with
+ * an exception set. */
+static rs_snapshot *take_snapshot(bool collect)
+{
+    progress_state p = {.what = "taking a snapshot"};
+    rs_snapshot *s = rs_snapshot_take(collect, on_progress, &p);
+    if (s == NULL)
+        return NULL;
+    size_t n = rs_graph_node_count(s->graph);
+    draw_progress("finding cycles and dominators", n, n);
+    if (rs_browser_ensure_analyses(s) < 0) {
+        rs_snapshot_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* --- screens and history ----------------------------------------------------- */
+
+/* A new view of (screen, arg, arg2) on b's snapshot; NULL with an
+ * exception set. */
+static rs_view *view_new(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t arg2)
+{
+    const rs_view_class *cls = rs_view_class_of(screen);
+    rs_view *v = calloc(1, sizeof *v);
+    if (v == NULL || cls == NULL) {
+        free(v);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    v->cls = cls;
+    v->browser = b;
+    v->place.screen = (int)screen;
+    v->place.arg = arg;
+    v->place.arg2 = arg2;
+    v->place.cursor_row = SIZE_MAX;
+    v->place.sort_column = -1;
+    for (size_t i = 0; i < RS_ROW_CACHE; i++)
+        v->cache[i].row = SIZE_MAX;
+    if (cls->open(v) < 0) {
+        v->data = v->data; /* close() frees whatever open() left */
+        rs_view_destroy(v);
+        return NULL;
+    }
+    return v;
+}
+
+int rs_browser_open(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t arg2)
+{
+    rs_view *v = view_new(b, screen, arg, arg2);
+    if (v == NULL) {
+        rs_browser_python_error(b, rs_view_class_of(screen) ? rs_view_class_of(screen)->title : "open");
+        return -1;
+    }
+    if (b->view != NULL) {
+        vm_place_save_list(&b->view->place, &b->view->list);
+        vm_history_push(&b->history, &b->view->place);
+        rs_view_destroy(b->view);
+    }
+    b->view = v;
+    return 0;
+}
+
+int rs_browser_replace(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t arg2)
+{
+    rs_view *v = view_new(b, screen, arg, arg2);
+    if (v == NULL) {
+        rs_browser_python_error(b, rs_view_class_of(screen) ? rs_view_class_of(screen)->title : "open");
+        return -1;
+    }
+    rs_view_destroy(b->view);
+    b->view = v;
+    return 0;
+}
+
+/* Goes back one place; false when there is none. */
+static bool browser_back(rs_browser *b)
+{
+    vm_place place;
+    while (vm_history_pop(&b->history, &place)) {
+        rs_view *v = view_new(b, (enum rs_screen)place.screen, place.arg, place.arg2);
+        if (v == NULL) {
+            rs_browser_python_error(b, "back");
+            continue;
+        }
+        if (vm_place_restore_list(&place, &v->list) < 0)
+            rs_browser_error(b, "not enough memory to restore the sort and filter");
+        rs_view_destroy(b->view);
+        b->view = v;
+        return true;
+    }
+    return false;
+}
+
+int rs_browser_refresh(rs_browser *b, bool collect)
+{
+    /* Hold the subject across the new snapshot to find it again there. */
+    enum rs_screen screen = b->view ? (enum rs_screen)b->view->place.screen : RS_SCREEN_SUMMARY;
+    PyObject *subject = NULL;
+    if (b->view != NULL && (screen == RS_SCREEN_OBJECT || screen == RS_SCREEN_PATH || screen == RS_SCREEN_RETAINED))
+        subject = Py_NewRef(rs_snapshot_object(b->snap, (rs_idx)b->view->place.arg));
+    if (screen == RS_SCREEN_INSTANCES || screen == RS_SCREEN_CYCLE || screen == RS_SCREEN_HELP)
+        screen = RS_SCREEN_SUMMARY;
+    rs_view_destroy(b->view);
+    b->view = NULL;
+    vm_history_init(&b->history);
+    /* The old snapshot goes first: what it alone kept alive must not show up
+     * in the new one. */
+    rs_snapshot_free(b->snap);
+    b->snap = take_snapshot(collect);
+    if (b->snap == NULL) {
+        Py_XDECREF(subject);
+        return -1;
+    }
+    rs_idx n = subject ? rs_snapshot_find(b->snap, subject) : RS_NONE;
+    Py_XDECREF(subject);
+    if (subject != NULL && n == RS_NONE)
+        screen = RS_SCREEN_SUMMARY;
+    if (screen != RS_SCREEN_SUMMARY && rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0)
+        return -1;
+    if (rs_browser_open(b, screen, n == RS_NONE ? 0 : n, 0) < 0 && b->view == NULL)
+        return -1;
+    rs_browser_info(b, "new snapshot: %zu objects, %zu edges in %.2f s%s", b->snap->visible_count,
+                    rs_graph_edge_count(b->snap->graph), b->snap->seconds, collect ? " (after gc.collect())" : "");
+    return 0;
+}
+
+/* --- drawing ----------------------------------------------------------------- */
+
+static void draw_too_small(int rows, int cols)
+{
+    const char *lines[] = {"terminal too small", "refscope needs 40x10;", "make it bigger (q leaves)"};
+    char size[32];
+    snprintf(size, sizeof size, "(now %dx%d)", cols, rows);
+    for (int i = 0; i < 3 && i < rows; i++)
+        ui_text(i, 0, cols, i == 0 ? UI_ERROR : UI_NORMAL, lines[i]);
+    if (rows > 3)
+        ui_text(3, 0, cols, UI_DIM, size);
+}
+
+static void draw_title(rs_browser *b, int cols)
+{
+    rs_view *v = b->view;
+    char left[256], right[128];
+    snprintf(left, sizeof left, " refscope | %s", v ? v->cls->title : "");
+    if (v != NULL && v->list.count > 0)
+        snprintf(right, sizeof right, "%zu/%zu  %zu objects ", v->list.cursor + 1, v->list.count,
+                 b->snap->visible_count);
+    else
+        snprintf(right, sizeof right, "%zu objects ", b->snap->visible_count);
+    ui_fill(0, 0, cols, UI_TITLE);
+    ui_text(0, 0, cols, UI_TITLE, left);
+    int w = ui_text_width(right);
+    if (w < cols - ui_text_width(left) - 1)
+        ui_text(0, cols - w, w, UI_TITLE, right);
+}
+
+static void draw_bar(rs_browser *b, int row, int cols)
+{
+    int x = 0;
+    b->bar_items = 0;
+    for (size_t i = 0; i < rs_key_table_count && x < cols; i++) {
+        const rs_key_binding *k = &rs_key_table[i];
+        if (k->bar == NULL)
+            continue;
+        x += ui_text(row, x, cols - x, UI_BAR_KEY, k->key_name);
+        x += ui_text(row, x, cols - x, UI_BAR_LABEL, k->bar);
+        if (b->bar_items < (int)(sizeof b->bar_end / sizeof b->bar_end[0])) {
+            b->bar_end[b->bar_items] = x;
+            b->bar_action[b->bar_items++] = k->action;
+        }
+        if (x < cols)
+            x += ui_text(row, x, 1, UI_NORMAL, " ");
+    }
+}
+
+static void draw_status(rs_browser *b, int row, int cols)
+{
+    if (b->status[0]) {
+        ui_text(row, 0, cols, b->status_error ? UI_ERROR : UI_STATUS, b->status);
+        return;
+    }
+    rs_view *v = b->view;
+    if (v == NULL)
+        return;
+    char line[300];
+    const vm_source *src = v->cls->source;
+    int used = 0;
+    if (v->list.filter[0]) {
+        snprintf(line, sizeof line, "filter '%s': %zu of %zu rows  ", v->list.filter, v->list.count, v->list.total);
+        used = ui_text(row, 0, cols, UI_MATCH, line);
+    }
+    if (src != NULL && v->list.sort_column >= 0 && v->list.sort_column < src->column_count) {
+        snprintf(line, sizeof line, "sorted by %s%s", src->columns[v->list.sort_column],
+                 v->list.sort_descending ? " (biggest first)" : "");
+        ui_text(row, used, cols - used, UI_DIM, line);
+    }
+}
+
+/* Draws the whole frame for the current state. */
+static void draw_frame(rs_browser *b)
+{
+    ui_size(&b->rows, &b->cols);
+    ui_begin();
+    if (b->rows < MIN_ROWS || b->cols < MIN_COLS) {
+        draw_too_small(b->rows, b->cols);
+        ui_end();
+        return;
+    }
+    draw_title(b, b->cols);
+    if (b->view != NULL)
+        rs_view_draw(b->view, 1, b->rows - 3, b->cols);
+    draw_status(b, b->rows - 2, b->cols);
+    if (b->prompt)
+        rs_cmdline_draw(b, b->rows - 1, b->cols);
+    else
+        draw_bar(b, b->rows - 1, b->cols);
+    ui_end();
+}
+
+/* --- keys -------------------------------------------------------------------- */
+
+static int open_for_selected(rs_browser *b, enum rs_screen screen)
+{
+    rs_view *v = b->view;
+    rs_idx n = v->cls->selected_node ? v->cls->selected_node(v) : RS_NONE;
+    if (n == RS_NONE) {
+        rs_browser_error(b, "no object selected here; move to a row that shows an object");
+        return RS_REACT_REDRAW;
+    }
+    if (screen == RS_SCREEN_CYCLE) {
+        uint32_t cycle = rs_scc_cycle_of(b->snap->scc, n);
+        if (cycle == RS_SCC_NO_CYCLE) {
+            rs_browser_error(b, "this %s is not in a reference cycle (3 lists every cycle)",
+                             rs_snapshot_type_name(b->snap, n));
+            return RS_REACT_REDRAW;
+        }
+        rs_browser_open(b, RS_SCREEN_CYCLE, cycle, (uint64_t)n + 1);
+        return RS_REACT_REDRAW;
+    }
+    rs_browser_open(b, screen, n, 0);
+    return RS_REACT_REDRAW;
+}
+
+/* The allocation site of the selected object, from tracemalloc. */
+static int show_allocation(rs_browser *b)
+{
+    rs_view *v = b->view;
+    rs_idx n = v->cls->selected_node ? v->cls->selected_node(v) : RS_NONE;
+    if (n == RS_NONE) {
+        rs_browser_error(b, "no object selected here; move to a row that shows an object");
+        return RS_REACT_REDRAW;
+    }
+    PyObject *tracemalloc = PyImport_ImportModule("tracemalloc");
+    PyObject *tracing = tracemalloc ? PyObject_CallMethod(tracemalloc, "is_tracing", NULL) : NULL;
+    PyObject *tb = NULL;
+    if (tracing == Py_False)
+        rs_browser_error(b, "tracemalloc is not tracing: run the program with PYTHONTRACEMALLOC=25 "
+                            "(or call refscope.mark(trace=True)) to record allocation sites");
+    else if (tracing != NULL)
+        tb = PyObject_CallMethod(tracemalloc, "get_object_traceback", "O", rs_snapshot_object(b->snap, n));
+    if (tracing != NULL && tracing != Py_False) {
+        if (tb == Py_None)
+            rs_browser_error(b, "no allocation site recorded (allocated before tracemalloc started)");
+        else if (tb != NULL) {
+            PyObject *lines = PyObject_CallMethod(tb, "format", "i", 1);
+            PyObject *first = lines && PyList_Check(lines) && PyList_GET_SIZE(lines) > 0
+                                  ? PyList_GET_ITEM(lines, 0) : NULL;
+            char text[300];
+            if (first != NULL)
+                rs_browser_info(b, "allocated at %s", rs_fmt_str(first, text, sizeof text));
+            Py_XDECREF(lines);
+        }
+    }
+    if (PyErr_Occurred())
+        rs_browser_python_error(b, "allocation site");
+    Py_XDECREF(tb);
+    Py_XDECREF(tracing);
+    Py_XDECREF(tracemalloc);
+    return RS_REACT_REDRAW;
+}
+
+static const enum rs_screen screen_of_action[RS_ACTION_COUNT] = {
+    [RS_ACTION_SUMMARY] = RS_SCREEN_SUMMARY, [RS_ACTION_TYPES] = RS_SCREEN_TYPES,
+    [RS_ACTION_CYCLES] = RS_SCREEN_CYCLES,   [RS_ACTION_GARBAGE] = RS_SCREEN_GARBAGE,
+    [RS_ACTION_CLOSURES] = RS_SCREEN_CLOSURES, [RS_ACTION_THREADS] = RS_SCREEN_THREADS,
+    [RS_ACTION_GROWTH] = RS_SCREEN_GROWTH,   [RS_ACTION_HELP] = RS_SCREEN_HELP,
+};
+
+/* What the browser does with an action the view left alone. */
+static int default_action(rs_browser *b, enum rs_action action)
+{
+    rs_view *v = b->view;
+    vm_list *list = &v->list;
+    long page = (long)(list->height > 1 ? list->height - 1 : 1);
+    switch (action) {
+    case RS_ACTION_UP: vm_list_move(list, -1); return RS_REACT_REDRAW;
+    case RS_ACTION_DOWN: vm_list_move(list, 1); return RS_REACT_REDRAW;
+    case RS_ACTION_PAGE_UP: vm_list_move(list, -page); return RS_REACT_REDRAW;
+    case RS_ACTION_PAGE_DOWN: vm_list_move(list, page); return RS_REACT_REDRAW;
+    case RS_ACTION_HOME: vm_list_move_to(list, 0); return RS_REACT_REDRAW;
+    case RS_ACTION_END: vm_list_move_to(list, list->count ? list->count - 1 : 0); return RS_REACT_REDRAW;
+    case RS_ACTION_FOLLOW: return open_for_selected(b, RS_SCREEN_OBJECT);
+    case RS_ACTION_PATH: return open_for_selected(b, RS_SCREEN_PATH);
+    case RS_ACTION_CYCLE: return open_for_selected(b, RS_SCREEN_CYCLE);
+    case RS_ACTION_RETAINED: return open_for_selected(b, RS_SCREEN_RETAINED);
+    case RS_ACTION_ALLOCATION: return show_allocation(b);
+    case RS_ACTION_BACK: return RS_REACT_BACK;
+    case RS_ACTION_QUIT: return vm_history_depth(&b->history) > 0 ? RS_REACT_BACK : RS_REACT_QUIT;
+    case RS_ACTION_LEAVE: return RS_REACT_QUIT;
+    case RS_ACTION_FILTER:
+        rs_cmdline_start(b, '/');
+        return RS_REACT_REDRAW;
+    case RS_ACTION_COMMAND:
+        rs_cmdline_start(b, ':');
+        return RS_REACT_REDRAW;
+    case RS_ACTION_NEXT_MATCH:
+    case RS_ACTION_PREV_MATCH: {
+        const char *pattern = b->pattern[0] ? b->pattern : list->filter;
+        if (pattern[0] == '\0') {
+            rs_browser_error(b, "no text to look for: / sets it");
+            return RS_REACT_REDRAW;
+        }
+        int r = vm_list_find(list, pattern, action == RS_ACTION_NEXT_MATCH ? 1 : -1);
+        if (r < 0)
+            rs_browser_python_error(b, "search");
+        else if (r == 0)
+            rs_browser_error(b, "no other row matches '%s'", pattern);
+        return RS_REACT_REDRAW;
+    }
+    case RS_ACTION_SORT:
+        if (v->cls->source == NULL || v->cls->source->column_count == 0 || v->cls->source->compare == NULL) {
+            rs_browser_error(b, "this screen has one fixed order");
+            return RS_REACT_REDRAW;
+        }
+        if (vm_list_sort_next(list) < 0)
+            rs_browser_error(b, "not enough memory to sort %zu rows", list->total);
+        else if (list->sort_column < 0)
+            rs_browser_info(b, "unsorted: the screen's own order");
+        return RS_REACT_REDRAW;
+    case RS_ACTION_REDRAW:
+        ui_invalidate();
+        return RS_REACT_REDRAW;
+    default:
+        if (action < RS_ACTION_COUNT && (action == RS_ACTION_SUMMARY || screen_of_action[action] != RS_SCREEN_SUMMARY)) {
+            enum rs_screen screen = screen_of_action[action];
+            if (v->place.screen != (int)screen)
+                rs_browser_open(b, screen, 0, 0);
+            return RS_REACT_REDRAW;
+        }
+        return RS_REACT_NONE;
+    }
+}
+
+static int handle_mouse(rs_browser *b)
+{
+    ui_mouse m = ui_last_mouse();
+    rs_view *v = b->view;
+    if (m.kind == UI_MOUSE_WHEEL_UP || m.kind == UI_MOUSE_WHEEL_DOWN) {
+        vm_list_scroll(&v->list, m.kind == UI_MOUSE_WHEEL_UP ? -3 : 3);
+        return RS_REACT_REDRAW;
+    }
+    if (m.kind != UI_MOUSE_CLICK)
+        return RS_REACT_NONE;
+    if (m.row == b->rows - 1 && !b->prompt) {
+        for (int i = 0; i < b->bar_items; i++)
+            if (m.col < b->bar_end[i])
+                return default_action(b, b->bar_action[i]);
+        return RS_REACT_NONE;
+    }
+    if (m.row < v->list_row || m.row >= v->list_row + (int)v->list.height)
+        return RS_REACT_NONE;
+    size_t pos = v->list.top + (size_t)(m.row - v->list_row);
+    if (pos >= v->list.count)
+        return RS_REACT_NONE;
+    if (pos == v->list.cursor) /* a click on the selected row follows it */
+        return RS_REACT_UNHANDLED;
+    vm_list_move_to(&v->list, pos);
+    return RS_REACT_REDRAW;
+}
+
+/* Handles one key; returns reaction flags. */
+static int handle_key(rs_browser *b, int key)
+{
+    if (key == UI_KEY_RESIZE)
+        return RS_REACT_REDRAW;
+    b->status[0] = '\0';
+    if (b->prompt)
+        return rs_cmdline_key(b, key);
+    if (b->rows < MIN_ROWS || b->cols < MIN_COLS) {
+        enum rs_action a = rs_key_action(key);
+        return a == RS_ACTION_QUIT || a == RS_ACTION_LEAVE ? RS_REACT_QUIT : RS_REACT_NONE;
+    }
+    enum rs_action action;
+    if (key == UI_KEY_MOUSE) {
+        int r = handle_mouse(b);
+        if (r != RS_REACT_UNHANDLED)
+            return r;
+        action = RS_ACTION_FOLLOW;
+    } else {
+        action = rs_key_action(key);
+    }
+    if (action == RS_ACTION_NONE) {
+        if (key >= 0x20 && key < 0x110000)
+            rs_browser_error(b, "no key '%lc' here: ? lists the keys", (wint_t)key);
+        return RS_REACT_REDRAW;
+    }
+    int r = RS_REACT_UNHANDLED;
+    if (b->view->cls->key != NULL)
+        r = b->view->cls->key(b->view, action);
+    if (r & RS_REACT_UNHANDLED)
+        r = default_action(b, action);
+    return r;
+}
+
+/* Applies reaction flags; returns -1 when the browser must stop with the
+ * pending exception (no snapshot could be taken). */
+static int react(rs_browser *b, int reactions)
+{
+    if (reactions & RS_REACT_REFRESH) {
+        if (rs_browser_refresh(b, false) < 0)
+            return -1;
+    }
+    if (reactions & RS_REACT_BACK) {
+        if (!browser_back(b))
+            rs_browser_info(b, "this is the first screen: q leaves the browser");
+    }
+    if (reactions & RS_REACT_QUIT)
+        b->quit = true;
+    if (PyErr_Occurred()) /* defensive: nothing may leak out of a handler */
+        rs_browser_python_error(b, NULL);
+    return 0;
+}
+
+/* --- the entry point ----------------------------------------------------------- */
+
+static void browser_free(rs_browser *b)
+{
+    rs_view_destroy(b->view);
+    b->view = NULL;
+    rs_cmdline_free(b);
+    Py_CLEAR(b->globals);
+    Py_CLEAR(b->locals);
+    Py_CLEAR(b->caller_frame);
+}
+
+/* Opens the terminal and the first screens; 0 or -1 with an exception set
+ * (the terminal is closed again on failure). */
+static int browser_start(rs_browser *b, const rs_browser_options *options)
+{
+    char err[300];
+    if (ui_open(options->tty_fd, options->term, err, sizeof err) < 0) {
+        PyErr_SetString(rs_error ? rs_error : PyExc_RuntimeError, err);
+        return -1;
+    }
+    b->unicode = ui_unicode();
+    PyObject *globals = options->eval_globals;
+    if (globals == NULL) {
+        PyObject *main = PyImport_AddModule("__main__"); /* borrowed */
+        globals = main ? PyModule_GetDict(main) : NULL;
+        if (globals == NULL)
+            goto error;
+    }
+    b->globals = Py_NewRef(globals);
+    b->locals = Py_NewRef(options->eval_locals ? options->eval_locals : globals);
+    b->caller_frame = Py_XNewRef(options->caller_frame);
+    vm_history_init(&b->history);
+    b->snap = take_snapshot(false);
+    if (b->snap == NULL || rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0)
+        goto error;
+    rs_browser_info(b, "%zu objects, %zu edges, snapshot in %.2f s; ? shows the keys", b->snap->visible_count,
+                    rs_graph_edge_count(b->snap->graph), b->snap->seconds);
+    if (options->focus != NULL) {
+        rs_idx n = rs_snapshot_find(b->snap, options->focus);
+        if (n == RS_NONE)
+            rs_browser_error(b, "the %s object given is not in the snapshot (refscope's own?)",
+                             Py_TYPE(options->focus)->tp_name);
+        else
+            rs_browser_open(b, RS_SCREEN_OBJECT, n, 0);
+    }
+    return 0;
+error:
+    if (!PyErr_Occurred())
+        PyErr_SetString(rs_error ? rs_error : PyExc_RuntimeError, "the browser could not start");
+    return -1;
+}
+
+int rs_browser_run(const rs_browser_options *options)
+{
+    if (browser_running) {
+        PyErr_SetString(rs_error ? rs_error : PyExc_RuntimeError,
+                        "the browser is already open; leave it (q) before opening another");
+        return -1;
+    }
+    browser_running = true;
+    rs_browser b = {0};
+    int result = browser_start(&b, options);
+    while (result == 0 && !b.quit) {
+        draw_frame(&b);
+        int key = ui_read_key(KEY_TIMEOUT_MS);
+        if (key == UI_KEY_NONE) {
+            /* A timeout or a signal: let Python run its handlers (SIGINT from
+             * kill raises KeyboardInterrupt here and ends the browser). */
+            if (PyErr_CheckSignals() < 0)
+                result = -1;
+            continue;
+        }
+        result = react(&b, handle_key(&b, key));
+    }
+    /* The terminal first: whatever runs below (finalizers of objects only
+     * the snapshot kept alive) may print. */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    browser_free(&b);
+    ui_close();
+    rs_snapshot_free(b.snap);
+    PyErr_Restore(type, value, tb);
+    browser_running = false;
+    return result;
+}
+
+PyObject *rs_browser_key_table(void)
+{
+    PyObject *list = PyList_New((Py_ssize_t)rs_key_table_count);
+    for (size_t i = 0; list != NULL && i < rs_key_table_count; i++) {
+        PyObject *row = Py_BuildValue("(ss)", rs_key_table[i].key_name, rs_key_table[i].help);
+        if (row == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, row);
+    }
+    return list;
+}
+
+/* --- benchmark ---------------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Reads and drops what the browser writes to the benchmark's pty, so the
+ * terminal never blocks; ends when the other side is closed. */
+static void *drain_pty(void *arg)
+{
+    int fd = *(int *)arg;
+    char buf[65536];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+    return NULL;
+}
+
+PyObject *rs_browser_bench(PyObject *target, int keys)
+{
+    if (browser_running) {
+        PyErr_SetString(rs_error, "the browser is already open");
+        return NULL;
+    }
+    int master = -1, slave = -1;
+    struct winsize ws = {.ws_row = 30, .ws_col = 100};
+    if (openpty(&master, &slave, NULL, NULL, &ws) < 0) {
+        PyErr_SetString(rs_error, "no pseudo-terminal available for the benchmark");
+        return NULL;
+    }
+    pthread_t drainer;
+    if (pthread_create(&drainer, NULL, drain_pty, &master) != 0) {
+        close(master);
+        close(slave);
+        PyErr_SetString(rs_error, "cannot start the benchmark's pty reader");
+        return NULL;
+    }
+    browser_running = true;
+    rs_browser b = {0};
+    PyObject *times = NULL;
+    char err[300];
+    if (ui_open(slave, "xterm-256color", err, sizeof err) < 0) {
+        PyErr_SetString(rs_error, err);
+        goto done;
+    }
+    b.bench = true;
+    b.unicode = ui_unicode();
+    vm_history_init(&b.history);
+    b.snap = take_snapshot(false);
+    if (b.snap == NULL)
+        goto done;
+    enum rs_screen screen;
+    uint64_t arg;
+    if (PyUnicode_Check(target)) {
+        const char *name = PyUnicode_AsUTF8(target);
+        int64_t t = name ? rs_snapshot_type_lookup(b.snap, name) : -1;
+        if (t < 0) {
+            if (!PyErr_Occurred())
+                PyErr_Format(rs_error, "no objects of type '%s' in the snapshot", name);
+            goto done;
+        }
+        screen = RS_SCREEN_INSTANCES;
+        arg = (uint64_t)t;
+    } else {
+        rs_idx n = rs_node_of(b.snap, target);
+        if (n == RS_NONE)
+            goto done;
+        screen = RS_SCREEN_OBJECT;
+        arg = n;
+    }
+    if (rs_browser_replace(&b, screen, arg, 0) < 0) {
+        PyErr_SetString(rs_error, b.status);
+        goto done;
+    }
+    draw_frame(&b);
+    times = PyList_New(0);
+    for (int i = 0; times != NULL && i < keys; i++) {
+        /* Down to the end, then back up: the cursor keeps scrolling. */
+        int key = (i / 2000) % 2 == 0 ? UI_KEY_DOWN : UI_KEY_UP;
+        double start = now_seconds();
+        react(&b, handle_key(&b, key));
+        draw_frame(&b);
+        double elapsed = now_seconds() - start;
+        PyObject *t = PyFloat_FromDouble(elapsed);
+        if (t == NULL || PyList_Append(times, t) < 0)
+            Py_CLEAR(times);
+        Py_XDECREF(t);
+    }
+done:;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    browser_free(&b);
+    ui_close();
+    rs_snapshot_free(b.snap);
+    PyErr_Restore(type, value, tb);
+    close(slave); /* the reader sees EIO and ends */
+    pthread_join(drainer, NULL);
+    close(master);
+    browser_running = false;
+    if (PyErr_Occurred())
+        Py_CLEAR(times);
+    return times;
+}

@@ -1,0 +1,96 @@
+/*
+ * The Python face of the browser: refscope.browse() and the benchmark and
+ * test hooks, thin wrappers that turn arguments into rs_browser_options.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "browser.h"
+#include "module.h"
+
+/* The terminal fd for tty (None, an fd, a file with fileno(), a path);
+ * *opened is set when the fd was opened here and must be closed.  -1 for
+ * "open /dev/tty", -2 with an exception set. */
+static int tty_fd_of(PyObject *tty, int *opened)
+{
+    *opened = 0;
+    if (tty == NULL || tty == Py_None)
+        return -1;
+    if (PyUnicode_Check(tty) || PyBytes_Check(tty)) {
+        PyObject *path = NULL;
+        if (!PyUnicode_FSConverter(tty, &path))
+            return -2;
+        int fd = open(PyBytes_AS_STRING(path), O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) {
+            PyErr_Format(rs_error, "no terminal: cannot open %s; use refscope.report() for a text report",
+                         PyBytes_AS_STRING(path));
+            Py_DECREF(path);
+            return -2;
+        }
+        Py_DECREF(path);
+        *opened = 1;
+        return fd;
+    }
+    int fd = PyObject_AsFileDescriptor(tty);
+    if (fd < 0) {
+        PyErr_Clear();
+        PyErr_Format(rs_error, "tty must be a terminal file descriptor, a file or a path, not %s",
+                     Py_TYPE(tty)->tp_name);
+        return -2;
+    }
+    return fd;
+}
+
+PyObject *rs_module_browse(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"obj", "tty", NULL};
+    PyObject *obj = Py_None, *tty = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO:browse", keywords, &obj, &tty))
+        return NULL;
+    int opened;
+    int fd = tty_fd_of(tty, &opened);
+    if (fd == -2)
+        return NULL;
+    /* :eval runs where browse() was called (a breakpoint() included). */
+    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed */
+    PyObject *globals = PyEval_GetGlobals();  /* borrowed */
+    PyObject *locals = frame ? PyEval_GetLocals() : NULL; /* borrowed */
+    if (locals == NULL)
+        PyErr_Clear();
+    rs_browser_options options = {
+        .focus = obj == Py_None ? NULL : obj,
+        .tty_fd = fd,
+        .term = NULL,
+        .eval_globals = globals,
+        .eval_locals = locals,
+        .caller_frame = (PyObject *)frame,
+    };
+    int r = rs_browser_run(&options);
+    if (opened)
+        close(fd);
+    if (r < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyObject *rs_module_bench_keypress(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"target", "n_keys", NULL};
+    PyObject *target;
+    int keys = 1000;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|i:_bench_keypress", keywords, &target, &keys))
+        return NULL;
+    if (keys < 0) {
+        PyErr_SetString(PyExc_ValueError, "n_keys must be >= 0");
+        return NULL;
+    }
+    return rs_browser_bench(target, keys);
+}
+
+PyObject *rs_module_key_table(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(unused))
+{
+    return rs_browser_key_table();
+}

@@ -1,0 +1,285 @@
+/*
+ * What the browser's files share (private to the browser): the browser
+ * state, the screens and their classes, the actions of the key table and
+ * the reaction flags key handlers return.  Views draw only through ui.h
+ * and change only browser state; browser.c runs the loop and draws frames.
+ */
+#ifndef REFSCOPE_VIEW_H
+#define REFSCOPE_VIEW_H
+
+#include <Python.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "analysis.h"
+#include "browser.h"
+#include "snapshot.h"
+#include "ui.h"
+#include "viewmodel.h"
+
+/* The screens; a place in the history names one of them. */
+enum rs_screen {
+    RS_SCREEN_SUMMARY,
+    RS_SCREEN_TYPES,
+    RS_SCREEN_INSTANCES, /* arg: type id; arg2: 1 = only objects new since the mark */
+    RS_SCREEN_OBJECT,    /* arg: node */
+    RS_SCREEN_PATH,      /* arg: node */
+    RS_SCREEN_RETAINED,  /* arg: node */
+    RS_SCREEN_CYCLES,
+    RS_SCREEN_CYCLE,     /* arg: cycle number; arg2: node walked to + 1 (0 = start) */
+    RS_SCREEN_GARBAGE,
+    RS_SCREEN_CLOSURES,
+    RS_SCREEN_THREADS,
+    RS_SCREEN_GROWTH,
+    RS_SCREEN_HELP,
+    RS_SCREEN_COUNT
+};
+
+/* What a key asks for; the key table maps keys to these. */
+enum rs_action {
+    RS_ACTION_NONE,
+    RS_ACTION_UP,
+    RS_ACTION_DOWN,
+    RS_ACTION_PAGE_UP,
+    RS_ACTION_PAGE_DOWN,
+    RS_ACTION_HOME,
+    RS_ACTION_END,
+    RS_ACTION_FOLLOW,
+    RS_ACTION_BACK,
+    RS_ACTION_QUIT,
+    RS_ACTION_LEAVE,
+    RS_ACTION_FILTER,
+    RS_ACTION_NEXT_MATCH,
+    RS_ACTION_PREV_MATCH,
+    RS_ACTION_SORT,
+    RS_ACTION_PATH,
+    RS_ACTION_CYCLE,
+    RS_ACTION_RETAINED,
+    RS_ACTION_ALLOCATION,
+    RS_ACTION_COMMAND,
+    RS_ACTION_HELP,
+    RS_ACTION_SUMMARY,
+    RS_ACTION_TYPES,
+    RS_ACTION_CYCLES,
+    RS_ACTION_GARBAGE,
+    RS_ACTION_CLOSURES,
+    RS_ACTION_THREADS,
+    RS_ACTION_GROWTH,
+    RS_ACTION_REDRAW,
+    RS_ACTION_COUNT
+};
+
+/* Reaction flags returned by key handlers (which never draw). */
+enum rs_reaction {
+    RS_REACT_NONE = 0,
+    RS_REACT_REDRAW = 1 << 0,    /* the screen changed */
+    RS_REACT_REFRESH = 1 << 1,   /* take a new snapshot */
+    RS_REACT_BACK = 1 << 2,      /* go back one place */
+    RS_REACT_QUIT = 1 << 3,      /* leave the browser */
+    RS_REACT_UNHANDLED = 1 << 4, /* the view did not use the key */
+};
+
+/* One row of the key table: keys.c holds the only copy. */
+typedef struct rs_key_binding {
+    int key;              /* a character or UI_KEY_* */
+    const char *key_name; /* as shown in help and the bar: "Enter", "q" */
+    enum rs_action action;
+    const char *help;     /* one line for the help screen */
+    const char *bar;      /* short label for the function bar, or NULL */
+} rs_key_binding;
+
+extern const rs_key_binding rs_key_table[];
+extern const size_t rs_key_table_count;
+
+/* The action bound to key, or RS_ACTION_NONE. */
+enum rs_action rs_key_action(int key);
+
+typedef struct rs_browser rs_browser;
+typedef struct rs_view rs_view;
+
+#define RS_ROW_MAX 1024
+
+/* A screen: how to build, show and drive one kind of view (tmux mode-tree
+ * style: the list machinery is shared, a class fills in the rows). */
+typedef struct rs_view_class {
+    enum rs_screen screen;
+    const char *title;
+    const vm_source *source;
+    /* Builds v->data and v->list for v->place; 0, or -1 with a Python
+     * exception set (the browser shows it and stays where it was). */
+    int (*open)(rs_view *v);
+    /* Frees v->data (releasing any references). */
+    void (*close)(rs_view *v);
+    /* Lines of header the view wants above its list at this width. */
+    int (*header_height)(rs_view *v, int width);
+    /* Draws those lines from screen row `row` with ui_text(). */
+    void (*draw_header)(rs_view *v, int row, int width);
+    /* Column titles above the list, or NULL. */
+    const char *(*columns)(rs_view *v);
+    /* Formats view row `row` into buf (one line, UTF-8, no control
+     * characters) and picks its style.  0, or -1 with a Python exception. */
+    int (*format_row)(rs_view *v, size_t row, char *buf, size_t len, ui_style *style);
+    /* The node under the cursor (for Enter, p, c, r, a), or RS_NONE. */
+    rs_idx (*selected_node)(rs_view *v);
+    /* Handles an action before the browser's defaults; reaction flags, or
+     * RS_REACT_UNHANDLED. */
+    int (*key)(rs_view *v, enum rs_action action);
+} rs_view_class;
+
+/* Cached formatted rows: scrolling by one row formats one new row. */
+#define RS_ROW_CACHE 128
+typedef struct rs_row_cache_entry {
+    size_t row; /* SIZE_MAX = empty */
+    ui_style style;
+    char *text;
+} rs_row_cache_entry;
+
+struct rs_view {
+    const rs_view_class *cls;
+    rs_browser *browser;
+    vm_place place;
+    vm_list list;
+    void *data;
+    rs_row_cache_entry cache[RS_ROW_CACHE];
+    int list_row; /* screen row of the first list row (for clicks) */
+};
+
+/* The state of a running browser (browser.c owns it). */
+struct rs_browser {
+    rs_snapshot *snap;
+    PyObject *globals;  /* :eval namespace (strong) */
+    PyObject *locals;   /* (strong) */
+    PyObject *caller_frame; /* (strong) or NULL */
+    rs_view *view;
+    vm_history history;
+    char status[512];
+    bool status_error;
+    char pattern[VM_FILTER_MAX]; /* last / pattern, for n and N */
+    struct rs_cmdline *cmdline;  /* the : and / line editor */
+    int prompt;                  /* 0 = none, ':' or '/' while editing */
+    bool quit;
+    int rows, cols;
+    bool unicode;
+    bool bench; /* drawing for the benchmark: no status noise */
+    int bar_end[32]; /* function bar: right edge of each item, for clicks */
+    enum rs_action bar_action[32];
+    int bar_items;
+};
+
+/* --- browser.c: what views and commands call ----------------------------- */
+
+/* Opens screen (arg, arg2) on top of the current one, which goes on the
+ * history stack.  0, or -1 with the error shown on the status line. */
+int rs_browser_open(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t arg2);
+
+/* Replaces the current screen by (screen, arg, arg2) without history. */
+int rs_browser_replace(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t arg2);
+
+/* Shows a one-line error on the status bar: the single error path. */
+void rs_browser_error(rs_browser *b, const char *format, ...);
+
+/* Shows the pending Python exception (cleared) as one status line, after
+ * prefix ("eval", "save"). */
+void rs_browser_python_error(rs_browser *b, const char *prefix);
+
+/* Shows a one-line message on the status bar. */
+void rs_browser_info(rs_browser *b, const char *format, ...);
+
+/* Takes a new snapshot (gc.collect() first when collect) and reopens the
+ * current screen on it; the history is cleared.  0, or -1 with the error
+ * shown (the old snapshot is kept). */
+int rs_browser_refresh(rs_browser *b, bool collect);
+
+/* Computes cycles and dominators for the snapshot once.  0 or -1 with
+ * MemoryError set. */
+int rs_browser_ensure_analyses(rs_snapshot *s);
+
+/* --- view_list.c: helpers every view uses -------------------------------- */
+
+/* The class of a screen. */
+const rs_view_class *rs_view_class_of(enum rs_screen screen);
+
+/* Draws v's header, column titles and visible rows between screen rows
+ * top and top + height - 1.  Rows that fail to format show the error. */
+void rs_view_draw(rs_view *v, int top, int height, int width);
+
+/* Forgets every formatted row (after the data under them changed). */
+void rs_view_forget_rows(rs_view *v);
+
+/* Frees the row cache and the list; calls the class's close. */
+void rs_view_destroy(rs_view *v);
+
+/* Default matcher: formats the row and looks for pattern in it. */
+int rs_view_row_matches(void *ctx, size_t row, const char *pattern);
+
+/* "12.3K"-style size in buf (at least 16 bytes). */
+const char *rs_fmt_size(uint64_t size, char *buf);
+
+/* The flags of node n as a 4-column string (⟳ † ◆ ✗ or C F L G when the
+ * terminal has no UTF-8), in buf of at least 32 bytes. */
+const char *rs_fmt_flags(rs_browser *b, rs_idx n, char *buf);
+
+/* A safe repr of obj as UTF-8 into buf (cut to fit); never fails: a
+ * MemoryError gives "<no memory>" and is cleared. */
+const char *rs_fmt_repr(PyObject *obj, char *buf, size_t len);
+
+/* A Python str as UTF-8 into buf, control characters escaped; a NULL str
+ * (an error) gives "?" and clears the error. */
+const char *rs_fmt_str(PyObject *str, char *buf, size_t len);
+
+/* Appends text padded or cut to exactly width columns (width < 0: no
+ * padding, no cut) at *pos in buf. */
+void rs_fmt_column(char *buf, size_t len, size_t *pos, const char *text, int width);
+
+/* A standard object row: flags, type, size, retained, repr (after an
+ * optional label column of label_width). */
+void rs_fmt_object_row(rs_browser *b, rs_idx n, const char *label, int label_width, char *buf, size_t len);
+
+/* true when n is a cell or held by one (captured by a closure). */
+bool rs_node_in_closure(rs_snapshot *s, rs_idx n);
+
+/* true when n is garbage: in gc.garbage or unreachable from every root. */
+bool rs_node_is_garbage(rs_snapshot *s, rs_idx n);
+
+/* Copies src into dst (size bytes), cut at a UTF-8 character boundary. */
+static inline void rs_copy_text(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* --- the screens, one file each ------------------------------------------ */
+extern const rs_view_class rs_view_summary, rs_view_types, rs_view_instances, rs_view_object, rs_view_path,
+    rs_view_retained, rs_view_cycles, rs_view_cycle, rs_view_garbage, rs_view_closures, rs_view_threads,
+    rs_view_growth, rs_view_help;
+
+/* --- cmd.c ---------------------------------------------------------------- */
+
+/* Starts editing a line on the bottom row; kind is ':' or '/'. */
+void rs_cmdline_start(rs_browser *b, int kind);
+
+/* Feeds a key to the line being edited; runs the command or filter on
+ * Enter.  Returns reaction flags. */
+int rs_cmdline_key(rs_browser *b, int key);
+
+/* Draws the line being edited on screen row `row`. */
+void rs_cmdline_draw(rs_browser *b, int row, int width);
+
+/* Runs one command line (":type X" without the colon).  Reaction flags;
+ * errors go to the status line. */
+int rs_command_run(rs_browser *b, const char *line);
+
+/* Frees the line editor and saves the history file. */
+void rs_cmdline_free(rs_browser *b);
+
+/* The command table for the help screen: name, arguments, help; returns
+ * false past the end. */
+bool rs_command_info(size_t i, const char **name, const char **args, const char **help);
+
+#endif

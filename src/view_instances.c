@@ -1,0 +1,141 @@
+/*
+ * The instances screen: every object of one type (or only those new since
+ * the mark).  The list is virtual: a million instances open at once, and
+ * reprs are computed only for the rows on screen.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "refscope/dom.h"
+#include "view.h"
+
+typedef struct instances_data {
+    rs_idx *nodes;
+    size_t count;
+    uint64_t total_size;
+} instances_data;
+
+enum { COL_SIZE, COL_RETAINED, COL_ADDRESS };
+static const char *const columns[] = {"size", "retained", "address"};
+
+static int compare(void *ctx, size_t a, size_t b, int column)
+{
+    rs_view *v = ctx;
+    instances_data *d = v->data;
+    rs_snapshot *s = v->browser->snap;
+    rs_idx x = d->nodes[a], y = d->nodes[b];
+    uint64_t kx, ky;
+    if (column == COL_SIZE) {
+        kx = rs_graph_size(s->graph, x);
+        ky = rs_graph_size(s->graph, y);
+    } else if (column == COL_RETAINED) {
+        kx = rs_dom_retained(s->dom, x);
+        ky = rs_dom_retained(s->dom, y);
+    } else {
+        kx = rs_graph_addr(s->graph, x);
+        ky = rs_graph_addr(s->graph, y);
+    }
+    return (kx > ky) - (kx < ky);
+}
+
+static const vm_source source = {
+    .compare = compare,
+    .matches = rs_view_row_matches,
+    .columns = columns,
+    .column_count = 3,
+};
+
+static int instances_open(rs_view *v)
+{
+    rs_snapshot *s = v->browser->snap;
+    if (v->place.arg >= s->type_count) {
+        PyErr_SetString(PyExc_IndexError, "no such type in this snapshot");
+        return -1;
+    }
+    instances_data *d = calloc(1, sizeof *d);
+    if (d == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    v->data = d;
+    d->nodes = rs_census_instances(s, (uint32_t)v->place.arg, &d->count);
+    if (d->nodes == NULL)
+        return -1;
+    if (v->place.arg2) { /* only what is new since the mark */
+        size_t kept = 0;
+        for (size_t i = 0; i < d->count; i++)
+            if (rs_growth_is_new(s, d->nodes[i]))
+                d->nodes[kept++] = d->nodes[i];
+        d->count = kept;
+    }
+    for (size_t i = 0; i < d->count; i++)
+        d->total_size += rs_graph_size(s->graph, d->nodes[i]);
+    vm_list_init(&v->list, &source, v, d->count);
+    return 0;
+}
+
+static void instances_close(rs_view *v)
+{
+    instances_data *d = v->data;
+    if (d != NULL)
+        rs_free(d->nodes);
+    free(d);
+    v->data = NULL;
+}
+
+static int instances_header_height(rs_view *v, int width)
+{
+    (void)v;
+    (void)width;
+    return 1;
+}
+
+static void instances_draw_header(rs_view *v, int row, int width)
+{
+    instances_data *d = v->data;
+    char line[400], size[16];
+    snprintf(line, sizeof line, "%zu %sobjects of type %s, %s in all", d->count,
+             v->place.arg2 ? "new (since the mark) " : "", v->browser->snap->types[v->place.arg].name,
+             rs_fmt_size(d->total_size, size));
+    ui_text(row, 0, width, UI_HEADING, line);
+}
+
+static const char *instances_columns(rs_view *v)
+{
+    (void)v;
+    return "address         flag type                      size retained  repr";
+}
+
+static int instances_format(rs_view *v, size_t row, char *buf, size_t len, ui_style *style)
+{
+    instances_data *d = v->data;
+    rs_idx n = d->nodes[row];
+    char address[32];
+    snprintf(address, sizeof address, "0x%012llx",
+             (unsigned long long)rs_graph_addr(v->browser->snap->graph, n));
+    rs_fmt_object_row(v->browser, n, address, 15, buf, len);
+    *style = UI_NORMAL;
+    return 0;
+}
+
+static rs_idx instances_selected(rs_view *v)
+{
+    size_t row = vm_list_selected(&v->list);
+    return row == SIZE_MAX ? RS_NONE : ((instances_data *)v->data)->nodes[row];
+}
+
+const rs_view_class rs_view_instances = {
+    .screen = RS_SCREEN_INSTANCES,
+    .title = "instances",
+    .source = &source,
+    .open = instances_open,
+    .close = instances_close,
+    .header_height = instances_header_height,
+    .draw_header = instances_draw_header,
+    .columns = instances_columns,
+    .format_row = instances_format,
+    .selected_node = instances_selected,
+};

@@ -1,0 +1,267 @@
+/*
+ * The list screen every view is built on (tmux's mode-tree idea): a
+ * header, column titles and a virtual list whose rows are formatted only
+ * when they come on screen, with a small cache so that scrolling by one row
+ * formats one row.  Also the row-formatting helpers the views share.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refscope/dom.h"
+#include "refscope/scc.h"
+#include "view.h"
+
+#define REPR_MAX 200
+
+static const rs_view_class *const classes[RS_SCREEN_COUNT] = {
+    [RS_SCREEN_SUMMARY] = &rs_view_summary,   [RS_SCREEN_TYPES] = &rs_view_types,
+    [RS_SCREEN_INSTANCES] = &rs_view_instances, [RS_SCREEN_OBJECT] = &rs_view_object,
+    [RS_SCREEN_PATH] = &rs_view_path,         [RS_SCREEN_RETAINED] = &rs_view_retained,
+    [RS_SCREEN_CYCLES] = &rs_view_cycles,     [RS_SCREEN_CYCLE] = &rs_view_cycle,
+    [RS_SCREEN_GARBAGE] = &rs_view_garbage,   [RS_SCREEN_CLOSURES] = &rs_view_closures,
+    [RS_SCREEN_THREADS] = &rs_view_threads,   [RS_SCREEN_GROWTH] = &rs_view_growth,
+    [RS_SCREEN_HELP] = &rs_view_help,
+};
+
+const rs_view_class *rs_view_class_of(enum rs_screen screen)
+{
+    return (unsigned)screen < RS_SCREEN_COUNT ? classes[screen] : NULL;
+}
+
+void rs_view_forget_rows(rs_view *v)
+{
+    for (size_t i = 0; i < RS_ROW_CACHE; i++) {
+        free(v->cache[i].text);
+        v->cache[i].text = NULL;
+        v->cache[i].row = SIZE_MAX;
+    }
+}
+
+void rs_view_destroy(rs_view *v)
+{
+    if (v == NULL)
+        return;
+    rs_view_forget_rows(v);
+    if (v->cls->close != NULL)
+        v->cls->close(v);
+    vm_list_clear(&v->list);
+    free(v);
+}
+
+/* The formatted text of row (cached); NULL with a Python exception set. */
+static const char *row_text(rs_view *v, size_t row, ui_style *style)
+{
+    rs_row_cache_entry *e = &v->cache[row % RS_ROW_CACHE];
+    if (e->row == row && e->text != NULL) {
+        *style = e->style;
+        return e->text;
+    }
+    char buf[RS_ROW_MAX];
+    buf[0] = '\0';
+    *style = UI_NORMAL;
+    if (v->cls->format_row(v, row, buf, sizeof buf, style) < 0)
+        return NULL;
+    char *copy = strdup(buf);
+    if (copy == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    free(e->text);
+    e->text = copy;
+    e->row = row;
+    e->style = *style;
+    return copy;
+}
+
+int rs_view_row_matches(void *ctx, size_t row, const char *pattern)
+{
+    rs_view *v = ctx;
+    ui_style style;
+    char buf[RS_ROW_MAX];
+    buf[0] = '\0';
+    if (v->cls->format_row(v, row, buf, sizeof buf, &style) < 0)
+        return -1;
+    return strcasestr(buf, pattern) != NULL;
+}
+
+void rs_view_draw(rs_view *v, int top, int height, int width)
+{
+    int used = 0;
+    if (v->cls->header_height != NULL) {
+        int hh = v->cls->header_height(v, width);
+        if (hh > height - 2)
+            hh = height - 2 > 0 ? height - 2 : 0;
+        if (hh > 0 && v->cls->draw_header != NULL)
+            v->cls->draw_header(v, top, width);
+        used = hh;
+    }
+    const char *columns = v->cls->columns ? v->cls->columns(v) : NULL;
+    if (columns != NULL && used < height) {
+        ui_fill(top + used, 0, width, UI_HEADING);
+        ui_text(top + used, 0, width, UI_HEADING, columns);
+        used++;
+    }
+    int list_height = height - used;
+    if (list_height < 1)
+        return;
+    v->list_row = top + used;
+    vm_list_set_height(&v->list, (size_t)list_height);
+    if (v->list.count == 0) {
+        char msg[256];
+        if (v->list.filter[0])
+            snprintf(msg, sizeof msg, "  no rows match '%s' (/ then Enter on an empty line shows all)", v->list.filter);
+        else
+            snprintf(msg, sizeof msg, "  (nothing here)");
+        ui_text(top + used, 0, width, UI_DIM, msg);
+        return;
+    }
+    for (int i = 0; i < list_height; i++) {
+        size_t pos = v->list.top + (size_t)i;
+        if (pos >= v->list.count)
+            break;
+        ui_style style;
+        const char *text = row_text(v, vm_list_row(&v->list, pos), &style);
+        char error[256];
+        if (text == NULL) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            snprintf(error, sizeof error, "<row failed: %s>", type ? ((PyTypeObject *)type)->tp_name : "?");
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+            text = error;
+            style = UI_ERROR;
+        }
+        bool selected = pos == v->list.cursor;
+        if (selected) {
+            ui_fill(top + used + i, 0, width, UI_SELECTED);
+            style = UI_SELECTED;
+        }
+        ui_text(top + used + i, 0, width, style, text);
+    }
+}
+
+/* --- formatting helpers ---------------------------------------------------- */
+
+const char *rs_fmt_size(uint64_t size, char *buf)
+{
+    static const char units[] = "BKMGTP";
+    double value = (double)size;
+    int unit = 0;
+    while (value >= 1024.0 && unit < 5) {
+        value /= 1024.0;
+        unit++;
+    }
+    if (unit == 0)
+        snprintf(buf, 16, "%lluB", (unsigned long long)size);
+    else
+        snprintf(buf, 16, value < 10 ? "%.1f%c" : "%.0f%c", value, units[unit]);
+    return buf;
+}
+
+bool rs_node_in_closure(rs_snapshot *s, rs_idx n)
+{
+    if (Py_IS_TYPE(rs_snapshot_object(s, n), &PyCell_Type))
+        return true;
+    size_t count;
+    const rs_idx *referrers = rs_graph_referrers(s->graph, n, &count);
+    for (size_t i = 0; i < count && i < 64; i++)
+        if (Py_IS_TYPE(rs_snapshot_object(s, referrers[i]), &PyCell_Type))
+            return true;
+    return false;
+}
+
+bool rs_node_is_garbage(rs_snapshot *s, rs_idx n)
+{
+    if (rs_graph_flags(s->graph, n) & RS_NODE_GARBAGE)
+        return true;
+    return s->dom != NULL && !rs_dom_reachable(s->dom, n);
+}
+
+const char *rs_fmt_flags(rs_browser *b, rs_idx n, char *buf)
+{
+    rs_snapshot *s = b->snap;
+    bool cycle = s->scc != NULL && rs_scc_in_cycle(s->scc, n);
+    bool finalizer = rs_graph_flags(s->graph, n) & RS_NODE_FINALIZER;
+    bool closure = rs_node_in_closure(s, n);
+    bool garbage = rs_node_is_garbage(s, n);
+    if (b->unicode)
+        snprintf(buf, 32, "%s%s%s%s", cycle ? "⟳" : " ", finalizer ? "†" : " ", closure ? "◆" : " ",
+                 garbage ? "✗" : " ");
+    else
+        snprintf(buf, 32, "%c%c%c%c", cycle ? 'C' : ' ', finalizer ? 'F' : ' ', closure ? 'L' : ' ',
+                 garbage ? 'G' : ' ');
+    return buf;
+}
+
+const char *rs_fmt_str(PyObject *str, char *buf, size_t len)
+{
+    PyObject *safe = str ? rs_escape_text(str, (Py_ssize_t)len / 4 > 4 ? (Py_ssize_t)len / 4 : 4) : NULL;
+    const char *utf8 = safe ? PyUnicode_AsUTF8(safe) : NULL;
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        utf8 = "?";
+    }
+    snprintf(buf, len, "%s", utf8);
+    Py_XDECREF(safe);
+    return buf;
+}
+
+const char *rs_fmt_repr(PyObject *obj, char *buf, size_t len)
+{
+    PyObject *repr = rs_safe_repr(obj, REPR_MAX);
+    const char *utf8 = repr ? PyUnicode_AsUTF8(repr) : NULL;
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        utf8 = "<no memory>";
+    }
+    snprintf(buf, len, "%s", utf8);
+    Py_XDECREF(repr);
+    return buf;
+}
+
+void rs_fmt_column(char *buf, size_t len, size_t *pos, const char *text, int width)
+{
+    if (*pos >= len)
+        return;
+    size_t room = len - *pos - 1;
+    size_t take = width < 0 ? strlen(text) : ui_text_fit(text, width);
+    if (take > room)
+        take = room;
+    memcpy(buf + *pos, text, take);
+    *pos += take;
+    if (width >= 0) {
+        char cut[RS_ROW_MAX];
+        memcpy(cut, text, take);
+        cut[take] = '\0';
+        for (int pad = width - ui_text_width(cut); pad > 0 && *pos < len - 1; pad--)
+            buf[(*pos)++] = ' ';
+    }
+    buf[*pos] = '\0';
+}
+
+void rs_fmt_object_row(rs_browser *b, rs_idx n, const char *label, int label_width, char *buf, size_t len)
+{
+    rs_snapshot *s = b->snap;
+    char flags[32], size[16], retained[16], repr[512];
+    size_t pos = 0;
+    buf[0] = '\0';
+    if (label != NULL) {
+        rs_fmt_column(buf, len, &pos, label, label_width);
+        rs_fmt_column(buf, len, &pos, " ", 1);
+    }
+    rs_fmt_column(buf, len, &pos, rs_fmt_flags(b, n, flags), 4);
+    rs_fmt_column(buf, len, &pos, " ", 1);
+    rs_fmt_column(buf, len, &pos, rs_snapshot_type_name(s, n), 22);
+    rs_fmt_column(buf, len, &pos, " ", 1);
+    snprintf(repr, sizeof repr, "%7s", rs_fmt_size(rs_graph_size(s->graph, n), size));
+    rs_fmt_column(buf, len, &pos, repr, 7);
+    uint64_t r = s->dom ? rs_dom_retained(s->dom, n) : 0;
+    snprintf(repr, sizeof repr, " %8s  ", rs_fmt_size(r, retained));
+    rs_fmt_column(buf, len, &pos, repr, -1);
+    rs_fmt_column(buf, len, &pos, rs_fmt_repr(rs_snapshot_object(s, n), repr, sizeof repr), -1);
+}

@@ -1,0 +1,302 @@
+/*
+ * The object screen: a header (type, address, size, retained size,
+ * refcount, unexplained references, flags, repr), then what holds the
+ * object (roots and referrers) and what it holds (referents), each row
+ * with its edge label.  Rows are virtual: a dict with a million items
+ * opens at once; labels and reprs are made for the rows on screen only.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refscope/dom.h"
+#include "refscope/scc.h"
+#include "view.h"
+
+#define LABEL_WIDTH 26
+
+typedef struct object_data {
+    rs_idx node;
+    const rs_root **roots; /* roots into the node */
+    size_t root_count;
+    const rs_idx *referrers;
+    size_t referrer_count;
+    const rs_idx *referents;
+    size_t referent_count;
+} object_data;
+
+enum row_kind { ROW_HELD_HEADING, ROW_ROOT, ROW_REFERRER, ROW_HOLDS_HEADING, ROW_REFERENT };
+
+/* What row is, and its index inside its section. */
+static enum row_kind row_kind(const object_data *d, size_t row, size_t *index)
+{
+    if (row == 0)
+        return ROW_HELD_HEADING;
+    row--;
+    if (row < d->root_count) {
+        *index = row;
+        return ROW_ROOT;
+    }
+    row -= d->root_count;
+    if (row < d->referrer_count) {
+        *index = row;
+        return ROW_REFERRER;
+    }
+    row -= d->referrer_count;
+    if (row == 0)
+        return ROW_HOLDS_HEADING;
+    *index = row - 1;
+    return ROW_REFERENT;
+}
+
+/* The node a row shows, or RS_NONE for headings. */
+static rs_idx row_node(const object_data *d, size_t row)
+{
+    size_t i = 0;
+    switch (row_kind(d, row, &i)) {
+    case ROW_ROOT: return d->roots[i]->target;
+    case ROW_REFERRER: return d->referrers[i];
+    case ROW_REFERENT: return d->referents[i];
+    default: return RS_NONE;
+    }
+}
+
+static bool selectable(void *ctx, size_t row)
+{
+    rs_view *v = ctx;
+    size_t i;
+    enum row_kind k = row_kind(v->data, row, &i);
+    return k != ROW_HELD_HEADING && k != ROW_HOLDS_HEADING;
+}
+
+enum { COL_SIZE, COL_RETAINED, COL_TYPE };
+static const char *const columns[] = {"size", "retained", "type"};
+
+static int compare(void *ctx, size_t a, size_t b, int column)
+{
+    rs_view *v = ctx;
+    object_data *d = v->data;
+    rs_snapshot *s = v->browser->snap;
+    size_t ia, ib;
+    enum row_kind ka = row_kind(d, a, &ia), kb = row_kind(d, b, &ib);
+    /* Sections stay in place (descending order flips this, so compare on
+     * a key that the flip restores). */
+    int sa = ka >= ROW_HOLDS_HEADING, sb = kb >= ROW_HOLDS_HEADING;
+    bool desc = v->list.sort_descending;
+    if (sa != sb)
+        return desc ? sb - sa : sa - sb;
+    bool ha = ka == ROW_HELD_HEADING || ka == ROW_HOLDS_HEADING, hb = kb == ROW_HELD_HEADING || kb == ROW_HOLDS_HEADING;
+    if (ha != hb)
+        return desc ? (int)ha - (int)hb : (int)hb - (int)ha;
+    if (ka == ROW_ROOT && kb != ROW_ROOT)
+        return desc ? 1 : -1;
+    if (kb == ROW_ROOT && ka != ROW_ROOT)
+        return desc ? -1 : 1;
+    rs_idx x = row_node(d, a), y = row_node(d, b);
+    if (x == RS_NONE || y == RS_NONE)
+        return 0;
+    if (column == COL_TYPE)
+        return strcmp(rs_snapshot_type_name(s, y), rs_snapshot_type_name(s, x));
+    uint64_t kx = column == COL_SIZE ? rs_graph_size(s->graph, x) : rs_dom_retained(s->dom, x);
+    uint64_t ky = column == COL_SIZE ? rs_graph_size(s->graph, y) : rs_dom_retained(s->dom, y);
+    return (kx > ky) - (kx < ky);
+}
+
+static const vm_source source = {
+    .compare = compare,
+    .matches = rs_view_row_matches,
+    .selectable = selectable,
+    .columns = columns,
+    .column_count = 3,
+};
+
+static int object_open(rs_view *v)
+{
+    rs_snapshot *s = v->browser->snap;
+    rs_idx n = (rs_idx)v->place.arg;
+    if (v->place.arg >= rs_graph_node_count(s->graph)) {
+        PyErr_SetString(PyExc_IndexError, "no such object in this snapshot");
+        return -1;
+    }
+    object_data *d = calloc(1, sizeof *d);
+    if (d == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    v->data = d;
+    d->node = n;
+    d->referrers = rs_graph_referrers(s->graph, n, &d->referrer_count);
+    d->referents = rs_graph_referents(s->graph, n, &d->referent_count);
+    if (rs_graph_flags(s->graph, n) & RS_NODE_ROOT) {
+        size_t count;
+        const rs_root *roots = rs_graph_roots(s->graph, &count);
+        for (size_t i = 0; i < count; i++)
+            d->root_count += roots[i].target == n;
+        d->roots = malloc((d->root_count ? d->root_count : 1) * sizeof *d->roots);
+        if (d->roots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        d->root_count = 0;
+        for (size_t i = 0; i < count; i++)
+            if (roots[i].target == n)
+                d->roots[d->root_count++] = &roots[i];
+    }
+    vm_list_init(&v->list, &source, v, 2 + d->root_count + d->referrer_count + d->referent_count);
+    return 0;
+}
+
+static void object_close(rs_view *v)
+{
+    object_data *d = v->data;
+    if (d != NULL)
+        free(d->roots);
+    free(d);
+    v->data = NULL;
+}
+
+static int object_header_height(rs_view *v, int width)
+{
+    (void)width;
+    return PyWeakref_Check(rs_snapshot_object(v->browser->snap, ((object_data *)v->data)->node)) ? 4 : 3;
+}
+
+static void object_draw_header(rs_view *v, int row, int width)
+{
+    object_data *d = v->data;
+    rs_browser *b = v->browser;
+    rs_snapshot *s = b->snap;
+    rs_idx n = d->node;
+    PyObject *obj = rs_snapshot_object(s, n);
+    char line[1024], size[16], retained[16];
+    snprintf(line, sizeof line, "%s at 0x%llx  size %s  retained %s  refcount %u  unexplained %ld",
+             rs_snapshot_type_name(s, n), (unsigned long long)rs_graph_addr(s->graph, n),
+             rs_fmt_size(rs_graph_size(s->graph, n), size), rs_fmt_size(rs_dom_retained(s->dom, n), retained),
+             rs_graph_refcount(s->graph, n), rs_snapshot_unexplained(s, n));
+    ui_text(row, 0, width, UI_HEADING, line);
+    bool cycle = rs_scc_in_cycle(s->scc, n), finalizer = rs_graph_flags(s->graph, n) & RS_NODE_FINALIZER;
+    bool closure = rs_node_in_closure(s, n), garbage = rs_node_is_garbage(s, n);
+    snprintf(line, sizeof line, "flags:%s%s%s%s%s", cycle ? (b->unicode ? " ⟳ in a cycle (c explores it)" : " C in a cycle (c explores it)") : "",
+             finalizer ? (b->unicode ? "  † has a finalizer" : "  F has a finalizer") : "",
+             closure ? (b->unicode ? "  ◆ closure cell" : "  L closure cell") : "",
+             garbage ? (b->unicode ? "  ✗ garbage" : "  G garbage") : "",
+             cycle || finalizer || closure || garbage ? "" : " none");
+    ui_text(row + 1, 0, width, UI_FLAG, line);
+    char repr[600];
+    snprintf(line, sizeof line, "repr: %s", rs_fmt_repr(obj, repr, sizeof repr));
+    ui_text(row + 2, 0, width, UI_NORMAL, line);
+    if (PyWeakref_Check(obj)) {
+        PyObject *target = PyWeakref_GET_OBJECT(obj);
+        snprintf(line, sizeof line, "weak reference to: %s %s (not a strong edge, never on a path)",
+                 Py_TYPE(target)->tp_name, rs_fmt_repr(target, repr, 200));
+        ui_text(row + 3, 0, width, UI_DIM, line);
+    }
+}
+
+static const char *object_columns(rs_view *v)
+{
+    (void)v;
+    return "edge label                 flag type                      size retained  repr";
+}
+
+static int object_format(rs_view *v, size_t row, char *buf, size_t len, ui_style *style)
+{
+    object_data *d = v->data;
+    rs_browser *b = v->browser;
+    rs_snapshot *s = b->snap;
+    size_t i = 0;
+    enum row_kind kind = row_kind(d, row, &i);
+    PyObject *label = NULL;
+    *style = UI_NORMAL;
+    switch (kind) {
+    case ROW_HELD_HEADING:
+        snprintf(buf, len, "held by: %zu referrer%s%s", d->referrer_count, d->referrer_count == 1 ? "" : "s",
+                 d->root_count ? " and roots" : (d->referrer_count ? "" : " (only C code or the interpreter)"));
+        *style = UI_HEADING;
+        return 0;
+    case ROW_HOLDS_HEADING:
+        snprintf(buf, len, "holds: %zu referent%s", d->referent_count, d->referent_count == 1 ? "" : "s");
+        *style = UI_HEADING;
+        return 0;
+    case ROW_ROOT:
+        label = rs_label_root(s, d->roots[i]);
+        if (label == NULL)
+            return -1;
+        {
+            char text[400];
+            snprintf(buf, len, "root: %s", rs_fmt_str(label, text, sizeof text));
+        }
+        *style = UI_DIM;
+        Py_DECREF(label);
+        return 0;
+    case ROW_REFERRER:
+        label = rs_label_referrer(s, d->node, i);
+        break;
+    case ROW_REFERENT:
+        label = rs_label_referent(s, d->node, i);
+        break;
+    }
+    if (label == NULL)
+        return -1;
+    char text[200];
+    rs_idx target = row_node(d, row);
+    if (rs_graph_flags(s->graph, target) & RS_NODE_INTERNAL)
+        snprintf(buf, len, "%s <refscope's own object>", rs_fmt_str(label, text, sizeof text));
+    else
+        rs_fmt_object_row(b, target, rs_fmt_str(label, text, sizeof text), LABEL_WIDTH, buf, len);
+    Py_DECREF(label);
+    return 0;
+}
+
+static rs_idx object_selected(rs_view *v)
+{
+    size_t row = vm_list_selected(&v->list);
+    if (row == SIZE_MAX)
+        return RS_NONE;
+    rs_idx n = row_node(v->data, row);
+    if (n != RS_NONE && (rs_graph_flags(v->browser->snap->graph, n) & RS_NODE_INTERNAL))
+        return RS_NONE;
+    return n;
+}
+
+static int object_key(rs_view *v, enum rs_action action)
+{
+    object_data *d = v->data;
+    size_t row = vm_list_selected(&v->list), i;
+    if (action == RS_ACTION_FOLLOW && row != SIZE_MAX && row_kind(d, row, &i) == ROW_ROOT) {
+        rs_browser_info(v->browser, "a root: this object is held from outside the heap (p shows the path)");
+        return RS_REACT_REDRAW;
+    }
+    /* On this screen p, c and r are about the object it shows. */
+    if (action != RS_ACTION_PATH && action != RS_ACTION_RETAINED && action != RS_ACTION_CYCLE)
+        return RS_REACT_UNHANDLED;
+    rs_snapshot *s = v->browser->snap;
+    if (action == RS_ACTION_CYCLE) {
+        uint32_t cycle = rs_scc_cycle_of(s->scc, d->node);
+        if (cycle == RS_SCC_NO_CYCLE)
+            rs_browser_error(v->browser, "this %s is not in a reference cycle (3 lists every cycle)",
+                             rs_snapshot_type_name(s, d->node));
+        else
+            rs_browser_open(v->browser, RS_SCREEN_CYCLE, cycle, (uint64_t)d->node + 1);
+    } else {
+        rs_browser_open(v->browser, action == RS_ACTION_PATH ? RS_SCREEN_PATH : RS_SCREEN_RETAINED, d->node, 0);
+    }
+    return RS_REACT_REDRAW;
+}
+
+const rs_view_class rs_view_object = {
+    .screen = RS_SCREEN_OBJECT,
+    .title = "object",
+    .source = &source,
+    .open = object_open,
+    .close = object_close,
+    .header_height = object_header_height,
+    .draw_header = object_draw_header,
+    .columns = object_columns,
+    .format_row = object_format,
+    .selected_node = object_selected,
+    .key = object_key,
+};

@@ -1,0 +1,389 @@
+/*
+ * The summary (home) screen: the leak suspects at a glance.  The objects
+ * retaining the most that hang directly off a module, a frame or C code
+ * (each with its why-alive expression), the biggest types, the biggest
+ * cycles, garbage, unexplained references and the largest strings.  Enter
+ * on a row opens what it names.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refscope/dom.h"
+#include "refscope/scc.h"
+#include "view.h"
+
+#define TOP_SUSPECTS 6
+#define TOP_TYPES 5
+#define TOP_CYCLES 3
+#define TOP_UNEXPLAINED 3
+#define TOP_STRINGS 3
+
+enum row_kind { ROW_HEADING, ROW_NOTE, ROW_SUSPECT, ROW_TYPE, ROW_CYCLE, ROW_GARBAGE, ROW_UNEXPLAINED, ROW_STRING };
+
+typedef struct summary_row {
+    enum row_kind kind;
+    rs_idx node;
+    uint64_t value; /* retained / size / unexplained count */
+    uint64_t aux;   /* type id, cycle number, member count */
+    char *text;     /* heading text, path expression */
+} summary_row;
+
+typedef struct summary_data {
+    summary_row *rows;
+    size_t count, cap;
+} summary_data;
+
+static int add_row(summary_data *d, enum row_kind kind, rs_idx node, uint64_t value, uint64_t aux, const char *text)
+{
+    if (d->count == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 64;
+        summary_row *rows = realloc(d->rows, cap * sizeof *rows);
+        if (rows == NULL)
+            goto nomem;
+        d->rows = rows;
+        d->cap = cap;
+    }
+    char *copy = text ? strdup(text) : NULL;
+    if (text != NULL && copy == NULL)
+        goto nomem;
+    d->rows[d->count++] = (summary_row){kind, node, value, aux, copy};
+    return 0;
+nomem:
+    PyErr_NoMemory();
+    return -1;
+}
+
+/* Keeps the k biggest (value, node) pairs seen, biggest first. */
+typedef struct top_k {
+    uint64_t value[8];
+    rs_idx node[8];
+    size_t count, k;
+} top_k;
+
+static void top_add(top_k *t, uint64_t value, rs_idx node)
+{
+    if (t->count == t->k && value <= t->value[t->count - 1])
+        return;
+    size_t i = t->count < t->k ? t->count++ : t->count - 1;
+    while (i > 0 && t->value[i - 1] < value) {
+        t->value[i] = t->value[i - 1];
+        t->node[i] = t->node[i - 1];
+        i--;
+    }
+    t->value[i] = value;
+    t->node[i] = node;
+}
+
+/* A node worth naming as a suspect: data, not a type, module or code. */
+static bool suspect_candidate(rs_snapshot *s, rs_idx n)
+{
+    uint32_t f = rs_graph_flags(s->graph, n);
+    if (f & (RS_NODE_INTERNAL | RS_NODE_NOT_DATA | RS_NODE_TYPE | RS_NODE_MODULE))
+        return false;
+    PyObject *obj = rs_snapshot_object(s, n);
+    return !PyFunction_Check(obj) && !PyCode_Check(obj) && !PyFrame_Check(obj) && !PyCFunction_Check(obj);
+}
+
+/* Hangs directly off the program's structure: dominated by no data object. */
+static bool top_level(rs_snapshot *s, rs_idx n)
+{
+    rs_idx d = rs_dom_idom(s->dom, n);
+    if (d == RS_DOM_SUPER_ROOT)
+        return true;
+    if (d == RS_NONE)
+        return false;
+    if (rs_graph_flags(s->graph, d) & (RS_NODE_NOT_DATA | RS_NODE_TYPE | RS_NODE_MODULE))
+        return true;
+    PyObject *holder = rs_snapshot_object(s, d);
+    return PyFunction_Check(holder) || PyFrame_Check(holder) || PyCode_Check(holder);
+}
+
+static int add_suspects(summary_data *d, rs_snapshot *s)
+{
+    top_k top = {.k = TOP_SUSPECTS};
+    size_t n = rs_graph_node_count(s->graph);
+    for (rs_idx i = 0; i < n; i++)
+        if (suspect_candidate(s, i) && top_level(s, i))
+            top_add(&top, rs_dom_retained(s->dom, i), i);
+    if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Top suspects: what retains the most (Enter opens, p shows the path)") < 0)
+        return -1;
+    for (size_t i = 0; i < top.count; i++) {
+        rs_idx *nodes;
+        size_t len;
+        const rs_root *root;
+        char text[400] = "(not reachable from a root: garbage)";
+        int r = rs_path_find(s, top.node[i], &nodes, &len, &root);
+        if (r < 0)
+            return -1;
+        if (r == 1) {
+            PyObject *e = rs_path_expression(s, nodes, len, root);
+            rs_free(nodes);
+            if (e == NULL)
+                return -1;
+            rs_fmt_str(e, text, sizeof text);
+            Py_DECREF(e);
+        }
+        if (add_row(d, ROW_SUSPECT, top.node[i], top.value[i], 0, text) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int add_types(summary_data *d, rs_snapshot *s)
+{
+    size_t count;
+    rs_census_row *rows = rs_census(s, &count);
+    if (rows == NULL)
+        return -1;
+    int r = add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Types by size (2 lists them all)");
+    for (size_t i = 0; r == 0 && i < count && i < TOP_TYPES; i++)
+        r = add_row(d, ROW_TYPE, (rs_idx)rows[i].count, rows[i].size, rows[i].type_id, NULL);
+    rs_free(rows);
+    return r;
+}
+
+static int add_cycles(summary_data *d, rs_snapshot *s)
+{
+    top_k top = {.k = TOP_CYCLES};
+    size_t cycles = rs_scc_cycle_count(s->scc);
+    for (size_t c = 0; c < cycles; c++) {
+        size_t count;
+        const rs_idx *members = rs_scc_cycle_members(s->scc, c, &count);
+        uint64_t size = 0;
+        for (size_t i = 0; i < count; i++)
+            size += rs_graph_size(s->graph, members[i]);
+        top_add(&top, size, (rs_idx)c);
+    }
+    char heading[128];
+    snprintf(heading, sizeof heading, "Biggest cycles (%zu in all; 3 lists them)", cycles);
+    if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, heading) < 0)
+        return -1;
+    if (cycles == 0)
+        return add_row(d, ROW_NOTE, RS_NONE, 0, 0, "  no reference cycles among data objects");
+    for (size_t i = 0; i < top.count; i++) {
+        size_t count;
+        rs_scc_cycle_members(s->scc, top.node[i], &count);
+        if (add_row(d, ROW_CYCLE, RS_NONE, top.value[i], top.node[i], NULL) < 0)
+            return -1;
+        d->rows[d->count - 1].node = (rs_idx)count;
+    }
+    return 0;
+}
+
+static int add_garbage(summary_data *d, rs_snapshot *s)
+{
+    size_t n = rs_graph_node_count(s->graph), listed = 0, finalizers = 0, unreachable = 0;
+    for (rs_idx i = 0; i < n; i++) {
+        uint32_t f = rs_graph_flags(s->graph, i);
+        if (f & RS_NODE_INTERNAL)
+            continue;
+        listed += (f & RS_NODE_GARBAGE) != 0;
+        finalizers += (f & RS_NODE_FINALIZER) && rs_scc_in_cycle(s->scc, i);
+        unreachable += !rs_dom_reachable(s->dom, i);
+    }
+    char text[256];
+    snprintf(text, sizeof text, "  %zu in gc.garbage, %zu with finalizers in cycles, %zu unreachable (Enter: 4)",
+             listed, finalizers, unreachable);
+    if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Garbage") < 0)
+        return -1;
+    return add_row(d, ROW_GARBAGE, RS_NONE, 0, 0, text);
+}
+
+static int add_unexplained(summary_data *d, rs_snapshot *s)
+{
+    top_k top = {.k = TOP_UNEXPLAINED};
+    size_t n = rs_graph_node_count(s->graph);
+    for (rs_idx i = 0; i < n; i++) {
+        uint32_t f = rs_graph_flags(s->graph, i);
+        /* Containers only: the interpreter holds many strings and types. */
+        if ((f & (RS_NODE_INTERNAL | RS_NODE_TYPE | RS_NODE_MODULE | RS_NODE_NOT_DATA)) || !(f & RS_NODE_IS_GC))
+            continue;
+        /* Statically allocated objects (refcount ~1e9) are not leaks. */
+        if (rs_snapshot_unexplained(s, i) > 0 && rs_graph_refcount(s->graph, i) < 100000000u)
+            top_add(&top, (uint64_t)rs_snapshot_unexplained(s, i), i);
+    }
+    if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Unexplained references (held by C code: a leaky extension?)") < 0)
+        return -1;
+    if (top.count == 0)
+        return add_row(d, ROW_NOTE, RS_NONE, 0, 0, "  none");
+    for (size_t i = 0; i < top.count; i++)
+        if (add_row(d, ROW_UNEXPLAINED, top.node[i], top.value[i], 0, NULL) < 0)
+            return -1;
+    return 0;
+}
+
+static int add_strings(summary_data *d, rs_snapshot *s)
+{
+    top_k top = {.k = TOP_STRINGS};
+    size_t n = rs_graph_node_count(s->graph);
+    for (rs_idx i = 0; i < n; i++) {
+        PyObject *obj = rs_snapshot_object(s, i);
+        if ((PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyByteArray_CheckExact(obj)) &&
+            !(rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL))
+            top_add(&top, rs_graph_size(s->graph, i), i);
+    }
+    if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Largest strings") < 0)
+        return -1;
+    for (size_t i = 0; i < top.count; i++)
+        if (add_row(d, ROW_STRING, top.node[i], top.value[i], 0, NULL) < 0)
+            return -1;
+    return 0;
+}
+
+static bool selectable(void *ctx, size_t row)
+{
+    rs_view *v = ctx;
+    enum row_kind k = ((summary_data *)v->data)->rows[row].kind;
+    return k != ROW_HEADING && k != ROW_NOTE;
+}
+
+static const vm_source source = {.matches = rs_view_row_matches, .selectable = selectable};
+
+static void summary_close(rs_view *v)
+{
+    summary_data *d = v->data;
+    if (d != NULL) {
+        for (size_t i = 0; i < d->count; i++)
+            free(d->rows[i].text);
+        free(d->rows);
+    }
+    free(d);
+    v->data = NULL;
+}
+
+static int summary_open(rs_view *v)
+{
+    rs_snapshot *s = v->browser->snap;
+    summary_data *d = calloc(1, sizeof *d);
+    if (d == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    v->data = d;
+    if (add_suspects(d, s) < 0 || add_types(d, s) < 0 || add_cycles(d, s) < 0 || add_garbage(d, s) < 0 ||
+        add_unexplained(d, s) < 0 || add_strings(d, s) < 0)
+        return -1;
+    vm_list_init(&v->list, &source, v, d->count);
+    return 0;
+}
+
+static int summary_header_height(rs_view *v, int width)
+{
+    (void)v;
+    (void)width;
+    return 1;
+}
+
+static void summary_draw_header(rs_view *v, int row, int width)
+{
+    rs_snapshot *s = v->browser->snap;
+    char line[256], size[16];
+    uint64_t total = rs_dom_retained(s->dom, RS_DOM_SUPER_ROOT);
+    snprintf(line, sizeof line, "%zu objects, %zu references, %s reachable; snapshot took %.2f s", s->visible_count,
+             rs_graph_edge_count(s->graph), rs_fmt_size(total, size), s->seconds);
+    ui_text(row, 0, width, UI_DIM, line);
+}
+
+static int summary_format(rs_view *v, size_t row, char *buf, size_t len, ui_style *style)
+{
+    summary_data *d = v->data;
+    rs_snapshot *s = v->browser->snap;
+    const summary_row *r = &d->rows[row];
+    char size[16], repr[300], flags[32];
+    *style = UI_NORMAL;
+    switch (r->kind) {
+    case ROW_HEADING:
+        *style = UI_HEADING;
+        snprintf(buf, len, "%s", r->text);
+        break;
+    case ROW_NOTE:
+    case ROW_GARBAGE:
+        *style = r->kind == ROW_NOTE ? UI_DIM : UI_NORMAL;
+        snprintf(buf, len, "%s", r->text);
+        break;
+    case ROW_SUSPECT:
+        snprintf(buf, len, "  %8s %s %-16s %s", rs_fmt_size(r->value, size), rs_fmt_flags(v->browser, r->node, flags),
+                 rs_snapshot_type_name(s, r->node), r->text);
+        break;
+    case ROW_TYPE: /* node holds the count */
+        snprintf(buf, len, "  %8s %9u  %s", rs_fmt_size(r->value, size), r->node, s->types[r->aux].name);
+        break;
+    case ROW_CYCLE: {
+        size_t count;
+        const rs_idx *members = rs_scc_cycle_members(s->scc, r->aux, &count);
+        /* The member types, most common first (at most three named). */
+        const char *names[3] = {NULL, NULL, NULL};
+        size_t counts[3] = {0, 0, 0};
+        for (size_t i = 0; i < count && i < 10000; i++) {
+            const char *name = rs_snapshot_type_name(s, members[i]);
+            for (int k = 0; k < 3; k++) {
+                if (names[k] == NULL || strcmp(names[k], name) == 0) {
+                    names[k] = name;
+                    counts[k]++;
+                    break;
+                }
+            }
+        }
+        snprintf(buf, len, "  %8s  cycle of %zu objects: %s%s%s%s%s", rs_fmt_size(r->value, size), count,
+                 names[0] ? names[0] : "", names[1] ? ", " : "", names[1] ? names[1] : "", names[2] ? ", " : "",
+                 names[2] ? names[2] : "");
+        break;
+    }
+    case ROW_UNEXPLAINED:
+        snprintf(buf, len, "  %+8lld refs %-16s %s", (long long)r->value, rs_snapshot_type_name(s, r->node),
+                 rs_fmt_repr(rs_snapshot_object(s, r->node), repr, sizeof repr));
+        break;
+    case ROW_STRING:
+        snprintf(buf, len, "  %8s %-10s %s", rs_fmt_size(r->value, size), rs_snapshot_type_name(s, r->node),
+                 rs_fmt_repr(rs_snapshot_object(s, r->node), repr, sizeof repr));
+        break;
+    }
+    return 0;
+}
+
+static rs_idx summary_selected(rs_view *v)
+{
+    size_t row = vm_list_selected(&v->list);
+    if (row == SIZE_MAX)
+        return RS_NONE;
+    const summary_row *r = &((summary_data *)v->data)->rows[row];
+    if (r->kind == ROW_SUSPECT || r->kind == ROW_UNEXPLAINED || r->kind == ROW_STRING)
+        return r->node;
+    if (r->kind == ROW_CYCLE) {
+        size_t count;
+        const rs_idx *members = rs_scc_cycle_members(v->browser->snap->scc, r->aux, &count);
+        return count ? members[0] : RS_NONE;
+    }
+    return RS_NONE;
+}
+
+static int summary_key(rs_view *v, enum rs_action action)
+{
+    size_t row = vm_list_selected(&v->list);
+    if (action != RS_ACTION_FOLLOW || row == SIZE_MAX)
+        return RS_REACT_UNHANDLED;
+    const summary_row *r = &((summary_data *)v->data)->rows[row];
+    switch (r->kind) {
+    case ROW_TYPE: rs_browser_open(v->browser, RS_SCREEN_INSTANCES, r->aux, 0); return RS_REACT_REDRAW;
+    case ROW_CYCLE: rs_browser_open(v->browser, RS_SCREEN_CYCLE, r->aux, 0); return RS_REACT_REDRAW;
+    case ROW_GARBAGE: rs_browser_open(v->browser, RS_SCREEN_GARBAGE, 0, 0); return RS_REACT_REDRAW;
+    default: return RS_REACT_UNHANDLED;
+    }
+}
+
+const rs_view_class rs_view_summary = {
+    .screen = RS_SCREEN_SUMMARY,
+    .title = "summary: leak suspects",
+    .source = &source,
+    .open = summary_open,
+    .close = summary_close,
+    .header_height = summary_header_height,
+    .draw_header = summary_draw_header,
+    .format_row = summary_format,
+    .selected_node = summary_selected,
+    .key = summary_key,
+};

@@ -1,0 +1,91 @@
+"""A small leaky program for the browser's end-to-end tests.
+
+It leaks in the ways the browser's screens show, then opens the browser
+with refscope.browse() and, once the browser is left, says so and exits:
+  - SESSIONS: a module-level cache of Session objects with big payloads
+    (the top suspect on the summary screen)
+  - a TreeNode tree whose children point back at their parent (cycles)
+  - a Resource with __del__ in a reference cycle (garbage screen)
+  - HANDLERS: closures that capture 'captured_secret' (closures screen)
+  - a thread 'leaky-worker' blocked with a local 'worker_local_config'
+  - EVIL: an object whose repr holds terminal escape sequences
+"""
+import os
+import sys
+import threading
+
+import refscope
+
+SESSIONS = {}
+HANDLERS = []
+
+
+class Session:
+    def __init__(self, sid):
+        self.sid = sid
+        self.payload = bytearray(20_000)
+
+
+class TreeNode:
+    def __init__(self, name, parent=None):
+        self.name = name
+        self.parent = parent
+        self.children = []
+        if parent is not None:
+            parent.children.append(self)
+
+
+class Resource:
+    def __init__(self):
+        self.me = self
+
+    def __del__(self):
+        pass
+
+
+class Evil:
+    def __repr__(self):
+        return "EVIL\x1b[2J\x1b[31mRED\x07"
+
+
+def make_handler(i):
+    captured_secret = bytearray(5_000 + i)
+
+    def handler():
+        return len(captured_secret)
+
+    return handler
+
+
+def worker(ready, stop):
+    worker_local_config = {"mode": "stale-config", "blob": "w" * 3000}
+    ready.set()
+    stop.wait()
+    return worker_local_config
+
+
+for i in range(300):
+    SESSIONS["session-%d" % i] = Session(i)
+ROOT = TreeNode("root")
+for i in range(5):
+    child = TreeNode("child-%d" % i, ROOT)
+    for j in range(3):
+        TreeNode("leaf-%d-%d" % (i, j), child)
+RESOURCE = Resource()
+for i in range(3):
+    HANDLERS.append(make_handler(i))
+EVIL = Evil()
+
+ready, stop = threading.Event(), threading.Event()
+thread = threading.Thread(target=worker, args=(ready, stop), name="leaky-worker", daemon=True)
+thread.start()
+ready.wait()
+
+if os.environ.get("LEAKY_NO_BROWSE"):
+    print("fixture ready")
+else:
+    refscope.browse()
+print("after browse: the program continues", flush=True)
+stop.set()
+thread.join()
+print("leaky_app done", flush=True)

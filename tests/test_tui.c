@@ -1,0 +1,395 @@
+/*
+ * End-to-end tests of the browser: a real leaky program (tests/e2e/
+ * leaky_app.py) runs in a shell in a tmux pseudo-terminal, keys go in with
+ * `send-keys`, and the screen comes back with `capture-pane -p`.  Each test
+ * has its own tmux server (a private socket) and its own $HOME, polls the
+ * screen with a timeout instead of sleeping, and kills its server at exit,
+ * also when an assertion ends the test early.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <check.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pytest_helpers.h"
+#include "suites.h"
+
+#define WAIT_SECONDS 20.0
+
+typedef struct tui {
+    char socket[96];
+    char home[128];
+    char screen[32768];
+} tui;
+
+static tui *current; /* for the exit handler */
+
+/* Runs a shell command; returns its exit status. */
+static int sh(const char *format, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(cmd, sizeof cmd, format, ap);
+    va_end(ap);
+    int r = system(cmd);
+    return r == -1 ? -1 : WEXITSTATUS(r);
+}
+
+static void tui_cleanup(void)
+{
+    if (current == NULL)
+        return;
+    sh("tmux -L %s kill-server >/dev/null 2>&1", current->socket);
+    sh("rm -rf '%s'", current->home);
+    current = NULL;
+}
+
+/* Reads the pane into t->screen. */
+static void tui_capture(tui *t)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "tmux -L %s capture-pane -p 2>/dev/null", t->socket);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(t->screen, 1, sizeof t->screen - 1, p) : 0;
+    t->screen[n] = '\0';
+    if (p)
+        pclose(p);
+}
+
+/* Polls the screen until text shows (true) or the timeout passes (false). */
+static bool tui_wait(tui *t, const char *text)
+{
+    struct timespec start, now, pause = {0, 50 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        tui_capture(t);
+        if (strstr(t->screen, text) != NULL)
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 > WAIT_SECONDS)
+            return false;
+        nanosleep(&pause, NULL);
+    }
+}
+
+#define ck_assert_screen(t, text)                                                                              \
+    ck_assert_msg(tui_wait((t), (text)), "waited %.0f s for \"%s\"; the screen is:\n%s", WAIT_SECONDS, (text), \
+                  (t)->screen)
+
+/* Sends tmux key names ("Enter", "q", "C-c"), each a separate argument. */
+static void tui_keys(tui *t, const char *keys)
+{
+    ck_assert_int_eq(sh("tmux -L %s send-keys %s", t->socket, keys), 0);
+}
+
+/* Types text literally (no key names). */
+static void tui_type(tui *t, const char *text)
+{
+    char quoted[1024];
+    size_t q = 0;
+    quoted[q++] = '\'';
+    for (const char *p = text; *p && q < sizeof quoted - 6; p++) {
+        if (*p == '\'') {
+            memcpy(quoted + q, "'\\''", 4);
+            q += 4;
+        } else {
+            quoted[q++] = *p;
+        }
+    }
+    quoted[q++] = '\'';
+    quoted[q] = '\0';
+    ck_assert_int_eq(sh("tmux -L %s send-keys -l %s", t->socket, quoted), 0);
+}
+
+/* Runs a `:` command and waits for the command line to close. */
+static void tui_command(tui *t, const char *command)
+{
+    tui_type(t, ":");
+    tui_type(t, command);
+    tui_keys(t, "Enter");
+}
+
+/* Starts a shell in a cols x rows pane, runs the leaky program in it and
+ * waits for the browser's summary screen. */
+static void tui_start(tui *t, int cols, int rows)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->socket, sizeof t->socket, "refscope-test-%ld", (long)getpid());
+    snprintf(t->home, sizeof t->home, "/tmp/refscope-tui-%ld", (long)getpid());
+    current = t;
+    atexit(tui_cleanup);
+    sh("rm -rf '%s'; mkdir -p '%s'", t->home, t->home);
+    /* A clean environment: our own HOME (for the : history) and a plain
+     * prompt, the module from the build tree, UTF-8 for the flags. */
+    int r = sh("tmux -L %s -f /dev/null new-session -d -x %d -y %d "
+               "\"env -i PATH=\\\"$PATH\\\" HOME=%s TERM=screen LANG=C.UTF-8 PYTHONPATH=%s "
+               "PYTHONDONTWRITEBYTECODE=1 PS1='rs$ ' sh\"",
+               t->socket, cols, rows, t->home, RS_BUILD_LIB);
+    ck_assert_int_eq(r, 0);
+    ck_assert_screen(t, "rs$");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s/tests/e2e/leaky_app.py; echo EXIT=$?", RS_PYTHON_EXE, RS_SOURCE_DIR);
+    tui_type(t, cmd);
+    tui_keys(t, "Enter");
+    ck_assert_screen(t, "Top suspects");
+}
+
+static void tui_stop(tui *t)
+{
+    (void)t;
+    tui_cleanup();
+}
+
+/* Check whether the summary names the module-level cache as the top
+ * suspect, with its why-alive expression. */
+START_TEST(test_tui_summary_shows_top_suspect)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    ck_assert_screen(&t, "sys.modules['__main__'].SESSIONS");
+    /* It is the first suspect: the row right under the heading. */
+    const char *heading = strstr(t.screen, "Top suspects");
+    const char *row = heading ? strchr(heading, '\n') : NULL;
+    ck_assert_ptr_nonnull(row);
+    const char *end = strchr(row + 1, '\n');
+    ck_assert_ptr_nonnull(end);
+    ck_assert_msg(memmem(row, (size_t)(end - row), "SESSIONS", 8) != NULL, "first suspect row: %.*s",
+                  (int)(end - row), row);
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether 2 lists the types and / filters them. */
+START_TEST(test_tui_types_and_filter)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_keys(&t, "2");
+    ck_assert_screen(&t, "refscope | types");
+    ck_assert_screen(&t, "bytearray");
+    tui_type(&t, "/");
+    tui_type(&t, "main__.Sess");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "filter 'main__.Sess'");
+    ck_assert_screen(&t, " 300 ");
+    ck_assert_screen(&t, "  __main__.Session");
+    ck_assert_msg(strstr(t.screen, "bytearray") == NULL, "the filter left other types:\n%s", t.screen);
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether :type opens the instances, Enter an instance with its
+ * referrer and edge label, and p the why-alive expression. */
+START_TEST(test_tui_instances_referrers_and_path)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_command(&t, "type Session");
+    ck_assert_screen(&t, "300 objects of type __main__.Session");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "held by: 1 referrer");
+    ck_assert_screen(&t, "['session-");
+    ck_assert_screen(&t, ".payload");
+    tui_keys(&t, "p");
+    ck_assert_screen(&t, "alive via: sys.modules['__main__'].SESSIONS['session-");
+    /* Backspace goes back through the history. */
+    tui_keys(&t, "BSpace");
+    ck_assert_screen(&t, "held by: 1 referrer");
+    tui_keys(&t, "h");
+    ck_assert_screen(&t, "300 objects of type __main__.Session");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether the cycle explorer of a parent<->child tree names .parent
+ * as the edge to break and suggests a weak reference. */
+START_TEST(test_tui_cycle_explorer_names_edge_to_break)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_command(&t, "type TreeNode");
+    ck_assert_screen(&t, "objects of type __main__.TreeNode");
+    tui_keys(&t, "c");
+    ck_assert_screen(&t, "refscope | cycle explorer");
+    ck_assert_screen(&t, "edge to break: .parent (__main__.TreeNode -> __main__.TreeNode)");
+    ck_assert_screen(&t, "weakref");
+    /* Walk one edge inside the cycle, then back. */
+    ck_assert_screen(&t, "walk: at __main__.TreeNode");
+    tui_keys(&t, "G Enter");
+    ck_assert_screen(&t, "walk: at ");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether the garbage screen shows the __del__ object in a cycle. */
+START_TEST(test_tui_garbage_shows_finalizer_cycle)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_keys(&t, "4");
+    ck_assert_screen(&t, "refscope | garbage");
+    ck_assert_screen(&t, "__main__.Resource");
+    ck_assert_screen(&t, "finalizer");
+    ck_assert_screen(&t, "PEP 442");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether the closures screen names the captured variable. */
+START_TEST(test_tui_closures_show_variable_name)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_keys(&t, "5");
+    ck_assert_screen(&t, "refscope | closures");
+    tui_type(&t, "/captured");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "'captured_secret' in make_handler.<locals>.handler()");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether the threads screen shows another thread's local. */
+START_TEST(test_tui_threads_show_other_thread_local)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_keys(&t, "6");
+    ck_assert_screen(&t, "thread 'leaky-worker'");
+    ck_assert_screen(&t, "frame worker() leaky_app.py");
+    ck_assert_screen(&t, "worker_local_config");
+    ck_assert_screen(&t, "stale-config");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether ? lists every key of the key table with its help, taken
+ * from the table itself through refscope._key_table(). */
+START_TEST(test_tui_help_lists_every_key)
+{
+    tui t;
+    tui_start(&t, 100, 64);
+    tui_keys(&t, "?");
+    ck_assert_screen(&t, "refscope | help");
+    ck_assert_screen(&t, "flags on object rows");
+    long n = rs_py_long("len(refscope._refscope._key_table())");
+    ck_assert_int_gt(n, 20);
+    for (long i = 0; i < n; i++) {
+        char expr[128], line[512], name[64];
+        snprintf(expr, sizeof expr, "refscope._refscope._key_table()[%ld][0]", i);
+        snprintf(name, sizeof name, "%s", rs_py_str(expr));
+        snprintf(expr, sizeof expr, "refscope._refscope._key_table()[%ld][1]", i);
+        snprintf(line, sizeof line, "  %-10s %s", name, rs_py_str(expr));
+        ck_assert_msg(strstr(t.screen, line) != NULL, "help lacks \"%s\":\n%s", line, t.screen);
+    }
+    /* Commands are listed too. */
+    ck_assert_screen(&t, ":eval EXPR");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether bad commands give one error line each and the browser
+ * keeps working; :eval of an expression opens its result. */
+START_TEST(test_tui_bad_commands_keep_browser_working)
+{
+    static const char *const cases[][2] = {
+        {"bogus", "unknown command ':bogus'; :help lists the commands"},
+        {"addr zz", "'zz' is not an address"},
+        {"addr 0x10", "no object at 0x10 in this snapshot"},
+        {"type NoSuchType", "no objects of type 'NoSuchType'"},
+        {"eval 1/0", "eval: ZeroDivisionError: division by zero"},
+        {"eval raise SystemExit(3)", "eval: SystemExit caught; the program keeps running"},
+        {"eval undefined_name", "eval: NameError: name 'undefined_name' is not defined"},
+        {"save /nonexistent-dir/x.json", "save: FileNotFoundError"},
+        {"type 'unclosed", "unmatched quote"},
+    };
+    tui t;
+    tui_start(&t, 100, 30);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tui_command(&t, cases[i][0]);
+        ck_assert_screen(&t, cases[i][1]);
+        ck_assert_screen(&t, "refscope | summary");
+    }
+    tui_command(&t, "eval SESSIONS");
+    ck_assert_screen(&t, "refscope | object");
+    ck_assert_screen(&t, "['session-0']");
+    tui_keys(&t, "2");
+    ck_assert_screen(&t, "refscope | types");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether a 30x8 terminal shows "too small" and the browser comes
+ * back when the terminal grows. */
+START_TEST(test_tui_too_small_then_resized)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    ck_assert_int_eq(sh("tmux -L %s resize-window -x 30 -y 8", t.socket), 0);
+    ck_assert_screen(&t, "terminal too small");
+    ck_assert_int_eq(sh("tmux -L %s resize-window -x 100 -y 30", t.socket), 0);
+    ck_assert_screen(&t, "Top suspects");
+    tui_keys(&t, "2");
+    ck_assert_screen(&t, "refscope | types");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether a repr holding escape sequences is shown escaped and
+ * leaves the screen intact. */
+START_TEST(test_tui_repr_escapes_are_shown_escaped)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_command(&t, "type Evil");
+    ck_assert_screen(&t, "EVIL\\x1b[2J\\x1b[31mRED\\x07");
+    ck_assert_screen(&t, "refscope | instances");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether after q the program goes on and the shell works again
+ * (the terminal is back in its normal mode). */
+START_TEST(test_tui_quit_restores_terminal)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_keys(&t, "q");
+    ck_assert_screen(&t, "after browse: the program continues");
+    ck_assert_screen(&t, "leaky_app done");
+    ck_assert_screen(&t, "EXIT=0");
+    tui_type(&t, "echo ok$((40+2))");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "ok42");
+    tui_stop(&t);
+}
+END_TEST
+
+Suite *suite_tui(void)
+{
+    Suite *s = suite_create("tui");
+    TCase *tc = tcase_create("tui");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_tui_summary_shows_top_suspect);
+    tcase_add_test(tc, test_tui_types_and_filter);
+    tcase_add_test(tc, test_tui_instances_referrers_and_path);
+    tcase_add_test(tc, test_tui_cycle_explorer_names_edge_to_break);
+    tcase_add_test(tc, test_tui_garbage_shows_finalizer_cycle);
+    tcase_add_test(tc, test_tui_closures_show_variable_name);
+    tcase_add_test(tc, test_tui_threads_show_other_thread_local);
+    tcase_add_test(tc, test_tui_help_lists_every_key);
+    tcase_add_test(tc, test_tui_bad_commands_keep_browser_working);
+    tcase_add_test(tc, test_tui_too_small_then_resized);
+    tcase_add_test(tc, test_tui_repr_escapes_are_shown_escaped);
+    tcase_add_test(tc, test_tui_quit_restores_terminal);
+    suite_add_tcase(s, tc);
+    return s;
+}
