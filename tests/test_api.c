@@ -27,9 +27,7 @@ static const char *const close_ways[] = {"api.close_method", "api.close_with", "
 
 START_TEST(test_api_close_restores_refcounts)
 {
-    /* Check whether an open snapshot holds exactly one reference to each
-     * sample object and releasing it (close(), with, del) gives every
-     * refcount and the number of gc objects back exactly. */
+    /* Check whether releasing a snapshot gives back every refcount and the gc object count exactly. */
     import_fixtures();
     char code[256];
     snprintf(code, sizeof code, "before, during, after, count_before, count_after = api.refcounts_around(%s)\n",
@@ -45,9 +43,7 @@ END_TEST
 
 START_TEST(test_api_refcount_without_own_reference)
 {
-    /* Check whether s.refcount(o) is o's refcount at snapshot time without
-     * the snapshot's own reference: sys.getrefcount(o) minus its argument,
-     * minus the snapshot's reference while it is open. */
+    /* Check whether s.refcount(o) is o's refcount at snapshot time without the snapshot's own. */
     import_fixtures();
     rs_py_run("refcount, unexplained, before, during, after, _, _ = api.own_refcount()\n");
     /* A local, two list items and a dict value: 4 references. */
@@ -76,9 +72,7 @@ static const struct {
 
 START_TEST(test_api_collect_argument)
 {
-    /* Check whether snapshot(collect=x) runs a full collection exactly when
-     * x is true, with automatic gc on or off, and leaves gc.isenabled() as
-     * it was. */
+    /* Check whether snapshot(collect=x) collects exactly when x is true, with gc on or off. */
     import_fixtures();
     char code[256];
     snprintf(code, sizeof code, "collected, in_snapshot, enabled_after = api.collect_effect(%s, %s)\n",
@@ -95,17 +89,14 @@ END_TEST
 
 START_TEST(test_api_collect_argument_errors)
 {
-    /* Check whether collect= is parsed as Python parses a 'p' argument: a
-     * failing __bool__ propagates, extra arguments are TypeErrors, and gc is
-     * left as it was. */
+    /* Check whether collect= fails as a 'p' argument does and extra arguments are TypeErrors. */
     import_fixtures();
     rs_py_run("gc.enable()\n");
     ck_assert_str_eq(rs_py_str("error_of(refscope.snapshot, api.BoolRaises())"), "ZeroDivisionError: no truth value");
     ck_assert_int_eq(rs_py_long("gc.isenabled()"), 1);
     ck_assert_str_eq(rs_py_str("error_of(lambda: refscope.snapshot(collect=api.BoolRaises()))"),
                      "ZeroDivisionError: no truth value");
-    ck_assert_str_eq(rs_py_str("error_of(refscope.snapshot, True, 2)")
-                         /* "snapshot() takes at most 1 argument (2 given)" */,
+    ck_assert_str_eq(rs_py_str("error_of(refscope.snapshot, True, 2)"),
                      "TypeError: snapshot() takes at most 1 argument (2 given)");
     ck_assert_str_eq(rs_py_str("error_of(lambda: refscope.snapshot(bogus=1))"),
                      "TypeError: 'bogus' is an invalid keyword argument for snapshot()");
@@ -114,8 +105,7 @@ END_TEST
 
 START_TEST(test_api_gc_state_restored)
 {
-    /* Check whether automatic gc is enabled after a snapshot exactly when it
-     * was before, for each state. */
+    /* Check whether automatic gc is enabled after a snapshot exactly when it was before. */
     import_fixtures();
     rs_py_run("states = []\n"
               "for enabled in (True, False, True, False):\n"
@@ -134,8 +124,7 @@ static const char *const object_methods[] = {"referents", "referrers", "path", "
 
 START_TEST(test_api_object_not_in_snapshot)
 {
-    /* Check whether asking about an object the snapshot does not have raises
-     * refscope.Error telling to take a new snapshot. */
+    /* Check whether an object newer than the snapshot raises refscope.Error saying what to do. */
     import_fixtures();
     char expr[256];
     rs_py_run("s = refscope.snapshot()\n"
@@ -174,8 +163,7 @@ static const struct {
 
 START_TEST(test_api_bad_arguments)
 {
-    /* Check whether unknown or ambiguous type names raise refscope.Error
-     * pointing to census(), and wrong argument types or counts TypeError. */
+    /* Check whether bad type names raise refscope.Error and bad argument types TypeError. */
     import_fixtures();
     rs_py_run("Dup1 = type('Dup', (), {'__module__': 'one'})\n"
               "Dup2 = type('Dup', (), {'__module__': 'two'})\n"
@@ -195,8 +183,7 @@ static const char *const after_close[] = {
 
 START_TEST(test_api_use_after_close)
 {
-    /* Check whether every use of a closed snapshot raises refscope.Error
-     * saying to take a new one, and closing twice is harmless. */
+    /* Check whether every use of a closed snapshot raises refscope.Error and close() repeats. */
     import_fixtures();
     rs_py_run("s = refscope.snapshot()\n"
               "s.close()\n"
@@ -212,9 +199,7 @@ END_TEST
 
 START_TEST(test_api_context_manager)
 {
-    /* Check whether `with refscope.snapshot() as s` gives the snapshot
-     * itself, closes it on exit, also when the block raises, and lets the
-     * exception through. */
+    /* Check whether `with refscope.snapshot() as s` yields s and closes it, also on an exception. */
     import_fixtures();
     rs_py_run("snap = refscope.snapshot()\n"
               "with snap as s:\n"
@@ -239,9 +224,7 @@ END_TEST
 
 START_TEST(test_api_census_and_instances)
 {
-    /* Check whether the census row of a fixture class counts exactly its
-     * instances with the sum of their sys.getsizeof, and instances() finds
-     * exactly them by type, full name and bare name. */
+    /* Check whether a class's census row counts its instances and sums their sys.getsizeof. */
     import_fixtures();
     rs_py_run("items = api.census_items(7)\n"
               "s = refscope.snapshot()\n"
@@ -264,9 +247,7 @@ END_TEST
 
 START_TEST(test_api_snapshot_figures)
 {
-    /* Check whether len(), edge_count, seconds and memory describe the
-     * snapshot: len counts objects(), edge_count the referents, seconds is a
-     * real duration, memory within the contract's bytes per node and edge. */
+    /* Check whether len(), edge_count, seconds and repr() describe the snapshot. */
     import_fixtures();
     rs_py_run("s = refscope.snapshot()\n"
               "objs = s.objects()\n"

@@ -87,8 +87,7 @@ END_TEST
 
 START_TEST(test_label_frame_local_of_other_thread)
 {
-    /* Check whether an object held only by a local of another thread's
-     * blocked frame has that local as its root label, with file and line. */
+    /* Check whether a local of another thread's blocked frame is the root label, with file and line. */
     rs_py_run("import refscope, fixtures.worker as worker\n"
               "w = worker.Worker('Worker')\n"
               "s = refscope.snapshot()\n"
@@ -136,8 +135,7 @@ static const label_case hostile_cases[] = {
 
 START_TEST(test_label_hostile_dict_keys)
 {
-    /* Check whether dict keys with hostile __repr__/__hash__/__eq__ still
-     * give labels, with the exact text, and no exception escapes. */
+    /* Check whether dict keys with hostile __repr__/__hash__/__eq__ still get their exact labels. */
     rs_py_run("import refscope, fixtures.hostile\n"
               "from fixtures.hostile import H, key, value, raised\n"
               "from fixtures.labels import referent_label as rl, referrer_label as rr\n"
@@ -149,8 +147,7 @@ END_TEST
 
 START_TEST(test_label_lazy_repr)
 {
-    /* Check whether key reprs run only when a label is asked for: never
-     * during the snapshot, once per labelled edge afterwards. */
+    /* Check whether key reprs run only when a label is asked for, never during the snapshot. */
     rs_py_run("import refscope\n"
               "calls = []\n"
               "class Counted:\n"

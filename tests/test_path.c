@@ -108,8 +108,7 @@ END_TEST
 
 START_TEST(test_path_held_by_c_reference)
 {
-    /* Check whether an object only a C reference holds is a root of its own,
-     * with one unexplained reference, and is freed once C lets it go. */
+    /* Check whether an object only C holds is its own root with one unexplained reference. */
     rs_py_run("import ctypes, gc, weakref, refscope, fixtures.paths as paths\n"
               "paths.held_by_c()\n"
               "s = refscope.snapshot()\n"
@@ -133,8 +132,7 @@ END_TEST
 
 START_TEST(test_path_unreachable_island_is_none)
 {
-    /* Check whether members of a cycle no root reaches (cyclic garbage that
-     * gc has not collected yet) have no path, and gc collects them later. */
+    /* Check whether members of a cycle no root reaches have no path and are collected later. */
     rs_py_run("import gc, weakref, refscope, fixtures.paths as paths\n"
               "gc_was_enabled = gc.isenabled()\n"
               "gc.disable()\n"

@@ -45,10 +45,7 @@ static const struct {
 
 START_TEST(test_walk_matches_gc_on_real_heap)
 {
-    /* Check whether, on a heap with the stdlib imported, a generated leaky
-     * heap and a blocked second thread, every node's referents equal
-     * gc.get_referents, its referrers gc.get_referrers (plus untracked
-     * holders), its size sys.getsizeof, and every gc object is a node. */
+    /* Check whether every node agrees with gc and sys.getsizeof on a real heap with a blocked thread. */
     rs_py_run("import fixtures.leaky_heap as heap, fixtures.worker as worker\n"
               "import fixtures.differential as differential\n"
               "imported = heap.import_stdlib()\n"
@@ -87,8 +84,7 @@ END_TEST
 
 START_TEST(test_walk_each_object_once)
 {
-    /* Check whether len(s) counts every node once and objects() lists each
-     * object exactly once. */
+    /* Check whether len(s) counts every node once and objects() lists each object exactly once. */
     rs_py_run("import refscope\n"
               "s = refscope.snapshot()\n"
               "objs = s.objects()\n"
@@ -102,9 +98,7 @@ END_TEST
 
 START_TEST(test_walk_untracked_objects_are_nodes)
 {
-    /* Check whether objects gc does not track (dicts and tuples of atoms,
-     * str, int) are nodes, reached from their holders, including through
-     * other untracked objects and from a frame local only. */
+    /* Check whether untracked objects are nodes, reached through untracked holders and frame locals. */
     rs_py_run("import gc, refscope\n"
               "def hold():\n"
               "    local_dict = {'only': 'a local holds me', 'n': 123456789}\n"
@@ -133,8 +127,7 @@ END_TEST
 
 START_TEST(test_walk_hides_own_objects)
 {
-    /* Check whether refscope's own snapshots and paths are never nodes, even
-     * when a container holds them. */
+    /* Check whether refscope's own snapshots and paths are never nodes, even inside a container. */
     rs_py_run("import refscope\n"
               "first = refscope.snapshot()\n"
               "path = first.path(refscope)\n"
@@ -151,9 +144,7 @@ END_TEST
 
 START_TEST(test_walk_runs_no_python_code)
 {
-    /* Check whether the walk calls no Python method of the heap's objects
-     * (__sizeof__, __getattribute__, __repr__, __eq__, __hash__, __del__),
-     * and sizes an object with a Python __sizeof__ from its C layout. */
+    /* Check whether the walk runs no Python method of the heap's objects and sizes without __sizeof__. */
     rs_py_run("import sys, refscope\n"
               "calls = []\n"
               "class Watched:\n"
@@ -196,9 +187,7 @@ END_TEST
 
 START_TEST(test_walk_frames_of_every_thread_are_roots)
 {
-    /* Check whether locals of executing frames, in the snapshot's thread and
-     * in another thread blocked in a C call, count as referrers: an object
-     * only a local holds has refcount 1 and nothing unexplained. */
+    /* Check whether frame locals of every thread count as referrers (refcount 1, nothing unexplained). */
     rs_py_run("import refscope, fixtures.worker as worker\n"
               "class Mine(list):\n"
               "    pass\n"
