@@ -13,7 +13,9 @@
     X(path)               \
     X(api)                \
     X(viewmodel)          \
-    X(tui)
+    X(tui)                \
+    X(cycles)             \
+    X(analyses)
 
 #define RS_DECLARE_SUITE(name) Suite *suite_##name(void);
 RS_TEST_SUITES(RS_DECLARE_SUITE)

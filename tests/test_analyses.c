@@ -1,0 +1,359 @@
+/* Leak analyses through the Python API (src/garbage.c, retained.c,
+ * closures.c, frames.c, growth.c, strings.c, report.c, export.c): each
+ * compared with an answer Python gives on its own (sys.getsizeof, gc's own
+ * collection, functions' __closure__, threading) where one exists.
+ * Fixtures: tests/fixtures/analyses_heap.py. */
+#include <check.h>
+#include <stdio.h>
+
+#include "pytest_helpers.h"
+#include "suites.h"
+
+static void import_fixtures(void)
+{
+    rs_py_run("import gc, io, json, sys, tracemalloc, refscope, fixtures.analyses_heap as ah\n"
+              "def error_of(fn, *a, **k):\n"
+              "    try:\n"
+              "        fn(*a, **k)\n"
+              "    except refscope.Error as e:\n"
+              "        return 'refscope.Error'\n"
+              "    except Exception as e:\n"
+              "        return type(e).__name__\n"
+              "    return 'no error'\n");
+}
+
+START_TEST(test_analyses_retained_cache)
+{
+    /* Check whether the retained size of a cache dict of 1000 records is
+     * the dict's size plus each record's and what it alone holds, summed
+     * with sys.getsizeof, and s.retained() lists exactly those objects. */
+    import_fixtures();
+    rs_py_run("s = refscope.snapshot()\n");
+    ck_assert_int_eq(rs_py_long("len(ah.cache)"), 1000);
+    ck_assert_int_eq(rs_py_long("s.retained_size(ah.cache)"), rs_py_long("ah.expected_cache_retained()"));
+    ck_assert_str_eq(rs_py_str("{id(o) for o in s.retained(ah.cache)} == ah.expected_cache_ids()"), "True");
+    ck_assert_str_eq(rs_py_str("s.retained(ah.cache)[0] is ah.cache"), "True");
+    ck_assert_int_eq(rs_py_long("sum(s.size(o) for o in s.retained(ah.cache))"), rs_py_long("s.retained_size(ah.cache)"));
+    /* A record retains itself and what it alone holds. */
+    rs_py_run("r = ah.cache['key-3']\n");
+    ck_assert_int_eq(rs_py_long("s.retained_size(r)"),
+                     rs_py_long("sys.getsizeof(r) + sum(sys.getsizeof(o) for o in ah.exclusively_held(r))"));
+    /* The census gains a retained column; the type rows count nested instances once. */
+    ck_assert_int_ge(rs_py_long("[c for c in s.census() if c[0] == 'fixtures.analyses_heap.Record'][0][3]"),
+                     rs_py_long("1000 * sys.getsizeof(r)"));
+    ck_assert_int_eq(rs_py_long("[t for t in s.retained_by_type() if t[0] == 'fixtures.analyses_heap.Record'][0][1]"),
+                     1000);
+}
+END_TEST
+
+START_TEST(test_analyses_garbage_finalizer_in_cycle)
+{
+    /* Check whether a reachable object with __del__ in a cycle is listed
+     * once, as finalizer-in-cycle, with a reason naming __del__ and PEP 442. */
+    import_fixtures();
+    rs_py_run("s = refscope.snapshot()\n"
+              "k = ah.kinds_of(s, id(ah.finalizer_cycle))\n");
+    ck_assert_int_eq(rs_py_long("len(k)"), 1);
+    ck_assert_str_eq(rs_py_str("k[0][0]"), "finalizer-in-cycle");
+    ck_assert_str_eq(rs_py_str("'__del__ of fixtures.analyses_heap.WithDel' in k[0][1] and 'PEP 442' in k[0][1]"),
+                     "True");
+    ck_assert_str_eq(rs_py_str("s.in_cycle(ah.finalizer_cycle)"), "True");
+}
+END_TEST
+
+START_TEST(test_analyses_garbage_debug_saveall)
+{
+    /* Check whether a cycle collected under gc.DEBUG_SAVEALL is listed as
+     * gc.garbage with a reason naming DEBUG_SAVEALL, and gc's debug flags
+     * and gc.garbage are as before afterwards. */
+    import_fixtures();
+    rs_py_run("debug_before = gc.get_debug()\n"
+              "kinds, debug_restored, garbage_empty = ah.saveall_run()\n");
+    ck_assert_int_eq(rs_py_long("len(kinds)"), 1);
+    ck_assert_str_eq(rs_py_str("kinds[0][0]"), "gc.garbage");
+    ck_assert_str_eq(rs_py_str("'gc.DEBUG_SAVEALL' in kinds[0][1]"), "True");
+    ck_assert_str_eq(rs_py_str("debug_restored, garbage_empty, gc.get_debug() == debug_before"), "(True, True, True)");
+}
+END_TEST
+
+START_TEST(test_analyses_garbage_pending_cycle)
+{
+    /* Check whether a cycle dropped with automatic gc off is listed as an
+     * unreachable cycle (what it alone holds as unreachable), its Cycle is
+     * garbage, the unreachable gc objects are exactly those gc.collect()
+     * then finds, and gc is enabled again afterwards. */
+    import_fixtures();
+    rs_py_run("enabled_before = gc.isenabled()\n"
+              "kinds, cycle, ours, theirs, restored = ah.pending_run()\n");
+    ck_assert_str_eq(rs_py_str("[k[0][0] for k in kinds]"), "['unreachable-cycle', 'unreachable-cycle', 'unreachable']");
+    ck_assert_str_eq(rs_py_str("'automatic gc is disabled' in kinds[0][0][1]"), "True");
+    ck_assert_str_eq(rs_py_str("cycle[:2]"), "(True, 2)");
+    ck_assert_int_gt(rs_py_long("cycle[2]"), 0);
+    ck_assert_int_ge(rs_py_long("len(theirs)"), 3);
+    ck_assert_str_eq(rs_py_str("ours == theirs"), "True");
+    ck_assert_str_eq(rs_py_str("restored, gc.isenabled() == enabled_before"), "(True, True)");
+}
+END_TEST
+
+START_TEST(test_analyses_closures)
+{
+    /* Check whether closures() lists exactly the non-empty cells Python
+     * shows through every function's __closure__, with the value's
+     * retained size, biggest first. */
+    import_fixtures();
+    rs_py_run("s = refscope.snapshot()\n"
+              "cl = s.closures()\n"
+              "mine = [c for c in cl if c[0] is ah.counter]\n");
+    ck_assert_str_eq(rs_py_str("{(id(f), n, id(v)) for f, n, v, r in cl} == ah.closures_by_python(s)"), "True");
+    ck_assert_str_eq(rs_py_str("sorted(n for f, n, v, r in mine)"), "['count', 'data']");
+    ck_assert_str_eq(rs_py_str("[v for f, n, v, r in mine if n == 'data'][0] is ah.counter.__closure__[1].cell_contents"),
+                     "True");
+    ck_assert_int_eq(rs_py_long("[r for f, n, v, r in mine if n == 'data'][0]"),
+                     rs_py_long("s.retained_size(ah.counter.__closure__[1].cell_contents)"));
+    ck_assert_str_eq(rs_py_str("all(a[3] >= b[3] for a, b in zip(cl, cl[1:]))"), "True");
+}
+END_TEST
+
+START_TEST(test_analyses_frames)
+{
+    /* Check whether frames() shows another thread (by its name and ident)
+     * sleeping in sleeper() with its local bytearray and its size, the
+     * calling frame innermost first with its locals, and a suspended
+     * generator's local. */
+    import_fixtures();
+    rs_py_run("f = ah.frames_facts()\n");
+    ck_assert_str_eq(rs_py_str("f['ident_ok']"), "True");
+    ck_assert_str_eq(rs_py_str("f['sleeper_where'].split(':')[0]"), "analyses_heap.py");
+    ck_assert_str_eq(rs_py_str("f['local_type'], f['local_len'], f['local_size_ok']"), "('bytearray', 12345, True)");
+    ck_assert_str_eq(rs_py_str("f['main_has_marker'], f['main_innermost_first']"), "(True, True)");
+    ck_assert_str_eq(rs_py_str("f['gen_local']"), "['local of a suspended generator']");
+}
+END_TEST
+
+START_TEST(test_analyses_growth)
+{
+    /* Check whether growth() after mark() shows +1000 Items, their total
+     * size and exactly those objects, and nothing for Item once they are
+     * freed again. */
+    import_fixtures();
+    rs_py_run("grown, after = ah.growth_run()\n");
+    ck_assert_str_eq(rs_py_str("grown"), "(1000, 56000, 1000, True, True)");
+    ck_assert_str_eq(rs_py_str("after"), "[]");
+}
+END_TEST
+
+START_TEST(test_analyses_growth_reused_addresses)
+{
+    /* Check whether objects of another type at the addresses of objects
+     * freed since the mark count as new, and the freed type shows -N. */
+    import_fixtures();
+    rs_py_run("reused, item_delta, item_new, other_delta, other_new = ah.reuse_run()\n");
+    ck_assert_int_gt(rs_py_long("reused"), 0); /* the allocator did reuse addresses */
+    ck_assert_str_eq(rs_py_str("item_delta, item_new, other_delta, other_new"), "(500, 500, -500, 0)");
+}
+END_TEST
+
+START_TEST(test_analyses_growth_errors)
+{
+    /* Check whether growth() without a mark and bad arguments give errors
+     * that say what to do. */
+    import_fixtures();
+    ck_assert_str_eq(rs_py_str("error_of(refscope.growth)"), "refscope.Error");
+    ck_assert_str_eq(rs_py_str("error_of(refscope.mark, snapshot=3)"), "TypeError");
+    ck_assert_str_eq(rs_py_str("error_of(refscope.report, format='xml')"), "refscope.Error");
+    rs_py_run("s = refscope.snapshot()\n");
+    ck_assert_str_eq(rs_py_str("error_of(s.largest, 'no.such.Type')"), "refscope.Error");
+    ck_assert_str_eq(rs_py_str("error_of(s.retained_size, object())"), "refscope.Error");
+    ck_assert_str_eq(rs_py_str("error_of(s.compute, 'nothing')"), "ValueError");
+    ck_assert_str_eq(rs_py_str("error_of(s.to_dot, io.StringIO(), ah.cache, direction='up')"), "ValueError");
+}
+END_TEST
+
+START_TEST(test_analyses_strings_and_memory)
+{
+    /* Check whether largest('str') agrees with sys.getsizeof over every
+     * str of the snapshot, the growing buffer shows as its holder's type,
+     * and process memory puts the objects' bytes beside RSS. */
+    import_fixtures();
+    rs_py_run("s = refscope.snapshot()\n"
+              "top = s.largest('str', 5)\n"
+              "by_python = sorted((sys.getsizeof(o) for o in s.instances('str')), reverse=True)[:5]\n"
+              "holders = {h[0]: h for h in s.strings_by_holder()}\n"
+              "m = s.process_memory()\n");
+    ck_assert_str_eq(rs_py_str("[z for o, z in top] == by_python"), "True");
+    ck_assert_str_eq(rs_py_str("all(type(o) is str and z == sys.getsizeof(o) for o, z in top)"), "True");
+    ck_assert_int_eq(rs_py_long("holders['fixtures.analyses_heap.Buffer'][2]"), 200000);
+    ck_assert_int_eq(rs_py_long("holders['fixtures.analyses_heap.Buffer'][3]"), rs_py_long("sys.getsizeof(ah.buffer.data)"));
+    ck_assert_int_eq(rs_py_long("len(s.largest('list', 3))"), 3);
+    ck_assert_int_eq(rs_py_long("m['objects']"), rs_py_long("sum(s.size(o) for o in s.objects())"));
+    ck_assert_int_gt(rs_py_long("m['rss']"), rs_py_long("m['objects']"));
+    ck_assert_str_eq(rs_py_str("'RSS' in m['line'] and 'Python objects' in m['line']"), "True");
+    /* With pymalloc (not under PYTHONMALLOC=malloc) the arenas are read. */
+    ck_assert_str_eq(rs_py_str("m['arenas'] is None or m['arenas']['used'] <= m['arenas']['bytes']"), "True");
+}
+END_TEST
+
+START_TEST(test_analyses_allocated_at)
+{
+    /* Check whether allocated_at() is None when tracemalloc does not trace,
+     * and after mark(trace=True) names the line that created the object. */
+    import_fixtures();
+    rs_py_run("item = ah.Item()\n"
+              "s = refscope.snapshot()\n"
+              "untraced = s.allocated_at(item)\n"
+              "s.close()\n"
+              "refscope.mark(trace=True)\n"
+              "item = ah.traced_item()\n"
+              "s = refscope.snapshot()\n"
+              "tb = s.allocated_at(item)\n"
+              "line = [i for i, l in enumerate(open(ah.__file__), 1) if 'the allocation site tests' in l][0]\n");
+    ck_assert_str_eq(rs_py_str("untraced"), "None");
+    ck_assert_str_eq(rs_py_str("tracemalloc.is_tracing()"), "True");
+    ck_assert_str_eq(rs_py_str("tb[-1].filename == ah.__file__ and tb[-1].lineno == line"), "True");
+}
+END_TEST
+
+START_TEST(test_analyses_report)
+{
+    /* Check whether the report, as JSON and as text, lists the growth since
+     * the mark with its allocation site, the fixture's cycle with the edge
+     * to break, and paths of representative objects; file= receives it. */
+    import_fixtures();
+    rs_py_run("ah.leaky_state()\n"
+              "s = refscope.snapshot()\n"
+              "j = json.loads(refscope.report(format='json', top=5, snapshot=s))\n"
+              "text = refscope.report(top=5, snapshot=s)\n"
+              "out = io.StringIO()\n"
+              "returned = refscope.report(file=out, snapshot=s)\n"
+              "grown = {t['type']: t for t in j['growth']['types']}\n"
+              "rec = grown['fixtures.analyses_heap.Record']\n"
+              "link_cycles = [c for c in j['cycles']['top'] if 'fixtures.analyses_heap.Link' in c['types']]\n");
+    ck_assert_str_eq(rs_py_str("j['format'], j['version']"), "('refscope-report', 1)");
+    ck_assert_int_eq(rs_py_long("j['objects']"), rs_py_long("len(s)"));
+    ck_assert_str_eq(rs_py_str("sorted(j)"),
+                     "['allocation_sites', 'closures', 'cycles', 'edges', 'format', 'garbage', 'growth', "
+                     "'largest_objects', 'memory', 'objects', 'snapshot_seconds', 'strings', 'tracing', "
+                     "'types', 'unexplained', 'version']");
+    ck_assert_int_eq(rs_py_long("rec['delta_count']"), 300);
+    ck_assert_str_eq(rs_py_str("rec['example']['path'].startswith(\"sys.modules['fixtures.analyses_heap'].leak_list[\")"),
+                     "True");
+    ck_assert_str_eq(rs_py_str("rec['example']['allocated_at'].startswith(ah.__file__)"), "True");
+    ck_assert_str_eq(rs_py_str("any(site['types'].get('fixtures.analyses_heap.Record') == 300 "
+                               "for site in j['allocation_sites'])"),
+                     "True");
+    ck_assert_int_eq(rs_py_long("len(link_cycles)"), 1);
+    ck_assert_str_eq(rs_py_str("link_cycles[0]['break']['label']"), ".parent");
+    ck_assert_str_eq(rs_py_str("'weakref' in link_cycles[0]['break']['suggestion']"), "True");
+    ck_assert_str_eq(rs_py_str("j['types'][0]['retained'] >= j['types'][-1]['retained']"), "True");
+    ck_assert_str_eq(rs_py_str("all(k in j['memory'] for k in ('objects', 'rss', 'line'))"), "True");
+    ck_assert_str_eq(rs_py_str("returned is None and out.getvalue().startswith('refscope leak-suspects report')"),
+                     "True");
+    const char *const sections[] = {"Top types by retained size", "Growth since the mark", "Cycles:", "Garbage:",
+                                    "Biggest closures", "References nothing in the snapshot explains",
+                                    "Largest strings", "Allocation sites"};
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        char expr[160];
+        snprintf(expr, sizeof expr, "%s in text", "'%s'");
+        char filled[200];
+        snprintf(filled, sizeof filled, expr, sections[i]);
+        ck_assert_msg(rs_py_long(filled), "section missing: %s", sections[i]);
+    }
+    ck_assert_str_eq(rs_py_str("\"alive via sys.modules['fixtures.analyses_heap'].leak_list[\" in text"), "True");
+    ck_assert_str_eq(rs_py_str("'make .parent a weakref.ref' in text"), "True");
+}
+END_TEST
+
+START_TEST(test_analyses_to_json)
+{
+    /* Check whether to_json() writes JSON whose nodes are the snapshot's
+     * objects, with sizes and referents equal to what the snapshot says,
+     * to a text file, a binary file or a path. */
+    import_fixtures();
+    rs_py_run("s = refscope.snapshot()\n"
+              "buf = io.StringIO()\n"
+              "s.to_json(buf)\n"
+              "d = json.loads(buf.getvalue())\n"
+              "index = {n[0]: i for i, n in enumerate(d['nodes'])}\n"
+              "r = ah.cache['key-5']\n"
+              "i = index[id(r)]\n"
+              "raw = io.BytesIO()\n"
+              "s.to_json(raw)\n");
+    ck_assert_str_eq(rs_py_str("d['format'], d['version']"), "('refscope-snapshot', 1)");
+    ck_assert_int_eq(rs_py_long("len(d['nodes'])"), rs_py_long("len(s)"));
+    ck_assert_int_eq(rs_py_long("len(d['referents'])"), rs_py_long("len(s)"));
+    ck_assert_str_eq(rs_py_str("d['types'][d['nodes'][i][1]]"), "fixtures.analyses_heap.Record");
+    ck_assert_int_eq(rs_py_long("d['nodes'][i][2]"), rs_py_long("sys.getsizeof(r)"));
+    ck_assert_str_eq(rs_py_str("[d['nodes'][k][0] for k in d['referents'][i]] == [id(o) for o, _ in s.referents(r)]"),
+                     "True");
+    ck_assert_str_eq(rs_py_str("d['roots'][0]['kind']"), "module");
+    ck_assert_str_eq(rs_py_str("json.loads(raw.getvalue())['objects'] == d['objects']"), "True");
+}
+END_TEST
+
+START_TEST(test_analyses_to_dot)
+{
+    /* Check whether to_dot() writes a digraph around the object whose
+     * edges are labelled and whose nodes are all declared, within depth. */
+    import_fixtures();
+    rs_py_run("import re\n"
+              "s = refscope.snapshot()\n"
+              "buf = io.StringIO()\n"
+              "r = ah.cache['key-6']  # even: inline values, no __dict__\n"
+              "s.to_dot(buf, r, depth=1)\n"
+              "dot = buf.getvalue()\n"
+              "declared = set(re.findall(r'^  (n\\d+) \\[label=', dot, re.M))\n"
+              "edges = re.findall(r'^  (n\\d+) -> (n\\d+) \\[label=\"([^\"]*)\"', dot, re.M)\n"
+              "back = io.StringIO()\n"
+              "s.to_dot(back, r, depth=1, direction='referrers')\n");
+    ck_assert_str_eq(rs_py_str("dot.startswith('digraph refscope {') and dot.rstrip().endswith('}')"), "True");
+    ck_assert_str_eq(rs_py_str("all(a in declared and b in declared for a, b, l in edges)"), "True");
+    ck_assert_str_eq(rs_py_str("sorted(l for a, b, l in edges)"), "['.__class__', '.name', '.payload', '.value']");
+    ck_assert_int_eq(rs_py_long("len(declared)"), 5);
+    ck_assert_str_eq(rs_py_str("\"['key-6']\" in back.getvalue()"), "True");
+}
+END_TEST
+
+START_TEST(test_analyses_no_reference_leaks)
+{
+    /* Check whether running every analysis and dropping the answers and
+     * the snapshot gives every refcount back. */
+    import_fixtures();
+    rs_py_run("objs = [ah.cache, ah.cache['key-1'], ah.counter, ah.finalizer_cycle, ah.buffer.data, ah.Record]\n"
+              "refscope.mark()\n"
+              "before = [sys.getrefcount(o) for o in objs]\n"
+              "s = refscope.snapshot()\n"
+              "answers = [s.garbage(), s.closures(), s.frames(), s.retained(ah.cache), s.retained_by_type(),\n"
+              "           s.largest('dict', 5), s.strings_by_holder(), s.process_memory(), s.cycles(),\n"
+              "           refscope.report(snapshot=s), refscope.report(snapshot=s, format='json')]\n"
+              "s.to_json(io.StringIO()); s.to_dot(io.StringIO(), ah.cache['key-1'])\n"
+              "refscope.growth()\n"
+              "answers = None\n"
+              "s.close()\n"
+              "after = [sys.getrefcount(o) for o in objs]\n");
+    ck_assert_str_eq(rs_py_str("after == before"), "True");
+}
+END_TEST
+
+Suite *suite_analyses(void)
+{
+    Suite *s = suite_create("analyses");
+    TCase *tc = tcase_create("analyses");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_analyses_retained_cache);
+    tcase_add_test(tc, test_analyses_garbage_finalizer_in_cycle);
+    tcase_add_test(tc, test_analyses_garbage_debug_saveall);
+    tcase_add_test(tc, test_analyses_garbage_pending_cycle);
+    tcase_add_test(tc, test_analyses_closures);
+    tcase_add_test(tc, test_analyses_frames);
+    tcase_add_test(tc, test_analyses_growth);
+    tcase_add_test(tc, test_analyses_growth_reused_addresses);
+    tcase_add_test(tc, test_analyses_growth_errors);
+    tcase_add_test(tc, test_analyses_strings_and_memory);
+    tcase_add_test(tc, test_analyses_allocated_at);
+    tcase_add_test(tc, test_analyses_report);
+    tcase_add_test(tc, test_analyses_to_json);
+    tcase_add_test(tc, test_analyses_to_dot);
+    tcase_add_test(tc, test_analyses_no_reference_leaks);
+    suite_add_tcase(s, tc);
+    return s;
+}
