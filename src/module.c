@@ -14,6 +14,7 @@
 #include "module_analysis.h"
 #include "pyinternal.h"
 #include "snapshot.h"
+#include "trigger.h"
 
 #define REFSCOPE_VERSION "0.1.0"
 
@@ -459,6 +460,7 @@ static PyObject *module_snapshot(PyObject *Py_UNUSED(module), PyObject *args, Py
 static PyMethodDef module_methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))module_snapshot, METH_VARARGS | METH_KEYWORDS,
      "snapshot(collect=False) -> Snapshot of the whole heap; collect=True runs gc.collect() first."},
+    RS_TRIGGER_METHODS
     RS_BROWSER_METHODS
     RS_ANALYSIS_MODULE_METHODS
     {NULL},

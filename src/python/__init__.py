@@ -2,6 +2,8 @@
 
 The C core lives in refscope._refscope; everything public is re-exported here.
 """
-from ._refscope import Cycle, Error, Path, Snapshot, __version__, browse, growth, mark, report, snapshot
+from ._refscope import (Cycle, Error, Path, Snapshot, __version__, browse, growth, install, mark, report, snapshot,
+                        uninstall)
 
-__all__ = ["Error", "Path", "Snapshot", "snapshot", "__version__", "Cycle", "mark", "growth", "report", "browse"]
+__all__ = ["Error", "Path", "Snapshot", "snapshot", "__version__", "Cycle", "mark", "growth", "report", "browse",
+           "install", "uninstall"]

@@ -1,0 +1,727 @@
+/*
+ * The hotkey signal and the attach listener (DESIGN.md section 8).
+ *
+ * The hotkey is a C builtin installed with signal.signal(), not a
+ * sigaction handler plus Py_AddPendingCall: Python runs it in the main
+ * thread as soon as the signal interrupts whatever the main thread waits
+ * in (time.sleep, select, accept, a lock), and PEP 475 retries that call
+ * afterwards; a pending call would wait until the blocking call returned
+ * by itself.  The handler runs the browser right there, so the browser
+ * sees the program stopped at a safe point.
+ *
+ * The attach listener is a plain pthread with every signal blocked.  It
+ * sleeps in poll() on the socket, never holding the GIL, checks each
+ * client with SO_PEERCRED, receives the client's terminal with SCM_RIGHTS,
+ * parks the request and wakes the main thread with the hotkey signal
+ * (pthread_kill, so that the main thread's blocking call is the one
+ * interrupted).  The handler finds the request and runs the browser on
+ * that terminal.  Meanwhile the listener reads the connection: "winch"
+ * becomes SIGWINCH for the main thread, where curses' resize handler reads
+ * the new size from the terminal.  Reports need no terminal and no main
+ * thread: the listener takes the GIL itself and writes them.
+ *
+ * Ownership: the listener closes every connection.  The main thread takes
+ * a parked request under the lock, only sends on it, and hands it back
+ * (session_done) when the browser has closed.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "browser.h"
+#include "module.h"
+#include "trigger.h"
+#include "ui.h"
+
+/* An attach request: the client's connection and terminal. */
+typedef struct request {
+    int conn_fd; /* -1 = none */
+    int tty_fd;
+    char term[RS_ATTACH_TERM_MAX];
+} request;
+
+#define NO_REQUEST ((request){.conn_fd = -1, .tty_fd = -1})
+
+static struct {
+    pthread_mutex_t lock;
+    /* Touched with the GIL held only. */
+    int signum;          /* the hotkey signal installed, 0 = none */
+    PyObject *handler;   /* our handler function */
+    PyObject *previous;  /* what signal.signal() returned when we installed */
+    bool hooks_registered;
+    /* Under lock. */
+    bool browsing;       /* the browser is open from a trigger */
+    bool woken;          /* the listener signalled the main thread since the handler last ran */
+    int wake_signum;
+    pthread_t main_thread;
+    bool listening;      /* the listener thread exists */
+    bool stopping;
+    pthread_t thread;
+    int listen_fd;
+    int wake_pipe[2];    /* a byte here makes the listener look at the state again */
+    request pending;     /* parked for the main thread */
+    request session;     /* the browser runs on this client's terminal */
+    bool session_watch;  /* the listener still reads the session's connection */
+    bool session_done;   /* the browser closed: the listener closes the session */
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+} trig = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .listen_fd = -1,
+    .wake_pipe = {-1, -1},
+    .pending = {.conn_fd = -1, .tty_fd = -1},
+    .session = {.conn_fd = -1, .tty_fd = -1},
+};
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void close_request(request *r)
+{
+    close_fd(&r->conn_fd);
+    close_fd(&r->tty_fd);
+}
+
+static void wake_listener(void)
+{
+    if (trig.wake_pipe[1] >= 0) {
+        ssize_t ignored = write(trig.wake_pipe[1], "", 1);
+        (void)ignored; /* a full pipe already means "look again" */
+    }
+}
+
+/* --- The listener thread --------------------------------------------------- */
+
+/* Receives the first record of a connection and the descriptor sent with
+ * it (*fd, -1 when none; any extra descriptors are closed). */
+static ssize_t recv_request(int conn, char *buf, size_t len, int *fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+    } control;
+    struct iovec iov = {.iov_base = buf, .iov_len = len - 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                         .msg_controllen = sizeof control.buf};
+    ssize_t n;
+    *fd = -1;
+    do
+        n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    buf[n > 0 ? n : 0] = '\0';
+    for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int received;
+            memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof received);
+            if (*fd < 0)
+                *fd = received;
+            else
+                close(received);
+        }
+    }
+    return n;
+}
+
+static const char report_source[] =
+    "NOTE = 'minimal report: refscope.report() is not in this build yet, so this is the census only'\n"
+    "def report(format, top):\n"
+    "    import io, json, refscope\n"
+    "    full = getattr(refscope, 'report', None)\n"
+    "    if full is not None:\n"
+    "        out = io.StringIO()\n"
+    "        full(file=out, format=format, top=top)\n"
+    "        return out.getvalue()\n"
+    "    with refscope.snapshot() as s:\n"
+    "        rows = s.census()[:top]\n"
+    "        if format == 'json':\n"
+    "            return json.dumps({'note': NOTE, 'objects': len(s), 'edges': s.edge_count,\n"
+    "                               'types': [dict(zip(('type', 'count', 'size', 'retained'), r))\n"
+    "                                         for r in rows]}, indent=2) + '\\n'\n"
+    "        lines = [NOTE, '%d objects, %d edges' % (len(s), s.edge_count), '',\n"
+    "                 '%-40s %10s %12s %12s' % ('type', 'count', 'size', 'retained')]\n"
+    "        lines += ['%-40s %10d %12d %12d' % r for r in rows]\n"
+    "        return '\\n'.join(lines) + '\\n'\n";
+
+/* One sentence for the exception set, which is cleared. */
+static void exception_sentence(char *buf, size_t len)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *text = value != NULL ? PyObject_Str(value) : NULL;
+    const char *s = text != NULL ? PyUnicode_AsUTF8(text) : NULL;
+    const char *name = type != NULL ? ((PyTypeObject *)type)->tp_name : "error";
+    if (type == rs_error && s != NULL)
+        snprintf(buf, len, "%s", s);
+    else
+        snprintf(buf, len, "%s: %s", name, s != NULL ? s : "(no message)");
+    for (char *p = buf; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+/* The report text (UTF-8, malloc'd) for format and top, or NULL with a
+ * sentence in err.  Takes the GIL. */
+static char *make_report(const char *format, int top, size_t *len, char *err, size_t err_len)
+{
+    char *text = NULL;
+    if (_Py_IsFinalizing()) {
+        snprintf(err, err_len, "the program is exiting");
+        return NULL;
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *globals = PyDict_New();
+    PyObject *result = NULL;
+    if (globals != NULL && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0) {
+        PyObject *r = PyRun_String(report_source, Py_file_input, globals, globals);
+        PyObject *fn = r != NULL ? PyDict_GetItemString(globals, "report") : NULL;
+        Py_XDECREF(r);
+        if (fn != NULL)
+            result = PyObject_CallFunction(fn, "si", format, top);
+    }
+    Py_ssize_t size = 0;
+    const char *utf8 = result != NULL && PyUnicode_Check(result) ? PyUnicode_AsUTF8AndSize(result, &size) : NULL;
+    if (utf8 != NULL && (text = malloc((size_t)size + 1)) != NULL) {
+        memcpy(text, utf8, (size_t)size + 1);
+        *len = (size_t)size;
+    } else if (PyErr_Occurred()) {
+        exception_sentence(err, err_len);
+    } else {
+        snprintf(err, err_len, utf8 != NULL ? "out of memory" : "refscope.report() did not write text");
+    }
+    Py_XDECREF(result);
+    if (globals != NULL)
+        PyDict_Clear(globals); /* no function<->globals cycle left for the next report */
+    Py_XDECREF(globals);
+    PyGILState_Release(gil);
+    return text;
+}
+
+static void serve_report(int conn, const char *format, int top)
+{
+    char err[1024];
+    size_t len = 0;
+    char *text = make_report(format, top, &len, err, sizeof err);
+    if (text == NULL) {
+        rs_attach_send(conn, "error the report failed: %s", err);
+        return;
+    }
+    if (rs_attach_send(conn, "report") == 0)
+        for (size_t at = 0; at < len;) {
+            size_t chunk = len - at < RS_ATTACH_RECORD_MAX - 1 ? len - at : RS_ATTACH_RECORD_MAX - 1;
+            if (rs_attach_send(conn, "%.*s", (int)chunk, text + at) < 0)
+                break;
+            at += chunk;
+        }
+    free(text);
+}
+
+/* Parks an attach request for the main thread and wakes it; the request's
+ * descriptors belong to the state (or are closed) afterwards. */
+static void queue_attach(request req)
+{
+    if (req.tty_fd < 0 || !isatty(req.tty_fd)) {
+        rs_attach_send(req.conn_fd, "error the attach request carried no terminal; run refscope attach "
+                                    "from an interactive terminal");
+        close_request(&req);
+        return;
+    }
+    pthread_mutex_lock(&trig.lock);
+    bool busy = trig.browsing || trig.pending.conn_fd >= 0 || trig.session.conn_fd >= 0;
+    if (busy || trig.stopping) {
+        rs_attach_send(req.conn_fd, busy ? "error the browser is already open in PID %ld (from another "
+                                           "refscope attach or the hotkey); try again when it is closed"
+                                         : "error PID %ld is uninstalling refscope",
+                       (long)getpid());
+        close_request(&req);
+        pthread_mutex_unlock(&trig.lock);
+        return;
+    }
+    trig.pending = req;
+    trig.woken = true;
+    pthread_t main_thread = trig.main_thread;
+    int signum = trig.wake_signum;
+    pthread_mutex_unlock(&trig.lock);
+    pthread_kill(main_thread, signum);
+}
+
+static void accept_client(int listen_fd)
+{
+    request req = NO_REQUEST;
+    req.conn_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (req.conn_fd < 0)
+        return;
+    /* A client that connects and says nothing must not hold the listener.
+     * The request is read before anything is answered, because closing a
+     * unix socket with unread data makes the client's read fail with
+     * ECONNRESET instead of showing our answer. */
+    struct timeval timeout = {.tv_sec = 5};
+    setsockopt(req.conn_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    char record[RS_ATTACH_RECORD_MAX];
+    struct ucred cred;
+    socklen_t cred_len = sizeof cred;
+    if (recv_request(req.conn_fd, record, sizeof record, &req.tty_fd) <= 0 ||
+        getsockopt(req.conn_fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0) {
+        close_request(&req);
+        return;
+    }
+    if (cred.uid != geteuid() && cred.uid != 0) {
+        rs_attach_send(req.conn_fd, "error refused: PID %ld runs as uid %u and lets only that user or root "
+                                    "attach, and you are uid %u; run refscope as that user or as root",
+                       (long)getpid(), (unsigned)geteuid(), (unsigned)cred.uid);
+        close_request(&req);
+        return;
+    }
+    char command[16] = "", format[8] = "text";
+    int rows = 0, cols = 0, top = 10;
+    if (sscanf(record, RS_ATTACH_MAGIC " %15s", command) == 1 && strcmp(command, "attach") == 0 &&
+        sscanf(record, RS_ATTACH_MAGIC " attach %d %d %63s", &rows, &cols, req.term) == 3) {
+        queue_attach(req);
+        return;
+    }
+    if (strcmp(command, "report") == 0 && sscanf(record, RS_ATTACH_MAGIC " report %7s %d", format, &top) == 2 &&
+        (strcmp(format, "text") == 0 || strcmp(format, "json") == 0) && top > 0)
+        serve_report(req.conn_fd, format, top);
+    else
+        rs_attach_send(req.conn_fd, "error PID %ld does not understand this request; use the refscope "
+                                    "command of the same version as the refscope module in the program",
+                       (long)getpid());
+    close_request(&req);
+}
+
+/* A record (or end of stream) from the client of the parked request or of
+ * the running browser. */
+static void client_message(int conn)
+{
+    char record[64];
+    ssize_t n = rs_attach_recv(conn, record, sizeof record);
+    pthread_mutex_lock(&trig.lock);
+    bool parked = trig.pending.conn_fd == conn;
+    if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
+        /* The client is gone: drop a parked request; a running browser
+         * keeps its terminal until the user leaves it. */
+        if (parked)
+            close_request(&trig.pending);
+        else
+            trig.session_watch = false;
+    } else if (rs_attach_is(record, "cancel") && parked) {
+        rs_attach_send(conn, "cancelled");
+        close_request(&trig.pending);
+    } else if (rs_attach_is(record, "winch") && !parked && trig.browsing) {
+        pthread_kill(trig.main_thread, SIGWINCH);
+    }
+    pthread_mutex_unlock(&trig.lock);
+}
+
+static void *listener_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&trig.lock);
+        if (trig.stopping) {
+            pthread_mutex_unlock(&trig.lock);
+            break;
+        }
+        if (trig.session_done) {
+            close_request(&trig.session);
+            trig.session_done = trig.session_watch = false;
+        }
+        int watch = trig.pending.conn_fd >= 0 ? trig.pending.conn_fd
+                    : trig.session_watch     ? trig.session.conn_fd
+                                             : -1;
+        pthread_mutex_unlock(&trig.lock);
+        struct pollfd fds[3] = {
+            {.fd = trig.listen_fd, .events = POLLIN},
+            {.fd = trig.wake_pipe[0], .events = POLLIN},
+            {.fd = watch, .events = POLLIN},
+        };
+        if (poll(fds, watch >= 0 ? 3 : 2, -1) < 0)
+            continue; /* EINTR cannot happen (signals blocked); EAGAIN: try again */
+        if (fds[1].revents) {
+            char drain[64];
+            ssize_t ignored = read(trig.wake_pipe[0], drain, sizeof drain);
+            (void)ignored;
+        }
+        if (watch >= 0 && fds[2].revents)
+            client_message(watch);
+        if (fds[0].revents & POLLIN)
+            accept_client(trig.listen_fd);
+    }
+    return NULL;
+}
+
+/* Starts the listener (GIL held).  0, or -1 with a sentence in err. */
+static int listener_start(char *err, size_t err_len)
+{
+    char dir[sizeof trig.path];
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (trig.listening)
+        return 0;
+    if (rs_attach_dir(dir, sizeof dir, geteuid(), getenv("XDG_RUNTIME_DIR"), getenv("TMPDIR")) < 0 ||
+        rs_attach_socket_path(trig.path, sizeof trig.path, dir, getpid()) < 0) {
+        snprintf(err, err_len, "the socket path is too long for a unix socket; set TMPDIR to a short path");
+        return -1;
+    }
+    if (rs_attach_prepare_dir(dir, err, err_len) < 0)
+        return -1;
+    rs_attach_remove_stale(dir);
+    memcpy(addr.sun_path, trig.path, strlen(trig.path) + 1);
+    trig.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (trig.listen_fd < 0 || bind(trig.listen_fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+        chmod(trig.path, 0600) < 0 || listen(trig.listen_fd, 8) < 0 ||
+        pipe2(trig.wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        snprintf(err, err_len, "cannot listen on %s: %s", trig.path, strerror(errno));
+        goto error;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&trig.thread, NULL, listener_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot start the listener thread: %s", strerror(rc));
+        goto error;
+    }
+    pthread_setname_np(trig.thread, "refscope-listen");
+    trig.listening = true;
+    return 0;
+error:
+    if (trig.listen_fd >= 0)
+        unlink(trig.path);
+    close_fd(&trig.listen_fd);
+    close_fd(&trig.wake_pipe[0]);
+    close_fd(&trig.wake_pipe[1]);
+    trig.path[0] = '\0';
+    return -1;
+}
+
+/* Stops the listener and removes the socket (GIL held; released while
+ * waiting for the thread, which may need it to finish a report). */
+static void listener_stop(void)
+{
+    pthread_mutex_lock(&trig.lock);
+    if (!trig.listening) {
+        pthread_mutex_unlock(&trig.lock);
+        return;
+    }
+    trig.stopping = true;
+    wake_listener();
+    pthread_mutex_unlock(&trig.lock);
+    Py_BEGIN_ALLOW_THREADS
+    pthread_join(trig.thread, NULL);
+    Py_END_ALLOW_THREADS
+    pthread_mutex_lock(&trig.lock);
+    unlink(trig.path);
+    trig.path[0] = '\0';
+    close_fd(&trig.listen_fd);
+    close_fd(&trig.wake_pipe[0]);
+    close_fd(&trig.wake_pipe[1]);
+    if (trig.pending.conn_fd >= 0)
+        rs_attach_send(trig.pending.conn_fd, "error refscope was uninstalled in PID %ld before the browser "
+                                             "opened", (long)getpid());
+    close_request(&trig.pending);
+    if (!trig.browsing) {
+        close_request(&trig.session);
+        trig.session_done = trig.session_watch = false;
+    }
+    trig.listening = trig.stopping = false;
+    pthread_mutex_unlock(&trig.lock);
+}
+
+/* --- The hotkey -------------------------------------------------------------- */
+
+/* Ends a browser run: the listener closes an attach session, or the main
+ * thread does when there is no listener any more. */
+static void end_browsing(request *req)
+{
+    pthread_mutex_lock(&trig.lock);
+    trig.browsing = false;
+    if (req->conn_fd >= 0) {
+        if (trig.listening) {
+            trig.session_done = true;
+            wake_listener();
+        } else {
+            close_request(&trig.session);
+            trig.session_watch = false;
+        }
+    }
+    pthread_mutex_unlock(&trig.lock);
+}
+
+/* The signal handler, called by Python in the main thread: runs the
+ * browser on the terminal of a parked attach request, or on the
+ * controlling terminal.  Exceptions from the browser never reach the
+ * program, except SystemExit and KeyboardInterrupt, which the user asked
+ * for; the others go to the attach client or to sys.unraisablehook. */
+static PyObject *hotkey(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    int signum;
+    PyObject *frame;
+    if (!PyArg_ParseTuple(args, "iO:refscope_hotkey", &signum, &frame))
+        return NULL;
+    request req = NO_REQUEST;
+    pthread_mutex_lock(&trig.lock);
+    /* ui_is_open(): refscope.browse() is open, and a hotkey is ignored then too. */
+    bool busy = trig.browsing || ui_is_open(), woken = trig.woken;
+    if (busy && trig.pending.conn_fd >= 0) {
+        /* Only refscope.browse() gets here (the listener refuses requests
+         * while a trigger's browser is open), so the session slot is free
+         * to hand the request back to the listener for closing. */
+        rs_attach_send(trig.pending.conn_fd, "error the browser is already open in PID %ld (refscope.browse()); "
+                                             "try again when it is closed", (long)getpid());
+        if (trig.listening) {
+            trig.session = trig.pending;
+            trig.session_done = true;
+            wake_listener();
+        } else {
+            close_request(&trig.pending);
+        }
+        trig.pending = NO_REQUEST;
+        trig.woken = false;
+    }
+    if (!busy) {
+        trig.woken = false;
+        if (trig.pending.conn_fd >= 0) {
+            req = trig.session = trig.pending;
+            trig.pending = NO_REQUEST;
+            trig.session_watch = true;
+        }
+        /* A wake-up whose request was cancelled meanwhile is no hotkey. */
+        trig.browsing = req.conn_fd >= 0 || !woken;
+    }
+    pthread_mutex_unlock(&trig.lock);
+    if (busy || (req.conn_fd < 0 && woken))
+        Py_RETURN_NONE;
+
+    rs_browser_options options = {.tty_fd = req.tty_fd, .term = req.conn_fd >= 0 ? req.term : NULL};
+    PyObject *globals = NULL, *locals = NULL;
+    if (PyFrame_Check(frame)) {
+        options.caller_frame = frame;
+        options.eval_globals = globals = PyFrame_GetGlobals((PyFrameObject *)frame);
+        options.eval_locals = locals = PyFrame_GetLocals((PyFrameObject *)frame);
+        if (locals == NULL)
+            PyErr_Clear(); /* :eval then runs in the globals alone */
+    }
+    if (req.conn_fd >= 0)
+        rs_attach_send(req.conn_fd, "open");
+    int rc = rs_browser_run(&options);
+    if (rc < 0 && !PyErr_Occurred())
+        PyErr_SetString(rs_error, "the browser failed without saying why");
+    Py_XDECREF(globals);
+    Py_XDECREF(locals);
+    PyObject *result = Py_None;
+    if (rc < 0 && !PyErr_ExceptionMatches(PyExc_Exception)) {
+        result = NULL;
+        if (req.conn_fd >= 0)
+            rs_attach_send(req.conn_fd, "error the browser ended with %s, which PID %ld now handles (it may exit)",
+                           ((PyTypeObject *)PyErr_Occurred())->tp_name, (long)getpid());
+    } else if (rc < 0 && req.conn_fd >= 0) {
+        char sentence[1024];
+        exception_sentence(sentence, sizeof sentence);
+        rs_attach_send(req.conn_fd, "error %s", sentence);
+    } else if (rc < 0) {
+        PyErr_WriteUnraisable(trig.handler);
+    } else if (req.conn_fd >= 0) {
+        rs_attach_send(req.conn_fd, "done");
+    }
+    end_browsing(&req);
+    return Py_XNewRef(result);
+}
+
+static PyMethodDef hotkey_def = {"refscope_hotkey", hotkey, METH_VARARGS,
+                                 "refscope's signal handler: opens the browser (see refscope.install)."};
+
+/* Puts back the handler install() replaced, unless the program has
+ * replaced ours since.  0, or -1 with an exception set. */
+static int hotkey_remove(void)
+{
+    int rc = -1;
+    PyObject *current = NULL, *restored = NULL;
+    PyObject *signal_module = PyImport_ImportModule("signal");
+    if (signal_module == NULL)
+        return -1;
+    current = PyObject_CallMethod(signal_module, "getsignal", "i", trig.signum);
+    if (current == NULL)
+        goto error;
+    if (current == trig.handler) {
+        /* None: the old handler was not set from Python and cannot be put
+         * back from here, so the default comes back. */
+        PyObject *previous = trig.previous != NULL && trig.previous != Py_None
+                                 ? Py_NewRef(trig.previous)
+                                 : PyObject_GetAttrString(signal_module, "SIG_DFL");
+        if (previous != NULL)
+            restored = PyObject_CallMethod(signal_module, "signal", "iO", trig.signum, previous);
+        Py_XDECREF(previous);
+        if (restored == NULL)
+            goto error;
+    }
+    Py_CLEAR(trig.previous);
+    trig.signum = 0;
+    rc = 0;
+error:
+    Py_XDECREF(restored);
+    Py_XDECREF(current);
+    Py_DECREF(signal_module);
+    return rc;
+}
+
+/* Makes signum the hotkey: a no-op when it already is and ours is still
+ * installed.  0, or -1 with an exception set. */
+static int hotkey_set(int signum)
+{
+    PyObject *signal_module = PyImport_ImportModule("signal");
+    PyObject *current = NULL, *previous = NULL;
+    int rc = -1;
+    if (signal_module == NULL)
+        return -1;
+    if (trig.signum == signum) {
+        current = PyObject_CallMethod(signal_module, "getsignal", "i", signum);
+        if (current == NULL)
+            goto error;
+        if (current == trig.handler) {
+            rc = 0;
+            goto error;
+        }
+    } else if (trig.signum != 0 && hotkey_remove() < 0) {
+        goto error;
+    }
+    if (trig.handler == NULL && (trig.handler = PyCFunction_New(&hotkey_def, NULL)) == NULL)
+        goto error;
+    previous = PyObject_CallMethod(signal_module, "signal", "iO", signum, trig.handler);
+    if (previous == NULL)
+        goto error;
+    /* After a takeover by the program, uninstall() puts back the program's. */
+    Py_XSETREF(trig.previous, previous);
+    trig.signum = signum;
+    pthread_mutex_lock(&trig.lock);
+    trig.wake_signum = signum;
+    trig.main_thread = pthread_self();
+    pthread_mutex_unlock(&trig.lock);
+    rc = 0;
+error:
+    Py_XDECREF(current);
+    Py_DECREF(signal_module);
+    return rc;
+}
+
+/* --- Exit and fork ------------------------------------------------------------ */
+
+static PyObject *at_exit(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    listener_stop();
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef at_exit_def = {"refscope_at_exit", at_exit, METH_NOARGS,
+                                  "Removes refscope's attach socket when the program exits."};
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&trig.lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&trig.lock);
+}
+
+/* The child has no listener thread: it closes the parent's descriptors
+ * (without removing the parent's socket) and keeps only the hotkey. */
+static void fork_child(void)
+{
+    pthread_mutex_init(&trig.lock, NULL);
+    if (!trig.listening)
+        return;
+    close_fd(&trig.listen_fd);
+    close_fd(&trig.wake_pipe[0]);
+    close_fd(&trig.wake_pipe[1]);
+    close_request(&trig.pending);
+    close_request(&trig.session);
+    trig.path[0] = '\0';
+    trig.listening = trig.stopping = trig.session_watch = trig.session_done = false;
+}
+
+static int register_hooks(void)
+{
+    if (trig.hooks_registered)
+        return 0;
+    PyObject *atexit = PyImport_ImportModule("atexit");
+    PyObject *fn = atexit != NULL ? PyCFunction_New(&at_exit_def, NULL) : NULL;
+    PyObject *result = fn != NULL ? PyObject_CallMethod(atexit, "register", "O", fn) : NULL;
+    Py_XDECREF(fn);
+    Py_XDECREF(atexit);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    trig.hooks_registered = true;
+    return 0;
+}
+
+/* --- The module functions ---------------------------------------------------- */
+
+PyObject *rs_trigger_install(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"signum", NULL};
+    int signum = SIGUSR1;
+    char err[512];
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i:install", keywords, &signum))
+        return NULL;
+    if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP || signum == SIGWINCH) {
+        PyErr_Format(rs_error, "refscope.install() cannot use signal %d%s; use signal.SIGUSR1 or SIGUSR2",
+                     signum, signum == SIGWINCH ? " (SIGWINCH tells the browser about resizes)" : "");
+        return NULL;
+    }
+    if (!_PyOS_IsMainThread()) {
+        PyErr_SetString(rs_error, "refscope.install() must be called from the main thread, where Python "
+                                  "runs signal handlers");
+        return NULL;
+    }
+    if (register_hooks() < 0)
+        return NULL;
+    bool was_installed = trig.signum != 0;
+    if (hotkey_set(signum) < 0)
+        return NULL;
+    if (listener_start(err, sizeof err) < 0) {
+        if (!was_installed && hotkey_remove() < 0)
+            PyErr_Clear();
+        PyErr_Format(rs_error, "refscope.install(): %s", err);
+        return NULL;
+    }
+    return PyUnicode_FromString(trig.path);
+}
+
+PyObject *rs_trigger_uninstall(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    listener_stop();
+    if (trig.signum != 0 && hotkey_remove() < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
