@@ -12,6 +12,8 @@ PY_EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_con
 PY_LIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))' 2>/dev/null)
 PY_LDVERSION := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LDVERSION"))' 2>/dev/null)
 PY_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
+PY_VERSION := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_python_version())' 2>/dev/null)
+VERSION := $(shell sed -n 's/^\#define REFSCOPE_VERSION "\(.*\)"/\1/p' src/module.c)
 
 PKGS = ncursesw libedit
 PKG_CFLAGS = $(filter-out -D%,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
@@ -40,11 +42,14 @@ CORE_OBJ = $(CORE_SRC:src/%.c=$(OBJDIR)/%.o)
 TEST_OBJ = $(TEST_SRC:tests/%.c=$(OBJDIR)/tests/%.o)
 PKGDIR = $(BUILD)/lib/refscope
 MODULE_SO = $(PKGDIR)/_refscope$(PY_EXT_SUFFIX)
-PKG_PY = $(PKGDIR)/__init__.py
+PKG_PY = $(PKGDIR)/__init__.py $(PKGDIR)/__main__.py
+# The `refscope` command: not part of the module.
+CLI_BIN = $(BUILD)/bin/refscope
+CLI_OBJ = $(OBJDIR)/cli.o $(OBJDIR)/attach.o
 TEST_BIN = $(BUILD)/refscope-tests
 
 .PHONY: all deps check asan-check valgrind-check bench demo clean
-all: $(MODULE_SO) $(PKG_PY)
+all: $(MODULE_SO) $(PKG_PY) $(CLI_BIN)
 
 # Installs the Debian build dependencies when something is missing (as root),
 # or says exactly what to install.
@@ -82,6 +87,14 @@ $(MODULE_SO): $(MODULE_OBJ)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
+$(OBJDIR)/cli.o: CFLAGS_ALL += -DREFSCOPE_VERSION='"$(VERSION)"' -DRS_PYTHON_EXE='"$(PY_EXE)"' \
+	-DRS_PYTHON_VERSION='"$(PY_VERSION)"'
+
+$(CLI_BIN): $(CLI_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^
+
 $(PKGDIR)/%.py: src/python/%.py
 	@mkdir -p $(dir $@)
 	$(Q)cp $< $@
@@ -113,10 +126,17 @@ valgrind-check: deps
 bench: deps all
 	PYTHONPATH=$(BUILD)/lib $(PYTHON) bench/bench.py
 
+# On a terminal the example opens the browser (q leaves); otherwise it
+# prints its headless why-alive answers.
 demo: deps all
-	PYTHONPATH=$(BUILD)/lib $(PYTHON) examples/leaky_service.py
+	@if [ -t 1 ] && [ -z "$$REFSCOPE_DEMO_HEADLESS" ]; then \
+	  echo "refscope: running examples/leaky_service.py under refscope run; the browser opens here, q leaves"; \
+	else \
+	  echo "refscope: stdout is not a terminal (or REFSCOPE_DEMO_HEADLESS is set), so the demo prints its answers instead of opening the browser"; \
+	fi
+	$(CLI_BIN) run --quiet examples/leaky_service.py
 
 clean:
 	rm -rf $(BUILD)
 
--include $(MODULE_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(MODULE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(OBJDIR)/cli.d
