@@ -13,7 +13,10 @@ PY_LIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_
 PY_LDVERSION := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LDVERSION"))' 2>/dev/null)
 PY_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 PY_VERSION := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_python_version())' 2>/dev/null)
+PY_PLATLIB := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])' 2>/dev/null)
 VERSION := $(shell sed -n 's/^\#define REFSCOPE_VERSION "\(.*\)"/\1/p' src/module.c)
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 PKGS = ncursesw libedit
 PKG_CFLAGS = $(filter-out -D%,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
@@ -48,7 +51,7 @@ CLI_BIN = $(BUILD)/bin/refscope
 CLI_OBJ = $(OBJDIR)/cli.o $(OBJDIR)/attach.o
 TEST_BIN = $(BUILD)/refscope-tests
 
-.PHONY: all deps check asan-check valgrind-check bench demo clean
+.PHONY: all deps check asan-check valgrind-check bench demo clean install uninstall
 all: $(MODULE_SO) $(PKG_PY) $(CLI_BIN)
 
 # Installs the Debian build dependencies when something is missing (as root),
@@ -135,6 +138,28 @@ demo: deps all
 	  echo "refscope: stdout is not a terminal (or REFSCOPE_DEMO_HEADLESS is set), so the demo prints its answers instead of opening the browser"; \
 	fi
 	$(CLI_BIN) run --quiet examples/leaky_service.py
+
+# The module and a copy of the command go into the interpreter's platlib
+# (python3 -m refscope finds the command there), the command into
+# $(PREFIX)/bin, the man page into $(PREFIX)/share/man/man1.
+INSTALL_PKG = $(DESTDIR)$(PY_PLATLIB)/refscope
+INSTALL_BIN = $(DESTDIR)$(PREFIX)/bin
+INSTALL_MAN = $(DESTDIR)$(PREFIX)/share/man/man1
+install: all
+	@test -n "$(PY_PLATLIB)" || { echo "refscope: cannot ask $(PYTHON) where its packages go"; exit 1; }
+	install -d $(INSTALL_PKG)/bin $(INSTALL_BIN) $(INSTALL_MAN)
+	install -m 644 $(PKG_PY) $(INSTALL_PKG)/
+	install -m 755 $(MODULE_SO) $(INSTALL_PKG)/
+	install -m 755 $(CLI_BIN) $(INSTALL_PKG)/bin/refscope
+	install -m 755 $(CLI_BIN) $(INSTALL_BIN)/refscope
+	@if [ -f man/refscope.1 ]; then install -m 644 man/refscope.1 $(INSTALL_MAN)/refscope.1; \
+	else echo "refscope: man/refscope.1 is missing, so no man page was installed"; fi
+
+uninstall:
+	rm -f $(INSTALL_BIN)/refscope $(INSTALL_MAN)/refscope.1 $(INSTALL_PKG)/bin/refscope \
+		$(INSTALL_PKG)/_refscope$(PY_EXT_SUFFIX) $(PKG_PY:$(PKGDIR)/%=$(INSTALL_PKG)/%)
+	rm -rf $(INSTALL_PKG)/__pycache__
+	-rmdir $(INSTALL_PKG)/bin $(INSTALL_PKG) 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)
