@@ -107,6 +107,9 @@ $(TEST_BIN): $(TEST_OBJ) $(CORE_OBJ) $(MODULE_SO) $(PKG_PY)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJ) $(CORE_OBJ) $(CHECK_LIBS) \
 		-L$(PY_LIBDIR) -Wl,-rpath,$(PY_LIBDIR) -lpython$(PY_LDVERSION) -lpthread -lm -ldl -lutil
 
+# The trigger tests drive the command.
+$(TEST_BIN): $(CLI_BIN)
+
 check: deps
 	@$(MAKE) --no-print-directory $(TEST_BIN)
 	$(TEST_BIN)

@@ -14,6 +14,7 @@
     X(api)                \
     X(viewmodel)          \
     X(tui)                \
+    X(trigger)            \
     X(cycles)             \
     X(analyses)
 
