@@ -25,6 +25,20 @@ typedef struct header {
     size_t size;   /* bytes asked for */
 } header;
 
+/* Bytes and blocks handed out and not yet freed: lets tests prove that
+ * every path, failures included, frees what it took. */
+static size_t live_bytes, live_blocks;
+
+size_t rs_alloc_live_bytes(void)
+{
+    return live_bytes;
+}
+
+size_t rs_alloc_live_blocks(void)
+{
+    return live_blocks;
+}
+
 /* Countdown to the injected failure; 0 = none.  Tests only: the engine runs
  * with the GIL held, so a plain static is enough. */
 static long fail_countdown;
@@ -55,6 +69,8 @@ static void *map_block(size_t size)
     madvise(p, len, MADV_HUGEPAGE); /* advice only: failure is harmless */
     ((header *)p)->mapped = len;
     ((header *)p)->size = size;
+    live_bytes += size;
+    live_blocks++;
     return (char *)p + HEADER;
 }
 
@@ -64,6 +80,8 @@ static void *wrap_malloc(void *p, size_t size)
         return NULL;
     ((header *)p)->mapped = 0;
     ((header *)p)->size = size;
+    live_bytes += size;
+    live_blocks++;
     return (char *)p + HEADER;
 }
 
@@ -95,12 +113,16 @@ void *rs_realloc(void *ptr, size_t size)
     header *h = (header *)((char *)ptr - HEADER);
     if (h->mapped != 0) {
         size_t len = map_length(size);
-        if (len == h->mapped)
+        if (len == h->mapped) {
+            live_bytes = live_bytes - h->size + size;
+            h->size = size;
             return ptr;
+        }
         void *p = mremap(h, h->mapped, len, MREMAP_MAYMOVE);
         if (p == MAP_FAILED)
             return size + HEADER <= h->mapped ? ptr : NULL; /* a failed shrink keeps the block */
         madvise(p, len, MADV_HUGEPAGE);
+        live_bytes = live_bytes - ((header *)p)->size + size;
         ((header *)p)->mapped = len;
         ((header *)p)->size = size;
         return (char *)p + HEADER;
@@ -110,10 +132,18 @@ void *rs_realloc(void *ptr, size_t size)
         if (big == NULL)
             return NULL;
         memcpy(big, ptr, h->size < size ? h->size : size);
+        live_bytes -= h->size;
+        live_blocks--;
         free(h);
         return big;
     }
-    return wrap_malloc(realloc(h, size + HEADER), size);
+    size_t old = h->size;
+    void *p = realloc(h, size + HEADER);
+    if (p == NULL)
+        return NULL;
+    live_bytes -= old;
+    live_blocks--;
+    return wrap_malloc(p, size);
 }
 
 void rs_free(void *ptr)
@@ -121,6 +151,8 @@ void rs_free(void *ptr)
     if (ptr == NULL)
         return;
     header *h = (header *)((char *)ptr - HEADER);
+    live_bytes -= h->size;
+    live_blocks--;
     if (h->mapped != 0)
         munmap(h, h->mapped);
     else

@@ -128,29 +128,11 @@ static inline void fixture_random_edges(fixture_rng *r, uint32_t n, fixture_edge
     }
 }
 
-/* Bytes the process has allocated, where that can be measured exactly:
- * under AddressSanitizer.  Elsewhere returns 0, so leak checks compare
- * equal and only the sanitizer build proves that failures free everything
- * (glibc's mallinfo counts its per-thread cache as in use, so it cannot). */
-#if defined(__SANITIZE_ADDRESS__)
-#define FIXTURE_HEAP_EXACT 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FIXTURE_HEAP_EXACT 1
-#endif
-#endif
-
-#ifdef FIXTURE_HEAP_EXACT
-size_t __sanitizer_get_current_allocated_bytes(void);
+/* Bytes refscope has allocated and not freed (exact in every build, so
+ * leak checks after injected failures always bite). */
 static inline size_t fixture_heap_bytes(void)
 {
-    return __sanitizer_get_current_allocated_bytes();
+    return rs_alloc_live_bytes();
 }
-#else
-static inline size_t fixture_heap_bytes(void)
-{
-    return 0;
-}
-#endif
 
 #endif

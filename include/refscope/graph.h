@@ -133,6 +133,11 @@ size_t rs_graph_memory_bytes(const rs_graph *g);
  * Lets tests prove that every allocation failure becomes an error return. */
 void rs_alloc_fail_after(long n);
 
+/* Bytes / blocks allocated through rs_malloc and friends and not yet freed
+ * (tests use them to prove that error paths free everything). */
+size_t rs_alloc_live_bytes(void);
+size_t rs_alloc_live_blocks(void);
+
 /* Allocation helpers shared by the engine and analyses; they honour the
  * failure hook above.  rs_malloc/rs_calloc/rs_realloc return NULL on failure. */
 void *rs_malloc(size_t size);
