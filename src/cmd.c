@@ -210,16 +210,21 @@ static int cmd_eval(rs_browser *b, int argc, const char **argv, const char *rest
         }
         return RS_REACT_REDRAW;
     }
-    rs_idx n = result == Py_None ? RS_NONE : rs_snapshot_find(b->snap, result);
+    /* Numbers and strings read best as a value; anything else opens. */
+    bool scalar = result == Py_None || PyBool_Check(result) || PyLong_CheckExact(result) ||
+                  PyFloat_CheckExact(result) || PyComplex_CheckExact(result) || PyUnicode_CheckExact(result) ||
+                  PyBytes_CheckExact(result);
+    rs_idx n = scalar ? RS_NONE : rs_snapshot_find(b->snap, result);
     char repr[300];
-    if (n != RS_NONE) {
+    if (n != RS_NONE)
         rs_browser_open(b, RS_SCREEN_OBJECT, n, 0);
-    } else if (result == Py_None) {
+    else if (result == Py_None)
         rs_browser_info(b, "%s", printed[0] ? printed : "done (None)");
-    } else {
+    else if (scalar)
+        rs_browser_info(b, "= %s", rs_fmt_repr(result, repr, sizeof repr));
+    else
         rs_browser_info(b, "= %s  (a new object, not in the snapshot: :refresh to browse it)",
                         rs_fmt_repr(result, repr, sizeof repr));
-    }
     Py_DECREF(result);
     return RS_REACT_REDRAW;
 }

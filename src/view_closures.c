@@ -105,7 +105,7 @@ static int closures_format(rs_view *v, size_t row, char *buf, size_t len, ui_sty
     Py_DECREF(name);
     if (label == NULL)
         return -1;
-    char text[200];
+    char text[600];
     rs_fmt_str(label, text, sizeof text);
     Py_DECREF(label);
     rs_fmt_object_row(v->browser, r->value, text, 52, buf, len);

@@ -211,15 +211,113 @@ const char *rs_fmt_str(PyObject *str, char *buf, size_t len)
     return buf;
 }
 
+#define BIG_CONTAINER 64
+#define ITEMS_SHOWN 8
+
+/* repr() of a big built-in container costs time and memory in proportion
+ * to its size, on every frame: show its first items and its length. */
+static PyObject *container_repr(PyObject *obj)
+{
+    Py_ssize_t n = PyObject_Length(obj);
+    if (n < 0)
+        return NULL;
+    const char *open = PyDict_Check(obj) ? "{" : PyList_Check(obj) ? "[" : PyTuple_Check(obj) ? "(" : "{";
+    const char *close = PyDict_Check(obj) ? "}" : PyList_Check(obj) ? "]" : PyTuple_Check(obj) ? ")" : "}";
+    PyObject *parts = PyList_New(0);
+    PyObject *iter = parts ? PyObject_GetIter(obj) : NULL;
+    for (int i = 0; iter != NULL && i < ITEMS_SHOWN; i++) {
+        PyObject *item = PyIter_Next(iter);
+        if (item == NULL)
+            break;
+        PyObject *text;
+        if (PyDict_Check(obj)) {
+            PyObject *value = PyDict_GetItemWithError(obj, item); /* borrowed */
+            PyObject *k = rs_safe_repr(item, 40), *v = value ? rs_safe_repr(value, 60) : NULL;
+            text = k && v ? PyUnicode_FromFormat("%U: %U", k, v) : NULL;
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+        } else {
+            text = rs_safe_repr(item, 60);
+        }
+        Py_DECREF(item);
+        if (text == NULL || PyList_Append(parts, text) < 0) {
+            Py_XDECREF(text);
+            Py_CLEAR(parts);
+            break;
+        }
+        Py_DECREF(text);
+    }
+    Py_XDECREF(iter);
+    if (parts == NULL || PyErr_Occurred()) {
+        Py_XDECREF(parts);
+        return NULL;
+    }
+    PyObject *sep = PyUnicode_FromString(", ");
+    PyObject *joined = sep ? PyUnicode_Join(sep, parts) : NULL;
+    Py_XDECREF(sep);
+    Py_DECREF(parts);
+    if (joined == NULL)
+        return NULL;
+    PyObject *r = PyUnicode_FromFormat("%s%s%U, ...%s (%zd items)", Py_TYPE(obj)->tp_name, open, joined, close, n);
+    Py_DECREF(joined);
+    return r;
+}
+
+/* A long str or bytes: the repr of its start and its length, without
+ * building the repr of all of it. */
+static PyObject *long_string_repr(PyObject *obj)
+{
+    PyObject *head;
+    Py_ssize_t n;
+    if (PyUnicode_CheckExact(obj)) {
+        n = PyUnicode_GET_LENGTH(obj);
+        head = PyUnicode_Substring(obj, 0, REPR_MAX);
+    } else if (PyBytes_CheckExact(obj)) {
+        n = PyBytes_GET_SIZE(obj);
+        head = PyBytes_FromStringAndSize(PyBytes_AS_STRING(obj), REPR_MAX);
+    } else {
+        n = PyByteArray_GET_SIZE(obj);
+        head = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(obj), REPR_MAX);
+    }
+    PyObject *repr = head ? rs_safe_repr(head, REPR_MAX) : NULL;
+    Py_XDECREF(head);
+    PyObject *r = repr ? PyUnicode_FromFormat("%U... (%zd %s)", repr, n, PyUnicode_CheckExact(obj) ? "chars" : "bytes")
+                       : NULL;
+    Py_XDECREF(repr);
+    return r;
+}
+
 const char *rs_fmt_repr(PyObject *obj, char *buf, size_t len)
 {
-    PyObject *repr = rs_safe_repr(obj, REPR_MAX);
+    PyObject *repr;
+    bool long_string = (PyUnicode_CheckExact(obj) && PyUnicode_GET_LENGTH(obj) > 4 * REPR_MAX) ||
+                       (PyBytes_CheckExact(obj) && PyBytes_GET_SIZE(obj) > 4 * REPR_MAX) ||
+                       (PyByteArray_CheckExact(obj) && PyByteArray_GET_SIZE(obj) > 4 * REPR_MAX);
+    bool big = (PyDict_CheckExact(obj) && PyDict_GET_SIZE(obj) > BIG_CONTAINER) ||
+               (PyList_CheckExact(obj) && PyList_GET_SIZE(obj) > BIG_CONTAINER) ||
+               (PyTuple_CheckExact(obj) && PyTuple_GET_SIZE(obj) > BIG_CONTAINER) ||
+               ((PySet_CheckExact(obj) || PyFrozenSet_CheckExact(obj)) && PySet_GET_SIZE(obj) > BIG_CONTAINER);
+    if (big || long_string) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        repr = big ? container_repr(obj) : long_string_repr(obj);
+        if (repr == NULL)
+            PyErr_Clear();
+        PyErr_Restore(type, value, tb);
+        if (repr != NULL) {
+            PyObject *safe = rs_escape_text(repr, REPR_MAX);
+            Py_DECREF(repr);
+            repr = safe;
+        }
+    } else {
+        repr = rs_safe_repr(obj, REPR_MAX);
+    }
     const char *utf8 = repr ? PyUnicode_AsUTF8(repr) : NULL;
     if (utf8 == NULL) {
         PyErr_Clear();
         utf8 = "<no memory>";
     }
-    snprintf(buf, len, "%s", utf8);
+    rs_copy_text(buf, len, utf8);
     Py_XDECREF(repr);
     return buf;
 }

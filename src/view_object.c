@@ -26,6 +26,7 @@ typedef struct object_data {
     size_t referrer_count;
     const rs_idx *referents;
     size_t referent_count;
+    char repr[600]; /* made once: the header is drawn on every frame */
 } object_data;
 
 enum row_kind { ROW_HELD_HEADING, ROW_ROOT, ROW_REFERRER, ROW_HOLDS_HEADING, ROW_REFERENT };
@@ -130,6 +131,7 @@ static int object_open(rs_view *v)
     d->node = n;
     d->referrers = rs_graph_referrers(s->graph, n, &d->referrer_count);
     d->referents = rs_graph_referents(s->graph, n, &d->referent_count);
+    rs_fmt_repr(rs_snapshot_object(s, n), d->repr, sizeof d->repr);
     if (rs_graph_flags(s->graph, n) & RS_NODE_ROOT) {
         size_t count;
         const rs_root *roots = rs_graph_roots(s->graph, &count);
@@ -186,7 +188,7 @@ static void object_draw_header(rs_view *v, int row, int width)
              cycle || finalizer || closure || garbage ? "" : " none");
     ui_text(row + 1, 0, width, UI_FLAG, line);
     char repr[600];
-    snprintf(line, sizeof line, "repr: %s", rs_fmt_repr(obj, repr, sizeof repr));
+    snprintf(line, sizeof line, "repr: %s", d->repr);
     ui_text(row + 2, 0, width, UI_NORMAL, line);
     if (PyWeakref_Check(obj)) {
         PyObject *target = PyWeakref_GET_OBJECT(obj);

@@ -131,8 +131,8 @@ static void tui_start(tui *t, int cols, int rows)
      * prompt, the module from the build tree, UTF-8 for the flags. */
     int r = sh("tmux -L %s -f /dev/null new-session -d -x %d -y %d "
                "\"env -i PATH=\\\"$PATH\\\" HOME=%s TERM=screen LANG=C.UTF-8 PYTHONPATH=%s "
-               "PYTHONDONTWRITEBYTECODE=1 PS1='rs$ ' sh\"",
-               t->socket, cols, rows, t->home, RS_BUILD_LIB);
+               "PYTHONDONTWRITEBYTECODE=1 LEAKY_PID_FILE=%s/leaky.pid PS1='rs$ ' sh\"",
+               t->socket, cols, rows, t->home, RS_BUILD_LIB, t->home);
     ck_assert_int_eq(r, 0);
     ck_assert_screen(t, "rs$");
     char cmd[1024];
@@ -263,6 +263,9 @@ START_TEST(test_tui_threads_show_other_thread_local)
     tui t;
     tui_start(&t, 100, 30);
     tui_keys(&t, "6");
+    ck_assert_screen(&t, "refscope | threads and frames");
+    tui_type(&t, "/worker");
+    tui_keys(&t, "Enter");
     ck_assert_screen(&t, "thread 'leaky-worker'");
     ck_assert_screen(&t, "frame worker() leaky_app.py");
     ck_assert_screen(&t, "worker_local_config");
@@ -373,6 +376,112 @@ START_TEST(test_tui_quit_restores_terminal)
 }
 END_TEST
 
+/* Check whether the program's other threads run while the browser waits
+ * for keys (the GIL is released). */
+START_TEST(test_tui_other_threads_run_while_browsing)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_command(&t, "eval globals().__setitem__('N0', len(TICKS))");
+    ck_assert_screen(&t, "done (None)");
+    bool grew = false;
+    for (int i = 0; i < 40 && !grew; i++) {
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        tui_command(&t, "eval 'ticks grew' if len(TICKS) > N0 + 5 else 'ticks stuck'");
+        ck_assert_screen(&t, "= 'ticks ");
+        grew = strstr(t.screen, "= 'ticks grew'") != NULL;
+    }
+    ck_assert_msg(grew, "the ticker thread did not run while the browser waited:\n%s", t.screen);
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether Ctrl-C leaves the browser and the program goes on. */
+START_TEST(test_tui_ctrl_c_leaves)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_keys(&t, "2");
+    ck_assert_screen(&t, "refscope | types");
+    tui_keys(&t, "C-c");
+    ck_assert_screen(&t, "after browse: the program continues");
+    ck_assert_screen(&t, "EXIT=0");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether SIGINT from outside ends the browser with
+ * KeyboardInterrupt and the terminal is restored. */
+START_TEST(test_tui_sigint_restores_terminal)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    char pid_file[256];
+    snprintf(pid_file, sizeof pid_file, "%s/leaky.pid", t.home);
+    FILE *f = fopen(pid_file, "r");
+    long pid = 0;
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    ck_assert_int_eq(sh("kill -INT %ld", pid), 0);
+    ck_assert_screen(&t, "KeyboardInterrupt");
+    ck_assert_screen(&t, "EXIT=");
+    tui_type(&t, "echo ok$((40+2))");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "ok42");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether : recalls earlier commands with Up and keeps them in
+ * $HOME/.local/state/refscope/history after the browser closes. */
+START_TEST(test_tui_command_history_persists)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_command(&t, "eval 6*7");
+    ck_assert_screen(&t, "= 42");
+    tui_command(&t, "eval 1+1");
+    ck_assert_screen(&t, "= 2");
+    tui_type(&t, ":");
+    tui_keys(&t, "Up Up Enter");
+    ck_assert_screen(&t, "= 42");
+    tui_keys(&t, "q");
+    ck_assert_screen(&t, "EXIT=0");
+    /* libedit's file format escapes spaces ("eval\\0406*7"). */
+    ck_assert_int_eq(sh("grep -q '^eval.*6\\*7$' '%s/.local/state/refscope/history'", t.home), 0);
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether browse() without a terminal raises refscope.Error that
+ * points to refscope.report(), and never touches stdin/stdout. */
+START_TEST(test_tui_no_terminal_raises_error)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd /tmp && PYTHONPATH=%s setsid %s -c \""
+             "import refscope\n"
+             "for tty in (None, '/dev/null'):\n"
+             "    try:\n"
+             "        refscope.browse(tty=tty)\n"
+             "    except refscope.Error as e:\n"
+             "        print('ERROR:', e)\n"
+             "\" </dev/null 2>&1",
+             RS_BUILD_LIB, RS_PYTHON_EXE);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char out[4096];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    ck_assert_msg(strstr(out, "ERROR: no terminal: this process has no controlling terminal; use refscope.report()"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "ERROR: no terminal: the given file descriptor is not a terminal"), "%s", out);
+}
+END_TEST
+
 Suite *suite_tui(void)
 {
     Suite *s = suite_create("tui");
@@ -390,6 +499,11 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_too_small_then_resized);
     tcase_add_test(tc, test_tui_repr_escapes_are_shown_escaped);
     tcase_add_test(tc, test_tui_quit_restores_terminal);
+    tcase_add_test(tc, test_tui_other_threads_run_while_browsing);
+    tcase_add_test(tc, test_tui_ctrl_c_leaves);
+    tcase_add_test(tc, test_tui_sigint_restores_terminal);
+    tcase_add_test(tc, test_tui_command_history_persists);
+    tcase_add_test(tc, test_tui_no_terminal_raises_error);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,8 @@ with refscope.browse() and, once the browser is left, says so and exits:
   - HANDLERS: closures that capture 'captured_secret' (closures screen)
   - a thread 'leaky-worker' blocked with a local 'worker_local_config'
   - EVIL: an object whose repr holds terminal escape sequences
+  - TICKS: a thread appends to it while the browser waits for keys
+$LEAKY_PID_FILE, when set, receives the process id.
 """
 import os
 import sys
@@ -18,6 +20,7 @@ import refscope
 
 SESSIONS = {}
 HANDLERS = []
+TICKS = []
 
 
 class Session:
@@ -57,6 +60,11 @@ def make_handler(i):
     return handler
 
 
+def ticker(stop):
+    while not stop.wait(0.01):
+        TICKS.append(len(TICKS))
+
+
 def worker(ready, stop):
     worker_local_config = {"mode": "stale-config", "blob": "w" * 3000}
     ready.set()
@@ -80,6 +88,10 @@ ready, stop = threading.Event(), threading.Event()
 thread = threading.Thread(target=worker, args=(ready, stop), name="leaky-worker", daemon=True)
 thread.start()
 ready.wait()
+threading.Thread(target=ticker, args=(stop,), name="ticker", daemon=True).start()
+if os.environ.get("LEAKY_PID_FILE"):
+    with open(os.environ["LEAKY_PID_FILE"], "w") as f:
+        f.write(str(os.getpid()))
 
 if os.environ.get("LEAKY_NO_BROWSE"):
     print("fixture ready")
