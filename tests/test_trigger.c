@@ -251,7 +251,10 @@ static pid_t start_target(const char *options, start_mode mode)
  * restored) and stays, so the screen can be read. */
 static void start_client(const char *env, const char *args)
 {
-    write_file("client.sh", "\"$@\"\n"
+    /* The script outlives a Ctrl-C meant for the client (a trap, unlike
+     * an ignored signal, is not inherited). */
+    write_file("client.sh", "trap : INT\n"
+                            "\"$@\"\n"
                             "echo \"client-exit=$?\"\n"
                             "echo \"modes: $(stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e icanon -e -echo "
                             "-e echo | tr '\\n' ' ')\"\n"
@@ -574,6 +577,28 @@ START_TEST(test_trigger_attach_through_gdb)
 }
 END_TEST
 
+START_TEST(test_trigger_attach_stuck_main_thread)
+{
+    /* Check whether attaching to a program whose main thread never gets
+     * to run Python code says so after a while instead of hanging, and
+     * whether Ctrl-C then gives up, leaving the program unchanged. */
+    fixture_init();
+    if (!terminal_tests_possible())
+        return;
+    pid_t pid = start_target("--install --wait blocked", PLAIN);
+    char args[256];
+    snprintf(args, sizeof args, "%s attach %ld", CLI, (long)pid);
+    start_client("env", args);
+    ck_assert_msg(wait_pane("client", "has not opened the browser after"), "no word about the wait:\n%s",
+                  pane("client"));
+    tmux_keys("client", "C-c");
+    ck_assert_msg(wait_pane("client", "client-exit=1"), "Ctrl-C did not give up:\n%s", pane("client"));
+    ck_assert_msg(strstr(pane("client"), "gave up waiting; PID") != NULL, "%s", pane("client"));
+    ck_assert_int_eq(alternate("client"), 0);
+    assert_target_alive(pid);
+}
+END_TEST
+
 START_TEST(test_trigger_report)
 {
     /* Check whether `refscope report PID` prints the program's report as
@@ -720,6 +745,7 @@ Suite *suite_trigger(void)
                         (int)(sizeof wait_modes / sizeof wait_modes[0]));
     tcase_add_test(terminals, test_trigger_attach_second_terminal);
     tcase_add_test(terminals, test_trigger_attach_through_gdb);
+    tcase_add_test(terminals, test_trigger_attach_stuck_main_thread);
     tcase_add_test(terminals, test_trigger_report);
     tcase_add_test(terminals, test_trigger_other_user_refused);
     tcase_add_test(terminals, test_trigger_target_dies_while_attached);

@@ -1,17 +1,20 @@
 """The program the trigger tests poke at (tests/test_trigger.c).
 
-    trigger_target.py DIR [--install] [--wait nap|sleep|select|accept|lock]
+    trigger_target.py DIR [--install] [--wait nap|sleep|select|accept|lock|blocked]
 
 Writes DIR/pid once it is ready, then keeps two counters: DIR/ticks (a
 worker thread, every 0.1 s) and DIR/main (the main thread, each time its
 blocking call returns).  `nap` sleeps 0.3 s at a time; the others block
 for good (an hour's sleep, select, accept, a lock nobody releases), so
-only a signal that interrupts them can open the browser.  It holds some
+only a signal that interrupts them can open the browser.  `blocked`
+sleeps with SIGUSR1 blocked in the main thread, like C code that never
+returns to Python: nothing can open the browser then.  It holds some
 leaky-looking data so that the browser and the report have something to
 show.
 """
 import os
 import select
+import signal
 import socket
 import sys
 import threading
@@ -56,10 +59,12 @@ def main():
     write(os.path.join(directory, "pid"), str(os.getpid()))
     print("ready", os.getpid(), flush=True)
     rounds = 0
+    if wait == "blocked":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
     while True:
         if wait == "nap":
             time.sleep(0.3)
-        elif wait == "sleep":
+        elif wait in ("sleep", "blocked"):
             time.sleep(3600)
         elif wait == "select":
             select.select([server], [], [], 3600)
