@@ -77,7 +77,9 @@ void rs_browser_python_error(rs_browser *b, const char *prefix)
 
 /* --- analyses and snapshots ------------------------------------------------ */
 
-int rs_browser_ensure_analyses(rs_snapshot *s)
+/* Computes cycles and dominators for the snapshot once.  0 or -1 with
+ * MemoryError set. */
+static int ensure_analyses(rs_snapshot *s)
 {
     if (rs_analysis_ensure_scc(s) < 0)
         return -1;
@@ -139,7 +141,7 @@ static rs_snapshot *take_snapshot(bool collect)
         return NULL;
     size_t n = rs_graph_node_count(s->graph);
     draw_progress("finding cycles and dominators", n, n);
-    if (rs_browser_ensure_analyses(s) < 0) {
+    if (ensure_analyses(s) < 0) {
         rs_snapshot_free(s);
         return NULL;
     }
@@ -169,8 +171,7 @@ static rs_view *view_new(rs_browser *b, enum rs_screen screen, uint64_t arg, uin
     for (size_t i = 0; i < RS_ROW_CACHE; i++)
         v->cache[i].row = SIZE_MAX;
     if (cls->open(v) < 0) {
-        v->data = v->data; /* close() frees whatever open() left */
-        rs_view_destroy(v);
+        rs_view_destroy(v); /* close() frees whatever open() left */
         return NULL;
     }
     return v;
@@ -223,13 +224,21 @@ static bool browser_back(rs_browser *b)
     return false;
 }
 
-int rs_browser_refresh(rs_browser *b, bool collect)
+/* Takes a new snapshot (gc.collect() first when collect) and reopens the
+ * current screen on it; the history is cleared.  0, or -1 with the
+ * exception set when no snapshot could be taken. */
+static int browser_refresh(rs_browser *b, bool collect)
 {
-    /* Hold the subject across the new snapshot to find it again there. */
+    /* Find the subject again by address and type: holding a reference to
+     * it would show up as an unexplained reference in the new snapshot. */
     enum rs_screen screen = b->view ? (enum rs_screen)b->view->place.screen : RS_SCREEN_SUMMARY;
-    PyObject *subject = NULL;
-    if (b->view != NULL && (screen == RS_SCREEN_OBJECT || screen == RS_SCREEN_PATH || screen == RS_SCREEN_RETAINED))
-        subject = Py_NewRef(rs_snapshot_object(b->snap, (rs_idx)b->view->place.arg));
+    uintptr_t subject = 0;
+    PyTypeObject *subject_type = NULL;
+    if (b->view != NULL && (screen == RS_SCREEN_OBJECT || screen == RS_SCREEN_PATH || screen == RS_SCREEN_RETAINED)) {
+        PyObject *obj = rs_snapshot_object(b->snap, (rs_idx)b->view->place.arg);
+        subject = (uintptr_t)obj;
+        subject_type = Py_TYPE(obj);
+    }
     if (screen == RS_SCREEN_INSTANCES || screen == RS_SCREEN_CYCLE || screen == RS_SCREEN_HELP)
         screen = RS_SCREEN_SUMMARY;
     rs_view_destroy(b->view);
@@ -239,20 +248,21 @@ int rs_browser_refresh(rs_browser *b, bool collect)
      * in the new one. */
     rs_snapshot_free(b->snap);
     b->snap = take_snapshot(collect);
-    if (b->snap == NULL) {
-        Py_XDECREF(subject);
+    if (b->snap == NULL)
         return -1;
-    }
-    rs_idx n = subject ? rs_snapshot_find(b->snap, subject) : RS_NONE;
-    Py_XDECREF(subject);
-    if (subject != NULL && n == RS_NONE)
+    rs_idx n = subject ? rs_graph_find(b->snap->graph, subject) : RS_NONE;
+    if (n != RS_NONE && (Py_TYPE(rs_snapshot_object(b->snap, n)) != subject_type ||
+                         (rs_graph_flags(b->snap->graph, n) & RS_NODE_INTERNAL)))
+        n = RS_NONE;
+    if (subject && n == RS_NONE)
         screen = RS_SCREEN_SUMMARY;
-    if (screen != RS_SCREEN_SUMMARY && rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0)
+    if (rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0)
         return -1;
-    if (rs_browser_open(b, screen, n == RS_NONE ? 0 : n, 0) < 0 && b->view == NULL)
-        return -1;
-    rs_browser_info(b, "new snapshot: %zu objects, %zu edges in %.2f s%s", b->snap->visible_count,
-                    rs_graph_edge_count(b->snap->graph), b->snap->seconds, collect ? " (after gc.collect())" : "");
+    if (screen != RS_SCREEN_SUMMARY)
+        rs_browser_open(b, screen, n == RS_NONE ? 0 : n, 0);
+    rs_browser_info(b, "new snapshot: %zu objects, %zu edges in %.2f s%s%s", b->snap->visible_count,
+                    rs_graph_edge_count(b->snap->graph), b->snap->seconds, collect ? " (after gc.collect())" : "",
+                    subject && n == RS_NONE ? "; the object shown before is gone" : "");
     return 0;
 }
 
@@ -549,8 +559,12 @@ static int handle_key(rs_browser *b, int key)
 static int react(rs_browser *b, int reactions)
 {
     if (reactions & RS_REACT_REFRESH) {
-        if (rs_browser_refresh(b, false) < 0)
-            return -1;
+        int then = b->refresh_then;
+        b->refresh_then = -1;
+        if (browser_refresh(b, b->refresh_collect) < 0)
+            return -1; /* no snapshot to show: the browser ends with the error */
+        if (then >= 0)
+            rs_browser_open(b, (enum rs_screen)then, 0, 0);
     }
     if (reactions & RS_REACT_BACK) {
         if (!browser_back(b))
@@ -595,6 +609,7 @@ static int browser_start(rs_browser *b, const rs_browser_options *options)
     b->globals = Py_NewRef(globals);
     b->locals = Py_NewRef(options->eval_locals ? options->eval_locals : globals);
     b->caller_frame = Py_XNewRef(options->caller_frame);
+    b->refresh_then = -1;
     vm_history_init(&b->history);
     b->snap = take_snapshot(false);
     if (b->snap == NULL || rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0)
@@ -711,6 +726,7 @@ PyObject *rs_browser_bench(PyObject *target, int keys)
         goto done;
     }
     b.bench = true;
+    b.refresh_then = -1;
     b.unicode = ui_unicode();
     vm_history_init(&b.history);
     b.snap = take_snapshot(false);

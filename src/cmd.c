@@ -246,7 +246,8 @@ static int cmd_refresh(rs_browser *b, int argc, const char **argv, const char *r
     (void)argc;
     (void)argv;
     (void)rest;
-    return rs_browser_refresh(b, false) < 0 ? RS_REACT_QUIT : RS_REACT_REDRAW;
+    b->refresh_collect = false;
+    return RS_REACT_REFRESH;
 }
 
 static int cmd_collect(rs_browser *b, int argc, const char **argv, const char *rest)
@@ -254,7 +255,8 @@ static int cmd_collect(rs_browser *b, int argc, const char **argv, const char *r
     (void)argc;
     (void)argv;
     (void)rest;
-    return rs_browser_refresh(b, true) < 0 ? RS_REACT_QUIT : RS_REACT_REDRAW;
+    b->refresh_collect = true;
+    return RS_REACT_REFRESH;
 }
 
 static int cmd_growth(rs_browser *b, int argc, const char **argv, const char *rest)
@@ -266,10 +268,9 @@ static int cmd_growth(rs_browser *b, int argc, const char **argv, const char *re
         rs_browser_error(b, "no mark yet: :mark first, let the program run, then :growth");
         return RS_REACT_REDRAW;
     }
-    if (rs_browser_refresh(b, false) < 0)
-        return RS_REACT_QUIT;
-    rs_browser_open(b, RS_SCREEN_GROWTH, 0, 0);
-    return RS_REACT_REDRAW;
+    b->refresh_collect = false;
+    b->refresh_then = RS_SCREEN_GROWTH;
+    return RS_REACT_REFRESH;
 }
 
 static int cmd_help(rs_browser *b, int argc, const char **argv, const char *rest)

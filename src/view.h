@@ -161,6 +161,8 @@ struct rs_browser {
     int rows, cols;
     bool unicode;
     bool bench; /* drawing for the benchmark: no status noise */
+    bool refresh_collect; /* RS_REACT_REFRESH: gc.collect() first */
+    int refresh_then;     /* RS_REACT_REFRESH: screen to open after, or -1 */
     int bar_end[32]; /* function bar: right edge of each item, for clicks */
     enum rs_action bar_action[32];
     int bar_items;
@@ -184,15 +186,6 @@ void rs_browser_python_error(rs_browser *b, const char *prefix);
 
 /* Shows a one-line message on the status bar. */
 void rs_browser_info(rs_browser *b, const char *format, ...);
-
-/* Takes a new snapshot (gc.collect() first when collect) and reopens the
- * current screen on it; the history is cleared.  0, or -1 with the error
- * shown (the old snapshot is kept). */
-int rs_browser_refresh(rs_browser *b, bool collect);
-
-/* Computes cycles and dominators for the snapshot once.  0 or -1 with
- * MemoryError set. */
-int rs_browser_ensure_analyses(rs_snapshot *s);
 
 /* --- view_list.c: helpers every view uses -------------------------------- */
 

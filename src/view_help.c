@@ -93,7 +93,6 @@ static int help_format(rs_view *v, size_t row, char *buf, size_t len, ui_style *
     else
         snprintf(sign, sizeof sign, "%s", strrchr(glyph, ' ') + 1);
     snprintf(buf, len, "  %s  %s", sign, flag_text[row - 1][1]);
-    (void)v;
     return 0;
 }
 

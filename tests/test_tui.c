@@ -10,6 +10,7 @@
 #include <Python.h>
 
 #include <check.h>
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -117,6 +118,20 @@ static void tui_command(tui *t, const char *command)
     tui_keys(t, "Enter");
 }
 
+/* " LD_PRELOAD=<the ASan runtime> ..." when this build is sanitized (the
+ * program under test loads the sanitized module), else "". */
+static const char *sanitizer_env(void)
+{
+    static char env[512];
+#if defined(__SANITIZE_ADDRESS__)
+    Dl_info info;
+    void *symbol = dlsym(RTLD_DEFAULT, "__asan_init");
+    if (symbol != NULL && dladdr(symbol, &info) != 0)
+        snprintf(env, sizeof env, " LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 PYTHONMALLOC=malloc", info.dli_fname);
+#endif
+    return env;
+}
+
 /* Starts a shell in a cols x rows pane, runs the leaky program in it and
  * waits for the browser's summary screen. */
 static void tui_start(tui *t, int cols, int rows)
@@ -131,8 +146,8 @@ static void tui_start(tui *t, int cols, int rows)
      * prompt, the module from the build tree, UTF-8 for the flags. */
     int r = sh("tmux -L %s -f /dev/null new-session -d -x %d -y %d "
                "\"env -i PATH=\\\"$PATH\\\" HOME=%s TERM=screen LANG=C.UTF-8 PYTHONPATH=%s "
-               "PYTHONDONTWRITEBYTECODE=1 LEAKY_PID_FILE=%s/leaky.pid PS1='rs$ ' sh\"",
-               t->socket, cols, rows, t->home, RS_BUILD_LIB, t->home);
+               "PYTHONDONTWRITEBYTECODE=1 LEAKY_PID_FILE=%s/leaky.pid%s PS1='rs$ ' sh\"",
+               t->socket, cols, rows, t->home, RS_BUILD_LIB, t->home, sanitizer_env());
     ck_assert_int_eq(r, 0);
     ck_assert_screen(t, "rs$");
     char cmd[1024];
@@ -461,7 +476,7 @@ START_TEST(test_tui_no_terminal_raises_error)
 {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "cd /tmp && PYTHONPATH=%s setsid %s -c \""
+             "cd /tmp && env PYTHONPATH=%s%s setsid %s -c \""
              "import refscope\n"
              "for tty in (None, '/dev/null'):\n"
              "    try:\n"
@@ -469,7 +484,7 @@ START_TEST(test_tui_no_terminal_raises_error)
              "    except refscope.Error as e:\n"
              "        print('ERROR:', e)\n"
              "\" </dev/null 2>&1",
-             RS_BUILD_LIB, RS_PYTHON_EXE);
+             RS_BUILD_LIB, sanitizer_env(), RS_PYTHON_EXE);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     char out[4096];
