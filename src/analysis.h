@@ -93,6 +93,9 @@ rs_edge_ref *rs_cycle_ring(rs_snapshot *s, const rs_cycle *c, size_t *count);
 
 /* The cycle's edges ranked as edges to break: back-references first, then
  * edges whose removal frees the most, then the rest; structural edges last.
+ * Back-references are found by label among the first 4096 edges (and not
+ * among a container's items past 1024): a huge cycle is ranked by freed
+ * bytes beyond that.
  * At most max entries (0 = all), each with its label and a one-line
  * suggestion.  Runs Python (labels).  Free with rs_break_edges_free(). */
 rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t max, size_t *count);

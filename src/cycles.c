@@ -35,6 +35,11 @@
  * labelled when they make the final list. */
 #define LABEL_SCAN_LIMIT 1024
 
+/* Edges labelled to find back-references in one cycle; a big cycle's other
+ * edges are ranked by what they free alone (labels cost microseconds each,
+ * and a tree of a million nodes is one cycle). */
+#define LABEL_BUDGET 4096
+
 /* Work allowed for sizing unreachable cycles, in visited nodes per node. */
 #define GARBAGE_VISIT_FACTOR 4
 
@@ -682,14 +687,16 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
     }
     /* Every edge gets its freed bytes; edges from small sources also their
      * label and rank now, big containers' edges only if they are kept. */
+    size_t labelled = 0;
     for (size_t i = 0; i < n; i++) {
         rs_break_edge *e = &out[i];
         e->edge = edges[i];
         e->freed = c->garbage ? 0 : freed_by_removing(s, order, edges[i].from, edges[i].to);
-        if (big_source(s, e->edge.from)) {
+        if (labelled == LABEL_BUDGET || big_source(s, e->edge.from)) {
             e->kind = e->freed > 0 ? RS_BREAK_FREES : RS_BREAK_PLAIN;
             continue;
         }
+        labelled++;
         e->label = rs_label_referent(s, e->edge.from, e->edge.referent);
         if (e->label == NULL || classify(s, e, c->garbage) < 0)
             goto error;

@@ -237,13 +237,16 @@ int rs_export_json(rs_snapshot *s, PyObject *file)
     LIT(&w, "],\n\"roots\": [");
     size_t root_count;
     const rs_root *roots = rs_graph_roots(g, &root_count);
-    for (size_t r = 0; r < root_count && !w.failed; r++) {
-        out(&w, "%s\n{\"kind\": \"%s\", \"target\": %u, \"label\": ", r ? "," : "",
+    for (size_t r = 0, first = 1; r < root_count && !w.failed; r++) {
+        if (id[roots[r].target] == UINT32_MAX) /* a frame local holding refscope's own object */
+            continue;
+        out(&w, "%s\n{\"kind\": \"%s\", \"target\": %u, \"label\": ", first ? "" : ",",
             roots[r].kind < RS_ROOT_KIND_COUNT ? root_kinds[roots[r].kind] : "?", id[roots[r].target]);
         PyObject *label = rs_label_root(s, &roots[r]);
         quoted_py(&w, label);
         Py_XDECREF(label);
         LIT(&w, "}");
+        first = 0;
         maybe_flush(&w);
     }
     LIT(&w, "],\n");

@@ -16,14 +16,20 @@ typedef struct local_list {
     size_t count, cap;
 } local_list;
 
-/* Appends (name, value); a cell variable shows its contents.  0 or -1. */
+/* Appends (name, value); a cell variable shows its contents.  value must
+ * be alive or a visible node: refscope's own objects are nodes the snapshot
+ * does not hold, so they are looked up before being touched.  0 or -1. */
 static int push_local(rs_snapshot *s, local_list *l, PyObject *name, PyObject *value)
 {
-    if (value != NULL && PyCell_Check(value))
-        value = PyCell_GET(value);
     rs_idx n = value ? rs_snapshot_find(s, value) : RS_NONE;
     if (n == RS_NONE)
         return 0;
+    if (PyCell_Check(value)) {
+        PyObject *contents = PyCell_GET(value);
+        n = contents ? rs_snapshot_find(s, contents) : RS_NONE;
+        if (n == RS_NONE)
+            return 0;
+    }
     if (l->count == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         rs_local *grown = rs_realloc(l->locals, cap * sizeof *grown);

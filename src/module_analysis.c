@@ -772,6 +772,15 @@ PyObject *rs_module_growth(PyObject *Py_UNUSED(module), PyObject *args, PyObject
     return list;
 }
 
+PyObject *rs_module_alloc_fail_after(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    rs_alloc_fail_after(n < 0 ? 0 : n);
+    Py_RETURN_NONE;
+}
+
 static int write_to(PyObject *file, PyObject *text)
 {
     PyObject *r = PyObject_CallMethod(file, "write", "O", text);

@@ -63,6 +63,10 @@ PyObject *rs_module_mark(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *rs_module_growth(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *rs_module_report(PyObject *module, PyObject *args, PyObject *kwargs);
 
+/* Test hook: the n-th allocation of refscope's own arrays from now fails
+ * (0 = none), so tests can prove every failure becomes MemoryError. */
+PyObject *rs_module_alloc_fail_after(PyObject *module, PyObject *n);
+
 /* Written in report.c / export.c: the report as a dict (the data behind
  * both formats), its text rendering, and the two snapshot exports. */
 PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top);
@@ -122,6 +126,8 @@ PyObject *rs_path_text(rs_snapshot *s, rs_idx n);
      "growth(collect=True, snapshot=None) -> [(type_name, delta_count, delta_size, new_objects)] since mark()."}, \
     {"report", (PyCFunction)(void (*)(void))rs_module_report, METH_VARARGS | METH_KEYWORDS,                       \
      "report(file=None, format='text', top=10, snapshot=None, collect=False): leak suspects; returns the "        \
-     "text when file is None."},
+     "text when file is None."},                                                                              \
+    {"_alloc_fail_after", rs_module_alloc_fail_after, METH_O,                                                     \
+     "Test hook: make the n-th allocation of refscope's arrays from now fail (0: none)."},
 
 #endif
