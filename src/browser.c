@@ -584,9 +584,8 @@ static void browser_free(rs_browser *b)
     rs_view_destroy(b->view);
     b->view = NULL;
     rs_cmdline_free(b);
-    Py_CLEAR(b->globals);
-    Py_CLEAR(b->locals);
-    Py_CLEAR(b->caller_frame);
+    Py_CLEAR(b->main_module);
+    b->globals = b->locals = b->caller_frame = NULL;
 }
 
 /* Opens the terminal and the first screens; 0 or -1 with an exception set
@@ -599,16 +598,20 @@ static int browser_start(rs_browser *b, const rs_browser_options *options)
         return -1;
     }
     b->unicode = ui_unicode();
-    PyObject *globals = options->eval_globals;
-    if (globals == NULL) {
-        PyObject *main = PyImport_AddModule("__main__"); /* borrowed */
-        globals = main ? PyModule_GetDict(main) : NULL;
-        if (globals == NULL)
+    /* Borrowed: the caller's frame keeps them alive while we run, and a
+     * reference of ours would show in the snapshot as an unexplained one. */
+    b->globals = options->eval_globals;
+    b->locals = options->eval_locals;
+    b->caller_frame = options->caller_frame;
+    if (b->globals == NULL) {
+        b->main_module = PyImport_ImportModule("__main__");
+        if (b->main_module == NULL)
             goto error;
+        if (!PyModule_Check(b->main_module)) {
+            PyErr_SetString(rs_error, "sys.modules['__main__'] is not a module; pass globals for :eval");
+            goto error;
+        }
     }
-    b->globals = Py_NewRef(globals);
-    b->locals = Py_NewRef(options->eval_locals ? options->eval_locals : globals);
-    b->caller_frame = Py_XNewRef(options->caller_frame);
     b->refresh_then = -1;
     vm_history_init(&b->history);
     b->snap = take_snapshot(false);

@@ -133,8 +133,10 @@ static PyObject *run_captured(rs_browser *b, PyObject *code, PyObject **output)
     Py_XINCREF(old_out);
     Py_XINCREF(old_err);
     PyObject *result = NULL;
+    PyObject *globals = b->globals ? b->globals : PyModule_GetDict(b->main_module);
+    PyObject *locals = b->locals ? b->locals : globals;
     if (buffer != NULL && PySys_SetObject("stdout", buffer) == 0 && PySys_SetObject("stderr", buffer) == 0)
-        result = PyEval_EvalCode(code, b->globals, b->locals);
+        result = PyEval_EvalCode(code, globals, locals);
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     if (old_out != NULL)

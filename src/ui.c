@@ -30,6 +30,7 @@ static const int saved_signals[] = {SIGINT, SIGTERM, SIGTSTP, SIGWINCH, SIGQUIT}
 
 static struct {
     SCREEN *screen;
+    SCREEN *previous; /* the program's own curses screen, if it has one */
     FILE *in, *out;
     int fd;          /* our own descriptor for the terminal */
     struct sigaction old_actions[SAVED_SIGNAL_COUNT];
@@ -128,8 +129,13 @@ int ui_open(int tty_fd, const char *term, char *err, size_t err_len)
     const char *codeset = nl_langinfo(CODESET);
     ui.unicode = codeset != NULL && (strcasecmp(codeset, "UTF-8") == 0 || strcasecmp(codeset, "utf8") == 0);
     save_signals();
+    /* newterm() makes its screen current: remember the program's own. */
+    ui.previous = set_term(NULL);
     ui.screen = newterm(term, ui.out, ui.in);
     if (ui.screen == NULL) {
+        if (ui.previous != NULL)
+            set_term(ui.previous);
+        ui.previous = NULL;
         restore_signals();
         fclose(ui.in);
         fclose(ui.out);
@@ -160,8 +166,15 @@ void ui_close(void)
     mousemask(0, NULL);
     curs_set(1);
     endwin();
-    delscreen(ui.screen);
+    if (ui.previous == NULL) {
+        delscreen(ui.screen);
+    } else {
+        /* delscreen() with another screen alive breaks that screen (the
+         * program's own curses crashes in wrefresh()): keep ours, switch. */
+        set_term(ui.previous);
+    }
     ui.screen = NULL;
+    ui.previous = NULL;
     restore_signals();
     fclose(ui.in);
     fclose(ui.out);

@@ -147,9 +147,10 @@ struct rs_view {
 /* The state of a running browser (browser.c owns it). */
 struct rs_browser {
     rs_snapshot *snap;
-    PyObject *globals;  /* :eval namespace (strong) */
-    PyObject *locals;   /* (strong) */
-    PyObject *caller_frame; /* (strong) or NULL */
+    PyObject *globals;  /* :eval namespace (borrowed from the caller), or NULL: __main__'s */
+    PyObject *locals;   /* (borrowed) or NULL: the globals */
+    PyObject *caller_frame; /* (borrowed) or NULL */
+    PyObject *main_module;  /* __main__ (strong) when there are no globals */
     rs_view *view;
     vm_history history;
     char status[512];

@@ -156,11 +156,13 @@ static int threads_format(rs_view *v, size_t row, char *buf, size_t len, ui_styl
         const char *name = PyUnicode_Check(code->co_qualname) ? PyUnicode_AsUTF8(code->co_qualname) : NULL;
         if (file == NULL || name == NULL)
             PyErr_Clear();
-        bool caller = b->caller_frame != NULL && PyFrame_Check(b->caller_frame) &&
-                      (PyObject *)PyFrame_GetCode((PyFrameObject *)b->caller_frame) == (PyObject *)code &&
-                      f->thread < s->thread_count && s->threads[f->thread].is_current;
-        if (b->caller_frame != NULL && PyFrame_Check(b->caller_frame))
-            Py_DECREF(PyFrame_GetCode((PyFrameObject *)b->caller_frame));
+        bool caller = false;
+        if (b->caller_frame != NULL && PyFrame_Check(b->caller_frame) && f->thread < s->thread_count &&
+            s->threads[f->thread].is_current) {
+            PyCodeObject *caller_code = PyFrame_GetCode((PyFrameObject *)b->caller_frame); /* new reference */
+            caller = caller_code == code;
+            Py_DECREF(caller_code);
+        }
         snprintf(buf, len, "  frame %s() %s:%d%s", name ? name : "?", file ? basename_of(file) : "?", f->line,
                  caller ? "  <- opened the browser" : "");
         return 0;

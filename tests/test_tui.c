@@ -3,8 +3,9 @@
  * leaky_app.py) runs in a shell in a tmux pseudo-terminal, keys go in with
  * `send-keys`, and the screen comes back with `capture-pane -p`.  Each test
  * has its own tmux server (a private socket) and its own $HOME, polls the
- * screen with a timeout instead of sleeping, and kills its server at exit,
- * also when an assertion ends the test early.
+ * screen with a timeout instead of sleeping, and kills its server at the
+ * end; a watchdog inside the server kills it when the test process is
+ * gone (a failed check or a timeout ends it without exit handlers).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -149,6 +150,12 @@ static void tui_start(tui *t, int cols, int rows)
                "PYTHONDONTWRITEBYTECODE=1 LEAKY_PID_FILE=%s/leaky.pid%s PS1='rs$ ' sh\"",
                t->socket, cols, rows, t->home, RS_BUILD_LIB, t->home, sanitizer_env());
     ck_assert_int_eq(r, 0);
+    /* A failed check or a timeout ends this process without running exit
+     * handlers: the server then removes itself once we are gone. */
+    ck_assert_int_eq(sh("tmux -L %s run-shell -b 'while kill -0 %ld 2>/dev/null; do sleep 1; done; "
+                        "rm -rf %s; tmux -L %s kill-server'",
+                        t->socket, (long)getpid(), t->home, t->socket),
+                     0);
     ck_assert_screen(t, "rs$");
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s %s/tests/e2e/leaky_app.py; echo EXIT=$?", RS_PYTHON_EXE, RS_SOURCE_DIR);
