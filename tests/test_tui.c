@@ -133,9 +133,10 @@ static const char *sanitizer_env(void)
     return env;
 }
 
-/* Starts a shell in a cols x rows pane, runs the leaky program in it and
- * waits for the browser's summary screen. */
-static void tui_start(tui *t, int cols, int rows)
+/* Starts a shell in a cols x rows pane, runs the leaky program in it
+ * (with redirect appended to its command line) and waits for the
+ * browser's summary screen. */
+static void tui_start_redirected(tui *t, int cols, int rows, const char *redirect)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->socket, sizeof t->socket, "refscope-test-%ld", (long)getpid());
@@ -158,10 +159,16 @@ static void tui_start(tui *t, int cols, int rows)
                      0);
     ck_assert_screen(t, "rs$");
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s/tests/e2e/leaky_app.py; echo EXIT=$?", RS_PYTHON_EXE, RS_SOURCE_DIR);
+    snprintf(cmd, sizeof cmd, "%s %s/tests/e2e/leaky_app.py%s; echo EXIT=$?", RS_PYTHON_EXE, RS_SOURCE_DIR,
+             redirect);
     tui_type(t, cmd);
     tui_keys(t, "Enter");
     ck_assert_screen(t, "Top suspects");
+}
+
+static void tui_start(tui *t, int cols, int rows)
+{
+    tui_start_redirected(t, cols, rows, "");
 }
 
 static void tui_stop(tui *t)
@@ -197,6 +204,10 @@ START_TEST(test_tui_types_and_filter)
     tui_keys(&t, "2");
     ck_assert_screen(&t, "refscope | types");
     ck_assert_screen(&t, "bytearray");
+    tui_keys(&t, "s");
+    ck_assert_screen(&t, "sorted by size (biggest first)");
+    tui_keys(&t, "s");
+    ck_assert_screen(&t, "sorted by count (biggest first)");
     tui_type(&t, "/");
     tui_type(&t, "main__.Sess");
     tui_keys(&t, "Enter");
@@ -220,6 +231,11 @@ START_TEST(test_tui_instances_referrers_and_path)
     ck_assert_screen(&t, "held by: 1 referrer");
     ck_assert_screen(&t, "['session-");
     ck_assert_screen(&t, ".payload");
+    tui_keys(&t, "r");
+    ck_assert_screen(&t, "freeing this __main__.Session would free 2 objects");
+    ck_assert_screen(&t, "bytearray");
+    tui_keys(&t, "BSpace");
+    ck_assert_screen(&t, "held by: 1 referrer");
     tui_keys(&t, "p");
     ck_assert_screen(&t, "alive via: sys.modules['__main__'].SESSIONS['session-");
     /* Backspace goes back through the history. */
@@ -504,6 +520,46 @@ START_TEST(test_tui_no_terminal_raises_error)
 }
 END_TEST
 
+/* Check whether :mark and :growth show what the program allocated in
+ * between (the ticker thread's ints) and 7 reopens that screen. */
+START_TEST(test_tui_mark_and_growth)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_keys(&t, "7");
+    ck_assert_screen(&t, "no mark yet");
+    tui_command(&t, "mark");
+    ck_assert_screen(&t, "marked ");
+    struct timespec pause = {0, 500 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    tui_command(&t, "growth");
+    ck_assert_screen(&t, "types changed since the mark");
+    ck_assert_screen(&t, "  list"); /* TICKS grew */
+    tui_keys(&t, "1");
+    ck_assert_screen(&t, "Top suspects");
+    tui_keys(&t, "7");
+    ck_assert_screen(&t, "types changed since the mark");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether the browser draws on the terminal while the program's
+ * stdout and stderr go to a file. */
+START_TEST(test_tui_works_with_output_redirected)
+{
+    tui t;
+    char redirect[300], out[256];
+    snprintf(out, sizeof out, "/tmp/refscope-tui-%ld/out.txt", (long)getpid());
+    snprintf(redirect, sizeof redirect, " >%s 2>&1", out);
+    tui_start_redirected(&t, 100, 30, redirect);
+    ck_assert_screen(&t, "sys.modules['__main__'].SESSIONS");
+    tui_keys(&t, "q");
+    ck_assert_screen(&t, "EXIT=0");
+    ck_assert_int_eq(sh("grep -q 'after browse: the program continues' %s", out), 0);
+    tui_stop(&t);
+}
+END_TEST
+
 Suite *suite_tui(void)
 {
     Suite *s = suite_create("tui");
@@ -526,6 +582,8 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_sigint_restores_terminal);
     tcase_add_test(tc, test_tui_command_history_persists);
     tcase_add_test(tc, test_tui_no_terminal_raises_error);
+    tcase_add_test(tc, test_tui_mark_and_growth);
+    tcase_add_test(tc, test_tui_works_with_output_redirected);
     suite_add_tcase(s, tc);
     return s;
 }
