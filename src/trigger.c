@@ -544,6 +544,10 @@ static PyObject *hotkey(PyObject *Py_UNUSED(self), PyObject *args)
         exception_sentence(sentence, sizeof sentence);
         rs_attach_send(req.conn_fd, "error %s", sentence);
     } else if (rc < 0) {
+        char sentence[1024];
+        exception_sentence(sentence, sizeof sentence);
+        PyErr_Format(rs_error, "the hotkey could not open the browser: %s; from a terminal, `refscope attach %ld` "
+                               "opens it there", sentence, (long)getpid());
         PyErr_WriteUnraisable(trig.handler);
     } else if (req.conn_fd >= 0) {
         rs_attach_send(req.conn_fd, "done");

@@ -437,6 +437,25 @@ START_TEST(test_trigger_install_errors)
 }
 END_TEST
 
+START_TEST(test_trigger_hotkey_without_terminal)
+{
+    /* Check whether the hotkey in a program without a terminal (a daemon)
+     * reports why through sys.unraisablehook, naming `refscope attach`,
+     * and the program goes on. */
+    char out[4096];
+    fixture_init();
+    write_file("daemon.py", "import os, signal, time, refscope\n"
+                            "refscope.install()\n"
+                            "os.kill(os.getpid(), signal.SIGUSR1)\n"
+                            "time.sleep(0.1)\n"
+                            "print('still running')\n");
+    int status = run(out, sizeof out, "%s setsid -w %s %s/daemon.py </dev/null", fx.env, RS_PYTHON_EXE, fx.dir);
+    ck_assert_msg(status == 0, "exit %d: %s", status, out);
+    ck_assert_msg(strstr(out, "the hotkey could not open the browser: no terminal") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "refscope attach") != NULL && strstr(out, "still running") != NULL, "%s", out);
+}
+END_TEST
+
 /* --- The command ------------------------------------------------------------------ */
 
 START_TEST(test_trigger_cli_usage_and_run)
@@ -737,6 +756,7 @@ Suite *suite_trigger(void)
     tcase_add_test(tc, test_trigger_install_twice_uninstall_restores);
     tcase_add_test(tc, test_trigger_stale_socket_removed);
     tcase_add_test(tc, test_trigger_install_errors);
+    tcase_add_test(tc, test_trigger_hotkey_without_terminal);
     tcase_add_test(tc, test_trigger_cli_usage_and_run);
     suite_add_tcase(s, tc);
     TCase *terminals = tcase_create("terminals");
