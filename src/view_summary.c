@@ -202,6 +202,10 @@ static int add_unexplained(summary_data *d, rs_snapshot *s)
         /* Containers only: the interpreter holds many strings and types. */
         if ((f & (RS_NODE_INTERNAL | RS_NODE_TYPE | RS_NODE_MODULE | RS_NODE_NOT_DATA)) || !(f & RS_NODE_IS_GC))
             continue;
+        /* Constant tuples are shared by the interpreter's caches. */
+        PyObject *obj = rs_snapshot_object(s, i);
+        if (PyTuple_CheckExact(obj) || PyFrozenSet_CheckExact(obj))
+            continue;
         /* Statically allocated objects (refcount ~1e9) are not leaks. */
         if (rs_snapshot_unexplained(s, i) > 0 && rs_graph_refcount(s->graph, i) < 100000000u)
             top_add(&top, (uint64_t)rs_snapshot_unexplained(s, i), i);
