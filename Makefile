@@ -4,7 +4,7 @@
 
 PYTHON ?= python3
 BUILD ?= build
-DEBIAN_DEPS = build-essential pkg-config python3-dev libncurses-dev libedit-dev check tmux python3-objgraph
+DEBIAN_DEPS = build-essential pkg-config python3-dev libncurses-dev libedit-dev check tmux gdb python3-objgraph
 
 PY := $(shell command -v $(PYTHON) 2>/dev/null)
 PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
@@ -60,7 +60,7 @@ deps:
 	@missing=""; \
 	pkg-config --exists ncursesw libedit check 2>/dev/null || missing=1; \
 	[ -n "$(PY)" ] && [ -f "$(PY_INCLUDE)/internal/pycore_frame.h" ] || missing=1; \
-	command -v tmux >/dev/null || missing=1; \
+	command -v tmux >/dev/null && command -v gdb >/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "refscope: installing build dependencies: $(DEBIAN_DEPS)"; \
