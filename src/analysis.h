@@ -28,7 +28,9 @@ int rs_analysis_ensure_scc(rs_snapshot *s);
 int rs_analysis_ensure_dominators(rs_snapshot *s);
 
 /* Throws away and recomputes "scc" or "dominators", for benchmarks; stores
- * the seconds taken in *seconds.  0, or -1 with an exception set. */
+ * the seconds taken in *seconds.  Pointers borrowed from the old result
+ * (rs_cycle.members, rs_dom_children arrays) are invalid afterwards.
+ * 0, or -1 with an exception set. */
 int rs_analysis_recompute(rs_snapshot *s, const char *what, double *seconds);
 
 /* --- cycles (cycles.c) --------------------------------------------------- */
@@ -192,6 +194,8 @@ typedef struct rs_dom_order {
 /* Computes the order (and the dominators, once).  NULL with an exception
  * set; free with rs_dom_order_free(). */
 rs_dom_order *rs_dom_order_new(rs_snapshot *s);
+
+/* Frees an order from rs_dom_order_new(); NULL is accepted. */
 void rs_dom_order_free(rs_dom_order *o);
 
 /* true when x dominates y (x == y included); false when either is unreachable. */
@@ -263,6 +267,7 @@ typedef struct rs_growth_result {
  * (refscope.Error when there is no mark).  Free with rs_growth_result_free(). */
 int rs_growth(const rs_snapshot *s, rs_growth_result *out);
 
+/* Frees the arrays of a result from rs_growth() and zeroes it. */
 void rs_growth_result_free(rs_growth_result *r);
 
 /* --- strings, largest objects, process memory (strings.c) ----------------- */

@@ -420,7 +420,7 @@ static PyObject *closures_section(rs_snapshot *s, size_t top)
 #define STATIC_REFCOUNT 900000000u
 
 /* Objects whose references from C are expected, not suspects: singletons,
- * small ints, interned strings, statics, modules, types and code. */
+ * code constants, statics, modules, types and code. */
 static bool expected_c_references(rs_snapshot *s, rs_idx n)
 {
     if ((rs_graph_flags(s->graph, n) & (RS_NODE_NOT_DATA | RS_NODE_INTERNAL)) ||
@@ -429,15 +429,23 @@ static bool expected_c_references(rs_snapshot *s, rs_idx n)
     PyObject *obj = rs_snapshot_object(s, n);
     if (obj == Py_None || obj == Py_True || obj == Py_False || obj == Py_Ellipsis || obj == Py_NotImplemented)
         return true;
-    if (PyUnicode_CheckExact(obj))
-        return PyUnicode_CHECK_INTERNED(obj) != 0 || PyUnicode_GET_LENGTH(obj) <= 1;
-    if (PyLong_CheckExact(obj)) {
-        int overflow;
-        long v = PyLong_AsLongAndOverflow(obj, &overflow);
-        return !overflow && v >= -5 && v <= 256;
-    }
-    if ((PyTuple_CheckExact(obj) && PyTuple_GET_SIZE(obj) == 0) || (PyBytes_CheckExact(obj) && PyBytes_GET_SIZE(obj) <= 1))
+    /* Scalars are mostly code constants (and interned names): code objects
+     * hold co_consts without traversing them, so those references are
+     * never explained. */
+    if (PyUnicode_CheckExact(obj) || PyLong_CheckExact(obj) || PyFloat_CheckExact(obj) || PyBytes_CheckExact(obj) ||
+        PyComplex_CheckExact(obj) || PyFrozenSet_CheckExact(obj))
         return true;
+    /* Tuples of constants are mostly code constants: code objects do not
+     * traverse co_consts, so their references are never explained. */
+    if (PyTuple_CheckExact(obj)) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(obj); i++) {
+            PyObject *item = PyTuple_GET_ITEM(obj, i);
+            if (item != Py_None && !PyBool_Check(item) && !PyLong_CheckExact(item) && !PyUnicode_CheckExact(item) &&
+                !PyBytes_CheckExact(item) && !PyFloat_CheckExact(item))
+                return false;
+        }
+        return true;
+    }
     return false;
 }
 

@@ -5,6 +5,7 @@
  * Fixtures: tests/fixtures/cycles_heap.py. */
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "pytest_helpers.h"
 #include "suites.h"
@@ -177,7 +178,7 @@ Suite *suite_cycles(void)
 {
     Suite *s = suite_create("cycles");
     TCase *tc = tcase_create("cycles");
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, getenv("RS_VALGRIND") ? 600 : 60);
     tcase_add_test(tc, test_cycles_dict_held_instance_not_in_cycle);
     tcase_add_test(tc, test_cycles_tree_node_in_cycle);
     tcase_add_test(tc, test_cycles_bound_method_held_by_its_instance);
