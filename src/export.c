@@ -1,7 +1,24 @@
 /*
- * Exports of a snapshot: the whole graph as JSON (schema in README.md,
- * "Snapshot JSON") and the neighbourhood of one object as Graphviz DOT.
- * Both are written in chunks to a file object's write(), text or binary.
+ * Exports of a snapshot: the whole graph as JSON and the neighbourhood of
+ * one object as Graphviz DOT.  Both are written in chunks to a file
+ * object's write(), text or binary.
+ *
+ * JSON schema (version 1); node ids are positions in "nodes", counting
+ * only objects a user can see (refscope's own are left out):
+ *
+ *   format     "refscope-snapshot"          version   1
+ *   objects    number of nodes               edges     references in the graph
+ *   seconds    time the snapshot took
+ *   flag_bits  {"gc_tracked": 1, "is_gc": 2, "py_sizeof": 4, "finalizer": 8,
+ *               "type": 16, "module": 32, "not_data": 64, "root": 128,
+ *               "weakref": 256, "garbage": 512}
+ *   types      ["dict", "app.Node", ...]: type names by type index
+ *   nodes      [[address, type index, size, refcount, unexplained, flags]]
+ *   referents  [[node id, ...]] per node, in tp_traverse order, duplicates kept
+ *   roots      [{"kind": "module" | "frame" | "held", "target": node id,
+ *                "label": "sys.modules['app']" ...}], in path preference order
+ *   threads    [{"name", "ident", "current", "frames": [{"function", "file",
+ *                "line"}]}], innermost frame first
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
