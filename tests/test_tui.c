@@ -136,7 +136,7 @@ static const char *sanitizer_env(void)
 /* Starts a shell in a cols x rows pane, runs the leaky program in it
  * (with redirect appended to its command line) and waits for the
  * browser's summary screen. */
-static void tui_start_redirected(tui *t, int cols, int rows, const char *redirect)
+static void tui_start_full(tui *t, int cols, int rows, const char *env, const char *redirect)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->socket, sizeof t->socket, "refscope-test-%ld", (long)getpid());
@@ -147,9 +147,9 @@ static void tui_start_redirected(tui *t, int cols, int rows, const char *redirec
     /* A clean environment: our own HOME (for the : history) and a plain
      * prompt, the module from the build tree, UTF-8 for the flags. */
     int r = sh("tmux -L %s -f /dev/null new-session -d -x %d -y %d "
-               "\"env -i PATH=\\\"$PATH\\\" HOME=%s TERM=screen LANG=C.UTF-8 PYTHONPATH=%s "
+               "\"env -i PATH=\\\"$PATH\\\" HOME=%s TERM=screen %s PYTHONPATH=%s "
                "PYTHONDONTWRITEBYTECODE=1 LEAKY_PID_FILE=%s/leaky.pid%s PS1='rs$ ' sh\"",
-               t->socket, cols, rows, t->home, RS_BUILD_LIB, t->home, sanitizer_env());
+               t->socket, cols, rows, t->home, env, RS_BUILD_LIB, t->home, sanitizer_env());
     ck_assert_int_eq(r, 0);
     /* A failed check or a timeout ends this process without running exit
      * handlers: the server then removes itself once we are gone. */
@@ -164,6 +164,11 @@ static void tui_start_redirected(tui *t, int cols, int rows, const char *redirec
     tui_type(t, cmd);
     tui_keys(t, "Enter");
     ck_assert_screen(t, "Top suspects");
+}
+
+static void tui_start_redirected(tui *t, int cols, int rows, const char *redirect)
+{
+    tui_start_full(t, cols, rows, "LANG=C.UTF-8", redirect);
 }
 
 static void tui_start(tui *t, int cols, int rows)
@@ -560,6 +565,18 @@ START_TEST(test_tui_works_with_output_redirected)
 }
 END_TEST
 
+/* Check whether, without UTF-8 and colours, the flags are letters that
+ * stay readable (C cycle, F finalizer). */
+START_TEST(test_tui_monochrome_ascii_flags)
+{
+    tui t;
+    tui_start_full(&t, 100, 30, "LC_ALL=C PYTHONCOERCECLOCALE=0 PYTHONUTF8=0 NO_COLOR=1", "");
+    tui_keys(&t, "4");
+    ck_assert_screen(&t, "CF   __main__.Resource");
+    tui_stop(&t);
+}
+END_TEST
+
 Suite *suite_tui(void)
 {
     Suite *s = suite_create("tui");
@@ -584,6 +601,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_no_terminal_raises_error);
     tcase_add_test(tc, test_tui_mark_and_growth);
     tcase_add_test(tc, test_tui_works_with_output_redirected);
+    tcase_add_test(tc, test_tui_monochrome_ascii_flags);
     suite_add_tcase(s, tc);
     return s;
 }
