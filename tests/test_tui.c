@@ -565,6 +565,35 @@ START_TEST(test_tui_works_with_output_redirected)
 }
 END_TEST
 
+/* Sends an xterm (X10) mouse report: button code (0 left, 65 wheel down),
+ * 0-based column and row. */
+static void tui_mouse(tui *t, int button, int col, int row)
+{
+    ck_assert_int_eq(sh("tmux -L %s send-keys -H 1b 5b 4d %02x %02x %02x", t->socket, 32 + button, 33 + col, 33 + row),
+                     0);
+    if (button == 0) /* a press is followed by its release, as terminals do */
+        ck_assert_int_eq(sh("tmux -L %s send-keys -H 1b 5b 4d %02x %02x %02x", t->socket, 32 + 3, 33 + col, 33 + row),
+                         0);
+}
+
+/* Check whether the wheel scrolls, a click selects a row and a click on
+ * the selected row follows it. */
+START_TEST(test_tui_mouse_wheel_and_click)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_command(&t, "type Session");
+    ck_assert_screen(&t, "1/300");
+    tui_mouse(&t, 65, 10, 10); /* wheel down: the window moves 3 rows */
+    ck_assert_screen(&t, "4/300");
+    tui_mouse(&t, 0, 5, 10); /* list rows start at screen row 3 */
+    ck_assert_screen(&t, "11/300");
+    tui_mouse(&t, 0, 5, 10);
+    ck_assert_screen(&t, "held by: 1 referrer");
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether, without UTF-8 and colours, the flags are letters that
  * stay readable (C cycle, F finalizer). */
 START_TEST(test_tui_monochrome_ascii_flags)
@@ -602,6 +631,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_mark_and_growth);
     tcase_add_test(tc, test_tui_works_with_output_redirected);
     tcase_add_test(tc, test_tui_monochrome_ascii_flags);
+    tcase_add_test(tc, test_tui_mouse_wheel_and_click);
     suite_add_tcase(s, tc);
     return s;
 }
