@@ -262,8 +262,9 @@ typedef struct target {
     uid_t uid;
 } target;
 
-/* The state letter of /proc/PID/stat (R, S, T, Z, ...), or 0. */
-static char process_state(pid_t pid, unsigned long *tty_nr, long *pgrp)
+/* The state letter of /proc/PID/stat (R, S, T, Z, ...), or 0; also its
+ * process group and session when asked. */
+static char process_state(pid_t pid, long *pgrp, long *session)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
@@ -275,14 +276,13 @@ static char process_state(pid_t pid, unsigned long *tty_nr, long *pgrp)
     buf[n] = '\0';
     char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
     char state = 0;
-    long group = 0;
-    unsigned long tty = 0;
-    if (p == NULL || sscanf(p + 1, " %c %*d %ld %*d %lu", &state, &group, &tty) < 1)
+    long group = 0, sid = 0;
+    if (p == NULL || sscanf(p + 1, " %c %*d %ld %ld", &state, &group, &sid) < 1)
         return 0;
-    if (tty_nr != NULL)
-        *tty_nr = tty;
     if (pgrp != NULL)
         *pgrp = group;
+    if (session != NULL)
+        *session = sid;
     return state;
 }
 
@@ -754,18 +754,17 @@ static int attach_wait(int conn, int tty, const target *t)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGWINCH, &sa, NULL);
 
-    /* A target in the background of this very terminal may only use the
-     * terminal as its foreground process group: it becomes the foreground
-     * job, as with `fg`, until the browser closes. */
-    unsigned long target_tty = 0;
-    long target_group = 0;
-    struct stat tty_stat;
+    /* A target in the background of this very terminal (its session is
+     * the terminal's) would be stopped by SIGTTOU as soon as curses set the
+     * terminal's modes: it becomes the foreground job, as with `fg`, until
+     * the browser closes. */
+    long target_group = 0, target_session = 0;
     pid_t own_group = tcgetpgrp(tty);
     bool handed_over = false;
     signal(SIGTTOU, SIG_IGN);
-    process_state(t->pid, &target_tty, &target_group);
-    if (fstat(tty, &tty_stat) == 0 && target_tty != 0 && target_tty == (unsigned long)tty_stat.st_rdev &&
-        target_group > 0 && target_group != own_group && tcsetpgrp(tty, (pid_t)target_group) == 0)
+    process_state(t->pid, &target_group, &target_session);
+    if (target_session > 0 && target_session == (long)tcgetsid(tty) && target_group > 0 &&
+        target_group != own_group && tcsetpgrp(tty, (pid_t)target_group) == 0)
         handed_over = true;
 
     ssize_t sent;

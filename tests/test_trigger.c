@@ -33,8 +33,13 @@
 /* Seconds any one thing may take before the test gives up on it. */
 #define WAIT 30.0
 
+/* Made by the runner before the tests of a case fork and removed after
+ * them, with every tmux server named in its "servers" file: a failing
+ * test leaves through _exit(), so its own cleanup never runs. */
+static char suite_dir[64];
+
 static struct {
-    char dir[64];   /* private TMPDIR of the test and its targets */
+    char dir[96];   /* private TMPDIR of the test and its targets */
     char tmux[64];  /* -L name of the private tmux server */
     char env[1400]; /* `env ...` prefix for Python programs started by tests */
     char bare[1024]; /* the same without PYTHONPATH: refscope not importable */
@@ -49,12 +54,12 @@ static int run(char *out, size_t len, const char *format, ...) __attribute__((fo
  * status (or -1). */
 static int run(char *out, size_t len, const char *format, ...)
 {
-    char command[8192];
+    char command[8192], line[8192];
     va_list ap;
     va_start(ap, format);
-    vsnprintf(command, sizeof command - 8, format, ap);
+    vsnprintf(line, sizeof line, format, ap);
     va_end(ap);
-    strcat(command, " 2>&1");
+    snprintf(command, sizeof command, "{ %.8180s\n} 2>&1", line);
     FILE *p = popen(command, "r");
     if (p == NULL)
         return -1;
@@ -122,13 +127,44 @@ static void write_file(const char *name, const char *text)
 
 /* --- The fixture: a private TMPDIR and tmux server per test -------------------- */
 
+/* Stops the tmux server called name and removes its socket, which tmux
+ * leaves behind. */
+static void tmux_kill(const char *name)
+{
+    char ignored[256];
+    const char *tmpdir = getenv("TMUX_TMPDIR");
+    run(ignored, sizeof ignored, "tmux -L %s kill-server; rm -f %s/tmux-%u/%s", name,
+        tmpdir != NULL && tmpdir[0] == '/' ? tmpdir : "/tmp", (unsigned)geteuid(), name);
+}
+
 static void fixture_cleanup(void)
 {
     char ignored[256];
     if (fx.tmux_started)
-        run(ignored, sizeof ignored, "tmux -L %s kill-server", fx.tmux);
+        tmux_kill(fx.tmux);
     if (fx.dir[0] != '\0')
         run(ignored, sizeof ignored, "chmod -R u+rwx %s; rm -rf %s", fx.dir, fx.dir);
+}
+
+static void suite_setup(void)
+{
+    snprintf(suite_dir, sizeof suite_dir, "/tmp/rs-trig-XXXXXX");
+    if (mkdtemp(suite_dir) == NULL)
+        suite_dir[0] = '\0';
+}
+
+static void suite_teardown(void)
+{
+    char path[128], name[64], ignored[256];
+    if (suite_dir[0] == '\0')
+        return;
+    snprintf(path, sizeof path, "%s/servers", suite_dir);
+    FILE *f = fopen(path, "r");
+    while (f != NULL && fscanf(f, "%63s", name) == 1)
+        tmux_kill(name);
+    if (f != NULL)
+        fclose(f);
+    run(ignored, sizeof ignored, "chmod -R u+rwx %s; rm -rf %s", suite_dir, suite_dir);
 }
 
 /* The ASan runtime when this build is sanitized: Python programs started
@@ -146,7 +182,8 @@ static const char *asan_runtime(void)
 
 static void fixture_init(void)
 {
-    snprintf(fx.dir, sizeof fx.dir, "/tmp/rs-trig-XXXXXX");
+    ck_assert_msg(suite_dir[0] != '\0', "no temporary directory for the trigger tests");
+    snprintf(fx.dir, sizeof fx.dir, "%s/XXXXXX", suite_dir);
     ck_assert_msg(mkdtemp(fx.dir) != NULL, "mkdtemp: %s", strerror(errno));
     snprintf(fx.tmux, sizeof fx.tmux, "refscope-trig-%ld", (long)getpid());
     atexit(fixture_cleanup);
@@ -214,6 +251,13 @@ static void tmux_window(const char *window, const char *command)
                      "tmux -L %s set-option -g default-size 100x30",
                      fx.tmux, window, command, fx.tmux);
         fx.tmux_started = true;
+        char servers[128];
+        snprintf(servers, sizeof servers, "%s/servers", suite_dir);
+        FILE *f = fopen(servers, "a");
+        if (f != NULL) {
+            fprintf(f, "%s\n", fx.tmux);
+            fclose(f);
+        }
     } else {
         status = run(out, sizeof out, "tmux -L %s new-window -d -t rs: -n %s \"%s\"", fx.tmux, window, command);
     }
@@ -598,6 +642,37 @@ START_TEST(test_trigger_attach_second_terminal)
 }
 END_TEST
 
+START_TEST(test_trigger_attach_background_job)
+{
+    /* Check whether attaching to a program running in the background of
+     * the same terminal (`app &` then `refscope attach $!`) opens the
+     * browser instead of getting the program stopped by SIGTTOU, and
+     * leaves it running in the background afterwards. */
+    char script[4096];
+    fixture_init();
+    if (!terminal_tests_possible())
+        return;
+    snprintf(script, sizeof script,
+             "set -m\n"
+             "%s %s %s %s --install --wait nap >%s/target.out 2>&1 &\n"
+             "while [ ! -s %s/ticks ]; do sleep 0.1; done\n"
+             "%s attach $!\n"
+             "echo \"client-exit=$?\"\n"
+             "exec sleep 120\n",
+             fx.env, RS_PYTHON_EXE, TARGET, fx.dir, fx.dir, fx.dir, CLI);
+    write_file("background.sh", script);
+    char command[512];
+    snprintf(command, sizeof command, "timeout --foreground 120 sh %s/background.sh", fx.dir);
+    tmux_window("client", command);
+    assert_browser_open("client");
+    pid_t pid = (pid_t)read_number("pid");
+    tmux_keys("client", "q");
+    ck_assert_msg(wait_pane("client", "client-exit=0"), "attach did not return 0:\n%s", pane("client"));
+    assert_target_alive(pid);
+    kill(pid, SIGKILL);
+}
+END_TEST
+
 START_TEST(test_trigger_attach_through_gdb)
 {
     /* Check whether attaching to a program that never called install()
@@ -692,6 +767,7 @@ START_TEST(test_trigger_other_user_refused)
         return;
     }
     /* The command where user 65534 can run it. */
+    ck_assert_int_eq(chmod(suite_dir, 0711), 0);
     ck_assert_int_eq(chmod(fx.dir, 0755), 0);
     snprintf(cli_copy, sizeof cli_copy, "%s/refscope-cli", fx.dir);
     ck_assert_int_eq(run(out, sizeof out, "cp %s %s && chmod 755 %s", CLI, cli_copy, cli_copy), 0);
@@ -791,6 +867,7 @@ Suite *suite_trigger(void)
     Suite *s = suite_create("trigger");
     TCase *tc = tcase_create("in-process");
     tcase_set_timeout(tc, 60);
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
     tcase_add_loop_test(tc, test_trigger_socket_dir_private, 0, (int)(sizeof dir_cases / sizeof dir_cases[0]));
     tcase_add_test(tc, test_trigger_install_twice_uninstall_restores);
     tcase_add_test(tc, test_trigger_stale_socket_removed);
@@ -801,9 +878,11 @@ Suite *suite_trigger(void)
     suite_add_tcase(s, tc);
     TCase *terminals = tcase_create("terminals");
     tcase_set_timeout(terminals, 150);
+    tcase_add_unchecked_fixture(terminals, suite_setup, suite_teardown);
     tcase_add_loop_test(terminals, test_trigger_hotkey_while_blocked, 0,
                         (int)(sizeof wait_modes / sizeof wait_modes[0]));
     tcase_add_test(terminals, test_trigger_attach_second_terminal);
+    tcase_add_test(terminals, test_trigger_attach_background_job);
     tcase_add_test(terminals, test_trigger_attach_through_gdb);
     tcase_add_test(terminals, test_trigger_attach_stuck_main_thread);
     tcase_add_test(terminals, test_trigger_report);
