@@ -300,7 +300,8 @@ START_TEST(test_tui_closures_show_variable_name)
 }
 END_TEST
 
-/* Check whether the threads screen shows another thread's local. */
+/* Check whether the threads screen shows another thread's local and a
+ * suspended generator's. */
 START_TEST(test_tui_threads_show_other_thread_local)
 {
     tui t;
@@ -313,6 +314,17 @@ START_TEST(test_tui_threads_show_other_thread_local)
     ck_assert_screen(&t, "frame worker() leaky_app.py");
     ck_assert_screen(&t, "worker_local_config");
     ck_assert_screen(&t, "stale-config");
+    /* A suspended generator's locals are listed too. */
+    tui_type(&t, "/"); /* the line starts with the filter in use: Ctrl-U clears it */
+    tui_keys(&t, "C-u");
+    tui_type(&t, "stream");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "generator stream() leaky_app.py");
+    tui_type(&t, "/");
+    tui_keys(&t, "C-u");
+    tui_type(&t, "generator_buffer");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "    generator_buffer");
     tui_stop(&t);
 }
 END_TEST

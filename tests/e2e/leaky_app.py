@@ -10,6 +10,7 @@ with refscope.browse() and, once the browser is left, says so and exits:
   - a thread 'leaky-worker' blocked with a local 'worker_local_config'
   - EVIL: an object whose repr holds terminal escape sequences
   - TICKS: a thread appends to it while the browser waits for keys
+  - STREAM: a suspended generator whose local 'generator_buffer' lives on
 $LEAKY_PID_FILE, when set, receives the process id.
 """
 import os
@@ -60,6 +61,12 @@ def make_handler(i):
     return handler
 
 
+def stream():
+    generator_buffer = bytearray(7_000)
+    yield 1
+    yield len(generator_buffer)
+
+
 def ticker(stop):
     while not stop.wait(0.01):
         TICKS.append(len(TICKS))
@@ -83,6 +90,8 @@ RESOURCE = Resource()
 for i in range(3):
     HANDLERS.append(make_handler(i))
 EVIL = Evil()
+STREAM = stream()
+next(STREAM)
 
 ready, stop = threading.Event(), threading.Event()
 thread = threading.Thread(target=worker, args=(ready, stop), name="leaky-worker", daemon=True)
