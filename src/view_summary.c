@@ -1,8 +1,9 @@
 /*
  * The summary (home) screen: the leak suspects at a glance.  The objects
  * retaining the most that hang directly off a module, a frame or C code
- * (each with its why-alive expression), the biggest types, the biggest
- * cycles, garbage, unexplained references and the largest strings.  Enter
+ * (each with its why-alive expression), the biggest types, growth since
+ * the mark, the biggest cycles, garbage, unexplained references and the
+ * largest strings.  Enter
  * on a row opens what it names.
  */
 #define PY_SSIZE_T_CLEAN
@@ -21,8 +22,10 @@
 #define TOP_CYCLES 3
 #define TOP_UNEXPLAINED 3
 #define TOP_STRINGS 3
+#define TOP_GROWTH 3
 
-enum row_kind { ROW_HEADING, ROW_NOTE, ROW_SUSPECT, ROW_TYPE, ROW_CYCLE, ROW_GARBAGE, ROW_UNEXPLAINED, ROW_STRING };
+enum row_kind { ROW_HEADING, ROW_NOTE, ROW_SUSPECT, ROW_TYPE, ROW_GROWTH, ROW_CYCLE, ROW_GARBAGE, ROW_UNEXPLAINED,
+                ROW_STRING };
 
 typedef struct summary_row {
     enum row_kind kind;
@@ -143,6 +146,31 @@ static int add_types(summary_data *d, rs_snapshot *s)
     for (size_t i = 0; r == 0 && i < count && i < TOP_TYPES; i++)
         r = add_row(d, ROW_TYPE, (rs_idx)rows[i].count, rows[i].size, rows[i].type_id, NULL);
     rs_free(rows);
+    return r;
+}
+
+/* The types that grew most since the mark, when there is one. */
+static int add_growth(summary_data *d, rs_snapshot *s)
+{
+    if (!rs_growth_has_mark())
+        return 0;
+    rs_growth_result g;
+    if (rs_growth(s, &g) < 0)
+        return -1;
+    char text[300];
+    snprintf(text, sizeof text, "Growth since the mark %.0f s ago (7 shows it all)", rs_growth_mark_age());
+    int r = add_row(d, ROW_HEADING, RS_NONE, 0, 0, text);
+    for (size_t i = 0; r == 0 && i < g.row_count && i < TOP_GROWTH; i++) {
+        const rs_growth_row *row = &g.rows[i];
+        char size[16];
+        rs_fmt_size((uint64_t)(row->delta_size < 0 ? -row->delta_size : row->delta_size), size);
+        snprintf(text, sizeof text, "  %c%7s %+9lld  %s", row->delta_size < 0 ? '-' : '+', size,
+                 (long long)row->delta_count, row->type_name);
+        r = add_row(d, ROW_GROWTH, RS_NONE, 0, 0, text);
+    }
+    if (r == 0 && g.row_count == 0)
+        r = add_row(d, ROW_NOTE, RS_NONE, 0, 0, "  nothing changed");
+    rs_growth_result_free(&g);
     return r;
 }
 
@@ -268,7 +296,8 @@ static int summary_open(rs_view *v)
         return -1;
     }
     v->data = d;
-    if (add_suspects(d, s) < 0 || add_types(d, s) < 0 || add_cycles(d, s) < 0 || add_garbage(d, s) < 0 ||
+    if (add_suspects(d, s) < 0 || add_types(d, s) < 0 || add_growth(d, s) < 0 || add_cycles(d, s) < 0 ||
+        add_garbage(d, s) < 0 ||
         add_unexplained(d, s) < 0 || add_strings(d, s) < 0)
         return -1;
     vm_list_init(&v->list, &source, v, d->count);
@@ -305,6 +334,7 @@ static int summary_format(rs_view *v, size_t row, char *buf, size_t len, ui_styl
         snprintf(buf, len, "%s", r->text);
         break;
     case ROW_NOTE:
+    case ROW_GROWTH:
     case ROW_GARBAGE:
         *style = r->kind == ROW_NOTE ? UI_DIM : UI_NORMAL;
         snprintf(buf, len, "%s", r->text);
@@ -375,6 +405,7 @@ static int summary_key(rs_view *v, enum rs_action action)
     case ROW_TYPE: rs_browser_open(v->browser, RS_SCREEN_INSTANCES, r->aux, 0); return RS_REACT_REDRAW;
     case ROW_CYCLE: rs_browser_open(v->browser, RS_SCREEN_CYCLE, r->aux, 0); return RS_REACT_REDRAW;
     case ROW_GARBAGE: rs_browser_open(v->browser, RS_SCREEN_GARBAGE, 0, 0); return RS_REACT_REDRAW;
+    case ROW_GROWTH: rs_browser_open(v->browser, RS_SCREEN_GROWTH, 0, 0); return RS_REACT_REDRAW;
     default: return RS_REACT_UNHANDLED;
     }
 }

@@ -554,6 +554,7 @@ START_TEST(test_tui_mark_and_growth)
     ck_assert_screen(&t, "  list"); /* TICKS grew */
     tui_keys(&t, "1");
     ck_assert_screen(&t, "Top suspects");
+    ck_assert_screen(&t, "Growth since the mark");
     tui_keys(&t, "7");
     ck_assert_screen(&t, "types changed since the mark");
     tui_stop(&t);
