@@ -619,6 +619,33 @@ START_TEST(test_tui_monochrome_ascii_flags)
 }
 END_TEST
 
+/* Check whether the benchmark hook times one entry per key through the
+ * real drawing path, on an instances screen and an object screen, and
+ * leaves every reference count as it was. */
+START_TEST(test_tui_bench_hook_times_keys)
+{
+    rs_py_run("import sys, refscope\n"
+              "class BenchItem: pass\n"
+              "bench_items = [BenchItem() for _ in range(5000)]\n"
+              "bench_dict = {i: str(i) for i in range(5000)}\n"
+              "before = (sys.getrefcount(bench_items[10]), sys.getrefcount(bench_dict))\n"
+              "times_instances = refscope._bench_keypress('BenchItem', 300)\n"
+              "times_object = refscope._bench_keypress(bench_dict, 300)\n"
+              "after = (sys.getrefcount(bench_items[10]), sys.getrefcount(bench_dict))\n");
+    ck_assert_int_eq(rs_py_long("len(times_instances)"), 300);
+    ck_assert_int_eq(rs_py_long("len(times_object)"), 300);
+    ck_assert_int_eq(rs_py_long("all(0 < t < 1 for t in times_instances + times_object)"), 1);
+    ck_assert_str_eq(rs_py_str("before == after"), "True");
+    /* Bad targets are refscope.Error, not a crash. */
+    rs_py_run("try:\n"
+              "    refscope._bench_keypress('NoSuchType', 1)\n"
+              "    bench_error = None\n"
+              "except refscope.Error as e:\n"
+              "    bench_error = str(e)\n");
+    ck_assert_str_eq(rs_py_str("bench_error"), "no objects of type 'NoSuchType' in the snapshot");
+}
+END_TEST
+
 Suite *suite_tui(void)
 {
     Suite *s = suite_create("tui");
@@ -645,6 +672,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_works_with_output_redirected);
     tcase_add_test(tc, test_tui_monochrome_ascii_flags);
     tcase_add_test(tc, test_tui_mouse_wheel_and_click);
+    tcase_add_test(tc, test_tui_bench_hook_times_keys);
     suite_add_tcase(s, tc);
     return s;
 }
