@@ -118,6 +118,37 @@ def objgraph_chain_seconds(target):
     return None
 
 
+def python_retained_size(obj):
+    """Bytes freed if obj went away, the way one would compute it in Python:
+    everything reachable from the modules, with and without passing obj."""
+    def reachable(skip):
+        seen = {id(m) for m in sys.modules.values()}
+        todo = list(sys.modules.values())
+        total = 0
+        while todo:
+            o = todo.pop()
+            total += sys.getsizeof(o)
+            for r in gc.get_referents(o):
+                if r is not skip and id(r) not in seen:
+                    seen.add(id(r))
+                    todo.append(r)
+        return total
+    return reachable(None) - reachable(obj)
+
+
+def objgraph_show_growth_seconds():
+    if objgraph is None:
+        return "n/a"
+    import io
+    objgraph.show_growth(file=io.StringIO())
+    keep = [Record(i) for i in range(1000)]  # something to report
+    t = time.perf_counter()
+    objgraph.show_growth(file=io.StringIO())
+    elapsed = time.perf_counter() - t
+    del keep
+    return elapsed
+
+
 def rss_bytes():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
@@ -173,16 +204,45 @@ def main():
     t_census, _ = seconds(lambda: s.census(), repeat=1)
     row("census with retained (dominators)", t_census, "", "")
 
+    t_scc = min(s.compute("scc") for _ in range(3))
+    row("cycles (SCC), whole graph", t_scc, "", "")
+    t_dom = min(s.compute("dominators") for _ in range(3))
+    t_py_retained, _ = seconds(lambda: python_retained_size(victim), repeat=1)
+    row("dominators (every retained size)", t_dom, t_py_retained, "one retained size in Python")
+
+    refscope.mark(snapshot=s)
+    for i in range(1000):
+        app.cache["new:%d" % i] = Record(i)
+    s2 = refscope.snapshot()
+    t_growth, _ = seconds(lambda: refscope.growth(snapshot=s2), repeat=3)
+    s2.close()
+    t_show_growth = objgraph_show_growth_seconds()
+    row("growth since mark (diff only)", t_growth, t_show_growth, "objgraph.show_growth")
+
     mem = s.memory
     node_bytes = (mem - 8 * edges) / nodes
     print()
     print("snapshot: %d nodes, %d edges; refscope memory %.1f MiB = %.1f B/node + 8 B/edge"
           " (budget 48 B/node + 8 B/edge); RSS grew %.1f MiB"
           % (nodes, edges, mem / 2**20, node_bytes, (rss1 - rss0) / 2**20))
-    extra = getattr(refscope, "_bench_extra", None)
-    if extra is not None:
-        extra(s, row)
     s.close()
+
+    # Keypress to redraw, through the browser drawing into an off-screen pty,
+    # on the screens of a type with a million members and a million-item dict.
+    print()
+    points = [Point() for _ in range(1_000_000)]
+    big = {i: None for i in range(1_000_000)}
+    for what, target in (("key on instances of a 1M type", "%s.Point" % Point.__module__),
+                         ("key on a 1M-item dict's screen", big)):
+        times = sorted(refscope._bench_keypress(target, 4000))
+        p99 = times[int(len(times) * 0.99)]
+        print("%-34s %14s   median %.3f ms over %d keys (target p99 <= 16 ms)"
+              % (what + ", p99", "%.3f ms" % (p99 * 1e3), times[len(times) // 2] * 1e3, len(times)))
+    del points, big
+
+
+class Point:
+    __slots__ = ("x",)
 
 
 if __name__ == "__main__":
