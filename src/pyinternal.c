@@ -206,11 +206,23 @@ int rs_py_init(void)
 {
     if (subtype_traverse != NULL)
         return 0;
-    PyObject *probe = PyObject_CallFunction((PyObject *)&PyType_Type, "s()N", "_refscope_probe", PyDict_New());
-    if (probe == NULL)
+    /* A class every interpreter has and keeps (importlib's ModuleSpec is
+     * defined in Python): making a throwaway class instead would leave a
+     * type cycle behind, which refscope would then report as garbage. */
+    PyObject *name = PyUnicode_FromString("_frozen_importlib");
+    PyObject *importlib = name ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    PyObject *spec = importlib ? PyObject_GetAttrString(importlib, "ModuleSpec") : NULL;
+    Py_XDECREF(importlib);
+    if (spec == NULL || !PyType_Check(spec) || !(((PyTypeObject *)spec)->tp_flags & Py_TPFLAGS_HEAPTYPE) ||
+        ((PyTypeObject *)spec)->tp_traverse == NULL) {
+        Py_XDECREF(spec);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ImportError, "refscope: importlib's ModuleSpec is not a Python class here");
         return -1;
-    subtype_traverse = ((PyTypeObject *)probe)->tp_traverse;
-    Py_DECREF(probe);
+    }
+    subtype_traverse = ((PyTypeObject *)spec)->tp_traverse;
+    Py_DECREF(spec);
     return 0;
 }
 

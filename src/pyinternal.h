@@ -84,7 +84,7 @@ PyObject *rs_py_inline_attribute_name(PyTypeObject *type, Py_ssize_t i);
 PyObject **rs_py_dict_slot(PyObject *obj);
 
 /* Learns the address of CPython's subtype_traverse (the tp_traverse of
- * classes defined in Python) from a throwaway class.  0, or -1 with an
+ * classes defined in Python) from importlib's ModuleSpec.  0, or -1 with an
  * exception set.  Called once at import. */
 int rs_py_init(void);
 
