@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <langinfo.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,8 +250,18 @@ int ui_read_key(int timeout_ms)
     Py_BEGIN_ALLOW_THREADS
     r = wget_wch(stdscr, &key);
     Py_END_ALLOW_THREADS
-    if (r == ERR)
+    if (r == ERR) {
+        /* ncurses installs its SIGWINCH handler once per process, and we
+         * restore the program's handler on close, so from the second
+         * browser on a resize is never reported: ask the terminal itself. */
+        struct winsize ws;
+        if (ioctl(ui.fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0 &&
+            (ws.ws_row != LINES || ws.ws_col != COLS)) {
+            resizeterm(ws.ws_row, ws.ws_col);
+            return UI_KEY_RESIZE;
+        }
         return UI_KEY_NONE; /* timeout or EINTR: the caller checks signals */
+    }
     if (r == KEY_CODE_YES)
         return map_function_key(key);
     if (key == 127 || key == 8)

@@ -401,6 +401,25 @@ START_TEST(test_tui_too_small_then_resized)
 }
 END_TEST
 
+/* Check whether a second browser in the same process still follows
+ * resizes (ncurses reports them only to the first one). */
+START_TEST(test_tui_second_browser_follows_resize)
+{
+    tui t;
+    tui_start_full(&t, 100, 30, "LANG=C.UTF-8 LEAKY_BROWSE_TWICE=1", "");
+    tui_keys(&t, "q");
+    ck_assert_screen(&t, "second browse in a moment");
+    ck_assert_screen(&t, "Top suspects");
+    ck_assert_int_eq(sh("tmux -L %s resize-window -x 30 -y 8", t.socket), 0);
+    ck_assert_screen(&t, "terminal too small");
+    ck_assert_int_eq(sh("tmux -L %s resize-window -x 100 -y 30", t.socket), 0);
+    ck_assert_screen(&t, "Top suspects");
+    tui_keys(&t, "q");
+    ck_assert_screen(&t, "EXIT=0");
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether a repr holding escape sequences is shown escaped and
  * leaves the screen intact. */
 START_TEST(test_tui_repr_escapes_are_shown_escaped)
@@ -661,6 +680,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_help_lists_every_key);
     tcase_add_test(tc, test_tui_bad_commands_keep_browser_working);
     tcase_add_test(tc, test_tui_too_small_then_resized);
+    tcase_add_test(tc, test_tui_second_browser_follows_resize);
     tcase_add_test(tc, test_tui_repr_escapes_are_shown_escaped);
     tcase_add_test(tc, test_tui_quit_restores_terminal);
     tcase_add_test(tc, test_tui_other_threads_run_while_browsing);

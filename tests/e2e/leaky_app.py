@@ -16,6 +16,7 @@ $LEAKY_PID_FILE, when set, receives the process id.
 import os
 import sys
 import threading
+import time
 
 import refscope
 
@@ -106,6 +107,12 @@ if os.environ.get("LEAKY_NO_BROWSE"):
     print("fixture ready")
 else:
     refscope.browse()
+    if os.environ.get("LEAKY_BROWSE_TWICE"):
+        # A second browser in the same process: ncurses installs its own
+        # SIGWINCH handler only once per process.
+        print("second browse in a moment", flush=True)
+        time.sleep(1.0)
+        refscope.browse()
 print("after browse: the program continues", flush=True)
 stop.set()
 thread.join()
