@@ -211,8 +211,21 @@ int64_t rs_type_arg(rs_snapshot *s, PyObject *arg)
         for (uint32_t i = 0; i < s->type_count; i++)
             if ((PyObject *)s->types[i].type == arg)
                 return i;
-        PyErr_Format(rs_error, "no %s objects in this snapshot; s.census() lists the types present",
-                     ((PyTypeObject *)arg)->tp_name);
+        /* Named as the census names it: module.QualName, builtins bare. */
+        PyObject *qualname = PyType_GetQualName((PyTypeObject *)arg);
+        PyObject *module = qualname ? PyObject_GetAttrString(arg, "__module__") : NULL;
+        if (qualname != NULL && module == NULL)
+            PyErr_Clear();
+        if (qualname == NULL)
+            return -1;
+        if (module != NULL && PyUnicode_Check(module) && PyUnicode_CompareWithASCIIString(module, "builtins") != 0)
+            PyErr_Format(rs_error, "no objects of type '%U.%U' in this snapshot; s.census() lists the types present",
+                         module, qualname);
+        else
+            PyErr_Format(rs_error, "no objects of type '%U' in this snapshot; s.census() lists the types present",
+                         qualname);
+        Py_XDECREF(module);
+        Py_DECREF(qualname);
         return -1;
     }
     if (!PyUnicode_Check(arg)) {

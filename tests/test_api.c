@@ -149,7 +149,8 @@ static const struct {
     {"error_of(s.instances, 'NoSuchType')",
      "refscope.Error: no objects of type 'NoSuchType' in this snapshot; s.census() lists the types present"},
     {"error_of(s.instances, api.Island)",
-     "refscope.Error: no Island objects in this snapshot; s.census() lists the types present"},
+     "refscope.Error: no objects of type 'fixtures.api_heap.Island' in this snapshot; s.census() lists the types "
+     "present"},
     {"error_of(s.instances, 'Dup')",
      "refscope.Error: type name 'Dup' is ambiguous here; give it with its module, e.g. 'app.Dup'"},
     {"error_of(s.instances, 42)", "TypeError: expected a type or a type name such as 'dict' or 'app.Node', not int"},
