@@ -50,26 +50,27 @@ def build_heap(n):
     app = types.ModuleType("benchapp")
     sys.modules["benchapp"] = app
     per_record = 3  # Record, its name str, its id int (small ints are shared)
-    records = n * 29 // 100 // per_record
+    records = n * 40 // 100 // per_record
     app.cache = {}
     for i in range(records):
         app.cache["user:%d" % i] = Record(i)
-    app.lists = [[Record(i) for i in range(j, j + 100)] for j in range(0, n * 11 // 100 // per_record, 100)]
+    app.lists = [[Record(i) for i in range(j, j + 100)] for j in range(0, n * 15 // 100 // per_record, 100)]
     # A deep tree: a chain of 200 nodes with fanout below, parent links back.
     node = app.tree = TreeNode(None)
     for depth in range(200):
         node = TreeNode(node)
-    leaves = n * 22 // 100 // 2  # a TreeNode and its children list each
+    leaves = n * 30 // 100 // 2  # a TreeNode and its children list each
     layer = [app.tree]
     made = 0
     while made < leaves:
         nxt = []
         for p in layer:
             for _ in range(4):
-                nxt.append(TreeNode(p))
-                made += 1
+                if made < leaves:
+                    nxt.append(TreeNode(p))
+                    made += 1
         layer = nxt
-    app.strings = ["line %d of the access log\n" % i for i in range(n * 7 // 100)]
+    app.strings = ["line %d of the access log\n" % i for i in range(n // 10)]
     return app, node
 
 
