@@ -113,11 +113,7 @@ def main():
             for name, count, size, retained in s.census()[:5]:
                 print("    %-24s %8d objects %10d bytes" % (name, count, size))
         return
-    browse = getattr(refscope, "browse", None)
-    if browse is None:
-        print("refscope: the browser is not built yet; set REFSCOPE_DEMO_HEADLESS=1 for the headless answer")
-        return
-    browse()
+    refscope.browse()
 
 
 if __name__ == "__main__":
