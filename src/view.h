@@ -126,6 +126,9 @@ typedef struct rs_view_class {
     int (*key)(rs_view *v, enum rs_action action);
 } rs_view_class;
 
+/* header_height for the views whose header is a single line. */
+int rs_view_header_one_line(rs_view *v, int width);
+
 /* Cached formatted rows: scrolling by one row formats one new row. */
 #define RS_ROW_CACHE 128
 typedef struct rs_row_cache_entry {

@@ -71,13 +71,6 @@ static void closures_close(rs_view *v)
     v->data = NULL;
 }
 
-static int closures_header_height(rs_view *v, int width)
-{
-    (void)v;
-    (void)width;
-    return 1;
-}
-
 static void closures_draw_header(rs_view *v, int row, int width)
 {
     char line[200];
@@ -125,7 +118,7 @@ const rs_view_class rs_view_closures = {
     .source = &source,
     .open = closures_open,
     .close = closures_close,
-    .header_height = closures_header_height,
+    .header_height = rs_view_header_one_line,
     .draw_header = closures_draw_header,
     .columns = closures_columns,
     .format_row = closures_format,

@@ -61,13 +61,6 @@ static void cycles_close(rs_view *v)
     v->data = NULL;
 }
 
-static int cycles_header_height(rs_view *v, int width)
-{
-    (void)v;
-    (void)width;
-    return 1;
-}
-
 static void cycles_draw_header(rs_view *v, int row, int width)
 {
     char line[200];
@@ -132,7 +125,7 @@ const rs_view_class rs_view_cycles = {
     .source = &source,
     .open = cycles_open,
     .close = cycles_close,
-    .header_height = cycles_header_height,
+    .header_height = rs_view_header_one_line,
     .draw_header = cycles_draw_header,
     .columns = cycles_columns,
     .format_row = cycles_format,

@@ -64,13 +64,6 @@ static void growth_close(rs_view *v)
     v->data = NULL;
 }
 
-static int growth_header_height(rs_view *v, int width)
-{
-    (void)v;
-    (void)width;
-    return 1;
-}
-
 static void growth_draw_header(rs_view *v, int row, int width)
 {
     char line[200];
@@ -125,7 +118,7 @@ const rs_view_class rs_view_growth = {
     .source = &source,
     .open = growth_open,
     .close = growth_close,
-    .header_height = growth_header_height,
+    .header_height = rs_view_header_one_line,
     .draw_header = growth_draw_header,
     .columns = growth_columns,
     .format_row = growth_format,

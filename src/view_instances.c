@@ -86,13 +86,6 @@ static void instances_close(rs_view *v)
     v->data = NULL;
 }
 
-static int instances_header_height(rs_view *v, int width)
-{
-    (void)v;
-    (void)width;
-    return 1;
-}
-
 static void instances_draw_header(rs_view *v, int row, int width)
 {
     instances_data *d = v->data;
@@ -133,7 +126,7 @@ const rs_view_class rs_view_instances = {
     .source = &source,
     .open = instances_open,
     .close = instances_close,
-    .header_height = instances_header_height,
+    .header_height = rs_view_header_one_line,
     .draw_header = instances_draw_header,
     .columns = instances_columns,
     .format_row = instances_format,

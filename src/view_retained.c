@@ -85,13 +85,6 @@ static void retained_close(rs_view *v)
     v->data = NULL;
 }
 
-static int retained_header_height(rs_view *v, int width)
-{
-    (void)v;
-    (void)width;
-    return 1;
-}
-
 static void retained_draw_header(rs_view *v, int row, int width)
 {
     retained_data *d = v->data;
@@ -128,7 +121,7 @@ const rs_view_class rs_view_retained = {
     .source = &source,
     .open = retained_open,
     .close = retained_close,
-    .header_height = retained_header_height,
+    .header_height = rs_view_header_one_line,
     .draw_header = retained_draw_header,
     .columns = retained_columns,
     .format_row = retained_format,

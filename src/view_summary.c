@@ -304,13 +304,6 @@ static int summary_open(rs_view *v)
     return 0;
 }
 
-static int summary_header_height(rs_view *v, int width)
-{
-    (void)v;
-    (void)width;
-    return 1;
-}
-
 static void summary_draw_header(rs_view *v, int row, int width)
 {
     rs_snapshot *s = v->browser->snap;
@@ -416,7 +409,7 @@ const rs_view_class rs_view_summary = {
     .source = &source,
     .open = summary_open,
     .close = summary_close,
-    .header_height = summary_header_height,
+    .header_height = rs_view_header_one_line,
     .draw_header = summary_draw_header,
     .format_row = summary_format,
     .selected_node = summary_selected,

@@ -153,13 +153,6 @@ static void threads_close(rs_view *v)
     v->data = NULL;
 }
 
-static int threads_header_height(rs_view *v, int width)
-{
-    (void)v;
-    (void)width;
-    return 1;
-}
-
 static void threads_draw_header(rs_view *v, int row, int width)
 {
     rs_snapshot *s = v->browser->snap;
@@ -263,7 +256,7 @@ const rs_view_class rs_view_threads = {
     .source = &source,
     .open = threads_open,
     .close = threads_close,
-    .header_height = threads_header_height,
+    .header_height = rs_view_header_one_line,
     .draw_header = threads_draw_header,
     .format_row = threads_format,
     .selected_node = threads_selected,
