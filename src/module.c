@@ -120,6 +120,15 @@ rs_idx rs_node_of(rs_snapshot *s, PyObject *obj)
     return n;
 }
 
+rs_snapshot *rs_snapshot_and_node(PyObject *self, PyObject *obj, rs_idx *n)
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL)
+        return NULL;
+    *n = rs_node_of(s, obj);
+    return *n == RS_NONE ? NULL : s;
+}
+
 static void snapshot_dealloc(PyObject *self)
 {
     rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
@@ -274,11 +283,9 @@ static PyObject *snapshot_instances(PyObject *self, PyObject *arg)
 /* [(object, label)] for referents (forward) or referrers (reverse). */
 static PyObject *edge_list(PyObject *self, PyObject *obj, int forward)
 {
-    rs_snapshot *s = rs_snapshot_of(self);
+    rs_idx n;
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
     if (s == NULL)
-        return NULL;
-    rs_idx n = rs_node_of(s, obj);
-    if (n == RS_NONE)
         return NULL;
     size_t count;
     const rs_idx *nodes = forward ? rs_graph_referents(s->graph, n, &count) : rs_graph_referrers(s->graph, n, &count);
@@ -340,38 +347,30 @@ error:
 
 static PyObject *snapshot_path(PyObject *self, PyObject *obj)
 {
-    rs_snapshot *s = rs_snapshot_of(self);
-    if (s == NULL)
-        return NULL;
-    rs_idx n = rs_node_of(s, obj);
-    return n == RS_NONE ? NULL : rs_make_path(s, n);
+    rs_idx n;
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
+    return s ? rs_make_path(s, n) : NULL;
 }
 
 static PyObject *snapshot_unexplained(PyObject *self, PyObject *obj)
 {
-    rs_snapshot *s = rs_snapshot_of(self);
-    if (s == NULL)
-        return NULL;
-    rs_idx n = rs_node_of(s, obj);
-    return n == RS_NONE ? NULL : PyLong_FromLong(rs_snapshot_unexplained(s, n));
+    rs_idx n;
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
+    return s ? PyLong_FromLong(rs_snapshot_unexplained(s, n)) : NULL;
 }
 
 static PyObject *snapshot_refcount(PyObject *self, PyObject *obj)
 {
-    rs_snapshot *s = rs_snapshot_of(self);
-    if (s == NULL)
-        return NULL;
-    rs_idx n = rs_node_of(s, obj);
-    return n == RS_NONE ? NULL : PyLong_FromUnsignedLong(rs_graph_refcount(s->graph, n));
+    rs_idx n;
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
+    return s ? PyLong_FromUnsignedLong(rs_graph_refcount(s->graph, n)) : NULL;
 }
 
 static PyObject *snapshot_size(PyObject *self, PyObject *obj)
 {
-    rs_snapshot *s = rs_snapshot_of(self);
-    if (s == NULL)
-        return NULL;
-    rs_idx n = rs_node_of(s, obj);
-    return n == RS_NONE ? NULL : PyLong_FromUnsignedLongLong(rs_graph_size(s->graph, n));
+    rs_idx n;
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
+    return s ? PyLong_FromUnsignedLongLong(rs_graph_size(s->graph, n)) : NULL;
 }
 
 static PyObject *snapshot_contains_method(PyObject *self, PyObject *obj)

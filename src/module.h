@@ -27,6 +27,10 @@ rs_snapshot *rs_snapshot_of(PyObject *self);
 /* obj's node, or RS_NONE with refscope.Error set (saying what to do). */
 rs_idx rs_node_of(rs_snapshot *s, PyObject *obj);
 
+/* The snapshot behind self and obj's node in it (*n), or NULL with
+ * refscope.Error set (closed snapshot, or obj not in it). */
+rs_snapshot *rs_snapshot_and_node(PyObject *self, PyObject *obj, rs_idx *n);
+
 /* The type table index for a type or a type name, or -1 with
  * refscope.Error / TypeError set. */
 int64_t rs_type_arg(rs_snapshot *s, PyObject *arg);

@@ -253,20 +253,10 @@ static PyObject *make_cycle(PyObject *snapshot_obj, rs_snapshot *s, const rs_cyc
 
 /* --- Snapshot methods ----------------------------------------------------------- */
 
-/* The snapshot and obj's node, or NULL with the error set. */
-static rs_snapshot *snapshot_and_node(PyObject *self, PyObject *obj, rs_idx *n)
-{
-    rs_snapshot *s = rs_snapshot_of(self);
-    if (s == NULL)
-        return NULL;
-    *n = rs_node_of(s, obj);
-    return *n == RS_NONE ? NULL : s;
-}
-
 PyObject *rs_snapshot_in_cycle(PyObject *self, PyObject *obj)
 {
     rs_idx n;
-    rs_snapshot *s = snapshot_and_node(self, obj, &n);
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
     if (s == NULL || rs_analysis_ensure_scc(s) < 0)
         return NULL;
     return PyBool_FromLong(rs_scc_in_cycle(s->scc, n));
@@ -298,7 +288,7 @@ PyObject *rs_snapshot_cycles(PyObject *self, PyObject *args, PyObject *kwargs)
 PyObject *rs_snapshot_cycle_of(PyObject *self, PyObject *obj)
 {
     rs_idx n;
-    rs_snapshot *s = snapshot_and_node(self, obj, &n);
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
     if (s == NULL || rs_analysis_ensure_scc(s) < 0)
         return NULL;
     uint32_t number = rs_scc_cycle_of(s->scc, n);
@@ -439,7 +429,7 @@ PyObject *rs_snapshot_frames(PyObject *self, PyObject *Py_UNUSED(unused))
 PyObject *rs_snapshot_retained_size(PyObject *self, PyObject *obj)
 {
     rs_idx n;
-    rs_snapshot *s = snapshot_and_node(self, obj, &n);
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
     if (s == NULL || rs_analysis_ensure_dominators(s) < 0)
         return NULL;
     return PyLong_FromUnsignedLongLong(rs_dom_retained(s->dom, n));
@@ -448,7 +438,7 @@ PyObject *rs_snapshot_retained_size(PyObject *self, PyObject *obj)
 PyObject *rs_snapshot_retained(PyObject *self, PyObject *obj)
 {
     rs_idx n;
-    rs_snapshot *s = snapshot_and_node(self, obj, &n);
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
     if (s == NULL)
         return NULL;
     size_t count;
@@ -568,7 +558,7 @@ PyObject *rs_snapshot_process_memory(PyObject *self, PyObject *Py_UNUSED(unused)
 PyObject *rs_snapshot_allocated_at(PyObject *self, PyObject *obj)
 {
     rs_idx n;
-    if (snapshot_and_node(self, obj, &n) == NULL)
+    if (rs_snapshot_and_node(self, obj, &n) == NULL)
         return NULL;
     return rs_allocation_traceback(obj);
 }
@@ -661,7 +651,7 @@ PyObject *rs_snapshot_to_dot(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     rs_idx n;
-    rs_snapshot *s = snapshot_and_node(self, obj, &n);
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
     if (s == NULL)
         return NULL;
     dot_args a = {.snap = s, .start = n, .depth = depth, .forward = forward, .max_nodes = (size_t)max_nodes};
