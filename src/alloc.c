@@ -158,3 +158,12 @@ void rs_free(void *ptr)
     else
         free(h);
 }
+
+char *rs_strdup(const char *text)
+{
+    size_t len = strlen(text);
+    char *copy = rs_malloc(len + 1);
+    if (copy != NULL)
+        memcpy(copy, text, len + 1);
+    return copy;
+}

@@ -132,12 +132,10 @@ int rs_growth_mark(const rs_snapshot *s)
     if (m->type_table == NULL)
         goto nomem;
     for (uint32_t t = 0; t < s->type_count; t++) {
-        size_t len = strlen(s->types[t].name);
         m->type_table[t].type = s->types[t].type;
-        m->type_table[t].name = rs_malloc(len + 1);
+        m->type_table[t].name = rs_strdup(s->types[t].name);
         if (m->type_table[t].name == NULL)
             goto nomem;
-        memcpy(m->type_table[t].name, s->types[t].name, len + 1);
         m->type_count = t + 1;
     }
     if (sorted_nodes(s, &m->addrs, &m->types, &m->count) < 0)

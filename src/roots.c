@@ -11,15 +11,6 @@
 #include "pyinternal.h"
 #include "roots.h"
 
-static char *copy_cstr(const char *text)
-{
-    size_t len = strlen(text);
-    char *copy = rs_malloc(len + 1);
-    if (copy != NULL)
-        memcpy(copy, text, len + 1);
-    return copy;
-}
-
 /* Name of every live threading.Thread by ident: {ident: name}, or None when
  * threading was never imported (then only the main thread exists). */
 static PyObject *thread_names(void)
@@ -96,7 +87,7 @@ int roots_prepare_threads(rs_snapshot *s)
                     name = buf;
                 }
             }
-            t->name = copy_cstr(name);
+            t->name = rs_strdup(name);
             if (t->name == NULL)
                 goto nomem;
             count++;
@@ -154,7 +145,7 @@ static int add_module_roots(rs_snapshot *s, uint32_t *cap)
             PyErr_Clear();
             continue;
         }
-        rs_root_info info = {.frame = 0, .slot = 0, .module = copy_cstr(name)};
+        rs_root_info info = {.frame = 0, .slot = 0, .module = rs_strdup(name)};
         if (info.module == NULL || add_root(s, cap, value, RS_ROOT_MODULE, info) < 0) {
             rs_free(info.module);
             return -1;

@@ -173,38 +173,27 @@ static char *copy_utf8(PyObject *str)
  * types go by their bare name, as Python programmers write them. */
 static char *type_name(PyTypeObject *tp)
 {
-    if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
-        size_t len = strlen(tp->tp_name);
-        char *copy = rs_malloc(len + 1);
-        if (copy != NULL)
-            memcpy(copy, tp->tp_name, len + 1);
-        return copy;
-    }
+    if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        return rs_strdup(tp->tp_name);
     PyObject *qualname = ((PyHeapTypeObject *)tp)->ht_qualname;
     PyObject *module = tp->tp_dict ? PyDict_GetItemWithError(tp->tp_dict, rs_py_dunder_module()) : NULL;
     PyErr_Clear();
     char *q = copy_utf8(qualname);
     char *m = copy_utf8(module);
     char *name = NULL;
-    if (q != NULL && (m == NULL || strcmp(m, "builtins") == 0)) {
+    if (q == NULL) { /* no usable __qualname__: the name the type was made with */
+        name = rs_strdup(tp->tp_name);
+    } else if (m == NULL || strcmp(m, "builtins") == 0) {
         name = q;
         q = NULL;
-    } else if (q != NULL) {
+    } else {
         size_t len = strlen(m) + strlen(q) + 2;
         name = rs_malloc(len);
         if (name != NULL)
             snprintf(name, len, "%s.%s", m, q);
-    } else {
-        name = copy_utf8(NULL);
     }
     rs_free(q);
     rs_free(m);
-    if (name == NULL && !PyErr_Occurred()) {
-        size_t len = strlen(tp->tp_name);
-        name = rs_malloc(len + 1);
-        if (name != NULL)
-            memcpy(name, tp->tp_name, len + 1);
-    }
     return name;
 }
 

@@ -145,4 +145,7 @@ void *rs_calloc(size_t count, size_t size);
 void *rs_realloc(void *ptr, size_t size);
 void rs_free(void *ptr);
 
+/* A copy of text from rs_malloc (free with rs_free), or NULL on failure. */
+char *rs_strdup(const char *text);
+
 #endif
