@@ -133,6 +133,17 @@ rs_garbage_entry *rs_garbage(rs_snapshot *s, size_t *count);
  * gc.garbage rule or the pending collection.  New str, NULL on error. */
 PyObject *rs_garbage_reason(rs_snapshot *s, const rs_garbage_entry *e);
 
+typedef struct rs_garbage_totals {
+    size_t count[RS_GARBAGE_KIND_COUNT];   /* objects of each kind, as rs_garbage() lists them */
+    uint64_t bytes[RS_GARBAGE_KIND_COUNT]; /* their own sizes */
+    uint64_t stuck;  /* bytes of objects no root reaches (gc.garbage's
+                        members are held by gc.garbage and counted there):
+                        memory the "reachable" figure leaves out */
+} rs_garbage_totals;
+
+/* Counts rs_garbage()'s entries by kind.  0, or -1 with an exception set. */
+int rs_garbage_count(rs_snapshot *s, rs_garbage_totals *out);
+
 /* --- closures and frames (closures.c, frames.c) -------------------------- */
 
 typedef struct rs_closure_var {
@@ -210,7 +221,7 @@ rs_idx *rs_retained_set(rs_snapshot *s, rs_idx n, size_t *count);
 
 typedef struct rs_type_retained {
     uint32_t type_id;
-    size_t count;           /* instances */
+    size_t count;           /* instances (all of them, as the census counts) */
     uint64_t size;          /* their own sizes */
     uint64_t retained;      /* retained by instances that no other instance
                                of the type dominates: no double counting */
@@ -220,10 +231,6 @@ typedef struct rs_type_retained {
 /* Per type retained sizes without double counting, biggest first; modules,
  * types and code objects left out (they hold everything).  rs_malloc'ed. */
 rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count);
-
-/* The n nodes with the largest retained size, leaving out modules, types,
- * module dicts, code objects and class namespaces; biggest first. */
-rs_idx *rs_retained_largest(rs_snapshot *s, size_t n, size_t *count);
 
 /* --- growth (growth.c) --------------------------------------------------- */
 
@@ -309,7 +316,9 @@ int rs_process_memory_read(const rs_snapshot *s, rs_process_memory *out);
 /* One line: objects vs RSS vs arenas, the gaps named.  New str or NULL. */
 PyObject *rs_process_memory_line(const rs_process_memory *m);
 
-/* "12.3 MB": size in human units, written into buf (at least 16 bytes). */
+/* "1.4M", "27K", "512B": bytes in binary units (K = 1024), the one byte
+ * formatter of the screens, the report and reprs; written into buf (at
+ * least 16 bytes). */
 const char *rs_format_bytes(uint64_t bytes, char *buf, size_t len);
 
 #endif

@@ -245,6 +245,9 @@ int64_t rs_type_arg(rs_snapshot *s, PyObject *arg)
     const char *name = PyUnicode_AsUTF8(arg);
     if (name == NULL)
         return -1;
+    /* Tracebacks and __module__ spell builtins "builtins.dict"; the census "dict". */
+    if (strncmp(name, "builtins.", 9) == 0 && rs_snapshot_type_lookup(s, name) < 0)
+        name += 9;
     int64_t t = rs_snapshot_type_lookup(s, name);
     if (t == -2)
         PyErr_Format(rs_error, "type name '%s' is ambiguous here; give it with its module, e.g. 'app.%s'", name,

@@ -48,19 +48,6 @@ PyObject *rs_allocation_site(PyObject *obj)
     return site;
 }
 
-PyObject *rs_path_text(rs_snapshot *s, rs_idx n)
-{
-    rs_idx *nodes;
-    size_t len;
-    const rs_root *root;
-    int r = rs_path_find(s, n, &nodes, &len, &root);
-    if (r <= 0)
-        return r == 0 ? Py_NewRef(Py_None) : NULL;
-    PyObject *text = rs_path_expression(s, nodes, len, root);
-    rs_free(nodes);
-    return text;
-}
-
 static PyObject *obj_of(rs_snapshot *s, rs_idx n)
 {
     return Py_NewRef(rs_snapshot_object(s, n));

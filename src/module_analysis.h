@@ -84,10 +84,6 @@ PyObject *rs_allocation_traceback(PyObject *obj);
  * None.  NULL on error. */
 PyObject *rs_allocation_site(PyObject *obj);
 
-/* The why-alive path of node n as one expression string, or None when it
- * is unreachable.  NULL on error. */
-PyObject *rs_path_text(rs_snapshot *s, rs_idx n);
-
 /* Entries of module.c's method tables (Snapshot methods, module functions). */
 #define RS_ANALYSIS_SNAPSHOT_METHODS \
     {"in_cycle", rs_snapshot_in_cycle, METH_O, "True when obj sits in a cycle of data edges."},                          \

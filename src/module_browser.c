@@ -94,3 +94,28 @@ PyObject *rs_module_key_table(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(u
 {
     return rs_browser_key_table();
 }
+
+PyObject *rs_module_screen_rows(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"snapshot", "screen", "arg", NULL};
+    PyObject *snapshot;
+    const char *screen;
+    PyObject *arg = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!s|O:_screen_rows", keywords, &rs_snapshot_type, &snapshot,
+                                     &screen, &arg))
+        return NULL;
+    rs_snapshot *s = rs_snapshot_of(snapshot);
+    if (s == NULL)
+        return NULL;
+    /* An object argument names its node (object, retained screens). */
+    uint64_t value = 0;
+    if (arg != NULL && PyLong_Check(arg))
+        value = PyLong_AsUnsignedLongLong(arg);
+    else if (arg != NULL && (value = rs_node_of(s, arg)) == RS_NONE)
+        return NULL;
+    if (PyErr_Occurred())
+        return NULL;
+    if (rs_analysis_ensure_dominators(s) < 0)
+        return NULL;
+    return rs_view_rows(s, screen, value);
+}

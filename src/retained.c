@@ -226,16 +226,26 @@ rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count)
         w.rows[t].biggest = RS_NONE;
     }
     size_t n = rs_graph_node_count(s->graph);
+    /* Counts and sizes of every instance, as the census gives them; a type
+     * none of whose instances is data (modules, types, code) is left out. */
     for (size_t i = 0; i < n; i++) {
-        if (rs_graph_flags(s->graph, (rs_idx)i) & (RS_NODE_NOT_DATA | RS_NODE_INTERNAL))
+        uint32_t flags = rs_graph_flags(s->graph, (rs_idx)i);
+        if (flags & RS_NODE_INTERNAL)
             continue;
-        rs_type_retained *row = &w.rows[rs_graph_type_id(s->graph, (rs_idx)i)];
-        row->count++;
-        row->size += rs_graph_size(s->graph, (rs_idx)i);
+        uint32_t t = rs_graph_type_id(s->graph, (rs_idx)i);
+        w.rows[t].count++;
+        w.rows[t].size += rs_graph_size(s->graph, (rs_idx)i);
+        if (!(flags & RS_NODE_NOT_DATA))
+            w.active[t] = 1;
+    }
+    size_t used = 0;
+    for (uint32_t t = 0; t < s->type_count; t++) {
+        if (!w.active[t])
+            w.rows[t].count = 0;
+        w.active[t] = 0;
     }
     if (rs_dominator_walk(s, RS_DOM_SUPER_ROOT, count_type, &w) < 0)
         goto error;
-    size_t used = 0;
     for (uint32_t t = 0; t < s->type_count; t++)
         if (w.rows[t].count > 0)
             w.rows[used++] = w.rows[t];
@@ -249,31 +259,4 @@ error:
     rs_free(w.rows);
     rs_free(w.active);
     return NULL;
-}
-
-rs_idx *rs_retained_largest(rs_snapshot *s, size_t n, size_t *count)
-{
-    if (rs_analysis_ensure_dominators(s) < 0)
-        return NULL;
-    rs_idx *top = rs_malloc((n ? n : 1) * sizeof *top);
-    if (top == NULL) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    size_t used = 0, nodes = rs_graph_node_count(s->graph);
-    /* Insertion into a short sorted array: most nodes lose to the last one. */
-    for (size_t i = 0; i < nodes && n > 0; i++) {
-        rs_idx x = (rs_idx)i;
-        uint64_t r = rs_dom_retained(s->dom, x);
-        if (r == 0 || (used == n && r <= rs_dom_retained(s->dom, top[n - 1])) || is_infrastructure(s, x))
-            continue;
-        size_t k = used < n ? used++ : n - 1;
-        while (k > 0 && rs_dom_retained(s->dom, top[k - 1]) < r) {
-            top[k] = top[k - 1];
-            k--;
-        }
-        top[k] = x;
-    }
-    *count = used;
-    return top;
 }

@@ -145,10 +145,16 @@ PyObject *rs_label_frame(rs_snapshot *s, uint32_t frame);
 int rs_path_find(rs_snapshot *s, rs_idx n, rs_idx **nodes, size_t *len, const rs_root **root);
 
 /* The path as one Python expression, e.g.
- * "sys.modules['app'].cache['user:1'].parent".  New str, or NULL on error. */
+ * "sys.modules['app'].cache['user:1'].parent"; with root NULL, the steps
+ * below nodes[0] only (".cache['user:1']").  New str, or NULL on error. */
 PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root);
 
-/* Label of the edge nodes[i-1] -> nodes[i] (for i == 0: the root label). */
+/* The why-alive path of node n as one expression string, or None when it
+ * is unreachable.  NULL on error. */
+PyObject *rs_path_text(rs_snapshot *s, rs_idx n);
+
+/* Label of the edge nodes[i-1] -> nodes[i] (for i == 0: the root label,
+ * "" without a root). */
 PyObject *rs_path_step_label(rs_snapshot *s, const rs_idx *nodes, size_t i, const rs_root *root);
 
 /* --- census (census.c) --------------------------------------------------- */
@@ -157,12 +163,13 @@ typedef struct rs_census_row {
     uint32_t type_id;
     size_t count;
     uint64_t size;
-    uint64_t retained; /* 0 until dominators are computed */
+    uint64_t retained; /* rs_retained_by_type()'s, no double counting; 0
+                          until dominators are computed */
 } rs_census_row;
 
-/* Per-type counts and sizes, biggest total size first.  Returns an
- * rs_malloc'ed array (caller frees with rs_free) and its length in *count,
- * or NULL with MemoryError set. */
+/* Per-type counts and sizes (and retained sizes once dominators exist),
+ * biggest total size first.  Returns an rs_malloc'ed array (caller frees
+ * with rs_free) and its length in *count, or NULL with MemoryError set. */
 rs_census_row *rs_census(rs_snapshot *s, size_t *count);
 
 /* The visible nodes of type table entry type_id, in node order.  rs_malloc'ed

@@ -209,7 +209,7 @@ void rs_view_destroy(rs_view *v);
 /* Default matcher: formats the row and looks for pattern in it. */
 int rs_view_row_matches(void *ctx, size_t row, const char *pattern);
 
-/* "12.3K"-style size in buf (at least 16 bytes). */
+/* rs_format_bytes() into buf (at least 16 bytes): "1.4M". */
 const char *rs_fmt_size(uint64_t size, char *buf);
 
 /* The flags of node n as a 4-column string (⟳ † ◆ ✗ or C F L G when the

@@ -236,7 +236,7 @@ START_TEST(test_analyses_report)
     ck_assert_int_eq(rs_py_long("j['objects']"), rs_py_long("len(s)"));
     ck_assert_str_eq(rs_py_str("sorted(j)"),
                      "['allocation_sites', 'closures', 'cycles', 'edges', 'format', 'garbage', 'growth', "
-                     "'largest_objects', 'memory', 'objects', 'snapshot_seconds', 'strings', 'tracing', "
+                     "'memory', 'objects', 'snapshot_seconds', 'strings', 'suspects', 'tracing', "
                      "'types', 'unexplained', 'version']");
     ck_assert_int_eq(rs_py_long("rec['delta_count']"), 300);
     ck_assert_str_eq(rs_py_str("rec['example']['path'].startswith(\"sys.modules['fixtures.analyses_heap'].leak_list[\")"),
