@@ -216,8 +216,15 @@ static inline bool rs_dom_order_dominates(const rs_dom_order *o, rs_idx x, rs_id
 }
 
 /* n and every node n dominates (what freeing n frees), n first, then in
- * dominator-tree preorder.  Empty for an unreachable n.  rs_malloc'ed. */
+ * dominator-tree preorder.  For an unreachable n (garbage): n and the
+ * unreachable objects it reaches, which the collection that frees n frees
+ * with it (an unreachable cycle's retained size in rs_cycles() is the same
+ * set's).  rs_malloc'ed. */
 rs_idx *rs_retained_set(rs_snapshot *s, rs_idx n, size_t *count);
+
+/* The total size of nodes (a retained set): for a reachable node the
+ * dominator tree's retained size. */
+uint64_t rs_retained_set_size(rs_snapshot *s, const rs_idx *nodes, size_t count);
 
 typedef struct rs_type_retained {
     uint32_t type_id;

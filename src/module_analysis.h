@@ -97,7 +97,7 @@ PyObject *rs_allocation_site(PyObject *obj);
     {"frames", rs_snapshot_frames, METH_NOARGS,                                                                          \
      "[(thread_name, ident, [(function, 'file:line', [(name, value, size, retained)])])], innermost frame first; "       \
      "suspended generators and coroutines last."},                                                                       \
-    {"retained_size", rs_snapshot_retained_size, METH_O, "Bytes freed if obj were freed (0 when unreachable)."},         \
+    {"retained_size", rs_snapshot_retained_size, METH_O, "Bytes freed with obj (garbage: by the collection that frees it)."},\
     {"retained", rs_snapshot_retained, METH_O, "obj and every object it dominates: what freeing it frees."},             \
     {"retained_by_type", rs_snapshot_retained_by_type, METH_NOARGS,                                                      \
      "[(type_name, count, size, retained)] without double counting nested instances, biggest first."},                   \

@@ -139,6 +139,33 @@ static int collect_node(void *ctx, rs_idx n, bool leaving)
     return 0;
 }
 
+/* Garbage: the unreachable objects n reaches, n first, breadth first (what
+ * the collection that frees n's cycle frees with it; cycles.c sizes an
+ * unreachable cycle the same way).  The array is its own queue; a node is
+ * looked up in it before it is added, so the work is linear in what is
+ * found times its width: 0, or 1 for memory. */
+static int collect_unreachable(set_walk *w, rs_idx n)
+{
+    uint8_t *seen = rs_calloc(rs_graph_node_count(w->snap->graph) + 1, 1);
+    if (seen == NULL)
+        return 1;
+    seen[n] = 1;
+    int r = collect_node(w, n, false);
+    for (size_t i = 0; r == 0 && i < w->count; i++) {
+        size_t refs;
+        const rs_idx *targets = rs_graph_referents(w->snap->graph, w->nodes[i], &refs);
+        for (size_t k = 0; r == 0 && k < refs; k++) {
+            rs_idx y = targets[k];
+            if (seen[y] || rs_dom_reachable(w->snap->dom, y))
+                continue;
+            seen[y] = 1;
+            r = collect_node(w, y, false);
+        }
+    }
+    rs_free(seen);
+    return r;
+}
+
 rs_idx *rs_retained_set(rs_snapshot *s, rs_idx n, size_t *count)
 {
     if (rs_analysis_ensure_dominators(s) < 0)
@@ -149,17 +176,23 @@ rs_idx *rs_retained_set(rs_snapshot *s, rs_idx n, size_t *count)
         PyErr_NoMemory();
         return NULL;
     }
-    if (rs_dom_reachable(s->dom, n)) {
-        int r = rs_dominator_walk(s, n, collect_node, &w);
-        if (r != 0) {
-            rs_free(w.nodes);
-            if (r > 0)
-                PyErr_NoMemory();
-            return NULL;
-        }
+    int r = rs_dom_reachable(s->dom, n) ? rs_dominator_walk(s, n, collect_node, &w) : collect_unreachable(&w, n);
+    if (r != 0) {
+        rs_free(w.nodes);
+        if (r > 0)
+            PyErr_NoMemory();
+        return NULL;
     }
     *count = w.count;
     return w.nodes;
+}
+
+uint64_t rs_retained_set_size(rs_snapshot *s, const rs_idx *nodes, size_t count)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += rs_graph_size(s->graph, nodes[i]);
+    return total;
 }
 
 /* --- per type ----------------------------------------------------------- */

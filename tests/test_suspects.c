@@ -119,6 +119,46 @@ START_TEST(test_suspects_pending_garbage_stuck)
 }
 END_TEST
 
+START_TEST(test_suspects_break_edge_counts)
+{
+    /* Check whether the cycle explorer's xN counts for a tree of 300
+     * children (more edges than it ranks) equal the edges of cycle.edges
+     * between the same types. */
+    import_fixtures();
+    rs_py_run("c = s.cycle_of(sh.TREE)\n"
+              "shown = sh.explorer_counts(s, c)\n"
+              "edges = sh.edge_counts(c)\n");
+    ck_assert_int_eq(rs_py_long("len(c.edges)"), 601);
+    ck_assert_int_ge(rs_py_long("len(shown)"), 1);
+    ck_assert_str_eq(rs_py_str("all(edges[k] == n for k, n in shown.items()) or (shown, edges)"), "True");
+    ck_assert_int_eq(rs_py_long("shown[('fixtures.suspects_heap.TreeNode', 'fixtures.suspects_heap.TreeNode')]"), 300);
+}
+END_TEST
+
+START_TEST(test_suspects_garbage_retained)
+{
+    /* Check whether an object of a cycle dropped with automatic gc off
+     * retains what its cycle retains (the cycle's unreachable objects and
+     * what they alone hold), in retained_size() and retained(). */
+    import_fixtures();
+    rs_py_run("gc.disable()\n"
+              "try:\n"
+              "    a = sh.TreeNode(); b = sh.TreeNode(a); b.blob = bytearray(5000); ida = id(a); del a, b\n"
+              "    s2 = refscope.snapshot()\n"
+              "    a = [o for o, k, why in s2.garbage() if id(o) == ida][0]\n"
+              "    c = s2.cycle_of(a)\n"
+              "    facts = (s2.retained_size(a), c.retained, sum(s2.size(o) for o in s2.retained(a)), c.garbage)\n"
+              "    del a, c\n"
+              "    s2.close()\n"
+              "finally:\n"
+              "    gc.enable()\n");
+    ck_assert_str_eq(rs_py_str("facts[3]"), "True");
+    ck_assert_int_gt(rs_py_long("facts[0]"), 5000);
+    ck_assert_int_eq(rs_py_long("facts[0]"), rs_py_long("facts[1]"));
+    ck_assert_int_eq(rs_py_long("facts[0]"), rs_py_long("facts[2]"));
+}
+END_TEST
+
 START_TEST(test_suspects_not_refscope)
 {
     /* Check whether, with the hotkey installed, no unexplained-reference
@@ -161,6 +201,8 @@ Suite *suite_suspects(void)
     tcase_add_test(tc, test_suspects_retained_by_type);
     tcase_add_test(tc, test_suspects_garbage_counts);
     tcase_add_test(tc, test_suspects_pending_garbage_stuck);
+    tcase_add_test(tc, test_suspects_break_edge_counts);
+    tcase_add_test(tc, test_suspects_garbage_retained);
     tcase_add_test(tc, test_suspects_not_refscope);
     tcase_add_test(tc, test_suspects_builtins_spelling);
     suite_add_tcase(s, tc);
