@@ -246,6 +246,12 @@ rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count);
  * refscope.mark() and the browser's :mark).  0, or -1 with MemoryError. */
 int rs_growth_mark(const rs_snapshot *s);
 
+/* Marks the heap as it is now: a new snapshot (no gc.collect()), marked
+ * and released, so objects allocated since an older snapshot (the one a
+ * browser shows) are in the mark.  *marked receives the object count.
+ * 0, or -1 with an exception set. */
+int rs_growth_mark_now(size_t *marked);
+
 /* true when a mark exists. */
 bool rs_growth_has_mark(void);
 

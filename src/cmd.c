@@ -236,10 +236,12 @@ static int cmd_mark(rs_browser *b, int argc, const char **argv, const char *rest
     (void)argc;
     (void)argv;
     (void)rest;
-    if (rs_growth_mark(b->snap) < 0)
+    /* The heap now, not the snapshot shown (taken when the browser opened). */
+    size_t marked;
+    if (rs_growth_mark_now(&marked) < 0)
         rs_browser_python_error(b, "mark");
     else
-        rs_browser_info(b, "marked %zu objects; later :growth (or 7) shows what is new", b->snap->visible_count);
+        rs_browser_info(b, "marked %zu objects; later :growth (or 7) shows what is new", marked);
     return RS_REACT_REDRAW;
 }
 

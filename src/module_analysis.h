@@ -117,9 +117,11 @@ PyObject *rs_allocation_site(PyObject *obj);
 
 #define RS_ANALYSIS_MODULE_METHODS \
     {"mark", (PyCFunction)(void (*)(void))rs_module_mark, METH_VARARGS | METH_KEYWORDS,                           \
-     "mark(trace=False, collect=True, snapshot=None): remember every object (address and type) for growth()."},   \
+     "mark(trace=False, collect=True, snapshot=None): remember every object (address and type) for growth(); "   \
+     "collect=True runs gc.collect() first, which frees pending cyclic garbage (pass collect=False to keep it)."}, \
     {"growth", (PyCFunction)(void (*)(void))rs_module_growth, METH_VARARGS | METH_KEYWORDS,                       \
-     "growth(collect=True, snapshot=None) -> [(type_name, delta_count, delta_size, new_objects)] since mark()."}, \
+     "growth(collect=True, snapshot=None) -> [(type_name, delta_count, delta_size, new_objects)] since mark(); "  \
+     "collect=True runs gc.collect() first."},                                                                     \
     {"report", (PyCFunction)(void (*)(void))rs_module_report, METH_VARARGS | METH_KEYWORDS,                       \
      "report(file=None, format='text', top=10, snapshot=None, collect=False): leak suspects; returns the "        \
      "text when file is None."},                                                                              \

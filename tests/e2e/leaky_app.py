@@ -11,6 +11,7 @@ with refscope.browse() and, once the browser is left, says so and exits:
   - EVIL: an object whose repr holds terminal escape sequences
   - TICKS: a thread appends to it while the browser waits for keys
   - STREAM: a suspended generator whose local 'generator_buffer' lives on
+  - PROBES: empty; tests fill it with Probe objects through :eval
 $LEAKY_PID_FILE, when set, receives the process id.
 """
 import os
@@ -46,6 +47,13 @@ class Resource:
 
     def __del__(self):
         pass
+
+
+class Probe:
+    """Allocated by the tests with :eval, to count growth exactly."""
+
+
+PROBES = []
 
 
 class Evil:
