@@ -306,7 +306,7 @@ static int save_to(rs_browser *b, const char *name, bool dot, rs_idx n)
     Py_XDECREF(io);
     if (file == NULL)
         return -1;
-    int r = dot ? rs_export_dot(b->snap, file, n, 3, 1, 500) : rs_export_json(b->snap, file);
+    int r = dot ? rs_export_dot(b->snap, file, n, 3, RS_DOT_BOTH, 500) : rs_export_json(b->snap, file);
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyObject *closed = PyObject_CallMethod(file, "close", NULL);
@@ -342,7 +342,7 @@ static int cmd_save(rs_browser *b, int argc, const char **argv, const char *rest
     if (save_to(b, name, dot, n) < 0)
         rs_browser_python_error(b, "save");
     else
-        rs_browser_info(b, "saved %s (%s)", name, dot ? "Graphviz, 3 levels from the object" : "JSON, the whole snapshot");
+        rs_browser_info(b, "saved %s (%s)", name, dot ? "Graphviz: referents and referrers, 3 levels, cuts marked" : "JSON, the whole snapshot");
     return RS_REACT_REDRAW;
 }
 

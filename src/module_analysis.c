@@ -616,14 +616,14 @@ typedef struct dot_args {
     rs_snapshot *snap;
     rs_idx start;
     int depth;
-    int forward;
+    int directions; /* RS_DOT_* */
     size_t max_nodes;
 } dot_args;
 
 static int dot_to(void *ctx, PyObject *file)
 {
     dot_args *a = ctx;
-    return rs_export_dot(a->snap, file, a->start, a->depth, a->forward, a->max_nodes);
+    return rs_export_dot(a->snap, file, a->start, a->depth, a->directions, a->max_nodes);
 }
 
 PyObject *rs_snapshot_to_dot(PyObject *self, PyObject *args, PyObject *kwargs)
@@ -636,9 +636,13 @@ PyObject *rs_snapshot_to_dot(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|isn:to_dot", keywords, &file, &obj, &depth, &direction,
                                      &max_nodes))
         return NULL;
-    int forward = strcmp(direction, "referents") == 0;
-    if (!forward && strcmp(direction, "referrers") != 0) {
-        PyErr_Format(PyExc_ValueError, "to_dot(): direction must be 'referents' or 'referrers', not '%s'", direction);
+    int directions = strcmp(direction, "referents") == 0   ? RS_DOT_REFERENTS
+                     : strcmp(direction, "referrers") == 0 ? RS_DOT_REFERRERS
+                     : strcmp(direction, "both") == 0      ? RS_DOT_BOTH
+                                                           : 0;
+    if (directions == 0) {
+        PyErr_Format(PyExc_ValueError, "to_dot(): direction must be 'referents', 'referrers' or 'both', not '%s'",
+                     direction);
         return NULL;
     }
     if (depth < 0 || max_nodes < 1) {
@@ -649,7 +653,7 @@ PyObject *rs_snapshot_to_dot(PyObject *self, PyObject *args, PyObject *kwargs)
     rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
     if (s == NULL)
         return NULL;
-    dot_args a = {.snap = s, .start = n, .depth = depth, .forward = forward, .max_nodes = (size_t)max_nodes};
+    dot_args a = {.snap = s, .start = n, .depth = depth, .directions = directions, .max_nodes = (size_t)max_nodes};
     if (with_file(file, dot_to, &a) < 0)
         return NULL;
     Py_RETURN_NONE;

@@ -72,7 +72,12 @@ PyObject *rs_module_alloc_fail_after(PyObject *module, PyObject *n);
 PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top);
 PyObject *rs_report_text(PyObject *data);
 int rs_export_json(rs_snapshot *s, PyObject *file);
-int rs_export_dot(rs_snapshot *s, PyObject *file, rs_idx start, int depth, int forward, size_t max_nodes);
+enum { RS_DOT_REFERENTS = 1, RS_DOT_REFERRERS = 2, RS_DOT_BOTH = 3 };
+/* The DOT export: depth levels from start along RS_DOT_* directions, at
+ * most max_nodes objects, as many edges per object as lets every level fit
+ * (the rest written as a dashed "N more" note), the cut stated in the
+ * graph's label.  0, or -1 with an exception set. */
+int rs_export_dot(rs_snapshot *s, PyObject *file, rs_idx start, int depth, int directions, size_t max_nodes);
 
 /* Helpers shared by module_analysis.c, report.c and export.c. */
 
