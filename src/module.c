@@ -24,26 +24,43 @@ PyObject *rs_error;
 
 typedef struct {
     PyListObject list;
-    PyObject *expression;
+    PyObject *expression; /* evaluates back to the object */
+    PyObject *short_form; /* as the browser shows it */
 } PathObject;
 
 static int path_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(((PathObject *)self)->expression);
+    Py_VISIT(((PathObject *)self)->short_form);
     return PyList_Type.tp_traverse(self, visit, arg);
 }
 
 static int path_clear(PyObject *self)
 {
     Py_CLEAR(((PathObject *)self)->expression);
+    Py_CLEAR(((PathObject *)self)->short_form);
     return PyList_Type.tp_clear(self);
 }
 
 static void path_dealloc(PyObject *self)
 {
     Py_CLEAR(((PathObject *)self)->expression);
+    Py_CLEAR(((PathObject *)self)->short_form);
     PyList_Type.tp_dealloc(self);
 }
+
+static PyObject *path_display(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *e = ((PathObject *)self)->short_form;
+    return Py_NewRef(e ? e : Py_None);
+}
+
+static PyMethodDef path_methods[] = {
+    {"display", path_display, METH_NOARGS,
+     "The short form the browser shows: .x for every attribute, keys cut to 40 characters, "
+     "<closure var 'v'> for a closure cell's value."},
+    {NULL},
+};
 
 static PyObject *path_str(PyObject *self)
 {
@@ -59,7 +76,8 @@ static PyObject *path_repr(PyObject *self)
 
 static PyMemberDef path_members[] = {
     {"expression", T_OBJECT, offsetof(PathObject, expression), READONLY,
-     "The path as one Python expression, e.g. sys.modules['app'].cache['k']."},
+     "The path as one Python expression that evaluates back to the object where Python can express "
+     "every step, e.g. sys.modules['app'].cache['k'] (also str(path))."},
     {NULL},
 };
 
@@ -68,13 +86,16 @@ PyTypeObject rs_path_type = {
     .tp_basicsize = sizeof(PathObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_LIST_SUBCLASS,
     .tp_doc = "Why an object is alive: a list of (object, label) steps from a root, "
-              "the first label naming the root; str() gives one Python expression.",
+              "the first label naming the root; str() gives one Python expression that evaluates back "
+              "to the object (steps Python cannot express stay marked: <item>, <held by C/interpreter>); "
+              "display() the short form the browser shows.",
     .tp_traverse = path_traverse,
     .tp_clear = path_clear,
     .tp_dealloc = path_dealloc,
     .tp_str = path_str,
     .tp_repr = path_repr,
     .tp_members = path_members,
+    .tp_methods = path_methods,
 };
 
 /* --- Cycle (slots in module_analysis.c) ------------------------------------- */
@@ -337,8 +358,9 @@ PyObject *rs_make_path(rs_snapshot *s, rs_idx n)
         }
         Py_DECREF(step);
     }
-    path->expression = rs_path_expression(s, nodes, len, root);
-    if (path->expression == NULL)
+    path->expression = rs_path_python(s, nodes, len, root);
+    path->short_form = path->expression ? rs_path_expression(s, nodes, len, root) : NULL;
+    if (path->short_form == NULL)
         goto error;
     rs_free(nodes);
     return (PyObject *)path;

@@ -149,6 +149,13 @@ int rs_path_find(rs_snapshot *s, rs_idx n, rs_idx **nodes, size_t *len, const rs
  * below nodes[0] only (".cache['user:1']").  New str, or NULL on error. */
 PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root);
 
+/* The path as a Python expression that evaluates back to nodes[len-1]
+ * wherever Python can express every step (path_python.c): full key reprs,
+ * .__dict__['x'] where .x would read something else, f.__closure__[0];
+ * steps it cannot express stay marked as in the display form.  New str,
+ * or NULL on error. */
+PyObject *rs_path_python(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root);
+
 /* The why-alive path of node n as one expression string, or None when it
  * is unreachable.  NULL on error. */
 PyObject *rs_path_text(rs_snapshot *s, rs_idx n);
