@@ -381,6 +381,8 @@ PyObject *rs_snapshot_frames(PyObject *self, PyObject *Py_UNUSED(unused))
         const rs_thread_info *ti = &s->threads[t];
         PyObject *frames = PyList_New(0);
         for (uint32_t f = ti->first_frame; frames != NULL && f < ti->first_frame + ti->frame_count; f++) {
+            if (s->frames[f].refscope) /* `refscope run`'s bootstrap */
+                continue;
             size_t count;
             rs_local *locals = rs_frame_locals(s, f, &count);
             PyObject *ft = frame_tuple(s->frames[f].code, s->frames[f].line, locals_list(s, locals, count));

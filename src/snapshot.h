@@ -23,6 +23,8 @@ typedef struct rs_frame_info {
     uint32_t thread;    /* index into rs_snapshot.threads */
     uint32_t depth;     /* 0 = innermost */
     rs_idx function;    /* node of the running function, or RS_NONE */
+    bool refscope;      /* `refscope run`'s own frames (its bootstrap and
+                           runpy under the program): kept as roots, not shown */
 } rs_frame_info;
 
 typedef struct rs_thread_info {
@@ -82,6 +84,20 @@ extern PyTypeObject *rs_internal_types[4];
  * first.  progress (may be NULL) is called now and then with nodes done so
  * far.  Returns a new snapshot, or NULL with a Python exception set. */
 rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progress_ctx);
+
+/* What refscope's caller holds while a snapshot is taken, which no
+ * traversal sees: the browse(obj) argument on the calling frame's value
+ * stack (one of its references counts as explained), and the hotkey's
+ * argument tuple (hidden like refscope's own objects; its items' references
+ * from it count as explained).  Either may be NULL. */
+typedef struct rs_snapshot_caller {
+    PyObject *argument;
+    PyObject *own_call;
+} rs_snapshot_caller;
+
+/* rs_snapshot_take() for a snapshot taken on behalf of caller (may be NULL). */
+rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
+                                  void *progress_ctx);
 
 /* Releases every reference the snapshot holds and frees it; NULL accepted.
  * May run arbitrary Python code (objects that die run their finalizers). */

@@ -153,6 +153,7 @@ struct rs_browser {
     PyObject *globals;  /* :eval namespace (borrowed from the caller), or NULL: __main__'s */
     PyObject *locals;   /* (borrowed) or NULL: the globals */
     PyObject *caller_frame; /* (borrowed) or NULL */
+    rs_snapshot_caller caller; /* what the caller holds (borrowed): hidden from every snapshot */
     PyObject *main_module;  /* __main__ (strong) when there are no globals */
     rs_view *view;
     vm_history history;

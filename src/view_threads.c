@@ -76,6 +76,8 @@ static int threads_open(rs_view *v)
         d->rows[d->count++] = (thread_row){ROW_THREAD, t, 0};
         const rs_thread_info *ti = &s->threads[t];
         for (uint32_t f = ti->first_frame; f < ti->first_frame + ti->frame_count && f < s->frame_count; f++) {
+            if (s->frames[f].refscope)
+                continue;
             d->rows[d->count++] = (thread_row){ROW_FRAME, f, 0};
             for (size_t k = 0; k < d->frame_local_counts[f]; k++)
                 d->rows[d->count++] = (thread_row){ROW_LOCAL, f, (uint32_t)k};
@@ -119,12 +121,21 @@ static void threads_close(rs_view *v)
     v->data = NULL;
 }
 
+/* Frames first .. first + count - 1 that are the program's, not `refscope run`'s. */
+static uint32_t shown_frames(const rs_snapshot *s, uint32_t first, uint32_t count)
+{
+    uint32_t shown = 0;
+    for (uint32_t f = first; f < first + count && f < s->frame_count; f++)
+        shown += !s->frames[f].refscope;
+    return shown;
+}
+
 static void threads_draw_header(rs_view *v, int row, int width)
 {
     rs_snapshot *s = v->browser->snap;
     char line[200];
     snprintf(line, sizeof line, "%u threads, %u executing frames, %zu suspended generators; their locals keep objects alive",
-             s->thread_count, s->frame_count, ((threads_data *)v->data)->suspended_count);
+             s->thread_count, shown_frames(s, 0, s->frame_count), ((threads_data *)v->data)->suspended_count);
     ui_text(row, 0, width, UI_HEADING, line);
 }
 
@@ -142,8 +153,9 @@ static int threads_format(rs_view *v, size_t row, char *buf, size_t len, ui_styl
     *style = UI_NORMAL;
     if (r->kind == ROW_THREAD) {
         const rs_thread_info *t = &s->threads[r->index];
-        snprintf(buf, len, "thread '%s' (ident %lu), %u frame%s%s", t->name, t->ident, t->frame_count,
-                 t->frame_count == 1 ? "" : "s", t->is_current ? "  <- this thread (the browser runs here)" : "");
+        uint32_t frames = shown_frames(s, t->first_frame, t->frame_count);
+        snprintf(buf, len, "thread '%s' (ident %lu), %u frame%s%s", t->name, t->ident, frames, frames == 1 ? "" : "s",
+                 t->is_current ? "  <- this thread (the browser runs here)" : "");
         *style = UI_HEADING;
         return 0;
     }
