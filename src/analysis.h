@@ -226,6 +226,11 @@ rs_idx *rs_retained_set(rs_snapshot *s, rs_idx n, size_t *count);
  * dominator tree's retained size. */
 uint64_t rs_retained_set_size(rs_snapshot *s, const rs_idx *nodes, size_t count);
 
+/* The size of n's retained set into *size: the dominator tree's retained
+ * size, or for garbage what its collection frees.  0, or -1 with an
+ * exception set. */
+int rs_retained_size(rs_snapshot *s, rs_idx n, uint64_t *size);
+
 typedef struct rs_type_retained {
     uint32_t type_id;
     size_t count;           /* instances (all of them, as the census counts) */

@@ -419,16 +419,9 @@ PyObject *rs_snapshot_retained_size(PyObject *self, PyObject *obj)
 {
     rs_idx n;
     rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
-    if (s == NULL || rs_analysis_ensure_dominators(s) < 0)
+    uint64_t size;
+    if (s == NULL || rs_retained_size(s, n, &size) < 0)
         return NULL;
-    if (rs_dom_reachable(s->dom, n))
-        return PyLong_FromUnsignedLongLong(rs_dom_retained(s->dom, n));
-    size_t count;
-    rs_idx *set = rs_retained_set(s, n, &count);
-    if (set == NULL)
-        return NULL;
-    uint64_t size = rs_retained_set_size(s, set, count);
-    rs_free(set);
     return PyLong_FromUnsignedLongLong(size);
 }
 

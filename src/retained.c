@@ -293,3 +293,20 @@ error:
     rs_free(w.active);
     return NULL;
 }
+
+int rs_retained_size(rs_snapshot *s, rs_idx n, uint64_t *size)
+{
+    if (rs_analysis_ensure_dominators(s) < 0)
+        return -1;
+    if (rs_dom_reachable(s->dom, n)) {
+        *size = rs_dom_retained(s->dom, n);
+        return 0;
+    }
+    size_t count;
+    rs_idx *set = rs_retained_set(s, n, &count);
+    if (set == NULL)
+        return -1;
+    *size = rs_retained_set_size(s, set, count);
+    rs_free(set);
+    return 0;
+}

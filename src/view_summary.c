@@ -1,10 +1,11 @@
 /*
- * The summary (home) screen: the leak suspects at a glance.  The objects
- * retaining the most that hang directly off a module, a frame or C code
- * (each with its why-alive expression), the biggest types, growth since
- * the mark, the biggest cycles, garbage, unexplained references and the
- * largest strings.  Enter
- * on a row opens what it names.
+ * The summary (home) screen: the leak suspects at a glance, as suspects.c
+ * defines them (the report shows the same rows with the same figures).
+ * The objects retaining the most that hang directly off a module, a frame
+ * or C code, each with its why-alive expression and what it accumulates,
+ * the biggest types, growth since the mark, the biggest cycles, garbage,
+ * unexplained references and the largest strings.  Enter on a row opens
+ * what it names.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -39,6 +40,7 @@ typedef struct summary_row {
 typedef struct summary_data {
     summary_row *rows;
     size_t count, cap;
+    uint64_t stuck; /* bytes in unreachable objects: not in "reachable" */
 } summary_data;
 
 static int add_row(summary_data *d, enum row_kind kind, rs_idx node, uint64_t value, uint64_t aux, const char *text)
@@ -172,6 +174,7 @@ static int add_garbage(summary_data *d, rs_snapshot *s)
              "live cycles (Enter: 4)",
              g.count[RS_GARBAGE_GC_LIST], g.count[RS_GARBAGE_UNREACHABLE_CYCLE], g.count[RS_GARBAGE_UNREACHABLE],
              rs_fmt_size(g.stuck, stuck), g.count[RS_GARBAGE_FINALIZER_CYCLE]);
+    d->stuck = g.stuck;
     if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Garbage") < 0)
         return -1;
     return add_row(d, ROW_GARBAGE, RS_NONE, 0, 0, text);
@@ -257,10 +260,11 @@ static int summary_open(rs_view *v)
 static void summary_draw_header(rs_view *v, int row, int width)
 {
     rs_snapshot *s = v->browser->snap;
-    char line[256], size[16];
+    char line[256], size[16], stuck[16];
     uint64_t total = rs_dom_retained(s->dom, RS_DOM_SUPER_ROOT);
-    snprintf(line, sizeof line, "%zu objects, %zu references, %s reachable; snapshot took %.2f s", s->visible_count,
-             rs_graph_edge_count(s->graph), rs_fmt_size(total, size), s->seconds);
+    snprintf(line, sizeof line, "%zu objects, %zu references, %s reachable (+%s unreachable garbage); snapshot took %.2f s",
+             s->visible_count, rs_graph_edge_count(s->graph), rs_fmt_size(total, size),
+             rs_fmt_size(((summary_data *)v->data)->stuck, stuck), s->seconds);
     ui_text(row, 0, width, UI_DIM, line);
 }
 
