@@ -180,6 +180,30 @@ START_TEST(test_suspects_not_refscope)
 }
 END_TEST
 
+START_TEST(test_suspects_demo_shows_finalizer_cycles)
+{
+    /* Check whether the demo's leaky service (examples/leaky_service.py)
+     * shows on the garbage screen the __del__ cycles its docstring
+     * promises, as many as s.garbage() lists. */
+    import_fixtures();
+    rs_py_run("import contextlib, io, os\n"
+              "sys.path.insert(0, '" RS_SOURCE_DIR "/examples')\n"
+              "os.environ['REFSCOPE_DEMO_HEADLESS'] = '1'\n"
+              "import leaky_service\n"
+              "with contextlib.redirect_stdout(io.StringIO()):\n"
+              "    leaky_service.main()\n"
+              "leaky_service.stop.set()\n"
+              "s = refscope.snapshot()\n"
+              "kinds = collections.Counter((k, type(o).__module__ + '.' + type(o).__name__) for o, k, why in s.garbage())\n"
+              "rows = [r for r in refscope._screen_rows(s, 'garbage') if 'leaky_service.Connecti' in r]\n");
+    ck_assert_int_eq(rs_py_long("kinds[('finalizer-in-cycle', 'leaky_service.Connection')]"), 3);
+    ck_assert_int_eq(rs_py_long("len(rows)"), 3);
+    ck_assert_str_eq(rs_py_str("all(r.startswith('finalizer-in-cycle') for r in rows)"), "True");
+    ck_assert_str_eq(rs_py_str("'__del__ cycle' in leaky_service.__doc__ or 'with __del__' in leaky_service.__doc__"),
+                     "True");
+}
+END_TEST
+
 START_TEST(test_suspects_builtins_spelling)
 {
     /* Check whether instances() accepts 'builtins.type' as tracebacks and
@@ -204,6 +228,7 @@ Suite *suite_suspects(void)
     tcase_add_test(tc, test_suspects_break_edge_counts);
     tcase_add_test(tc, test_suspects_garbage_retained);
     tcase_add_test(tc, test_suspects_not_refscope);
+    tcase_add_test(tc, test_suspects_demo_shows_finalizer_cycles);
     tcase_add_test(tc, test_suspects_builtins_spelling);
     suite_add_tcase(s, tc);
     return s;
