@@ -60,6 +60,23 @@ START_TEST(test_suspects_accumulation)
 }
 END_TEST
 
+START_TEST(test_suspects_accumulation_capped)
+{
+    /* Check whether a suspect holding more objects than one walk examines
+     * (RS_ACCUMULATION_BUDGET, 200000) says "about" and counts no more
+     * than it examined. */
+    import_fixtures();
+    rs_py_run("sh.HUGE = [object() for _ in range(210000)]\n"
+              "s = refscope.snapshot()\n"
+              "huge = [e for e in sh.report_json(s, 3)['suspects'] if e['path'].endswith('.HUGE')][0]\n"
+              "del sh.HUGE\n");
+    ck_assert_str_eq(rs_py_str("huge['accumulation']['about'], huge['accumulation']['type']"), "(True, 'object')");
+    ck_assert_int_le(rs_py_long("huge['accumulation']['count']"), 200000);
+    ck_assert_int_ge(rs_py_long("huge['accumulation']['count']"), 199999);
+    ck_assert_str_eq(rs_py_str("huge['holds'].startswith('holds about ')"), "True");
+}
+END_TEST
+
 START_TEST(test_suspects_retained_by_type)
 {
     /* Check whether census()'s retained column equals retained_by_type()
@@ -222,6 +239,7 @@ Suite *suite_suspects(void)
     tcase_set_timeout(tc, getenv("RS_VALGRIND") ? 600 : 120);
     tcase_add_test(tc, test_suspects_summary_equals_report);
     tcase_add_test(tc, test_suspects_accumulation);
+    tcase_add_test(tc, test_suspects_accumulation_capped);
     tcase_add_test(tc, test_suspects_retained_by_type);
     tcase_add_test(tc, test_suspects_garbage_counts);
     tcase_add_test(tc, test_suspects_pending_garbage_stuck);
