@@ -76,21 +76,25 @@ static bool is_program(PyObject *obj)
     return PyFunction_Check(obj) || PyCode_Check(obj) || PyFrame_Check(obj) || PyCFunction_Check(obj);
 }
 
+/* true when n is the program's structure: a type, module or code (flagged
+ * by the walk), a function or frame, or what a class holds directly (its
+ * namespace, __mro__, __bases__). */
+static bool is_structure(rs_snapshot *s, rs_idx n)
+{
+    if (rs_graph_flags(s->graph, n) & (RS_NODE_NOT_DATA | RS_NODE_TYPE | RS_NODE_MODULE))
+        return true;
+    if (is_program(rs_snapshot_object(s, n)))
+        return true;
+    rs_idx d = rs_dom_idom(s->dom, n);
+    return d != RS_NONE && d != RS_DOM_SUPER_ROOT && (rs_graph_flags(s->graph, d) & RS_NODE_TYPE);
+}
+
 bool rs_suspect_candidate(rs_snapshot *s, rs_idx n)
 {
-    uint32_t f = rs_graph_flags(s->graph, n);
-    if (f & (RS_NODE_INTERNAL | RS_NODE_NOT_DATA | RS_NODE_TYPE | RS_NODE_MODULE))
-        return false;
-    if (is_program(rs_snapshot_object(s, n)))
+    if ((rs_graph_flags(s->graph, n) & RS_NODE_INTERNAL) || is_structure(s, n))
         return false;
     rs_idx d = rs_dom_idom(s->dom, n);
-    if (d == RS_DOM_SUPER_ROOT)
-        return true;
-    if (d == RS_NONE)
-        return false;
-    if (rs_graph_flags(s->graph, d) & (RS_NODE_NOT_DATA | RS_NODE_TYPE | RS_NODE_MODULE))
-        return true;
-    return is_program(rs_snapshot_object(s, d));
+    return d == RS_DOM_SUPER_ROOT || (d != RS_NONE && is_structure(s, d));
 }
 
 /* --- accumulation ------------------------------------------------------------- */

@@ -65,9 +65,10 @@ typedef struct rs_suspect {
 } rs_suspect;
 
 /* true when node n is a suspect candidate: a data object (not a type,
- * module, function, code, frame or builtin) that hangs directly off the
- * program's structure (its immediate dominator is the super-root, a module,
- * a type, a class namespace, a function or a frame).  Needs dominators. */
+ * module, function, code, frame, builtin, nor what a class holds directly:
+ * its namespace, __mro__) that hangs directly off the program's structure
+ * (its immediate dominator is the super-root, a module, a type, a class
+ * namespace, a function or a frame).  Needs dominators. */
 bool rs_suspect_candidate(rs_snapshot *s, rs_idx n);
 
 /* The k candidates with the largest retained size, biggest first, each

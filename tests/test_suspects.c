@@ -60,6 +60,24 @@ START_TEST(test_suspects_accumulation)
 }
 END_TEST
 
+START_TEST(test_suspects_class_attribute)
+{
+    /* Check whether a list held as a class attribute is the suspect itself
+     * (not the class's namespace dict), holding its 800 Entries, and no
+     * class namespace, __mro__ or function is named a suspect. */
+    import_fixtures();
+    rs_py_run("j = sh.report_json(s, 10)['suspects']\n"
+              "entries = [e for e in j if e['path'] == \"sys.modules['fixtures.suspects_heap'].Catalog.entries\"]\n"
+              "structure = [e['path'] for e in j if "
+              "e['path'].endswith('.__dict__') or e['path'].endswith('.__mro__') or e['type'] == 'function']\n");
+    ck_assert_int_eq(rs_py_long("len(entries)"), 1);
+    ck_assert_str_eq(rs_py_str("entries[0]['type'], entries[0]['accumulation']['type'], "
+                               "entries[0]['accumulation']['count']"),
+                     "('list', 'fixtures.suspects_heap.Entry', 800)");
+    ck_assert_str_eq(rs_py_str("structure"), "[]");
+}
+END_TEST
+
 START_TEST(test_suspects_accumulation_capped)
 {
     /* Check whether a suspect holding more objects than one walk examines
@@ -239,6 +257,7 @@ Suite *suite_suspects(void)
     tcase_set_timeout(tc, getenv("RS_VALGRIND") ? 600 : 120);
     tcase_add_test(tc, test_suspects_summary_equals_report);
     tcase_add_test(tc, test_suspects_accumulation);
+    tcase_add_test(tc, test_suspects_class_attribute);
     tcase_add_test(tc, test_suspects_accumulation_capped);
     tcase_add_test(tc, test_suspects_retained_by_type);
     tcase_add_test(tc, test_suspects_garbage_counts);
