@@ -268,15 +268,21 @@ static PyObject *python_step(rs_snapshot *s, PyObject *expr, const rs_idx *nodes
     } else if (PyCell_Check(holder)) {
         return PyUnicode_FromFormat("%U.cell_contents", expr);
     } else if (PyAnySet_CheckExact(holder)) {
-        /* Iteration order is the table order while the set is unchanged. */
-        Py_ssize_t pos = 0, k = 0;
-        PyObject *item;
-        Py_hash_t hash;
-        while (_PySet_NextEntry(holder, &pos, &item, &hash)) {
-            if (item == child)
+        /* Iteration order is the table order while the set is unchanged
+         * (a builtin set's iterator runs no Python code). */
+        PyObject *it = PyObject_GetIter(holder), *item;
+        Py_ssize_t k = 0;
+        while (it != NULL && (item = PyIter_Next(it)) != NULL) {
+            Py_DECREF(item); /* the set still holds it */
+            if (item == child) {
+                Py_DECREF(it);
                 return PyUnicode_FromFormat("list(%U)[%zd]", expr, k);
+            }
             k++;
         }
+        Py_XDECREF(it);
+        if (PyErr_Occurred())
+            return NULL;
     }
     PyObject *label = rs_path_step_label(s, nodes, i, root);
     if (label == NULL)
