@@ -650,7 +650,9 @@ int rs_browser_run(const rs_browser_options *options)
     rs_browser b = {0};
     int result = browser_start(&b, options);
     while (result == 0 && !b.quit) {
-        draw_frame(&b);
+        /* A paste or fast typing is handled whole before the next frame. */
+        if (!ui_key_pending())
+            draw_frame(&b);
         int key = ui_read_key(KEY_TIMEOUT_MS);
         if (key == UI_KEY_HANGUP)
             break; /* nobody to show anything to: the program goes on */

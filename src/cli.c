@@ -9,10 +9,11 @@
  * then runs the program, so the program keeps the PID.  `attach` and
  * `report` talk to the listener that install() started in the target (see
  * attach.h); when there is none, they start one through gdb.  For
- * `attach`, this process hands its terminal to the target and then only
- * waits: it never reads the terminal while the target owns it, ignores
- * Ctrl-C and Ctrl-\ (which belong to the browser), forwards window resizes,
- * and puts the terminal back itself if the target dies meanwhile.
+ * `attach`, this process never hands out its terminal: it passes the
+ * target the slave side of a pseudo-terminal of its own and relays keys
+ * and screen (see "The relay"), forwards window resizes, suspends itself
+ * on Ctrl-Z, and puts the terminal back itself if the target dies
+ * meanwhile.
  *
  * Exit status: 0 done; 1 refscope could not do it (the message says why
  * and what to do); 2 bad command line; 3 the target exited or crashed while

@@ -269,13 +269,54 @@ static void connections_drop_all(void)
         connection_drop(conns.count - 1);
 }
 
+/* The last report made, handed out again for the same request within
+ * REPORT_REUSE_MS: a burst of identical requests costs one snapshot. */
+#define REPORT_REUSE_MS 2000
+static struct {
+    char format[8];
+    int top;
+    long made;
+    char *text;
+    size_t len;
+} last_report;
+
+static void last_report_clear(void)
+{
+    free(last_report.text);
+    last_report.text = NULL;
+}
+
+/* A malloc'd copy of the report for format and top (fresh, or the last
+ * one when recent), or NULL with a sentence in err. */
+static char *report_text(const char *format, int top, size_t *len, char *err, size_t err_len)
+{
+    if (last_report.text == NULL || last_report.top != top || strcmp(last_report.format, format) != 0 ||
+        now_ms() - last_report.made > REPORT_REUSE_MS) {
+        last_report_clear();
+        last_report.text = make_report(format, top, &last_report.len, err, err_len);
+        if (last_report.text == NULL)
+            return NULL;
+        snprintf(last_report.format, sizeof last_report.format, "%s", format);
+        last_report.top = top;
+        last_report.made = now_ms();
+    }
+    char *copy = malloc(last_report.len + 1);
+    if (copy == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    memcpy(copy, last_report.text, last_report.len + 1);
+    *len = last_report.len;
+    return copy;
+}
+
 /* Makes the report for a connection; it is then sent as the socket takes
  * it.  false when the connection is finished (an error was sent). */
 static bool report_start(connection *c, const char *format, int top)
 {
     char err[1024];
     size_t len = 0;
-    char *text = make_report(format, top, &len, err, sizeof err);
+    char *text = report_text(format, top, &len, err, sizeof err);
     if (text == NULL) {
         rs_attach_send(c->fd, "error the report failed: %s", err);
         return false;
@@ -449,6 +490,10 @@ static void *listener_main(void *arg)
         fds[1] = (struct pollfd){.fd = trig.wake_pipe[0], .events = POLLIN};
         fds[2] = (struct pollfd){.fd = watch, .events = POLLIN};
         long now = now_ms(), timeout = -1;
+        if (last_report.text != NULL && now - last_report.made > REPORT_REUSE_MS)
+            last_report_clear(); /* no report text kept longer than it may be reused */
+        else if (last_report.text != NULL)
+            timeout = last_report.made + REPORT_REUSE_MS + 1 - now;
         for (int i = 0; i < conns.count; i++) {
             connection *c = &conns.items[i];
             fds[3 + i] = (struct pollfd){.fd = c->fd, .events = c->text != NULL ? POLLOUT : POLLIN};
@@ -481,6 +526,7 @@ static void *listener_main(void *arg)
             accept_clients(trig.listen_fd);
     }
     connections_drop_all();
+    last_report_clear();
     return NULL;
 }
 
@@ -775,6 +821,7 @@ static void fork_child(void)
     trig.main_thread = pthread_self();
     trig.browsing = trig.woken = false;
     connections_drop_all();
+    last_report_clear();
     if (!trig.listening)
         return;
     close_fd(&trig.listen_fd);

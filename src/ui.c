@@ -295,6 +295,12 @@ int ui_read_key(int timeout_ms)
     return (int)key;
 }
 
+bool ui_key_pending(void)
+{
+    struct pollfd p = {.fd = ui.fd, .events = POLLIN};
+    return ui.screen != NULL && poll(&p, 1, 0) > 0 && p.revents == POLLIN;
+}
+
 bool ui_hung_up(void)
 {
     return ui.hung_up;

@@ -83,6 +83,10 @@ bool ui_unicode(void);
  * interrupted read (the caller checks signals and goes on). */
 int ui_read_key(int timeout_ms);
 
+/* true when more keys are already waiting (typed ahead or pasted): the
+ * caller may skip drawing until it has handled them. */
+bool ui_key_pending(void);
+
 /* true once ui_read_key() has returned UI_KEY_HANGUP: drawing goes nowhere. */
 bool ui_hung_up(void);
 
