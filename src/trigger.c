@@ -10,9 +10,13 @@
  * sees the program stopped at a safe point.
  *
  * The attach listener is a plain pthread with every signal blocked.  It
- * sleeps in poll() on the socket, never holding the GIL, checks each
- * client with SO_PEERCRED, receives the client's terminal with SCM_RIGHTS,
- * parks the request and wakes the main thread with the hotkey signal
+ * sleeps in poll() on the socket and its clients, never holding the GIL
+ * while it waits and never waiting for one client (see "Connections being
+ * read or written"), checks each client with SO_PEERCRED, receives the
+ * client's terminal with SCM_RIGHTS (the slave side of a pseudo-terminal
+ * the `refscope` command relays; when that command dies, the browser reads
+ * a hang-up and ends), parks the request and wakes the main thread with
+ * the hotkey signal
  * (pthread_kill, so that the main thread's blocking call is the one
  * interrupted).  The handler finds the request and runs the browser on
  * that terminal.  Meanwhile the listener reads the connection: "winch"
