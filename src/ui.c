@@ -301,11 +301,6 @@ bool ui_key_pending(void)
     return ui.screen != NULL && poll(&p, 1, 0) > 0 && p.revents == POLLIN;
 }
 
-bool ui_hung_up(void)
-{
-    return ui.hung_up;
-}
-
 bool ui_suspend(void)
 {
     if (ui.screen == NULL || ui.hung_up || tcgetsid(ui.fd) != getsid(0) || tcgetpgrp(ui.fd) != getpgrp())

@@ -87,9 +87,6 @@ int ui_read_key(int timeout_ms);
  * caller may skip drawing until it has handled them. */
 bool ui_key_pending(void);
 
-/* true once ui_read_key() has returned UI_KEY_HANGUP: drawing goes nowhere. */
-bool ui_hung_up(void);
-
 /* Ctrl-Z: when the terminal is the program's controlling terminal and its
  * job is in the foreground, puts the terminal back, stops the job like
  * any full-screen program, and on `fg` takes the terminal again (the next

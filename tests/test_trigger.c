@@ -1031,28 +1031,37 @@ START_TEST(test_trigger_hangup_ends_browser)
 }
 END_TEST
 
-START_TEST(test_trigger_attach_passes_pty_and_survives_kill)
+/* How the attach client goes away: killed outright, or its terminal
+ * closed (its tmux window killed: a hang-up, then EIO). */
+static const char *const client_ends[] = {"kill -9", "terminal closed"};
+
+START_TEST(test_trigger_attach_passes_pty_and_survives_client)
 {
     /* Check whether the target of `refscope attach` holds a pseudo-terminal
-     * of the client's and never the client's own terminal, and whether
-     * kill -9 of the client closes the target's browser (a hang-up on that
-     * pseudo-terminal) so the program's main thread goes on. */
+     * of the client's and never the client's own terminal, and whether the
+     * client going away (kill -9, or its terminal closed) closes the
+     * target's browser (a hang-up on that pseudo-terminal) so the
+     * program's main thread goes on. */
     fixture_init();
     if (!terminal_tests_possible())
         return;
     pid_t pid = start_target("--install --wait nap", PLAIN);
     start_attach(pid);
     assert_holds_relay_only(pid);
-
     long main_rounds = read_number("main");
     pid_t client = attach_client_pid(pid);
-    char ps[4096];
-    run(ps, sizeof ps, "ps -eo pid,args | grep attach");
-    ck_assert_msg(client > 0, "no attach client found among:\n%s", ps);
-    ck_assert_int_eq(kill(client, SIGKILL), 0);
-    ck_assert_msg(wait_pane("client", "client-exit=137"), "the client did not die:\n%s", pane("client"));
+    ck_assert_msg(client > 0, "no attach client found");
+    if (_i == 0) {
+        ck_assert_int_eq(kill(client, SIGKILL), 0);
+        ck_assert_msg(wait_pane("client", "client-exit=137"), "the client did not die:\n%s", pane("client"));
+    } else {
+        char out[256];
+        ck_assert_int_eq(run(out, sizeof out, "tmux -L %s kill-window -t rs:=client", fx.tmux), 0);
+        ck_assert_msg(wait_gone(client), "the client outlived its terminal");
+    }
     ck_assert_msg(wait_number_above("main", main_rounds + 1),
-                  "the target's main thread did not go on after its client was killed: the browser stayed open");
+                  "the target's main thread did not go on after its client went away (%s): the browser stayed open",
+                  client_ends[_i]);
     assert_target_alive(pid);
     char target_tty[64], held[1024], own[80];
     pane_tty("target", target_tty, sizeof target_tty);
@@ -1078,6 +1087,40 @@ static const char *python_for_nobody(void)
     fprintf(stderr, "test_trigger: no Python %s that uid 65534 may run; other-user attach not tested\n", want);
     return NULL;
 }
+
+START_TEST(test_trigger_attach_ctrl_z_suspends_client)
+{
+    /* Check whether Ctrl-Z in an attached browser suspends the `refscope
+     * attach` job of an interactive shell (the shell says it stopped and
+     * takes commands), the program goes on meanwhile, and `fg` brings the
+     * browser back, answering keys. */
+    fixture_init();
+    if (!terminal_tests_possible())
+        return;
+    pid_t pid = start_target("--install --wait nap", PLAIN);
+    char command[512];
+    snprintf(command, sizeof command, "timeout --foreground 120 env TMPDIR=%s PS1='rs$ ' sh -i", fx.dir);
+    tmux_window("client", command);
+    ck_assert_msg(wait_pane("client", "rs$"), "no shell prompt:\n%s", pane("client"));
+    char line[512];
+    snprintf(line, sizeof line, "'%s attach %ld; echo client-exit=$?' Enter", CLI, (long)pid);
+    tmux_keys("client", line);
+    assert_browser_open("client");
+    tmux_keys("client", "C-z");
+    ck_assert_msg(wait_pane("client", "Stopped") && wait_alternate("client", 0),
+                  "Ctrl-Z did not suspend the client:\n%s", pane("client"));
+    assert_target_alive(pid);
+    tmux_keys("client", "'echo shell$((40+2))' Enter");
+    ck_assert_msg(wait_pane("client", "shell42"), "the shell did not take a command:\n%s", pane("client"));
+    tmux_keys("client", "fg Enter");
+    assert_browser_open("client");
+    tmux_keys("client", "2");
+    ck_assert_msg(wait_pane("client", "types"), "the browser did not answer after fg:\n%s", pane("client"));
+    tmux_keys("client", "q q");
+    ck_assert_msg(wait_alternate("client", 0), "q did not close the browser:\n%s", pane("client"));
+    assert_target_alive(pid);
+}
+END_TEST
 
 START_TEST(test_trigger_attach_other_user_gets_no_root_terminal)
 {
@@ -1246,7 +1289,9 @@ Suite *suite_trigger(void)
     tcase_add_test(terminals, test_trigger_breakpoint_browse);
     tcase_add_loop_test(terminals, test_trigger_hangup_ends_browser, 0,
                         (int)(sizeof hangup_modes / sizeof hangup_modes[0]));
-    tcase_add_test(terminals, test_trigger_attach_passes_pty_and_survives_kill);
+    tcase_add_loop_test(terminals, test_trigger_attach_passes_pty_and_survives_client, 0,
+                        (int)(sizeof client_ends / sizeof client_ends[0]));
+    tcase_add_test(terminals, test_trigger_attach_ctrl_z_suspends_client);
     tcase_add_test(terminals, test_trigger_attach_other_user_gets_no_root_terminal);
     tcase_add_test(terminals, test_trigger_attach_after_fork_from_thread);
     tcase_add_test(terminals, test_trigger_listener_survives_hostile_clients);
