@@ -1144,7 +1144,8 @@ static const command commands[] = {
     {"run", cmd_run, "run [--signal SIG] [--quiet] (script.py | -m module) [args...]",
      "Run a Python program with refscope installed: the signal (default USR1) opens the\n"
      "browser on the program's terminal, and `refscope attach PID` works at once.\n"
-     "  -s, --signal SIG  the hotkey signal, by name (USR2) or number\n"
+     "  -s, --signal SIG  the hotkey signal, by name (USR2) or number: USR1, USR2, QUIT\n"
+     "                    or a real-time signal\n"
      "  -q, --quiet       do not print the PID and how to open the browser\n"
      "The environment variable REFSCOPE_PYTHON chooses the Python (default " RS_PYTHON_EXE ")."},
     {"attach", cmd_attach, "attach PID",
