@@ -155,7 +155,9 @@ static void compute_semidominators(struct semi_nca *st)
         info[w].semi = w;
     }
     for (uint32_t w = st->reached; w >= 1; w--) {
-        int from_super_root = (int)((st->root_target[w >> 6] >> (w & 63)) & 1);
+        /* Nobody retains an immortal object: the super root "holds" it. */
+        int from_super_root = (int)((st->root_target[w >> 6] >> (w & 63)) & 1) ||
+                              (rs_graph_flags(st->g, st->vertex[w]) & RS_NODE_IMMORTAL);
         uint32_t s = from_super_root ? 0 : info[w].parent;
         size_t count;
         const rs_idx *sources = s == 0 ? NULL : rs_graph_referrers(st->g, st->vertex[w], &count);

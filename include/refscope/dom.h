@@ -3,7 +3,10 @@
  *
  * Dominators are computed over all edges (data or not) from a virtual super
  * root whose children are the targets of every root in rs_graph_roots(), of
- * every kind.  Node x dominates y when every path from the super root to y
+ * every kind, and every reachable node flagged RS_NODE_IMMORTAL (nobody
+ * retains an object that lives as long as the interpreter, so a holder's
+ * retained size is the same on 3.11 and on 3.12+, where interned strings
+ * are immortal).  Node x dominates y when every path from the super root to y
  * passes through x; the retained size of x is the size of everything x
  * dominates, x included: what freeing x would free (DESIGN.md section 5).
  *
