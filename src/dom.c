@@ -94,10 +94,12 @@ static void search_from(struct semi_nca *st, rs_idx start)
     }
 }
 
-/* After: the nodes reachable from the roots are numbered 1 .. reached in the
- * preorder of one depth-first search from the super root (roots in order,
- * edges in visit order), info[].parent is its tree, and root_target marks the
- * vertices the super root has an edge to. */
+/* After: the nodes reachable from the roots or from immortal nodes are
+ * numbered 1 .. reached in the preorder of one depth-first search from the
+ * super root (roots in order, then immortal nodes, edges in visit order),
+ * info[].parent is its tree, and root_target marks the vertices the super
+ * root has an edge to: the roots' targets and every immortal node, which
+ * the interpreter holds forever, so nobody else retains it. */
 static void number_reachable(struct semi_nca *st)
 {
     size_t root_count;
@@ -109,6 +111,14 @@ static void number_reachable(struct semi_nca *st)
         if (st->number[t] == 0)
             search_from(st, t);
         uint32_t num = st->number[t];
+        st->root_target[num >> 6] |= (uint64_t)1 << (num & 63);
+    }
+    for (rs_idx v = 0; v < st->n; v++) {
+        if (!(rs_graph_flags(st->g, v) & RS_NODE_IMMORTAL))
+            continue;
+        if (st->number[v] == 0)
+            search_from(st, v);
+        uint32_t num = st->number[v];
         st->root_target[num >> 6] |= (uint64_t)1 << (num & 63);
     }
 }
@@ -155,9 +165,7 @@ static void compute_semidominators(struct semi_nca *st)
         info[w].semi = w;
     }
     for (uint32_t w = st->reached; w >= 1; w--) {
-        /* Nobody retains an immortal object: the super root "holds" it. */
-        int from_super_root = (int)((st->root_target[w >> 6] >> (w & 63)) & 1) ||
-                              (rs_graph_flags(st->g, st->vertex[w]) & RS_NODE_IMMORTAL);
+        int from_super_root = (int)((st->root_target[w >> 6] >> (w & 63)) & 1);
         uint32_t s = from_super_root ? 0 : info[w].parent;
         size_t count;
         const rs_idx *sources = s == 0 ? NULL : rs_graph_referrers(st->g, st->vertex[w], &count);
