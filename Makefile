@@ -175,16 +175,21 @@ layering:
 # `make check` for every supported interpreter on the machine, each in its own
 # build directory (build/py3.X).  PYTHONS="a b" names them; by default
 # tests/find-pythons finds CPython 3.11, 3.12 and 3.13 (python3 on PATH, pyenv)
-# and says which it did not find.
+# and says which it did not find.  Then tests/leak_answers.py must print the
+# same paths, cycles and retained sets on every version.
 PYTHONS ?= $(shell tests/find-pythons)
 check-all:
 	@test -n "$(strip $(PYTHONS))" || { echo "refscope: no supported Python (3.11, 3.12, 3.13) found"; exit 1; }
-	@tested=""; for py in $(PYTHONS); do \
+	@tested=""; first=""; for py in $(PYTHONS); do \
 	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])') || exit 1; \
 	  echo "refscope: make check with $$py (CPython $$v) in $(BUILD)/py$$v"; \
 	  $(MAKE) --no-print-directory PYTHON=$$py BUILD=$(BUILD)/py$$v check || exit 1; \
 	  tested="$$tested $$($$py -c 'import sys; print(sys.version.split()[0])')"; \
-	done; echo "refscope: make check passed on CPython$$tested"
+	  PYTHONPATH=$(BUILD)/py$$v/lib $$py tests/leak_answers.py > $(BUILD)/py$$v/leak-answers.txt || exit 1; \
+	  if [ -z "$$first" ]; then first=$(BUILD)/py$$v/leak-answers.txt; \
+	  elif ! diff -u $$first $(BUILD)/py$$v/leak-answers.txt; then \
+	    echo "refscope: CPython $$v answers differently about examples/leaky_service.py (above)"; exit 1; fi; \
+	done; echo "refscope: make check passed on CPython$$tested, with the same answers about examples/leaky_service.py"
 
 # ASan+UBSan build of module and tests in its own build dir.  Python's own
 # allocator hides heap errors from ASan, hence PYTHONMALLOC=malloc; leak

@@ -159,8 +159,10 @@ static void tui_start_full(tui *t, int cols, int rows, const char *env, const ch
                      0);
     ck_assert_screen(t, "rs$");
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s/tests/e2e/leaky_app.py%s; echo EXIT=$?", RS_PYTHON_EXE, RS_SOURCE_DIR,
-             redirect);
+    /* "EXIT""=" on the typed line, so that only the program's exit, not
+     * the echo of this command line, puts "EXIT=" on the screen. */
+    snprintf(cmd, sizeof cmd, "%s %s/tests/e2e/leaky_app.py%s; echo \"EXIT\"\"=$?\"", RS_PYTHON_EXE,
+             RS_SOURCE_DIR, redirect);
     tui_type(t, cmd);
     tui_keys(t, "Enter");
     ck_assert_screen(t, "Top suspects");
