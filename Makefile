@@ -5,7 +5,6 @@
 # supported interpreter (3.11, 3.12, 3.13); `make check-all` tests them all.
 
 PYTHON ?= python3
-BUILD ?= build
 DEBIAN_DEPS = build-essential pkg-config python3-dev libncurses-dev libedit-dev check tmux gdb python3-objgraph
 
 PY := $(shell command -v $(PYTHON) 2>/dev/null)
@@ -16,6 +15,13 @@ PY_LDVERSION := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_conf
 PY_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 PY_VERSION := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_python_version())' 2>/dev/null)
 PY_PLATLIB := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])' 2>/dev/null)
+# The default python3 builds into build/; another one named on the command
+# line (make bench PYTHON=python3.13) into build/py3.X, beside it.
+ifeq ($(origin PYTHON),command line)
+BUILD ?= build/py$(PY_VERSION)
+else
+BUILD ?= build
+endif
 VERSION := $(shell sed -n 's/^\#define REFSCOPE_VERSION "\(.*\)"/\1/p' src/module.c)
 PREFIX ?= /usr/local
 DESTDIR ?=

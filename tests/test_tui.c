@@ -505,7 +505,8 @@ START_TEST(test_tui_sigint_restores_terminal)
     fclose(f);
     ck_assert_int_eq(sh("kill -INT %ld", pid), 0);
     ck_assert_screen(&t, "KeyboardInterrupt");
-    ck_assert_screen(&t, "EXIT=");
+    /* The program dies of SIGINT, so the shell drops the rest of the line
+     * (no EXIT=); the shell evaluating a new line shows it is back. */
     tui_type(&t, "echo ok$((40+2))");
     tui_keys(&t, "Enter");
     ck_assert_screen(&t, "ok42");
