@@ -44,8 +44,9 @@ LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 # system headers (-isystem), so warnings inside them (3.13 has some) do not
 # trip -Werror.
 #   graph core        include/ only: no Python.h, no src/ headers
-#   pyinternal*.c     Python with Py_BUILD_CORE: the only files whose
-#                     internal/pycore_*.h includes compile
+#   pyinternal*.c     Python with Py_BUILD_CORE, which most internal/pycore_*.h
+#                     headers require (`make layering`, run by `make check`,
+#                     catches the rest and any _Py name by grep)
 #   ui.c              the only file that sees curses.h (everywhere else the
 #                     header's include guard is predefined, so any curses
 #                     call is an undeclared function)
