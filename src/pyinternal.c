@@ -83,6 +83,18 @@ PyObject *rs_py_dunder_module(void)
     return &_Py_ID(__module__);
 }
 
+int rs_py_is_immortal(PyObject *obj)
+{
+    if (rs_py_immortal_here(obj))
+        return 1;
+    /* What another supported version makes immortal counts here too, so
+     * that retained sizes agree: 3.12 interns strings immortal (3.11 and
+     * 3.13's sys.intern() do not), 3.12+ static types. */
+    if (PyUnicode_Check(obj))
+        return PyUnicode_CHECK_INTERNED(obj) != 0;
+    return PyType_Check(obj) && !(((PyTypeObject *)obj)->tp_flags & Py_TPFLAGS_HEAPTYPE);
+}
+
 int rs_py_set_next(PyObject *set, Py_ssize_t *pos, PyObject **key)
 {
     Py_hash_t hash;

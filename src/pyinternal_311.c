@@ -27,15 +27,10 @@ size_t rs_py_preheader_size(PyObject *obj)
     return _PyType_PreHeaderSize(Py_TYPE(obj));
 }
 
-int rs_py_is_immortal(PyObject *obj)
+int rs_py_immortal_here(PyObject *obj)
 {
-    if (Py_REFCNT(obj) >= STATIC_IMMORTAL_REFCNT / 2)
-        return 1;
-    if (PyUnicode_Check(obj))
-        return PyUnicode_CHECK_INTERNED(obj) != 0;
-    if (PyType_Check(obj))
-        return !(((PyTypeObject *)obj)->tp_flags & Py_TPFLAGS_HEAPTYPE);
-    return obj == Py_None || obj == Py_True || obj == Py_False || obj == Py_Ellipsis || obj == Py_NotImplemented;
+    return Py_REFCNT(obj) >= STATIC_IMMORTAL_REFCNT / 2 || obj == Py_None || obj == Py_True || obj == Py_False ||
+           obj == Py_Ellipsis || obj == Py_NotImplemented;
 }
 
 int rs_py_traverse(PyObject *obj, visitproc visit, void *arg)

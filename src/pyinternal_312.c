@@ -23,13 +23,9 @@ size_t rs_py_preheader_size(PyObject *obj)
     return _PyType_PreHeaderSize(Py_TYPE(obj));
 }
 
-int rs_py_is_immortal(PyObject *obj)
+int rs_py_immortal_here(PyObject *obj)
 {
-    if (_Py_IsImmortal(obj))
-        return 1;
-    if (PyUnicode_Check(obj))
-        return PyUnicode_CHECK_INTERNED(obj) != 0;
-    return PyType_Check(obj) && !(((PyTypeObject *)obj)->tp_flags & Py_TPFLAGS_HEAPTYPE);
+    return _Py_IsImmortal(obj);
 }
 
 int rs_py_traverse(PyObject *obj, visitproc visit, void *arg)

@@ -28,13 +28,9 @@ size_t rs_py_preheader_size(PyObject *obj)
     return _PyType_PreHeaderSize(Py_TYPE(obj));
 }
 
-int rs_py_is_immortal(PyObject *obj)
+int rs_py_immortal_here(PyObject *obj)
 {
-    if (_Py_IsImmortal(obj))
-        return 1;
-    if (PyUnicode_Check(obj)) /* sys.intern() strings are mortal again on 3.13 */
-        return PyUnicode_CHECK_INTERNED(obj) != 0;
-    return PyType_Check(obj) && !(((PyTypeObject *)obj)->tp_flags & Py_TPFLAGS_HEAPTYPE);
+    return _Py_IsImmortal(obj);
 }
 
 /* The inline values of an instance whose __dict__ was materialized while

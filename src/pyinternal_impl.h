@@ -11,6 +11,10 @@
  * managed dict, or NULL when the type has none. */
 PyObject **rs_py_offset_dict_slot(PyObject *obj);
 
+/* 1 when this interpreter itself keeps obj forever: immortal (3.12+),
+ * a static object of 3.11 or one of its singletons. */
+int rs_py_immortal_here(PyObject *obj);
+
 /* The code object of a generator, coroutine or async generator (borrowed;
  * on 3.12+ its frame's, NULL once the frame is cleared). */
 PyObject *rs_py_generator_code(PyObject *gen);
