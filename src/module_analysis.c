@@ -19,11 +19,7 @@
 
 PyObject *rs_allocation_traceback(PyObject *obj)
 {
-    /* tracemalloc.get_object_traceback() of 3.11 misses objects with a
-     * pre-header (instances of classes defined in Python): ask for the
-     * allocation's real start. */
-    uintptr_t start = (uintptr_t)obj - rs_py_preheader_size(Py_TYPE(obj));
-    PyObject *raw = _PyTraceMalloc_GetTraceback(0, start);
+    PyObject *raw = rs_py_allocation_traceback(obj);
     if (raw == NULL || raw == Py_None)
         return raw;
     PyObject *tracemalloc = PyImport_ImportModule("tracemalloc");

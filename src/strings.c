@@ -18,11 +18,6 @@
 #include "refscope/dom.h"
 #include "suspects.h"
 
-/* Exported by libpython (declared in internal/pycore_pymem.h): writes
- * obmalloc's statistics, as sys._debugmallocstats() does, to out.
- * Returns 0 when pymalloc is not in use. */
-PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
-
 const char *rs_format_bytes(uint64_t bytes, char *buf, size_t len)
 {
     static const char units[] = "BKMGTP";
@@ -76,8 +71,7 @@ static rs_idx holder_of(rs_snapshot *s, rs_idx n)
     PyObject *holder = rs_snapshot_object(s, h);
     rs_idx owner = PyDict_CheckExact(holder) ? rs_dom_idom(s->dom, h) : RS_NONE;
     if (owner != RS_NONE && owner != RS_DOM_SUPER_ROOT) {
-        PyObject **slot = rs_py_dict_slot(rs_snapshot_object(s, owner));
-        if (slot != NULL && *slot == holder)
+        if (rs_py_instance_dict(rs_snapshot_object(s, owner)) == holder)
             return owner;
     }
     return h;
@@ -171,7 +165,7 @@ static bool starts_with(const char *line, const char *prefix)
     return strncmp(line, prefix, strlen(prefix)) == 0;
 }
 
-/* Parses the arena part of _PyObject_DebugMallocStats()'s text. */
+/* Parses the arena part of sys._debugmallocstats()'s text. */
 static void parse_malloc_stats(char *text, rs_process_memory *out)
 {
     bool total_seen = false;
@@ -202,7 +196,7 @@ static void read_arenas(rs_process_memory *out)
     FILE *f = open_memstream(&text, &len);
     if (f == NULL)
         return;
-    int used = _PyObject_DebugMallocStats(f);
+    int used = rs_py_malloc_stats(f);
     fclose(f);
     if (used && text != NULL)
         parse_malloc_stats(text, out);

@@ -48,6 +48,7 @@
 #include "attach.h"
 #include "browser.h"
 #include "module.h"
+#include "pyinternal.h"
 #include "trigger.h"
 #include "ui.h"
 
@@ -194,7 +195,7 @@ static void exception_sentence(char *buf, size_t len)
 static char *make_report(const char *format, int top, size_t *len, char *err, size_t err_len)
 {
     char *text = NULL;
-    if (_Py_IsFinalizing()) {
+    if (rs_py_is_finalizing()) {
         snprintf(err, err_len, "the program is exiting");
         return NULL;
     }
@@ -880,7 +881,7 @@ PyObject *rs_trigger_install(PyObject *Py_UNUSED(module), PyObject *args, PyObje
                      signum, name != NULL ? " (SIG" : "", name != NULL ? name : "", name != NULL ? ")" : "");
         return NULL;
     }
-    if (!_PyOS_IsMainThread()) {
+    if (!rs_py_is_main_thread()) {
         PyErr_SetString(rs_error, "refscope.install() must be called from the main thread, where Python "
                                   "runs signal handlers");
         return NULL;

@@ -93,8 +93,8 @@ static void resolve_sizeof(rs_type_entry *e)
     static PyObject *object_sizeof;
     PyObject *name = rs_py_sizeof_name();
     if (object_sizeof == NULL)
-        object_sizeof = _PyType_Lookup(&PyBaseObject_Type, name);
-    PyObject *descr = _PyType_Lookup(e->type, name);
+        object_sizeof = rs_py_type_lookup(&PyBaseObject_Type, name);
+    PyObject *descr = rs_py_type_lookup(e->type, name);
     e->sizeof_descr = descr;
     if (descr != NULL && descr == object_sizeof)
         e->sizeof_kind = SIZEOF_OBJECT;
@@ -152,7 +152,7 @@ uint64_t rs_type_table_sizeof(rs_type_table *t, uint32_t id, PyObject *obj, int 
         break;
     }
     *python_sizeof = failed;
-    return size + rs_py_preheader_size(Py_TYPE(obj));
+    return size + rs_py_preheader_size(obj);
 }
 
 static char *copy_utf8(PyObject *str)

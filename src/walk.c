@@ -10,6 +10,7 @@
  *   finish             reverse index
  *   mark_special_nodes module dicts / globals / gc.garbage flagged
  *   add_held_roots     objects with unexplained references become roots
+ *                      (never immortal ones: their refcount means nothing)
  *   type names         (after the window) "module.QualName" per type
  *
  * Between add_tracked and the end of traverse_all no Python code runs and
@@ -137,6 +138,8 @@ static int describe_node(walk *w, rs_idx n, PyObject *obj)
         flags |= RS_NODE_NOT_DATA;
     else if (PyWeakref_Check(obj))
         flags |= RS_NODE_WEAKREF;
+    if (rs_py_is_immortal(obj))
+        flags |= RS_NODE_IMMORTAL;
     if (is_internal(tp) || (w->caller != NULL && obj == w->caller->own_call)) {
         rs_graph_add_flags(g, n, flags | RS_NODE_INTERNAL);
         return 0;
@@ -173,8 +176,7 @@ static int traverse_all(walk *w)
         Py_INCREF(obj);
         w->held = i + 1;
         if (rs_graph_flags(g, n) & RS_NODE_IS_GC) {
-            traverseproc traverse = Py_TYPE(obj)->tp_traverse;
-            if (traverse != NULL && traverse(obj, visit_edge, w) != 0 && w->failed)
+            if (Py_TYPE(obj)->tp_traverse != NULL && rs_py_traverse(obj, visit_edge, w) != 0 && w->failed)
                 return -1;
         }
         if (w->progress != NULL && (i & 0xFFFF) == 0)
@@ -232,6 +234,8 @@ static long frame_roots_into(const rs_graph *g, rs_idx n)
 
 long rs_snapshot_unexplained(const rs_snapshot *s, rs_idx n)
 {
+    if (rs_graph_flags(s->graph, n) & RS_NODE_IMMORTAL)
+        return 0; /* its reference count means nothing (3.12+) */
     size_t referrers;
     rs_graph_referrers(s->graph, n, &referrers);
     return (long)rs_graph_refcount(s->graph, n) - (long)referrers - frame_roots_into(s->graph, n);
@@ -261,6 +265,8 @@ static int add_held_roots(walk *w)
         if (rs_graph_flags(g, n) & RS_NODE_INTERNAL)
             continue;
         s->visible_count++;
+        if (rs_graph_flags(g, n) & RS_NODE_IMMORTAL)
+            continue;
         size_t referrers;
         rs_graph_referrers(g, n, &referrers);
         if ((int64_t)rs_graph_refcount(g, n) - (int64_t)referrers - frame_edges[i] > 0)

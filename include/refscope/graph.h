@@ -43,6 +43,9 @@ enum rs_node_flag {
     RS_NODE_ROOT_MODULE = 1u << 10, /* target of a root of kind RS_ROOT_MODULE */
     RS_NODE_ROOT_FRAME = 1u << 11,  /* ... RS_ROOT_FRAME */
     RS_NODE_ROOT_HELD = 1u << 12,   /* ... RS_ROOT_UNEXPLAINED */
+    RS_NODE_IMMORTAL = 1u << 13,    /* lives as long as the interpreter (immortal object,
+                                       interned string, static type): nobody retains it,
+                                       the dominator tree hangs it off the super root */
 };
 
 /* Root kinds, in order of preference for why-alive paths. */
