@@ -118,6 +118,22 @@ static bool wait_number_above(const char *name, long value)
     return false;
 }
 
+/* Waits until the forked child pid runs program, no longer a copy of
+ * this test (whose environment and uid it would show). */
+static void wait_exec(pid_t pid, const char *program)
+{
+    char exe[64], program_path[4096], running[4096];
+    snprintf(exe, sizeof exe, "/proc/%ld/exe", (long)pid);
+    ck_assert(realpath(program, program_path) != NULL);
+    for (double end = now() + WAIT; now() < end; pause_briefly()) {
+        ssize_t n = readlink(exe, running, sizeof running - 1);
+        running[n > 0 ? n : 0] = '\0';
+        if (strcmp(running, program_path) == 0)
+            return;
+    }
+    ck_abort_msg("PID %ld did not start %s", (long)pid, program);
+}
+
 static void write_file(const char *name, const char *text)
 {
     char path[256];
@@ -444,9 +460,10 @@ START_TEST(test_trigger_stale_socket_removed)
      * listens on: removed, then no listener can be started. */
     pid_t sleeper = fork();
     if (sleeper == 0) {
-        execlp("sleep", "sleep", "60", (char *)NULL);
+        execl("/bin/sleep", "sleep", "60", (char *)NULL);
         _exit(127);
     }
+    wait_exec(sleeper, "/bin/sleep");
     snprintf(orphan, sizeof orphan, "%s/%ld.sock", dir, (long)sleeper);
     make_dead_socket(orphan);
     int status = run(out, sizeof out, "%s report %ld", CLI, (long)sleeper);
@@ -529,22 +546,6 @@ START_TEST(test_trigger_hotkey_without_terminal)
     ck_assert_msg(strstr(out, "refscope attach") != NULL && strstr(out, "still running") != NULL, "%s", out);
 }
 END_TEST
-
-/* Waits until the forked child pid runs program, no longer a copy of
- * this test (whose environment and uid it would show). */
-static void wait_exec(pid_t pid, const char *program)
-{
-    char exe[64], program_path[4096], running[4096];
-    snprintf(exe, sizeof exe, "/proc/%ld/exe", (long)pid);
-    ck_assert(realpath(program, program_path) != NULL);
-    for (double end = now() + WAIT; now() < end; pause_briefly()) {
-        ssize_t n = readlink(exe, running, sizeof running - 1);
-        running[n > 0 ? n : 0] = '\0';
-        if (strcmp(running, program_path) == 0)
-            return;
-    }
-    ck_abort_msg("PID %ld did not start %s", (long)pid, program);
-}
 
 START_TEST(test_trigger_attach_explains_missing_gdb)
 {
