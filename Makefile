@@ -4,7 +4,7 @@
 
 PYTHON ?= python3
 BUILD ?= build
-DEBIAN_DEPS = build-essential pkg-config python3-dev libncurses-dev libedit-dev check tmux gdb python3-objgraph
+DEBIAN_DEPS = build-essential pkg-config python3-dev libncurses-dev libedit-dev check tmux python3-objgraph
 
 PY := $(shell command -v $(PYTHON) 2>/dev/null)
 PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
@@ -35,7 +35,7 @@ LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 # Graph core and pure-C analyses: no Python.h.
 CORE_SRC = src/alloc.c src/graph.c src/scc.c src/dom.c
 # Everything that needs the interpreter; ends up in the extension module.
-ENGINE_SRC = $(filter-out $(CORE_SRC) src/cli.c, $(wildcard src/*.c))
+ENGINE_SRC = $(filter-out $(CORE_SRC) src/cli.c src/inject.c, $(wildcard src/*.c))
 MODULE_SRC = $(CORE_SRC) $(ENGINE_SRC)
 TEST_SRC = $(wildcard tests/*.c)
 
@@ -48,7 +48,7 @@ MODULE_SO = $(PKGDIR)/_refscope$(PY_EXT_SUFFIX)
 PKG_PY = $(PKGDIR)/__init__.py $(PKGDIR)/__main__.py
 # The `refscope` command: not part of the module.
 CLI_BIN = $(BUILD)/bin/refscope
-CLI_OBJ = $(OBJDIR)/cli.o $(OBJDIR)/attach.o
+CLI_OBJ = $(OBJDIR)/cli.o $(OBJDIR)/attach.o $(OBJDIR)/inject.o
 TEST_BIN = $(BUILD)/refscope-tests
 
 .PHONY: all deps check asan-check valgrind-check bench demo clean install uninstall
@@ -60,7 +60,7 @@ deps:
 	@missing=""; \
 	pkg-config --exists ncursesw libedit check 2>/dev/null || missing=1; \
 	[ -n "$(PY)" ] && [ -f "$(PY_INCLUDE)/internal/pycore_frame.h" ] || missing=1; \
-	command -v tmux >/dev/null && command -v gdb >/dev/null || missing=1; \
+	command -v tmux >/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "refscope: installing build dependencies: $(DEBIAN_DEPS)"; \
@@ -172,4 +172,4 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
--include $(MODULE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(OBJDIR)/cli.d
+-include $(MODULE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
