@@ -102,9 +102,9 @@ $(PKGDIR)/%.py: src/python/%.py
 	@mkdir -p $(dir $@)
 	$(Q)cp $< $@
 
-$(TEST_BIN): $(TEST_OBJ) $(CORE_OBJ) $(MODULE_SO) $(PKG_PY)
+$(TEST_BIN): $(TEST_OBJ) $(CORE_OBJ) $(OBJDIR)/inject.o $(MODULE_SO) $(PKG_PY)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJ) $(CORE_OBJ) $(CHECK_LIBS) \
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJ) $(CORE_OBJ) $(OBJDIR)/inject.o $(CHECK_LIBS) \
 		-L$(PY_LIBDIR) -Wl,-rpath,$(PY_LIBDIR) -lpython$(PY_LDVERSION) -lpthread -lm -ldl -lutil
 
 # The trigger tests drive the command.
