@@ -227,6 +227,7 @@ typedef struct injection {
     bool code_ran;                /* the target ran something of ours */
     bool in_flight;               /* the trampoline is running a call that must finish */
     uint64_t page, scratch_sp;
+    uint64_t python_lo, python_hi; /* the Python file's mappings and its .bss */
     symbols sym;
     char python_version[16];
 } injection;
@@ -364,6 +365,33 @@ static bool find_mapped(pid_t pid, const char *const *prefixes, mapped_file *out
     return found;
 }
 
+/* The addresses of every mapping of the file with this inode, and of the
+ * anonymous mapping right after them (its .bss), into *lo and *hi. */
+static void file_range(pid_t pid, unsigned long file_inode, uint64_t *lo, uint64_t *hi)
+{
+    char path[64], line[PATH_MAX + 256];
+    snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
+    FILE *f = fopen(path, "r");
+    *lo = *hi = 0;
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long long start, end;
+        unsigned long inode;
+        int name_at = 0;
+        if (sscanf(line, "%llx-%llx %*s %*s %*s %lu %n", &start, &end, &inode, &name_at) < 3)
+            continue;
+        bool anonymous = inode == 0 && (name_at == 0 || line[name_at] == '\0' || line[name_at] == '\n');
+        if (inode == file_inode) {
+            *lo = *lo == 0 ? start : *lo;
+            *hi = end;
+        } else if (anonymous && *hi != 0 && start == *hi) {
+            *hi = end;
+        }
+    }
+    fclose(f);
+}
+
 /* Opens the file behind a mapping: its path (when it is still the same
  * file), the same path inside the process's root, or map_files. */
 static int open_mapped(pid_t pid, const mapped_file *m)
@@ -496,6 +524,7 @@ static int find_symbols(injection *in, const char *python_version)
         return failf(in, "PID %ld (%s) is not a CPython program: neither its executable nor a libpython3 mapped in "
                      "it has the Python C API (PyGILState_Ensure), so refscope cannot start a listener in it",
                      (long)in->pid, name);
+    file_range(in->pid, where.inode, &in->python_lo, &in->python_hi);
     if (where.deleted)
         return failf(in, "the Python of PID %ld (%s) was deleted or replaced on disk since the program started, so "
                      "refscope cannot read its symbols; restart the program, or have it call refscope.install()",
@@ -917,6 +946,12 @@ static int prepare_page(injection *in, const char *code)
 static int call_python(injection *in, rs_inject_outcome *outcome)
 {
     const char *blocked = blocking_call_name(&in->regs);
+    /* A futex in the interpreter's own memory is the GIL (or another lock
+     * of the runtime): the thread waits to get back into Python, inside
+     * take_gil.  Taking the GIL again there would nest take_gil in
+     * itself, and its condition variable may then wait for itself. */
+    bool runtime_lock = blocked != NULL && (long)in->regs.orig_rax == SYS_futex && in->regs.rdi >= in->python_lo &&
+                        in->regs.rdi < in->python_hi;
     if (step(in, "probe") < 0)
         return -1;
     struct user_regs_struct r = in->regs, at;
@@ -930,7 +965,7 @@ static int call_python(injection *in, rs_inject_outcome *outcome)
         return -1;
     uint64_t code = in->page + CODE_OFFSET;
     r = at;
-    if (blocked != NULL && !holds_gil) {
+    if (blocked != NULL && !holds_gil && !runtime_lock) {
         snprintf(outcome->where, sizeof outcome->where, "blocked in %s", blocked);
         r.r12 = in->sym.ensure;
         r.r13 = in->sym.check;
@@ -952,8 +987,8 @@ static int call_python(injection *in, rs_inject_outcome *outcome)
             return failf(in, "PyRun_SimpleString() failed in PID %ld", (long)in->pid);
         outcome->ran = true;
     } else {
-        snprintf(outcome->where, sizeof outcome->where, "%s", blocked != NULL ? "in a system call holding the GIL"
-                                                                              : "running");
+        snprintf(outcome->where, sizeof outcome->where, "%s",
+                 runtime_lock ? "waiting for the GIL" : blocked != NULL ? "in a system call holding the GIL" : "running");
         r.rax = in->sym.pending;
         r.rdi = in->sym.run;
         r.rsi = code;

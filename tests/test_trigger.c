@@ -1065,6 +1065,35 @@ START_TEST(test_trigger_inject_other_user_refused)
 }
 END_TEST
 
+START_TEST(test_trigger_inject_gil_never_comes)
+{
+    /* Check whether the injector, when the main thread waits in sleep but
+     * another thread holds the GIL for longer than the injector waits,
+     * gives up with a sentence saying so and leaves the program running
+     * untraced, and whether its call then completes by itself when the GIL
+     * comes: the listener is there afterwards without another injection. */
+    static char out[65536];
+    fixture_init();
+    if (!terminal_tests_possible())
+        return;
+    pid_t pid = start_target("--wait sleep --hog 14", BARE);
+    for (double end = now() + WAIT; now() < end && read_number("hog") < 0; pause_briefly())
+        ;
+    ck_assert_msg(read_number("hog") == 1, "the target did not take the GIL:\n%s", pane("target"));
+    int status = run(out, sizeof out, "%s report %ld", CLI, (long)pid);
+    if (ptrace_forbidden(out))
+        return;
+    ck_assert_msg(status == 1 && strstr(out, "did not get the GIL within") && strstr(out, "was left running"),
+                  "exit %d: %s", status, out);
+    assert_untraced(pid);
+    assert_target_alive(pid);
+    status = run(out, sizeof out, "%s report --top 3 %ld", CLI, (long)pid);
+    ck_assert_msg(status == 0 && strstr(out, "objects") && !strstr(out, "starting refscope's listener"),
+                  "exit %d: %s", status, out);
+    assert_untraced(pid);
+}
+END_TEST
+
 START_TEST(test_trigger_inject_step_fails_or_dies)
 {
     /* Check whether, when the injector fails at one of its steps (through
@@ -1132,6 +1161,7 @@ Suite *suite_trigger(void)
     tcase_add_test(injector, test_trigger_report_twice_injected);
     tcase_add_test(injector, test_trigger_inject_refusals);
     tcase_add_test(injector, test_trigger_inject_other_user_refused);
+    tcase_add_test(injector, test_trigger_inject_gil_never_comes);
     int steps = 0;
     while (rs_inject_steps[steps] != NULL)
         steps++;

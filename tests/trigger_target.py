@@ -1,7 +1,7 @@
 """The program the trigger tests poke at (tests/test_trigger.c).
 
     trigger_target.py DIR [--install] [--wait nap|sleep|select|accept|lock|blocked|busy]
-                      [--period SECONDS]
+                      [--period SECONDS] [--hog SECONDS]
 
 Writes DIR/pid once it is ready, then keeps two counters: DIR/ticks (a
 worker thread, every 0.1 s) and DIR/main (the main thread, each time its
@@ -15,7 +15,9 @@ after that many seconds instead (a timeout, or a thread that connects to
 the socket or releases the lock), and DIR/calls says "SHORTEST OK": the
 shortest time any call took and whether every call returned what it
 should, to see that calls interrupted by an attach still complete
-normally.  It holds some leaky-looking data so that the browser and the
+normally.  --hog starts a thread that, after a second, holds the GIL for
+that many seconds in a C call (libc's sleep through ctypes.PyDLL, which
+keeps the GIL), writing DIR/hog when it takes it.  It holds some leaky-looking data so that the browser and the
 report have something to show.
 """
 import os
@@ -58,6 +60,9 @@ def main():
             time.sleep(0.1)
 
     threading.Thread(target=ticker, name="ticker", daemon=True).start()
+    if "--hog" in sys.argv:
+        seconds = int(sys.argv[sys.argv.index("--hog") + 1])
+        threading.Thread(target=hog, args=(directory, seconds), name="hog", daemon=True).start()
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -97,6 +102,14 @@ def main():
             write(os.path.join(directory, "calls"), "%.3f %d" % (shortest, all_ok))
         rounds += 1
         write(os.path.join(directory, "main"), str(rounds))
+
+
+def hog(directory, seconds):
+    """Holds the GIL for seconds, like C code that never releases it."""
+    import ctypes
+    time.sleep(1)
+    write(os.path.join(directory, "hog"), "1")
+    ctypes.PyDLL(None).sleep(seconds)
 
 
 def wake_later(wait, period, server, lock):
