@@ -709,6 +709,19 @@ static int stop_target(injection *in, long timeout_ms)
     }
 }
 
+/* A fault in the injected call: the signal is not delivered (it would
+ * kill the program for refscope's sake); the thread goes back to where it
+ * was, which is the better chance for the program. */
+static int call_crashed(injection *in)
+{
+    int sig = in->stop_signal;
+    in->stop_signal = 0;
+    in->in_flight = false;
+    return failf(in, "refscope's call crashed in PID %ld (signal %d, %s); refscope put its main thread back where it "
+                 "was, but the program may be unstable now: restart it when you can, and report this to refscope",
+                 (long)in->pid, sig, strsignal(sig));
+}
+
 /* Puts the target back as it was and detaches; best effort, for the
  * failure paths (the sentence already in err stays). */
 static void restore_and_detach(injection *in)
@@ -789,7 +802,7 @@ static int call_returning_to_zero(injection *in, uint64_t fn, const uint64_t *ar
             if (get_regs(in, &now) < 0)
                 return -1;
             if (now.rip != 0)
-                return failf(in, "refscope's call crashed in PID %ld (SIGSEGV at %#llx)", (long)in->pid, now.rip);
+                return call_crashed(in);
             *result = now.rax;
             /* Leave the signal stop for a plain one with the saved registers. */
             in->stop_signal = 0;
@@ -800,7 +813,7 @@ static int call_returning_to_zero(injection *in, uint64_t fn, const uint64_t *ar
             continue;
         }
         if (in->stop_signal != 0 && is_fault(in->stop_signal))
-            return failf(in, "refscope's call crashed in PID %ld (signal %d)", (long)in->pid, in->stop_signal);
+            return call_crashed(in);
         if (in->stop_signal == 0 && (status >> 16) == PTRACE_EVENT_STOP && WSTOPSIG(status) == SIGTRAP) {
             struct user_regs_struct now;
             if (get_regs(in, &now) < 0)
@@ -845,7 +858,7 @@ static int run_trampoline(injection *in, const unsigned char *entry, struct user
                 return 0;
             }
         } else if (in->stop_signal != 0 && is_fault(in->stop_signal)) {
-            return failf(in, "refscope's call crashed in PID %ld (signal %d)", (long)in->pid, in->stop_signal);
+            return call_crashed(in);
         }
         if (resume(in, PTRACE_SYSCALL, in->stop_signal) < 0)
             return -1;

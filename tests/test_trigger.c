@@ -1051,13 +1051,13 @@ START_TEST(test_trigger_inject_other_user_refused)
         if (readlink(path, exe, sizeof exe - 1) > 0 && strstr(exe, "python") != NULL)
             break;
     }
-    int status = run(out, sizeof out, "setpriv --reuid=1 --regid=1 --clear-groups %s attach %ld </dev/null", cli_copy,
-                     (long)child);
-    ck_assert_msg(status == 1 && strstr(out, "refscope attaches only to your own processes"), "exit %d: %s", status,
-                  out);
-    status = run(out, sizeof out, "setpriv --reuid=1 --regid=1 --clear-groups %s report %ld", cli_copy, (long)child);
-    ck_assert_msg(status == 1 && strstr(out, "refscope attaches only to your own processes"), "exit %d: %s", status,
-                  out);
+    static const char *const commands[] = {"attach", "report"};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        int status = run(out, sizeof out, "setpriv --reuid=1 --regid=1 --clear-groups %s %s %ld </dev/null", cli_copy,
+                         commands[i], (long)child);
+        ck_assert_msg(status == 1 && strstr(out, "refscope attaches only to your own processes"), "%s: exit %d: %s",
+                      commands[i], status, out);
+    }
     assert_untraced(child);
     ck_assert_int_eq(kill(child, 0), 0);
     kill(child, SIGKILL);
