@@ -762,6 +762,29 @@ static void restore_and_detach(injection *in)
     in->seized = false;
 }
 
+/* Refuses a main thread that is not on the process's stack: inside a
+ * signal handler on an alternate stack, or on a stack of a coroutine
+ * library, where there may be no room for the Python the code runs. */
+static int check_stack(injection *in)
+{
+    char path[64], line[PATH_MAX + 256];
+    snprintf(path, sizeof path, "/proc/%ld/maps", (long)in->pid);
+    FILE *f = fopen(path, "r");
+    bool on_stack = false;
+    while (f != NULL && !on_stack && fgets(line, sizeof line, f) != NULL) {
+        unsigned long long start, end;
+        on_stack = strstr(line, "[stack]") != NULL && sscanf(line, "%llx-%llx", &start, &end) == 2 &&
+                   in->regs.rsp > start && in->regs.rsp <= end;
+    }
+    if (f != NULL)
+        fclose(f);
+    if (!on_stack)
+        return failf(in, "the main thread of PID %ld is not on its stack right now (in a signal handler on an "
+                     "alternate stack, or on a coroutine library's stack), where refscope's code may not fit; try "
+                     "again in a moment", (long)in->pid);
+    return 0;
+}
+
 /* A 16-byte aligned stack pointer below the red zone of the stopped thread. */
 static uint64_t scratch_stack(const injection *in)
 {
@@ -1061,7 +1084,7 @@ int rs_inject_python(pid_t pid, const char *code, const char *python_version, rs
     }
     in.seized = true;
     if (step(&in, "stop") < 0 || stop_target(&in, STOP_TIMEOUT_MS) < 0 || step(&in, "save") < 0 ||
-        save_state(&in) < 0)
+        save_state(&in) < 0 || check_stack(&in) < 0)
         goto out;
     in.scratch_sp = scratch_stack(&in);
     if (prepare_page(&in, code) < 0 || call_python(&in, outcome) < 0 || step(&in, "restore") < 0)
