@@ -508,6 +508,8 @@ static int start_listener(const target *t, int *fd)
         unlink(error_file);
         if (message[0] != '\0')
             return fail(EXIT_FAILED, "refscope.install() failed inside PID %ld: %s", (long)t->pid, message);
+        if (!outcome.attached)
+            return fail(EXIT_FAILED, "%s", err);
         return fail(EXIT_FAILED, "%s; PID %ld was left running as it was", err, (long)t->pid);
     }
     long injected_ms = elapsed_ms(&start);

@@ -1083,6 +1083,7 @@ int rs_inject_python(pid_t pid, const char *code, const char *python_version, rs
         goto out;
     }
     in.seized = true;
+    outcome->attached = true;
     if (step(&in, "stop") < 0 || stop_target(&in, STOP_TIMEOUT_MS) < 0 || step(&in, "save") < 0 ||
         save_state(&in) < 0 || check_stack(&in) < 0)
         goto out;

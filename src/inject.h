@@ -21,6 +21,9 @@ typedef struct rs_inject_outcome {
     /* For the user: where the main thread was ("blocked in
      * clock_nanosleep", "running"). */
     char where[64];
+    /* The injector attached to the process (on failure: and then put it
+     * back and detached). */
+    bool attached;
 } rs_inject_outcome;
 
 /* Runs the Python statement code (at most a few kilobytes) in the main

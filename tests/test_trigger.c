@@ -1104,6 +1104,8 @@ START_TEST(test_trigger_inject_step_fails_or_dies)
     static char out[65536];
     const char *step = rs_inject_steps[_i / 2];
     bool killed = _i % 2 == 0;
+    /* From "stop" on, the injector holds the process when it fails. */
+    bool attached = strcmp(step, "check") != 0 && strcmp(step, "seize") != 0;
     fixture_init();
     if (!terminal_tests_possible())
         return;
@@ -1115,8 +1117,9 @@ START_TEST(test_trigger_inject_step_fails_or_dies)
     if (killed)
         ck_assert_msg(status == 128 + SIGKILL, "the injector was not killed at %s: exit %d: %s", step, status, out);
     else
-        ck_assert_msg(status == 1 && strstr(out, "on purpose") && strstr(out, "was left running"), "exit %d: %s",
-                      status, out);
+        ck_assert_msg(status == 1 && strstr(out, "on purpose") &&
+                          (!attached || strstr(out, "was left running") != NULL),
+                      "exit %d: %s", status, out);
     assert_untraced(pid);
     assert_target_alive(pid);
     status = run(out, sizeof out, "%s report --top 3 %ld", CLI, (long)pid);
