@@ -865,16 +865,17 @@ static void assert_calls_complete(double period)
 }
 
 /* What the main thread does while refscope attaches (tests/trigger_target.py). */
-static const char *const inject_modes[] = {"sleep", "select", "accept", "lock", "busy"};
+static const char *const inject_modes[] = {"sleep", "select", "accept", "lock", "timedlock", "poll", "busy"};
 
 START_TEST(test_trigger_attach_injected)
 {
     /* Check whether `refscope attach PID` on a program that never called
      * install() (and cannot import refscope by itself) starts the listener
      * with the ptrace injector while the main thread waits in sleep,
-     * select, accept or a lock, or runs a Python loop; says so and how
-     * long it took; opens the browser; and after q leaves the program
-     * running untraced, its interrupted call completing normally. */
+     * select, accept, a lock, a lock or poll with a timeout (restarted
+     * through the restart block: made EINTR), or runs a Python loop; says
+     * so and how long it took; opens the browser; and after q leaves the
+     * program running untraced, its interrupted call completing normally. */
     char options[64], args[256];
     fixture_init();
     if (!terminal_tests_possible())

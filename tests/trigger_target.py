@@ -1,6 +1,7 @@
 """The program the trigger tests poke at (tests/test_trigger.c).
 
-    trigger_target.py DIR [--install] [--wait nap|sleep|select|accept|lock|blocked|busy]
+    trigger_target.py DIR [--install]
+                      [--wait nap|sleep|select|accept|lock|timedlock|poll|blocked|busy]
                       [--period SECONDS] [--hog SECONDS]
 
 Writes DIR/pid once it is ready, then keeps two counters: DIR/ticks (a
@@ -9,7 +10,9 @@ blocking call returns).  `nap` sleeps 0.3 s at a time; the others block
 for good (an hour's sleep, select, accept, a lock nobody releases), so
 only a signal that interrupts them can open the browser.  `blocked`
 sleeps with SIGUSR1 blocked in the main thread, like C code that never
-returns to Python: nothing can open the browser then.  `busy` runs a
+returns to Python: nothing can open the browser then.  `timedlock` and
+`poll` wait with a timeout (a futex and poll that the kernel restarts
+through its restart block).  `busy` runs a
 Python loop that never blocks.  With --period, each blocking call ends
 after that many seconds instead (a timeout, or a thread that connects to
 the socket or releases the lock), and DIR/calls says "SHORTEST OK": the
@@ -90,6 +93,12 @@ def main():
             conn.close()
         elif wait == "lock":
             ok = lock.acquire() is True
+        elif wait == "timedlock":
+            ok = lock.acquire(timeout=period or 3600) is False
+        elif wait == "poll":
+            poller = select.poll()
+            poller.register(server, select.POLLIN)
+            ok = poller.poll((period or 3600) * 1000) == []
         elif wait == "busy":
             n = 0
             while time.monotonic() - start < (period or 0.3):
