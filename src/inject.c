@@ -15,7 +15,8 @@
  *   stop     PTRACE_INTERRUPT it and wait for the stop, passing on any
  *            signal that arrives first
  *   save     every register set it will disturb, with the sizes the kernel
- *            reports (NT_PRSTATUS; NT_X86_XSTATE, else NT_PRFPREG)
+ *            reports (NT_PRSTATUS; NT_X86_XSTATE, else NT_PRFPREG); the
+ *            thread must be on the process's stack (not a signal stack)
  *   map      call libc's mmap() in it for one page
  *   write    the trampoline below, the registers to come back to, the code
  *   protect  mprotect() the page to read+execute
@@ -65,7 +66,8 @@
  * Python there could deadlock or corrupt it.  So:
  *  - When it is blocked in one of the waiting system calls listed in
  *    blocking_calls (sleep, select, poll, accept, read, a lock's futex...)
- *    and does not hold the GIL (PyGILState_Check() == 0), it is between
+ *    and does not hold the GIL (PyGILState_Check() == 0), nor waits for
+ *    it (a futex in the interpreter's own memory: take_gil), it is between
  *    Py_BEGIN_ALLOW_THREADS and Py_END_ALLOW_THREADS, the same safe point
  *    where Python's own signal handlers run.  There the trampoline calls
  *    PyGILState_Ensure(), checks PyGILState_Check() == 1 (no Python runs
