@@ -45,7 +45,9 @@
  * while the target runs injected code, the target finishes the call and
  * returns to where it was on its own, the interrupted system call
  * restarted.  Only the vector registers are then not restored, which the
- * code at a system call does not keep live.  Normally this process
+ * code at a system call does not keep live, and which the calls made
+ * anywhere else (PyGILState_Check, Py_AddPendingCall) are not expected to
+ * touch.  Normally this process
  * restores everything exactly at the marker.  The one window where the
  * death of this process would hurt the target is while the target runs
  * mmap() or mprotect(), a few microseconds.
