@@ -1095,24 +1095,36 @@ START_TEST(test_trigger_inject_gil_never_comes)
 }
 END_TEST
 
+/* How the injector is made to fail at a step, and what the program does
+ * then: SIGKILLed while the main thread sleeps (the direct way) or runs
+ * Python (the pending call), or failing while it runs Python. */
+static const struct {
+    const char *how;
+    const char *options;
+} step_cases[] = {
+    {"KILL", "--wait sleep --period 2"},
+    {"FAIL", "--wait busy --period 2"},
+    {"KILL", "--wait busy --period 2"},
+};
+
 START_TEST(test_trigger_inject_step_fails_or_dies)
 {
     /* Check whether, when the injector fails at one of its steps (through
      * REFSCOPE_INJECT_FAIL_AT) or is SIGKILLed there (_KILL_AT), the
      * program is left untraced and running, its calls complete normally,
-     * and a later `refscope report` works.  Killed on a program sleeping
-     * (the direct way), failing on one running Python (the pending call). */
+     * and a later `refscope report` works. */
     static char out[65536];
-    const char *step = rs_inject_steps[_i / 2];
-    bool killed = _i % 2 == 0;
+    size_t n_cases = sizeof step_cases / sizeof step_cases[0];
+    const char *step = rs_inject_steps[(size_t)_i / n_cases];
+    const char *how = step_cases[(size_t)_i % n_cases].how;
+    bool killed = strcmp(how, "KILL") == 0;
     /* From "stop" on, the injector holds the process when it fails. */
     bool attached = strcmp(step, "check") != 0 && strcmp(step, "seize") != 0;
     fixture_init();
     if (!terminal_tests_possible())
         return;
-    pid_t pid = start_target(killed ? "--wait sleep --period 2" : "--wait busy --period 2", BARE);
-    int status = run(out, sizeof out, "env REFSCOPE_INJECT_%s_AT=%s %s report %ld", killed ? "KILL" : "FAIL", step,
-                     CLI, (long)pid);
+    pid_t pid = start_target(step_cases[(size_t)_i % n_cases].options, BARE);
+    int status = run(out, sizeof out, "env REFSCOPE_INJECT_%s_AT=%s %s report %ld", how, step, CLI, (long)pid);
     if (ptrace_forbidden(out))
         return;
     if (killed)
@@ -1169,7 +1181,8 @@ Suite *suite_trigger(void)
     int steps = 0;
     while (rs_inject_steps[steps] != NULL)
         steps++;
-    tcase_add_loop_test(injector, test_trigger_inject_step_fails_or_dies, 0, 2 * steps);
+    tcase_add_loop_test(injector, test_trigger_inject_step_fails_or_dies, 0,
+                        steps * (int)(sizeof step_cases / sizeof step_cases[0]));
     suite_add_tcase(s, injector);
     return s;
 }
