@@ -5,7 +5,7 @@
 # supported interpreter (3.11, 3.12, 3.13); `make check-all` tests them all.
 
 PYTHON ?= python3
-DEBIAN_DEPS = build-essential pkg-config python3-dev libncurses-dev libedit-dev check tmux gdb python3-objgraph
+DEBIAN_DEPS = build-essential pkg-config python3-dev libncurses-dev libedit-dev check tmux python3-objgraph
 
 PY := $(shell command -v $(PYTHON) 2>/dev/null)
 PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
@@ -63,7 +63,7 @@ TEST_CFLAGS = $(BASE_CFLAGS) -Isrc $(PY_CFLAGS) $(CHECK_CFLAGS)
 # Graph core and pure-C analyses: no Python.h.
 CORE_SRC = src/alloc.c src/graph.c src/scc.c src/dom.c
 # Everything that needs the interpreter; ends up in the extension module.
-ENGINE_SRC = $(filter-out $(CORE_SRC) src/cli.c, $(wildcard src/*.c))
+ENGINE_SRC = $(filter-out $(CORE_SRC) src/cli.c src/inject.c, $(wildcard src/*.c))
 MODULE_SRC = $(CORE_SRC) $(ENGINE_SRC)
 INTERNAL_SRC = $(wildcard src/pyinternal*.c)
 TEST_SRC = $(wildcard tests/*.c)
@@ -77,7 +77,7 @@ MODULE_SO = $(PKGDIR)/_refscope$(PY_EXT_SUFFIX)
 PKG_PY = $(PKGDIR)/__init__.py $(PKGDIR)/__main__.py
 # The `refscope` command: not part of the module.
 CLI_BIN = $(BUILD)/bin/refscope
-CLI_OBJ = $(OBJDIR)/cli.o $(OBJDIR)/attach.o
+CLI_OBJ = $(OBJDIR)/cli.o $(OBJDIR)/attach.o $(OBJDIR)/inject.o
 TEST_BIN = $(BUILD)/refscope-tests
 
 .PHONY: all deps check check-all import-check layering asan-check valgrind-check bench demo clean install \
@@ -101,7 +101,7 @@ deps:
 	@missing=""; \
 	pkg-config --exists ncursesw libedit check 2>/dev/null || missing=1; \
 	[ -n "$(PY)" ] && [ -f "$(PY_INCLUDE)/internal/pycore_frame.h" ] || missing=1; \
-	command -v tmux >/dev/null && command -v gdb >/dev/null || missing=1; \
+	command -v tmux >/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "refscope: installing build dependencies: $(DEBIAN_DEPS)"; \
@@ -151,9 +151,9 @@ $(PKGDIR)/%.py: src/python/%.py $(PY_STAMP)
 	@mkdir -p $(dir $@)
 	$(Q)cp $< $@
 
-$(TEST_BIN): $(TEST_OBJ) $(CORE_OBJ) $(MODULE_SO) $(PKG_PY)
+$(TEST_BIN): $(TEST_OBJ) $(CORE_OBJ) $(OBJDIR)/inject.o $(MODULE_SO) $(PKG_PY)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJ) $(CORE_OBJ) $(CHECK_LIBS) \
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJ) $(CORE_OBJ) $(OBJDIR)/inject.o $(CHECK_LIBS) \
 		-L$(PY_LIBDIR) -Wl,-rpath,$(PY_LIBDIR) -lpython$(PY_LDVERSION) -lpthread -lm -ldl -lutil
 
 # The trigger tests drive the command.

@@ -8,7 +8,8 @@
  * `run` execs Python with a bootstrap that calls refscope.install() and
  * then runs the program, so the program keeps the PID.  `attach` and
  * `report` talk to the listener that install() started in the target (see
- * attach.h); when there is none, they start one through gdb.  For
+ * attach.h); when there is none, they start one with refscope's own
+ * ptrace injector (inject.h).  For
  * `attach`, this process never hands out its terminal: it passes the
  * target the slave side of a pseudo-terminal of its own and relays keys
  * and screen (see "The relay"), forwards window resizes, suspends itself
@@ -42,6 +43,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "inject.h"
 
 #ifndef REFSCOPE_VERSION
 #error "build with -DREFSCOPE_VERSION (the Makefile takes it from src/module.c)"
@@ -57,8 +59,6 @@ enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_TARGET_GONE = 3, EXI
 
 /* Seconds before saying why the target has not answered yet. */
 #define NOTICE_AFTER_MS 3000
-/* Seconds gdb may take before it is interrupted. */
-#define GDB_TIMEOUT_MS 30000
 
 static int fail(int status, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
@@ -438,68 +438,22 @@ static connect_result target_connect(const target *t, int *fd, char *err, size_t
     return result;
 }
 
-/* --- Starting a listener with gdb ------------------------------------------- */
+static long elapsed_ms(const struct timespec *start);
 
-static bool find_program(const char *name, char *buf, size_t len)
-{
-    const char *path = getenv("PATH");
-    if (path == NULL || path[0] == '\0')
-        path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        size_t dir_len = strcspn(path, ":");
-        int n = snprintf(buf, len, "%.*s/%s", (int)dir_len, dir_len ? path : ".", name);
-        if (n > 0 && (size_t)n < len && access(buf, X_OK) == 0 && is_file(buf))
-            return true;
-        path += dir_len + (path[dir_len] == ':');
-    }
-    return false;
-}
+/* --- Starting a listener with refscope's injector ------------------------------- */
 
-/* Checks /proc/PID/maps for a Python of the version the module is built
- * for.  Returns 0 when it is (or cannot be told), else fails with why. */
-static int check_python(const target *t)
-{
-    char path[64], line[PATH_MAX + 256], version[16] = "";
-    snprintf(path, sizeof path, "/proc/%ld/maps", (long)t->pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return EXIT_DONE;
-    bool python = false, match = false;
-    while (!match && fgets(line, sizeof line, f) != NULL) {
-        char *file = strrchr(line, '/');
-        if (file == NULL)
-            continue;
-        file++;
-        const char *v = strncmp(file, "libpython3.", 11) == 0 ? file + 9
-                        : strncmp(file, "python3.", 8) == 0   ? file + 6
-                                                              : NULL;
-        if (v == NULL)
-            continue;
-        python = true;
-        size_t n = strspn(v, "0123456789.");
-        if (n > 0 && v[n - 1] == '.')
-            n--;
-        snprintf(version, sizeof version, "%.*s", (int)n, v);
-        match = strcmp(version, RS_PYTHON_VERSION) == 0;
-    }
-    fclose(f);
-    if (match)
-        return EXIT_DONE;
-    if (!python)
-        return fail(EXIT_FAILED, "PID %ld does not look like a Python program (neither python3.X nor "
-                    "libpython3.X is mapped in it), so refscope cannot start a listener in it", (long)t->pid);
-    return fail(EXIT_FAILED, "PID %ld runs Python %s, but this refscope is built for Python %s: use a refscope "
-                "built for Python %s (make PYTHON=python%s), or start the program with `refscope run`",
-                (long)t->pid, version, RS_PYTHON_VERSION, version, version);
-}
+/* How long the listener may take to appear once the injector is done: at
+ * once when the code ran in the call, at the main thread's next bytecode
+ * boundary when it was queued. */
+#define LISTENER_TIMEOUT_MS 10000
 
-/* Appends text to a string under construction, escaped for a quoted
- * string of the language: Python '...' or a C/gdb "...". */
-static void append_escaped(char *buf, size_t len, const char *text, char quote)
+/* Appends text to a string under construction, escaped for a Python
+ * '...' string. */
+static void append_escaped(char *buf, size_t len, const char *text)
 {
     size_t at = strlen(buf);
     for (; *text && at + 3 < len; text++) {
-        if (*text == '\\' || *text == quote) {
+        if (*text == '\\' || *text == '\'') {
             buf[at++] = '\\';
             buf[at++] = *text;
         } else if (*text == '\n') {
@@ -512,16 +466,17 @@ static void append_escaped(char *buf, size_t len, const char *text, char quote)
     buf[at] = '\0';
 }
 
-/* The Python that gdb runs in the target.  exec() in a fresh namespace, so
- * that nothing lands in the program's __main__; the hotkey is the first
- * signal the program leaves alone; a failure goes to error_file, not to
- * the program's stderr. */
+/* The Python statement the injector runs in the target.  exec() in a
+ * fresh namespace, so that nothing lands in the program's __main__; the
+ * hotkey is the first signal the program leaves alone; a failure goes to
+ * error_file, never out of the statement: run as a pending call, an
+ * escaping exception would surface in the program's main thread. */
 static void injected_code(char *buf, size_t len, const char *parent, const char *error_file)
 {
-    char code[8192] = "import signal, sys\n"
+    char code[4096] = "import signal, sys\n"
                       "try:\n"
                       "    d = '";
-    append_escaped(code, sizeof code, parent, '\'');
+    append_escaped(code, sizeof code, parent);
     strncat(code, "'\n"
                   "    if d and d not in sys.path: sys.path.append(d)\n"
                   "    import refscope\n"
@@ -530,94 +485,36 @@ static void injected_code(char *buf, size_t len, const char *parent, const char 
                   "    if not free: raise refscope.Error('every signal refscope could use has a handler already')\n"
                   "    refscope.install(free[0])\n"
                   "except BaseException as e:\n"
-                  "    with open('",
+                  "    try:\n"
+                  "        with open('",
             sizeof code - strlen(code) - 1);
-    append_escaped(code, sizeof code, error_file, '\'');
-    strncat(code, "', 'w') as f: f.write('%s: %s' % (type(e).__name__, e))\n", sizeof code - strlen(code) - 1);
-    char statement[12288] = "exec('";
-    append_escaped(statement, sizeof statement, code, '\'');
-    strncat(statement, "', {})", sizeof statement - strlen(statement) - 1);
-    snprintf(buf, len, "call (int)PyRun_SimpleString(\"");
-    append_escaped(buf, len, statement, '"');
-    strncat(buf, "\")", len - strlen(buf) - 1);
+    append_escaped(code, sizeof code, error_file);
+    strncat(code, "', 'w') as f: f.write('%s: %s' % (type(e).__name__, e))\n"
+                  "    except BaseException: pass\n",
+            sizeof code - strlen(code) - 1);
+    snprintf(buf, len, "__import__('builtins').exec('");
+    append_escaped(buf, len, code);
+    strncat(buf, "', {})", len - strlen(buf) - 1);
 }
 
-/* Runs gdb with argv, collecting its output into out; interrupts it (so
- * that it unwinds any call it made in the target) when it takes too long.
- * Returns 0 when gdb finished, -1 when it had to be stopped. */
-static int run_gdb(char **argv, char *out, size_t out_len)
+/* What refscope.install() wrote to error_file in the target, or "". */
+static void read_error_file(const char *error_file, char *message, size_t len)
 {
-    int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) < 0)
-        return -1;
-    pid_t child = fork();
-    if (child < 0) {
-        close(pipe_fds[0]);
-        close(pipe_fds[1]);
-        return -1;
+    message[0] = '\0';
+    FILE *f = fopen(error_file, "r");
+    if (f != NULL) {
+        size_t n = fread(message, 1, len - 1, f);
+        message[n] = '\0';
+        fclose(f);
     }
-    if (child == 0) {
-        dup2(pipe_fds[1], STDOUT_FILENO);
-        dup2(pipe_fds[1], STDERR_FILENO);
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0)
-            dup2(null, STDIN_FILENO);
-        setpgid(0, 0); /* Ctrl-C on our terminal must not hit gdb mid-call */
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(pipe_fds[1]);
-    size_t used = 0;
-    int waited = 0, interrupted = 0;
-    for (;;) {
-        struct pollfd p = {.fd = pipe_fds[0], .events = POLLIN};
-        int r = poll(&p, 1, 250);
-        if (r > 0) {
-            char chunk[4096];
-            ssize_t n = read(pipe_fds[0], chunk, sizeof chunk);
-            if (n <= 0)
-                break;
-            size_t keep = (size_t)n < out_len - 1 - used ? (size_t)n : out_len - 1 - used;
-            memcpy(out + used, chunk, keep);
-            used += keep;
-            continue;
-        }
-        waited += 250;
-        if (waited >= GDB_TIMEOUT_MS && interrupted == 0) {
-            kill(child, SIGINT);
-            interrupted = 1;
-        } else if (waited >= GDB_TIMEOUT_MS + 10000 && interrupted == 1) {
-            kill(child, SIGKILL);
-            interrupted = 2;
-        }
-    }
-    out[used] = '\0';
-    close(pipe_fds[0]);
-    int status;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-        ;
-    return interrupted ? -1 : 0;
 }
 
-/* Starts refscope's listener in t through gdb, as memray attach does: take
- * the GIL with PyGILState_Ensure, run `refscope.install()` with
- * PyRun_SimpleString, release the GIL, detach.  Only the listener goes in,
- * never the browser; the target is never left stopped. */
-static int inject_listener(const target *t)
+/* Starts refscope's listener in t with the ptrace injector (inject.c):
+ * `import refscope; refscope.install()` in its main thread, and connects
+ * to it.  Only the listener goes in, never the browser; the target is
+ * never left stopped or traced. */
+static int start_listener(const target *t, int *fd)
 {
-    char gdb[PATH_MAX];
-    if (!find_program("gdb", gdb, sizeof gdb))
-        return fail(EXIT_FAILED, "PID %ld has no refscope listener, and starting one needs gdb, which is not "
-                    "installed: install gdb (sudo apt-get install gdb) and try again, or start the program with "
-                    "`refscope run`, or have it call refscope.install()", (long)t->pid);
-    char state = process_state(t->pid, NULL, NULL);
-    if (state == 'T' || state == 't')
-        return fail(EXIT_FAILED, "PID %ld is stopped; resume it (kill -CONT %ld) and try again", (long)t->pid,
-                    (long)t->pid);
-    int status = check_python(t);
-    if (status != EXIT_DONE)
-        return status;
-
     char error_file[] = "/tmp/refscope-inject-XXXXXX";
     int error_fd = mkstemp(error_file);
     if (error_fd < 0)
@@ -626,63 +523,49 @@ static int inject_listener(const target *t)
         note("cannot hand %s to uid %u: %s", error_file, (unsigned)t->uid, strerror(errno));
     close(error_fd);
 
-    char parent[PATH_MAX], pid_text[32], call[16384], output[65536];
+    char parent[PATH_MAX], code[8192], err[1024], message[1024];
     package_parent(parent, sizeof parent);
-    injected_code(call, sizeof call, parent, error_file);
-    snprintf(pid_text, sizeof pid_text, "%ld", (long)t->pid);
-    char *argv[] = {gdb, "-nx", "-q", "--batch", "-p", pid_text,
-                    "-iex", "set debuginfod enabled off",
-                    "-ex", "set unwindonsignal on",
-                    "-ex", "call (int)PyGILState_Ensure()",
-                    "-ex", call,
-                    "-ex", "call (void)PyGILState_Release($1)",
-                    "-ex", "detach", "-ex", "quit", NULL};
-    note("PID %ld has no refscope listener; starting one with gdb (import refscope; refscope.install())",
+    injected_code(code, sizeof code, parent, error_file);
+    note("PID %ld has no refscope listener; starting refscope's listener in PID %ld (ptrace)", (long)t->pid,
          (long)t->pid);
-    int timed_out = run_gdb(argv, output, sizeof output);
-    state = process_state(t->pid, NULL, NULL);
-    if (state == 'T' || state == 't')
-        kill(t->pid, SIGCONT); /* gdb was stopped before it could detach */
-
-    char message[1024] = "";
-    FILE *f = fopen(error_file, "r");
-    if (f != NULL) {
-        size_t n = fread(message, 1, sizeof message - 1, f);
-        message[n] = '\0';
-        fclose(f);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    rs_inject_outcome outcome;
+    if (rs_inject_python(t->pid, code, RS_PYTHON_VERSION, &outcome, err, sizeof err) < 0) {
+        read_error_file(error_file, message, sizeof message);
+        unlink(error_file);
+        if (message[0] != '\0')
+            return fail(EXIT_FAILED, "refscope.install() failed inside PID %ld: %s", (long)t->pid, message);
+        if (!outcome.attached)
+            return fail(EXIT_FAILED, "%s", err);
+        return fail(EXIT_FAILED, "%s; PID %ld was left running as it was", err, (long)t->pid);
+    }
+    long injected_ms = elapsed_ms(&start);
+    connect_result r = NO_LISTENER;
+    message[0] = '\0';
+    while (elapsed_ms(&start) < injected_ms + LISTENER_TIMEOUT_MS) {
+        read_error_file(error_file, message, sizeof message);
+        if (message[0] != '\0' || (r = target_connect(t, fd, err, sizeof err)) != NO_LISTENER)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
     }
     unlink(error_file);
-    if (strstr(output, "ptrace: Operation not permitted") != NULL) {
-        char scope[8] = "";
-        FILE *yama = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
-        if (yama != NULL) {
-            if (fgets(scope, sizeof scope, yama) != NULL)
-                scope[strcspn(scope, "\n")] = '\0';
-            fclose(yama);
-        }
-        return fail(EXIT_FAILED, "the system does not let gdb trace PID %ld (ptrace not permitted%s%s), so "
-                    "refscope cannot start a listener in it: run refscope attach as root, or allow tracing "
-                    "(sudo sysctl kernel.yama.ptrace_scope=0; in a container start it with --cap-add=SYS_PTRACE), "
-                    "or start the program with `refscope run` or have it call refscope.install()",
-                    (long)t->pid, scope[0] ? "; kernel.yama.ptrace_scope is " : "", scope);
-    }
-    if (strstr(output, "No symbol \"PyGILState_Ensure\"") != NULL || strstr(output, "No symbol table") != NULL)
-        return fail(EXIT_FAILED, "gdb found no Python C API in PID %ld (PyGILState_Ensure), so it is not a "
-                    "compatible CPython %s; start the program with `refscope run` instead", (long)t->pid,
-                    RS_PYTHON_VERSION);
     if (message[0] != '\0')
         return fail(EXIT_FAILED, "refscope.install() failed inside PID %ld: %s%s", (long)t->pid, message,
                     strstr(message, "ModuleNotFoundError") != NULL
                         ? " (install refscope for that program's Python, or run it with `refscope run`)"
                         : "");
-    if (timed_out)
-        return fail(EXIT_FAILED, "gdb did not finish within %d s in PID %ld (a thread may hold the GIL and never "
-                    "release it); PID %ld was left running", GDB_TIMEOUT_MS / 1000, (long)t->pid, (long)t->pid);
-    if (strstr(output, "$2 = 0") == NULL) {
-        size_t len = strlen(output);
-        return fail(EXIT_FAILED, "gdb could not run refscope.install() in PID %ld; gdb said:\n%s", (long)t->pid,
-                    len > 2000 ? output + len - 2000 : output);
-    }
+    if (r == DENIED || r == BROKEN)
+        return fail(EXIT_FAILED, "refscope.install() ran in PID %ld, but its socket cannot be reached: %s",
+                    (long)t->pid, err);
+    if (r == NO_LISTENER && outcome.ran)
+        return fail(EXIT_FAILED, "refscope.install() ran in PID %ld, but its socket is not there", (long)t->pid);
+    if (r == NO_LISTENER)
+        return fail(EXIT_FAILED, "refscope's listener is queued in PID %ld, but its main thread has not run Python "
+                    "code for %d s to start it (busy in C code?); it starts when it does: try again later",
+                    (long)t->pid, LISTENER_TIMEOUT_MS / 1000);
+    note("started refscope's listener in PID %ld in %ld ms (its main thread was %s)", (long)t->pid,
+         elapsed_ms(&start), outcome.where);
     return EXIT_DONE;
 }
 
@@ -695,18 +578,7 @@ static int target_session(const target *t, int *fd)
         return fail(EXIT_FAILED, "cannot reach PID %ld: %s", (long)t->pid, err);
     if (r == CONNECTED)
         return EXIT_DONE;
-    int status = inject_listener(t);
-    if (status != EXIT_DONE)
-        return status;
-    for (int tries = 0; tries < 60; tries++) {
-        if ((r = target_connect(t, fd, err, sizeof err)) == CONNECTED)
-            return EXIT_DONE;
-        if (r != NO_LISTENER)
-            break;
-        nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
-    }
-    return fail(EXIT_FAILED, "refscope.install() ran in PID %ld, but its socket is not there%s%s", (long)t->pid,
-                r == NO_LISTENER ? "" : ": ", r == NO_LISTENER ? "" : err);
+    return start_listener(t, fd);
 }
 
 /* --- refscope attach ------------------------------------------------------------ */
@@ -1150,8 +1022,9 @@ static const command commands[] = {
      "The environment variable REFSCOPE_PYTHON chooses the Python (default " RS_PYTHON_EXE ")."},
     {"attach", cmd_attach, "attach PID",
      "Open the browser of process PID on this terminal; q in the browser returns here.\n"
-     "When PID never called refscope.install(), refscope starts its listener through gdb\n"
-     "(which needs ptrace permission).  The program keeps running after the browser closes."},
+     "When PID never called refscope.install(), refscope starts its listener with its own\n"
+     "ptrace injector (same user or root, ptrace allowed, x86_64, the Python refscope was\n"
+     "built for).  The program keeps running after the browser closes."},
     {"report", cmd_report, "report [--json] [--top N] PID",
      "Print the leak-suspects report of process PID (text, or JSON with --json;\n"
      "--top N rows per section, default 10).  Needs no terminal."},
