@@ -109,6 +109,12 @@ static inline PyObject *rs_snapshot_object(const rs_snapshot *s, rs_idx n)
     return (PyObject *)rs_graph_addr(s->graph, n);
 }
 
+/* The type of node n, from the type table: no look at the object itself. */
+static inline PyTypeObject *rs_snapshot_node_type(const rs_snapshot *s, rs_idx n)
+{
+    return s->types[rs_graph_type_id(s->graph, n)].type;
+}
+
 /* The node of obj, or RS_NONE when obj is not in the snapshot (or hidden). */
 rs_idx rs_snapshot_find(const rs_snapshot *s, PyObject *obj);
 

@@ -39,6 +39,8 @@ typedef struct walk {
     rs_progress_fn progress;
     void *progress_ctx;
     const rs_snapshot_caller *caller; /* or NULL */
+    uintptr_t *not_data;   /* objects to flag NOT_DATA after the walk */
+    size_t not_data_count, not_data_cap;
 } walk;
 
 static double now_seconds(void)
@@ -110,8 +112,29 @@ static Py_ssize_t callers_references(const rs_snapshot_caller *caller, PyObject 
     return count;
 }
 
+/* Remembers an object whose node must be flagged NOT_DATA once the walk is
+ * done (a module's dict, a function's globals and builtins); the same dict
+ * met twice in a row is kept once.  -1 on memory failure. */
+static int defer_not_data(walk *w, PyObject *target)
+{
+    if (target == NULL || (w->not_data_count > 0 && w->not_data[w->not_data_count - 1] == (uintptr_t)target))
+        return 0;
+    if (w->not_data_count == w->not_data_cap) {
+        size_t cap = w->not_data_cap ? w->not_data_cap * 2 : 256;
+        uintptr_t *p = rs_realloc(w->not_data, cap * sizeof *p);
+        if (p == NULL)
+            return -1;
+        w->not_data = p;
+        w->not_data_cap = cap;
+    }
+    w->not_data[w->not_data_count++] = (uintptr_t)target;
+    return 0;
+}
+
 /* Records node n's type, size, refcount and flags, and takes the snapshot's
- * reference.  -1 on memory failure. */
+ * reference.  Every flag the analyses need is decided here, from the type
+ * table's per-type flags, so no later stage has to look at the object again.
+ * -1 on memory failure. */
 static int describe_node(walk *w, rs_idx n, PyObject *obj)
 {
     PyTypeObject *tp = Py_TYPE(obj);
@@ -122,25 +145,20 @@ static int describe_node(walk *w, rs_idx n, PyObject *obj)
     rs_graph_set_type_id(g, n, type_id);
     Py_ssize_t rc = Py_REFCNT(obj) - callers_references(w->caller, obj);
     rs_graph_set_refcount(g, n, rc > (Py_ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)rc);
-    uint32_t flags = 0;
+    uint32_t flags = rs_type_table_node_flags(&w->types, type_id);
     if (PyObject_IS_GC(obj))
         flags |= RS_NODE_IS_GC;
     if (PyObject_GC_IsTracked(obj))
         flags |= RS_NODE_GC_TRACKED;
-    if (tp->tp_finalize != NULL || tp->tp_del != NULL)
-        flags |= RS_NODE_FINALIZER;
-    if (PyType_Check(obj))
-        flags |= RS_NODE_TYPE | RS_NODE_NOT_DATA;
-    else if (PyModule_Check(obj))
-        flags |= RS_NODE_MODULE | RS_NODE_NOT_DATA;
-    else if (PyCode_Check(obj))
-        flags |= RS_NODE_NOT_DATA;
-    else if (PyWeakref_Check(obj))
-        flags |= RS_NODE_WEAKREF;
     if (is_internal(tp) || (w->caller != NULL && obj == w->caller->own_call)) {
         rs_graph_add_flags(g, n, flags | RS_NODE_INTERNAL);
         return 0;
     }
+    if ((flags & RS_NODE_MODULE) && defer_not_data(w, PyModule_GetDict(obj)) < 0)
+        return -1;
+    if (tp == &PyFunction_Type && (defer_not_data(w, PyFunction_GET_GLOBALS(obj)) < 0 ||
+                                   defer_not_data(w, ((PyFunctionObject *)obj)->func_builtins) < 0))
+        return -1;
     int python_sizeof = 0;
     rs_graph_set_size(g, n, rs_type_table_sizeof(&w->types, type_id, obj, &python_sizeof));
     if (python_sizeof)
@@ -191,24 +209,16 @@ static void flag_target(rs_graph *g, PyObject *target, uint32_t flags)
         rs_graph_add_flags(g, n, flags);
 }
 
-/* After: module dicts and the globals/builtins of functions are flagged
- * NOT_DATA (edges into them are not data edges), and gc.garbage members
- * are flagged GARBAGE. */
+/* After: the module dicts and function globals/builtins met by
+ * describe_node are flagged NOT_DATA (edges into them are not data edges),
+ * and gc.garbage members are flagged GARBAGE.  Touches only those objects. */
 static void mark_special_nodes(walk *w)
 {
     rs_graph *g = w->graph;
-    size_t count = rs_graph_node_count(g);
-    for (size_t i = 0; i < count; i++) {
-        uint32_t flags = rs_graph_flags(g, (rs_idx)i);
-        if (flags & RS_NODE_INTERNAL)
-            continue;
-        PyObject *obj = rs_snapshot_object(w->snap, (rs_idx)i);
-        if (flags & RS_NODE_MODULE) {
-            flag_target(g, PyModule_GetDict(obj), RS_NODE_NOT_DATA);
-        } else if (PyFunction_Check(obj)) {
-            flag_target(g, PyFunction_GET_GLOBALS(obj), RS_NODE_NOT_DATA);
-            flag_target(g, ((PyFunctionObject *)obj)->func_builtins, RS_NODE_NOT_DATA);
-        }
+    for (size_t i = 0; i < w->not_data_count; i++) {
+        rs_idx n = rs_graph_find(g, w->not_data[i]);
+        if (n != RS_NONE)
+            rs_graph_add_flags(g, n, RS_NODE_NOT_DATA);
     }
     PyObject *garbage = rs_py_gc_garbage();
     if (garbage != NULL && PyList_Check(garbage)) {
@@ -336,6 +346,8 @@ rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller
         rs_graph_finish(s->graph) < 0)
         goto nomem;
     mark_special_nodes(&w);
+    rs_free(w.not_data);
+    w.not_data = NULL;
     if (add_held_roots(&w) < 0)
         goto nomem;
     s->seconds = now_seconds() - start;
@@ -354,6 +366,7 @@ nomem:
 error:
     if (gc_was_enabled == 1)
         PyGC_Enable();
+    rs_free(w.not_data);
     rs_type_table_clear(&w.types);
     if (s != NULL) {
         if (s->graph != NULL)

@@ -43,6 +43,8 @@ enum rs_node_flag {
     RS_NODE_ROOT_MODULE = 1u << 10, /* target of a root of kind RS_ROOT_MODULE */
     RS_NODE_ROOT_FRAME = 1u << 11,  /* ... RS_ROOT_FRAME */
     RS_NODE_ROOT_HELD = 1u << 12,   /* ... RS_ROOT_UNEXPLAINED */
+    RS_NODE_PROGRAM = 1u << 14,     /* code, function, frame or C function: the
+                                       program, not its data */
 };
 
 /* Root kinds, in order of preference for why-alive paths. */
