@@ -99,6 +99,13 @@ typedef struct rs_snapshot_caller {
 rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
                                   void *progress_ctx);
 
+/* A snapshot of the nodes only, for growth and marks, which need each
+ * object's address, type and size and nothing else: the same walk (so the
+ * same nodes), but no edges, no reverse index, no held roots and no
+ * NOT_DATA/GARBAGE flags; visible_count is set.  Every other question to
+ * it gets empty answers.  NULL with a Python exception set on failure. */
+rs_snapshot *rs_snapshot_take_nodes(bool collect);
+
 /* Releases every reference the snapshot holds and frees it; NULL accepted.
  * May run arbitrary Python code (objects that die run their finalizers). */
 void rs_snapshot_free(rs_snapshot *s);

@@ -30,6 +30,14 @@
 
 PyTypeObject *rs_internal_types[4];
 
+/* Nodes per gc-tracked object (as gc's counts estimate them) in the last
+ * snapshot: untracked str, int and tuples add about as many again.  Sizing
+ * the graph from it spares the hash a rehash and keeps it near a load of
+ * 3/5, the figure graph.h's bytes per node assume. */
+static double nodes_per_estimate = 2.0;
+
+#define TRACKED_BATCH 256
+
 typedef struct walk {
     rs_snapshot *snap;
     rs_graph *graph;
@@ -41,6 +49,9 @@ typedef struct walk {
     const rs_snapshot_caller *caller; /* or NULL */
     uintptr_t *not_data;   /* objects to flag NOT_DATA after the walk */
     size_t not_data_count, not_data_cap;
+    bool nodes_only;       /* record the objects reached, not the edges */
+    uintptr_t reached[TRACKED_BATCH]; /* nodes_only: reached, not yet interned */
+    size_t reached_len;
 } walk;
 
 static double now_seconds(void)
@@ -50,7 +61,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-#define TRACKED_BATCH 256
 
 typedef struct tracked_batch {
     rs_graph *graph;
@@ -88,9 +98,25 @@ static int is_internal(PyTypeObject *tp)
     return 0;
 }
 
+/* nodes_only: interns the objects reached since the last call. */
+static int flush_reached(walk *w)
+{
+    int r = rs_graph_intern_many(w->graph, w->reached, w->reached_len, NULL);
+    w->reached_len = 0;
+    return r;
+}
+
 static int visit_edge(PyObject *op, void *arg)
 {
     walk *w = arg;
+    if (w->nodes_only) {
+        w->reached[w->reached_len++] = (uintptr_t)op;
+        if (w->reached_len == TRACKED_BATCH && flush_reached(w) < 0) {
+            w->failed = 1;
+            return -1;
+        }
+        return 0;
+    }
     if (rs_graph_add_edge(w->graph, (uintptr_t)op) < 0) {
         w->failed = 1;
         return -1;
@@ -160,7 +186,8 @@ static int describe_node(walk *w, rs_idx n, PyObject *obj)
                                    defer_not_data(w, ((PyFunctionObject *)obj)->func_builtins) < 0))
         return -1;
     int python_sizeof = 0;
-    rs_graph_set_size(g, n, rs_type_table_sizeof(&w->types, type_id, obj, &python_sizeof));
+    if (rs_graph_set_size(g, n, rs_type_table_sizeof(&w->types, type_id, obj, &python_sizeof)) < 0)
+        return -1;
     if (python_sizeof)
         flags |= RS_NODE_PY_SIZEOF;
     rs_graph_add_flags(g, n, flags);
@@ -175,7 +202,7 @@ static int traverse_all(walk *w)
     rs_graph *g = w->graph;
     for (size_t i = 0;; i++) {
         if (i >= rs_graph_node_count(g)) {
-            if (rs_graph_flush(g) < 0)
+            if (rs_graph_flush(g) < 0 || flush_reached(w) < 0)
                 return -1;
             if (i >= rs_graph_node_count(g))
                 return 0;
@@ -280,6 +307,14 @@ static int add_held_roots(walk *w)
     return result;
 }
 
+/* nodes_only: visible_count counts the nodes not hidden. */
+static void count_visible(rs_snapshot *s)
+{
+    s->visible_count = 0;
+    for (size_t i = 0; i < rs_graph_node_count(s->graph); i++)
+        s->visible_count += !(rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL);
+}
+
 static void release_nodes(rs_graph *g, size_t held)
 {
     for (size_t i = 0; i < held; i++) {
@@ -313,11 +348,11 @@ rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progr
     return rs_snapshot_take_for(collect, NULL, progress, progress_ctx);
 }
 
-rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
-                                  void *progress_ctx)
+static rs_snapshot *take(bool collect, bool nodes_only, const rs_snapshot_caller *caller, rs_progress_fn progress,
+                         void *progress_ctx)
 {
     rs_snapshot *s = NULL;
-    walk w = {.progress = progress, .progress_ctx = progress_ctx, .caller = caller};
+    walk w = {.progress = progress, .progress_ctx = progress_ctx, .caller = caller, .nodes_only = nodes_only};
     int gc_was_enabled = -1;
     double start;
 
@@ -341,16 +376,23 @@ rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller
     gc_was_enabled = PyGC_Disable();
     start = now_seconds();
     size_t estimate = rs_py_tracked_estimate();
-    w.graph = s->graph = rs_graph_new(estimate + estimate / 2 + 4096, estimate * 2 + 8192);
+    size_t node_hint = (size_t)((double)estimate * nodes_per_estimate) + 4096;
+    w.graph = s->graph = rs_graph_new(node_hint, nodes_only ? 0 : node_hint * 2);
     if (s->graph == NULL || add_tracked(&w) < 0 || roots_add_all(s) < 0 || traverse_all(&w) < 0 ||
         rs_graph_finish(s->graph) < 0)
         goto nomem;
-    mark_special_nodes(&w);
+    if (nodes_only) {
+        count_visible(s);
+    } else {
+        mark_special_nodes(&w);
+        if (add_held_roots(&w) < 0)
+            goto nomem;
+    }
     rs_free(w.not_data);
     w.not_data = NULL;
-    if (add_held_roots(&w) < 0)
-        goto nomem;
     s->seconds = now_seconds() - start;
+    if (estimate > 1000)
+        nodes_per_estimate = (double)rs_graph_node_count(s->graph) / (double)estimate;
     if (gc_was_enabled)
         PyGC_Enable();
     gc_was_enabled = -1;
@@ -376,6 +418,17 @@ error:
         rs_free(s);
     }
     return NULL;
+}
+
+rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
+                                  void *progress_ctx)
+{
+    return take(collect, false, caller, progress, progress_ctx);
+}
+
+rs_snapshot *rs_snapshot_take_nodes(bool collect)
+{
+    return take(collect, true, NULL, NULL, NULL);
 }
 
 void rs_snapshot_free(rs_snapshot *s)
