@@ -171,7 +171,7 @@ def fmt(v):
 
 def row(what, mine, theirs, other_name, target=""):
     if isinstance(mine, float) and isinstance(theirs, float) and mine > 0:
-        ratio = "%.0fx faster" % (theirs / mine) if theirs >= mine else "%.2fx" % (theirs / mine)
+        ratio = "%.0fx faster" % (theirs / mine) if theirs >= mine else "%.2fx slower" % (mine / theirs)
     elif theirs is None and isinstance(mine, float):
         ratio = "> %.0fx faster" % (OBJGRAPH_CAP / mine)
     else:
@@ -254,7 +254,7 @@ def main():
     t_show_growth = objgraph_show_growth_seconds()
     row("growth diff alone (snapshot= passed)", t_growth, t_show_growth, "objgraph.show_growth")
     t_growth_all, _ = seconds(lambda: refscope.growth(), repeat=2)
-    row("growth() end to end", t_growth_all, t_show_growth, "objgraph.show_growth", "obj 0.5x")
+    row("growth() end to end", t_growth_all, t_show_growth, "objgraph.show_growth", "<=.5x og")
 
     node_bytes = (mem - 8 * edges) / nodes
     print()
