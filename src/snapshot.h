@@ -75,6 +75,7 @@ typedef struct rs_snapshot {
     uint32_t path_epoch;
     struct rs_scc *scc;
     struct rs_dom *dom;
+    struct rs_dom_order *dom_order; /* enter/leave numbers of the dominator tree */
 } rs_snapshot;
 
 /* Types whose instances are refscope's own; set by module.c at import. */

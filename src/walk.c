@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analysis.h"
 #include "pyinternal.h"
 #include "roots.h"
 #include "snapshot.h"
@@ -341,6 +342,7 @@ static void free_tables(rs_snapshot *s)
     rs_free(s->path_queue);
     rs_scc_free(s->scc);
     rs_dom_free(s->dom);
+    rs_dom_order_free(s->dom_order);
 }
 
 rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progress_ctx)
