@@ -69,10 +69,6 @@ typedef struct rs_snapshot {
     size_t visible_count;  /* nodes not flagged RS_NODE_INTERNAL */
     double seconds;        /* time to build */
     /* Lazily computed analyses (NULL until first use). */
-    uint32_t *path_mark;   /* path.c's scratch: visit epoch per node */
-    rs_idx *path_next;     /* path.c's scratch: next node toward the target */
-    rs_idx *path_queue;    /* path.c's scratch: BFS queue */
-    uint32_t path_epoch;
     struct rs_scc *scc;
     struct rs_dom *dom;
     struct rs_dom_order *dom_order; /* enter/leave numbers of the dominator tree */

@@ -337,9 +337,6 @@ static void free_tables(rs_snapshot *s)
         rs_free(s->root_info[i].module);
     rs_free(s->root_info);
     rs_free(s->frames);
-    rs_free(s->path_mark);
-    rs_free(s->path_next);
-    rs_free(s->path_queue);
     rs_scc_free(s->scc);
     rs_dom_free(s->dom);
     rs_dom_order_free(s->dom_order);
