@@ -32,7 +32,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
-OPT ?= -O2
+OPT ?= -O2 -flto=auto
 SAN ?=
 CC ?= cc
 WARN = -Wall -Wextra -Werror -Wno-missing-field-initializers

@@ -115,6 +115,12 @@ PyObject *rs_py_allocation_traceback(PyObject *obj)
     return _PyTraceMalloc_GetTraceback(0, start);
 }
 
+int rs_py_type_is_weakref(PyTypeObject *tp)
+{
+    return PyType_IsSubtype(tp, &_PyWeakref_RefType) || tp == &_PyWeakref_ProxyType ||
+           tp == &_PyWeakref_CallableProxyType;
+}
+
 PyObject *rs_py_weakref_target(PyObject *ref)
 {
 #if PY_VERSION_HEX >= 0x030D0000 /* PyWeakref_GET_OBJECT is deprecated there */

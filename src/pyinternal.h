@@ -68,6 +68,9 @@ int rs_py_malloc_stats(FILE *out);
  * or NULL with an exception set. */
 PyObject *rs_py_weakref_target(PyObject *ref);
 
+/* 1 when instances of tp are weak references or weak proxies. */
+int rs_py_type_is_weakref(PyTypeObject *tp);
+
 /* 1 while the interpreter is finalizing (no Python code may start). */
 int rs_py_is_finalizing(void);
 

@@ -103,11 +103,25 @@ rs_string_holder *rs_strings_by_holder(rs_snapshot *s, size_t *count)
         rows[t].unreachable = t == rows_len - 1;
         rows[t].biggest = RS_NONE;
     }
+    bool *is_text = rs_calloc(rows_len, sizeof *is_text);
+    if (is_text == NULL) {
+        rs_free(rows);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (uint32_t t = 0; t < s->type_count; t++) {
+        PyTypeObject *tp = s->types[t].type;
+        is_text[t] = PyType_FastSubclass(tp, Py_TPFLAGS_UNICODE_SUBCLASS | Py_TPFLAGS_BYTES_SUBCLASS) ||
+                     PyType_IsSubtype(tp, &PyByteArray_Type);
+    }
     rs_graph *g = s->graph;
     size_t nodes = rs_graph_node_count(g);
     for (size_t i = 0; i < nodes; i++) {
         rs_idx x = (rs_idx)i;
         if (rs_graph_flags(g, x) & RS_NODE_INTERNAL)
+            continue;
+        /* The type answers "is it text?" without touching the object. */
+        if (!is_text[rs_graph_type_id(g, x)])
             continue;
         Py_ssize_t len = text_length(rs_snapshot_object(s, x));
         if (len < 0)
@@ -126,6 +140,7 @@ rs_string_holder *rs_strings_by_holder(rs_snapshot *s, size_t *count)
         if (row->biggest == RS_NONE || size > rs_graph_size(g, row->biggest))
             row->biggest = x;
     }
+    rs_free(is_text);
     size_t used = 0;
     for (size_t t = 0; t < rows_len; t++)
         if (rows[t].count > 0)

@@ -145,6 +145,30 @@ START_TEST(test_analyses_growth)
 }
 END_TEST
 
+START_TEST(test_analyses_growth_nodes_only_walk)
+{
+    /* Check whether the nodes-only walk behind mark() and growth() finds
+     * every node a full snapshot has: a full snapshot holds all its objects
+     * alive, so against a nodes-only mark taken right after it none may be
+     * new, and the mark counts at least as many objects (a few more at most:
+     * what the test itself made in between). */
+    import_fixtures();
+    rs_py_run("import gc\n"
+              "gc.disable()\n"
+              "full = refscope.snapshot()\n"
+              "marked = refscope.mark(collect=False)\n"
+              "rows = refscope.growth(snapshot=full)\n"
+              "new = sum(len(r[3]) for r in rows)\n"
+              "extra = marked - len(full)\n"
+              "full.close()\n"
+              "gc.enable()\n");
+    ck_assert_int_gt(rs_py_long("marked"), 1000);
+    ck_assert_int_eq(rs_py_long("new"), 0);
+    ck_assert_int_ge(rs_py_long("extra"), 0);
+    ck_assert_int_lt(rs_py_long("extra"), 100);
+}
+END_TEST
+
 START_TEST(test_analyses_growth_reused_addresses)
 {
     /* Check whether objects of another type at the addresses of objects
@@ -422,6 +446,7 @@ Suite *suite_analyses(void)
     tcase_add_test(tc, test_analyses_closures);
     tcase_add_test(tc, test_analyses_frames);
     tcase_add_test(tc, test_analyses_growth);
+    tcase_add_test(tc, test_analyses_growth_nodes_only_walk);
     tcase_add_test(tc, test_analyses_growth_reused_addresses);
     tcase_add_test(tc, test_analyses_growth_errors);
     tcase_add_test(tc, test_analyses_strings_and_memory);
