@@ -270,6 +270,20 @@ int rs_growth(const rs_snapshot *s, rs_growth_result *out);
 /* Frees the arrays of a result from rs_growth() and zeroes it. */
 void rs_growth_result_free(rs_growth_result *r);
 
+/* --- top n (topk.c) --------------------------------------------------------- */
+
+typedef struct rs_keyed_node {
+    uint64_t key;
+    rs_idx node;
+} rs_keyed_node;
+
+/* The min(n, count) candidates with the biggest keys, biggest first (ties in
+ * node order), as an rs_malloc'ed array (caller frees with rs_free) with its
+ * length in *out_count.  Takes cands (rs_malloc'ed; freed here).  Any n is
+ * fine; work is O(count * n) for n <= 64, O(count log count) above.  NULL
+ * with MemoryError set on failure. */
+rs_idx *rs_top_nodes(rs_keyed_node *cands, size_t count, size_t n, size_t *out_count);
+
 /* --- strings, largest objects, process memory (strings.c) ----------------- */
 
 /* The n largest visible nodes of type type_id by own size, biggest first. */

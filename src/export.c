@@ -300,6 +300,8 @@ int rs_export_dot(rs_snapshot *s, PyObject *file, rs_idx start, int depth, int f
     writer w = {.file = file};
     rs_graph *g = s->graph;
     size_t n = rs_graph_node_count(g);
+    if (max_nodes > n)
+        max_nodes = n; /* to_dot(max_nodes=2**62) asks for at most every node */
     int32_t *level = rs_malloc((n + 1) * sizeof *level); /* BFS depth, -1 = not included */
     rs_idx *queue = rs_malloc((max_nodes + 1) * sizeof *queue);
     if (level == NULL || queue == NULL) {

@@ -103,10 +103,41 @@ static PyObject *closed_error(void)
 
 rs_snapshot *rs_snapshot_of(PyObject *self)
 {
-    rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
-    if (s == NULL)
+    rs_snapshot_pyobject *so = (rs_snapshot_pyobject *)self;
+    if (so->snap == NULL || so->close_pending) {
         closed_error();
-    return s;
+        return NULL;
+    }
+    return so->snap;
+}
+
+/* Drops the snapshot's references now; keeps a pending exception. */
+static void release(rs_snapshot_pyobject *so)
+{
+    rs_snapshot *s = so->snap;
+    so->snap = NULL;
+    so->close_pending = 0;
+    if (s == NULL)
+        return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    rs_snapshot_free(s);
+    PyErr_Restore(type, value, tb);
+}
+
+void rs_snapshot_enter(PyObject *self)
+{
+    Py_INCREF(self);
+    ((rs_snapshot_pyobject *)self)->busy++;
+}
+
+PyObject *rs_snapshot_leave(PyObject *self, PyObject *result)
+{
+    rs_snapshot_pyobject *so = (rs_snapshot_pyobject *)self;
+    if (--so->busy == 0 && so->close_pending)
+        release(so);
+    Py_DECREF(self);
+    return result;
 }
 
 rs_idx rs_node_of(rs_snapshot *s, PyObject *obj)
@@ -129,19 +160,23 @@ rs_snapshot *rs_snapshot_and_node(PyObject *self, PyObject *obj, rs_idx *n)
     return *n == RS_NONE ? NULL : s;
 }
 
+/* Never busy here: every busy method holds a reference to self. */
 static void snapshot_dealloc(PyObject *self)
 {
-    rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
-    ((rs_snapshot_pyobject *)self)->snap = NULL;
-    rs_snapshot_free(s);
+    release((rs_snapshot_pyobject *)self);
     Py_TYPE(self)->tp_free(self);
 }
 
+/* close() from Python code that a method of this snapshot runs (a key's
+ * __repr__, a file's write) defers the release until that method returns:
+ * the method finishes with a correct answer, later calls raise. */
 static PyObject *snapshot_close(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
-    rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
-    ((rs_snapshot_pyobject *)self)->snap = NULL;
-    rs_snapshot_free(s);
+    rs_snapshot_pyobject *so = (rs_snapshot_pyobject *)self;
+    if (so->busy > 0)
+        so->close_pending = so->snap != NULL;
+    else
+        release(so);
     Py_RETURN_NONE;
 }
 
@@ -186,7 +221,7 @@ static PyObject *snapshot_memory(PyObject *self, void *Py_UNUSED(closure))
 static PyObject *snapshot_repr(PyObject *self)
 {
     rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
-    if (s == NULL)
+    if (s == NULL || ((rs_snapshot_pyobject *)self)->close_pending)
         return PyUnicode_FromString("<refscope.Snapshot closed>");
     return PyUnicode_FromFormat("<refscope.Snapshot %zu objects, %zu edges>", s->visible_count,
                                 rs_graph_edge_count(s->graph));
@@ -403,21 +438,49 @@ static PyObject *snapshot_objects(PyObject *self, PyObject *Py_UNUSED(ignored))
     return list;
 }
 
+/* Every method runs with the snapshot marked busy (see snapshot_close). */
+RS_GUARDED_O(snapshot_census)
+RS_GUARDED_O(snapshot_instances)
+RS_GUARDED_O(snapshot_referents)
+RS_GUARDED_O(snapshot_referrers)
+RS_GUARDED_O(snapshot_path)
+RS_GUARDED_O(snapshot_unexplained)
+RS_GUARDED_O(snapshot_refcount)
+RS_GUARDED_O(snapshot_size)
+RS_GUARDED_O(snapshot_contains_method)
+RS_GUARDED_O(snapshot_objects)
+RS_GUARDED_O(rs_snapshot_in_cycle)
+RS_GUARDED_O(rs_snapshot_cycle_of)
+RS_GUARDED_O(rs_snapshot_garbage)
+RS_GUARDED_O(rs_snapshot_closures)
+RS_GUARDED_O(rs_snapshot_frames)
+RS_GUARDED_O(rs_snapshot_retained_size)
+RS_GUARDED_O(rs_snapshot_retained)
+RS_GUARDED_O(rs_snapshot_retained_by_type)
+RS_GUARDED_O(rs_snapshot_strings_by_holder)
+RS_GUARDED_O(rs_snapshot_process_memory)
+RS_GUARDED_O(rs_snapshot_allocated_at)
+RS_GUARDED_O(rs_snapshot_compute)
+RS_GUARDED_KW(rs_snapshot_cycles)
+RS_GUARDED_KW(rs_snapshot_largest)
+RS_GUARDED_KW(rs_snapshot_to_json)
+RS_GUARDED_KW(rs_snapshot_to_dot)
+
 static PyMethodDef snapshot_methods[] = {
     {"close", snapshot_close, METH_NOARGS, "Release every reference the snapshot holds."},
     {"__enter__", snapshot_enter, METH_NOARGS, NULL},
     {"__exit__", snapshot_exit, METH_VARARGS, NULL},
-    {"census", snapshot_census, METH_NOARGS, "[(type_name, count, size, retained)], biggest size first."},
-    {"instances", snapshot_instances, METH_O, "The objects of a type (a type, or its name)."},
-    {"referents", snapshot_referents, METH_O, "[(object, label)] that obj holds, in tp_traverse order."},
-    {"referrers", snapshot_referrers, METH_O, "[(object, label)] that hold obj."},
-    {"path", snapshot_path, METH_O, "Why obj is alive: the shortest Path from a root, or None."},
-    {"unexplained", snapshot_unexplained, METH_O,
+    {"census", snapshot_census_guarded, METH_NOARGS, "[(type_name, count, size, retained)], biggest size first."},
+    {"instances", snapshot_instances_guarded, METH_O, "The objects of a type (a type, or its name)."},
+    {"referents", snapshot_referents_guarded, METH_O, "[(object, label)] that obj holds, in tp_traverse order."},
+    {"referrers", snapshot_referrers_guarded, METH_O, "[(object, label)] that hold obj."},
+    {"path", snapshot_path_guarded, METH_O, "Why obj is alive: the shortest Path from a root, or None."},
+    {"unexplained", snapshot_unexplained_guarded, METH_O,
      "References to obj that no object in the snapshot accounts for (held by C code or the interpreter)."},
-    {"refcount", snapshot_refcount, METH_O, "obj's reference count when the snapshot was taken, without its own."},
-    {"size", snapshot_size, METH_O, "sys.getsizeof(obj) when the snapshot was taken."},
-    {"contains", snapshot_contains_method, METH_O, "True when obj is in the snapshot."},
-    {"objects", snapshot_objects, METH_NOARGS, "Every object in the snapshot."},
+    {"refcount", snapshot_refcount_guarded, METH_O, "obj's reference count when the snapshot was taken, without its own."},
+    {"size", snapshot_size_guarded, METH_O, "sys.getsizeof(obj) when the snapshot was taken."},
+    {"contains", snapshot_contains_method_guarded, METH_O, "True when obj is in the snapshot."},
+    {"objects", snapshot_objects_guarded, METH_NOARGS, "Every object in the snapshot."},
     RS_ANALYSIS_SNAPSHOT_METHODS
     {NULL},
 };
@@ -456,6 +519,8 @@ PyObject *rs_snapshot_wrap(rs_snapshot *s)
         return NULL;
     }
     self->snap = s;
+    self->busy = 0;
+    self->close_pending = 0;
     return (PyObject *)self;
 }
 

@@ -451,41 +451,31 @@ static bool expected_c_references(rs_snapshot *s, rs_idx n)
 
 static PyObject *unexplained_section(rs_snapshot *s, size_t top)
 {
-    rs_idx *best = rs_malloc(top * sizeof *best);
-    long *value = rs_malloc(top * sizeof *value);
-    if (best == NULL || value == NULL) {
-        rs_free(best);
-        rs_free(value);
-        return PyErr_NoMemory();
-    }
     size_t used = 0, n = rs_graph_node_count(s->graph);
+    rs_keyed_node *cands = rs_malloc((n ? n : 1) * sizeof *cands);
+    if (cands == NULL)
+        return PyErr_NoMemory();
     for (size_t i = 0; i < n; i++) {
         /* The walk made every node with unexplained references a root. */
         if (!(rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_ROOT_HELD))
             continue;
         long u = rs_snapshot_unexplained(s, (rs_idx)i);
-        if (u <= 0 || (used == top && u <= value[top - 1]) || expected_c_references(s, (rs_idx)i))
-            continue;
-        size_t k = used < top ? used++ : top - 1;
-        while (k > 0 && value[k - 1] < u) {
-            best[k] = best[k - 1];
-            value[k] = value[k - 1];
-            k--;
-        }
-        best[k] = (rs_idx)i;
-        value[k] = u;
+        if (u > 0 && !expected_c_references(s, (rs_idx)i))
+            cands[used++] = (rs_keyed_node){(uint64_t)u, (rs_idx)i};
     }
+    rs_idx *best = rs_top_nodes(cands, used, top, &used);
+    if (best == NULL)
+        return NULL;
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < used; i++) {
         PyObject *d = PyDict_New();
-        if (d == NULL || put(d, "unexplained", PyLong_FromLong(value[i])) < 0 ||
+        if (d == NULL || put(d, "unexplained", PyLong_FromLong(rs_snapshot_unexplained(s, best[i]))) < 0 ||
             put(d, "refcount", ull(rs_graph_refcount(s->graph, best[i]))) < 0 ||
             put(d, "object", describe(s, best[i])) < 0 || append(list, Py_NewRef(d)) < 0)
             Py_CLEAR(list);
         Py_XDECREF(d);
     }
     rs_free(best);
-    rs_free(value);
     return list;
 }
 

@@ -255,25 +255,16 @@ rs_idx *rs_retained_largest(rs_snapshot *s, size_t n, size_t *count)
 {
     if (rs_analysis_ensure_dominators(s) < 0)
         return NULL;
-    rs_idx *top = rs_malloc((n ? n : 1) * sizeof *top);
-    if (top == NULL) {
+    size_t nodes = rs_graph_node_count(s->graph), used = 0;
+    rs_keyed_node *cands = rs_malloc((nodes ? nodes : 1) * sizeof *cands);
+    if (cands == NULL) {
         PyErr_NoMemory();
         return NULL;
     }
-    size_t used = 0, nodes = rs_graph_node_count(s->graph);
-    /* Insertion into a short sorted array: most nodes lose to the last one. */
-    for (size_t i = 0; i < nodes && n > 0; i++) {
-        rs_idx x = (rs_idx)i;
-        uint64_t r = rs_dom_retained(s->dom, x);
-        if (r == 0 || (used == n && r <= rs_dom_retained(s->dom, top[n - 1])) || is_infrastructure(s, x))
-            continue;
-        size_t k = used < n ? used++ : n - 1;
-        while (k > 0 && rs_dom_retained(s->dom, top[k - 1]) < r) {
-            top[k] = top[k - 1];
-            k--;
-        }
-        top[k] = x;
+    for (size_t i = 0; i < nodes; i++) {
+        uint64_t r = rs_dom_retained(s->dom, (rs_idx)i);
+        if (r != 0 && !is_infrastructure(s, (rs_idx)i))
+            cands[used++] = (rs_keyed_node){r, (rs_idx)i};
     }
-    *count = used;
-    return top;
+    return rs_top_nodes(cands, used, n, count);
 }

@@ -40,29 +40,19 @@ const char *rs_format_bytes(uint64_t bytes, char *buf, size_t len)
 
 rs_idx *rs_largest(rs_snapshot *s, uint32_t type_id, size_t n, size_t *count)
 {
-    rs_idx *top = rs_malloc((n ? n : 1) * sizeof *top);
-    if (top == NULL) {
+    rs_graph *g = s->graph;
+    size_t nodes = rs_graph_node_count(g), used = 0;
+    rs_keyed_node *cands = rs_malloc((nodes ? nodes : 1) * sizeof *cands);
+    if (cands == NULL) {
         PyErr_NoMemory();
         return NULL;
     }
-    rs_graph *g = s->graph;
-    size_t used = 0, nodes = rs_graph_node_count(g);
-    for (size_t i = 0; i < nodes && n > 0; i++) {
+    for (size_t i = 0; i < nodes; i++) {
         rs_idx x = (rs_idx)i;
-        if (rs_graph_type_id(g, x) != type_id || (rs_graph_flags(g, x) & RS_NODE_INTERNAL))
-            continue;
-        uint64_t size = rs_graph_size(g, x);
-        if (used == n && size <= rs_graph_size(g, top[n - 1]))
-            continue;
-        size_t k = used < n ? used++ : n - 1;
-        while (k > 0 && rs_graph_size(g, top[k - 1]) < size) {
-            top[k] = top[k - 1];
-            k--;
-        }
-        top[k] = x;
+        if (rs_graph_type_id(g, x) == type_id && !(rs_graph_flags(g, x) & RS_NODE_INTERNAL))
+            cands[used++] = (rs_keyed_node){rs_graph_size(g, x), x};
     }
-    *count = used;
-    return top;
+    return rs_top_nodes(cands, used, n, count);
 }
 
 /* Length of a str / bytes / bytearray, or -1 for anything else. */
