@@ -9,10 +9,14 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <string.h>
+
 #include "browser.h"
 #include "module.h"
 #include "module_analysis.h"
 #include "pyinternal.h"
+#include "refscope/dom.h"
+#include "refscope/scc.h"
 #include "snapshot.h"
 #include "trigger.h"
 
@@ -48,7 +52,7 @@ static void path_dealloc(PyObject *self)
 static PyObject *path_str(PyObject *self)
 {
     PyObject *e = ((PathObject *)self)->expression;
-    return Py_NewRef(e ? e : Py_None);
+    return e ? Py_NewRef(e) : PyUnicode_FromString("");
 }
 
 static PyObject *path_repr(PyObject *self)
@@ -66,7 +70,8 @@ static PyMemberDef path_members[] = {
 PyTypeObject rs_path_type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "refscope.Path",
     .tp_basicsize = sizeof(PathObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_LIST_SUBCLASS,
+    /* Only s.path() makes one: it needs the expression that comes with it. */
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .tp_doc = "Why an object is alive: a list of (object, label) steps from a root, "
               "the first label naming the root; str() gives one Python expression.",
     .tp_traverse = path_traverse,
@@ -215,7 +220,15 @@ static PyObject *snapshot_memory(PyObject *self, void *Py_UNUSED(closure))
     rs_snapshot *s = rs_snapshot_of(self);
     if (s == NULL)
         return NULL;
-    return PyLong_FromSize_t(rs_graph_memory_bytes(s->graph));
+    size_t n = rs_graph_node_count(s->graph);
+    size_t bytes = sizeof *s + rs_graph_memory_bytes(s->graph) + s->type_count * sizeof *s->types +
+                   s->frame_count * sizeof *s->frames + s->thread_count * sizeof *s->threads +
+                   s->root_info_count * sizeof *s->root_info;
+    /* The analyses computed so far: path scratch, cycles, dominators, labels. */
+    if (s->path_mark != NULL)
+        bytes += n * (sizeof *s->path_mark + sizeof *s->path_next + sizeof *s->path_queue);
+    bytes += rs_scc_memory_bytes(s->scc) + rs_dom_memory_bytes(s->dom) + rs_label_cache_bytes(s);
+    return PyLong_FromSize_t(bytes);
 }
 
 static PyObject *snapshot_repr(PyObject *self)
@@ -277,9 +290,14 @@ int64_t rs_type_arg(rs_snapshot *s, PyObject *arg)
                      Py_TYPE(arg)->tp_name);
         return -1;
     }
-    const char *name = PyUnicode_AsUTF8(arg);
-    if (name == NULL)
+    Py_ssize_t len;
+    const char *name = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (name == NULL || strlen(name) != (size_t)len) {
+        /* A lone surrogate or a NUL: no type name has one. */
+        PyErr_Clear();
+        PyErr_Format(rs_error, "no objects of type %R in this snapshot; s.census() lists the types present", arg);
         return -1;
+    }
     int64_t t = rs_snapshot_type_lookup(s, name);
     if (t == -2)
         PyErr_Format(rs_error, "type name '%s' is ambiguous here; give it with its module, e.g. 'app.%s'", name,
@@ -324,9 +342,13 @@ static PyObject *edge_list(PyObject *self, PyObject *obj, int forward)
         return NULL;
     size_t count;
     const rs_idx *nodes = forward ? rs_graph_referents(s->graph, n, &count) : rs_graph_referrers(s->graph, n, &count);
+    if (rs_label_prepare(s, n, forward) < 0)
+        return NULL;
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < count; i++) {
-        if (rs_graph_flags(s->graph, nodes[i]) & RS_NODE_INTERNAL)
+        /* A user's object may hold a Snapshot (gc.get_referents lists it);
+         * refscope's own objects never show up as holders. */
+        if (!forward && (rs_graph_flags(s->graph, nodes[i]) & RS_NODE_INTERNAL))
             continue;
         PyObject *label = forward ? rs_label_referent(s, n, i) : rs_label_referrer(s, n, i);
         PyObject *pair = label ? PyTuple_Pack(2, rs_snapshot_object(s, nodes[i]), label) : NULL;
@@ -472,7 +494,7 @@ static PyMethodDef snapshot_methods[] = {
     {"__exit__", snapshot_exit, METH_VARARGS, NULL},
     {"census", snapshot_census_guarded, METH_NOARGS, "[(type_name, count, size, retained)], biggest size first."},
     {"instances", snapshot_instances_guarded, METH_O, "The objects of a type (a type, or its name)."},
-    {"referents", snapshot_referents_guarded, METH_O, "[(object, label)] that obj holds, in tp_traverse order."},
+    {"referents", snapshot_referents_guarded, METH_O, "[(object, label)] that obj holds, in tp_traverse order (as gc.get_referents)."},
     {"referrers", snapshot_referrers_guarded, METH_O, "[(object, label)] that hold obj."},
     {"path", snapshot_path_guarded, METH_O, "Why obj is alive: the shortest Path from a root, or None."},
     {"unexplained", snapshot_unexplained_guarded, METH_O,
@@ -488,7 +510,7 @@ static PyMethodDef snapshot_methods[] = {
 static PyGetSetDef snapshot_getset[] = {
     {"edge_count", snapshot_edge_count, NULL, "Number of edges (references between objects).", NULL},
     {"seconds", snapshot_seconds, NULL, "Time taken to build the snapshot.", NULL},
-    {"memory", snapshot_memory, NULL, "Bytes refscope uses for this snapshot's graph.", NULL},
+    {"memory", snapshot_memory, NULL, "Bytes refscope uses for this snapshot: the graph and every analysis computed so far.", NULL},
     {NULL},
 };
 
@@ -534,12 +556,31 @@ static PyObject *module_snapshot(PyObject *Py_UNUSED(module), PyObject *args, Py
     return s ? rs_snapshot_wrap(s) : NULL;
 }
 
+/* Test hooks: the bounded repr itself, and the work counters that tests
+ * compare across heap sizes (they must not grow faster than the input). */
+static PyObject *module_safe_repr(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *obj;
+    Py_ssize_t max_len;
+    if (!PyArg_ParseTuple(args, "On:_safe_repr", &obj, &max_len))
+        return NULL;
+    return rs_safe_repr(obj, max_len);
+}
+
+static PyObject *module_work(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("{snsnsn}", "label_items", (Py_ssize_t)rs_label_work(), "repr_items",
+                         (Py_ssize_t)rs_repr_work(), "site_lookups", (Py_ssize_t)rs_report_site_lookups());
+}
+
 static PyMethodDef module_methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))module_snapshot, METH_VARARGS | METH_KEYWORDS,
      "snapshot(collect=False) -> Snapshot of the whole heap; collect=True runs gc.collect() first."},
     RS_TRIGGER_METHODS
     RS_BROWSER_METHODS
     RS_ANALYSIS_MODULE_METHODS
+    {"_safe_repr", module_safe_repr, METH_VARARGS, "Test hook: the bounded repr refscope shows, max_len characters."},
+    {"_work", module_work, METH_NOARGS, "Test hook: {'label_items', 'repr_items', 'site_lookups'} done so far."},
     {NULL},
 };
 

@@ -56,7 +56,7 @@ PyObject *rs_path_text(rs_snapshot *s, rs_idx n)
     int r = rs_path_find(s, n, &nodes, &len, &root);
     if (r <= 0)
         return r == 0 ? Py_NewRef(Py_None) : NULL;
-    PyObject *text = rs_path_expression(s, nodes, len, root);
+    PyObject *text = rs_path_expression_short(s, nodes, len, root, RS_PATH_TEXT_STEPS);
     rs_free(nodes);
     return text;
 }

@@ -71,6 +71,10 @@ PyObject *rs_module_alloc_fail_after(PyObject *module, PyObject *n);
  * both formats), its text rendering, and the two snapshot exports. */
 PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top);
 PyObject *rs_report_text(PyObject *data);
+
+/* Allocation-site lookups reports have made since the module loaded (a
+ * work counter for tests: one report makes at most a fixed number). */
+size_t rs_report_site_lookups(void);
 int rs_export_json(rs_snapshot *s, PyObject *file);
 int rs_export_dot(rs_snapshot *s, PyObject *file, rs_idx start, int depth, int forward, size_t max_nodes);
 
@@ -84,8 +88,12 @@ PyObject *rs_allocation_traceback(PyObject *obj);
  * None.  NULL on error. */
 PyObject *rs_allocation_site(PyObject *obj);
 
-/* The why-alive path of node n as one expression string, or None when it
- * is unreachable.  NULL on error. */
+/* Steps of a why-alive path a report line spells out (first and last). */
+#define RS_PATH_TEXT_STEPS 24
+
+/* The why-alive path of node n as one expression string (a path longer
+ * than RS_PATH_TEXT_STEPS shortened in the middle), or None when it is
+ * unreachable.  NULL on error. */
 PyObject *rs_path_text(rs_snapshot *s, rs_idx n);
 
 /* Entries of module.c's method tables (Snapshot methods, module functions). */

@@ -54,6 +54,14 @@ typedef struct rs_type_info {
 
 typedef void (*rs_progress_fn)(void *ctx, size_t done, size_t total);
 
+/* All the labels of one node's edges in one direction (label.c). */
+typedef struct rs_label_cache {
+    rs_idx node;       /* whose labels[] these are (valid when labels) */
+    rs_idx asked;      /* 1 + the node of the last uncached question, 0 none */
+    size_t count;
+    PyObject **labels; /* count new references to str */
+} rs_label_cache;
+
 typedef struct rs_snapshot {
     rs_graph *graph;
     rs_type_info *types;
@@ -73,6 +81,7 @@ typedef struct rs_snapshot {
     uint32_t path_epoch;
     struct rs_scc *scc;
     struct rs_dom *dom;
+    rs_label_cache label_cache[2]; /* [0] referents, [1] referrers */
 } rs_snapshot;
 
 /* Types whose instances are refscope's own; set by module.c at import. */
@@ -118,19 +127,42 @@ PyObject *rs_label_referent(rs_snapshot *s, rs_idx src, size_t k);
  * New str, or NULL on MemoryError. */
 PyObject *rs_label_referrer(rs_snapshot *s, rs_idx dst, size_t j);
 
+/* Labels every referent (forward) or referrer edge of node in one pass per
+ * holder and keeps them, so the rs_label_referent / rs_label_referrer calls
+ * for node's edges that follow cost nothing.  0, or -1 with an exception. */
+int rs_label_prepare(rs_snapshot *s, rs_idx node, int forward);
+
+/* Releases the labels label.c keeps for the last node asked about. */
+void rs_label_cache_free(rs_snapshot *s);
+
+/* Bytes the kept labels use (for Snapshot.memory). */
+size_t rs_label_cache_bytes(const rs_snapshot *s);
+
+/* Holder items the label passes have examined since the module loaded (a
+ * work counter for tests: labelling a holder's edges is linear in it). */
+size_t rs_label_work(void);
+
 /* Label of a root edge ("sys.modules['app']",
  * "thread 'MainThread' frame worker() app.py:12 <local 'buf'>").  New str. */
 PyObject *rs_label_root(rs_snapshot *s, const rs_root *root);
 
-/* repr(obj) made safe for a terminal line: never raises (a failing __repr__
- * gives "<repr failed: ValueError>"), control characters escaped, at most
- * max_len characters (ending in "..." when cut), recursion guarded.
- * New str, or NULL only on MemoryError. */
+/* --- reprs (repr.c) ----------------------------------------------------- */
+
+/* repr(obj) made safe for a terminal line and bounded before it is built:
+ * builtin containers, str, bytes, bytearray and int are written by refscope
+ * (first items only; equal to repr(obj) when it fits), other objects by
+ * their __repr__, guarded (an exception gives "<repr failed: ValueError>").
+ * Control characters escaped, at most max_len characters (ending in "..."
+ * when cut), recursion guarded.  New str, or NULL only on MemoryError. */
 PyObject *rs_safe_repr(PyObject *obj, Py_ssize_t max_len);
 
 /* text with control characters escaped and cut to max_len characters.
  * New str, or NULL on MemoryError. */
 PyObject *rs_escape_text(PyObject *text, Py_ssize_t max_len);
+
+/* Container items the bounded repr has visited since the module loaded
+ * (a work counter for tests: it must not grow with container sizes). */
+size_t rs_repr_work(void);
 
 /* "thread 'MainThread' frame worker() app.py:12" for frames[frame]. New str. */
 PyObject *rs_label_frame(rs_snapshot *s, uint32_t frame);
@@ -147,6 +179,12 @@ int rs_path_find(rs_snapshot *s, rs_idx n, rs_idx **nodes, size_t *len, const rs
 /* The path as one Python expression, e.g.
  * "sys.modules['app'].cache['user:1'].parent".  New str, or NULL on error. */
 PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root);
+
+/* The same, bounded: a path of more than max_steps steps (0: no bound)
+ * shows its first and last steps around " ...(N steps)... "; the steps
+ * left out are never labelled. */
+PyObject *rs_path_expression_short(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root,
+                                   size_t max_steps);
 
 /* Label of the edge nodes[i-1] -> nodes[i] (for i == 0: the root label). */
 PyObject *rs_path_step_label(rs_snapshot *s, const rs_idx *nodes, size_t i, const rs_root *root);

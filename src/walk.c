@@ -281,6 +281,7 @@ static void free_tables(rs_snapshot *s)
     rs_free(s->path_queue);
     rs_scc_free(s->scc);
     rs_dom_free(s->dom);
+    rs_label_cache_free(s);
 }
 
 rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progress_ctx)

@@ -16,7 +16,9 @@
     X(tui)                \
     X(trigger)            \
     X(cycles)             \
-    X(analyses)
+    X(analyses)           \
+    X(hostile)            \
+    X(bounded)
 
 #define RS_DECLARE_SUITE(name) Suite *suite_##name(void);
 RS_TEST_SUITES(RS_DECLARE_SUITE)
