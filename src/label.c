@@ -1,13 +1,16 @@
 /*
- * Edge labels, computed lazily, one edge at a time.  tp_traverse only says
+ * Edge labels, computed lazily, one pass over a holder for all the edges
+ * asked about (never a rescan per edge).  tp_traverse only says
  * which objects a referrer holds, not under what name, so for a referrer we
  * enumerate what we know of its layout (dict items, list indexes, instance
  * attributes, function fields, frame locals, C members...) in the order its
  * tp_traverse visits them, and take the candidate whose pointer is the
  * edge's target; the n-th edge to the same target takes the n-th such
  * candidate.  What no enumerator explains is "<referent k>": never a wrong
- * name, at worst a vague one.  Labels may run Python (repr of dict keys),
- * so they are never computed during the walk.
+ * name, at worst a vague one.  Labels may run Python (repr of dict keys,
+ * bounded by repr.c), so they are never computed during the walk.  The
+ * labels of the last node asked about are kept per direction, so asking
+ * row by row costs one pass.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

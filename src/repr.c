@@ -20,6 +20,8 @@
 /* ints up to this many bits are written by int.__repr__ (at most 617
  * digits); bigger ones are described, never converted. */
 #define INT_BITS_MAX 2048
+/* The longest repr any caller may ask for. */
+#define REPR_LEN_MAX ((Py_ssize_t)1 << 24)
 
 static size_t repr_items_visited;
 
@@ -362,11 +364,11 @@ static PyObject *finish(repr_out *o)
     return result;
 }
 
-/* A writer of at most max_len characters (4 at least, room for "x...");
- * -1 with MemoryError set. */
+/* A writer of at most max_len characters (4 at least, room for "x...";
+ * 16M at most, so the buffer size cannot overflow); -1 with MemoryError. */
 static int start(repr_out *o, Py_ssize_t max_len)
 {
-    *o = (repr_out){.max = max_len < 4 ? 4 : max_len};
+    *o = (repr_out){.max = max_len < 4 ? 4 : max_len > REPR_LEN_MAX ? REPR_LEN_MAX : max_len};
     o->buf = PyMem_Malloc((size_t)(o->max + 1) * sizeof *o->buf);
     if (o->buf == NULL) {
         PyErr_NoMemory();

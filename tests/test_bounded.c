@@ -81,6 +81,9 @@ START_TEST(test_bounded_repr_equals_repr)
               "wrong = [(repr(c), _safe_repr(c, 400)) for c in cases if _safe_repr(c, 400) != repr(c)]\n");
     ck_assert_msg(rs_py_long("len(wrong)") == 0, "differs from repr(): %s", rs_py_str("wrong"));
     ck_assert_int_ge(rs_py_long("len(cases)"), 29);
+    /* Any budget is fine, also one no buffer could hold. */
+    ck_assert_str_eq(rs_py_str("_safe_repr([1, 'a'], 2**62)"), "[1, 'a']");
+    ck_assert_str_eq(rs_py_str("_safe_repr([1, 'a'], -5)"), "[...");
     /* Round trip where the text allows it. */
     ck_assert_int_eq(rs_py_long("all(eval(_safe_repr(c, 400)) == c for c in R.SMALL)"), 1);
 }
