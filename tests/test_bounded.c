@@ -73,6 +73,35 @@ START_TEST(test_bounded_labels_linear)
 }
 END_TEST
 
+START_TEST(test_bounded_labels_edge_by_edge)
+{
+    /* Check whether callers that ask label after label of one holder (Cycle.edges, the browser's rows) stay linear. */
+    import_bounded();
+    long work[2];
+    for (int big = 0; big < 2; big++) {
+        char code[512];
+        snprintf(code, sizeof code,
+                 "n = %d\n"
+                 "hub = {}\n"
+                 "for i in range(n):\n"
+                 "    node = R.Node()\n"
+                 "    node.hub = hub\n"
+                 "    hub['k%%d' %% i] = node\n"
+                 "s = refscope.snapshot()\n"
+                 "w, edges = work('label_items', lambda: s.cycle_of(hub).edges)\n"
+                 "from_hub = sorted(l for a, b, l in edges if a is hub)\n"
+                 "s.close()\n",
+                 big ? 80000 : 8000);
+        rs_py_run(code);
+        ck_assert_int_eq(rs_py_long("from_hub == sorted(\"['k%d']\" % i for i in range(n))"), 1);
+        ck_assert_int_eq(rs_py_long("len(edges)"), rs_py_long("2 * n"));
+        work[big] = rs_py_long("w");
+        rs_py_run("del hub, edges, from_hub, node\n");
+    }
+    ck_assert_msg(work[1] <= 10 * work[0], "label work %ld for 80k edges, %ld for 8k", work[1], work[0]);
+}
+END_TEST
+
 START_TEST(test_bounded_repr_equals_repr)
 {
     /* Check whether the bounded repr of small containers, str, bytes and ints equals repr(). */
@@ -125,6 +154,38 @@ START_TEST(test_bounded_repr_big)
     ck_assert_int_le(rs_py_long("len(text)"), 40);
     ck_assert_int_le(rs_py_long("w"), 40);
     rs_py_run("del obj\n");
+}
+END_TEST
+
+/* Items whose own __repr__ misbehaves, inside containers refscope writes. */
+static const struct {
+    const char *what;
+    const char *obj;
+    const char *expected; /* the repr, as a Python expression */
+} guarded_cases[] = {
+    {"item's __repr__ raises", "[R.Raises(), 1]", "'[<repr failed: ValueError>, 1]'"},
+    {"item's __repr__ returns an int", "(R.Lies(),)", "'(<repr failed: TypeError>,)'"},
+    {"item's __repr__ returns 10 MB", "{1: R.Huge()}", "'{1: ' + 'x' * 33 + '...'"},
+    {"item's __repr__ recurses forever", "[R.Recurses()]", "'[<repr failed: RecursionError>]'"},
+    {"item's __repr__ has escapes and a surrogate", "[R.Escapes()]", "'[red\\\\x1b[31m!\\\\n\\\\udc80]'"},
+    {"item's __repr__ empties its list", "R.emptied_list()", "'[0, Empties(), 2, 3, 4]'"},
+    {"item's __repr__ empties its dict", "R.emptied_dict()", "\"{'a': Empties()}\""},
+    /* A set that changes size stops the iteration: the text ends there. */
+    {"item's __repr__ empties its set", "R.emptied_set()",
+     "result if result.endswith('...') and 'Empties()' in result and result[0] == '{' else 'not cut'"},
+};
+
+START_TEST(test_bounded_repr_guarded)
+{
+    /* Check whether items with raising, lying, huge, recursive, escaping or mutating reprs give a safe text inside containers. */
+    import_bounded();
+    char code[512];
+    snprintf(code, sizeof code, "obj = %s\nresult = _safe_repr(obj, 40)\nexpected = %s\n", guarded_cases[_i].obj,
+             guarded_cases[_i].expected);
+    rs_py_run(code);
+    ck_assert_msg(rs_py_long("result == expected") == 1, "%s: %s, not %s", guarded_cases[_i].what,
+                  rs_py_str("result"), rs_py_str("expected"));
+    ck_assert_int_le(rs_py_long("len(result)"), 40);
 }
 END_TEST
 
@@ -215,8 +276,10 @@ Suite *suite_bounded(void)
     TCase *tc = tcase_create("bounded");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_bounded_labels_linear, 0, (int)(sizeof holder_cases / sizeof holder_cases[0]));
+    tcase_add_test(tc, test_bounded_labels_edge_by_edge);
     tcase_add_test(tc, test_bounded_repr_equals_repr);
     tcase_add_loop_test(tc, test_bounded_repr_big, 0, (int)(sizeof big_cases / sizeof big_cases[0]));
+    tcase_add_loop_test(tc, test_bounded_repr_guarded, 0, (int)(sizeof guarded_cases / sizeof guarded_cases[0]));
     tcase_add_test(tc, test_bounded_big_key_label);
     tcase_add_test(tc, test_bounded_report_ring);
     tcase_add_test(tc, test_bounded_report_big_lists);

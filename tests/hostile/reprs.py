@@ -50,3 +50,64 @@ def self_containing():
     d = {}
     d["me"] = d
     return [lst, d]
+
+
+class Raises:
+    def __repr__(self):
+        raise ValueError("no repr today")
+
+
+class Lies:
+    """A __repr__ that returns something that is not a str."""
+
+    def __repr__(self):
+        return 42
+
+
+class Huge:
+    def __repr__(self):
+        return "x" * 10_000_000
+
+
+class Recurses:
+    def __repr__(self):
+        return repr(self)
+
+
+class Escapes:
+    def __repr__(self):
+        return "red\x1b[31m!\n\udc80"
+
+
+class Empties:
+    """A __repr__ that empties the container it sits in, then grows it."""
+
+    def __init__(self, home):
+        self.home = home
+
+    def __repr__(self):
+        self.home.clear()
+        if isinstance(self.home, list):
+            self.home.extend(range(5))
+        return "Empties()"
+
+
+def emptied_list():
+    home = [0]
+    home.append(Empties(home))
+    home.append(1)
+    return home
+
+
+def emptied_dict():
+    home = {}
+    home["a"] = Empties(home)
+    home["b"] = 2
+    return home
+
+
+def emptied_set():
+    home = set()
+    home.add(Empties(home))
+    home.add(3)
+    return home
