@@ -167,7 +167,8 @@ static const struct {
     {"item's __repr__ returns an int", "(R.Lies(),)", "'(<repr failed: TypeError>,)'"},
     {"item's __repr__ returns 10 MB", "{1: R.Huge()}", "'{1: ' + 'x' * 33 + '...'"},
     {"item's __repr__ recurses forever", "[R.Recurses()]", "'[<repr failed: RecursionError>]'"},
-    {"item's __repr__ has escapes and a surrogate", "[R.Escapes()]", "'[red\\\\x1b[31m!\\\\n\\\\udc80]'"},
+    {"item's __repr__ has escapes", "[R.Escapes()]", "'[red\\\\x1b[31m!\\\\n]'"},
+    {"item's __repr__ has a lone surrogate", "[R.Surrogate()]", "'[bad\\\\udc80]'"},
     {"item's __repr__ empties its list", "R.emptied_list()", "'[0, Empties(), 2, 3, 4]'"},
     {"item's __repr__ empties its dict", "R.emptied_dict()", "\"{'a': Empties()}\""},
     /* A set that changes size stops the iteration: the text ends there. */

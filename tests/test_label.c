@@ -2,7 +2,7 @@
  * edge checked for its exact label text through referents() and
  * referrers(), a thread's frame local, and dict keys whose __repr__,
  * __hash__ and __eq__ misbehave.  Fixtures: tests/fixtures/labels.py,
- * hostile.py, worker.py. */
+ * worker.py, tests/hostile/dict_keys.py. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -136,10 +136,10 @@ static const label_case hostile_cases[] = {
 START_TEST(test_label_hostile_dict_keys)
 {
     /* Check whether dict keys with hostile __repr__/__hash__/__eq__ still get their exact labels. */
-    rs_py_run("import refscope, fixtures.hostile\n"
-              "from fixtures.hostile import H, key, value, raised\n"
+    rs_py_run("import refscope, hostile.dict_keys\n"
+              "from hostile.dict_keys import H, key, value, raised\n"
               "from fixtures.labels import referent_label as rl, referrer_label as rr\n"
-              "fixtures.hostile.build()\n"
+              "hostile.dict_keys.build()\n"
               "s = refscope.snapshot()\n");
     assert_label_case(&hostile_cases[_i]);
 }
