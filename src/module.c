@@ -494,12 +494,14 @@ static PyMethodDef snapshot_methods[] = {
     {"__exit__", snapshot_exit, METH_VARARGS, NULL},
     {"census", snapshot_census_guarded, METH_NOARGS, "[(type_name, count, size, retained)], biggest size first."},
     {"instances", snapshot_instances_guarded, METH_O, "The objects of a type (a type, or its name)."},
-    {"referents", snapshot_referents_guarded, METH_O, "[(object, label)] that obj holds, in tp_traverse order (as gc.get_referents)."},
+    {"referents", snapshot_referents_guarded, METH_O,
+     "[(object, label)] that obj holds, in tp_traverse order (as gc.get_referents)."},
     {"referrers", snapshot_referrers_guarded, METH_O, "[(object, label)] that hold obj."},
     {"path", snapshot_path_guarded, METH_O, "Why obj is alive: the shortest Path from a root, or None."},
     {"unexplained", snapshot_unexplained_guarded, METH_O,
      "References to obj that no object in the snapshot accounts for (held by C code or the interpreter)."},
-    {"refcount", snapshot_refcount_guarded, METH_O, "obj's reference count when the snapshot was taken, without its own."},
+    {"refcount", snapshot_refcount_guarded, METH_O,
+     "obj's reference count when the snapshot was taken, without its own."},
     {"size", snapshot_size_guarded, METH_O, "sys.getsizeof(obj) when the snapshot was taken."},
     {"contains", snapshot_contains_method_guarded, METH_O, "True when obj is in the snapshot."},
     {"objects", snapshot_objects_guarded, METH_NOARGS, "Every object in the snapshot."},
@@ -510,7 +512,8 @@ static PyMethodDef snapshot_methods[] = {
 static PyGetSetDef snapshot_getset[] = {
     {"edge_count", snapshot_edge_count, NULL, "Number of edges (references between objects).", NULL},
     {"seconds", snapshot_seconds, NULL, "Time taken to build the snapshot.", NULL},
-    {"memory", snapshot_memory, NULL, "Bytes refscope uses for this snapshot: the graph and every analysis computed so far.", NULL},
+    {"memory", snapshot_memory, NULL,
+     "Bytes refscope uses for this snapshot: the graph and every analysis computed so far.", NULL},
     {NULL},
 };
 

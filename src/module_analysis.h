@@ -97,34 +97,36 @@ PyObject *rs_allocation_site(PyObject *obj);
 PyObject *rs_path_text(rs_snapshot *s, rs_idx n);
 
 /* Entries of module.c's method tables (Snapshot methods, module functions). */
-#define RS_ANALYSIS_SNAPSHOT_METHODS \
-    {"in_cycle", rs_snapshot_in_cycle_guarded, METH_O, "True when obj sits in a cycle of data edges."},                          \
-    {"cycles", (PyCFunction)(void (*)(void))rs_snapshot_cycles_guarded, METH_VARARGS | METH_KEYWORDS,                            \
-     "cycles(limit=None) -> [Cycle], biggest retained first."},                                                          \
-    {"cycle_of", rs_snapshot_cycle_of_guarded, METH_O, "The Cycle obj sits in, or None."},                                       \
-    {"garbage", rs_snapshot_garbage_guarded, METH_NOARGS,                                                                        \
-     "[(obj, kind, reason)]: gc.garbage, unreachable cycles awaiting collection, finalizers in cycles."},                \
-    {"closures", rs_snapshot_closures_guarded, METH_NOARGS,                                                                      \
-     "[(function, varname, value, retained)] for every closure cell, biggest retained first."},                          \
-    {"frames", rs_snapshot_frames_guarded, METH_NOARGS,                                                                          \
-     "[(thread_name, ident, [(function, 'file:line', [(name, value, size, retained)])])], innermost frame first; "       \
-     "suspended generators and coroutines last."},                                                                       \
-    {"retained_size", rs_snapshot_retained_size_guarded, METH_O, "Bytes freed if obj were freed (0 when unreachable)."},         \
-    {"retained", rs_snapshot_retained_guarded, METH_O, "obj and every object it dominates: what freeing it frees."},             \
-    {"retained_by_type", rs_snapshot_retained_by_type_guarded, METH_NOARGS,                                                      \
-     "[(type_name, count, size, retained)] without double counting nested instances, biggest first."},                   \
-    {"largest", (PyCFunction)(void (*)(void))rs_snapshot_largest_guarded, METH_VARARGS | METH_KEYWORDS,                          \
-     "largest(type, n=10) -> [(obj, size)] of a type ('str', 'bytes', 'list', 'dict', ...), biggest first."},            \
-    {"strings_by_holder", rs_snapshot_strings_by_holder_guarded, METH_NOARGS,                                                    \
-     "[(holder_type, count, total_length, total_size)] of str/bytes/bytearray, biggest first."},                         \
-    {"process_memory", rs_snapshot_process_memory_guarded, METH_NOARGS,                                                          \
-     "Bytes of Python objects beside RSS and obmalloc arenas: {'objects', 'rss', 'arenas', 'line'}."},                   \
-    {"allocated_at", rs_snapshot_allocated_at_guarded, METH_O,                                                                   \
-     "tracemalloc's allocation traceback of obj, or None when not tracing."},                                            \
-    {"compute", rs_snapshot_compute_guarded, METH_O, "compute('scc' | 'dominators') recomputes it; returns the seconds taken."}, \
-    {"to_json", (PyCFunction)(void (*)(void))rs_snapshot_to_json_guarded, METH_VARARGS | METH_KEYWORDS,                          \
-     "to_json(file): the whole snapshot as JSON (a file object or a path)."},                                            \
-    {"to_dot", (PyCFunction)(void (*)(void))rs_snapshot_to_dot_guarded, METH_VARARGS | METH_KEYWORDS,                            \
+#define RS_ANALYSIS_SNAPSHOT_METHODS                                                                                 \
+    {"in_cycle", rs_snapshot_in_cycle_guarded, METH_O, "True when obj sits in a cycle of data edges."},              \
+    {"cycles", (PyCFunction)(void (*)(void))rs_snapshot_cycles_guarded, METH_VARARGS | METH_KEYWORDS,                \
+     "cycles(limit=None) -> [Cycle], biggest retained first."},                                                      \
+    {"cycle_of", rs_snapshot_cycle_of_guarded, METH_O, "The Cycle obj sits in, or None."},                           \
+    {"garbage", rs_snapshot_garbage_guarded, METH_NOARGS,                                                            \
+     "[(obj, kind, reason)]: gc.garbage, unreachable cycles awaiting collection, finalizers in cycles."},            \
+    {"closures", rs_snapshot_closures_guarded, METH_NOARGS,                                                          \
+     "[(function, varname, value, retained)] for every closure cell, biggest retained first."},                      \
+    {"frames", rs_snapshot_frames_guarded, METH_NOARGS,                                                              \
+     "[(thread_name, ident, [(function, 'file:line', [(name, value, size, retained)])])], innermost frame first; "   \
+     "suspended generators and coroutines last."},                                                                   \
+    {"retained_size", rs_snapshot_retained_size_guarded, METH_O,                                                     \
+     "Bytes freed if obj were freed (0 when unreachable)."},                                                         \
+    {"retained", rs_snapshot_retained_guarded, METH_O, "obj and every object it dominates: what freeing it frees."}, \
+    {"retained_by_type", rs_snapshot_retained_by_type_guarded, METH_NOARGS,                                          \
+     "[(type_name, count, size, retained)] without double counting nested instances, biggest first."},               \
+    {"largest", (PyCFunction)(void (*)(void))rs_snapshot_largest_guarded, METH_VARARGS | METH_KEYWORDS,              \
+     "largest(type, n=10) -> [(obj, size)] of a type ('str', 'bytes', 'list', 'dict', ...), biggest first."},        \
+    {"strings_by_holder", rs_snapshot_strings_by_holder_guarded, METH_NOARGS,                                        \
+     "[(holder_type, count, total_length, total_size)] of str/bytes/bytearray, biggest first."},                     \
+    {"process_memory", rs_snapshot_process_memory_guarded, METH_NOARGS,                                              \
+     "Bytes of Python objects beside RSS and obmalloc arenas: {'objects', 'rss', 'arenas', 'line'}."},               \
+    {"allocated_at", rs_snapshot_allocated_at_guarded, METH_O,                                                       \
+     "tracemalloc's allocation traceback of obj, or None when not tracing."},                                        \
+    {"compute", rs_snapshot_compute_guarded, METH_O,                                                                 \
+     "compute('scc' | 'dominators') recomputes it; returns the seconds taken."},                                     \
+    {"to_json", (PyCFunction)(void (*)(void))rs_snapshot_to_json_guarded, METH_VARARGS | METH_KEYWORDS,              \
+     "to_json(file): the whole snapshot as JSON (a file object or a path)."},                                        \
+    {"to_dot", (PyCFunction)(void (*)(void))rs_snapshot_to_dot_guarded, METH_VARARGS | METH_KEYWORDS,                \
      "to_dot(file, obj, depth=3, direction='referents', max_nodes=200): Graphviz around obj."},
 
 #define RS_ANALYSIS_MODULE_METHODS \

@@ -178,7 +178,7 @@ static const struct {
 
 START_TEST(test_bounded_repr_guarded)
 {
-    /* Check whether items with raising, lying, huge, recursive, escaping or mutating reprs give a safe text inside containers. */
+    /* Check whether items with hostile reprs (raising, lying, huge, recursive, mutating) give safe container text. */
     import_bounded();
     char code[512];
     snprintf(code, sizeof code, "obj = %s\nresult = _safe_repr(obj, 40)\nexpected = %s\n", guarded_cases[_i].obj,
@@ -252,7 +252,7 @@ END_TEST
 
 START_TEST(test_bounded_report_traced)
 {
-    /* Check whether report() with tracemalloc on looks up a bounded number of allocation sites, however big the heap. */
+    /* Check whether report() with tracemalloc on looks up a bounded number of allocation sites. */
     import_bounded();
     long lookups[2];
     rs_py_run("tracemalloc.start()\nrefscope.mark()\n");

@@ -75,7 +75,7 @@ static const char *const entry_points[] = {"to_json", "referents", "referrers", 
 
 START_TEST(test_hostile_close_during_use)
 {
-    /* Check whether close() from Python code inside a Snapshot method leaves that method a correct answer and the snapshot closed after. */
+    /* Check whether close() from code run inside a Snapshot method lets it answer, then closes the snapshot. */
     import_hostile();
     char code[128];
     snprintf(code, sizeof code, "ok, closed = hostile.closers.run('%s')\n", entry_points[_i]);
