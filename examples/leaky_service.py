@@ -6,7 +6,7 @@ and look for:
   - a tree whose nodes point back at their parent (cycles, edge to break: .parent)
   - a worker thread still holding an old config   (threads screen, local 'config')
   - callbacks whose closures capture big buffers  (closures screen, var 'payload')
-  - an object with __del__ in a reference cycle   (garbage screen)
+  - objects with __del__ in reference cycles      (garbage screen: finalizer-in-cycle)
   - an ever-growing string log                    (largest strings)
 """
 import os
@@ -15,6 +15,7 @@ import threading
 import time
 
 CACHE = {}          # request id -> Response, never evicted
+POOLS = []          # connection pools, each in a cycle with its Connection
 CALLBACKS = []      # registered on every request, never removed
 LOG = []            # every request appends a line; joined into one big str
 ACCESS_LOG = ""     # ... and kept as one ever-growing string
@@ -93,7 +94,8 @@ def main():
     threading.Thread(target=worker, args=(current_config,), name="worker", daemon=True).start()
     current_config = Config(2)
     for pool_no in range(3):
-        Connection([])      # a __del__ object in a cycle, dropped at once
+        POOLS.append([])
+        Connection(POOLS[-1])   # a __del__ object in a cycle: only gc can free it
     for i in range(2000):
         handle("req-%05d" % i)
     # The demo's job: show why the leaked objects are alive.

@@ -133,6 +133,17 @@ rs_garbage_entry *rs_garbage(rs_snapshot *s, size_t *count);
  * gc.garbage rule or the pending collection.  New str, NULL on error. */
 PyObject *rs_garbage_reason(rs_snapshot *s, const rs_garbage_entry *e);
 
+typedef struct rs_garbage_totals {
+    size_t count[RS_GARBAGE_KIND_COUNT];   /* objects of each kind, as rs_garbage() lists them */
+    uint64_t bytes[RS_GARBAGE_KIND_COUNT]; /* their own sizes */
+    uint64_t stuck;  /* bytes of objects no root reaches (gc.garbage's
+                        members are held by gc.garbage and counted there):
+                        memory the "reachable" figure leaves out */
+} rs_garbage_totals;
+
+/* Counts rs_garbage()'s entries by kind.  0, or -1 with an exception set. */
+int rs_garbage_count(rs_snapshot *s, rs_garbage_totals *out);
+
 /* --- closures and frames (closures.c, frames.c) -------------------------- */
 
 typedef struct rs_closure_var {
@@ -205,12 +216,24 @@ static inline bool rs_dom_order_dominates(const rs_dom_order *o, rs_idx x, rs_id
 }
 
 /* n and every node n dominates (what freeing n frees), n first, then in
- * dominator-tree preorder.  Empty for an unreachable n.  rs_malloc'ed. */
+ * dominator-tree preorder.  For an unreachable n (garbage): n and the
+ * unreachable objects it reaches, which the collection that frees n frees
+ * with it (an unreachable cycle's retained size in rs_cycles() is the same
+ * set's).  rs_malloc'ed. */
 rs_idx *rs_retained_set(rs_snapshot *s, rs_idx n, size_t *count);
+
+/* The total size of nodes (a retained set): for a reachable node the
+ * dominator tree's retained size. */
+uint64_t rs_retained_set_size(rs_snapshot *s, const rs_idx *nodes, size_t count);
+
+/* The size of n's retained set into *size: the dominator tree's retained
+ * size, or for garbage what its collection frees.  0, or -1 with an
+ * exception set. */
+int rs_retained_size(rs_snapshot *s, rs_idx n, uint64_t *size);
 
 typedef struct rs_type_retained {
     uint32_t type_id;
-    size_t count;           /* instances */
+    size_t count;           /* instances (all of them, as the census counts) */
     uint64_t size;          /* their own sizes */
     uint64_t retained;      /* retained by instances that no other instance
                                of the type dominates: no double counting */
@@ -221,16 +244,18 @@ typedef struct rs_type_retained {
  * types and code objects left out (they hold everything).  rs_malloc'ed. */
 rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count);
 
-/* The n nodes with the largest retained size, leaving out modules, types,
- * module dicts, code objects and class namespaces; biggest first. */
-rs_idx *rs_retained_largest(rs_snapshot *s, size_t n, size_t *count);
-
 /* --- growth (growth.c) --------------------------------------------------- */
 
 /* Records every visible node of s as (address, type) in compact sorted
  * arrays, replacing the previous mark.  The process has one mark (shared by
  * refscope.mark() and the browser's :mark).  0, or -1 with MemoryError. */
 int rs_growth_mark(const rs_snapshot *s);
+
+/* Marks the heap as it is now: a new snapshot (no gc.collect()), marked
+ * and released, so objects allocated since an older snapshot (the one a
+ * browser shows) are in the mark.  *marked receives the object count.
+ * 0, or -1 with an exception set. */
+int rs_growth_mark_now(size_t *marked);
 
 /* true when a mark exists. */
 bool rs_growth_has_mark(void);
@@ -269,20 +294,6 @@ int rs_growth(const rs_snapshot *s, rs_growth_result *out);
 
 /* Frees the arrays of a result from rs_growth() and zeroes it. */
 void rs_growth_result_free(rs_growth_result *r);
-
-/* --- top n (topk.c) --------------------------------------------------------- */
-
-typedef struct rs_keyed_node {
-    uint64_t key;
-    rs_idx node;
-} rs_keyed_node;
-
-/* The min(n, count) candidates with the biggest keys, biggest first (ties in
- * node order), as an rs_malloc'ed array (caller frees with rs_free) with its
- * length in *out_count.  Takes cands (rs_malloc'ed; freed here).  Any n is
- * fine; work is O(count * n) for n <= 64, O(count log count) above.  NULL
- * with MemoryError set on failure. */
-rs_idx *rs_top_nodes(rs_keyed_node *cands, size_t count, size_t n, size_t *out_count);
 
 /* --- strings, largest objects, process memory (strings.c) ----------------- */
 
@@ -323,7 +334,9 @@ int rs_process_memory_read(const rs_snapshot *s, rs_process_memory *out);
 /* One line: objects vs RSS vs arenas, the gaps named.  New str or NULL. */
 PyObject *rs_process_memory_line(const rs_process_memory *m);
 
-/* "12.3 MB": size in human units, written into buf (at least 16 bytes). */
+/* "1.4M", "27K", "512B": bytes in binary units (K = 1024), the one byte
+ * formatter of the screens, the report and reprs; written into buf (at
+ * least 16 bytes). */
 const char *rs_format_bytes(uint64_t bytes, char *buf, size_t len);
 
 #endif

@@ -133,10 +133,10 @@ static void on_progress(void *ctx, size_t done, size_t total)
 
 /* A new snapshot with cycles and dominators, drawing progress; NULL with
  * an exception set. */
-static rs_snapshot *take_snapshot(bool collect)
+static rs_snapshot *take_snapshot(rs_browser *b, bool collect)
 {
     progress_state p = {.what = "taking a snapshot"};
-    rs_snapshot *s = rs_snapshot_take(collect, on_progress, &p);
+    rs_snapshot *s = rs_snapshot_take_for(collect, &b->caller, on_progress, &p);
     if (s == NULL)
         return NULL;
     size_t n = rs_graph_node_count(s->graph);
@@ -247,7 +247,7 @@ static int browser_refresh(rs_browser *b, bool collect)
     /* The old snapshot goes first: what it alone kept alive must not show up
      * in the new one. */
     rs_snapshot_free(b->snap);
-    b->snap = take_snapshot(collect);
+    b->snap = take_snapshot(b, collect);
     if (b->snap == NULL)
         return -1;
     rs_idx n = subject ? rs_graph_find(b->snap->graph, subject) : RS_NONE;
@@ -603,6 +603,7 @@ static int browser_start(rs_browser *b, const rs_browser_options *options)
     b->globals = options->eval_globals;
     b->locals = options->eval_locals;
     b->caller_frame = options->caller_frame;
+    b->caller = (rs_snapshot_caller){.argument = options->focus, .own_call = options->own_call};
     if (b->globals == NULL) {
         b->main_module = PyImport_ImportModule("__main__");
         if (b->main_module == NULL)
@@ -614,7 +615,7 @@ static int browser_start(rs_browser *b, const rs_browser_options *options)
     }
     b->refresh_then = -1;
     vm_history_init(&b->history);
-    b->snap = take_snapshot(false);
+    b->snap = take_snapshot(b, false);
     if (b->snap == NULL || rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0)
         goto error;
     rs_browser_info(b, "%zu objects, %zu edges, snapshot in %.2f s; ? shows the keys", b->snap->visible_count,
@@ -732,7 +733,7 @@ PyObject *rs_browser_bench(PyObject *target, int keys)
     b.refresh_then = -1;
     b.unicode = ui_unicode();
     vm_history_init(&b.history);
-    b.snap = take_snapshot(false);
+    b.snap = take_snapshot(&b, false);
     if (b.snap == NULL)
         goto done;
     enum rs_screen screen;

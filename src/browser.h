@@ -16,6 +16,9 @@ typedef struct rs_browser_options {
     PyObject *eval_locals;  /* (borrowed), or NULL */
     PyObject *caller_frame; /* frame that opened the browser, marked on the
                                threads screen (borrowed), or NULL */
+    PyObject *own_call;     /* refscope's own argument tuple that holds the
+                               caller's objects (the hotkey's), hidden from
+                               the snapshot, or NULL */
 } rs_browser_options;
 
 /* Takes a snapshot and runs the browser until the user quits.  Needs the
@@ -34,19 +37,29 @@ PyObject *rs_browser_bench(PyObject *target, int keys);
  * NULL with MemoryError set. */
 PyObject *rs_browser_key_table(void);
 
+/* For tests: the rows screen_name ("summary", "types", "garbage", "cycle",
+ * "retained", "threads", "growth", "object"; arg as the screen takes it)
+ * shows for snapshot s, formatted as on a terminal without UTF-8, without
+ * a terminal.  New list of str, or NULL with an exception set. */
+struct rs_snapshot;
+PyObject *rs_view_rows(struct rs_snapshot *s, const char *screen_name, uint64_t arg);
+
 /* refscope.browse(), refscope._bench_keypress() and refscope._key_table()
  * (module_browser.c), for module.c's method table. */
-PyObject *rs_module_browse(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *rs_module_browse(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
 PyObject *rs_module_bench_keypress(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *rs_module_key_table(PyObject *module, PyObject *unused);
+PyObject *rs_module_screen_rows(PyObject *module, PyObject *args, PyObject *kwargs);
 
 #define RS_BROWSER_METHODS                                                                                  \
-    {"browse", (PyCFunction)(void (*)(void))rs_module_browse, METH_VARARGS | METH_KEYWORDS,                 \
+    {"browse", (PyCFunction)(void (*)(void))rs_module_browse, METH_FASTCALL | METH_KEYWORDS,                \
      "browse(obj=None, tty=None): the interactive browser on the terminal (obj opens on its object screen; " \
      "tty: a terminal fd, file or path, default /dev/tty).  refscope.Error when there is no terminal."},     \
     {"_bench_keypress", (PyCFunction)(void (*)(void))rs_module_bench_keypress, METH_VARARGS | METH_KEYWORDS, \
      "_bench_keypress(target, n_keys=1000) -> [seconds per key]: keypress-to-redraw on an off-screen pty, " \
      "on the instances of type name `target` or the object screen of object `target`."},                  \
-    {"_key_table", rs_module_key_table, METH_NOARGS, "_key_table() -> [(key, help)]: the browser's keys."},
+    {"_key_table", rs_module_key_table, METH_NOARGS, "_key_table() -> [(key, help)]: the browser's keys."},   \
+    {"_screen_rows", (PyCFunction)(void (*)(void))rs_module_screen_rows, METH_VARARGS | METH_KEYWORDS,      \
+     "_screen_rows(snapshot, screen, arg=0) -> [str]: the rows a screen shows for snapshot, for tests."},
 
 #endif

@@ -1,6 +1,9 @@
 /*
  * Census: per-type counts and sizes in one pass over the node arrays, and
  * the instances of one type.  Refscope's own hidden objects do not count.
+ * The retained column is rs_retained_by_type()'s: an instance nested in
+ * another instance of its type is counted once, so no type retains more
+ * than the heap; modules, types and code (which hold everything) get 0.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -8,7 +11,7 @@
 #include <stdlib.h>
 
 #include "refscope/dom.h"
-#include "snapshot.h"
+#include "analysis.h"
 
 static int by_size_desc(const void *a, const void *b)
 {
@@ -35,8 +38,17 @@ rs_census_row *rs_census(rs_snapshot *s, size_t *count)
         rs_census_row *row = &rows[rs_graph_type_id(g, (rs_idx)i)];
         row->count++;
         row->size += rs_graph_size(g, (rs_idx)i);
-        if (s->dom != NULL)
-            row->retained += rs_dom_retained(s->dom, (rs_idx)i);
+    }
+    if (s->dom != NULL) {
+        size_t typed;
+        rs_type_retained *retained = rs_retained_by_type(s, &typed);
+        if (retained == NULL) {
+            rs_free(rows);
+            return NULL;
+        }
+        for (size_t i = 0; i < typed; i++)
+            rows[retained[i].type_id].retained = retained[i].retained;
+        rs_free(retained);
     }
     size_t used = 0;
     for (uint32_t t = 0; t < s->type_count; t++) {

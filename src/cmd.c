@@ -236,10 +236,12 @@ static int cmd_mark(rs_browser *b, int argc, const char **argv, const char *rest
     (void)argc;
     (void)argv;
     (void)rest;
-    if (rs_growth_mark(b->snap) < 0)
+    /* The heap now, not the snapshot shown (taken when the browser opened). */
+    size_t marked;
+    if (rs_growth_mark_now(&marked) < 0)
         rs_browser_python_error(b, "mark");
     else
-        rs_browser_info(b, "marked %zu objects; later :growth (or 7) shows what is new", b->snap->visible_count);
+        rs_browser_info(b, "marked %zu objects; later :growth (or 7) shows what is new", marked);
     return RS_REACT_REDRAW;
 }
 
@@ -304,7 +306,7 @@ static int save_to(rs_browser *b, const char *name, bool dot, rs_idx n)
     Py_XDECREF(io);
     if (file == NULL)
         return -1;
-    int r = dot ? rs_export_dot(b->snap, file, n, 3, 1, 500) : rs_export_json(b->snap, file);
+    int r = dot ? rs_export_dot(b->snap, file, n, 3, RS_DOT_BOTH, 500) : rs_export_json(b->snap, file);
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyObject *closed = PyObject_CallMethod(file, "close", NULL);
@@ -340,7 +342,7 @@ static int cmd_save(rs_browser *b, int argc, const char **argv, const char *rest
     if (save_to(b, name, dot, n) < 0)
         rs_browser_python_error(b, "save");
     else
-        rs_browser_info(b, "saved %s (%s)", name, dot ? "Graphviz, 3 levels from the object" : "JSON, the whole snapshot");
+        rs_browser_info(b, "saved %s (%s)", name, dot ? "Graphviz: referents and referrers, 3 levels, cuts marked" : "JSON, the whole snapshot");
     return RS_REACT_REDRAW;
 }
 

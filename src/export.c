@@ -311,58 +311,126 @@ static void dot_node(rs_snapshot *s, writer *w, rs_idx n, bool start)
     LIT(w, "];\n");
 }
 
-int rs_export_dot(rs_snapshot *s, PyObject *file, rs_idx start, int depth, int forward, size_t max_nodes)
+/* Children followed per object so that depth levels fit in max_nodes:
+ * the largest f with f + f^2 + ... + f^depth <= max_nodes, at least 1. */
+static size_t dot_fanout(int depth, size_t max_nodes)
+{
+    size_t f = 1;
+    for (;;) {
+        size_t next = f + 1, total = 0, power = 1;
+        for (int l = 0; l < depth && total <= max_nodes; l++) {
+            power *= next;
+            total += power;
+        }
+        if (depth <= 0 || total > max_nodes)
+            return f;
+        f = next;
+    }
+}
+
+typedef struct dot_walk {
+    rs_snapshot *snap;
+    writer *w;
+    int32_t *level;   /* BFS depth in the current direction, -1 = not reached */
+    uint8_t *shown;   /* node written */
+    rs_idx *queue;
+    size_t nodes, max_nodes, fanout;
+    int depth;
+    bool cut;         /* max_nodes reached */
+} dot_walk;
+
+/* One breadth-first walk from start along referents (forward) or
+ * referrers, depth levels deep, fanout edges per object; what is left out
+ * is written as a "N more" note under the object. */
+static void dot_direction(dot_walk *d, rs_idx start, bool forward)
+{
+    rs_graph *g = d->snap->graph;
+    size_t head = 0, tail = 0;
+    d->level[start] = 0;
+    d->queue[tail++] = start;
+    while (head < tail && !d->w->failed) {
+        rs_idx x = d->queue[head++];
+        /* Types and modules are leaves: through them everything is near. */
+        if (d->level[x] >= d->depth || (x != start && (rs_graph_flags(g, x) & RS_NODE_NOT_DATA)))
+            continue;
+        size_t count, followed = 0, more = 0;
+        const rs_idx *next = forward ? rs_graph_referents(g, x, &count) : rs_graph_referrers(g, x, &count);
+        for (size_t k = 0; k < count && !d->w->failed; k++) {
+            rs_idx y = next[k];
+            if (rs_graph_flags(g, y) & RS_NODE_INTERNAL)
+                continue;
+            if (followed == d->fanout || (d->level[y] < 0 && !d->shown[y] && d->nodes == d->max_nodes)) {
+                d->cut |= followed < d->fanout;
+                more++;
+                continue;
+            }
+            followed++;
+            if (d->level[y] < 0) {
+                d->level[y] = d->level[x] + 1;
+                d->queue[tail++] = y;
+                if (!d->shown[y]) {
+                    d->shown[y] = 1;
+                    d->nodes++;
+                    dot_node(d->snap, d->w, y, false);
+                }
+            }
+            PyObject *label = forward ? rs_label_referent(d->snap, x, k) : rs_label_referrer(d->snap, x, k);
+            out(d->w, "  n%u -> n%u [label=", forward ? x : y, forward ? y : x);
+            quoted_py(d->w, label);
+            Py_XDECREF(label);
+            LIT(d->w, "];\n");
+            maybe_flush(d->w);
+        }
+        if (more > 0) {
+            const char *what = forward ? "referents" : "referrers";
+            out(d->w, "  n%u_more_%s [shape=plaintext, label=\"%zu more %s not drawn\"];\n", x, what, more, what);
+            out(d->w, forward ? "  n%u -> n%u_more_%s [style=dashed];\n" : "  n%u_more_%s -> n%u [style=dashed];\n",
+                x, x, what);
+        }
+    }
+    for (size_t i = 0; i < tail; i++)
+        d->level[d->queue[i]] = -1;
+}
+
+int rs_export_dot(rs_snapshot *s, PyObject *file, rs_idx start, int depth, int directions, size_t max_nodes)
 {
     writer w = {.file = file};
-    rs_graph *g = s->graph;
-    size_t n = rs_graph_node_count(g);
+    size_t n = rs_graph_node_count(s->graph);
     if (max_nodes > n)
         max_nodes = n; /* to_dot(max_nodes=2**62) asks for at most every node */
-    int32_t *level = rs_malloc((n + 1) * sizeof *level); /* BFS depth, -1 = not included */
-    rs_idx *queue = rs_malloc((max_nodes + 1) * sizeof *queue);
-    if (level == NULL || queue == NULL) {
-        rs_free(level);
-        rs_free(queue);
+    dot_walk d = {.snap = s, .w = &w, .depth = depth, .max_nodes = max_nodes, .nodes = 1};
+    d.fanout = dot_fanout(depth, directions == RS_DOT_BOTH ? (max_nodes + 1) / 2 : max_nodes);
+    d.level = rs_malloc((n + 1) * sizeof *d.level);
+    d.shown = rs_calloc(n + 1, 1);
+    d.queue = rs_malloc((max_nodes + 1) * sizeof *d.queue);
+    if (d.level == NULL || d.shown == NULL || d.queue == NULL) {
+        rs_free(d.level);
+        rs_free(d.shown);
+        rs_free(d.queue);
         PyErr_NoMemory();
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        level[i] = -1;
-    LIT(&w, "digraph refscope {\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n");
-    size_t head = 0, tail = 0;
-    level[start] = 0;
-    queue[tail++] = start;
+        d.level[i] = -1;
+    const char *what = directions == RS_DOT_BOTH        ? "referents and referrers"
+                       : directions == RS_DOT_REFERRERS ? "referrers"
+                                                        : "referents";
+    out(&w,
+        "digraph refscope {\n  labelloc=t;\n  label=\"%s at %p: %s, %d level%s deep, at most %zu per object "
+        "(dashed: where it was cut)\";\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n",
+        rs_snapshot_type_name(s, start), (void *)rs_snapshot_object(s, start), what, depth, depth == 1 ? "" : "s",
+        d.fanout);
+    d.shown[start] = 1;
     dot_node(s, &w, start, true);
-    while (head < tail && !w.failed) {
-        rs_idx x = queue[head++];
-        /* Types and modules are leaves: through them everything is near. */
-        if (level[x] >= depth || (x != start && (rs_graph_flags(g, x) & RS_NODE_NOT_DATA)))
-            continue;
-        size_t count;
-        const rs_idx *next = forward ? rs_graph_referents(g, x, &count) : rs_graph_referrers(g, x, &count);
-        if (rs_label_prepare(s, x, forward) < 0)
-            w.failed = 1;
-        for (size_t k = 0; k < count && !w.failed; k++) {
-            rs_idx y = next[k];
-            if (rs_graph_flags(g, y) & RS_NODE_INTERNAL)
-                continue;
-            if (level[y] < 0) {
-                if (tail == max_nodes)
-                    continue;
-                level[y] = level[x] + 1;
-                queue[tail++] = y;
-                dot_node(s, &w, y, false);
-            }
-            PyObject *label = forward ? rs_label_referent(s, x, k) : rs_label_referrer(s, x, k);
-            out(&w, "  n%u -> n%u [label=", forward ? x : y, forward ? y : x);
-            quoted_py(&w, label);
-            Py_XDECREF(label);
-            LIT(&w, "];\n");
-            maybe_flush(&w);
-        }
-    }
+    if (directions & RS_DOT_REFERENTS)
+        dot_direction(&d, start, true);
+    if (directions & RS_DOT_REFERRERS)
+        dot_direction(&d, start, false);
+    if (d.cut)
+        out(&w, "  cut [shape=plaintext, label=\"stopped at %zu objects (max_nodes)\"];\n", max_nodes);
     LIT(&w, "}\n");
-    rs_free(level);
-    rs_free(queue);
+    rs_free(d.level);
+    rs_free(d.shown);
+    rs_free(d.queue);
     return finish(&w);
 }

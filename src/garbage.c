@@ -79,6 +79,23 @@ rs_garbage_entry *rs_garbage(rs_snapshot *s, size_t *count)
     return out;
 }
 
+int rs_garbage_count(rs_snapshot *s, rs_garbage_totals *out)
+{
+    if (rs_analysis_ensure_scc(s) < 0 || rs_analysis_ensure_dominators(s) < 0)
+        return -1;
+    *out = (rs_garbage_totals){0};
+    size_t n = rs_graph_node_count(s->graph);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = kind_of(s, (rs_idx)i);
+        if (k == RS_GARBAGE_KIND_COUNT)
+            continue;
+        out->count[k]++;
+        out->bytes[k] += rs_graph_size(s->graph, (rs_idx)i);
+    }
+    out->stuck = out->bytes[RS_GARBAGE_UNREACHABLE_CYCLE] + out->bytes[RS_GARBAGE_UNREACHABLE];
+    return 0;
+}
+
 /* "__del__ of app.Resource", "tp_finalize of generator", "legacy tp_del of
  * X", or NULL when the type has no finalizer.  New str. */
 static PyObject *finalizer_text(rs_snapshot *s, rs_idx n)

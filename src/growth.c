@@ -158,6 +158,17 @@ nomem:
     return -1;
 }
 
+int rs_growth_mark_now(size_t *marked)
+{
+    rs_snapshot *s = rs_snapshot_take(false, NULL, NULL);
+    if (s == NULL)
+        return -1;
+    int r = rs_growth_mark(s);
+    *marked = s->visible_count;
+    rs_snapshot_free(s);
+    return r;
+}
+
 bool rs_growth_has_mark(void)
 {
     return current_mark != NULL;

@@ -28,26 +28,43 @@ PyObject *rs_error;
 
 typedef struct {
     PyListObject list;
-    PyObject *expression;
+    PyObject *expression; /* evaluates back to the object */
+    PyObject *short_form; /* as the browser shows it */
 } PathObject;
 
 static int path_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(((PathObject *)self)->expression);
+    Py_VISIT(((PathObject *)self)->short_form);
     return PyList_Type.tp_traverse(self, visit, arg);
 }
 
 static int path_clear(PyObject *self)
 {
     Py_CLEAR(((PathObject *)self)->expression);
+    Py_CLEAR(((PathObject *)self)->short_form);
     return PyList_Type.tp_clear(self);
 }
 
 static void path_dealloc(PyObject *self)
 {
     Py_CLEAR(((PathObject *)self)->expression);
+    Py_CLEAR(((PathObject *)self)->short_form);
     PyList_Type.tp_dealloc(self);
 }
+
+static PyObject *path_display(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *e = ((PathObject *)self)->short_form;
+    return Py_NewRef(e ? e : Py_None);
+}
+
+static PyMethodDef path_methods[] = {
+    {"display", path_display, METH_NOARGS,
+     "The short form the browser shows: .x for every attribute, keys cut to 40 characters, "
+     "<closure var 'v'> for a closure cell's value."},
+    {NULL},
+};
 
 static PyObject *path_str(PyObject *self)
 {
@@ -63,7 +80,8 @@ static PyObject *path_repr(PyObject *self)
 
 static PyMemberDef path_members[] = {
     {"expression", T_OBJECT, offsetof(PathObject, expression), READONLY,
-     "The path as one Python expression, e.g. sys.modules['app'].cache['k']."},
+     "The path as one Python expression that evaluates back to the object where Python can express "
+     "every step, e.g. sys.modules['app'].cache['k'] (also str(path))."},
     {NULL},
 };
 
@@ -73,13 +91,16 @@ PyTypeObject rs_path_type = {
     /* Only s.path() makes one: it needs the expression that comes with it. */
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .tp_doc = "Why an object is alive: a list of (object, label) steps from a root, "
-              "the first label naming the root; str() gives one Python expression.",
+              "the first label naming the root; str() gives one Python expression that evaluates back "
+              "to the object (steps Python cannot express stay marked: <item>, <held by C/interpreter>); "
+              "display() the short form the browser shows.",
     .tp_traverse = path_traverse,
     .tp_clear = path_clear,
     .tp_dealloc = path_dealloc,
     .tp_str = path_str,
     .tp_repr = path_repr,
     .tp_members = path_members,
+    .tp_methods = path_methods,
 };
 
 /* --- Cycle (slots in module_analysis.c) ------------------------------------- */
@@ -298,6 +319,9 @@ int64_t rs_type_arg(rs_snapshot *s, PyObject *arg)
         PyErr_Format(rs_error, "no objects of type %R in this snapshot; s.census() lists the types present", arg);
         return -1;
     }
+    /* Tracebacks and __module__ spell builtins "builtins.dict"; the census "dict". */
+    if (strncmp(name, "builtins.", 9) == 0 && rs_snapshot_type_lookup(s, name) < 0)
+        name += 9;
     int64_t t = rs_snapshot_type_lookup(s, name);
     if (t == -2)
         PyErr_Format(rs_error, "type name '%s' is ambiguous here; give it with its module, e.g. 'app.%s'", name,
@@ -391,8 +415,9 @@ PyObject *rs_make_path(rs_snapshot *s, rs_idx n)
         }
         Py_DECREF(step);
     }
-    path->expression = rs_path_expression(s, nodes, len, root);
-    if (path->expression == NULL)
+    path->expression = rs_path_python(s, nodes, len, root);
+    path->short_form = path->expression ? rs_path_expression(s, nodes, len, root) : NULL;
+    if (path->short_form == NULL)
         goto error;
     rs_free(nodes);
     return (PyObject *)path;

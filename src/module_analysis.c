@@ -48,19 +48,6 @@ PyObject *rs_allocation_site(PyObject *obj)
     return site;
 }
 
-PyObject *rs_path_text(rs_snapshot *s, rs_idx n)
-{
-    rs_idx *nodes;
-    size_t len;
-    const rs_root *root;
-    int r = rs_path_find(s, n, &nodes, &len, &root);
-    if (r <= 0)
-        return r == 0 ? Py_NewRef(Py_None) : NULL;
-    PyObject *text = rs_path_expression_short(s, nodes, len, root, RS_PATH_TEXT_STEPS);
-    rs_free(nodes);
-    return text;
-}
-
 static PyObject *obj_of(rs_snapshot *s, rs_idx n)
 {
     return Py_NewRef(rs_snapshot_object(s, n));
@@ -410,6 +397,8 @@ PyObject *rs_snapshot_frames(PyObject *self, PyObject *Py_UNUSED(unused))
         const rs_thread_info *ti = &s->threads[t];
         PyObject *frames = PyList_New(0);
         for (uint32_t f = ti->first_frame; frames != NULL && f < ti->first_frame + ti->frame_count; f++) {
+            if (s->frames[f].refscope) /* `refscope run`'s bootstrap */
+                continue;
             size_t count;
             rs_local *locals = rs_frame_locals(s, f, &count);
             PyObject *ft = frame_tuple(s->frames[f].code, s->frames[f].line, locals_list(s, locals, count));
@@ -446,9 +435,10 @@ PyObject *rs_snapshot_retained_size(PyObject *self, PyObject *obj)
 {
     rs_idx n;
     rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
-    if (s == NULL || rs_analysis_ensure_dominators(s) < 0)
+    uint64_t size;
+    if (s == NULL || rs_retained_size(s, n, &size) < 0)
         return NULL;
-    return PyLong_FromUnsignedLongLong(rs_dom_retained(s->dom, n));
+    return PyLong_FromUnsignedLongLong(size);
 }
 
 PyObject *rs_snapshot_retained(PyObject *self, PyObject *obj)
@@ -637,14 +627,14 @@ typedef struct dot_args {
     rs_snapshot *snap;
     rs_idx start;
     int depth;
-    int forward;
+    int directions; /* RS_DOT_* */
     size_t max_nodes;
 } dot_args;
 
 static int dot_to(void *ctx, PyObject *file)
 {
     dot_args *a = ctx;
-    return rs_export_dot(a->snap, file, a->start, a->depth, a->forward, a->max_nodes);
+    return rs_export_dot(a->snap, file, a->start, a->depth, a->directions, a->max_nodes);
 }
 
 PyObject *rs_snapshot_to_dot(PyObject *self, PyObject *args, PyObject *kwargs)
@@ -657,9 +647,13 @@ PyObject *rs_snapshot_to_dot(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|isn:to_dot", keywords, &file, &obj, &depth, &direction,
                                      &max_nodes))
         return NULL;
-    int forward = strcmp(direction, "referents") == 0;
-    if (!forward && strcmp(direction, "referrers") != 0) {
-        PyErr_Format(PyExc_ValueError, "to_dot(): direction must be 'referents' or 'referrers', not '%s'", direction);
+    int directions = strcmp(direction, "referents") == 0   ? RS_DOT_REFERENTS
+                     : strcmp(direction, "referrers") == 0 ? RS_DOT_REFERRERS
+                     : strcmp(direction, "both") == 0      ? RS_DOT_BOTH
+                                                           : 0;
+    if (directions == 0) {
+        PyErr_Format(PyExc_ValueError, "to_dot(): direction must be 'referents', 'referrers' or 'both', not '%s'",
+                     direction);
         return NULL;
     }
     if (depth < 0 || max_nodes < 1) {
@@ -670,7 +664,7 @@ PyObject *rs_snapshot_to_dot(PyObject *self, PyObject *args, PyObject *kwargs)
     rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
     if (s == NULL)
         return NULL;
-    dot_args a = {.snap = s, .start = n, .depth = depth, .forward = forward, .max_nodes = (size_t)max_nodes};
+    dot_args a = {.snap = s, .start = n, .depth = depth, .directions = directions, .max_nodes = (size_t)max_nodes};
     if (with_file(file, dot_to, &a) < 0)
         return NULL;
     Py_RETURN_NONE;

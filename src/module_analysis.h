@@ -76,7 +76,12 @@ PyObject *rs_report_text(PyObject *data);
  * work counter for tests: one report makes at most a fixed number). */
 size_t rs_report_site_lookups(void);
 int rs_export_json(rs_snapshot *s, PyObject *file);
-int rs_export_dot(rs_snapshot *s, PyObject *file, rs_idx start, int depth, int forward, size_t max_nodes);
+enum { RS_DOT_REFERENTS = 1, RS_DOT_REFERRERS = 2, RS_DOT_BOTH = 3 };
+/* The DOT export: depth levels from start along RS_DOT_* directions, at
+ * most max_nodes objects, as many edges per object as lets every level fit
+ * (the rest written as a dashed "N more" note), the cut stated in the
+ * graph's label.  0, or -1 with an exception set. */
+int rs_export_dot(rs_snapshot *s, PyObject *file, rs_idx start, int depth, int directions, size_t max_nodes);
 
 /* Helpers shared by module_analysis.c, report.c and export.c. */
 
@@ -87,14 +92,6 @@ PyObject *rs_allocation_traceback(PyObject *obj);
 /* "file.py:12" of the most recent frame of obj's allocation traceback, or
  * None.  NULL on error. */
 PyObject *rs_allocation_site(PyObject *obj);
-
-/* Steps of a why-alive path a report line spells out (first and last). */
-#define RS_PATH_TEXT_STEPS 24
-
-/* The why-alive path of node n as one expression string (a path longer
- * than RS_PATH_TEXT_STEPS shortened in the middle), or None when it is
- * unreachable.  NULL on error. */
-PyObject *rs_path_text(rs_snapshot *s, rs_idx n);
 
 /* Entries of module.c's method tables (Snapshot methods, module functions). */
 #define RS_ANALYSIS_SNAPSHOT_METHODS                                                                                 \
@@ -110,7 +107,7 @@ PyObject *rs_path_text(rs_snapshot *s, rs_idx n);
      "[(thread_name, ident, [(function, 'file:line', [(name, value, size, retained)])])], innermost frame first; "   \
      "suspended generators and coroutines last."},                                                                   \
     {"retained_size", rs_snapshot_retained_size_guarded, METH_O,                                                     \
-     "Bytes freed if obj were freed (0 when unreachable)."},                                                         \
+     "Bytes freed with obj (garbage: by the collection that frees it)."},                                            \
     {"retained", rs_snapshot_retained_guarded, METH_O, "obj and every object it dominates: what freeing it frees."}, \
     {"retained_by_type", rs_snapshot_retained_by_type_guarded, METH_NOARGS,                                          \
      "[(type_name, count, size, retained)] without double counting nested instances, biggest first."},               \
@@ -131,9 +128,11 @@ PyObject *rs_path_text(rs_snapshot *s, rs_idx n);
 
 #define RS_ANALYSIS_MODULE_METHODS \
     {"mark", (PyCFunction)(void (*)(void))rs_module_mark, METH_VARARGS | METH_KEYWORDS,                           \
-     "mark(trace=False, collect=True, snapshot=None): remember every object (address and type) for growth()."},   \
+     "mark(trace=False, collect=True, snapshot=None): remember every object (address and type) for growth(); "   \
+     "collect=True runs gc.collect() first, which frees pending cyclic garbage (pass collect=False to keep it)."}, \
     {"growth", (PyCFunction)(void (*)(void))rs_module_growth, METH_VARARGS | METH_KEYWORDS,                       \
-     "growth(collect=True, snapshot=None) -> [(type_name, delta_count, delta_size, new_objects)] since mark()."}, \
+     "growth(collect=True, snapshot=None) -> [(type_name, delta_count, delta_size, new_objects)] since mark(); "  \
+     "collect=True runs gc.collect() first."},                                                                     \
     {"report", (PyCFunction)(void (*)(void))rs_module_report, METH_VARARGS | METH_KEYWORDS,                       \
      "report(file=None, format='text', top=10, snapshot=None, collect=False): leak suspects; returns the "        \
      "text when file is None."},                                                                              \

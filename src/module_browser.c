@@ -44,11 +44,39 @@ static int tty_fd_of(PyObject *tty, int *opened)
     return fd;
 }
 
-PyObject *rs_module_browse(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+/* browse(obj=None, tty=None), parsed by hand: a vectorcall builds no
+ * argument tuple, which would hold obj and show as its holder. */
+static int browse_arguments(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **obj,
+                            PyObject **tty)
 {
-    static char *keywords[] = {"obj", "tty", NULL};
+    static const char *const names[] = {"obj", "tty"};
+    PyObject **slots[] = {obj, tty};
+    if (nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "browse() takes at most 2 arguments (%zd given)", nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        *slots[i] = args[i];
+    for (Py_ssize_t k = 0; kwnames != NULL && k < PyTuple_GET_SIZE(kwnames); k++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+        int slot = PyUnicode_CompareWithASCIIString(name, names[0]) == 0   ? 0
+                   : PyUnicode_CompareWithASCIIString(name, names[1]) == 0 ? 1
+                                                                          : -1;
+        if (slot < 0 || slot < nargs) {
+            PyErr_Format(PyExc_TypeError, slot < 0 ? "browse() got an unexpected keyword argument '%U'"
+                                                   : "browse() got multiple values for argument '%U'",
+                         name);
+            return -1;
+        }
+        *slots[slot] = args[nargs + k];
+    }
+    return 0;
+}
+
+PyObject *rs_module_browse(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
     PyObject *obj = Py_None, *tty = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO:browse", keywords, &obj, &tty))
+    if (browse_arguments(args, nargs, kwnames, &obj, &tty) < 0)
         return NULL;
     int opened;
     int fd = tty_fd_of(tty, &opened);
@@ -93,4 +121,29 @@ PyObject *rs_module_bench_keypress(PyObject *Py_UNUSED(module), PyObject *args, 
 PyObject *rs_module_key_table(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(unused))
 {
     return rs_browser_key_table();
+}
+
+PyObject *rs_module_screen_rows(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"snapshot", "screen", "arg", NULL};
+    PyObject *snapshot;
+    const char *screen;
+    PyObject *arg = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!s|O:_screen_rows", keywords, &rs_snapshot_type, &snapshot,
+                                     &screen, &arg))
+        return NULL;
+    rs_snapshot *s = rs_snapshot_of(snapshot);
+    if (s == NULL)
+        return NULL;
+    /* An object argument names its node (object, retained screens). */
+    uint64_t value = 0;
+    if (arg != NULL && PyLong_Check(arg))
+        value = PyLong_AsUnsignedLongLong(arg);
+    else if (arg != NULL && (value = rs_node_of(s, arg)) == RS_NONE)
+        return NULL;
+    if (PyErr_Occurred())
+        return NULL;
+    if (rs_analysis_ensure_dominators(s) < 0)
+        return NULL;
+    return rs_view_rows(s, screen, value);
 }

@@ -133,7 +133,7 @@ static size_t edge_index(rs_snapshot *s, rs_idx from, rs_idx to)
 PyObject *rs_path_step_label(rs_snapshot *s, const rs_idx *nodes, size_t i, const rs_root *root)
 {
     if (i == 0)
-        return rs_label_root(s, root);
+        return root != NULL ? rs_label_root(s, root) : PyUnicode_FromString("");
     return rs_label_referent(s, nodes[i - 1], edge_index(s, nodes[i - 1], nodes[i]));
 }
 
@@ -237,4 +237,17 @@ done:
     if (result == NULL && !PyErr_Occurred())
         PyErr_NoMemory();
     return result;
+}
+
+PyObject *rs_path_text(rs_snapshot *s, rs_idx n)
+{
+    rs_idx *nodes;
+    size_t len;
+    const rs_root *root;
+    int r = rs_path_find(s, n, &nodes, &len, &root);
+    if (r <= 0)
+        return r == 0 ? Py_NewRef(Py_None) : NULL;
+    PyObject *text = rs_path_expression_short(s, nodes, len, root, RS_PATH_TEXT_STEPS);
+    rs_free(nodes);
+    return text;
 }

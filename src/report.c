@@ -5,8 +5,12 @@
  * suspect comes with a representative object: its repr, sizes, the
  * why-alive path and, when tracemalloc traces, where it was allocated.
  *
+ * The figures come from suspects.c, as the summary screen's do, so the
+ * report and the browser name the same suspects with the same numbers.
+ *
  * Sections, in order: memory, types (retained, no double counting),
- * largest_objects, growth (since refscope.mark()), cycles (with the edge to
+ * suspects (the summary's top suspects, each with what it accumulates),
+ * growth (since refscope.mark()), cycles (with the edge to
  * break), garbage, closures, unexplained (refcounts nobody in the snapshot
  * explains: C code, the interpreter, or a leaky C extension), strings,
  * allocation_sites.
@@ -22,6 +26,7 @@
 #include "module_analysis.h"
 #include "refscope/dom.h"
 #include "refscope/scc.h"
+#include "suspects.h"
 
 #define REPR_MAX 80
 /* Objects whose allocation site one report looks up, in all: each lookup
@@ -118,17 +123,32 @@ static PyObject *types_section(rs_snapshot *s, size_t top)
     return list;
 }
 
-static PyObject *largest_objects_section(rs_snapshot *s, size_t top)
+/* The top suspects (suspects.c): the summary screen's rows, with what
+ * each accumulates. */
+static PyObject *suspects_section(rs_snapshot *s, size_t top)
 {
     size_t count;
-    rs_idx *nodes = rs_retained_largest(s, top, &count);
-    if (nodes == NULL)
+    rs_suspect *suspects = rs_suspects(s, top, &count);
+    if (suspects == NULL)
         return NULL;
     PyObject *list = PyList_New(0);
-    for (size_t i = 0; list != NULL && i < count; i++)
-        if (append(list, describe(s, nodes[i])) < 0)
+    for (size_t i = 0; list != NULL && i < count; i++) {
+        const rs_accumulation *a = &suspects[i].accumulation;
+        PyObject *d = describe(s, suspects[i].node);
+        PyObject *acc = a->type_id == UINT32_MAX ? Py_NewRef(Py_None) : PyDict_New();
+        if (d == NULL || acc == NULL ||
+            (acc != Py_None &&
+             (put(acc, "type", PyUnicode_FromString(s->types[a->type_id].name)) < 0 ||
+              put(acc, "count", ull(a->count)) < 0 || put(acc, "bytes", ull(a->bytes)) < 0 ||
+              put(acc, "percent", ull(a->percent)) < 0 || put(acc, "about", PyBool_FromLong(a->about)) < 0 ||
+              put(acc, "container", rs_suspect_container_path(s, &suspects[i])) < 0)) ||
+            put(d, "accumulation", Py_NewRef(acc)) < 0 ||
+            put(d, "holds", rs_suspect_accumulation_text(s, &suspects[i])) < 0 || append(list, Py_NewRef(d)) < 0)
             Py_CLEAR(list);
-    rs_free(nodes);
+        Py_XDECREF(acc);
+        Py_XDECREF(d);
+    }
+    rs_free(suspects);
     return list;
 }
 
@@ -282,16 +302,19 @@ static PyObject *ring_text(rs_snapshot *s, const rs_cycle *c)
     return text;
 }
 
-/* The distinct type names of a cycle's members, at most five. */
+/* The most common member types of a cycle, at most five. */
 static PyObject *member_types(rs_snapshot *s, const rs_cycle *c)
 {
-    PyObject *list = PyList_New(0);
-    for (size_t k = 0; list != NULL && k < c->member_count && PyList_GET_SIZE(list) < 5; k++) {
-        PyObject *name = PyUnicode_FromString(rs_snapshot_type_name(s, c->members[k]));
-        int has = name ? PySequence_Contains(list, name) : -1;
-        if (has < 0 || (!has && PyList_Append(list, name) < 0))
+    uint32_t types[5];
+    uint64_t counts[5];
+    size_t named = rs_cycle_member_types(s, c, types, counts, 5);
+    PyObject *list = PyList_New((Py_ssize_t)named);
+    for (size_t k = 0; list != NULL && k < named; k++) {
+        PyObject *name = PyUnicode_FromString(s->types[types[k]].name);
+        if (name == NULL)
             Py_CLEAR(list);
-        Py_XDECREF(name);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)k, name);
     }
     return list;
 }
@@ -313,18 +336,15 @@ static PyObject *break_text(rs_snapshot *s, const rs_cycle *c)
 
 static PyObject *cycles_section(rs_snapshot *s, size_t top)
 {
-    size_t count;
-    rs_cycle *cycles = rs_cycles(s, &count);
+    size_t count, total, garbage;
+    rs_cycle *cycles = rs_suspect_cycles(s, top, &count, &total, &garbage);
     if (cycles == NULL)
         return NULL;
-    size_t garbage = 0;
-    for (size_t i = 0; i < count; i++)
-        garbage += cycles[i].garbage;
     PyObject *d = PyDict_New();
     PyObject *list = PyList_New(0);
-    if (d == NULL || list == NULL || put(d, "count", ull(count)) < 0 || put(d, "unreachable", ull(garbage)) < 0)
+    if (d == NULL || list == NULL || put(d, "count", ull(total)) < 0 || put(d, "unreachable", ull(garbage)) < 0)
         goto error;
-    for (size_t i = 0; i < count && i < top; i++) {
+    for (size_t i = 0; i < count; i++) {
         const rs_cycle *c = &cycles[i];
         PyObject *e = PyDict_New();
         if (e == NULL || put(e, "objects", ull(c->member_count)) < 0 || put(e, "size", ull(c->size)) < 0 ||
@@ -360,8 +380,23 @@ static PyObject *garbage_section(rs_snapshot *s, size_t top)
     PyObject *d = PyDict_New();
     PyObject *groups = PyList_New(0);
     PyObject *index = PyDict_New(); /* (kind, type) -> group dict */
-    if (d == NULL || groups == NULL || index == NULL || put(d, "count", ull(count)) < 0)
+    rs_garbage_totals totals;
+    PyObject *by_kind = PyDict_New();
+    if (d == NULL || groups == NULL || index == NULL || by_kind == NULL || rs_garbage_count(s, &totals) < 0 ||
+        put(d, "count", ull(count)) < 0 || put(d, "stuck_bytes", ull(totals.stuck)) < 0 ||
+        put(d, "by_kind", Py_NewRef(by_kind)) < 0) {
+        Py_XDECREF(by_kind);
         goto error;
+    }
+    for (uint32_t k = 0; k < RS_GARBAGE_KIND_COUNT; k++) {
+        if (put(by_kind, rs_garbage_kind_name(k),
+                Py_BuildValue("{sKsK}", "count", (unsigned long long)totals.count[k], "bytes",
+                              (unsigned long long)totals.bytes[k])) < 0) {
+            Py_DECREF(by_kind);
+            goto error;
+        }
+    }
+    Py_DECREF(by_kind);
     for (size_t i = 0; i < count; i++) {
         const char *kind = rs_garbage_kind_name(entries[i].kind);
         const char *type = rs_snapshot_type_name(s, entries[i].node);
@@ -436,68 +471,22 @@ static PyObject *closures_section(rs_snapshot *s, size_t top)
     return list;
 }
 
-/* Refcounts at least this high belong to statically allocated objects
- * (deep-frozen code constants, the interpreter's own strings start at
- * 999999999): no program holds that many references. */
-#define STATIC_REFCOUNT 900000000u
-
-/* Objects whose references from C are expected, not suspects: singletons,
- * code constants, statics, modules, types and code. */
-static bool expected_c_references(rs_snapshot *s, rs_idx n)
-{
-    if ((rs_graph_flags(s->graph, n) & (RS_NODE_NOT_DATA | RS_NODE_INTERNAL)) ||
-        rs_graph_refcount(s->graph, n) >= STATIC_REFCOUNT)
-        return true;
-    PyObject *obj = rs_snapshot_object(s, n);
-    if (obj == Py_None || obj == Py_True || obj == Py_False || obj == Py_Ellipsis || obj == Py_NotImplemented)
-        return true;
-    /* Scalars are mostly code constants (and interned names): code objects
-     * hold co_consts without traversing them, so those references are
-     * never explained. */
-    if (PyUnicode_CheckExact(obj) || PyLong_CheckExact(obj) || PyFloat_CheckExact(obj) || PyBytes_CheckExact(obj) ||
-        PyComplex_CheckExact(obj) || PyFrozenSet_CheckExact(obj))
-        return true;
-    /* Tuples of constants are mostly code constants: code objects do not
-     * traverse co_consts, so their references are never explained. */
-    if (PyTuple_CheckExact(obj)) {
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(obj); i++) {
-            PyObject *item = PyTuple_GET_ITEM(obj, i);
-            if (item != Py_None && !PyBool_Check(item) && !PyLong_CheckExact(item) && !PyUnicode_CheckExact(item) &&
-                !PyBytes_CheckExact(item) && !PyFloat_CheckExact(item))
-                return false;
-        }
-        return true;
-    }
-    return false;
-}
-
 static PyObject *unexplained_section(rs_snapshot *s, size_t top)
 {
-    size_t used = 0, n = rs_graph_node_count(s->graph);
-    rs_keyed_node *cands = rs_malloc((n ? n : 1) * sizeof *cands);
-    if (cands == NULL)
-        return PyErr_NoMemory();
-    for (size_t i = 0; i < n; i++) {
-        /* The walk made every node with unexplained references a root. */
-        if (!(rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_ROOT_HELD))
-            continue;
-        long u = rs_snapshot_unexplained(s, (rs_idx)i);
-        if (u > 0 && !expected_c_references(s, (rs_idx)i))
-            cands[used++] = (rs_keyed_node){(uint64_t)u, (rs_idx)i};
-    }
-    rs_idx *best = rs_top_nodes(cands, used, top, &used);
-    if (best == NULL)
+    size_t count;
+    rs_idx *nodes = rs_suspect_unexplained(s, top, &count);
+    if (nodes == NULL)
         return NULL;
     PyObject *list = PyList_New(0);
-    for (size_t i = 0; list != NULL && i < used; i++) {
+    for (size_t i = 0; list != NULL && i < count; i++) {
         PyObject *d = PyDict_New();
-        if (d == NULL || put(d, "unexplained", PyLong_FromLong(rs_snapshot_unexplained(s, best[i]))) < 0 ||
-            put(d, "refcount", ull(rs_graph_refcount(s->graph, best[i]))) < 0 ||
-            put(d, "object", describe(s, best[i])) < 0 || append(list, Py_NewRef(d)) < 0)
+        if (d == NULL || put(d, "unexplained", PyLong_FromLong(rs_snapshot_unexplained(s, nodes[i]))) < 0 ||
+            put(d, "refcount", ull(rs_graph_refcount(s->graph, nodes[i]))) < 0 ||
+            put(d, "object", describe(s, nodes[i])) < 0 || append(list, Py_NewRef(d)) < 0)
             Py_CLEAR(list);
         Py_XDECREF(d);
     }
-    rs_free(best);
+    rs_free(nodes);
     return list;
 }
 
@@ -508,28 +497,22 @@ static PyObject *strings_section(rs_snapshot *s, size_t top)
     PyObject *holders = PyList_New(0);
     if (d == NULL || largest == NULL || holders == NULL)
         goto error;
-    const char *kinds[] = {"str", "bytes"};
-    for (size_t k = 0; k < 2; k++) {
-        int64_t t = rs_snapshot_type_lookup(s, kinds[k]);
-        if (t < 0)
-            continue;
-        size_t count;
-        rs_idx *nodes = rs_largest(s, (uint32_t)t, top, &count);
-        if (nodes == NULL)
+    size_t strings;
+    rs_idx *nodes = rs_suspect_strings(s, top, &strings);
+    if (nodes == NULL)
+        goto error;
+    for (size_t i = 0; i < strings; i++) {
+        PyObject *obj = rs_snapshot_object(s, nodes[i]);
+        PyObject *e = describe(s, nodes[i]);
+        if (e == NULL || put(e, "length", PyLong_FromSsize_t(PyObject_Length(obj))) < 0 ||
+            append(largest, Py_NewRef(e)) < 0) {
+            Py_XDECREF(e);
+            rs_free(nodes);
             goto error;
-        for (size_t i = 0; i < count; i++) {
-            PyObject *obj = rs_snapshot_object(s, nodes[i]);
-            PyObject *e = describe(s, nodes[i]);
-            if (e == NULL || put(e, "length", PyLong_FromSsize_t(PyObject_Length(obj))) < 0 ||
-                append(largest, Py_NewRef(e)) < 0) {
-                Py_XDECREF(e);
-                rs_free(nodes);
-                goto error;
-            }
-            Py_DECREF(e);
         }
-        rs_free(nodes);
+        Py_DECREF(e);
     }
+    rs_free(nodes);
     size_t count;
     rs_string_holder *rows = rs_strings_by_holder(s, &count);
     if (rows == NULL)
@@ -580,7 +563,7 @@ PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top_arg)
     if (put(d, "format", PyUnicode_FromString("refscope-report")) < 0 || put(d, "version", PyLong_FromLong(1)) < 0 ||
         put(d, "objects", ull(s->visible_count)) < 0 || put(d, "edges", ull(rs_graph_edge_count(s->graph))) < 0 ||
         put(d, "snapshot_seconds", PyFloat_FromDouble(s->seconds)) < 0 || put(d, "memory", memory_section(s)) < 0 ||
-        put(d, "types", types_section(s, top)) < 0 || put(d, "largest_objects", largest_objects_section(s, top)) < 0 ||
+        put(d, "types", types_section(s, top)) < 0 || put(d, "suspects", suspects_section(s, top)) < 0 ||
         put(d, "growth", growth_section(s, top, sites)) < 0 || put(d, "cycles", cycles_section(s, top)) < 0 ||
         put(d, "garbage", garbage_section(s, top)) < 0 || put(d, "closures", closures_section(s, top)) < 0 ||
         put(d, "unexplained", unexplained_section(s, top)) < 0 || put(d, "strings", strings_section(s, top)) < 0 ||
@@ -589,20 +572,20 @@ PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top_arg)
     /* Without growth, the suspects are what the largest objects retain. */
     if (PyDict_GET_SIZE(sites) == 0 && PyDict_GetItemString(d, "tracing") == Py_True) {
         size_t count;
-        rs_idx *nodes = rs_retained_largest(s, top, &count);
-        if (nodes == NULL)
+        rs_suspect *suspects = rs_suspects(s, top, &count);
+        if (suspects == NULL)
             goto error;
         for (size_t i = 0; i < count && site_lookups_left > 0; i++) {
             size_t n;
-            rs_idx *set = rs_retained_set(s, nodes[i], &n);
+            rs_idx *set = rs_retained_set(s, suspects[i].node, &n);
             int r = set ? add_sites(s, sites, set, n) : -1;
             rs_free(set);
             if (r < 0) {
-                rs_free(nodes);
+                rs_free(suspects);
                 goto error;
             }
         }
-        rs_free(nodes);
+        rs_free(suspects);
     }
     if (put(d, "allocation_sites", sites_list(sites, top)) < 0)
         goto error;
@@ -695,16 +678,18 @@ static void render_types(text *t, PyObject *types)
     }
 }
 
-static void render_largest(text *t, PyObject *objects)
+static void render_suspects(text *t, PyObject *objects)
 {
     line(t, "");
-    line(t, "Largest objects by retained size (modules, types and class namespaces left out)");
+    line(t, "Top suspects: what retains the most (data objects held directly by a module, class, function, "
+            "frame or C)");
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objects); i++) {
         PyObject *o = PyList_GET_ITEM(objects, i);
         char a[32];
-        line(t, "  %10s  %S %S", bytes_of(o, "retained", a), field(o, "type"), field(o, "repr"));
         PyObject *path = field(o, "path");
-        line(t, "              alive via %S", path == Py_None ? field(o, "repr") : path);
+        line(t, "  %10s  %S %S  %S", bytes_of(o, "retained", a), field(o, "type"),
+             path == Py_None ? field(o, "repr") : path, field(o, "holds"));
+        line(t, "              e.g. %S", field(o, "repr"));
         if (field(o, "allocated_at") != Py_None)
             line(t, "              allocated at %S", field(o, "allocated_at"));
     }
@@ -757,8 +742,17 @@ static void render_cycles(text *t, PyObject *cycles)
 static void render_garbage(text *t, PyObject *garbage)
 {
     line(t, "");
-    line(t, "Garbage: %llu objects (gc.garbage, unreachable cycles, finalizers in cycles)",
-         (unsigned long long)number(garbage, "count"));
+    char stuck[32];
+    line(t, "Garbage: %llu objects (gc.garbage, unreachable cycles, finalizers in cycles); %s stuck in "
+            "unreachable objects, not counted as reachable",
+         (unsigned long long)number(garbage, "count"), bytes_of(garbage, "stuck_bytes", stuck));
+    PyObject *kinds = field(garbage, "by_kind");
+    Py_ssize_t pos = 0;
+    PyObject *kind, *totals;
+    while (PyDict_Check(kinds) && PyDict_Next(kinds, &pos, &kind, &totals)) {
+        char a[32];
+        line(t, "  %S: %llu objects, %s", kind, (unsigned long long)number(totals, "count"), bytes_of(totals, "bytes", a));
+    }
     PyObject *groups = field(garbage, "groups");
     for (Py_ssize_t i = 0; PyList_Check(groups) && i < PyList_GET_SIZE(groups); i++) {
         PyObject *g = PyList_GET_ITEM(groups, i);
@@ -850,8 +844,8 @@ PyObject *rs_report_text(PyObject *data)
     line(&t, "memory: %S", field(field(data, "memory"), "line"));
     if (PyList_Check(field(data, "types")))
         render_types(&t, field(data, "types"));
-    if (PyList_Check(field(data, "largest_objects")))
-        render_largest(&t, field(data, "largest_objects"));
+    if (PyList_Check(field(data, "suspects")))
+        render_suspects(&t, field(data, "suspects"));
     render_growth(&t, field(data, "growth"));
     render_cycles(&t, field(data, "cycles"));
     render_garbage(&t, field(data, "garbage"));

@@ -139,6 +139,33 @@ static int collect_node(void *ctx, rs_idx n, bool leaving)
     return 0;
 }
 
+/* Garbage: the unreachable objects n reaches, n first, breadth first (what
+ * the collection that frees n's cycle frees with it; cycles.c sizes an
+ * unreachable cycle the same way).  The array is its own queue; a node is
+ * looked up in it before it is added, so the work is linear in what is
+ * found times its width: 0, or 1 for memory. */
+static int collect_unreachable(set_walk *w, rs_idx n)
+{
+    uint8_t *seen = rs_calloc(rs_graph_node_count(w->snap->graph) + 1, 1);
+    if (seen == NULL)
+        return 1;
+    seen[n] = 1;
+    int r = collect_node(w, n, false);
+    for (size_t i = 0; r == 0 && i < w->count; i++) {
+        size_t refs;
+        const rs_idx *targets = rs_graph_referents(w->snap->graph, w->nodes[i], &refs);
+        for (size_t k = 0; r == 0 && k < refs; k++) {
+            rs_idx y = targets[k];
+            if (seen[y] || rs_dom_reachable(w->snap->dom, y))
+                continue;
+            seen[y] = 1;
+            r = collect_node(w, y, false);
+        }
+    }
+    rs_free(seen);
+    return r;
+}
+
 rs_idx *rs_retained_set(rs_snapshot *s, rs_idx n, size_t *count)
 {
     if (rs_analysis_ensure_dominators(s) < 0)
@@ -149,17 +176,23 @@ rs_idx *rs_retained_set(rs_snapshot *s, rs_idx n, size_t *count)
         PyErr_NoMemory();
         return NULL;
     }
-    if (rs_dom_reachable(s->dom, n)) {
-        int r = rs_dominator_walk(s, n, collect_node, &w);
-        if (r != 0) {
-            rs_free(w.nodes);
-            if (r > 0)
-                PyErr_NoMemory();
-            return NULL;
-        }
+    int r = rs_dom_reachable(s->dom, n) ? rs_dominator_walk(s, n, collect_node, &w) : collect_unreachable(&w, n);
+    if (r != 0) {
+        rs_free(w.nodes);
+        if (r > 0)
+            PyErr_NoMemory();
+        return NULL;
     }
     *count = w.count;
     return w.nodes;
+}
+
+uint64_t rs_retained_set_size(rs_snapshot *s, const rs_idx *nodes, size_t count)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += rs_graph_size(s->graph, nodes[i]);
+    return total;
 }
 
 /* --- per type ----------------------------------------------------------- */
@@ -226,16 +259,26 @@ rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count)
         w.rows[t].biggest = RS_NONE;
     }
     size_t n = rs_graph_node_count(s->graph);
+    /* Counts and sizes of every instance, as the census gives them; a type
+     * none of whose instances is data (modules, types, code) is left out. */
     for (size_t i = 0; i < n; i++) {
-        if (rs_graph_flags(s->graph, (rs_idx)i) & (RS_NODE_NOT_DATA | RS_NODE_INTERNAL))
+        uint32_t flags = rs_graph_flags(s->graph, (rs_idx)i);
+        if (flags & RS_NODE_INTERNAL)
             continue;
-        rs_type_retained *row = &w.rows[rs_graph_type_id(s->graph, (rs_idx)i)];
-        row->count++;
-        row->size += rs_graph_size(s->graph, (rs_idx)i);
+        uint32_t t = rs_graph_type_id(s->graph, (rs_idx)i);
+        w.rows[t].count++;
+        w.rows[t].size += rs_graph_size(s->graph, (rs_idx)i);
+        if (!(flags & RS_NODE_NOT_DATA))
+            w.active[t] = 1;
+    }
+    size_t used = 0;
+    for (uint32_t t = 0; t < s->type_count; t++) {
+        if (!w.active[t])
+            w.rows[t].count = 0;
+        w.active[t] = 0;
     }
     if (rs_dominator_walk(s, RS_DOM_SUPER_ROOT, count_type, &w) < 0)
         goto error;
-    size_t used = 0;
     for (uint32_t t = 0; t < s->type_count; t++)
         if (w.rows[t].count > 0)
             w.rows[used++] = w.rows[t];
@@ -251,20 +294,19 @@ error:
     return NULL;
 }
 
-rs_idx *rs_retained_largest(rs_snapshot *s, size_t n, size_t *count)
+int rs_retained_size(rs_snapshot *s, rs_idx n, uint64_t *size)
 {
     if (rs_analysis_ensure_dominators(s) < 0)
-        return NULL;
-    size_t nodes = rs_graph_node_count(s->graph), used = 0;
-    rs_keyed_node *cands = rs_malloc((nodes ? nodes : 1) * sizeof *cands);
-    if (cands == NULL) {
-        PyErr_NoMemory();
-        return NULL;
+        return -1;
+    if (rs_dom_reachable(s->dom, n)) {
+        *size = rs_dom_retained(s->dom, n);
+        return 0;
     }
-    for (size_t i = 0; i < nodes; i++) {
-        uint64_t r = rs_dom_retained(s->dom, (rs_idx)i);
-        if (r != 0 && !is_infrastructure(s, (rs_idx)i))
-            cands[used++] = (rs_keyed_node){r, (rs_idx)i};
-    }
-    return rs_top_nodes(cands, used, n, count);
+    size_t count;
+    rs_idx *set = rs_retained_set(s, n, &count);
+    if (set == NULL)
+        return -1;
+    *size = rs_retained_set_size(s, set, count);
+    rs_free(set);
+    return 0;
 }

@@ -169,6 +169,39 @@ static int add_frame(rs_snapshot *s, uint32_t *frame_cap, rs_frame_info info, ui
     return 0;
 }
 
+/* true when frame f's code is named name and comes from a file whose name
+ * ends with file. */
+static bool frame_is(const rs_snapshot *s, uint32_t f, const char *name, const char *file)
+{
+    PyCodeObject *code = (PyCodeObject *)s->frames[f].code;
+    const char *n = PyUnicode_Check(code->co_name) ? PyUnicode_AsUTF8(code->co_name) : NULL;
+    const char *p = PyUnicode_Check(code->co_filename) ? PyUnicode_AsUTF8(code->co_filename) : NULL;
+    if (n == NULL || p == NULL) {
+        PyErr_Clear();
+        return false;
+    }
+    size_t pl = strlen(p), fl = strlen(file);
+    return (name == NULL || strcmp(n, name) == 0) && pl >= fl && strcmp(p + pl - fl, file) == 0;
+}
+
+/* After: under `refscope run` (cli.c's bootstrap, a function
+ * _refscope_run() in <string>), the bootstrap's frames and the runpy
+ * frames between it and the program are flagged refscope: the threads
+ * screen and frames() begin with the program's own frame. */
+static void flag_refscope_frames(rs_snapshot *s, uint32_t t)
+{
+    uint32_t first = s->threads[t].first_frame, end = first + s->threads[t].frame_count;
+    for (uint32_t f = first; f < end; f++) {
+        if (!frame_is(s, f, "_refscope_run", "<string>"))
+            continue;
+        for (uint32_t g = f; g < end; g++) /* it and what called it: the -c code */
+            s->frames[g].refscope = true;
+        for (uint32_t g = f; g-- > first && (frame_is(s, g, NULL, "runpy.py") || frame_is(s, g, NULL, "<frozen runpy>"));)
+            s->frames[g].refscope = true;
+        return;
+    }
+}
+
 /* After: the thread's complete frames are in s->frames, innermost first;
  * the references each thread-owned frame holds are FRAME roots. */
 static int add_thread_frames(rs_snapshot *s, uint32_t t, PyThreadState *ts, uint32_t *cap,
@@ -184,7 +217,8 @@ static int add_thread_frames(rs_snapshot *s, uint32_t t, PyThreadState *ts, uint
                               .line = rs_iframe_line(f),
                               .thread = t,
                               .depth = depth++,
-                              .function = RS_NONE};
+                              .function = RS_NONE,
+                              .refscope = false};
         uint32_t fi;
         if (add_frame(s, frame_cap, info, &fi) < 0)
             return -1;
@@ -212,6 +246,7 @@ static int add_thread_frames(rs_snapshot *s, uint32_t t, PyThreadState *ts, uint
             s->frames[fi].function = rs_graph_find(s->graph, (uintptr_t)func);
     }
     s->threads[t].frame_count = s->frame_count - s->threads[t].first_frame;
+    flag_refscope_frames(s, t);
     return 0;
 }
 

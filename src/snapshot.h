@@ -23,6 +23,8 @@ typedef struct rs_frame_info {
     uint32_t thread;    /* index into rs_snapshot.threads */
     uint32_t depth;     /* 0 = innermost */
     rs_idx function;    /* node of the running function, or RS_NONE */
+    bool refscope;      /* `refscope run`'s own frames (its bootstrap and
+                           runpy under the program): kept as roots, not shown */
 } rs_frame_info;
 
 typedef struct rs_thread_info {
@@ -91,6 +93,20 @@ extern PyTypeObject *rs_internal_types[4];
  * first.  progress (may be NULL) is called now and then with nodes done so
  * far.  Returns a new snapshot, or NULL with a Python exception set. */
 rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progress_ctx);
+
+/* What refscope's caller holds while a snapshot is taken, which no
+ * traversal sees: the browse(obj) argument on the calling frame's value
+ * stack (one of its references counts as explained), and the hotkey's
+ * argument tuple (hidden like refscope's own objects; its items' references
+ * from it count as explained).  Either may be NULL. */
+typedef struct rs_snapshot_caller {
+    PyObject *argument;
+    PyObject *own_call;
+} rs_snapshot_caller;
+
+/* rs_snapshot_take() for a snapshot taken on behalf of caller (may be NULL). */
+rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
+                                  void *progress_ctx);
 
 /* Releases every reference the snapshot holds and frees it; NULL accepted.
  * May run arbitrary Python code (objects that die run their finalizers). */
@@ -177,7 +193,8 @@ PyObject *rs_label_frame(rs_snapshot *s, uint32_t frame);
 int rs_path_find(rs_snapshot *s, rs_idx n, rs_idx **nodes, size_t *len, const rs_root **root);
 
 /* The path as one Python expression, e.g.
- * "sys.modules['app'].cache['user:1'].parent".  New str, or NULL on error. */
+ * "sys.modules['app'].cache['user:1'].parent"; with root NULL, the steps
+ * below nodes[0] only (".cache['user:1']").  New str, or NULL on error. */
 PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root);
 
 /* The same, bounded: a path of more than max_steps steps (0: no bound)
@@ -186,7 +203,24 @@ PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, co
 PyObject *rs_path_expression_short(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root,
                                    size_t max_steps);
 
-/* Label of the edge nodes[i-1] -> nodes[i] (for i == 0: the root label). */
+/* The path as a Python expression that evaluates back to nodes[len-1]
+ * wherever Python can express every step (path_python.c): full key reprs,
+ * .__dict__['x'] where .x would read something else, f.__closure__[0];
+ * steps it cannot express stay marked as in the display form.  New str,
+ * or NULL on error. */
+PyObject *rs_path_python(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root);
+
+/* Steps of a why-alive path that report lines and the summary spell out
+ * (the first and the last ones). */
+#define RS_PATH_TEXT_STEPS 24
+
+/* The why-alive path of node n as one expression string (a path longer
+ * than RS_PATH_TEXT_STEPS shortened in the middle), or None when it is
+ * unreachable.  NULL on error. */
+PyObject *rs_path_text(rs_snapshot *s, rs_idx n);
+
+/* Label of the edge nodes[i-1] -> nodes[i] (for i == 0: the root label,
+ * "" without a root). */
 PyObject *rs_path_step_label(rs_snapshot *s, const rs_idx *nodes, size_t i, const rs_root *root);
 
 /* --- census (census.c) --------------------------------------------------- */
@@ -195,12 +229,13 @@ typedef struct rs_census_row {
     uint32_t type_id;
     size_t count;
     uint64_t size;
-    uint64_t retained; /* 0 until dominators are computed */
+    uint64_t retained; /* rs_retained_by_type()'s, no double counting; 0
+                          until dominators are computed */
 } rs_census_row;
 
-/* Per-type counts and sizes, biggest total size first.  Returns an
- * rs_malloc'ed array (caller frees with rs_free) and its length in *count,
- * or NULL with MemoryError set. */
+/* Per-type counts and sizes (and retained sizes once dominators exist),
+ * biggest total size first.  Returns an rs_malloc'ed array (caller frees
+ * with rs_free) and its length in *count, or NULL with MemoryError set. */
 rs_census_row *rs_census(rs_snapshot *s, size_t *count);
 
 /* The visible nodes of type table entry type_id, in node order.  rs_malloc'ed

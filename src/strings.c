@@ -16,6 +16,7 @@
 #include "analysis.h"
 #include "pyinternal.h"
 #include "refscope/dom.h"
+#include "suspects.h"
 
 /* Exported by libpython (declared in internal/pycore_pymem.h): writes
  * obmalloc's statistics, as sys._debugmallocstats() does, to out.
@@ -24,35 +25,33 @@ PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 
 const char *rs_format_bytes(uint64_t bytes, char *buf, size_t len)
 {
-    static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
-    double v = (double)bytes;
-    size_t u = 0;
-    while (v >= 1000.0 && u + 1 < sizeof units / sizeof units[0]) {
-        v /= 1000.0;
-        u++;
+    static const char units[] = "BKMGTP";
+    double value = (double)bytes;
+    int unit = 0;
+    while (value >= 1024.0 && unit < 5) {
+        value /= 1024.0;
+        unit++;
     }
-    if (u == 0)
-        snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+    if (unit == 0)
+        snprintf(buf, len, "%lluB", (unsigned long long)bytes);
     else
-        snprintf(buf, len, "%.1f %s", v, units[u]);
+        snprintf(buf, len, value < 10 ? "%.1f%c" : "%.0f%c", value, units[unit]);
     return buf;
 }
 
 rs_idx *rs_largest(rs_snapshot *s, uint32_t type_id, size_t n, size_t *count)
 {
-    rs_graph *g = s->graph;
-    size_t nodes = rs_graph_node_count(g), used = 0;
-    rs_keyed_node *cands = rs_malloc((nodes ? nodes : 1) * sizeof *cands);
-    if (cands == NULL) {
-        PyErr_NoMemory();
+    rs_top_k top;
+    if (rs_top_k_init(&top, n) < 0)
         return NULL;
-    }
+    rs_graph *g = s->graph;
+    size_t nodes = rs_graph_node_count(g);
     for (size_t i = 0; i < nodes; i++) {
         rs_idx x = (rs_idx)i;
         if (rs_graph_type_id(g, x) == type_id && !(rs_graph_flags(g, x) & RS_NODE_INTERNAL))
-            cands[used++] = (rs_keyed_node){rs_graph_size(g, x), x};
+            rs_top_k_add(&top, rs_graph_size(g, x), x);
     }
-    return rs_top_nodes(cands, used, n, count);
+    return rs_top_k_take(&top, count);
 }
 
 /* Length of a str / bytes / bytearray, or -1 for anything else. */

@@ -517,7 +517,8 @@ static PyObject *hotkey(PyObject *Py_UNUSED(self), PyObject *args)
     if (busy || (req.conn_fd < 0 && woken))
         Py_RETURN_NONE;
 
-    rs_browser_options options = {.tty_fd = req.tty_fd, .term = req.conn_fd >= 0 ? req.term : NULL};
+    rs_browser_options options = {
+        .tty_fd = req.tty_fd, .term = req.conn_fd >= 0 ? req.term : NULL, .own_call = args};
     PyObject *globals = NULL, *locals = NULL;
     if (PyFrame_Check(frame)) {
         options.caller_frame = frame;
@@ -525,6 +526,12 @@ static PyObject *hotkey(PyObject *Py_UNUSED(self), PyObject *args)
         options.eval_locals = locals = PyFrame_GetLocals((PyFrameObject *)frame);
         if (locals == NULL)
             PyErr_Clear(); /* :eval then runs in the globals alone */
+        /* The frame (alive for the whole call) holds its globals and its
+         * locals dict: borrow them, so the snapshot shows no reference of
+         * ours.  A locals proxy (3.13) lives only through this reference. */
+        Py_CLEAR(globals);
+        if (locals != NULL && PyDict_Check(locals))
+            Py_CLEAR(locals);
     }
     if (req.conn_fd >= 0)
         rs_attach_send(req.conn_fd, "open");

@@ -153,6 +153,7 @@ struct rs_browser {
     PyObject *globals;  /* :eval namespace (borrowed from the caller), or NULL: __main__'s */
     PyObject *locals;   /* (borrowed) or NULL: the globals */
     PyObject *caller_frame; /* (borrowed) or NULL */
+    rs_snapshot_caller caller; /* what the caller holds (borrowed): hidden from every snapshot */
     PyObject *main_module;  /* __main__ (strong) when there are no globals */
     rs_view *view;
     vm_history history;
@@ -209,7 +210,7 @@ void rs_view_destroy(rs_view *v);
 /* Default matcher: formats the row and looks for pattern in it. */
 int rs_view_row_matches(void *ctx, size_t row, const char *pattern);
 
-/* "12.3K"-style size in buf (at least 16 bytes). */
+/* rs_format_bytes() into buf (at least 16 bytes): "1.4M". */
 const char *rs_fmt_size(uint64_t size, char *buf);
 
 /* The flags of node n as a 4-column string (⟳ † ◆ ✗ or C F L G when the

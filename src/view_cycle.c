@@ -22,8 +22,8 @@ typedef struct cycle_data {
     rs_cycle cycle;
     rs_break_edge *breaks; /* ranked edges, as the analysis gives them */
     size_t break_total;
-    size_t shown[MAX_KINDS_SHOWN]; /* first edge of each kind (label, types) */
-    size_t same[MAX_KINDS_SHOWN];  /* how many ranked edges are of that kind */
+    size_t shown[MAX_KINDS_SHOWN]; /* best edge of each pair of types */
+    size_t same[MAX_KINDS_SHOWN];  /* how many edges of the cycle join those types */
     size_t break_count;            /* kinds shown */
     rs_idx at;             /* the walk's current node */
     size_t *walk;          /* referent indexes of `at` that stay in the cycle */
@@ -33,6 +33,13 @@ typedef struct cycle_data {
 static bool in_cycle(const cycle_data *d, rs_snapshot *s, rs_idx n)
 {
     return rs_scc_cycle_of(s->scc, n) == d->cycle.number;
+}
+
+/* true when edges a and b join objects of the same two types. */
+static bool same_types(rs_snapshot *s, const rs_edge_ref *a, const rs_edge_ref *b)
+{
+    return rs_graph_type_id(s->graph, a->from) == rs_graph_type_id(s->graph, b->from) &&
+           rs_graph_type_id(s->graph, a->to) == rs_graph_type_id(s->graph, b->to);
 }
 
 static size_t walk_start(const cycle_data *d)
@@ -66,26 +73,26 @@ static int cycle_open(rs_view *v)
     d->breaks = rs_cycle_break_edges(s, &d->cycle, MAX_BREAK_EDGES, &d->break_total);
     if (d->breaks == NULL)
         return -1;
-    /* A tree has one .parent edge per node: show each kind of edge once. */
-    for (size_t i = 0; i < d->break_total; i++) {
+    /* A tree has one .parent edge per node: show each pair of types once,
+     * with its best-ranked edge. */
+    for (size_t i = 0; i < d->break_total && d->break_count < MAX_KINDS_SHOWN; i++) {
         const rs_break_edge *e = &d->breaks[i];
         size_t k = 0;
-        for (; k < d->break_count; k++) {
-            const rs_break_edge *f = &d->breaks[d->shown[k]];
-            if (rs_graph_type_id(s->graph, e->edge.from) == rs_graph_type_id(s->graph, f->edge.from) &&
-                rs_graph_type_id(s->graph, e->edge.to) == rs_graph_type_id(s->graph, f->edge.to) &&
-                PyUnicode_Compare(e->label, f->label) == 0)
-                break;
-        }
-        if (PyErr_Occurred())
-            return -1;
-        if (k < d->break_count)
-            d->same[k]++;
-        else if (d->break_count < MAX_KINDS_SHOWN) {
-            d->shown[d->break_count] = i;
-            d->same[d->break_count++] = 1;
-        }
+        while (k < d->break_count && !same_types(s, &e->edge, &d->breaks[d->shown[k]].edge))
+            k++;
+        if (k == d->break_count)
+            d->shown[d->break_count++] = i;
     }
+    /* xN counts every edge of the cycle between those types (cycle.edges),
+     * not only the ranked ones. */
+    size_t edge_count;
+    rs_edge_ref *edges = rs_cycle_edges(s, &d->cycle, &edge_count);
+    if (edges == NULL)
+        return -1;
+    for (size_t i = 0; i < edge_count; i++)
+        for (size_t k = 0; k < d->break_count; k++)
+            d->same[k] += same_types(s, &edges[i], &d->breaks[d->shown[k]].edge);
+    rs_free(edges);
     d->at = v->place.arg2 ? (rs_idx)(v->place.arg2 - 1) : d->cycle.members[0];
     if (!in_cycle(d, s, d->at))
         d->at = d->cycle.members[0];

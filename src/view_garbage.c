@@ -16,6 +16,7 @@
 typedef struct garbage_data {
     rs_garbage_entry *rows;
     size_t count;
+    rs_garbage_totals totals; /* the summary's figures */
 } garbage_data;
 
 enum { COL_SIZE, COL_REASON };
@@ -48,7 +49,7 @@ static int garbage_open(rs_view *v)
     }
     v->data = d;
     d->rows = rs_garbage(v->browser->snap, &d->count);
-    if (d->rows == NULL)
+    if (d->rows == NULL || rs_garbage_count(v->browser->snap, &d->totals) < 0)
         return -1;
     vm_list_init(&v->list, &source, v, d->count);
     return 0;
@@ -71,9 +72,13 @@ static int garbage_header_height(rs_view *v, int width)
 
 static void garbage_draw_header(rs_view *v, int row, int width)
 {
-    char line[700];
-    snprintf(line, sizeof line, "%zu objects: gc.garbage, finalizers in cycles, unreachable cycles",
-             ((garbage_data *)v->data)->count);
+    char line[700], stuck[16];
+    const rs_garbage_totals *g = &((garbage_data *)v->data)->totals;
+    snprintf(line, sizeof line,
+             "%zu objects: %zu in gc.garbage, %zu with finalizers in live cycles, %zu unreachable in cycles, %zu held "
+             "by them (%s stuck)",
+             ((garbage_data *)v->data)->count, g->count[RS_GARBAGE_GC_LIST], g->count[RS_GARBAGE_FINALIZER_CYCLE],
+             g->count[RS_GARBAGE_UNREACHABLE_CYCLE], g->count[RS_GARBAGE_UNREACHABLE], rs_fmt_size(g->stuck, stuck));
     ui_text(row, 0, width, UI_HEADING, line);
     const char *note = "Since Python 3.4 (PEP 442) gc frees cycles with __del__; gc.garbage fills only with "
                        "gc.DEBUG_SAVEALL or legacy tp_del types.";

@@ -149,18 +149,7 @@ void rs_view_draw(rs_view *v, int top, int height, int width)
 
 const char *rs_fmt_size(uint64_t size, char *buf)
 {
-    static const char units[] = "BKMGTP";
-    double value = (double)size;
-    int unit = 0;
-    while (value >= 1024.0 && unit < 5) {
-        value /= 1024.0;
-        unit++;
-    }
-    if (unit == 0)
-        snprintf(buf, 16, "%lluB", (unsigned long long)size);
-    else
-        snprintf(buf, 16, value < 10 ? "%.1f%c" : "%.0f%c", value, units[unit]);
-    return buf;
+    return rs_format_bytes(size, buf, 16);
 }
 
 bool rs_node_in_closure(rs_snapshot *s, rs_idx n)
@@ -369,4 +358,52 @@ int rs_view_header_one_line(rs_view *v, int width)
     (void)v;
     (void)width;
     return 1;
+}
+
+/* --- headless rows, for tests -------------------------------------------------- */
+
+PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
+{
+    static const struct {
+        const char *name;
+        enum rs_screen screen;
+    } screens[] = {
+        {"summary", RS_SCREEN_SUMMARY}, {"types", RS_SCREEN_TYPES},       {"garbage", RS_SCREEN_GARBAGE},
+        {"cycle", RS_SCREEN_CYCLE},     {"retained", RS_SCREEN_RETAINED}, {"threads", RS_SCREEN_THREADS},
+        {"growth", RS_SCREEN_GROWTH},   {"object", RS_SCREEN_OBJECT},
+    };
+    const rs_view_class *cls = NULL;
+    for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++)
+        if (strcmp(screens[i].name, screen_name) == 0)
+            cls = rs_view_class_of(screens[i].screen);
+    if (cls == NULL) {
+        PyErr_Format(PyExc_ValueError, "no screen named '%s'", screen_name);
+        return NULL;
+    }
+    rs_browser b = {.snap = s, .refresh_then = -1};
+    rs_view *v = calloc(1, sizeof *v);
+    if (v == NULL)
+        return PyErr_NoMemory();
+    v->cls = cls;
+    v->browser = &b;
+    v->place.screen = (int)cls->screen;
+    v->place.arg = arg;
+    v->place.cursor_row = SIZE_MAX;
+    v->place.sort_column = -1;
+    for (size_t i = 0; i < RS_ROW_CACHE; i++)
+        v->cache[i].row = SIZE_MAX;
+    b.view = v;
+    PyObject *list = cls->open(v) < 0 ? NULL : PyList_New(0);
+    for (size_t pos = 0; list != NULL && pos < v->list.count; pos++) {
+        char buf[RS_ROW_MAX];
+        ui_style style;
+        PyObject *line = NULL;
+        if (cls->format_row(v, vm_list_row(&v->list, pos), buf, sizeof buf, &style) < 0 ||
+            (line = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace")) == NULL ||
+            PyList_Append(list, line) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(line);
+    }
+    rs_view_destroy(v);
+    return list;
 }

@@ -27,6 +27,7 @@ typedef struct object_data {
     const rs_idx *referents;
     size_t referent_count;
     char repr[600]; /* made once: the header is drawn on every frame */
+    uint64_t retained; /* rs_retained_size(): garbage too */
 } object_data;
 
 enum row_kind { ROW_HELD_HEADING, ROW_ROOT, ROW_REFERRER, ROW_HOLDS_HEADING, ROW_REFERENT };
@@ -132,6 +133,8 @@ static int object_open(rs_view *v)
     d->referrers = rs_graph_referrers(s->graph, n, &d->referrer_count);
     d->referents = rs_graph_referents(s->graph, n, &d->referent_count);
     rs_fmt_repr(rs_snapshot_object(s, n), d->repr, sizeof d->repr);
+    if (rs_retained_size(s, n, &d->retained) < 0)
+        return -1;
     if (rs_graph_flags(s->graph, n) & RS_NODE_ROOT) {
         size_t count;
         const rs_root *roots = rs_graph_roots(s->graph, &count);
@@ -176,7 +179,7 @@ static void object_draw_header(rs_view *v, int row, int width)
     char line[1024], size[16], retained[16];
     snprintf(line, sizeof line, "%s at 0x%llx  size %s  retained %s  refcount %u  unexplained %ld",
              rs_snapshot_type_name(s, n), (unsigned long long)rs_graph_addr(s->graph, n),
-             rs_fmt_size(rs_graph_size(s->graph, n), size), rs_fmt_size(rs_dom_retained(s->dom, n), retained),
+             rs_fmt_size(rs_graph_size(s->graph, n), size), rs_fmt_size(d->retained, retained),
              rs_graph_refcount(s->graph, n), rs_snapshot_unexplained(s, n));
     ui_text(row, 0, width, UI_HEADING, line);
     bool cycle = rs_scc_in_cycle(s->scc, n), finalizer = rs_graph_flags(s->graph, n) & RS_NODE_FINALIZER;

@@ -14,6 +14,7 @@
 typedef struct retained_data {
     rs_idx *nodes;
     size_t count;
+    uint64_t total; /* their sizes: what freeing the object frees */
 } retained_data;
 
 enum { COL_RETAINED, COL_SIZE };
@@ -47,31 +48,10 @@ static int retained_open(rs_view *v)
         return -1;
     }
     v->data = d;
-    /* Breadth-first down the dominator tree: the array is its own queue. */
-    size_t cap = 1024;
-    d->nodes = malloc(cap * sizeof *d->nodes);
-    if (d->nodes == NULL) {
-        PyErr_NoMemory();
+    d->nodes = rs_retained_set(s, n, &d->count);
+    if (d->nodes == NULL)
         return -1;
-    }
-    d->nodes[d->count++] = n;
-    for (size_t i = 0; i < d->count; i++) {
-        size_t k;
-        const rs_idx *children = rs_dom_children(s->dom, d->nodes[i], &k);
-        if (d->count + k > cap) {
-            while (d->count + k > cap)
-                cap *= 2;
-            rs_idx *bigger = realloc(d->nodes, cap * sizeof *bigger);
-            if (bigger == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            d->nodes = bigger;
-        }
-        for (size_t j = 0; j < k; j++)
-            if (!(rs_graph_flags(s->graph, children[j]) & RS_NODE_INTERNAL))
-                d->nodes[d->count++] = children[j];
-    }
+    d->total = rs_retained_set_size(s, d->nodes, d->count);
     vm_list_init(&v->list, &source, v, d->count);
     return vm_list_sort(&v->list, COL_RETAINED, true) < 0 ? (PyErr_NoMemory(), -1) : 0;
 }
@@ -80,7 +60,7 @@ static void retained_close(rs_view *v)
 {
     retained_data *d = v->data;
     if (d != NULL)
-        free(d->nodes);
+        rs_free(d->nodes);
     free(d);
     v->data = NULL;
 }
@@ -91,8 +71,12 @@ static void retained_draw_header(rs_view *v, int row, int width)
     rs_snapshot *s = v->browser->snap;
     rs_idx n = (rs_idx)v->place.arg;
     char line[300], size[16];
-    snprintf(line, sizeof line, "freeing this %s would free %zu objects, %s", rs_snapshot_type_name(s, n), d->count,
-             rs_fmt_size(rs_dom_retained(s->dom, n), size));
+    if (rs_dom_reachable(s->dom, n))
+        snprintf(line, sizeof line, "freeing this %s would free %zu objects, %s", rs_snapshot_type_name(s, n),
+                 d->count, rs_fmt_size(d->total, size));
+    else
+        snprintf(line, sizeof line, "garbage: the collection that frees this %s frees %zu objects, %s",
+                 rs_snapshot_type_name(s, n), d->count, rs_fmt_size(d->total, size));
     ui_text(row, 0, width, UI_HEADING, line);
 }
 

@@ -1,10 +1,11 @@
 /*
- * The summary (home) screen: the leak suspects at a glance.  The objects
- * retaining the most that hang directly off a module, a frame or C code
- * (each with its why-alive expression), the biggest types, growth since
- * the mark, the biggest cycles, garbage, unexplained references and the
- * largest strings.  Enter
- * on a row opens what it names.
+ * The summary (home) screen: the leak suspects at a glance, as suspects.c
+ * defines them (the report shows the same rows with the same figures).
+ * The objects retaining the most that hang directly off a module, a frame
+ * or C code, each with its why-alive expression and what it accumulates,
+ * the biggest types, growth since the mark, the biggest cycles, garbage,
+ * unexplained references and the largest strings.  Enter on a row opens
+ * what it names.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -15,6 +16,7 @@
 
 #include "refscope/dom.h"
 #include "refscope/scc.h"
+#include "suspects.h"
 #include "view.h"
 
 #define TOP_SUSPECTS 6
@@ -38,6 +40,7 @@ typedef struct summary_row {
 typedef struct summary_data {
     summary_row *rows;
     size_t count, cap;
+    uint64_t stuck; /* bytes in unreachable objects: not in "reachable" */
 } summary_data;
 
 static int add_row(summary_data *d, enum row_kind kind, rs_idx node, uint64_t value, uint64_t aux, const char *text)
@@ -60,80 +63,40 @@ nomem:
     return -1;
 }
 
-/* Keeps the k biggest (value, node) pairs seen, biggest first. */
-typedef struct top_k {
-    uint64_t value[8];
-    rs_idx node[8];
-    size_t count, k;
-} top_k;
-
-static void top_add(top_k *t, uint64_t value, rs_idx node)
+/* "PATH  holds 3000 x app.Order (94%)" for suspect x, into text. */
+static int suspect_text(rs_snapshot *s, const rs_suspect *x, char *text, size_t len)
 {
-    if (t->count == t->k && value <= t->value[t->count - 1])
-        return;
-    size_t i = t->count < t->k ? t->count++ : t->count - 1;
-    while (i > 0 && t->value[i - 1] < value) {
-        t->value[i] = t->value[i - 1];
-        t->node[i] = t->node[i - 1];
-        i--;
-    }
-    t->value[i] = value;
-    t->node[i] = node;
-}
-
-/* A node worth naming as a suspect: data, not a type, module or code. */
-static bool suspect_candidate(rs_snapshot *s, rs_idx n)
-{
-    uint32_t f = rs_graph_flags(s->graph, n);
-    if (f & (RS_NODE_INTERNAL | RS_NODE_NOT_DATA | RS_NODE_TYPE | RS_NODE_MODULE))
-        return false;
-    PyObject *obj = rs_snapshot_object(s, n);
-    return !PyFunction_Check(obj) && !PyCode_Check(obj) && !PyFrame_Check(obj) && !PyCFunction_Check(obj);
-}
-
-/* Hangs directly off the program's structure: dominated by no data object. */
-static bool top_level(rs_snapshot *s, rs_idx n)
-{
-    rs_idx d = rs_dom_idom(s->dom, n);
-    if (d == RS_DOM_SUPER_ROOT)
-        return true;
-    if (d == RS_NONE)
-        return false;
-    if (rs_graph_flags(s->graph, d) & (RS_NODE_NOT_DATA | RS_NODE_TYPE | RS_NODE_MODULE))
-        return true;
-    PyObject *holder = rs_snapshot_object(s, d);
-    return PyFunction_Check(holder) || PyFrame_Check(holder) || PyCode_Check(holder);
+    char path[400] = "(not reachable from a root: garbage)", holds[300];
+    PyObject *e = rs_path_text(s, x->node);
+    if (e == NULL)
+        return -1;
+    if (e != Py_None)
+        rs_fmt_str(e, path, sizeof path);
+    Py_DECREF(e);
+    PyObject *a = rs_suspect_accumulation_text(s, x);
+    if (a == NULL)
+        return -1;
+    rs_fmt_str(a, holds, sizeof holds);
+    Py_DECREF(a);
+    snprintf(text, len, "%s%s%s", path, *holds ? "  " : "", holds);
+    return 0;
 }
 
 static int add_suspects(summary_data *d, rs_snapshot *s)
 {
-    top_k top = {.k = TOP_SUSPECTS};
-    size_t n = rs_graph_node_count(s->graph);
-    for (rs_idx i = 0; i < n; i++)
-        if (suspect_candidate(s, i) && top_level(s, i))
-            top_add(&top, rs_dom_retained(s->dom, i), i);
-    if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Top suspects: what retains the most (Enter opens, p shows the path)") < 0)
+    size_t count;
+    rs_suspect *top = rs_suspects(s, TOP_SUSPECTS, &count);
+    if (top == NULL)
         return -1;
-    for (size_t i = 0; i < top.count; i++) {
-        rs_idx *nodes;
-        size_t len;
-        const rs_root *root;
-        char text[400] = "(not reachable from a root: garbage)";
-        int r = rs_path_find(s, top.node[i], &nodes, &len, &root);
-        if (r < 0)
-            return -1;
-        if (r == 1) {
-            PyObject *e = rs_path_expression(s, nodes, len, root);
-            rs_free(nodes);
-            if (e == NULL)
-                return -1;
-            rs_fmt_str(e, text, sizeof text);
-            Py_DECREF(e);
-        }
-        if (add_row(d, ROW_SUSPECT, top.node[i], top.value[i], 0, text) < 0)
-            return -1;
+    int r = add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Top suspects: what retains the most (Enter opens, p shows the path)");
+    for (size_t i = 0; r == 0 && i < count; i++) {
+        char text[800];
+        r = suspect_text(s, &top[i], text, sizeof text);
+        if (r == 0)
+            r = add_row(d, ROW_SUSPECT, top[i].node, top[i].retained, 0, text);
     }
-    return 0;
+    rs_free(top);
+    return r;
 }
 
 static int add_types(summary_data *d, rs_snapshot *s)
@@ -176,94 +139,84 @@ static int add_growth(summary_data *d, rs_snapshot *s)
 
 static int add_cycles(summary_data *d, rs_snapshot *s)
 {
-    top_k top = {.k = TOP_CYCLES};
-    size_t cycles = rs_scc_cycle_count(s->scc);
-    for (size_t c = 0; c < cycles; c++) {
-        size_t count;
-        const rs_idx *members = rs_scc_cycle_members(s->scc, c, &count);
-        uint64_t size = 0;
-        for (size_t i = 0; i < count; i++)
-            size += rs_graph_size(s->graph, members[i]);
-        top_add(&top, size, (rs_idx)c);
-    }
-    char heading[128];
-    snprintf(heading, sizeof heading, "Biggest cycles (%zu in all; 3 lists them)", cycles);
-    if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, heading) < 0)
+    size_t count, total, unreachable;
+    rs_cycle *cycles = rs_suspect_cycles(s, TOP_CYCLES, &count, &total, &unreachable);
+    if (cycles == NULL)
         return -1;
-    if (cycles == 0)
-        return add_row(d, ROW_NOTE, RS_NONE, 0, 0, "  no reference cycles among data objects");
-    for (size_t i = 0; i < top.count; i++) {
-        size_t count;
-        rs_scc_cycle_members(s->scc, top.node[i], &count);
-        if (add_row(d, ROW_CYCLE, RS_NONE, top.value[i], top.node[i], NULL) < 0)
-            return -1;
-        d->rows[d->count - 1].node = (rs_idx)count;
+    char text[300];
+    snprintf(text, sizeof text, "Biggest cycles by retained size (%zu in all, %zu unreachable; 3 lists them)", total,
+             unreachable);
+    int r = add_row(d, ROW_HEADING, RS_NONE, 0, 0, text);
+    if (r == 0 && total == 0)
+        r = add_row(d, ROW_NOTE, RS_NONE, 0, 0, "  no reference cycles among data objects");
+    for (size_t i = 0; r == 0 && i < count; i++) {
+        uint32_t types[3];
+        uint64_t counts[3];
+        size_t named = rs_cycle_member_types(s, &cycles[i], types, counts, 3);
+        size_t pos = (size_t)snprintf(text, sizeof text, "cycle of %zu objects%s", cycles[i].member_count,
+                                      cycles[i].garbage ? " (garbage)" : "");
+        for (size_t k = 0; k < named && pos < sizeof text; k++)
+            pos += (size_t)snprintf(text + pos, sizeof text - pos, "%s%s", k ? ", " : ": ", s->types[types[k]].name);
+        r = add_row(d, ROW_CYCLE, (rs_idx)cycles[i].member_count, cycles[i].retained, cycles[i].number, text);
     }
-    return 0;
+    rs_free(cycles);
+    return r;
 }
 
 static int add_garbage(summary_data *d, rs_snapshot *s)
 {
-    size_t n = rs_graph_node_count(s->graph), listed = 0, finalizers = 0, unreachable = 0;
-    for (rs_idx i = 0; i < n; i++) {
-        uint32_t f = rs_graph_flags(s->graph, i);
-        if (f & RS_NODE_INTERNAL)
-            continue;
-        listed += (f & RS_NODE_GARBAGE) != 0;
-        finalizers += (f & RS_NODE_FINALIZER) && rs_scc_in_cycle(s->scc, i);
-        unreachable += !rs_dom_reachable(s->dom, i);
-    }
-    char text[256];
-    snprintf(text, sizeof text, "  %zu in gc.garbage, %zu with finalizers in cycles, %zu unreachable (Enter: 4)",
-             listed, finalizers, unreachable);
+    rs_garbage_totals g;
+    if (rs_garbage_count(s, &g) < 0)
+        return -1;
+    char text[300], stuck[16];
+    snprintf(text, sizeof text,
+             "  %zu in gc.garbage, %zu unreachable in cycles, %zu held by them (%s stuck), %zu with finalizers in "
+             "live cycles (Enter: 4)",
+             g.count[RS_GARBAGE_GC_LIST], g.count[RS_GARBAGE_UNREACHABLE_CYCLE], g.count[RS_GARBAGE_UNREACHABLE],
+             rs_fmt_size(g.stuck, stuck), g.count[RS_GARBAGE_FINALIZER_CYCLE]);
+    d->stuck = g.stuck;
     if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Garbage") < 0)
         return -1;
     return add_row(d, ROW_GARBAGE, RS_NONE, 0, 0, text);
 }
 
+static int add_nodes(summary_data *d, enum row_kind kind, rs_snapshot *s, rs_idx *nodes, size_t count)
+{
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < count; i++) {
+        uint64_t value = kind == ROW_UNEXPLAINED ? (uint64_t)rs_snapshot_unexplained(s, nodes[i])
+                                                 : rs_graph_size(s->graph, nodes[i]);
+        r = add_row(d, kind, nodes[i], value, 0, NULL);
+    }
+    rs_free(nodes);
+    return r;
+}
+
 static int add_unexplained(summary_data *d, rs_snapshot *s)
 {
-    top_k top = {.k = TOP_UNEXPLAINED};
-    size_t n = rs_graph_node_count(s->graph);
-    for (rs_idx i = 0; i < n; i++) {
-        uint32_t f = rs_graph_flags(s->graph, i);
-        /* Containers only: the interpreter holds many strings and types. */
-        if ((f & (RS_NODE_INTERNAL | RS_NODE_TYPE | RS_NODE_MODULE | RS_NODE_NOT_DATA)) || !(f & RS_NODE_IS_GC))
-            continue;
-        /* Constant tuples are shared by the interpreter's caches. */
-        PyObject *obj = rs_snapshot_object(s, i);
-        if (PyTuple_CheckExact(obj) || PyFrozenSet_CheckExact(obj))
-            continue;
-        /* Statically allocated objects (refcount ~1e9) are not leaks. */
-        if (rs_snapshot_unexplained(s, i) > 0 && rs_graph_refcount(s->graph, i) < 100000000u)
-            top_add(&top, (uint64_t)rs_snapshot_unexplained(s, i), i);
-    }
-    if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Unexplained references (held by C code: a leaky extension?)") < 0)
+    size_t count;
+    rs_idx *nodes = rs_suspect_unexplained(s, TOP_UNEXPLAINED, &count);
+    if (nodes == NULL)
         return -1;
-    if (top.count == 0)
-        return add_row(d, ROW_NOTE, RS_NONE, 0, 0, "  none");
-    for (size_t i = 0; i < top.count; i++)
-        if (add_row(d, ROW_UNEXPLAINED, top.node[i], top.value[i], 0, NULL) < 0)
-            return -1;
-    return 0;
+    if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Unexplained references (held by C code: a leaky extension?)") < 0 ||
+        (count == 0 && add_row(d, ROW_NOTE, RS_NONE, 0, 0, "  none") < 0)) {
+        rs_free(nodes);
+        return -1;
+    }
+    return add_nodes(d, ROW_UNEXPLAINED, s, nodes, count);
 }
 
 static int add_strings(summary_data *d, rs_snapshot *s)
 {
-    top_k top = {.k = TOP_STRINGS};
-    size_t n = rs_graph_node_count(s->graph);
-    for (rs_idx i = 0; i < n; i++) {
-        PyObject *obj = rs_snapshot_object(s, i);
-        if ((PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyByteArray_CheckExact(obj)) &&
-            !(rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL))
-            top_add(&top, rs_graph_size(s->graph, i), i);
-    }
-    if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Largest strings") < 0)
+    size_t count;
+    rs_idx *nodes = rs_suspect_strings(s, TOP_STRINGS, &count);
+    if (nodes == NULL)
         return -1;
-    for (size_t i = 0; i < top.count; i++)
-        if (add_row(d, ROW_STRING, top.node[i], top.value[i], 0, NULL) < 0)
-            return -1;
-    return 0;
+    if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Largest strings") < 0) {
+        rs_free(nodes);
+        return -1;
+    }
+    return add_nodes(d, ROW_STRING, s, nodes, count);
 }
 
 static bool selectable(void *ctx, size_t row)
@@ -307,10 +260,11 @@ static int summary_open(rs_view *v)
 static void summary_draw_header(rs_view *v, int row, int width)
 {
     rs_snapshot *s = v->browser->snap;
-    char line[256], size[16];
+    char line[256], size[16], stuck[16];
     uint64_t total = rs_dom_retained(s->dom, RS_DOM_SUPER_ROOT);
-    snprintf(line, sizeof line, "%zu objects, %zu references, %s reachable; snapshot took %.2f s", s->visible_count,
-             rs_graph_edge_count(s->graph), rs_fmt_size(total, size), s->seconds);
+    snprintf(line, sizeof line, "%zu objects, %zu references, %s reachable (+%s unreachable garbage); snapshot took %.2f s",
+             s->visible_count, rs_graph_edge_count(s->graph), rs_fmt_size(total, size),
+             rs_fmt_size(((summary_data *)v->data)->stuck, stuck), s->seconds);
     ui_text(row, 0, width, UI_DIM, line);
 }
 
@@ -339,27 +293,9 @@ static int summary_format(rs_view *v, size_t row, char *buf, size_t len, ui_styl
     case ROW_TYPE: /* node holds the count */
         snprintf(buf, len, "  %8s %9u  %s", rs_fmt_size(r->value, size), r->node, s->types[r->aux].name);
         break;
-    case ROW_CYCLE: {
-        size_t count;
-        const rs_idx *members = rs_scc_cycle_members(s->scc, r->aux, &count);
-        /* The member types, most common first (at most three named). */
-        const char *names[3] = {NULL, NULL, NULL};
-        size_t counts[3] = {0, 0, 0};
-        for (size_t i = 0; i < count && i < 10000; i++) {
-            const char *name = rs_snapshot_type_name(s, members[i]);
-            for (int k = 0; k < 3; k++) {
-                if (names[k] == NULL || strcmp(names[k], name) == 0) {
-                    names[k] = name;
-                    counts[k]++;
-                    break;
-                }
-            }
-        }
-        snprintf(buf, len, "  %8s  cycle of %zu objects: %s%s%s%s%s", rs_fmt_size(r->value, size), count,
-                 names[0] ? names[0] : "", names[1] ? ", " : "", names[1] ? names[1] : "", names[2] ? ", " : "",
-                 names[2] ? names[2] : "");
+    case ROW_CYCLE:
+        snprintf(buf, len, "  %8s  %s", rs_fmt_size(r->value, size), r->text);
         break;
-    }
     case ROW_UNEXPLAINED:
         snprintf(buf, len, "  %+8lld refs %-16s %s", (long long)r->value, rs_snapshot_type_name(s, r->node),
                  rs_fmt_repr(rs_snapshot_object(s, r->node), repr, sizeof repr));

@@ -18,13 +18,15 @@ enum row_kind { ROW_THREAD, ROW_FRAME, ROW_LOCAL, ROW_SUSPENDED_HEADING, ROW_GEN
 
 typedef struct thread_row {
     enum row_kind kind;
-    uint32_t index;  /* thread, frame, root or suspended-frame index */
-    uint32_t local;  /* ROW_GENERATOR_LOCAL: index into that frame's locals */
+    uint32_t index;  /* thread, frame or suspended-frame index */
+    uint32_t local;  /* ROW_LOCAL, ROW_GENERATOR_LOCAL: index into that frame's locals */
 } thread_row;
 
 typedef struct threads_data {
     thread_row *rows;
     size_t count;
+    rs_local **frame_locals; /* per executing frame (frames.c) */
+    size_t *frame_local_counts;
     rs_suspended_frame *suspended;
     size_t suspended_count;
     rs_local **gen_locals; /* per suspended frame */
@@ -42,88 +44,43 @@ static int threads_open(rs_view *v)
         return -1;
     }
     v->data = d;
-    size_t root_count;
-    const rs_root *roots = rs_graph_roots(s->graph, &root_count);
-    /* Named locals per frame, in root order (the walk adds them by slot),
-     * bucketed by frame. */
-    size_t *per_frame = calloc(s->frame_count + 1, sizeof *per_frame);
-    uint32_t *by_frame = malloc((root_count ? root_count : 1) * sizeof *by_frame);
-    if (per_frame == NULL || by_frame == NULL) {
-        free(per_frame);
-        free(by_frame);
-        PyErr_NoMemory();
-        return -1;
-    }
-    size_t locals = 0;
-    for (size_t i = 0; i < root_count; i++) {
-        if (roots[i].kind != RS_ROOT_FRAME)
-            continue;
-        const rs_root_info *info = &s->root_info[roots[i].info];
-        PyCodeObject *code = (PyCodeObject *)s->frames[info->frame].code;
-        if (info->slot < 0 || info->slot >= code->co_nlocalsplus)
-            continue;
-        if (rs_graph_flags(s->graph, roots[i].target) & RS_NODE_INTERNAL)
-            continue;
-        per_frame[info->frame + 1]++;
-        locals++;
-    }
-    for (uint32_t f = 0; f < s->frame_count; f++)
-        per_frame[f + 1] += per_frame[f];
-    {
-        size_t *fill = calloc(s->frame_count + 1, sizeof *fill);
-        if (fill == NULL) {
-            free(per_frame);
-            free(by_frame);
-            PyErr_NoMemory();
+    /* Executing frames' locals (frames.c reads them from the frame roots). */
+    d->frame_locals = calloc(s->frame_count + 1, sizeof *d->frame_locals);
+    d->frame_local_counts = calloc(s->frame_count + 1, sizeof *d->frame_local_counts);
+    if (d->frame_locals == NULL || d->frame_local_counts == NULL)
+        goto nomem;
+    size_t rows = s->thread_count + s->frame_count + 1;
+    for (uint32_t f = 0; f < s->frame_count; f++) {
+        if ((d->frame_locals[f] = rs_frame_locals(s, f, &d->frame_local_counts[f])) == NULL)
             return -1;
-        }
-        for (size_t i = 0; i < root_count; i++) {
-            if (roots[i].kind != RS_ROOT_FRAME)
-                continue;
-            const rs_root_info *info = &s->root_info[roots[i].info];
-            PyCodeObject *code = (PyCodeObject *)s->frames[info->frame].code;
-            if (info->slot < 0 || info->slot >= code->co_nlocalsplus ||
-                (rs_graph_flags(s->graph, roots[i].target) & RS_NODE_INTERNAL))
-                continue;
-            by_frame[per_frame[info->frame] + fill[info->frame]++] = (uint32_t)i;
-        }
-        free(fill);
+        rows += d->frame_local_counts[f];
     }
     /* Suspended generators and coroutines, with their locals. */
     d->suspended = rs_suspended_frames(s, &d->suspended_count);
-    if (d->suspended == NULL) {
-        free(per_frame);
-        free(by_frame);
+    if (d->suspended == NULL)
         return -1;
-    }
     d->gen_locals = calloc(d->suspended_count + 1, sizeof *d->gen_locals);
     d->gen_local_counts = calloc(d->suspended_count + 1, sizeof *d->gen_local_counts);
-    size_t gen_rows = d->suspended_count + 1;
-    for (size_t g = 0; d->gen_locals != NULL && d->gen_local_counts != NULL && g < d->suspended_count; g++) {
+    if (d->gen_locals == NULL || d->gen_local_counts == NULL)
+        goto nomem;
+    for (size_t g = 0; g < d->suspended_count; g++) {
         d->gen_locals[g] = rs_generator_locals(s, d->suspended[g].generator, &d->gen_local_counts[g]);
-        if (d->gen_locals[g] == NULL) {
-            free(per_frame);
-            free(by_frame);
+        if (d->gen_locals[g] == NULL)
             return -1;
-        }
-        gen_rows += d->gen_local_counts[g];
+        rows += 1 + d->gen_local_counts[g];
     }
-    d->rows = d->gen_locals && d->gen_local_counts
-                  ? malloc((s->thread_count + s->frame_count + locals + gen_rows + 1) * sizeof *d->rows)
-                  : NULL;
-    if (d->rows == NULL) {
-        free(per_frame);
-        free(by_frame);
-        PyErr_NoMemory();
-        return -1;
-    }
+    d->rows = malloc(rows * sizeof *d->rows);
+    if (d->rows == NULL)
+        goto nomem;
     for (uint32_t t = 0; t < s->thread_count; t++) {
         d->rows[d->count++] = (thread_row){ROW_THREAD, t, 0};
         const rs_thread_info *ti = &s->threads[t];
         for (uint32_t f = ti->first_frame; f < ti->first_frame + ti->frame_count && f < s->frame_count; f++) {
+            if (s->frames[f].refscope)
+                continue;
             d->rows[d->count++] = (thread_row){ROW_FRAME, f, 0};
-            for (size_t k = per_frame[f]; k < per_frame[f + 1]; k++)
-                d->rows[d->count++] = (thread_row){ROW_LOCAL, by_frame[k], 0};
+            for (size_t k = 0; k < d->frame_local_counts[f]; k++)
+                d->rows[d->count++] = (thread_row){ROW_LOCAL, f, (uint32_t)k};
         }
     }
     d->rows[d->count++] = (thread_row){ROW_SUSPENDED_HEADING, 0, 0};
@@ -132,10 +89,17 @@ static int threads_open(rs_view *v)
         for (size_t k = 0; k < d->gen_local_counts[g]; k++)
             d->rows[d->count++] = (thread_row){ROW_GENERATOR_LOCAL, (uint32_t)g, (uint32_t)k};
     }
-    free(per_frame);
-    free(by_frame);
     vm_list_init(&v->list, &source, v, d->count);
     return 0;
+nomem:
+    PyErr_NoMemory();
+    return -1;
+}
+
+/* The local a ROW_LOCAL or ROW_GENERATOR_LOCAL row shows. */
+static const rs_local *row_local(threads_data *d, const thread_row *r)
+{
+    return r->kind == ROW_LOCAL ? &d->frame_locals[r->index][r->local] : &d->gen_locals[r->index][r->local];
 }
 
 static void threads_close(rs_view *v)
@@ -144,6 +108,10 @@ static void threads_close(rs_view *v)
     if (d != NULL) {
         for (size_t g = 0; d->gen_locals != NULL && g < d->suspended_count; g++)
             rs_free(d->gen_locals[g]);
+        for (uint32_t f = 0; d->frame_locals != NULL && f < v->browser->snap->frame_count; f++)
+            rs_free(d->frame_locals[f]);
+        free(d->frame_locals);
+        free(d->frame_local_counts);
         free(d->gen_locals);
         free(d->gen_local_counts);
         rs_free(d->suspended);
@@ -153,12 +121,21 @@ static void threads_close(rs_view *v)
     v->data = NULL;
 }
 
+/* Frames first .. first + count - 1 that are the program's, not `refscope run`'s. */
+static uint32_t shown_frames(const rs_snapshot *s, uint32_t first, uint32_t count)
+{
+    uint32_t shown = 0;
+    for (uint32_t f = first; f < first + count && f < s->frame_count; f++)
+        shown += !s->frames[f].refscope;
+    return shown;
+}
+
 static void threads_draw_header(rs_view *v, int row, int width)
 {
     rs_snapshot *s = v->browser->snap;
     char line[200];
     snprintf(line, sizeof line, "%u threads, %u executing frames, %zu suspended generators; their locals keep objects alive",
-             s->thread_count, s->frame_count, ((threads_data *)v->data)->suspended_count);
+             s->thread_count, shown_frames(s, 0, s->frame_count), ((threads_data *)v->data)->suspended_count);
     ui_text(row, 0, width, UI_HEADING, line);
 }
 
@@ -176,8 +153,9 @@ static int threads_format(rs_view *v, size_t row, char *buf, size_t len, ui_styl
     *style = UI_NORMAL;
     if (r->kind == ROW_THREAD) {
         const rs_thread_info *t = &s->threads[r->index];
-        snprintf(buf, len, "thread '%s' (ident %lu), %u frame%s%s", t->name, t->ident, t->frame_count,
-                 t->frame_count == 1 ? "" : "s", t->is_current ? "  <- this thread (the browser runs here)" : "");
+        uint32_t frames = shown_frames(s, t->first_frame, t->frame_count);
+        snprintf(buf, len, "thread '%s' (ident %lu), %u frame%s%s", t->name, t->ident, frames, frames == 1 ? "" : "s",
+                 t->is_current ? "  <- this thread (the browser runs here)" : "");
         *style = UI_HEADING;
         return 0;
     }
@@ -186,16 +164,16 @@ static int threads_format(rs_view *v, size_t row, char *buf, size_t len, ui_styl
         *style = UI_HEADING;
         return 0;
     }
-    if (r->kind == ROW_GENERATOR || r->kind == ROW_GENERATOR_LOCAL) {
+    if (r->kind == ROW_LOCAL || r->kind == ROW_GENERATOR_LOCAL) {
+        const rs_local *l = row_local(v->data, r);
+        char text[200], label[220];
+        snprintf(label, sizeof label, "    %s", rs_fmt_str(l->name, text, sizeof text));
+        rs_fmt_object_row(b, l->value, label, 26, buf, len);
+        return 0;
+    }
+    if (r->kind == ROW_GENERATOR) {
         threads_data *d = v->data;
         const rs_suspended_frame *g = &d->suspended[r->index];
-        if (r->kind == ROW_GENERATOR_LOCAL) {
-            const rs_local *l = &d->gen_locals[r->index][r->local];
-            char text[200], label[220];
-            snprintf(label, sizeof label, "    %s", rs_fmt_str(l->name, text, sizeof text));
-            rs_fmt_object_row(b, l->value, label, 26, buf, len);
-            return 0;
-        }
         PyCodeObject *code = (PyCodeObject *)g->code;
         const char *file = PyUnicode_Check(code->co_filename) ? PyUnicode_AsUTF8(code->co_filename) : NULL;
         const char *name = PyUnicode_Check(code->co_qualname) ? PyUnicode_AsUTF8(code->co_qualname) : NULL;
@@ -223,13 +201,6 @@ static int threads_format(rs_view *v, size_t row, char *buf, size_t len, ui_styl
                  caller ? "  <- opened the browser" : "");
         return 0;
     }
-    const rs_root *root = &rs_graph_roots(s->graph, &(size_t){0})[r->index];
-    const rs_root_info *info = &s->root_info[root->info];
-    PyCodeObject *code = (PyCodeObject *)s->frames[info->frame].code;
-    PyObject *name = PyTuple_GET_ITEM(code->co_localsplusnames, info->slot);
-    char text[200], label[220];
-    snprintf(label, sizeof label, "    %s", rs_fmt_str(name, text, sizeof text));
-    rs_fmt_object_row(b, root->target, label, 26, buf, len);
     return 0;
 }
 
@@ -242,10 +213,10 @@ static rs_idx threads_selected(rs_view *v)
     const thread_row *r = &((threads_data *)v->data)->rows[row];
     threads_data *d = v->data;
     switch (r->kind) {
-    case ROW_LOCAL: return rs_graph_roots(s->graph, &(size_t){0})[r->index].target;
+    case ROW_LOCAL:
+    case ROW_GENERATOR_LOCAL: return row_local(d, r)->value;
     case ROW_FRAME: return s->frames[r->index].function;
     case ROW_GENERATOR: return d->suspended[r->index].generator;
-    case ROW_GENERATOR_LOCAL: return d->gen_locals[r->index][r->local].value;
     default: return RS_NONE;
     }
 }

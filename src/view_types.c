@@ -1,6 +1,7 @@
 /*
  * The types screen: the census, one row per type (count, size, retained
- * size); Enter lists the type's instances.
+ * size without double counting, as census() and the report give it);
+ * Enter lists the type's instances.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -65,6 +66,13 @@ static void types_close(rs_view *v)
     v->data = NULL;
 }
 
+static void types_draw_header(rs_view *v, int row, int width)
+{
+    (void)v;
+    ui_text(row, 0, width, UI_DIM,
+            "retained: freed with all the type's instances (one inside another counted once; modules, types, code 0)");
+}
+
 static const char *types_columns(rs_view *v)
 {
     (void)v;
@@ -105,6 +113,8 @@ const rs_view_class rs_view_types = {
     .source = &source,
     .open = types_open,
     .close = types_close,
+    .header_height = rs_view_header_one_line,
+    .draw_header = types_draw_header,
     .columns = types_columns,
     .format_row = types_format,
     .selected_node = types_selected,

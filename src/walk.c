@@ -38,6 +38,7 @@ typedef struct walk {
     int failed;    /* an edge could not be recorded (memory) */
     rs_progress_fn progress;
     void *progress_ctx;
+    const rs_snapshot_caller *caller; /* or NULL */
 } walk;
 
 static double now_seconds(void)
@@ -95,6 +96,20 @@ static int visit_edge(PyObject *op, void *arg)
     return 0;
 }
 
+/* References to obj that refscope's caller holds where no traversal sees
+ * them: the browse(obj) argument on the calling frame's stack, the items of
+ * the hotkey's argument tuple (hidden itself). */
+static Py_ssize_t callers_references(const rs_snapshot_caller *caller, PyObject *obj)
+{
+    if (caller == NULL)
+        return 0;
+    Py_ssize_t count = obj == caller->argument;
+    if (caller->own_call != NULL && PyTuple_Check(caller->own_call))
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(caller->own_call); i++)
+            count += PyTuple_GET_ITEM(caller->own_call, i) == obj;
+    return count;
+}
+
 /* Records node n's type, size, refcount and flags, and takes the snapshot's
  * reference.  -1 on memory failure. */
 static int describe_node(walk *w, rs_idx n, PyObject *obj)
@@ -105,7 +120,7 @@ static int describe_node(walk *w, rs_idx n, PyObject *obj)
         return -1;
     rs_graph *g = w->graph;
     rs_graph_set_type_id(g, n, type_id);
-    Py_ssize_t rc = Py_REFCNT(obj);
+    Py_ssize_t rc = Py_REFCNT(obj) - callers_references(w->caller, obj);
     rs_graph_set_refcount(g, n, rc > (Py_ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)rc);
     uint32_t flags = 0;
     if (PyObject_IS_GC(obj))
@@ -122,7 +137,7 @@ static int describe_node(walk *w, rs_idx n, PyObject *obj)
         flags |= RS_NODE_NOT_DATA;
     else if (PyWeakref_Check(obj))
         flags |= RS_NODE_WEAKREF;
-    if (is_internal(tp)) {
+    if (is_internal(tp) || (w->caller != NULL && obj == w->caller->own_call)) {
         rs_graph_add_flags(g, n, flags | RS_NODE_INTERNAL);
         return 0;
     }
@@ -286,8 +301,14 @@ static void free_tables(rs_snapshot *s)
 
 rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progress_ctx)
 {
+    return rs_snapshot_take_for(collect, NULL, progress, progress_ctx);
+}
+
+rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
+                                  void *progress_ctx)
+{
     rs_snapshot *s = NULL;
-    walk w = {.progress = progress, .progress_ctx = progress_ctx};
+    walk w = {.progress = progress, .progress_ctx = progress_ctx, .caller = caller};
     int gc_was_enabled = -1;
     double start;
 

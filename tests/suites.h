@@ -17,6 +17,7 @@
     X(trigger)            \
     X(cycles)             \
     X(analyses)           \
+    X(suspects)           \
     X(hostile)            \
     X(bounded)
 

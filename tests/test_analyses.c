@@ -236,7 +236,7 @@ START_TEST(test_analyses_report)
     ck_assert_int_eq(rs_py_long("j['objects']"), rs_py_long("len(s)"));
     ck_assert_str_eq(rs_py_str("sorted(j)"),
                      "['allocation_sites', 'closures', 'cycles', 'edges', 'format', 'garbage', 'growth', "
-                     "'largest_objects', 'memory', 'objects', 'snapshot_seconds', 'strings', 'tracing', "
+                     "'memory', 'objects', 'snapshot_seconds', 'strings', 'suspects', 'tracing', "
                      "'types', 'unexplained', 'version']");
     ck_assert_int_eq(rs_py_long("rec['delta_count']"), 300);
     ck_assert_str_eq(rs_py_str("rec['example']['path'].startswith(\"sys.modules['fixtures.analyses_heap'].leak_list[\")"),
@@ -335,6 +335,36 @@ START_TEST(test_analyses_to_dot)
 }
 END_TEST
 
+START_TEST(test_analyses_to_dot_depth_and_cuts)
+{
+    /* Check whether to_dot(depth=3) on a 30 x 30 x 30 nest of lists draws
+     * objects three levels down, marks each list whose items it left out
+     * with a "N more referents" note, states the depth and the cut in the
+     * graph's label, and direction='both' draws the referrers too. */
+    import_fixtures();
+    rs_py_run("import re\n"
+              "nest = [[[object() for _ in range(30)] for _ in range(30)] for _ in range(30)]\n"
+              "ah.nest_for_dot = nest\n"
+              "s = refscope.snapshot()\n"
+              "buf = io.StringIO()\n"
+              "s.to_dot(buf, nest, depth=3, max_nodes=200)\n"
+              "dot = buf.getvalue()\n"
+              "deepest = '%#x' % id(nest[0][0][0])\n"
+              "notes = re.findall(r'label=\"(\\d+) more referents not drawn\"', dot)\n"
+              "both = io.StringIO()\n"
+              "s.to_dot(both, nest[0], depth=1, direction='both')\n"
+              "del ah.nest_for_dot\n");
+    ck_assert_str_eq(rs_py_str("deepest in dot"), "True");
+    ck_assert_str_eq(rs_py_str("'3 levels deep' in dot and 'where it was cut' in dot"), "True");
+    ck_assert_int_ge(rs_py_long("len(notes)"), 2);
+    ck_assert_str_eq(rs_py_str("set(notes) == {'25'}"), "True");
+    ck_assert_int_le(rs_py_long("len(re.findall(r'^  n\\d+ \\[label=', dot, re.M))"), 200);
+    ck_assert_str_eq(rs_py_str("'[0]' in both.getvalue() and 'referents and referrers' in both.getvalue()"), "True");
+    /* The holder of nest[0] is nest, whose repr starts three brackets deep. */
+    ck_assert_str_eq(rs_py_str("'[[[<object object at ' + deepest in both.getvalue()"), "True");
+}
+END_TEST
+
 START_TEST(test_analyses_no_reference_leaks)
 {
     /* Check whether running every analysis and dropping the answers and
@@ -398,6 +428,7 @@ Suite *suite_analyses(void)
     tcase_add_test(tc, test_analyses_report_unexplained_references);
     tcase_add_test(tc, test_analyses_to_json);
     tcase_add_test(tc, test_analyses_to_dot);
+    tcase_add_test(tc, test_analyses_to_dot_depth_and_cuts);
     tcase_add_test(tc, test_analyses_no_reference_leaks);
     tcase_add_loop_test(tc, test_analyses_allocation_failure_is_memory_error, 0,
                         (int)(sizeof failing_calls / sizeof failing_calls[0]));

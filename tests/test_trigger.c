@@ -862,6 +862,37 @@ START_TEST(test_trigger_breakpoint_browse)
 }
 END_TEST
 
+START_TEST(test_trigger_run_hotkey_shows_no_refscope)
+{
+    /* Check whether, under `refscope run`, the browser the hotkey opens
+     * shows the program's frames without refscope's bootstrap (<string>,
+     * runpy), and no unexplained reference of the hotkey's own call (its
+     * handler, its argument tuple holding the frame). */
+    fixture_init();
+    if (!terminal_tests_possible())
+        return;
+    pid_t pid = start_target("--wait sleep", UNDER_RUN);
+    kill(pid, SIGUSR1);
+    assert_browser_open("target");
+    tmux_keys("target", "6");
+    ck_assert_msg(wait_pane("target", "frame main() trigger_target.py"), "no threads screen:\n%s", pane("target"));
+    const char *screen = pane("target");
+    ck_assert_msg(strstr(screen, "<string>") == NULL && strstr(screen, "_refscope_run") == NULL &&
+                      strstr(screen, "runpy") == NULL,
+                  "refscope run's frames show:\n%s", screen);
+    tmux_keys("target", "h End"); /* back to the summary, then its end */
+    ck_assert_msg(wait_pane("target", "Largest strings"), "no summary end:\n%s", pane("target"));
+    screen = pane("target");
+    const char *unexplained = strstr(screen, "Unexplained references");
+    ck_assert_msg(unexplained != NULL, "no unexplained section:\n%s", screen);
+    ck_assert_msg(strstr(unexplained, "refscope") == NULL && strstr(unexplained, "<frame at") == NULL,
+                  "refscope's own references show:\n%s", screen);
+    tmux_keys("target", "q");
+    ck_assert_msg(wait_alternate("target", 0), "q did not close the browser:\n%s", pane("target"));
+    assert_target_alive(pid);
+}
+END_TEST
+
 Suite *suite_trigger(void)
 {
     Suite *s = suite_create("trigger");
@@ -889,6 +920,7 @@ Suite *suite_trigger(void)
     tcase_add_test(terminals, test_trigger_other_user_refused);
     tcase_add_test(terminals, test_trigger_target_dies_while_attached);
     tcase_add_test(terminals, test_trigger_breakpoint_browse);
+    tcase_add_test(terminals, test_trigger_run_hotkey_shows_no_refscope);
     suite_add_tcase(s, terminals);
     return s;
 }

@@ -580,6 +580,39 @@ START_TEST(test_tui_mark_and_growth)
 }
 END_TEST
 
+/* Check whether :mark marks the heap now, not the snapshot the browser
+ * opened with: of 50 Probes made before :mark and 70 after, :growth
+ * reports exactly the 70. */
+START_TEST(test_tui_mark_marks_the_heap_now)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_command(&t, "eval PROBES.extend(Probe() for _ in range(50))");
+    tui_command(&t, "mark");
+    ck_assert_screen(&t, "marked ");
+    tui_command(&t, "eval PROBES.extend(Probe() for _ in range(70))");
+    tui_command(&t, "growth");
+    ck_assert_screen(&t, "types changed since the mark");
+    ck_assert_screen(&t, "+70       70  __main__.Probe");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether browse(obj) shows obj held by its dict alone: not by the
+ * call's argument tuple, nor by C as an unexplained reference. */
+START_TEST(test_tui_browse_object_shows_no_refscope_holder)
+{
+    tui t;
+    tui_start_full(&t, 120, 30, "LANG=C.UTF-8 LEAKY_BROWSE_OBJECT=1", "");
+    tui_keys(&t, "q");
+    ck_assert_screen(&t, "held by: 1 referrer");
+    ck_assert_screen(&t, "['session-7']");
+    ck_assert_msg(strstr(t.screen, "tuple") == NULL && strstr(t.screen, "held by C") == NULL,
+                  "refscope's call shows as a holder:\n%s", t.screen);
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether the browser draws on the terminal while the program's
  * stdout and stderr go to a file. */
 START_TEST(test_tui_works_with_output_redirected)
@@ -689,6 +722,8 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_command_history_persists);
     tcase_add_test(tc, test_tui_no_terminal_raises_error);
     tcase_add_test(tc, test_tui_mark_and_growth);
+    tcase_add_test(tc, test_tui_mark_marks_the_heap_now);
+    tcase_add_test(tc, test_tui_browse_object_shows_no_refscope_holder);
     tcase_add_test(tc, test_tui_works_with_output_redirected);
     tcase_add_test(tc, test_tui_monochrome_ascii_flags);
     tcase_add_test(tc, test_tui_mouse_wheel_and_click);

@@ -2,7 +2,7 @@
 
 The C core lives in refscope._refscope; everything public is re-exported here.
 """
-from ._refscope import _bench_keypress, _key_table  # the browser's benchmark and test hooks
+from ._refscope import _bench_keypress, _key_table, _screen_rows  # the browser's benchmark and test hooks
 from ._refscope import (Cycle, Error, Path, Snapshot, __version__, browse, growth, install, mark, report, snapshot,
                         uninstall)
 

@@ -11,6 +11,9 @@ with refscope.browse() and, once the browser is left, says so and exits:
   - EVIL: an object whose repr holds terminal escape sequences
   - TICKS: a thread appends to it while the browser waits for keys
   - STREAM: a suspended generator whose local 'generator_buffer' lives on
+  - PROBES: empty; tests fill it with Probe objects through :eval
+$LEAKY_BROWSE_OBJECT, when set, browses SESSIONS['session-7'] after the
+first browser is left.
 $LEAKY_PID_FILE, when set, receives the process id.
 """
 import os
@@ -46,6 +49,13 @@ class Resource:
 
     def __del__(self):
         pass
+
+
+class Probe:
+    """Allocated by the tests with :eval, to count growth exactly."""
+
+
+PROBES = []
 
 
 class Evil:
@@ -113,6 +123,10 @@ else:
         print("second browse in a moment", flush=True)
         time.sleep(1.0)
         refscope.browse()
+    if os.environ.get("LEAKY_BROWSE_OBJECT"):
+        # browse(obj) must not show its own call as one of obj's holders.
+        print("browsing a session in a moment", flush=True)
+        refscope.browse(SESSIONS["session-7"])
 print("after browse: the program continues", flush=True)
 stop.set()
 thread.join()

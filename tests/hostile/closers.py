@@ -7,6 +7,7 @@ answer (or raised refscope.Error), and whether the snapshot is closed once
 the method returned."""
 import io
 import json
+import sys
 
 import refscope
 
@@ -65,7 +66,10 @@ def _referrers(s, value):
 
 
 def _path(s, value):
-    return str(s.path(value)).endswith(".HOLDER[ClosingKey()]")
+    path = s.path(value)
+    # The display form names the key by its repr (which closes s); str()
+    # is an expression that evaluates back to the value.
+    return path.display().endswith(".HOLDER[ClosingKey()]") and eval(str(path), {"sys": sys}) is value
 
 
 def _to_dot(s, value):

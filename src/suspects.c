@@ -1,0 +1,518 @@
+/*
+ * Leak suspects (suspects.h): every rule that decides what the summary
+ * screen, the report and the API name as a suspect lives here once.
+ *
+ *   rs_top_k                  the one "keep the k biggest" helper
+ *   rs_suspects               candidates ranked by retained size, then one
+ *                             bounded walk of each one's dominator subtree
+ *                             (accumulate) names the type retaining the most
+ *                             inside it and the container holding those
+ *   rs_suspect_unexplained    the unexplained-reference filter
+ *   rs_suspect_strings        largest str / bytes / bytearray
+ *   rs_suspect_cycles         cycles as rs_cycles() ranks them
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "refscope/dom.h"
+#include "suspects.h"
+
+/* --- top k ---------------------------------------------------------------- */
+
+/* Up to this k a sorted array with insertion; above, keep and sort once. */
+#define TOP_K_INSERTION_MAX 64
+
+int rs_top_k_init(rs_top_k *t, size_t k)
+{
+    *t = (rs_top_k){.k = k, .capacity = k < TOP_K_INSERTION_MAX ? (k ? k : 1) : TOP_K_INSERTION_MAX};
+    t->value = rs_malloc(t->capacity * sizeof *t->value);
+    t->node = rs_malloc(t->capacity * sizeof *t->node);
+    if (t->value == NULL || t->node == NULL) {
+        rs_top_k_free(t);
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* Keeps every offer unsorted, growing the arrays (at most one entry per
+ * offer, so never more than there are candidates). */
+static void top_k_keep(rs_top_k *t, uint64_t value, rs_idx node)
+{
+    if (t->count == t->capacity) {
+        size_t capacity = t->capacity * 2;
+        uint64_t *v = rs_realloc(t->value, capacity * sizeof *v);
+        if (v != NULL)
+            t->value = v;
+        rs_idx *n = v ? rs_realloc(t->node, capacity * sizeof *n) : NULL;
+        if (n == NULL) {
+            t->failed = true;
+            return;
+        }
+        t->node = n;
+        t->capacity = capacity;
+    }
+    t->value[t->count] = value;
+    t->node[t->count++] = node;
+    t->unsorted = true;
+}
+
+void rs_top_k_add(rs_top_k *t, uint64_t value, rs_idx node)
+{
+    if (t->capacity != 0 && t->k > TOP_K_INSERTION_MAX) {
+        top_k_keep(t, value, node);
+        return;
+    }
+    /* Insertion into a short sorted array: most offers lose to the last one. */
+    if (t->k == 0 || (t->count == t->k && value <= t->value[t->count - 1]))
+        return;
+    size_t i = t->count < t->k ? t->count++ : t->count - 1;
+    while (i > 0 && t->value[i - 1] < value) {
+        t->value[i] = t->value[i - 1];
+        t->node[i] = t->node[i - 1];
+        i--;
+    }
+    t->value[i] = value;
+    t->node[i] = node;
+}
+
+typedef struct top_k_pair {
+    uint64_t value;
+    rs_idx node;
+} top_k_pair;
+
+static int by_value_desc(const void *a, const void *b)
+{
+    const top_k_pair *x = a, *y = b;
+    if (x->value != y->value)
+        return x->value < y->value ? 1 : -1;
+    return (x->node > y->node) - (x->node < y->node);
+}
+
+int rs_top_k_finish(rs_top_k *t)
+{
+    if (t->failed) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (!t->unsorted)
+        return 0;
+    top_k_pair *pairs = rs_malloc(t->count * sizeof *pairs);
+    if (pairs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < t->count; i++)
+        pairs[i] = (top_k_pair){t->value[i], t->node[i]};
+    qsort(pairs, t->count, sizeof *pairs, by_value_desc);
+    if (t->count > t->k)
+        t->count = t->k;
+    for (size_t i = 0; i < t->count; i++) {
+        t->value[i] = pairs[i].value;
+        t->node[i] = pairs[i].node;
+    }
+    rs_free(pairs);
+    t->unsorted = false;
+    return 0;
+}
+
+rs_idx *rs_top_k_take(rs_top_k *t, size_t *count)
+{
+    if (rs_top_k_finish(t) < 0) {
+        rs_top_k_free(t);
+        return NULL;
+    }
+    rs_idx *nodes = t->node;
+    *count = t->count;
+    t->node = NULL;
+    rs_top_k_free(t);
+    return nodes;
+}
+
+void rs_top_k_free(rs_top_k *t)
+{
+    rs_free(t->value);
+    rs_free(t->node);
+    t->value = NULL;
+    t->node = NULL;
+    t->count = 0;
+}
+
+/* --- candidates ------------------------------------------------------------ */
+
+/* Code, functions and frames are the program, not its data. */
+static bool is_program(PyObject *obj)
+{
+    return PyFunction_Check(obj) || PyCode_Check(obj) || PyFrame_Check(obj) || PyCFunction_Check(obj);
+}
+
+/* true when n is the program's structure: a type, module or code (flagged
+ * by the walk), a function or frame, or what a class holds directly (its
+ * namespace, __mro__, __bases__). */
+static bool is_structure(rs_snapshot *s, rs_idx n)
+{
+    if (rs_graph_flags(s->graph, n) & (RS_NODE_NOT_DATA | RS_NODE_TYPE | RS_NODE_MODULE))
+        return true;
+    if (is_program(rs_snapshot_object(s, n)))
+        return true;
+    rs_idx d = rs_dom_idom(s->dom, n);
+    return d != RS_NONE && d != RS_DOM_SUPER_ROOT && (rs_graph_flags(s->graph, d) & RS_NODE_TYPE);
+}
+
+bool rs_suspect_candidate(rs_snapshot *s, rs_idx n)
+{
+    if ((rs_graph_flags(s->graph, n) & RS_NODE_INTERNAL) || is_structure(s, n))
+        return false;
+    rs_idx d = rs_dom_idom(s->dom, n);
+    return d == RS_DOM_SUPER_ROOT || (d != RS_NONE && is_structure(s, d));
+}
+
+/* --- accumulation ------------------------------------------------------------- */
+
+/* Per type, over one suspect's dominator subtree: instances not nested in
+ * another instance of the type, what they retain, and the one object
+ * holding them all directly (RS_NONE once two holders differ). */
+typedef struct accumulate_walk {
+    rs_snapshot *snap;
+    rs_idx suspect;
+    size_t *count;
+    uint64_t *bytes;
+    uint32_t *active;
+    rs_idx *holder;
+    uint32_t *touched; /* type ids seen, to reset only those */
+    size_t touched_count;
+    size_t visited;
+} accumulate_walk;
+
+static bool counted(rs_snapshot *s, rs_idx n)
+{
+    return !(rs_graph_flags(s->graph, n) & (RS_NODE_INTERNAL | RS_NODE_NOT_DATA));
+}
+
+static int accumulate_node(void *ctx, rs_idx n, bool leaving)
+{
+    accumulate_walk *w = ctx;
+    if (n == w->suspect || !counted(w->snap, n))
+        return 0;
+    uint32_t t = rs_graph_type_id(w->snap->graph, n);
+    if (leaving) {
+        w->active[t]--;
+        return 0;
+    }
+    if (++w->visited > RS_ACCUMULATION_BUDGET)
+        return 2;
+    if (w->active[t]++ > 0)
+        return 0;
+    if (w->count[t] == 0) {
+        w->touched[w->touched_count++] = t;
+        w->holder[t] = rs_dom_idom(w->snap->dom, n);
+    } else if (w->holder[t] != rs_dom_idom(w->snap->dom, n)) {
+        w->holder[t] = RS_NONE;
+    }
+    w->count[t]++;
+    w->bytes[t] += rs_dom_retained(w->snap->dom, n);
+    return 0;
+}
+
+/* true when type t retains more than type u (more instances break a tie). */
+static bool more(const accumulate_walk *w, uint32_t t, uint32_t u)
+{
+    return u == UINT32_MAX || w->bytes[t] > w->bytes[u] || (w->bytes[t] == w->bytes[u] && w->count[t] > w->count[u]);
+}
+
+/* A builtin container: what it holds is the accumulation, not itself. */
+static bool plain_container(rs_snapshot *s, uint32_t t)
+{
+    PyTypeObject *tp = s->types[t].type;
+    return tp == &PyDict_Type || tp == &PyList_Type || tp == &PyTuple_Type || tp == &PySet_Type ||
+           tp == &PyFrozenSet_Type || strcmp(s->types[t].name, "collections.deque") == 0;
+}
+
+/* Fills x->accumulation from one walk of x's dominator subtree.  The type
+ * retaining the most wins (more instances break a tie).  0, or -1. */
+static int accumulate(accumulate_walk *w, rs_suspect *x)
+{
+    rs_accumulation *a = &x->accumulation;
+    *a = (rs_accumulation){.type_id = UINT32_MAX, .container = RS_NONE};
+    w->suspect = x->node;
+    w->visited = 0;
+    w->touched_count = 0;
+    int r = rs_dominator_walk(w->snap, x->node, accumulate_node, w);
+    if (r < 0)
+        return -1;
+    a->about = r == 2;
+    /* The type retaining the most; a plain container (the dict inside a
+     * registry) gives way to what it contains when that retains at least
+     * half as much. */
+    uint32_t best = UINT32_MAX, best_data = UINT32_MAX;
+    for (size_t i = 0; i < w->touched_count; i++) {
+        uint32_t t = w->touched[i];
+        if (more(w, t, best))
+            best = t;
+        if (!plain_container(w->snap, t) && more(w, t, best_data))
+            best_data = t;
+    }
+    if (best_data != UINT32_MAX && w->bytes[best_data] >= w->bytes[best] / 2)
+        best = best_data;
+    if (best != UINT32_MAX) {
+        a->type_id = best;
+        a->count = w->count[best];
+        a->bytes = w->bytes[best];
+        a->container = w->holder[best] == x->node ? RS_NONE : w->holder[best];
+    }
+    for (size_t i = 0; i < w->touched_count; i++) {
+        uint32_t t = w->touched[i];
+        w->count[t] = 0;
+        w->bytes[t] = 0;
+        w->active[t] = 0;
+    }
+    if (a->type_id != UINT32_MAX && x->retained > 0)
+        a->percent = (uint32_t)(a->bytes * 100 / x->retained);
+    return 0;
+}
+
+rs_suspect *rs_suspects(rs_snapshot *s, size_t k, size_t *count)
+{
+    if (rs_analysis_ensure_dominators(s) < 0)
+        return NULL;
+    rs_top_k top;
+    if (rs_top_k_init(&top, k) < 0)
+        return NULL;
+    size_t n = rs_graph_node_count(s->graph);
+    for (rs_idx i = 0; i < n; i++) {
+        uint64_t retained = rs_dom_retained(s->dom, i);
+        if (retained > 0 && rs_suspect_candidate(s, i))
+            rs_top_k_add(&top, retained, i);
+    }
+    if (rs_top_k_finish(&top) < 0) {
+        rs_top_k_free(&top);
+        return NULL;
+    }
+    uint32_t types = s->type_count ? s->type_count : 1;
+    accumulate_walk w = {.snap = s};
+    rs_suspect *out = rs_calloc(top.count ? top.count : 1, sizeof *out);
+    w.count = rs_calloc(types, sizeof *w.count);
+    w.bytes = rs_calloc(types, sizeof *w.bytes);
+    w.active = rs_calloc(types, sizeof *w.active);
+    w.holder = rs_malloc(types * sizeof *w.holder);
+    w.touched = rs_malloc(types * sizeof *w.touched);
+    if (out == NULL || w.count == NULL || w.bytes == NULL || w.active == NULL || w.holder == NULL ||
+        w.touched == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    for (size_t i = 0; i < top.count; i++) {
+        out[i].node = top.node[i];
+        out[i].retained = top.value[i];
+        if (accumulate(&w, &out[i]) < 0)
+            goto error;
+    }
+    *count = top.count;
+    goto done;
+error:
+    rs_free(out);
+    out = NULL;
+done:
+    rs_top_k_free(&top);
+    rs_free(w.count);
+    rs_free(w.bytes);
+    rs_free(w.active);
+    rs_free(w.holder);
+    rs_free(w.touched);
+    return out;
+}
+
+PyObject *rs_suspect_container_path(rs_snapshot *s, const rs_suspect *x)
+{
+    rs_idx c = x->accumulation.container;
+    if (c == RS_NONE)
+        Py_RETURN_NONE;
+    /* The dominator chain from the suspect down to the container; each
+     * step is an edge when the dominated object is a direct referent. */
+    size_t len = 0;
+    for (rs_idx y = c; y != x->node && y != RS_NONE && y != RS_DOM_SUPER_ROOT; y = rs_dom_idom(s->dom, y))
+        len++;
+    rs_idx *chain = rs_malloc((len + 1) * sizeof *chain);
+    if (chain == NULL)
+        return PyErr_NoMemory();
+    size_t i = len;
+    for (rs_idx y = c; i > 0; y = rs_dom_idom(s->dom, y))
+        chain[i--] = y;
+    chain[0] = x->node;
+    PyObject *path = rs_path_expression(s, chain, len + 1, NULL);
+    rs_free(chain);
+    return path;
+}
+
+PyObject *rs_suspect_accumulation_text(rs_snapshot *s, const rs_suspect *x)
+{
+    const rs_accumulation *a = &x->accumulation;
+    if (a->type_id == UINT32_MAX)
+        return PyUnicode_FromString("");
+    PyObject *where = rs_suspect_container_path(s, x);
+    if (where == NULL)
+        return NULL;
+    PyObject *text = where == Py_None
+                         ? PyUnicode_FromFormat("holds %s%zu x %s (%u%%)", a->about ? "about " : "", a->count,
+                                                s->types[a->type_id].name, (unsigned)a->percent)
+                         : PyUnicode_FromFormat("holds %s%zu x %s (%u%%) in %U", a->about ? "about " : "", a->count,
+                                                s->types[a->type_id].name, (unsigned)a->percent, where);
+    Py_DECREF(where);
+    return text;
+}
+
+/* --- unexplained references ----------------------------------------------------- */
+
+/* Refcounts at least this high belong to statically allocated objects
+ * (deep-frozen code constants, the interpreter's own strings start at
+ * 999999999; immortal objects on 3.12+ are higher still): no program
+ * holds that many references. */
+#define STATIC_REFCOUNT 900000000u
+
+/* A tuple of scalars is mostly a code constant (code objects hold
+ * co_consts without traversing them), a tuple of classes a static type's
+ * __mro__ or __bases__ (static types do not traverse theirs): references
+ * to them are never explained. */
+static bool constant_tuple(PyObject *obj)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(obj); i++) {
+        PyObject *item = PyTuple_GET_ITEM(obj, i);
+        if (item != Py_None && !PyBool_Check(item) && !PyLong_CheckExact(item) && !PyUnicode_CheckExact(item) &&
+            !PyBytes_CheckExact(item) && !PyFloat_CheckExact(item) && !PyType_Check(item))
+            return false;
+    }
+    return true;
+}
+
+/* true when name is "refscope" or "refscope.something". */
+static bool refscope_name(PyObject *name)
+{
+    const char *text = name != NULL && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    if (text == NULL) {
+        PyErr_Clear();
+        return false;
+    }
+    return strncmp(text, "refscope", 8) == 0 && (text[8] == '\0' || text[8] == '.');
+}
+
+/* refscope's own objects that the walk could not flag: its types'
+ * namespaces, its C functions (the hotkey handler, module functions) and
+ * the copy of its extension module's namespace the interpreter keeps. */
+static bool refscope_owns(PyObject *obj)
+{
+    for (size_t i = 0; i < sizeof rs_internal_types / sizeof rs_internal_types[0]; i++)
+        if (rs_internal_types[i] != NULL && obj == rs_internal_types[i]->tp_dict)
+            return true;
+    if (PyDict_CheckExact(obj))
+        return refscope_name(PyDict_GetItemString(obj, "__name__"));
+    if (!PyCFunction_Check(obj))
+        return false;
+    /* The hotkey handler has no module; its name says whose it is. */
+    const char *function = ((PyCFunctionObject *)obj)->m_ml->ml_name;
+    if (function != NULL && strncmp(function, "refscope_", 9) == 0)
+        return true;
+    PyObject *owner = ((PyCFunctionObject *)obj)->m_module;
+    if (owner == NULL || !PyModule_Check(owner))
+        return refscope_name(owner);
+    PyObject *name = PyModule_GetNameObject(owner);
+    bool ours = refscope_name(name);
+    if (name == NULL)
+        PyErr_Clear();
+    Py_XDECREF(name);
+    return ours;
+}
+
+bool rs_unexplained_suspect(rs_snapshot *s, rs_idx n)
+{
+    uint32_t flags = rs_graph_flags(s->graph, n);
+    if ((flags & (RS_NODE_NOT_DATA | RS_NODE_INTERNAL | RS_NODE_TYPE | RS_NODE_MODULE)) ||
+        rs_graph_refcount(s->graph, n) >= STATIC_REFCOUNT)
+        return false;
+    PyObject *obj = rs_snapshot_object(s, n);
+    if (obj == Py_None || obj == Py_True || obj == Py_False || obj == Py_Ellipsis || obj == Py_NotImplemented)
+        return false;
+    /* Scalars are mostly code constants and interned names. */
+    if (PyUnicode_CheckExact(obj) || PyLong_CheckExact(obj) || PyFloat_CheckExact(obj) || PyBytes_CheckExact(obj) ||
+        PyComplex_CheckExact(obj) || PyFrozenSet_CheckExact(obj))
+        return false;
+    if (PyTuple_CheckExact(obj) && constant_tuple(obj))
+        return false;
+    return !refscope_owns(obj);
+}
+
+rs_idx *rs_suspect_unexplained(rs_snapshot *s, size_t k, size_t *count)
+{
+    rs_top_k top;
+    if (rs_top_k_init(&top, k) < 0)
+        return NULL;
+    size_t n = rs_graph_node_count(s->graph);
+    for (rs_idx i = 0; i < n; i++) {
+        /* The walk made every node with unexplained references a root. */
+        if (!(rs_graph_flags(s->graph, i) & RS_NODE_ROOT_HELD))
+            continue;
+        long u = rs_snapshot_unexplained(s, i);
+        if (u > 0 && rs_unexplained_suspect(s, i))
+            rs_top_k_add(&top, (uint64_t)u, i);
+    }
+    return rs_top_k_take(&top, count);
+}
+
+/* --- strings and cycles ------------------------------------------------------ */
+
+rs_idx *rs_suspect_strings(rs_snapshot *s, size_t k, size_t *count)
+{
+    rs_top_k top;
+    if (rs_top_k_init(&top, k) < 0)
+        return NULL;
+    size_t n = rs_graph_node_count(s->graph);
+    for (rs_idx i = 0; i < n; i++) {
+        PyObject *obj = rs_snapshot_object(s, i);
+        if ((PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyByteArray_CheckExact(obj)) &&
+            !(rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL))
+            rs_top_k_add(&top, rs_graph_size(s->graph, i), i);
+    }
+    return rs_top_k_take(&top, count);
+}
+
+rs_cycle *rs_suspect_cycles(rs_snapshot *s, size_t k, size_t *count, size_t *total, size_t *unreachable)
+{
+    size_t all;
+    rs_cycle *cycles = rs_cycles(s, &all);
+    if (cycles == NULL)
+        return NULL;
+    *unreachable = 0;
+    for (size_t i = 0; i < all; i++)
+        *unreachable += cycles[i].garbage;
+    *total = all;
+    *count = all < k ? all : k;
+    return cycles;
+}
+
+size_t rs_cycle_member_types(rs_snapshot *s, const rs_cycle *c, uint32_t *types, uint64_t *counts, size_t max)
+{
+    /* Distinct types among the first members, then the max most common. */
+    enum { DISTINCT = 16, SAMPLE = 10000 };
+    uint32_t seen[DISTINCT];
+    uint64_t seen_count[DISTINCT];
+    size_t distinct = 0;
+    for (size_t i = 0; i < c->member_count && i < SAMPLE; i++) {
+        uint32_t t = rs_graph_type_id(s->graph, c->members[i]);
+        size_t k = 0;
+        while (k < distinct && seen[k] != t)
+            k++;
+        if (k == distinct) {
+            if (distinct == DISTINCT)
+                continue;
+            seen[distinct] = t;
+            seen_count[distinct++] = 0;
+        }
+        seen_count[k]++;
+    }
+    rs_top_k top = {.value = counts, .node = types, .k = max};
+    for (size_t k = 0; k < distinct; k++)
+        rs_top_k_add(&top, seen_count[k], seen[k]);
+    return top.count;
+}
