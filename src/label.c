@@ -195,6 +195,8 @@ static PyObject *closure_owner(matcher *m, PyObject *tuple)
     size_t count;
     const rs_idx *referrers = rs_graph_referrers(m->snap->graph, t, &count);
     for (size_t i = 0; i < count; i++) {
+        if (rs_graph_flags(m->snap->graph, referrers[i]) & RS_NODE_INTERNAL)
+            continue; /* not held by the snapshot: maybe gone */
         PyObject *r = rs_snapshot_object(m->snap, referrers[i]);
         if (PyFunction_Check(r) && PyFunction_GET_CLOSURE(r) == tuple)
             return r;

@@ -366,13 +366,21 @@ static PyObject *edge_list(PyObject *self, PyObject *obj, int forward)
         return NULL;
     size_t count;
     const rs_idx *nodes = forward ? rs_graph_referents(s->graph, n, &count) : rs_graph_referrers(s->graph, n, &count);
-    if (rs_label_prepare(s, n, forward) < 0)
+    /* A user's object may hold a Snapshot (gc.get_referents lists it), but
+     * the snapshot does not hold refscope's own objects: listed only while
+     * obj still holds them.  They never show up as holders. */
+    uint8_t *alive = forward ? PyMem_Malloc(count ? count : 1) : NULL;
+    if (forward && (alive == NULL || rs_snapshot_own_alive(s, n, alive) < 0)) {
+        PyMem_Free(alive);
+        return alive == NULL ? PyErr_NoMemory() : NULL;
+    }
+    if (rs_label_prepare(s, n, forward) < 0) {
+        PyMem_Free(alive);
         return NULL;
+    }
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < count; i++) {
-        /* A user's object may hold a Snapshot (gc.get_referents lists it);
-         * refscope's own objects never show up as holders. */
-        if (!forward && (rs_graph_flags(s->graph, nodes[i]) & RS_NODE_INTERNAL))
+        if ((rs_graph_flags(s->graph, nodes[i]) & RS_NODE_INTERNAL) && !(forward && alive[i]))
             continue;
         PyObject *label = forward ? rs_label_referent(s, n, i) : rs_label_referrer(s, n, i);
         PyObject *pair = label ? PyTuple_Pack(2, rs_snapshot_object(s, nodes[i]), label) : NULL;
@@ -381,6 +389,7 @@ static PyObject *edge_list(PyObject *self, PyObject *obj, int forward)
             Py_CLEAR(list);
         Py_XDECREF(pair);
     }
+    PyMem_Free(alive);
     return list;
 }
 

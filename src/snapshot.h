@@ -118,6 +118,13 @@ static inline PyObject *rs_snapshot_object(const rs_snapshot *s, rs_idx n)
     return (PyObject *)rs_graph_addr(s->graph, n);
 }
 
+/* For each referent edge k of holder (alive has one entry per referent):
+ * alive[k] = 1 when the edge goes to one of refscope's own objects (which
+ * the snapshot does not hold) and holder still references it now, so it is
+ * alive; 0 for every other edge.  Traverses holder (walk.c).  0, or -1
+ * with MemoryError set. */
+int rs_snapshot_own_alive(rs_snapshot *s, rs_idx holder, uint8_t *alive);
+
 /* The node of obj, or RS_NONE when obj is not in the snapshot (or hidden). */
 rs_idx rs_snapshot_find(const rs_snapshot *s, PyObject *obj);
 

@@ -469,9 +469,11 @@ rs_idx *rs_suspect_strings(rs_snapshot *s, size_t k, size_t *count)
         return NULL;
     size_t n = rs_graph_node_count(s->graph);
     for (rs_idx i = 0; i < n; i++) {
+        /* refscope's own objects are not held by the snapshot: not read. */
+        if (rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL)
+            continue;
         PyObject *obj = rs_snapshot_object(s, i);
-        if ((PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyByteArray_CheckExact(obj)) &&
-            !(rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL))
+        if (PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyByteArray_CheckExact(obj))
             rs_top_k_add(&top, rs_graph_size(s->graph, i), i);
     }
     return rs_top_k_take(&top, count);

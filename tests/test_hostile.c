@@ -133,6 +133,19 @@ START_TEST(test_hostile_referents_of_snapshot_holder)
 }
 END_TEST
 
+START_TEST(test_hostile_referents_of_dropped_snapshot)
+{
+    /* Check whether a Snapshot that its holder dropped after the walk (so it died) is left out, never read. */
+    import_hostile();
+    rs_py_run("held, s = hostile.holders.dropped_snapshot_holder()\n"
+              "objects = [o for o, label in s.referents(held)]\n"
+              "labels = [label for o, label in s.referents(held)]\n");
+    ck_assert_str_eq(rs_py_str("objects"), "['y']");
+    ck_assert_str_eq(rs_py_str("labels"), "['[1]']");
+    rs_py_run("s.close()\n");
+}
+END_TEST
+
 START_TEST(test_hostile_json_edge_count)
 {
     /* Check whether the JSON export's edge count equals the edges its referents arrays hold. */
@@ -207,6 +220,7 @@ Suite *suite_hostile(void)
     tcase_add_loop_test(tc, test_hostile_close_during_use, 0, (int)(sizeof entry_points / sizeof entry_points[0]));
     tcase_add_test(tc, test_hostile_close_nested);
     tcase_add_test(tc, test_hostile_referents_of_snapshot_holder);
+    tcase_add_test(tc, test_hostile_referents_of_dropped_snapshot);
     tcase_add_test(tc, test_hostile_json_edge_count);
     tcase_add_loop_test(tc, test_hostile_names, 0, (int)(sizeof name_cases / sizeof name_cases[0]));
     tcase_add_test(tc, test_hostile_memory_counts_analyses);

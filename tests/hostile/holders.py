@@ -24,3 +24,13 @@ def surrogate_holder():
     obj = cls()
     setattr(obj, "\udc80", Holder())
     return obj
+
+
+def dropped_snapshot_holder():
+    """A list that held a Snapshot when the new snapshot was taken and lets
+    it die right after: the new snapshot never held it."""
+    held = [refscope.snapshot(), "y"]
+    s = refscope.snapshot()
+    held[0].close()
+    held[0] = None  # the old Snapshot object is freed here
+    return held, s
