@@ -6,7 +6,8 @@ Writes DIR/pid once it is ready, then keeps two counters: DIR/ticks (a
 worker thread, every 0.1 s) and DIR/main (the main thread, each time its
 blocking call returns).  `nap` sleeps 0.3 s at a time; the others block
 for good (an hour's sleep, select, accept, a lock nobody releases), so
-only a signal that interrupts them can open the browser.  `blocked`
+only a signal that interrupts them can open the browser.  With `nap`, the
+program exits normally once DIR/exit exists.  `blocked`
 sleeps with SIGUSR1 blocked in the main thread, like C code that never
 returns to Python: nothing can open the browser then.  It holds some
 leaky-looking data so that the browser and the report have something to
@@ -74,6 +75,8 @@ def main():
             lock.acquire()
         rounds += 1
         write(os.path.join(directory, "main"), str(rounds))
+        if os.path.exists(os.path.join(directory, "exit")):
+            return  # a normal exit: atexit stops refscope's listener
 
 
 if __name__ == "__main__":
