@@ -354,6 +354,14 @@ void rs_dom_free(rs_dom *d)
     rs_free(d);
 }
 
+size_t rs_dom_memory_bytes(const rs_dom *d)
+{
+    if (d == NULL)
+        return 0;
+    return sizeof *d + d->node_count * (sizeof *d->idom + sizeof *d->children) +
+           (d->node_count + 1) * sizeof *d->retained + (d->node_count + 2) * sizeof *d->child_start;
+}
+
 int rs_dom_reachable(const rs_dom *d, rs_idx n)
 {
     return n < d->node_count && d->idom[n] != RS_NONE;

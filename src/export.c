@@ -143,11 +143,19 @@ static void quoted_py(writer *w, PyObject *str)
     }
     Py_ssize_t len;
     const char *u = PyUnicode_AsUTF8AndSize(str, &len);
-    if (u == NULL) {
+    if (u != NULL) {
+        quoted(w, u, len);
+        return;
+    }
+    /* A lone surrogate (an attribute named '\udc80'): written escaped. */
+    PyErr_Clear();
+    PyObject *bytes = PyUnicode_AsEncodedString(str, "utf-8", "backslashreplace");
+    if (bytes == NULL) {
         w->failed = 1;
         return;
     }
-    quoted(w, u, len);
+    quoted(w, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes));
+    Py_DECREF(bytes);
 }
 
 static int finish(writer *w)
@@ -207,8 +215,16 @@ int rs_export_json(rs_snapshot *s, PyObject *file)
     for (size_t i = 0; i < n; i++)
         id[i] = (rs_graph_flags(g, (rs_idx)i) & RS_NODE_INTERNAL) ? UINT32_MAX : next++;
 
+    /* The edges written below: those between two exported objects. */
+    size_t edges = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t count;
+        const rs_idx *targets = rs_graph_referents(g, (rs_idx)i, &count);
+        for (size_t k = 0; id[i] != UINT32_MAX && k < count; k++)
+            edges += id[targets[k]] != UINT32_MAX;
+    }
     out(&w, "{\"format\": \"refscope-snapshot\", \"version\": 1, \"objects\": %zu, \"edges\": %zu, \"seconds\": %.6f,\n",
-        s->visible_count, rs_graph_edge_count(g), s->seconds);
+        s->visible_count, edges, s->seconds);
     LIT(&w, "\"flag_bits\": {");
     for (size_t k = 0; k < sizeof flag_names / sizeof flag_names[0]; k++)
         out(&w, "%s\"%s\": %u", k ? ", " : "", flag_names[k].name, flag_names[k].bit);
@@ -380,6 +396,8 @@ int rs_export_dot(rs_snapshot *s, PyObject *file, rs_idx start, int depth, int d
 {
     writer w = {.file = file};
     size_t n = rs_graph_node_count(s->graph);
+    if (max_nodes > n)
+        max_nodes = n; /* to_dot(max_nodes=2**62) asks for at most every node */
     dot_walk d = {.snap = s, .w = &w, .depth = depth, .max_nodes = max_nodes, .nodes = 1};
     d.fanout = dot_fanout(depth, directions == RS_DOT_BOTH ? (max_nodes + 1) / 2 : max_nodes);
     d.level = rs_malloc((n + 1) * sizeof *d.level);

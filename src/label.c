@@ -1,13 +1,16 @@
 /*
- * Edge labels, computed lazily, one edge at a time.  tp_traverse only says
+ * Edge labels, computed lazily, one pass over a holder for all the edges
+ * asked about (never a rescan per edge).  tp_traverse only says
  * which objects a referrer holds, not under what name, so for a referrer we
  * enumerate what we know of its layout (dict items, list indexes, instance
  * attributes, function fields, frame locals, C members...) in the order its
  * tp_traverse visits them, and take the candidate whose pointer is the
  * edge's target; the n-th edge to the same target takes the n-th such
  * candidate.  What no enumerator explains is "<referent k>": never a wrong
- * name, at worst a vague one.  Labels may run Python (repr of dict keys),
- * so they are never computed during the walk.
+ * name, at worst a vague one.  Labels may run Python (repr of dict keys,
+ * bounded by repr.c), so they are never computed during the walk.  The
+ * labels of the last node asked about are kept per direction, so asking
+ * row by row costs one pass.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,122 +23,89 @@
 
 #define KEY_REPR_MAX 40
 
+/* One pass over a holder (src) that labels some of its edges, its "slots".
+ * Each enumerator offers every candidate of the holder in tp_traverse visit
+ * order; a candidate whose pointer is the target of a slot still unlabelled
+ * takes the first such slot (so the n-th edge to an object gets the n-th
+ * candidate with that pointer).  The pass stops once every slot has its
+ * label: a holder is walked once for all of its edges, never once per edge. */
 typedef struct matcher {
     rs_snapshot *snap;
     rs_idx src;
+    /* One slot (a single edge): its target, matching candidates to pass over. */
     PyObject *target;
-    Py_ssize_t skip;  /* matching candidates still to pass over */
-    PyObject *label;  /* the result, once found */
-    int error;        /* MemoryError while building the label */
+    Py_ssize_t skip;
+    /* Several slots: open-addressing table target -> first unlabelled slot,
+     * next[] chaining later slots with the same target (NO_SLOT ends). */
+    PyObject **keys;
+    uint32_t *head;
+    uint32_t *next;
+    size_t mask;
+    PyObject **labels; /* the result per slot (new references) */
+    size_t remaining;  /* slots still without a label */
+    int error;         /* MemoryError while building a label */
 } matcher;
 
-/* 1 when ptr is the wanted edge (and the label is to be built). */
-static int want(matcher *m, PyObject *ptr)
+#define NO_SLOT UINT32_MAX
+
+static size_t label_items_scanned;
+
+size_t rs_label_work(void)
 {
-    if (ptr == NULL || ptr != m->target)
-        return 0;
-    if (m->skip > 0) {
-        m->skip--;
-        return 0;
-    }
-    return 1;
+    return label_items_scanned;
 }
 
-static int found(matcher *m, PyObject *label)
+static size_t pointer_hash(const void *p)
 {
-    m->label = label;
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+/* The slot that candidate ptr labels, or -1 when none. */
+static long want(matcher *m, PyObject *ptr)
+{
+    label_items_scanned++;
+    if (ptr == NULL || m->remaining == 0)
+        return -1;
+    if (m->keys == NULL) {
+        if (ptr != m->target)
+            return -1;
+        if (m->skip > 0) {
+            m->skip--;
+            return -1;
+        }
+        return 0;
+    }
+    for (size_t h = pointer_hash(ptr) & m->mask; m->keys[h] != NULL; h = (h + 1) & m->mask) {
+        if (m->keys[h] != ptr)
+            continue;
+        uint32_t slot = m->head[h];
+        if (slot == NO_SLOT)
+            return -1;
+        m->head[h] = m->next[slot];
+        return (long)slot;
+    }
+    return -1;
+}
+
+/* Stores the label of a slot; 1 when the pass is over (all labelled, or
+ * MemoryError), 0 to go on. */
+static int found(matcher *m, long slot, PyObject *label)
+{
+    m->labels[slot] = label;
     if (label == NULL)
         m->error = 1;
-    return 1;
+    m->remaining--;
+    return m->error || m->remaining == 0;
 }
 
 static int field(matcher *m, PyObject *ptr, const char *label)
 {
-    return want(m, ptr) ? found(m, PyUnicode_FromString(label)) : 0;
-}
-
-/* --- safe text ------------------------------------------------------------ */
-
-/* text with control characters escaped (a repr must never move the cursor
- * or change colours) and cut to max_len characters, "..." marking a cut. */
-static PyObject *escape_text(PyObject *text, Py_ssize_t max_len)
-{
-    if (max_len < 4)
-        max_len = 4;
-    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_UCS4 *out = PyMem_Malloc((size_t)(max_len + 8) * sizeof(Py_UCS4));
-    if (out == NULL)
-        return PyErr_NoMemory();
-    Py_ssize_t o = 0;
-    int cut = 0;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        char esc[8];
-        int elen = 0;
-        if (ch == '\n' || ch == '\r' || ch == '\t')
-            elen = snprintf(esc, sizeof esc, "\\%c", ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't');
-        else if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && ch < 0xa0))
-            elen = snprintf(esc, sizeof esc, "\\x%02x", (unsigned)ch);
-        else if (ch == 0x2028 || ch == 0x2029 || (ch >= 0x202a && ch <= 0x202e) ||
-                 (ch >= 0x2066 && ch <= 0x2069))
-            elen = snprintf(esc, sizeof esc, "\\u%04x", (unsigned)ch);
-        Py_ssize_t need = elen ? elen : 1;
-        if (o + need > max_len - (i + 1 < len ? 3 : 0)) {
-            cut = 1;
-            break;
-        }
-        if (elen)
-            for (int e = 0; e < elen; e++)
-                out[o++] = (Py_UCS4)esc[e];
-        else
-            out[o++] = ch;
-    }
-    if (cut)
-        for (int e = 0; e < 3; e++)
-            out[o++] = '.';
-    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, o);
-    PyMem_Free(out);
-    return result;
-}
-
-PyObject *rs_escape_text(PyObject *text, Py_ssize_t max_len)
-{
-    return escape_text(text, max_len);
-}
-
-PyObject *rs_safe_repr(PyObject *obj, Py_ssize_t max_len)
-{
-    PyObject *saved_type, *saved_value, *saved_tb;
-    PyErr_Fetch(&saved_type, &saved_value, &saved_tb);
-    PyObject *repr = NULL;
-    if (Py_EnterRecursiveCall(" in refscope's safe repr") == 0) {
-        repr = PyObject_Repr(obj);
-        Py_LeaveRecursiveCall();
-    }
-    PyObject *result;
-    if (repr != NULL) {
-        result = escape_text(repr, max_len);
-        Py_DECREF(repr);
-    } else {
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        const char *name = type ? ((PyTypeObject *)type)->tp_name : "unknown error";
-        const char *dot = strrchr(name, '.');
-        result = PyUnicode_FromFormat("<repr failed: %s>", dot ? dot + 1 : name);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
-    }
-    if (result == NULL) {
-        Py_XDECREF(saved_type);
-        Py_XDECREF(saved_value);
-        Py_XDECREF(saved_tb);
-        return NULL;
-    }
-    PyErr_Restore(saved_type, saved_value, saved_tb);
-    return result;
+    long slot = want(m, ptr);
+    return slot >= 0 && found(m, slot, PyUnicode_FromString(label));
 }
 
 /* --- enumerators, one per layout, in tp_traverse visit order -------------- */
@@ -146,9 +116,9 @@ static int label_members(matcher *m, PyObject *obj, PyMemberDef *members, Py_ssi
         PyMemberDef *md = &members[i];
         if (md->type != T_OBJECT && md->type != T_OBJECT_EX)
             continue;
-        PyObject *value = *(PyObject **)((char *)obj + md->offset);
-        if (want(m, value))
-            return found(m, PyUnicode_FromFormat(".%s", md->name));
+        long slot = want(m, *(PyObject **)((char *)obj + md->offset));
+        if (slot >= 0 && found(m, slot, PyUnicode_FromFormat(".%s", md->name)))
+            return 1;
     }
     return 0;
 }
@@ -165,10 +135,12 @@ static int label_python_instance(matcher *m, PyObject *obj)
     PyObject **values;
     Py_ssize_t n = rs_py_inline_attributes(obj, &values);
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (want(m, values[i])) {
-            PyObject *name = rs_py_inline_attribute_name(tp, i);
-            return found(m, name ? PyUnicode_FromFormat(".%U", name) : PyUnicode_FromFormat("<attribute %zd>", i));
-        }
+        long slot = want(m, values[i]);
+        if (slot < 0)
+            continue;
+        PyObject *name = rs_py_inline_attribute_name(tp, i);
+        if (found(m, slot, name ? PyUnicode_FromFormat(".%U", name) : PyUnicode_FromFormat("<attribute %zd>", i)))
+            return 1;
     }
     if (field(m, rs_py_instance_dict(obj), ".__dict__"))
         return 1;
@@ -176,35 +148,40 @@ static int label_python_instance(matcher *m, PyObject *obj)
 }
 
 /* "[<repr of key>]" (value) or "<key <repr>>" (key), the repr cut short. */
-static int found_key(matcher *m, PyObject *key, const char *format)
+static int found_key(matcher *m, long slot, PyObject *key, const char *format)
 {
     Py_INCREF(key); /* a __repr__ may drop the dict's reference */
     PyObject *r = rs_safe_repr(key, KEY_REPR_MAX);
     Py_DECREF(key);
     PyObject *label = r ? PyUnicode_FromFormat(format, r) : NULL;
     Py_XDECREF(r);
-    return found(m, label);
+    return found(m, slot, label);
 }
 
+/* A key's __repr__ may change the dict: PyDict_Next re-reads it each step
+ * and a changed dict at worst leaves later edges "<referent k>". */
 static int label_dict(matcher *m, PyObject *obj)
 {
     int keys_visited = rs_py_dict_visits_keys(obj);
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     while (PyDict_Next(obj, &pos, &key, &value)) {
-        if (want(m, value))
-            return found_key(m, key, "[%U]");
-        if (keys_visited && want(m, key))
-            return found_key(m, key, "<key %U>");
+        long slot = want(m, value);
+        if (slot >= 0 && found_key(m, slot, key, "[%U]"))
+            return 1;
+        if (keys_visited && (slot = want(m, key)) >= 0 && found_key(m, slot, key, "<key %U>"))
+            return 1;
     }
     return 0;
 }
 
 static int label_sequence(matcher *m, PyObject **items, Py_ssize_t n)
 {
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (want(m, items[i]))
-            return found(m, PyUnicode_FromFormat("[%zd]", i));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long slot = want(m, items[i]);
+        if (slot >= 0 && found(m, slot, PyUnicode_FromFormat("[%zd]", i)))
+            return 1;
+    }
     return 0;
 }
 
@@ -217,6 +194,8 @@ static PyObject *closure_owner(matcher *m, PyObject *tuple)
     size_t count;
     const rs_idx *referrers = rs_graph_referrers(m->snap->graph, t, &count);
     for (size_t i = 0; i < count; i++) {
+        if (rs_graph_flags(m->snap->graph, referrers[i]) & RS_NODE_INTERNAL)
+            continue; /* not held by the snapshot: maybe gone */
         PyObject *r = rs_snapshot_object(m->snap, referrers[i]);
         if (PyFunction_Check(r) && PyFunction_GET_CLOSURE(r) == tuple)
             return r;
@@ -235,14 +214,14 @@ static int label_tuple(matcher *m, PyObject *obj)
         return label_sequence(m, &PyTuple_GET_ITEM(obj, 0), PyTuple_GET_SIZE(obj));
     }
     int r = 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(obj); i++) {
-        if (!want(m, PyTuple_GET_ITEM(obj, i)))
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(obj) && !r; i++) {
+        long slot = want(m, PyTuple_GET_ITEM(obj, i));
+        if (slot < 0)
             continue;
         if (i < PyTuple_GET_SIZE(freevars))
-            r = found(m, PyUnicode_FromFormat("<closure var '%U'>", PyTuple_GET_ITEM(freevars, i)));
+            r = found(m, slot, PyUnicode_FromFormat("<closure var '%U'>", PyTuple_GET_ITEM(freevars, i)));
         else
-            r = found(m, PyUnicode_FromFormat("[%zd]", i));
-        break;
+            r = found(m, slot, PyUnicode_FromFormat("[%zd]", i));
     }
     Py_DECREF(freevars);
     return r;
@@ -252,9 +231,11 @@ static int label_set(matcher *m, PyObject *obj)
 {
     Py_ssize_t pos = 0;
     PyObject *key;
-    while (rs_py_set_next(obj, &pos, &key))
-        if (want(m, key))
-            return found(m, PyUnicode_FromString("<item>"));
+    while (rs_py_set_next(obj, &pos, &key)) {
+        long slot = want(m, key);
+        if (slot >= 0 && found(m, slot, PyUnicode_FromString("<item>")))
+            return 1;
+    }
     return 0;
 }
 
@@ -286,11 +267,15 @@ static int label_frame_data(matcher *m, rs_iframe *f)
     PyObject **slots = rs_iframe_slots(f, &count, &nlocals);
     PyObject *names = code != NULL ? ((PyCodeObject *)code)->co_localsplusnames : NULL;
     for (int i = 0; i < count; i++) {
-        if (!want(m, slots[i]))
+        long slot = want(m, slots[i]);
+        if (slot < 0)
             continue;
-        if (i < nlocals && names && i < PyTuple_GET_SIZE(names))
-            return found(m, PyUnicode_FromFormat("<local '%U' in %U()>", PyTuple_GET_ITEM(names, i), code_name(code)));
-        return found(m, PyUnicode_FromFormat("<stack %d in %U()>", i - nlocals, code_name(code)));
+        PyObject *label =
+            i < nlocals && names && i < PyTuple_GET_SIZE(names)
+                ? PyUnicode_FromFormat("<local '%U' in %U()>", PyTuple_GET_ITEM(names, i), code_name(code))
+                : PyUnicode_FromFormat("<stack %d in %U()>", i - nlocals, code_name(code));
+        if (found(m, slot, label))
+            return 1;
     }
     return 0;
 }
@@ -395,25 +380,218 @@ static int find_label(matcher *m, PyObject *obj)
     return label_c_members(m, obj);
 }
 
-/* Labels the (occurrence)-th edge from src to dst; k is its referent index. */
-static PyObject *label_edge(rs_snapshot *s, rs_idx src, rs_idx dst, Py_ssize_t occurrence, size_t k)
+/* Runs one pass of m over src, keeping the caller's exception state; the
+ * labels are in m->labels (NULL where nothing matched).  -1 on MemoryError
+ * (set, and the labels built so far left for the caller to release). */
+static int run_pass(matcher *m)
 {
-    matcher m = {.snap = s, .src = src, .target = rs_snapshot_object(s, dst), .skip = occurrence};
     PyObject *saved_type, *saved_value, *saved_tb;
     PyErr_Fetch(&saved_type, &saved_value, &saved_tb);
-    find_label(&m, rs_snapshot_object(s, src));
-    if (m.label == NULL && !m.error)
-        m.label = PyUnicode_FromFormat("<referent %zu>", k);
-    if (m.label == NULL) {
+    find_label(m, rs_snapshot_object(m->snap, m->src));
+    if (m->error) {
         Py_XDECREF(saved_type);
         Py_XDECREF(saved_value);
         Py_XDECREF(saved_tb);
         if (!PyErr_Occurred())
             PyErr_NoMemory();
-        return NULL;
+        return -1;
     }
     PyErr_Restore(saved_type, saved_value, saved_tb);
-    return m.label;
+    return 0;
+}
+
+/* Labels the (occurrence)-th edge from src to dst; k is its referent index. */
+static PyObject *label_edge(rs_snapshot *s, rs_idx src, rs_idx dst, Py_ssize_t occurrence, size_t k)
+{
+    PyObject *label = NULL;
+    matcher m = {.snap = s, .src = src, .target = rs_snapshot_object(s, dst), .skip = occurrence,
+                 .labels = &label, .remaining = 1};
+    if (run_pass(&m) < 0) {
+        Py_XDECREF(label);
+        return NULL;
+    }
+    return label ? label : PyUnicode_FromFormat("<referent %zu>", k);
+}
+
+/* Labels the edges src -> targets[i] for i < count in one pass over src;
+ * fallback[i] names what no candidate explains ("<referent k>").  An
+ * rs_malloc'ed array of count new references, or NULL with an exception. */
+static PyObject **label_edges(rs_snapshot *s, rs_idx src, const rs_idx *targets, const size_t *fallback, size_t count)
+{
+    size_t size = 8;
+    while (size < 2 * count)
+        size *= 2;
+    matcher m = {.snap = s, .src = src, .mask = size - 1, .remaining = count};
+    m.keys = rs_calloc(size, sizeof *m.keys);
+    m.head = rs_malloc(size * sizeof *m.head);
+    m.next = rs_malloc((count ? count : 1) * sizeof *m.next);
+    m.labels = rs_calloc(count ? count : 1, sizeof *m.labels);
+    uint32_t *tail = rs_malloc(size * sizeof *tail);
+    if (m.keys == NULL || m.head == NULL || m.next == NULL || m.labels == NULL || tail == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    for (size_t i = 0; i < count; i++) {
+        PyObject *ptr = rs_snapshot_object(s, targets[i]);
+        size_t h = pointer_hash(ptr) & m.mask;
+        while (m.keys[h] != NULL && m.keys[h] != ptr)
+            h = (h + 1) & m.mask;
+        m.next[i] = NO_SLOT;
+        if (m.keys[h] == NULL) {
+            m.keys[h] = ptr;
+            m.head[h] = (uint32_t)i;
+        } else {
+            m.next[tail[h]] = (uint32_t)i;
+        }
+        tail[h] = (uint32_t)i;
+    }
+    if (run_pass(&m) < 0)
+        goto error;
+    for (size_t i = 0; i < count; i++)
+        if (m.labels[i] == NULL && (m.labels[i] = PyUnicode_FromFormat("<referent %zu>", fallback[i])) == NULL)
+            goto error;
+    rs_free(m.keys);
+    rs_free(m.head);
+    rs_free(m.next);
+    rs_free(tail);
+    return m.labels;
+error:
+    for (size_t i = 0; m.labels != NULL && i < count; i++)
+        Py_XDECREF(m.labels[i]);
+    rs_free(m.labels);
+    rs_free(m.keys);
+    rs_free(m.head);
+    rs_free(m.next);
+    rs_free(tail);
+    return NULL;
+}
+
+/* Every referent label of src, in referent order (one pass). */
+static PyObject **referent_labels(rs_snapshot *s, rs_idx src, size_t *count)
+{
+    const rs_idx *targets = rs_graph_referents(s->graph, src, count);
+    size_t *fallback = rs_malloc((*count ? *count : 1) * sizeof *fallback);
+    if (fallback == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (size_t k = 0; k < *count; k++)
+        fallback[k] = k;
+    PyObject **labels = label_edges(s, src, targets, fallback, *count);
+    rs_free(fallback);
+    return labels;
+}
+
+/* Every referrer label of dst, in referrer order: one pass over each
+ * distinct referrer (its edges to dst are adjacent in the list). */
+static PyObject **referrer_labels(rs_snapshot *s, rs_idx dst, size_t *count)
+{
+    const rs_idx *sources = rs_graph_referrers(s->graph, dst, count);
+    PyObject **labels = rs_calloc(*count ? *count : 1, sizeof *labels);
+    rs_idx *targets = rs_malloc((*count ? *count : 1) * sizeof *targets);
+    size_t *fallback = rs_malloc((*count ? *count : 1) * sizeof *fallback);
+    if (labels == NULL || targets == NULL || fallback == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    for (size_t j = 0; j < *count;) {
+        rs_idx src = sources[j];
+        size_t group = 1;
+        while (j + group < *count && sources[j + group] == src)
+            group++;
+        size_t fcount, o = 0;
+        const rs_idx *out = rs_graph_referents(s->graph, src, &fcount);
+        for (size_t k = 0; k < fcount && o < group; k++)
+            if (out[k] == dst)
+                fallback[o++] = k;
+        for (size_t i = 0; i < group; i++) {
+            targets[i] = dst;
+            if (i >= o)
+                fallback[i] = fcount;
+        }
+        PyObject **part = label_edges(s, src, targets, fallback, group);
+        if (part == NULL)
+            goto error;
+        memcpy(labels + j, part, group * sizeof *part);
+        rs_free(part);
+        j += group;
+    }
+    rs_free(targets);
+    rs_free(fallback);
+    return labels;
+error:
+    for (size_t i = 0; labels != NULL && i < *count; i++)
+        Py_XDECREF(labels[i]);
+    rs_free(labels);
+    rs_free(targets);
+    rs_free(fallback);
+    return NULL;
+}
+
+static void cache_clear(rs_label_cache *c)
+{
+    for (size_t i = 0; c->labels != NULL && i < c->count; i++)
+        Py_DECREF(c->labels[i]);
+    rs_free(c->labels);
+    c->labels = NULL;
+    c->count = 0;
+}
+
+void rs_label_cache_free(rs_snapshot *s)
+{
+    for (int d = 0; d < 2; d++)
+        cache_clear(&s->label_cache[d]);
+}
+
+size_t rs_label_cache_bytes(const rs_snapshot *s)
+{
+    size_t bytes = 0;
+    for (int d = 0; d < 2; d++) {
+        const rs_label_cache *c = &s->label_cache[d];
+        bytes += c->count * sizeof *c->labels;
+        for (size_t i = 0; c->labels != NULL && i < c->count; i++)
+            bytes += (size_t)PyUnicode_GET_LENGTH(c->labels[i]) * 4 + sizeof(PyUnicodeObject);
+    }
+    return bytes;
+}
+
+int rs_label_prepare(rs_snapshot *s, rs_idx node, int forward)
+{
+    rs_label_cache *c = &s->label_cache[forward ? 0 : 1];
+    if (c->labels != NULL && c->node == node)
+        return 0;
+    size_t count;
+    PyObject **labels = forward ? referent_labels(s, node, &count) : referrer_labels(s, node, &count);
+    if (labels == NULL)
+        return -1;
+    /* Installed after the pass: a __repr__ during it may have asked too. */
+    cache_clear(c);
+    c->labels = labels;
+    c->count = count;
+    c->node = node;
+    return 0;
+}
+
+/* The kept label i of node's edges (direction 0: referents, 1: referrers).
+ * A first question about a node is answered by a pass that stops at that
+ * edge (*cached = 0: the caller does it); the second labels all of the
+ * node's edges in one pass and keeps them, so asking row after row (the
+ * browser's rows) is linear in the node's edges.  New reference, or NULL
+ * with an exception. */
+static PyObject *cached_label(rs_snapshot *s, int direction, rs_idx node, size_t i, int *cached)
+{
+    rs_label_cache *c = &s->label_cache[direction];
+    *cached = 1;
+    if (c->labels == NULL || c->node != node) {
+        if (c->asked != node + 1) {
+            c->asked = node + 1;
+            *cached = 0;
+            return NULL;
+        }
+        if (rs_label_prepare(s, node, direction == 0) < 0)
+            return NULL;
+    }
+    return i < c->count ? Py_NewRef(c->labels[i]) : NULL;
 }
 
 PyObject *rs_label_referent(rs_snapshot *s, rs_idx src, size_t k)
@@ -422,6 +600,10 @@ PyObject *rs_label_referent(rs_snapshot *s, rs_idx src, size_t k)
     const rs_idx *targets = rs_graph_referents(s->graph, src, &count);
     if (k >= count)
         return PyUnicode_FromFormat("<referent %zu>", k);
+    int cached;
+    PyObject *label = cached_label(s, 0, src, k, &cached);
+    if (cached)
+        return label;
     Py_ssize_t occurrence = 0;
     for (size_t i = 0; i < k; i++)
         occurrence += targets[i] == targets[k];
@@ -434,6 +616,10 @@ PyObject *rs_label_referrer(rs_snapshot *s, rs_idx dst, size_t j)
     const rs_idx *sources = rs_graph_referrers(s->graph, dst, &count);
     if (j >= count)
         return PyUnicode_FromString("<referrer>");
+    int cached;
+    PyObject *label = cached_label(s, 1, dst, j, &cached);
+    if (cached)
+        return label;
     rs_idx src = sources[j];
     Py_ssize_t occurrence = 0;
     for (size_t i = j; i > 0 && sources[i - 1] == src; i--)

@@ -9,10 +9,15 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <string.h>
+
+#include "analysis.h"
 #include "browser.h"
 #include "module.h"
 #include "module_analysis.h"
 #include "pyinternal.h"
+#include "refscope/dom.h"
+#include "refscope/scc.h"
 #include "snapshot.h"
 #include "trigger.h"
 
@@ -65,7 +70,7 @@ static PyMethodDef path_methods[] = {
 static PyObject *path_str(PyObject *self)
 {
     PyObject *e = ((PathObject *)self)->expression;
-    return Py_NewRef(e ? e : Py_None);
+    return e ? Py_NewRef(e) : PyUnicode_FromString("");
 }
 
 static PyObject *path_repr(PyObject *self)
@@ -84,7 +89,8 @@ static PyMemberDef path_members[] = {
 PyTypeObject rs_path_type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "refscope.Path",
     .tp_basicsize = sizeof(PathObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_LIST_SUBCLASS,
+    /* Only s.path() makes one: it needs the expression that comes with it. */
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .tp_doc = "Why an object is alive: a list of (object, label) steps from a root, "
               "the first label naming the root; str() gives one Python expression that evaluates back "
               "to the object (steps Python cannot express stay marked: <item>, <held by C/interpreter>); "
@@ -124,10 +130,41 @@ static PyObject *closed_error(void)
 
 rs_snapshot *rs_snapshot_of(PyObject *self)
 {
-    rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
-    if (s == NULL)
+    rs_snapshot_pyobject *so = (rs_snapshot_pyobject *)self;
+    if (so->snap == NULL || so->close_pending) {
         closed_error();
-    return s;
+        return NULL;
+    }
+    return so->snap;
+}
+
+/* Drops the snapshot's references now; keeps a pending exception. */
+static void release(rs_snapshot_pyobject *so)
+{
+    rs_snapshot *s = so->snap;
+    so->snap = NULL;
+    so->close_pending = 0;
+    if (s == NULL)
+        return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    rs_snapshot_free(s);
+    PyErr_Restore(type, value, tb);
+}
+
+void rs_snapshot_enter(PyObject *self)
+{
+    Py_INCREF(self);
+    ((rs_snapshot_pyobject *)self)->busy++;
+}
+
+PyObject *rs_snapshot_leave(PyObject *self, PyObject *result)
+{
+    rs_snapshot_pyobject *so = (rs_snapshot_pyobject *)self;
+    if (--so->busy == 0 && so->close_pending)
+        release(so);
+    Py_DECREF(self);
+    return result;
 }
 
 rs_idx rs_node_of(rs_snapshot *s, PyObject *obj)
@@ -150,19 +187,23 @@ rs_snapshot *rs_snapshot_and_node(PyObject *self, PyObject *obj, rs_idx *n)
     return *n == RS_NONE ? NULL : s;
 }
 
+/* Never busy here: every busy method holds a reference to self. */
 static void snapshot_dealloc(PyObject *self)
 {
-    rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
-    ((rs_snapshot_pyobject *)self)->snap = NULL;
-    rs_snapshot_free(s);
+    release((rs_snapshot_pyobject *)self);
     Py_TYPE(self)->tp_free(self);
 }
 
+/* close() from Python code that a method of this snapshot runs (a key's
+ * __repr__, a file's write) defers the release until that method returns:
+ * the method finishes with a correct answer, later calls raise. */
 static PyObject *snapshot_close(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
-    rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
-    ((rs_snapshot_pyobject *)self)->snap = NULL;
-    rs_snapshot_free(s);
+    rs_snapshot_pyobject *so = (rs_snapshot_pyobject *)self;
+    if (so->busy > 0)
+        so->close_pending = so->snap != NULL;
+    else
+        release(so);
     Py_RETURN_NONE;
 }
 
@@ -201,13 +242,21 @@ static PyObject *snapshot_memory(PyObject *self, void *Py_UNUSED(closure))
     rs_snapshot *s = rs_snapshot_of(self);
     if (s == NULL)
         return NULL;
-    return PyLong_FromSize_t(rs_graph_memory_bytes(s->graph));
+    size_t n = rs_graph_node_count(s->graph);
+    size_t bytes = sizeof *s + rs_graph_memory_bytes(s->graph) + s->type_count * sizeof *s->types +
+                   s->frame_count * sizeof *s->frames + s->thread_count * sizeof *s->threads +
+                   s->root_info_count * sizeof *s->root_info;
+    /* The analyses computed so far: dominator order, cycles, dominators, labels. */
+    if (s->dom_order != NULL)
+        bytes += n * (sizeof *s->dom_order->enter + sizeof *s->dom_order->leave);
+    bytes += rs_scc_memory_bytes(s->scc) + rs_dom_memory_bytes(s->dom) + rs_label_cache_bytes(s);
+    return PyLong_FromSize_t(bytes);
 }
 
 static PyObject *snapshot_repr(PyObject *self)
 {
     rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
-    if (s == NULL)
+    if (s == NULL || ((rs_snapshot_pyobject *)self)->close_pending)
         return PyUnicode_FromString("<refscope.Snapshot closed>");
     return PyUnicode_FromFormat("<refscope.Snapshot %zu objects, %zu edges>", s->visible_count,
                                 rs_graph_edge_count(s->graph));
@@ -263,9 +312,14 @@ int64_t rs_type_arg(rs_snapshot *s, PyObject *arg)
                      Py_TYPE(arg)->tp_name);
         return -1;
     }
-    const char *name = PyUnicode_AsUTF8(arg);
-    if (name == NULL)
+    Py_ssize_t len;
+    const char *name = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (name == NULL || strlen(name) != (size_t)len) {
+        /* A lone surrogate or a NUL: no type name has one. */
+        PyErr_Clear();
+        PyErr_Format(rs_error, "no objects of type %R in this snapshot; s.census() lists the types present", arg);
         return -1;
+    }
     /* Tracebacks and __module__ spell builtins "builtins.dict"; the census "dict". */
     if (strncmp(name, "builtins.", 9) == 0 && rs_snapshot_type_lookup(s, name) < 0)
         name += 9;
@@ -313,9 +367,21 @@ static PyObject *edge_list(PyObject *self, PyObject *obj, int forward)
         return NULL;
     size_t count;
     const rs_idx *nodes = forward ? rs_graph_referents(s->graph, n, &count) : rs_graph_referrers(s->graph, n, &count);
+    /* A user's object may hold a Snapshot (gc.get_referents lists it), but
+     * the snapshot does not hold refscope's own objects: listed only while
+     * obj still holds them.  They never show up as holders. */
+    uint8_t *alive = forward ? PyMem_Malloc(count ? count : 1) : NULL;
+    if (forward && (alive == NULL || rs_snapshot_own_alive(s, n, alive) < 0)) {
+        PyMem_Free(alive);
+        return alive == NULL ? PyErr_NoMemory() : NULL;
+    }
+    if (rs_label_prepare(s, n, forward) < 0) {
+        PyMem_Free(alive);
+        return NULL;
+    }
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < count; i++) {
-        if (rs_graph_flags(s->graph, nodes[i]) & RS_NODE_INTERNAL)
+        if ((rs_graph_flags(s->graph, nodes[i]) & RS_NODE_INTERNAL) && !(forward && alive[i]))
             continue;
         PyObject *label = forward ? rs_label_referent(s, n, i) : rs_label_referrer(s, n, i);
         PyObject *pair = label ? PyTuple_Pack(2, rs_snapshot_object(s, nodes[i]), label) : NULL;
@@ -324,6 +390,7 @@ static PyObject *edge_list(PyObject *self, PyObject *obj, int forward)
             Py_CLEAR(list);
         Py_XDECREF(pair);
     }
+    PyMem_Free(alive);
     return list;
 }
 
@@ -435,24 +502,55 @@ static PyObject *snapshot_objects(PyObject *self, PyObject *Py_UNUSED(ignored))
     return list;
 }
 
+/* Every method runs with the snapshot marked busy (see snapshot_close). */
+RS_GUARDED_O(snapshot_census)
+RS_GUARDED_O(snapshot_instances)
+RS_GUARDED_O(snapshot_referents)
+RS_GUARDED_O(snapshot_referrers)
+RS_GUARDED_O(snapshot_path)
+RS_GUARDED_O(snapshot_unexplained)
+RS_GUARDED_O(snapshot_refcount)
+RS_GUARDED_O(snapshot_immortal)
+RS_GUARDED_O(snapshot_size)
+RS_GUARDED_O(snapshot_contains_method)
+RS_GUARDED_O(snapshot_objects)
+RS_GUARDED_O(rs_snapshot_in_cycle)
+RS_GUARDED_O(rs_snapshot_cycle_of)
+RS_GUARDED_O(rs_snapshot_garbage)
+RS_GUARDED_O(rs_snapshot_closures)
+RS_GUARDED_O(rs_snapshot_frames)
+RS_GUARDED_O(rs_snapshot_retained_size)
+RS_GUARDED_O(rs_snapshot_retained)
+RS_GUARDED_O(rs_snapshot_retained_by_type)
+RS_GUARDED_O(rs_snapshot_strings_by_holder)
+RS_GUARDED_O(rs_snapshot_process_memory)
+RS_GUARDED_O(rs_snapshot_allocated_at)
+RS_GUARDED_O(rs_snapshot_compute)
+RS_GUARDED_KW(rs_snapshot_cycles)
+RS_GUARDED_KW(rs_snapshot_largest)
+RS_GUARDED_KW(rs_snapshot_to_json)
+RS_GUARDED_KW(rs_snapshot_to_dot)
+
 static PyMethodDef snapshot_methods[] = {
     {"close", snapshot_close, METH_NOARGS, "Release every reference the snapshot holds."},
     {"__enter__", snapshot_enter, METH_NOARGS, NULL},
     {"__exit__", snapshot_exit, METH_VARARGS, NULL},
-    {"census", snapshot_census, METH_NOARGS, "[(type_name, count, size, retained)], biggest size first."},
-    {"instances", snapshot_instances, METH_O, "The objects of a type (a type, or its name)."},
-    {"referents", snapshot_referents, METH_O, "[(object, label)] that obj holds, in tp_traverse order."},
-    {"referrers", snapshot_referrers, METH_O, "[(object, label)] that hold obj."},
-    {"path", snapshot_path, METH_O, "Why obj is alive: the shortest Path from a root, or None."},
-    {"unexplained", snapshot_unexplained, METH_O,
+    {"census", snapshot_census_guarded, METH_NOARGS, "[(type_name, count, size, retained)], biggest size first."},
+    {"instances", snapshot_instances_guarded, METH_O, "The objects of a type (a type, or its name)."},
+    {"referents", snapshot_referents_guarded, METH_O,
+     "[(object, label)] that obj holds, in tp_traverse order (as gc.get_referents)."},
+    {"referrers", snapshot_referrers_guarded, METH_O, "[(object, label)] that hold obj."},
+    {"path", snapshot_path_guarded, METH_O, "Why obj is alive: the shortest Path from a root, or None."},
+    {"unexplained", snapshot_unexplained_guarded, METH_O,
      "References to obj that no object in the snapshot accounts for (held by C code or the interpreter)."},
-    {"immortal", snapshot_immortal, METH_O,
+    {"immortal", snapshot_immortal_guarded, METH_O,
      "True when obj lives as long as the interpreter (immortal on 3.12+, interned str, static type, small int, "
      "None...): never unexplained, never a root, retained by nobody."},
-    {"refcount", snapshot_refcount, METH_O, "obj's reference count when the snapshot was taken, without its own."},
-    {"size", snapshot_size, METH_O, "sys.getsizeof(obj) when the snapshot was taken."},
-    {"contains", snapshot_contains_method, METH_O, "True when obj is in the snapshot."},
-    {"objects", snapshot_objects, METH_NOARGS, "Every object in the snapshot."},
+    {"refcount", snapshot_refcount_guarded, METH_O,
+     "obj's reference count when the snapshot was taken, without its own."},
+    {"size", snapshot_size_guarded, METH_O, "sys.getsizeof(obj) when the snapshot was taken."},
+    {"contains", snapshot_contains_method_guarded, METH_O, "True when obj is in the snapshot."},
+    {"objects", snapshot_objects_guarded, METH_NOARGS, "Every object in the snapshot."},
     RS_ANALYSIS_SNAPSHOT_METHODS
     {NULL},
 };
@@ -460,7 +558,8 @@ static PyMethodDef snapshot_methods[] = {
 static PyGetSetDef snapshot_getset[] = {
     {"edge_count", snapshot_edge_count, NULL, "Number of edges (references between objects).", NULL},
     {"seconds", snapshot_seconds, NULL, "Time taken to build the snapshot.", NULL},
-    {"memory", snapshot_memory, NULL, "Bytes refscope uses for this snapshot's graph.", NULL},
+    {"memory", snapshot_memory, NULL,
+     "Bytes refscope uses for this snapshot: the graph and every analysis computed so far.", NULL},
     {NULL},
 };
 
@@ -491,6 +590,8 @@ PyObject *rs_snapshot_wrap(rs_snapshot *s)
         return NULL;
     }
     self->snap = s;
+    self->busy = 0;
+    self->close_pending = 0;
     return (PyObject *)self;
 }
 
@@ -504,12 +605,31 @@ static PyObject *module_snapshot(PyObject *Py_UNUSED(module), PyObject *args, Py
     return s ? rs_snapshot_wrap(s) : NULL;
 }
 
+/* Test hooks: the bounded repr itself, and the work counters that tests
+ * compare across heap sizes (they must not grow faster than the input). */
+static PyObject *module_safe_repr(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *obj;
+    Py_ssize_t max_len;
+    if (!PyArg_ParseTuple(args, "On:_safe_repr", &obj, &max_len))
+        return NULL;
+    return rs_safe_repr(obj, max_len);
+}
+
+static PyObject *module_work(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("{snsnsn}", "label_items", (Py_ssize_t)rs_label_work(), "repr_items",
+                         (Py_ssize_t)rs_repr_work(), "site_lookups", (Py_ssize_t)rs_report_site_lookups());
+}
+
 static PyMethodDef module_methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))module_snapshot, METH_VARARGS | METH_KEYWORDS,
      "snapshot(collect=False) -> Snapshot of the whole heap; collect=True runs gc.collect() first."},
     RS_TRIGGER_METHODS
     RS_BROWSER_METHODS
     RS_ANALYSIS_MODULE_METHODS
+    {"_safe_repr", module_safe_repr, METH_VARARGS, "Test hook: the bounded repr refscope shows, max_len characters."},
+    {"_work", module_work, METH_NOARGS, "Test hook: {'label_items', 'repr_items', 'site_lookups'} done so far."},
     {NULL},
 };
 

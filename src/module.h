@@ -12,7 +12,12 @@
 
 typedef struct {
     PyObject_HEAD
-    rs_snapshot *snap; /* NULL once closed */
+    rs_snapshot *snap; /* NULL once released */
+    /* Methods running on this snapshot right now (nested calls count): a
+     * method may run Python code (a key's __repr__, a file's write) that
+     * calls close(); the release then waits until busy drops to 0. */
+    unsigned busy;
+    int close_pending; /* close() was called while busy */
 } rs_snapshot_pyobject;
 
 /* refscope.Error (a new reference lives in the module). */
@@ -21,8 +26,30 @@ extern PyTypeObject rs_snapshot_type;
 extern PyTypeObject rs_path_type;
 
 /* The snapshot behind a Snapshot object, or NULL with refscope.Error set
- * when it is closed. */
+ * when it is closed (or its close() is pending). */
 rs_snapshot *rs_snapshot_of(PyObject *self);
+
+/* Marks the Snapshot object self busy for the length of a method call;
+ * every rs_snapshot_enter is paired with one rs_snapshot_leave, which
+ * performs a close() requested meanwhile once the outermost call ends.
+ * rs_snapshot_leave returns result unchanged (for `return` chaining). */
+void rs_snapshot_enter(PyObject *self);
+PyObject *rs_snapshot_leave(PyObject *self, PyObject *result);
+
+/* Snapshot method wrappers: NAME_guarded runs NAME with self busy.  Every
+ * Snapshot method in a method table goes through one of these. */
+#define RS_GUARDED_O(name)                                            \
+    static PyObject *name##_guarded(PyObject *self, PyObject *arg)    \
+    {                                                                 \
+        rs_snapshot_enter(self);                                      \
+        return rs_snapshot_leave(self, name(self, arg));              \
+    }
+#define RS_GUARDED_KW(name)                                                             \
+    static PyObject *name##_guarded(PyObject *self, PyObject *args, PyObject *kwargs)   \
+    {                                                                                   \
+        rs_snapshot_enter(self);                                                        \
+        return rs_snapshot_leave(self, name(self, args, kwargs));                       \
+    }
 
 /* obj's node, or RS_NONE with refscope.Error set (saying what to do). */
 rs_idx rs_node_of(rs_snapshot *s, PyObject *obj);

@@ -105,7 +105,7 @@ static rs_snapshot *cycle_snapshot(rs_cycle_pyobject *c, rs_cycle *out)
     return s;
 }
 
-static PyObject *cycle_edges(PyObject *self, void *closure)
+static PyObject *cycle_edges_of(PyObject *self, void *closure)
 {
     rs_cycle_pyobject *c = (rs_cycle_pyobject *)self;
     bool ring = closure != NULL;
@@ -120,15 +120,16 @@ static PyObject *cycle_edges(PyObject *self, void *closure)
     rs_edge_ref *edges = ring ? rs_cycle_ring(s, &cy, &count) : rs_cycle_edges(s, &cy, &count);
     if (edges == NULL)
         return NULL;
-    *cache = edge_tuples(s, edges, count);
+    PyObject *list = edge_tuples(s, edges, count);
     rs_free(edges);
-    return Py_XNewRef(*cache);
+    Py_XSETREF(*cache, list); /* a label's __repr__ may have asked first */
+    return Py_XNewRef(list);
 }
 
 /* Edges to break kept per Cycle: enough to choose from. */
 #define BREAK_EDGES_KEPT 10
 
-static PyObject *cycle_break_edges(PyObject *self, void *Py_UNUSED(closure))
+static PyObject *cycle_break_edges_of(PyObject *self, void *Py_UNUSED(closure))
 {
     rs_cycle_pyobject *c = (rs_cycle_pyobject *)self;
     if (c->break_edges != NULL)
@@ -150,8 +151,23 @@ static PyObject *cycle_break_edges(PyObject *self, void *Py_UNUSED(closure))
             Py_CLEAR(list);
     }
     rs_break_edges_free(edges, count);
-    c->break_edges = list;
+    Py_XSETREF(c->break_edges, list);
     return Py_XNewRef(list);
+}
+
+/* The getters label edges (Python code): the snapshot stays busy meanwhile. */
+static PyObject *cycle_edges(PyObject *self, void *closure)
+{
+    PyObject *snapshot = ((rs_cycle_pyobject *)self)->snapshot;
+    rs_snapshot_enter(snapshot);
+    return rs_snapshot_leave(snapshot, cycle_edges_of(self, closure));
+}
+
+static PyObject *cycle_break_edges(PyObject *self, void *closure)
+{
+    PyObject *snapshot = ((rs_cycle_pyobject *)self)->snapshot;
+    rs_snapshot_enter(snapshot);
+    return rs_snapshot_leave(snapshot, cycle_break_edges_of(self, closure));
 }
 
 PyGetSetDef rs_cycle_getset[] = {
@@ -665,7 +681,10 @@ static rs_snapshot *snapshot_or_new(PyObject *snapshot_obj, int collect, bool no
                          Py_TYPE(snapshot_obj)->tp_name);
             return NULL;
         }
-        return rs_snapshot_of(snapshot_obj);
+        rs_snapshot *s = rs_snapshot_of(snapshot_obj);
+        if (s != NULL)
+            rs_snapshot_enter(snapshot_obj);
+        return s;
     }
     *owned = nodes_only ? rs_snapshot_take_nodes(collect) : rs_snapshot_take(collect, NULL, NULL);
     return *owned;
@@ -674,6 +693,16 @@ static rs_snapshot *snapshot_or_new(PyObject *snapshot_obj, int collect, bool no
 static rs_snapshot *snapshot_arg(PyObject *snapshot_obj, int collect, rs_snapshot **owned)
 {
     return snapshot_or_new(snapshot_obj, collect, false, owned);
+}
+
+/* Ends the use snapshot_arg started: frees the owned snapshot, or leaves
+ * the given Snapshot object (which may then perform a pending close()). */
+static void snapshot_arg_done(PyObject *snapshot_obj, rs_snapshot *owned)
+{
+    if (owned != NULL)
+        rs_snapshot_free(owned);
+    else
+        rs_snapshot_leave(snapshot_obj, NULL);
 }
 
 static int start_tracing(PyObject *trace)
@@ -717,7 +746,7 @@ PyObject *rs_module_mark(PyObject *Py_UNUSED(module), PyObject *args, PyObject *
         return NULL;
     int r = rs_growth_mark(s);
     size_t marked = s->visible_count;
-    rs_snapshot_free(owned);
+    snapshot_arg_done(snapshot_obj, owned);
     if (r < 0)
         return NULL;
     return PyLong_FromSize_t(marked);
@@ -756,7 +785,7 @@ PyObject *rs_module_growth(PyObject *Py_UNUSED(module), PyObject *args, PyObject
         }
         rs_growth_result_free(&g);
     }
-    rs_snapshot_free(owned);
+    snapshot_arg_done(snapshot_obj, owned);
     return list;
 }
 
@@ -802,7 +831,7 @@ PyObject *rs_module_report(PyObject *Py_UNUSED(module), PyObject *args, PyObject
     if (s == NULL)
         return NULL;
     PyObject *data = rs_report_data(s, top);
-    rs_snapshot_free(owned);
+    snapshot_arg_done(snapshot_obj, owned);
     if (data == NULL)
         return NULL;
     PyObject *text = NULL;

@@ -71,6 +71,10 @@ PyObject *rs_module_alloc_fail_after(PyObject *module, PyObject *n);
  * both formats), its text rendering, and the two snapshot exports. */
 PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top);
 PyObject *rs_report_text(PyObject *data);
+
+/* Allocation-site lookups reports have made since the module loaded (a
+ * work counter for tests: one report makes at most a fixed number). */
+size_t rs_report_site_lookups(void);
 int rs_export_json(rs_snapshot *s, PyObject *file);
 enum { RS_DOT_REFERENTS = 1, RS_DOT_REFERRERS = 2, RS_DOT_BOTH = 3 };
 /* The DOT export: depth levels from start along RS_DOT_* directions, at
@@ -90,34 +94,36 @@ PyObject *rs_allocation_traceback(PyObject *obj);
 PyObject *rs_allocation_site(PyObject *obj);
 
 /* Entries of module.c's method tables (Snapshot methods, module functions). */
-#define RS_ANALYSIS_SNAPSHOT_METHODS \
-    {"in_cycle", rs_snapshot_in_cycle, METH_O, "True when obj sits in a cycle of data edges."},                          \
-    {"cycles", (PyCFunction)(void (*)(void))rs_snapshot_cycles, METH_VARARGS | METH_KEYWORDS,                            \
-     "cycles(limit=None) -> [Cycle], biggest retained first."},                                                          \
-    {"cycle_of", rs_snapshot_cycle_of, METH_O, "The Cycle obj sits in, or None."},                                       \
-    {"garbage", rs_snapshot_garbage, METH_NOARGS,                                                                        \
-     "[(obj, kind, reason)]: gc.garbage, unreachable cycles awaiting collection, finalizers in cycles."},                \
-    {"closures", rs_snapshot_closures, METH_NOARGS,                                                                      \
-     "[(function, varname, value, retained)] for every closure cell, biggest retained first."},                          \
-    {"frames", rs_snapshot_frames, METH_NOARGS,                                                                          \
-     "[(thread_name, ident, [(function, 'file:line', [(name, value, size, retained)])])], innermost frame first; "       \
-     "suspended generators and coroutines last."},                                                                       \
-    {"retained_size", rs_snapshot_retained_size, METH_O, "Bytes freed with obj (garbage: by the collection that frees it)."},\
-    {"retained", rs_snapshot_retained, METH_O, "obj and every object it dominates: what freeing it frees."},             \
-    {"retained_by_type", rs_snapshot_retained_by_type, METH_NOARGS,                                                      \
-     "[(type_name, count, size, retained)] without double counting nested instances, biggest first."},                   \
-    {"largest", (PyCFunction)(void (*)(void))rs_snapshot_largest, METH_VARARGS | METH_KEYWORDS,                          \
-     "largest(type, n=10) -> [(obj, size)] of a type ('str', 'bytes', 'list', 'dict', ...), biggest first."},            \
-    {"strings_by_holder", rs_snapshot_strings_by_holder, METH_NOARGS,                                                    \
-     "[(holder_type, count, total_length, total_size)] of str/bytes/bytearray, biggest first."},                         \
-    {"process_memory", rs_snapshot_process_memory, METH_NOARGS,                                                          \
-     "Bytes of Python objects beside RSS and obmalloc arenas: {'objects', 'rss', 'arenas', 'line'}."},                   \
-    {"allocated_at", rs_snapshot_allocated_at, METH_O,                                                                   \
-     "tracemalloc's allocation traceback of obj, or None when not tracing."},                                            \
-    {"compute", rs_snapshot_compute, METH_O, "compute('scc' | 'dominators') recomputes it; returns the seconds taken."}, \
-    {"to_json", (PyCFunction)(void (*)(void))rs_snapshot_to_json, METH_VARARGS | METH_KEYWORDS,                          \
-     "to_json(file): the whole snapshot as JSON (a file object or a path)."},                                            \
-    {"to_dot", (PyCFunction)(void (*)(void))rs_snapshot_to_dot, METH_VARARGS | METH_KEYWORDS,                            \
+#define RS_ANALYSIS_SNAPSHOT_METHODS                                                                                 \
+    {"in_cycle", rs_snapshot_in_cycle_guarded, METH_O, "True when obj sits in a cycle of data edges."},              \
+    {"cycles", (PyCFunction)(void (*)(void))rs_snapshot_cycles_guarded, METH_VARARGS | METH_KEYWORDS,                \
+     "cycles(limit=None) -> [Cycle], biggest retained first."},                                                      \
+    {"cycle_of", rs_snapshot_cycle_of_guarded, METH_O, "The Cycle obj sits in, or None."},                           \
+    {"garbage", rs_snapshot_garbage_guarded, METH_NOARGS,                                                            \
+     "[(obj, kind, reason)]: gc.garbage, unreachable cycles awaiting collection, finalizers in cycles."},            \
+    {"closures", rs_snapshot_closures_guarded, METH_NOARGS,                                                          \
+     "[(function, varname, value, retained)] for every closure cell, biggest retained first."},                      \
+    {"frames", rs_snapshot_frames_guarded, METH_NOARGS,                                                              \
+     "[(thread_name, ident, [(function, 'file:line', [(name, value, size, retained)])])], innermost frame first; "   \
+     "suspended generators and coroutines last."},                                                                   \
+    {"retained_size", rs_snapshot_retained_size_guarded, METH_O,                                                     \
+     "Bytes freed with obj (garbage: by the collection that frees it)."},                                            \
+    {"retained", rs_snapshot_retained_guarded, METH_O, "obj and every object it dominates: what freeing it frees."}, \
+    {"retained_by_type", rs_snapshot_retained_by_type_guarded, METH_NOARGS,                                          \
+     "[(type_name, count, size, retained)] without double counting nested instances, biggest first."},               \
+    {"largest", (PyCFunction)(void (*)(void))rs_snapshot_largest_guarded, METH_VARARGS | METH_KEYWORDS,              \
+     "largest(type, n=10) -> [(obj, size)] of a type ('str', 'bytes', 'list', 'dict', ...), biggest first."},        \
+    {"strings_by_holder", rs_snapshot_strings_by_holder_guarded, METH_NOARGS,                                        \
+     "[(holder_type, count, total_length, total_size)] of str/bytes/bytearray, biggest first."},                     \
+    {"process_memory", rs_snapshot_process_memory_guarded, METH_NOARGS,                                              \
+     "Bytes of Python objects beside RSS and obmalloc arenas: {'objects', 'rss', 'arenas', 'line'}."},               \
+    {"allocated_at", rs_snapshot_allocated_at_guarded, METH_O,                                                       \
+     "tracemalloc's allocation traceback of obj, or None when not tracing."},                                        \
+    {"compute", rs_snapshot_compute_guarded, METH_O,                                                                 \
+     "compute('scc' | 'dominators') recomputes it; returns the seconds taken."},                                     \
+    {"to_json", (PyCFunction)(void (*)(void))rs_snapshot_to_json_guarded, METH_VARARGS | METH_KEYWORDS,              \
+     "to_json(file): the whole snapshot as JSON (a file object or a path)."},                                        \
+    {"to_dot", (PyCFunction)(void (*)(void))rs_snapshot_to_dot_guarded, METH_VARARGS | METH_KEYWORDS,                \
      "to_dot(file, obj, depth=3, direction='referents', max_nodes=200): Graphviz around obj."},
 
 #define RS_ANALYSIS_MODULE_METHODS \

@@ -251,22 +251,38 @@ static int equals(PyObject *label, const char *text)
  * " <closure var 'v'>"; descriptive "<...>" steps are set off by a space. */
 PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root)
 {
+    return rs_path_expression_short(s, nodes, len, root, 0);
+}
+
+PyObject *rs_path_expression_short(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root,
+                                   size_t max_steps)
+{
+    /* Steps [head, len - tail) are left out (and never labelled). */
+    size_t head = len, tail = 0;
+    if (max_steps > 0 && len > max_steps) {
+        tail = max_steps / 3;
+        head = max_steps - tail;
+    }
     PyObject **labels = PyMem_Calloc(len ? len : 1, sizeof *labels);
     PyObject *parts = PyList_New(0);
     PyObject *result = NULL;
     if (labels == NULL || parts == NULL)
         goto done;
     for (size_t i = 0; i < len; i++)
-        if ((labels[i] = rs_path_step_label(s, nodes, i, root)) == NULL)
+        if ((i < head || i >= len - tail) && (labels[i] = rs_path_step_label(s, nodes, i, root)) == NULL)
             goto done;
     for (size_t i = 0; i < len; i++) {
         PyObject *label = labels[i], *name = NULL, *part = NULL;
-        if (i + 1 < len && equals(label, ".__dict__") && identifier_key(labels[i + 1], &name)) {
+        if (label == NULL) {
+            part = PyUnicode_FromFormat(" ...(%zu steps)... ", len - head - tail);
+            i = len - tail - 1;
+        } else if (i + 1 < len && labels[i + 1] != NULL && equals(label, ".__dict__") &&
+                   identifier_key(labels[i + 1], &name)) {
             part = PyUnicode_FromFormat(".%U", name);
             Py_DECREF(name);
             i++;
-        } else if (i + 2 < len && equals(label, ".__closure__") && starts_with(labels[i + 1], "<closure var") &&
-                   equals(labels[i + 2], ".cell_contents")) {
+        } else if (i + 2 < len && labels[i + 1] != NULL && labels[i + 2] != NULL && equals(label, ".__closure__") &&
+                   starts_with(labels[i + 1], "<closure var") && equals(labels[i + 2], ".cell_contents")) {
             part = PyUnicode_FromFormat(" %U", labels[i + 1]);
             i += 2;
         } else if (i > 0 && starts_with(label, "<")) {
@@ -304,7 +320,7 @@ PyObject *rs_path_text(rs_snapshot *s, rs_idx n)
     int r = rs_path_find(s, n, &nodes, &len, &root);
     if (r <= 0)
         return r == 0 ? Py_NewRef(Py_None) : NULL;
-    PyObject *text = rs_path_expression(s, nodes, len, root);
+    PyObject *text = rs_path_expression_short(s, nodes, len, root, RS_PATH_TEXT_STEPS);
     rs_free(nodes);
     return text;
 }

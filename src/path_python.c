@@ -119,6 +119,18 @@ static PyObject *key_repr(PyObject *key)
 {
     bool ok = PyUnicode_CheckExact(key) || PyLong_CheckExact(key) || PyBool_Check(key) || key == Py_None ||
               PyBytes_CheckExact(key) || (PyFloat_CheckExact(key) && isfinite(PyFloat_AS_DOUBLE(key)));
+    /* Too long to print, known before printing: a tuple's repr takes at
+     * least 3 characters an item, an int's at least one digit per 4 bits. */
+    if (PyTuple_CheckExact(key) && PyTuple_GET_SIZE(key) > KEY_REPR_MAX / 3)
+        return NULL;
+    if (PyLong_CheckExact(key)) {
+        PyObject *bits = PyObject_CallMethod(key, "bit_length", NULL);
+        long long n = bits ? PyLong_AsLongLong(bits) : -1;
+        Py_XDECREF(bits);
+        PyErr_Clear();
+        if (n < 0 || n > 4 * KEY_REPR_MAX)
+            return NULL;
+    }
     if (PyTuple_CheckExact(key)) {
         ok = true;
         for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(key); i++) {

@@ -29,8 +29,18 @@
 #include "suspects.h"
 
 #define REPR_MAX 80
-/* Objects examined when grouping suspects by allocation site. */
-#define SITE_SAMPLE_MAX 200000
+/* Objects whose allocation site one report looks up, in all: each lookup
+ * asks tracemalloc for a traceback (microseconds), so with tracing on a
+ * report over millions of objects must sample, not ask for every one. */
+#define SITE_LOOKUPS_MAX 20000
+
+static size_t site_lookups_left;
+static size_t site_lookups_total;
+
+size_t rs_report_site_lookups(void)
+{
+    return site_lookups_total;
+}
 
 /* d[key] = value, stealing value; -1 when value is NULL or on error. */
 static int put(PyObject *d, const char *key, PyObject *value)
@@ -145,7 +155,9 @@ static PyObject *suspects_section(rs_snapshot *s, size_t top)
 /* {site: [count, size, {type: count}]} over nodes, for the sites section. */
 static int add_sites(rs_snapshot *s, PyObject *sites, const rs_idx *nodes, size_t count)
 {
-    for (size_t i = 0; i < count && i < SITE_SAMPLE_MAX; i++) {
+    for (size_t i = 0; i < count && site_lookups_left > 0; i++) {
+        site_lookups_left--;
+        site_lookups_total++;
         PyObject *site = rs_allocation_site(rs_snapshot_object(s, nodes[i]));
         if (site == NULL)
             return -1;
@@ -253,15 +265,23 @@ error:
     return NULL;
 }
 
-/* "app.Node .children -> list [0] -> app.Node .parent -> (back)" */
+/* Steps of a cycle's ring the report writes out; a longer ring is summed
+ * up ("ring of 1000000 objects: ...") instead of one line of megabytes. */
+#define RING_STEPS_SHOWN 8
+
+/* "app.Node .children -> list [0] -> app.Node .parent -> (back)", or for a
+ * long ring "ring of N objects: A .x -> B [0] -> ... (first 8 of M steps)". */
 static PyObject *ring_text(rs_snapshot *s, const rs_cycle *c)
 {
     size_t count;
     rs_edge_ref *ring = rs_cycle_ring(s, c, &count);
     if (ring == NULL)
         return NULL;
+    int summary = count > RING_STEPS_SHOWN;
     PyObject *parts = PyList_New(0);
-    for (size_t i = 0; parts != NULL && i < count; i++) {
+    if (parts != NULL && summary && append(parts, PyUnicode_FromFormat("ring of %zu objects: ", c->member_count)) < 0)
+        Py_CLEAR(parts);
+    for (size_t i = 0; parts != NULL && i < count && i < RING_STEPS_SHOWN; i++) {
         PyObject *label = rs_label_referent(s, ring[i].from, ring[i].referent);
         PyObject *part = label ? PyUnicode_FromFormat("%s %U -> ", rs_snapshot_type_name(s, ring[i].from), label) : NULL;
         Py_XDECREF(label);
@@ -269,7 +289,9 @@ static PyObject *ring_text(rs_snapshot *s, const rs_cycle *c)
             Py_CLEAR(parts);
     }
     rs_free(ring);
-    if (parts == NULL || append(parts, PyUnicode_FromString("(back)")) < 0) {
+    PyObject *end = summary ? PyUnicode_FromFormat("... (first %d of %zu steps)", RING_STEPS_SHOWN, count)
+                            : PyUnicode_FromString("(back)");
+    if (parts == NULL || append(parts, end) < 0) {
         Py_XDECREF(parts);
         return NULL;
     }
@@ -531,6 +553,7 @@ static PyObject *tracing_now(void)
 PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top_arg)
 {
     size_t top = (size_t)top_arg;
+    site_lookups_left = SITE_LOOKUPS_MAX;
     if (rs_analysis_ensure_scc(s) < 0 || rs_analysis_ensure_dominators(s) < 0)
         return NULL;
     PyObject *d = PyDict_New();
@@ -552,7 +575,7 @@ PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top_arg)
         rs_suspect *suspects = rs_suspects(s, top, &count);
         if (suspects == NULL)
             goto error;
-        for (size_t i = 0; i < count; i++) {
+        for (size_t i = 0; i < count && site_lookups_left > 0; i++) {
             size_t n;
             rs_idx *set = rs_retained_set(s, suspects[i].node, &n);
             int r = set ? add_sites(s, sites, set, n) : -1;

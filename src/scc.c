@@ -322,6 +322,14 @@ void rs_scc_free(rs_scc *s)
     rs_free(s);
 }
 
+size_t rs_scc_memory_bytes(const rs_scc *s)
+{
+    if (s == NULL)
+        return 0;
+    return sizeof *s + s->node_count * sizeof *s->component + s->component_count * sizeof *s->cycle_of_component +
+           (s->cycle_count + 1) * sizeof *s->cycle_start + s->cycle_start[s->cycle_count] * sizeof *s->cycle_members;
+}
+
 size_t rs_scc_component_count(const rs_scc *s)
 {
     return s->component_count;

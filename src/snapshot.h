@@ -56,6 +56,14 @@ typedef struct rs_type_info {
 
 typedef void (*rs_progress_fn)(void *ctx, size_t done, size_t total);
 
+/* All the labels of one node's edges in one direction (label.c). */
+typedef struct rs_label_cache {
+    rs_idx node;       /* whose labels[] these are (valid when labels) */
+    rs_idx asked;      /* 1 + the node of the last uncached question, 0 none */
+    size_t count;
+    PyObject **labels; /* count new references to str */
+} rs_label_cache;
+
 typedef struct rs_snapshot {
     rs_graph *graph;
     rs_type_info *types;
@@ -72,6 +80,7 @@ typedef struct rs_snapshot {
     struct rs_scc *scc;
     struct rs_dom *dom;
     struct rs_dom_order *dom_order; /* enter/leave numbers of the dominator tree */
+    rs_label_cache label_cache[2]; /* [0] referents, [1] referrers */
 } rs_snapshot;
 
 /* Types whose instances are refscope's own; set by module.c at import. */
@@ -118,6 +127,12 @@ static inline PyTypeObject *rs_snapshot_node_type(const rs_snapshot *s, rs_idx n
 {
     return s->types[rs_graph_type_id(s->graph, n)].type;
 }
+/* For each referent edge k of holder (alive has one entry per referent):
+ * alive[k] = 1 when the edge goes to one of refscope's own objects (which
+ * the snapshot does not hold) and holder still references it now, so it is
+ * alive; 0 for every other edge.  Traverses holder (walk.c).  0, or -1
+ * with MemoryError set. */
+int rs_snapshot_own_alive(rs_snapshot *s, rs_idx holder, uint8_t *alive);
 
 /* The node of obj, or RS_NONE when obj is not in the snapshot (or hidden). */
 rs_idx rs_snapshot_find(const rs_snapshot *s, PyObject *obj);
@@ -144,19 +159,42 @@ PyObject *rs_label_referent(rs_snapshot *s, rs_idx src, size_t k);
  * New str, or NULL on MemoryError. */
 PyObject *rs_label_referrer(rs_snapshot *s, rs_idx dst, size_t j);
 
+/* Labels every referent (forward) or referrer edge of node in one pass per
+ * holder and keeps them, so the rs_label_referent / rs_label_referrer calls
+ * for node's edges that follow cost nothing.  0, or -1 with an exception. */
+int rs_label_prepare(rs_snapshot *s, rs_idx node, int forward);
+
+/* Releases the labels label.c keeps for the last node asked about. */
+void rs_label_cache_free(rs_snapshot *s);
+
+/* Bytes the kept labels use (for Snapshot.memory). */
+size_t rs_label_cache_bytes(const rs_snapshot *s);
+
+/* Holder items the label passes have examined since the module loaded (a
+ * work counter for tests: labelling a holder's edges is linear in it). */
+size_t rs_label_work(void);
+
 /* Label of a root edge ("sys.modules['app']",
  * "thread 'MainThread' frame worker() app.py:12 <local 'buf'>").  New str. */
 PyObject *rs_label_root(rs_snapshot *s, const rs_root *root);
 
-/* repr(obj) made safe for a terminal line: never raises (a failing __repr__
- * gives "<repr failed: ValueError>"), control characters escaped, at most
- * max_len characters (ending in "..." when cut), recursion guarded.
- * New str, or NULL only on MemoryError. */
+/* --- reprs (repr.c) ----------------------------------------------------- */
+
+/* repr(obj) made safe for a terminal line and bounded before it is built:
+ * builtin containers, str, bytes, bytearray and int are written by refscope
+ * (first items only; equal to repr(obj) when it fits), other objects by
+ * their __repr__, guarded (an exception gives "<repr failed: ValueError>").
+ * Control characters escaped, at most max_len characters (ending in "..."
+ * when cut), recursion guarded.  New str, or NULL only on MemoryError. */
 PyObject *rs_safe_repr(PyObject *obj, Py_ssize_t max_len);
 
 /* text with control characters escaped and cut to max_len characters.
  * New str, or NULL on MemoryError. */
 PyObject *rs_escape_text(PyObject *text, Py_ssize_t max_len);
+
+/* Container items the bounded repr has visited since the module loaded
+ * (a work counter for tests: it must not grow with container sizes). */
+size_t rs_repr_work(void);
 
 /* "thread 'MainThread' frame worker() app.py:12" for frames[frame]. New str. */
 PyObject *rs_label_frame(rs_snapshot *s, uint32_t frame);
@@ -175,6 +213,12 @@ int rs_path_find(rs_snapshot *s, rs_idx n, rs_idx **nodes, size_t *len, const rs
  * below nodes[0] only (".cache['user:1']").  New str, or NULL on error. */
 PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root);
 
+/* The same, bounded: a path of more than max_steps steps (0: no bound)
+ * shows its first and last steps around " ...(N steps)... "; the steps
+ * left out are never labelled. */
+PyObject *rs_path_expression_short(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root,
+                                   size_t max_steps);
+
 /* The path as a Python expression that evaluates back to nodes[len-1]
  * wherever Python can express every step (path_python.c): full key reprs,
  * .__dict__['x'] where .x would read something else, f.__closure__[0];
@@ -182,8 +226,13 @@ PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, co
  * or NULL on error. */
 PyObject *rs_path_python(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root);
 
-/* The why-alive path of node n as one expression string, or None when it
- * is unreachable.  NULL on error. */
+/* Steps of a why-alive path that report lines and the summary spell out
+ * (the first and the last ones). */
+#define RS_PATH_TEXT_STEPS 24
+
+/* The why-alive path of node n as one expression string (a path longer
+ * than RS_PATH_TEXT_STEPS shortened in the middle), or None when it is
+ * unreachable.  NULL on error. */
 PyObject *rs_path_text(rs_snapshot *s, rs_idx n);
 
 /* Label of the edge nodes[i-1] -> nodes[i] (for i == 0: the root label,

@@ -14,6 +14,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "refscope/dom.h"
@@ -21,12 +22,14 @@
 
 /* --- top k ---------------------------------------------------------------- */
 
+/* Up to this k a sorted array with insertion; above, keep and sort once. */
+#define TOP_K_INSERTION_MAX 64
+
 int rs_top_k_init(rs_top_k *t, size_t k)
 {
-    t->count = 0;
-    t->k = k;
-    t->value = rs_malloc((k ? k : 1) * sizeof *t->value);
-    t->node = rs_malloc((k ? k : 1) * sizeof *t->node);
+    *t = (rs_top_k){.k = k, .capacity = k < TOP_K_INSERTION_MAX ? (k ? k : 1) : TOP_K_INSERTION_MAX};
+    t->value = rs_malloc(t->capacity * sizeof *t->value);
+    t->node = rs_malloc(t->capacity * sizeof *t->node);
     if (t->value == NULL || t->node == NULL) {
         rs_top_k_free(t);
         PyErr_NoMemory();
@@ -35,8 +38,34 @@ int rs_top_k_init(rs_top_k *t, size_t k)
     return 0;
 }
 
+/* Keeps every offer unsorted, growing the arrays (at most one entry per
+ * offer, so never more than there are candidates). */
+static void top_k_keep(rs_top_k *t, uint64_t value, rs_idx node)
+{
+    if (t->count == t->capacity) {
+        size_t capacity = t->capacity * 2;
+        uint64_t *v = rs_realloc(t->value, capacity * sizeof *v);
+        if (v != NULL)
+            t->value = v;
+        rs_idx *n = v ? rs_realloc(t->node, capacity * sizeof *n) : NULL;
+        if (n == NULL) {
+            t->failed = true;
+            return;
+        }
+        t->node = n;
+        t->capacity = capacity;
+    }
+    t->value[t->count] = value;
+    t->node[t->count++] = node;
+    t->unsorted = true;
+}
+
 void rs_top_k_add(rs_top_k *t, uint64_t value, rs_idx node)
 {
+    if (t->capacity != 0 && t->k > TOP_K_INSERTION_MAX) {
+        top_k_keep(t, value, node);
+        return;
+    }
     /* Insertion into a short sorted array: most offers lose to the last one. */
     if (t->k == 0 || (t->count == t->k && value <= t->value[t->count - 1]))
         return;
@@ -50,8 +79,52 @@ void rs_top_k_add(rs_top_k *t, uint64_t value, rs_idx node)
     t->node[i] = node;
 }
 
+typedef struct top_k_pair {
+    uint64_t value;
+    rs_idx node;
+} top_k_pair;
+
+static int by_value_desc(const void *a, const void *b)
+{
+    const top_k_pair *x = a, *y = b;
+    if (x->value != y->value)
+        return x->value < y->value ? 1 : -1;
+    return (x->node > y->node) - (x->node < y->node);
+}
+
+int rs_top_k_finish(rs_top_k *t)
+{
+    if (t->failed) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (!t->unsorted)
+        return 0;
+    top_k_pair *pairs = rs_malloc(t->count * sizeof *pairs);
+    if (pairs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < t->count; i++)
+        pairs[i] = (top_k_pair){t->value[i], t->node[i]};
+    qsort(pairs, t->count, sizeof *pairs, by_value_desc);
+    if (t->count > t->k)
+        t->count = t->k;
+    for (size_t i = 0; i < t->count; i++) {
+        t->value[i] = pairs[i].value;
+        t->node[i] = pairs[i].node;
+    }
+    rs_free(pairs);
+    t->unsorted = false;
+    return 0;
+}
+
 rs_idx *rs_top_k_take(rs_top_k *t, size_t *count)
 {
+    if (rs_top_k_finish(t) < 0) {
+        rs_top_k_free(t);
+        return NULL;
+    }
     rs_idx *nodes = t->node;
     *count = t->count;
     t->node = NULL;
@@ -205,6 +278,10 @@ rs_suspect *rs_suspects(rs_snapshot *s, size_t k, size_t *count)
         uint64_t retained = rs_dom_retained(s->dom, i);
         if (retained > 0 && rs_suspect_candidate(s, i))
             rs_top_k_add(&top, retained, i);
+    }
+    if (rs_top_k_finish(&top) < 0) {
+        rs_top_k_free(&top);
+        return NULL;
     }
     uint32_t types = s->type_count ? s->type_count : 1;
     accumulate_walk w = {.snap = s};

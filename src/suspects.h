@@ -19,11 +19,17 @@
 /* --- top k ---------------------------------------------------------------- */
 
 /* The k biggest (value, node) pairs seen, biggest first; of equal values
- * the one added first stays first, so node order breaks ties. */
+ * the one added first stays first, so node order breaks ties.  k may be
+ * anything a user asked for (report(top=2**62)): nothing is allocated by k.
+ * A small k keeps a sorted array (most offers lose to the last entry); a
+ * big one keeps every offer and sorts once in rs_top_k_finish. */
 typedef struct rs_top_k {
     uint64_t *value;
     rs_idx *node;
     size_t count, k;
+    size_t capacity; /* of value/node; 0: caller arrays of k entries */
+    bool unsorted;   /* offers kept past a big k, until rs_top_k_finish */
+    bool failed;     /* an offer could not be kept (MemoryError) */
 } rs_top_k;
 
 /* Prepares t for k entries (or set value and node to caller arrays of k
@@ -33,8 +39,13 @@ int rs_top_k_init(rs_top_k *t, size_t k);
 /* Offers (value, node): kept when it is among the k biggest so far. */
 void rs_top_k_add(rs_top_k *t, uint64_t value, rs_idx node);
 
+/* Leaves the k biggest in value/node, biggest first, count of them in
+ * count; call after the last rs_top_k_add before reading the arrays.  0,
+ * or -1 with MemoryError set. */
+int rs_top_k_finish(rs_top_k *t);
+
 /* Hands the node array over (rs_free it) and frees the rest of t;
- * *count receives the number of entries. */
+ * *count receives the number of entries.  NULL with MemoryError set. */
 rs_idx *rs_top_k_take(rs_top_k *t, size_t *count);
 
 /* Frees t's arrays (when not taken). */

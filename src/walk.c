@@ -19,6 +19,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -346,6 +347,7 @@ static void free_tables(rs_snapshot *s)
     rs_scc_free(s->scc);
     rs_dom_free(s->dom);
     rs_dom_order_free(s->dom_order);
+    rs_label_cache_free(s);
 }
 
 rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progress_ctx)
@@ -481,4 +483,78 @@ int64_t rs_snapshot_type_lookup(const rs_snapshot *s, const char *name)
         }
     }
     return found;
+}
+
+/* --- refscope's own objects among a holder's referents ---------------------- */
+
+/* The snapshot holds no reference to refscope's own objects (a Snapshot a
+ * user keeps in a list), so one of them may have died since the walk.  A
+ * holder that still references it now keeps it alive: a fresh traversal of
+ * the holder says which. */
+typedef struct own_ref {
+    PyObject *ptr;
+    size_t edge;
+} own_ref;
+
+typedef struct own_refs {
+    own_ref *refs;
+    size_t count;
+    uint8_t *alive;
+} own_refs;
+
+static int by_ptr(const void *a, const void *b)
+{
+    const own_ref *x = a, *y = b;
+    if (x->ptr != y->ptr)
+        return (uintptr_t)x->ptr < (uintptr_t)y->ptr ? -1 : 1;
+    return (x->edge > y->edge) - (x->edge < y->edge);
+}
+
+/* Marks the first edge to op not yet seen alive (binary search). */
+static int visit_own(PyObject *op, void *arg)
+{
+    own_refs *o = arg;
+    size_t lo = 0, hi = o->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)o->refs[mid].ptr < (uintptr_t)op)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < o->count && o->refs[lo].ptr == op; lo++) {
+        if (!o->alive[o->refs[lo].edge]) {
+            o->alive[o->refs[lo].edge] = 1;
+            break;
+        }
+    }
+    return 0;
+}
+
+int rs_snapshot_own_alive(rs_snapshot *s, rs_idx holder, uint8_t *alive)
+{
+    size_t count;
+    const rs_idx *targets = rs_graph_referents(s->graph, holder, &count);
+    own_refs o = {.alive = alive};
+    for (size_t k = 0; k < count; k++) {
+        alive[k] = 0;
+        o.count += (rs_graph_flags(s->graph, targets[k]) & RS_NODE_INTERNAL) != 0;
+    }
+    if (o.count == 0)
+        return 0;
+    o.refs = rs_malloc(o.count * sizeof *o.refs);
+    if (o.refs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t k = 0, i = 0; k < count; k++)
+        if (rs_graph_flags(s->graph, targets[k]) & RS_NODE_INTERNAL)
+            o.refs[i++] = (own_ref){rs_snapshot_object(s, targets[k]), k};
+    qsort(o.refs, o.count, sizeof *o.refs, by_ptr);
+    PyObject *obj = rs_snapshot_object(s, holder);
+    traverseproc traverse = Py_TYPE(obj)->tp_traverse;
+    if (PyObject_IS_GC(obj) && traverse != NULL)
+        traverse(obj, visit_own, &o);
+    rs_free(o.refs);
+    return 0;
 }

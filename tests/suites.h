@@ -18,7 +18,9 @@
     X(cycles)             \
     X(analyses)           \
     X(suspects)           \
-    X(versions)
+    X(versions)           \
+    X(hostile)            \
+    X(bounded)
 
 #define RS_DECLARE_SUITE(name) Suite *suite_##name(void);
 RS_TEST_SUITES(RS_DECLARE_SUITE)

@@ -2,7 +2,7 @@
  * edge checked for its exact label text through referents() and
  * referrers(), a thread's frame local, and dict keys whose __repr__,
  * __hash__ and __eq__ misbehave.  Fixtures: tests/fixtures/labels.py,
- * hostile.py, worker.py. */
+ * worker.py, tests/hostile/dict_keys.py. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,22 +124,22 @@ static const label_case hostile_cases[] = {
     {"__hash__/__eq__ raise: colliding value", "rl(s, H.touchy, value(H.touchy, 1))", "[<Touchy 2>]"},
     {"__hash__/__eq__ raise: key", "rl(s, H.touchy, key(H.touchy, 1))", "<key <Touchy 2>>"},
     {"__hash__/__eq__ raise: from the value", "rr(s, value(H.touchy, 1), H.touchy)", "[<Touchy 2>]"},
-    /* The repr empties the dict while its value is labelled; the key's edge,
-     * labelled next, no longer has a dict entry to be named after, so it
-     * gets the vague fallback (never a wrong name). */
+    /* The repr empties the dict while its value is labelled; the key's edge
+     * is labelled in the same pass over the dict (one pass per holder), so
+     * it still gets the name of the entry it came from. */
     {"__repr__ clears its dict: value", "rl(s, H.clearing, H.clearing_value)", "[<Clearing>]"},
     {"__repr__ clears its dict: emptied", "(rl(s, H.clearing, H.clearing_value), len(H.clearing))",
      "('[<Clearing>]', 0)"},
-    {"__repr__ clears its dict: key after", "rl(s, H.clearing, H.clearing_key)", "<referent 1>"},
+    {"__repr__ clears its dict: key after", "rl(s, H.clearing, H.clearing_key)", "<key <Clearing>>"},
 };
 
 START_TEST(test_label_hostile_dict_keys)
 {
     /* Check whether dict keys with hostile __repr__/__hash__/__eq__ still get their exact labels. */
-    rs_py_run("import refscope, fixtures.hostile\n"
-              "from fixtures.hostile import H, key, value, raised\n"
+    rs_py_run("import refscope, hostile.dict_keys\n"
+              "from hostile.dict_keys import H, key, value, raised\n"
               "from fixtures.labels import referent_label as rl, referrer_label as rr\n"
-              "fixtures.hostile.build()\n"
+              "hostile.dict_keys.build()\n"
               "s = refscope.snapshot()\n");
     assert_label_case(&hostile_cases[_i]);
 }

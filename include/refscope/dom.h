@@ -38,6 +38,9 @@ rs_dom *rs_dom_compute(const rs_graph *g);
 /* Frees a result of rs_dom_compute(); NULL is accepted. */
 void rs_dom_free(rs_dom *d);
 
+/* Bytes the result uses (for Snapshot.memory); 0 for NULL. */
+size_t rs_dom_memory_bytes(const rs_dom *d);
+
 /* Returns 1 when n is reachable from the roots or from an immortal node,
  * else 0 (also when n is not a node). */
 int rs_dom_reachable(const rs_dom *d, rs_idx n);

@@ -36,6 +36,9 @@ rs_scc *rs_scc_compute(const rs_graph *g);
 /* Frees a result of rs_scc_compute(); NULL is accepted. */
 void rs_scc_free(rs_scc *s);
 
+/* Bytes the result uses (for Snapshot.memory); 0 for NULL. */
+size_t rs_scc_memory_bytes(const rs_scc *s);
+
 /* Returns the number of components (every node is in exactly one). */
 size_t rs_scc_component_count(const rs_scc *s);
 
