@@ -32,8 +32,12 @@ enum rs_screen {
     RS_SCREEN_THREADS,
     RS_SCREEN_GROWTH,
     RS_SCREEN_HELP,
+    RS_SCREEN_TEXT,      /* arg: node; arg2: RS_TEXT_VALUE or RS_TEXT_ALLOCATION */
     RS_SCREEN_COUNT
 };
+
+/* What the text pane shows of its object. */
+enum { RS_TEXT_VALUE, RS_TEXT_ALLOCATION };
 
 /* What a key asks for; the key table maps keys to these. */
 enum rs_action {
@@ -66,6 +70,14 @@ enum rs_action {
     RS_ACTION_THREADS,
     RS_ACTION_GROWTH,
     RS_ACTION_REDRAW,
+    RS_ACTION_OTHER_SECTION, /* object screen: holds <-> held by */
+    RS_ACTION_CRUMBS,        /* jump back to a breadcrumb */
+    RS_ACTION_SCROLL_LEFT,
+    RS_ACTION_SCROLL_RIGHT,
+    RS_ACTION_VALUE,         /* full repr / string in a pane */
+    RS_ACTION_COPY_PATH,     /* why-alive path to the clipboard */
+    RS_ACTION_SORT_REVERSE,
+    RS_ACTION_FIND,          /* jump to the next matching row, hiding none */
     RS_ACTION_COUNT
 };
 
@@ -86,6 +98,7 @@ typedef struct rs_key_binding {
     enum rs_action action;
     const char *help;     /* one line for the help screen */
     const char *bar;      /* short label for the function bar, or NULL */
+    const char *hint;     /* word for one-line key hints ("p path"), or NULL */
 } rs_key_binding;
 
 extern const rs_key_binding rs_key_table[];
@@ -93,6 +106,14 @@ extern const size_t rs_key_table_count;
 
 /* The action bound to key, or RS_ACTION_NONE. */
 enum rs_action rs_key_action(int key);
+
+/* The name of the first key bound to action ("3"), for prose such as
+ * "3 lists every cycle"; "?" when none is. */
+const char *rs_key_name(enum rs_action action);
+
+/* "p path  c cycle ..." for the actions given, from the key table's hint
+ * words, into buf; returns buf. */
+const char *rs_key_hint(const enum rs_action *actions, size_t count, char *buf, size_t len);
 
 typedef struct rs_browser rs_browser;
 typedef struct rs_view rs_view;
@@ -124,7 +145,18 @@ typedef struct rs_view_class {
     /* Handles an action before the browser's defaults; reaction flags, or
      * RS_REACT_UNHANDLED. */
     int (*key)(rs_view *v, enum rs_action action);
+    /* Optional: how the breadcrumb of the place that Enter opens from the
+     * selected row reads ("CACHE", "[12]", ".lines"); false to let the
+     * browser name it by the object's type. */
+    bool (*row_crumb)(rs_view *v, char *buf, size_t len);
 } rs_view_class;
+
+/* Rows text takes when wrapped at width columns (at least 1). */
+int rs_wrapped_rows(const char *text, int width);
+
+/* Draws text wrapped at width columns from screen row `row`, at most
+ * max_rows rows; returns the rows drawn. */
+int rs_draw_wrapped(int row, int width, int max_rows, ui_style style, const char *text);
 
 /* header_height for the views whose header is a single line. */
 int rs_view_header_one_line(rs_view *v, int width);
@@ -145,6 +177,7 @@ struct rs_view {
     void *data;
     rs_row_cache_entry cache[RS_ROW_CACHE];
     int list_row; /* screen row of the first list row (for clicks) */
+    int hscroll;  /* columns of every row scrolled off to the left (< >) */
 };
 
 /* The state of a running browser (browser.c owns it). */
@@ -171,6 +204,7 @@ struct rs_browser {
     int bar_end[32]; /* function bar: right edge of each item, for clicks */
     enum rs_action bar_action[32];
     int bar_items;
+    bool picking_crumb; /* b was pressed: the next digit picks a breadcrumb */
 };
 
 /* --- browser.c: what views and commands call ----------------------------- */
@@ -191,6 +225,10 @@ void rs_browser_python_error(rs_browser *b, const char *prefix);
 
 /* Shows a one-line message on the status bar. */
 void rs_browser_info(rs_browser *b, const char *format, ...);
+
+/* A vm_progress_fn for filters (ctx: the browser): shows how far a filter
+ * of many rows got; nonzero when the user pressed Esc to stop it. */
+int rs_browser_filter_progress(void *ctx, size_t done, size_t total);
 
 /* --- view_list.c: helpers every view uses -------------------------------- */
 
@@ -255,11 +293,12 @@ static inline void rs_copy_text(char *dst, size_t size, const char *src)
 /* --- the screens, one file each ------------------------------------------ */
 extern const rs_view_class rs_view_summary, rs_view_types, rs_view_instances, rs_view_object, rs_view_path,
     rs_view_retained, rs_view_cycles, rs_view_cycle, rs_view_garbage, rs_view_closures, rs_view_threads,
-    rs_view_growth, rs_view_help;
+    rs_view_growth, rs_view_help, rs_view_text;
 
 /* --- cmd.c ---------------------------------------------------------------- */
 
-/* Starts editing a line on the bottom row; kind is ':' or '/'. */
+/* Starts editing a line on the bottom row; kind is ':', '/' (filter) or
+ * 'f' (find). */
 void rs_cmdline_start(rs_browser *b, int kind);
 
 /* Feeds a key to the line being edited; runs the command or filter on

@@ -24,7 +24,7 @@ static const rs_view_class *const classes[RS_SCREEN_COUNT] = {
     [RS_SCREEN_CYCLES] = &rs_view_cycles,     [RS_SCREEN_CYCLE] = &rs_view_cycle,
     [RS_SCREEN_GARBAGE] = &rs_view_garbage,   [RS_SCREEN_CLOSURES] = &rs_view_closures,
     [RS_SCREEN_THREADS] = &rs_view_threads,   [RS_SCREEN_GROWTH] = &rs_view_growth,
-    [RS_SCREEN_HELP] = &rs_view_help,
+    [RS_SCREEN_HELP] = &rs_view_help,         [RS_SCREEN_TEXT] = &rs_view_text,
 };
 
 const rs_view_class *rs_view_class_of(enum rs_screen screen)
@@ -88,6 +88,39 @@ int rs_view_row_matches(void *ctx, size_t row, const char *pattern)
     return strcasestr(buf, pattern) != NULL;
 }
 
+/* text with its first `columns` columns scrolled off (< and >). */
+static const char *scrolled(const char *text, int columns)
+{
+    return columns > 0 ? text + ui_text_fit(text, columns) : text;
+}
+
+/* The column titles with the sorted column marked ("size▼"): the mark
+ * takes the blank after the name, or is added when there is none. */
+static const char *mark_sorted(const rs_view *v, const char *columns, char *buf, size_t len)
+{
+    const vm_source *src = v->cls->source;
+    if (src == NULL || v->list.sort_column < 0 || v->list.sort_column >= src->column_count)
+        return columns;
+    const char *name = src->columns[v->list.sort_column];
+    size_t n = strlen(name);
+    const char *at = columns;
+    while ((at = strstr(at, name)) != NULL) {
+        bool starts = at == columns || at[-1] == ' ';
+        bool ends = at[n] == ' ' || at[n] == '\0';
+        if (starts && ends)
+            break;
+        at += n;
+    }
+    if (at == NULL)
+        return columns;
+    const char *mark = v->browser->unicode ? (v->list.sort_descending ? "▼" : "▲")
+                                           : (v->list.sort_descending ? "v" : "^");
+    size_t head = (size_t)(at - columns) + n;
+    const char *rest = at[n] == ' ' ? at + n + 1 : at + n;
+    snprintf(buf, len, "%.*s%s%s", (int)head, columns, mark, rest);
+    return buf;
+}
+
 void rs_view_draw(rs_view *v, int top, int height, int width)
 {
     int used = 0;
@@ -101,8 +134,9 @@ void rs_view_draw(rs_view *v, int top, int height, int width)
     }
     const char *columns = v->cls->columns ? v->cls->columns(v) : NULL;
     if (columns != NULL && used < height) {
+        char marked[RS_ROW_MAX];
         ui_fill(top + used, 0, width, UI_HEADING);
-        ui_text(top + used, 0, width, UI_HEADING, columns);
+        ui_text(top + used, 0, width, UI_HEADING, scrolled(mark_sorted(v, columns, marked, sizeof marked), v->hscroll));
         used++;
     }
     int list_height = height - used;
@@ -141,7 +175,7 @@ void rs_view_draw(rs_view *v, int top, int height, int width)
             ui_fill(top + used + i, 0, width, UI_SELECTED);
             style = UI_SELECTED;
         }
-        ui_text(top + used + i, 0, width, style, text);
+        ui_text(top + used + i, 0, width, style, scrolled(text, v->hscroll));
     }
 }
 
@@ -351,6 +385,54 @@ void rs_fmt_object_row(rs_browser *b, rs_idx n, const char *label, int label_wid
     snprintf(repr, sizeof repr, " %8s  ", rs_fmt_size(r, retained));
     rs_fmt_column(buf, len, &pos, repr, -1);
     rs_fmt_column(buf, len, &pos, rs_fmt_repr(rs_snapshot_object(s, n), repr, sizeof repr), -1);
+}
+
+/* Bytes of text on its next wrapped row of width columns: up to the
+ * last blank that fits, or as much as fits when a word is longer. */
+static size_t wrap_row(const char *text, int width)
+{
+    size_t fit = ui_text_fit(text, width);
+    if (fit == 0 || text[fit] == '\0' || text[fit] == ' ')
+        return fit;
+    for (size_t i = fit; i > fit / 2; i--)
+        if (text[i - 1] == ' ')
+            return i;
+    return fit;
+}
+
+int rs_wrapped_rows(const char *text, int width)
+{
+    if (width <= 0)
+        return 1;
+    int rows = 0;
+    while (*text) {
+        size_t n = wrap_row(text, width);
+        if (n == 0)
+            break;
+        text += n;
+        while (*text == ' ')
+            text++;
+        rows++;
+    }
+    return rows ? rows : 1;
+}
+
+int rs_draw_wrapped(int row, int width, int max_rows, ui_style style, const char *text)
+{
+    int rows = 0;
+    while (rows < max_rows && *text) {
+        size_t n = wrap_row(text, width);
+        if (n == 0)
+            break;
+        char piece[RS_ROW_MAX];
+        rs_copy_text(piece, n + 1 < sizeof piece ? n + 1 : sizeof piece, text);
+        ui_text(row + rows, 0, width, style, piece);
+        text += n;
+        while (*text == ' ')
+            text++;
+        rows++;
+    }
+    return rows;
 }
 
 int rs_view_header_one_line(rs_view *v, int width)

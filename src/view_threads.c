@@ -20,6 +20,7 @@ typedef struct thread_row {
     enum row_kind kind;
     uint32_t index;  /* thread, frame or suspended-frame index */
     uint32_t local;  /* ROW_LOCAL, ROW_GENERATOR_LOCAL: index into that frame's locals */
+    size_t parent;   /* the thread of a frame, the frame of a local; SIZE_MAX for none */
 } thread_row;
 
 typedef struct threads_data {
@@ -33,7 +34,12 @@ typedef struct threads_data {
     size_t *gen_local_counts;
 } threads_data;
 
-static const vm_source source = {.matches = rs_view_row_matches};
+static size_t parent_row(void *ctx, size_t row)
+{
+    return ((threads_data *)((rs_view *)ctx)->data)->rows[row].parent;
+}
+
+static const vm_source source = {.matches = rs_view_row_matches, .parent = parent_row};
 
 static int threads_open(rs_view *v)
 {
@@ -73,21 +79,25 @@ static int threads_open(rs_view *v)
     if (d->rows == NULL)
         goto nomem;
     for (uint32_t t = 0; t < s->thread_count; t++) {
-        d->rows[d->count++] = (thread_row){ROW_THREAD, t, 0};
+        size_t thread = d->count;
+        d->rows[d->count++] = (thread_row){ROW_THREAD, t, 0, SIZE_MAX};
         const rs_thread_info *ti = &s->threads[t];
         for (uint32_t f = ti->first_frame; f < ti->first_frame + ti->frame_count && f < s->frame_count; f++) {
             if (s->frames[f].refscope)
                 continue;
-            d->rows[d->count++] = (thread_row){ROW_FRAME, f, 0};
+            size_t frame = d->count;
+            d->rows[d->count++] = (thread_row){ROW_FRAME, f, 0, thread};
             for (size_t k = 0; k < d->frame_local_counts[f]; k++)
-                d->rows[d->count++] = (thread_row){ROW_LOCAL, f, (uint32_t)k};
+                d->rows[d->count++] = (thread_row){ROW_LOCAL, f, (uint32_t)k, frame};
         }
     }
-    d->rows[d->count++] = (thread_row){ROW_SUSPENDED_HEADING, 0, 0};
+    size_t heading = d->count;
+    d->rows[d->count++] = (thread_row){ROW_SUSPENDED_HEADING, 0, 0, SIZE_MAX};
     for (size_t g = 0; g < d->suspended_count; g++) {
-        d->rows[d->count++] = (thread_row){ROW_GENERATOR, (uint32_t)g, 0};
+        size_t generator = d->count;
+        d->rows[d->count++] = (thread_row){ROW_GENERATOR, (uint32_t)g, 0, heading};
         for (size_t k = 0; k < d->gen_local_counts[g]; k++)
-            d->rows[d->count++] = (thread_row){ROW_GENERATOR_LOCAL, (uint32_t)g, (uint32_t)k};
+            d->rows[d->count++] = (thread_row){ROW_GENERATOR_LOCAL, (uint32_t)g, (uint32_t)k, generator};
     }
     vm_list_init(&v->list, &source, v, d->count);
     return 0;
