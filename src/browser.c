@@ -244,24 +244,100 @@ static bool browser_back(rs_browser *b)
     return false;
 }
 
+/* What a place is about, told without the snapshot's indexes so that it
+ * can be found again in a new snapshot: an object by address and type, a
+ * type by name. */
+typedef struct place_subject {
+    vm_place place;
+    uintptr_t addr;         /* 0 = the screen has no object */
+    PyTypeObject *type;     /* borrowed; compared only, never dereferenced */
+    char type_name[256];    /* the instances screen's type */
+} place_subject;
+
+/* Records what p is about in snapshot s. */
+static void subject_save(rs_snapshot *s, const vm_place *p, place_subject *out)
+{
+    memset(out, 0, sizeof *out);
+    out->place = *p;
+    rs_idx n = RS_NONE;
+    switch ((enum rs_screen)p->screen) {
+    case RS_SCREEN_OBJECT:
+    case RS_SCREEN_PATH:
+    case RS_SCREEN_RETAINED:
+    case RS_SCREEN_TEXT: n = (rs_idx)p->arg; break;
+    case RS_SCREEN_CYCLE: {
+        size_t count;
+        const rs_idx *members = rs_scc_cycle_members(s->scc, p->arg, &count);
+        n = p->arg2 ? (rs_idx)(p->arg2 - 1) : count ? members[0] : RS_NONE;
+        break;
+    }
+    case RS_SCREEN_INSTANCES:
+        if (p->arg < s->type_count)
+            snprintf(out->type_name, sizeof out->type_name, "%s", s->types[p->arg].name);
+        return;
+    default: return;
+    }
+    if (n != RS_NONE && n < rs_graph_node_count(s->graph)) {
+        PyObject *obj = rs_snapshot_object(s, n);
+        out->addr = (uintptr_t)obj;
+        out->type = Py_TYPE(obj);
+    }
+}
+
+/* Finds what saved is about in snapshot s and writes the place there into
+ * *p; false when it is gone. */
+static bool subject_find(rs_snapshot *s, const place_subject *saved, vm_place *p)
+{
+    *p = saved->place;
+    if (saved->type_name[0]) {
+        int64_t t = rs_snapshot_type_lookup(s, saved->type_name);
+        PyErr_Clear();
+        if (t < 0)
+            return false;
+        p->arg = (uint64_t)t;
+        return true;
+    }
+    bool about_object = p->screen == RS_SCREEN_OBJECT || p->screen == RS_SCREEN_PATH ||
+                        p->screen == RS_SCREEN_RETAINED || p->screen == RS_SCREEN_TEXT || p->screen == RS_SCREEN_CYCLE;
+    if (!about_object)
+        return true;
+    rs_idx n = saved->addr ? rs_graph_find(s->graph, saved->addr) : RS_NONE;
+    if (n == RS_NONE || Py_TYPE(rs_snapshot_object(s, n)) != saved->type ||
+        (rs_graph_flags(s->graph, n) & RS_NODE_INTERNAL))
+        return false;
+    if (p->screen != RS_SCREEN_CYCLE) {
+        p->arg = n;
+        return true;
+    }
+    uint32_t cycle = rs_scc_cycle_of(s->scc, n);
+    if (cycle == RS_SCC_NO_CYCLE)
+        return false;
+    p->arg = cycle;
+    p->arg2 = saved->place.arg2 ? (uint64_t)n + 1 : 0;
+    return true;
+}
+
 /* Takes a new snapshot (gc.collect() first when collect) and reopens the
- * current screen on it; the history is cleared.  0, or -1 with the
- * exception set when no snapshot could be taken. */
+ * current screen and the back stack on it: each place finds its object
+ * again by address and type (holding a reference would show up as an
+ * unexplained one in the new snapshot); places whose object is gone are
+ * dropped.  0, or -1 with the exception set when no snapshot could be
+ * taken. */
 static int browser_refresh(rs_browser *b, bool collect)
 {
-    /* Find the subject again by address and type: holding a reference to
-     * it would show up as an unexplained reference in the new snapshot. */
-    enum rs_screen screen = b->view ? (enum rs_screen)b->view->place.screen : RS_SCREEN_SUMMARY;
-    uintptr_t subject = 0;
-    PyTypeObject *subject_type = NULL;
-    if (b->view != NULL && (screen == RS_SCREEN_OBJECT || screen == RS_SCREEN_PATH || screen == RS_SCREEN_RETAINED)) {
-        PyObject *obj = rs_snapshot_object(b->snap, (rs_idx)b->view->place.arg);
-        subject = (uintptr_t)obj;
-        subject_type = Py_TYPE(obj);
+    size_t depth = vm_history_depth(&b->history);
+    place_subject *saved = calloc(depth + 1, sizeof *saved);
+    if (saved == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    if (screen == RS_SCREEN_INSTANCES || screen == RS_SCREEN_CYCLE || screen == RS_SCREEN_HELP ||
-        screen == RS_SCREEN_TEXT)
-        screen = RS_SCREEN_SUMMARY;
+    for (size_t i = 0; i < depth; i++)
+        subject_save(b->snap, vm_history_at(&b->history, i), &saved[i]);
+    bool had_view = b->view != NULL;
+    if (had_view) {
+        vm_place_save_list(&b->view->place, &b->view->list);
+        subject_save(b->snap, &b->view->place, &saved[depth]);
+    }
     rs_view_destroy(b->view);
     b->view = NULL;
     vm_history_init(&b->history);
@@ -269,21 +345,37 @@ static int browser_refresh(rs_browser *b, bool collect)
      * in the new one. */
     rs_snapshot_free(b->snap);
     b->snap = take_snapshot(b, collect);
-    if (b->snap == NULL)
+    if (b->snap == NULL) {
+        free(saved);
         return -1;
-    rs_idx n = subject ? rs_graph_find(b->snap->graph, subject) : RS_NONE;
-    if (n != RS_NONE && (Py_TYPE(rs_snapshot_object(b->snap, n)) != subject_type ||
-                         (rs_graph_flags(b->snap->graph, n) & RS_NODE_INTERNAL)))
-        n = RS_NONE;
-    if (subject && n == RS_NONE)
-        screen = RS_SCREEN_SUMMARY;
-    if (rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0)
-        return -1;
-    if (screen != RS_SCREEN_SUMMARY)
-        rs_browser_open(b, screen, n == RS_NONE ? 0 : n, 0);
+    }
+    size_t dropped = 0;
+    for (size_t i = 0; i < depth; i++) {
+        vm_place p;
+        if (subject_find(b->snap, &saved[i], &p))
+            vm_history_push(&b->history, &p);
+        else
+            dropped++;
+    }
+    vm_place current;
+    bool found = had_view && subject_find(b->snap, &saved[depth], &current);
+    rs_view *v = found ? view_new(b, (enum rs_screen)current.screen, current.arg, current.arg2) : NULL;
+    if (v != NULL) {
+        snprintf(v->place.crumb, sizeof v->place.crumb, "%s", current.crumb);
+        vm_place_restore_list(&current, &v->list);
+        b->view = v;
+    } else {
+        PyErr_Clear();
+        if (!browser_back(b) && rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0) {
+            free(saved);
+            return -1;
+        }
+    }
+    free(saved);
     rs_browser_info(b, "new snapshot: %zu objects, %zu edges in %.2f s%s%s", b->snap->visible_count,
                     rs_graph_edge_count(b->snap->graph), b->snap->seconds, collect ? " (after gc.collect())" : "",
-                    subject && n == RS_NONE ? "; the object shown before is gone" : "");
+                    had_view && !found ? "; the object shown before is gone"
+                    : dropped ? "; places whose object is gone left the back stack" : "");
     return 0;
 }
 

@@ -847,6 +847,29 @@ START_TEST(test_tui_allocation_traceback_screen)
 }
 END_TEST
 
+/* Check whether :refresh keeps the back stack: each place finds its object
+ * in the new snapshot, so Backspace still walks back the way it came. */
+START_TEST(test_tui_refresh_keeps_back_stack)
+{
+    tui t;
+    tui_start_script(&t, 100, 30, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS > [0]");
+    tui_command(&t, "refresh");
+    ck_assert_screen(&t, "new snapshot:");
+    ck_assert_screen(&t, "summary > CALLBACKS > [0]");
+    ck_assert_screen(&t, "function at 0x");
+    tui_keys(&t, "BSpace");
+    ck_assert_screen(&t, "holds: 2000 referents (items in index order)");
+    ck_assert_msg(strstr(t.screen, "> [0]") == NULL, "still on [0]:\n%s", t.screen);
+    tui_keys(&t, "BSpace");
+    ck_assert_screen(&t, "Top suspects");
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether the man page's key table names every key of the browser's
  * key table (refscope._key_table()), so a new key cannot go undocumented. */
 START_TEST(test_tui_man_page_documents_every_key)
@@ -1004,6 +1027,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_nothing_cut_at_80_columns);
     tcase_add_test(tc, test_tui_allocation_traceback_screen);
     tcase_add_test(tc, test_tui_man_page_documents_every_key);
+    tcase_add_test(tc, test_tui_refresh_keeps_back_stack);
     tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
                         (int)(sizeof walk_sizes / sizeof walk_sizes[0]));
     suite_add_tcase(s, tc);
