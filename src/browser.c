@@ -720,6 +720,12 @@ static int default_action(rs_browser *b, enum rs_action action)
     case RS_ACTION_FIND:
         rs_cmdline_start(b, 'f');
         return RS_REACT_REDRAW;
+    case RS_ACTION_STDLIB:
+        b->show_stdlib = !b->show_stdlib;
+        if (v->place.screen == RS_SCREEN_CLOSURES || v->place.screen == RS_SCREEN_THREADS)
+            rs_browser_replace(b, (enum rs_screen)v->place.screen, v->place.arg, v->place.arg2);
+        rs_browser_info(b, "the standard library's closures and frames are %s", b->show_stdlib ? "shown" : "hidden");
+        return RS_REACT_REDRAW;
     case RS_ACTION_COMMAND:
         rs_cmdline_start(b, ':');
         return RS_REACT_REDRAW;

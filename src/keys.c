@@ -54,6 +54,8 @@ const rs_key_binding rs_key_table[] = {
     {UI_KEY_TAB, "Tab", RS_ACTION_OTHER_SECTION, "object screen: jump between what it holds and what holds it",
      NULL, "held by"},
     {'b', "b", RS_ACTION_CRUMBS, "jump back to a breadcrumb of the title (b then its number)", NULL, "crumbs"},
+    {'H', "H", RS_ACTION_STDLIB, "closures, threads: show or hide the standard library's rows (hidden at first)",
+     NULL},
     {'<', "<", RS_ACTION_SCROLL_LEFT, "scroll the rows left", NULL},
     {'>', ">", RS_ACTION_SCROLL_RIGHT, "scroll the rows right (read what is cut at the edge)", NULL},
     {':', ":", RS_ACTION_COMMAND, "command line (:help lists the commands)", "Cmd"},

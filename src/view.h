@@ -78,6 +78,7 @@ enum rs_action {
     RS_ACTION_COPY_PATH,     /* why-alive path to the clipboard */
     RS_ACTION_SORT_REVERSE,
     RS_ACTION_FIND,          /* jump to the next matching row, hiding none */
+    RS_ACTION_STDLIB,        /* show or hide the standard library's rows */
     RS_ACTION_COUNT
 };
 
@@ -205,6 +206,7 @@ struct rs_browser {
     enum rs_action bar_action[32];
     int bar_items;
     bool picking_crumb; /* b was pressed: the next digit picks a breadcrumb */
+    bool show_stdlib;   /* closures and threads list the standard library's rows too */
 };
 
 /* --- browser.c: what views and commands call ----------------------------- */
@@ -271,6 +273,11 @@ void rs_fmt_column(char *buf, size_t len, size_t *pos, const char *text, int wid
  * optional label column of label_width). */
 void rs_fmt_object_row(rs_browser *b, rs_idx n, const char *label, int label_width, char *buf, size_t len);
 
+/* 1 when code (a code object) comes from the standard library (a file
+ * under sysconfig's stdlib, not site-packages, or a frozen module), 0
+ * when not or not a code object, -1 with an exception set. */
+int rs_code_in_stdlib(PyObject *code);
+
 /* true when n is a cell or held by one (captured by a closure). */
 bool rs_node_in_closure(rs_snapshot *s, rs_idx n);
 
@@ -289,6 +296,57 @@ static inline void rs_copy_text(char *dst, size_t size, const char *src)
     memcpy(dst, src, n);
     dst[n] = '\0';
 }
+
+/* --- view_group.c: folding rows that share a key ------------------------- */
+
+typedef struct rs_group {
+    size_t first;      /* its items start at items[first] */
+    size_t count;
+    uint64_t retained; /* the items' retained sizes added up */
+    uint64_t size;     /* and their own sizes */
+    bool open;         /* unfolded: its items show under it */
+} rs_group;
+
+/* A row of a grouped list: a group of several items (member SIZE_MAX), an
+ * item of an unfolded group, or a group's lone item (shown as itself). */
+typedef struct rs_group_row {
+    size_t group;
+    size_t member; /* index inside the group, SIZE_MAX for the group's row */
+    size_t parent; /* the group's row for an unfolded item, else SIZE_MAX */
+} rs_group_row;
+
+typedef struct rs_grouping {
+    size_t *items; /* item indexes, each group's contiguous, in the view's order */
+    size_t item_count;
+    rs_group *groups; /* biggest total retained first */
+    size_t group_count;
+    rs_group_row *rows;
+    size_t row_count;
+} rs_grouping;
+
+/* Groups n items: same_key compares two items (0: same group; its order
+ * is the order between groups of equal size), retained and size give an
+ * item's retained and own size; all groups start folded.  0, or -1 with
+ * MemoryError. */
+int rs_grouping_build(rs_grouping *g, size_t n, int (*same_key)(void *ctx, size_t a, size_t b),
+                      uint64_t (*retained)(void *ctx, size_t item), uint64_t (*size)(void *ctx, size_t item), void *ctx);
+
+/* Lays out g->rows from the groups' open flags; -1 when memory runs out
+ * (the old rows stay). */
+int rs_grouping_layout(rs_grouping *g);
+
+/* The item row shows, or SIZE_MAX for a group's own row. */
+size_t rs_grouping_item(const rs_grouping *g, size_t row);
+
+/* The group row above an unfolded item (a vm_source parent), or SIZE_MAX. */
+size_t rs_grouping_parent(const rs_grouping *g, size_t row);
+
+/* Enter on v's selected row when it is a group's: unfolds or folds it and
+ * rebuilds v's list around it; RS_REACT_UNHANDLED on an item's row. */
+int rs_grouping_toggle(rs_view *v, rs_grouping *g);
+
+/* Frees what rs_grouping_build() made; g is then empty. */
+void rs_grouping_free(rs_grouping *g);
 
 /* --- the screens, one file each ------------------------------------------ */
 extern const rs_view_class rs_view_summary, rs_view_types, rs_view_instances, rs_view_object, rs_view_path,

@@ -139,7 +139,7 @@ static const char *advice_text(rs_view *v, char *line, size_t len)
     size_t row = vm_list_selected(&v->list);
     size_t k = row != SIZE_MAX && row >= 1 && row <= d->break_count ? row - 1 : 0;
     const rs_break_edge *e = &d->breaks[d->shown[k]];
-    char label[200], advice[400];
+    char label[200], advice[2000];
     snprintf(line, len, "%s: %s (%s -> %s): %s", k == 0 ? "edge to break" : "this edge",
              rs_fmt_str(e->label, label, sizeof label), rs_snapshot_type_name(s, e->edge.from),
              rs_snapshot_type_name(s, e->edge.to), rs_fmt_str(e->suggestion, advice, sizeof advice));
@@ -149,7 +149,7 @@ static const char *advice_text(rs_view *v, char *line, size_t len)
 /* One line about the cycle, then the advice wrapped to be read whole. */
 static int cycle_header_height(rs_view *v, int width)
 {
-    char line[900];
+    char line[2400];
     const char *advice = advice_text(v, line, sizeof line);
     if (!advice[0])
         return 1;
@@ -160,7 +160,7 @@ static int cycle_header_height(rs_view *v, int width)
 static void cycle_draw_header(rs_view *v, int row, int width)
 {
     cycle_data *d = v->data;
-    char line[900], size[16], retained[16];
+    char line[2400], size[16], retained[16];
     snprintf(line, sizeof line, "cycle of %zu objects, %s, retaining %s%s", d->cycle.member_count,
              rs_fmt_size(d->cycle.size, size), rs_fmt_size(d->cycle.retained, retained),
              d->cycle.garbage ? "; unreachable: garbage awaiting collection" : "");

@@ -435,6 +435,52 @@ int rs_draw_wrapped(int row, int width, int max_rows, ui_style style, const char
     return rows;
 }
 
+/* The standard library's directories (sysconfig's stdlib and platstdlib),
+ * found once. */
+static char stdlib_dirs[2][1024];
+static bool stdlib_known;
+
+static int find_stdlib_dirs(void)
+{
+    static const char *const keys[2] = {"stdlib", "platstdlib"};
+    PyObject *sysconfig = PyImport_ImportModule("sysconfig");
+    for (int i = 0; sysconfig != NULL && i < 2; i++) {
+        PyObject *dir = PyObject_CallMethod(sysconfig, "get_path", "s", keys[i]);
+        const char *utf8 = dir && PyUnicode_Check(dir) ? PyUnicode_AsUTF8(dir) : NULL;
+        if (utf8 != NULL)
+            snprintf(stdlib_dirs[i], sizeof stdlib_dirs[i], "%s/", utf8);
+        Py_XDECREF(dir);
+        if (utf8 == NULL) {
+            Py_DECREF(sysconfig);
+            return -1;
+        }
+    }
+    Py_XDECREF(sysconfig);
+    if (sysconfig == NULL)
+        return -1;
+    stdlib_known = true;
+    return 0;
+}
+
+int rs_code_in_stdlib(PyObject *code)
+{
+    if (!PyCode_Check(code))
+        return 0;
+    if (!stdlib_known && find_stdlib_dirs() < 0)
+        return -1;
+    const char *file = PyUnicode_AsUTF8(((PyCodeObject *)code)->co_filename);
+    if (file == NULL)
+        return -1;
+    if (strncmp(file, "<frozen ", 8) == 0)
+        return 1;
+    if (strstr(file, "/site-packages/") != NULL || strstr(file, "/dist-packages/") != NULL)
+        return 0;
+    for (int i = 0; i < 2; i++)
+        if (stdlib_dirs[i][0] && strncmp(file, stdlib_dirs[i], strlen(stdlib_dirs[i])) == 0)
+            return 1;
+    return 0;
+}
+
 int rs_view_header_one_line(rs_view *v, int width)
 {
     (void)v;
@@ -452,7 +498,8 @@ PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
     } screens[] = {
         {"summary", RS_SCREEN_SUMMARY}, {"types", RS_SCREEN_TYPES},       {"garbage", RS_SCREEN_GARBAGE},
         {"cycle", RS_SCREEN_CYCLE},     {"retained", RS_SCREEN_RETAINED}, {"threads", RS_SCREEN_THREADS},
-        {"growth", RS_SCREEN_GROWTH},   {"object", RS_SCREEN_OBJECT},
+        {"growth", RS_SCREEN_GROWTH},   {"object", RS_SCREEN_OBJECT},       {"cycles", RS_SCREEN_CYCLES},
+        {"closures", RS_SCREEN_CLOSURES},
     };
     const rs_view_class *cls = NULL;
     for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++)

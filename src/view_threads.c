@@ -32,6 +32,7 @@ typedef struct threads_data {
     size_t suspended_count;
     rs_local **gen_locals; /* per suspended frame */
     size_t *gen_local_counts;
+    size_t hidden_frames; /* the standard library's, left out */
 } threads_data;
 
 static size_t parent_row(void *ctx, size_t row)
@@ -85,6 +86,13 @@ static int threads_open(rs_view *v)
         for (uint32_t f = ti->first_frame; f < ti->first_frame + ti->frame_count && f < s->frame_count; f++) {
             if (s->frames[f].refscope)
                 continue;
+            int stdlib = v->browser->show_stdlib ? 0 : rs_code_in_stdlib(s->frames[f].code);
+            if (stdlib < 0)
+                return -1;
+            if (stdlib) {
+                d->hidden_frames++;
+                continue;
+            }
             size_t frame = d->count;
             d->rows[d->count++] = (thread_row){ROW_FRAME, f, 0, thread};
             for (size_t k = 0; k < d->frame_local_counts[f]; k++)
@@ -94,6 +102,13 @@ static int threads_open(rs_view *v)
     size_t heading = d->count;
     d->rows[d->count++] = (thread_row){ROW_SUSPENDED_HEADING, 0, 0, SIZE_MAX};
     for (size_t g = 0; g < d->suspended_count; g++) {
+        int stdlib = v->browser->show_stdlib ? 0 : rs_code_in_stdlib(d->suspended[g].code);
+        if (stdlib < 0)
+            return -1;
+        if (stdlib) {
+            d->hidden_frames++;
+            continue;
+        }
         size_t generator = d->count;
         d->rows[d->count++] = (thread_row){ROW_GENERATOR, (uint32_t)g, 0, heading};
         for (size_t k = 0; k < d->gen_local_counts[g]; k++)
@@ -143,9 +158,13 @@ static uint32_t shown_frames(const rs_snapshot *s, uint32_t first, uint32_t coun
 static void threads_draw_header(rs_view *v, int row, int width)
 {
     rs_snapshot *s = v->browser->snap;
-    char line[200];
-    snprintf(line, sizeof line, "%u threads, %u executing frames, %zu suspended generators; their locals keep objects alive",
-             s->thread_count, shown_frames(s, 0, s->frame_count), ((threads_data *)v->data)->suspended_count);
+    threads_data *d = v->data;
+    char line[300];
+    snprintf(line, sizeof line,
+             "%u threads, %u executing frames, %zu suspended generators; their locals keep objects alive; %zu "
+             "frames of the standard library %s (%s)",
+             s->thread_count, shown_frames(s, 0, s->frame_count), d->suspended_count, d->hidden_frames,
+             v->browser->show_stdlib ? "shown" : "hidden", rs_key_name(RS_ACTION_STDLIB));
     ui_text(row, 0, width, UI_HEADING, line);
 }
 

@@ -847,6 +847,45 @@ START_TEST(test_tui_allocation_traceback_screen)
 }
 END_TEST
 
+/* Check whether the cycles and closures screens fold rows that share a
+ * shape into one row with the right count and totals, compared with what
+ * s.cycles() and the functions' cells say. */
+START_TEST(test_tui_grouping_counts_and_totals)
+{
+    rs_py_run("import refscope\n"
+              "def fmt(b):\n"
+              "    v, u = float(b), 0\n"
+              "    while v >= 1024 and u < 5:\n"
+              "        v, u = v / 1024, u + 1\n"
+              "    return '%dB' % b if u == 0 else ('%.1f%s' if v < 10 else '%.0f%s') % (v, 'BKMGTP'[u])\n"
+              "class GSession:\n    def __init__(self): self.state = GSessionState(self)\n"
+              "class GSessionState:\n    def __init__(self, session): self.session = session; self.pad = [0] * 10\n"
+              "GSESS = [GSession() for _ in range(1000)]\n"
+              "def gmake(i):\n    blob = bytearray(3000 + i)\n    def cb(): return blob\n    return cb\n"
+              "GCBS = [gmake(i) for i in range(700)]\n"
+              "s = refscope.snapshot()\n"
+              "want = [c for c in s.cycles() if sorted(type(o).__name__ for o in c.objects) == "
+              "['GSession', 'GSessionState']]\n"
+              "rows = refscope._screen_rows(s, 'cycles')\n"
+              "grp = [r for r in rows if 'x cycle of 2: ' in r and 'GSessionState' in r]\n");
+    ck_assert_int_eq(rs_py_long("len(want)"), 1000);
+    ck_assert_int_eq(rs_py_long("len(grp)"), 1);
+    ck_assert_str_eq(rs_py_str("grp[0].split()[3]"), "1000");
+    ck_assert_str_eq(rs_py_str("grp[0].split()[0] == fmt(sum(c.retained for c in want))"), "True");
+    ck_assert_str_eq(rs_py_str("grp[0].split()[1] == fmt(sum(c.size for c in want))"), "True");
+    /* No other row shows one of those cycles alone. */
+    ck_assert_int_eq(rs_py_long("sum('GSessionState' in r for r in rows)"), 1);
+    rs_py_run("import sys\n"
+              "crows = [r for r in refscope._screen_rows(s, 'closures') if \"'blob' in gmake\" in r]\n"
+              "cells = [f.__closure__[0].cell_contents for f in GCBS]\n");
+    ck_assert_int_eq(rs_py_long("len(crows)"), 1);
+    ck_assert_str_eq(rs_py_str("crows[0].startswith(\"700 x 'blob' in gmake.<locals>.cb()\")"), "True");
+    ck_assert_str_eq(rs_py_str("fmt(sum(sys.getsizeof(b) for b in cells)) in crows[0].split()"), "True");
+    ck_assert_str_eq(rs_py_str("fmt(sum(s.retained_size(b) for b in cells)) in crows[0].split()"), "True");
+    rs_py_run("s.close()\ndel s, want, rows, grp, crows, cells, GSESS, GCBS\n");
+}
+END_TEST
+
 /* Check whether :refresh keeps the back stack: each place finds its object
  * in the new snapshot, so Backspace still walks back the way it came. */
 START_TEST(test_tui_refresh_keeps_back_stack)
@@ -1028,6 +1067,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_allocation_traceback_screen);
     tcase_add_test(tc, test_tui_man_page_documents_every_key);
     tcase_add_test(tc, test_tui_refresh_keeps_back_stack);
+    tcase_add_test(tc, test_tui_grouping_counts_and_totals);
     tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
                         (int)(sizeof walk_sizes / sizeof walk_sizes[0]));
     suite_add_tcase(s, tc);
