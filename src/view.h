@@ -247,6 +247,14 @@ void rs_view_forget_rows(rs_view *v);
 /* Frees the row cache and the list; calls the class's close. */
 void rs_view_destroy(rs_view *v);
 
+/* What object rows sort by. */
+typedef enum rs_node_key { RS_KEY_SIZE, RS_KEY_RETAINED, RS_KEY_ADDRESS, RS_KEY_TYPE } rs_node_key;
+
+/* <0, 0, >0 comparing nodes x and y by key, as a vm_source compare does
+ * (type names compare backwards, so that "descending", the first order s
+ * gives, lists them from A to Z). */
+int rs_compare_nodes(rs_snapshot *s, rs_idx x, rs_idx y, rs_node_key key);
+
 /* Default matcher: formats the row and looks for pattern in it. */
 int rs_view_row_matches(void *ctx, size_t row, const char *pattern);
 

@@ -79,7 +79,7 @@ static const vm_source source = {
     .matches = rs_view_row_matches,
     .parent = parent,
     .columns = columns,
-    .column_count = 2,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int closures_open(rs_view *v)

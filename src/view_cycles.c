@@ -74,7 +74,7 @@ static const vm_source source = {
     .matches = rs_view_row_matches,
     .parent = parent,
     .columns = columns,
-    .column_count = 3,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int by_id(const void *x, const void *y)

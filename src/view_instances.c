@@ -18,34 +18,21 @@ typedef struct instances_data {
     uint64_t total_size;
 } instances_data;
 
-enum { COL_SIZE, COL_RETAINED, COL_ADDRESS };
 static const char *const columns[] = {"size", "retained", "address"};
+static const rs_node_key column_keys[] = {RS_KEY_SIZE, RS_KEY_RETAINED, RS_KEY_ADDRESS};
 
 static int compare(void *ctx, size_t a, size_t b, int column)
 {
     rs_view *v = ctx;
     instances_data *d = v->data;
-    rs_snapshot *s = v->browser->snap;
-    rs_idx x = d->nodes[a], y = d->nodes[b];
-    uint64_t kx, ky;
-    if (column == COL_SIZE) {
-        kx = rs_graph_size(s->graph, x);
-        ky = rs_graph_size(s->graph, y);
-    } else if (column == COL_RETAINED) {
-        kx = rs_dom_retained(s->dom, x);
-        ky = rs_dom_retained(s->dom, y);
-    } else {
-        kx = rs_graph_addr(s->graph, x);
-        ky = rs_graph_addr(s->graph, y);
-    }
-    return (kx > ky) - (kx < ky);
+    return rs_compare_nodes(v->browser->snap, d->nodes[a], d->nodes[b], column_keys[column]);
 }
 
 static const vm_source source = {
     .compare = compare,
     .matches = rs_view_row_matches,
     .columns = columns,
-    .column_count = 3,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int instances_open(rs_view *v)

@@ -179,6 +179,27 @@ void rs_view_draw(rs_view *v, int top, int height, int width)
     }
 }
 
+int rs_compare_nodes(rs_snapshot *s, rs_idx x, rs_idx y, rs_node_key key)
+{
+    uint64_t kx, ky;
+    switch (key) {
+    case RS_KEY_TYPE: return strcmp(rs_snapshot_type_name(s, y), rs_snapshot_type_name(s, x));
+    case RS_KEY_SIZE:
+        kx = rs_graph_size(s->graph, x);
+        ky = rs_graph_size(s->graph, y);
+        break;
+    case RS_KEY_RETAINED:
+        kx = s->dom ? rs_dom_retained(s->dom, x) : 0;
+        ky = s->dom ? rs_dom_retained(s->dom, y) : 0;
+        break;
+    default:
+        kx = rs_graph_addr(s->graph, x);
+        ky = rs_graph_addr(s->graph, y);
+        break;
+    }
+    return (kx > ky) - (kx < ky);
+}
+
 /* --- formatting helpers ---------------------------------------------------- */
 
 const char *rs_fmt_size(uint64_t size, char *buf)

@@ -84,8 +84,8 @@ static bool selectable(void *ctx, size_t row)
     return k != ROW_HELD_HEADING && k != ROW_HOLDS_HEADING;
 }
 
-enum { COL_SIZE, COL_RETAINED, COL_TYPE };
 static const char *const columns[] = {"size", "retained", "type"};
+static const rs_node_key column_keys[] = {RS_KEY_SIZE, RS_KEY_RETAINED, RS_KEY_TYPE};
 
 static int compare(void *ctx, size_t a, size_t b, int column)
 {
@@ -110,11 +110,7 @@ static int compare(void *ctx, size_t a, size_t b, int column)
     rs_idx x = row_node(d, a), y = row_node(d, b);
     if (x == RS_NONE || y == RS_NONE)
         return 0;
-    if (column == COL_TYPE)
-        return strcmp(rs_snapshot_type_name(s, y), rs_snapshot_type_name(s, x));
-    uint64_t kx = column == COL_SIZE ? rs_graph_size(s->graph, x) : rs_dom_retained(s->dom, x);
-    uint64_t ky = column == COL_SIZE ? rs_graph_size(s->graph, y) : rs_dom_retained(s->dom, y);
-    return (kx > ky) - (kx < ky);
+    return rs_compare_nodes(s, x, y, column_keys[column]);
 }
 
 static const vm_source source = {
@@ -122,7 +118,7 @@ static const vm_source source = {
     .matches = rs_view_row_matches,
     .selectable = selectable,
     .columns = columns,
-    .column_count = 3,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int object_open(rs_view *v)

@@ -19,23 +19,20 @@ typedef struct retained_data {
 
 enum { COL_RETAINED, COL_SIZE };
 static const char *const columns[] = {"retained", "size"};
+static const rs_node_key column_keys[] = {RS_KEY_RETAINED, RS_KEY_SIZE};
 
 static int compare(void *ctx, size_t a, size_t b, int column)
 {
     rs_view *v = ctx;
     retained_data *d = v->data;
-    rs_snapshot *s = v->browser->snap;
-    rs_idx x = d->nodes[a], y = d->nodes[b];
-    uint64_t kx = column == COL_SIZE ? rs_graph_size(s->graph, x) : rs_dom_retained(s->dom, x);
-    uint64_t ky = column == COL_SIZE ? rs_graph_size(s->graph, y) : rs_dom_retained(s->dom, y);
-    return (kx > ky) - (kx < ky);
+    return rs_compare_nodes(v->browser->snap, d->nodes[a], d->nodes[b], column_keys[column]);
 }
 
 static const vm_source source = {
     .compare = compare,
     .matches = rs_view_row_matches,
     .columns = columns,
-    .column_count = 2,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int retained_open(rs_view *v)

@@ -886,6 +886,54 @@ START_TEST(test_tui_grouping_counts_and_totals)
 }
 END_TEST
 
+/* The bottom line of the captured screen. */
+static const char *last_line(tui *t)
+{
+    size_t n = strlen(t->screen);
+    while (n > 0 && t->screen[n - 1] == '\n')
+        t->screen[--n] = '\0';
+    const char *nl = strrchr(t->screen, '\n');
+    return nl ? nl + 1 : t->screen;
+}
+
+/* Check whether a filter on the threads screen keeps the thread and frame
+ * rows of the locals it shows, / starts empty with the last filter a key
+ * (Up) away, and f finds a row without hiding the others. */
+START_TEST(test_tui_filter_keeps_threads_and_find_hides_nothing)
+{
+    tui t;
+    tui_start_script(&t, 80, 24, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    tui_keys(&t, "6");
+    ck_assert_screen(&t, "refscope | threads and frames");
+    tui_type(&t, "/config");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "filter 'config'");
+    ck_assert_screen(&t, "thread 'worker'");
+    ck_assert_screen(&t, "frame worker() leaky_service.py");
+    ck_assert_screen(&t, "    config ");
+    ck_assert_msg(strstr(t.screen, "MainThread") == NULL, "the filter kept a thread without matches:\n%s", t.screen);
+    tui_type(&t, "/");
+    ck_assert_msg(tui_wait(&t, "\n/") && strcmp(last_line(&t), "/") == 0, "the / line is not empty: '%s'",
+                  last_line(&t));
+    tui_keys(&t, "Up");
+    ck_assert_screen(&t, "\n/config");
+    tui_keys(&t, "C-u Enter");
+    ck_assert_screen(&t, "MainThread");
+    /* f jumps to a match and hides no row. */
+    tui_keys(&t, "2");
+    ck_assert_screen(&t, "refscope | types");
+    tui_type(&t, "f");
+    tui_type(&t, "TreeNode");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "found 'TreeNode'");
+    ck_assert_screen(&t, "__main__.TreeNode");
+    tui_keys(&t, "g");
+    ck_assert_screen(&t, "bytearray");
+    ck_assert_msg(strstr(t.screen, "filter '") == NULL, "f filtered:\n%s", t.screen);
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether :refresh keeps the back stack: each place finds its object
  * in the new snapshot, so Backspace still walks back the way it came. */
 START_TEST(test_tui_refresh_keeps_back_stack)
@@ -1068,6 +1116,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_man_page_documents_every_key);
     tcase_add_test(tc, test_tui_refresh_keeps_back_stack);
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
+    tcase_add_test(tc, test_tui_filter_keeps_threads_and_find_hides_nothing);
     tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
                         (int)(sizeof walk_sizes / sizeof walk_sizes[0]));
     suite_add_tcase(s, tc);
