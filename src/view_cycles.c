@@ -11,13 +11,13 @@
 #include <string.h>
 
 #include "refscope/scc.h"
+#include "suspects.h"
 #include "view.h"
 
 typedef struct cycles_data {
     rs_cycle *rows; /* the items: one cycle each */
     size_t count;
-    uint32_t *shapes;  /* each cycle's member type ids, sorted: its shape */
-    size_t *shape_at;  /* where each cycle's shape starts in shapes */
+    rs_cycle_shapes shapes;
     rs_grouping groups; /* cycles of one shape */
 } cycles_data;
 
@@ -27,15 +27,7 @@ static const char *const columns[] = {"retained", "size", "members"};
 /* Same group: as many members, of the same types. */
 static int same_shape(void *ctx, size_t a, size_t b)
 {
-    const cycles_data *d = ((rs_view *)ctx)->data;
-    const rs_cycle *x = &d->rows[a], *y = &d->rows[b];
-    if (x->member_count != y->member_count)
-        return x->member_count < y->member_count ? 1 : -1;
-    const uint32_t *sx = d->shapes + d->shape_at[a], *sy = d->shapes + d->shape_at[b];
-    for (size_t i = 0; i < x->member_count; i++)
-        if (sx[i] != sy[i])
-            return sx[i] < sy[i] ? -1 : 1;
-    return 0;
+    return rs_cycle_shape_compare(&((cycles_data *)((rs_view *)ctx)->data)->shapes, a, b);
 }
 
 static uint64_t item_size(void *ctx, size_t item)
@@ -77,12 +69,6 @@ static const vm_source source = {
     .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
-static int by_id(const void *x, const void *y)
-{
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return (a > b) - (a < b);
-}
-
 static int cycles_open(rs_view *v)
 {
     rs_snapshot *s = v->browser->snap;
@@ -95,22 +81,8 @@ static int cycles_open(rs_view *v)
     d->rows = rs_cycles(s, &d->count);
     if (d->rows == NULL)
         return -1;
-    size_t members = 0;
-    for (size_t i = 0; i < d->count; i++)
-        members += d->rows[i].member_count;
-    d->shapes = malloc((members ? members : 1) * sizeof *d->shapes);
-    d->shape_at = malloc((d->count ? d->count : 1) * sizeof *d->shape_at);
-    if (d->shapes == NULL || d->shape_at == NULL) {
-        PyErr_NoMemory();
+    if (rs_cycle_shapes_init(&d->shapes, s, d->rows, d->count) < 0)
         return -1;
-    }
-    for (size_t i = 0, at = 0; i < d->count; i++) {
-        d->shape_at[i] = at;
-        for (size_t k = 0; k < d->rows[i].member_count; k++)
-            d->shapes[at + k] = rs_graph_type_id(s->graph, d->rows[i].members[k]);
-        qsort(d->shapes + at, d->rows[i].member_count, sizeof *d->shapes, by_id);
-        at += d->rows[i].member_count;
-    }
     if (rs_grouping_build(&d->groups, d->count, same_shape, item_retained, item_size, v) < 0)
         return -1;
     vm_list_init(&v->list, &source, v, d->groups.row_count);
@@ -122,8 +94,7 @@ static void cycles_close(rs_view *v)
     cycles_data *d = v->data;
     if (d != NULL) {
         rs_free(d->rows);
-        free(d->shapes);
-        free(d->shape_at);
+        rs_cycle_shapes_free(&d->shapes);
         rs_grouping_free(&d->groups);
     }
     free(d);

@@ -143,8 +143,9 @@ static int add_growth(summary_data *d, rs_snapshot *s)
 static int add_cycles(summary_data *d, rs_snapshot *s)
 {
     size_t count, total, unreachable;
-    rs_cycle *cycles = rs_suspect_cycles(s, TOP_CYCLES, &count, &total, &unreachable);
-    if (cycles == NULL)
+    rs_cycle *cycles;
+    rs_cycle_fold *folds = rs_suspect_cycle_folds(s, TOP_CYCLES, &cycles, &count, &total, &unreachable);
+    if (folds == NULL)
         return -1;
     char text[300];
     snprintf(text, sizeof text, "Biggest cycles by retained size (%zu in all, %zu unreachable; %s lists them)", total,
@@ -153,15 +154,20 @@ static int add_cycles(summary_data *d, rs_snapshot *s)
     if (r == 0 && total == 0)
         r = add_row(d, ROW_NOTE, RS_NONE, 0, 0, "  no reference cycles among data objects");
     for (size_t i = 0; r == 0 && i < count; i++) {
+        const rs_cycle *c = &cycles[folds[i].first];
         uint32_t types[3];
         uint64_t counts[3];
-        size_t named = rs_cycle_member_types(s, &cycles[i], types, counts, 3);
-        size_t pos = (size_t)snprintf(text, sizeof text, "cycle of %zu objects%s", cycles[i].member_count,
-                                      cycles[i].garbage ? " (garbage)" : "");
+        size_t named = rs_cycle_member_types(s, c, types, counts, 3);
+        size_t pos = 0;
+        if (folds[i].count > 1)
+            pos = (size_t)snprintf(text, sizeof text, "%zu x ", folds[i].count);
+        pos += (size_t)snprintf(text + pos, sizeof text - pos, "cycle of %zu objects%s", c->member_count,
+                                folds[i].garbage ? " (garbage)" : "");
         for (size_t k = 0; k < named && pos < sizeof text; k++)
             pos += (size_t)snprintf(text + pos, sizeof text - pos, "%s%s", k ? ", " : ": ", s->types[types[k]].name);
-        r = add_row(d, ROW_CYCLE, (rs_idx)cycles[i].member_count, cycles[i].retained, cycles[i].number, text);
+        r = add_row(d, ROW_CYCLE, (rs_idx)c->member_count, folds[i].retained, c->number, text);
     }
+    rs_free(folds);
     rs_free(cycles);
     return r;
 }
@@ -174,9 +180,9 @@ static int add_garbage(summary_data *d, rs_snapshot *s)
     char text[300], stuck[16];
     snprintf(text, sizeof text,
              "  %zu in gc.garbage, %zu unreachable in cycles, %zu held by them (%s stuck), %zu with finalizers in "
-             "live cycles (Enter: 4)",
+             "live cycles (Enter: %s)",
              g.count[RS_GARBAGE_GC_LIST], g.count[RS_GARBAGE_UNREACHABLE_CYCLE], g.count[RS_GARBAGE_UNREACHABLE],
-             rs_fmt_size(g.stuck, stuck), g.count[RS_GARBAGE_FINALIZER_CYCLE]);
+             rs_fmt_size(g.stuck, stuck), g.count[RS_GARBAGE_FINALIZER_CYCLE], rs_key_name(RS_ACTION_GARBAGE));
     d->stuck = g.stuck;
     if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Garbage") < 0)
         return -1;

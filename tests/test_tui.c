@@ -875,6 +875,16 @@ START_TEST(test_tui_grouping_counts_and_totals)
     ck_assert_str_eq(rs_py_str("grp[0].split()[1] == fmt(sum(c.size for c in want))"), "True");
     /* No other row shows one of those cycles alone. */
     ck_assert_int_eq(rs_py_long("sum('GSessionState' in r for r in rows)"), 1);
+    /* The report folds them into one entry too, with the same totals. */
+    rs_py_run("import json\n"
+              "rep = json.loads(refscope.report(format='json', top=50, snapshot=s))\n"
+              "ent = [c for c in rep['cycles']['top'] if any('GSessionState' in t for t in c['types'])]\n"
+              "text = refscope.report(top=50, snapshot=s)\n");
+    ck_assert_int_eq(rs_py_long("len(ent)"), 1);
+    ck_assert_int_eq(rs_py_long("ent[0]['cycles']"), 1000);
+    ck_assert_str_eq(rs_py_str("ent[0]['retained'] == sum(c.retained for c in want)"), "True");
+    ck_assert_str_eq(rs_py_str("ent[0]['size'] == sum(c.size for c in want)"), "True");
+    ck_assert_str_eq(rs_py_str("'1000 x cycle of 2 objects' in text"), "True");
     rs_py_run("import sys\n"
               "crows = [r for r in refscope._screen_rows(s, 'closures') if \"'blob' in gmake\" in r]\n"
               "cells = [f.__closure__[0].cell_contents for f in GCBS]\n");
@@ -882,7 +892,7 @@ START_TEST(test_tui_grouping_counts_and_totals)
     ck_assert_str_eq(rs_py_str("crows[0].startswith(\"700 x 'blob' in gmake.<locals>.cb()\")"), "True");
     ck_assert_str_eq(rs_py_str("fmt(sum(sys.getsizeof(b) for b in cells)) in crows[0].split()"), "True");
     ck_assert_str_eq(rs_py_str("fmt(sum(s.retained_size(b) for b in cells)) in crows[0].split()"), "True");
-    rs_py_run("s.close()\ndel s, want, rows, grp, crows, cells, GSESS, GCBS\n");
+    rs_py_run("s.close()\ndel s, want, rows, grp, crows, cells, GSESS, GCBS, rep, ent, text\n");
 }
 END_TEST
 
