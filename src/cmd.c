@@ -94,7 +94,8 @@ static int cmd_type(rs_browser *b, int argc, const char **argv, const char *rest
     if (t == -2)
         rs_browser_error(b, "type name '%s' is ambiguous; give its module too, e.g. app.%s", argv[1], argv[1]);
     else if (t < 0)
-        rs_browser_error(b, "no objects of type '%s' in this snapshot; 2 lists the types, Tab completes", argv[1]);
+        rs_browser_error(b, "no objects of type '%s' in this snapshot; %s lists the types, Tab completes", argv[1],
+                         rs_key_name(RS_ACTION_TYPES));
     else
         rs_browser_open(b, RS_SCREEN_INSTANCES, (uint64_t)t, 0);
     return RS_REACT_REDRAW;

@@ -346,8 +346,12 @@ int rs_grouping_layout(rs_grouping *g);
 /* The item row shows, or SIZE_MAX for a group's own row. */
 size_t rs_grouping_item(const rs_grouping *g, size_t row);
 
-/* The group row above an unfolded item (a vm_source parent), or SIZE_MAX. */
-size_t rs_grouping_parent(const rs_grouping *g, size_t row);
+/* vm_source callbacks for grouped views, whose data begins with their
+ * rs_grouping: the parent of a row (its group's row), and a comparison of
+ * rows by their groups' totals, column 0 the retained size and column 1
+ * the size (rows of one group compare equal and keep their order). */
+size_t rs_grouping_parent_of(void *view, size_t row);
+int rs_grouping_compare(void *view, size_t a, size_t b, int column);
 
 /* Enter on v's selected row when it is a group's: unfolds or folds it and
  * rebuilds v's list around it; RS_REACT_UNHANDLED on an item's row. */

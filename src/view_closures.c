@@ -12,14 +12,13 @@
 #include "view.h"
 
 typedef struct closures_data {
+    rs_grouping groups;   /* first (see rs_grouping_compare): one def's variable holding one type */
     rs_closure_var *rows; /* the items: one captured variable each */
     size_t count;
     size_t hidden;        /* the standard library's, left out */
-    rs_grouping groups;   /* items of one function's variable holding one type */
 } closures_data;
 
-enum { COL_RETAINED, COL_SIZE };
-static const char *const columns[] = {"retained", "size"};
+static const char *const columns[] = {"retained", "size"}; /* as rs_grouping_compare() numbers them */
 
 /* The function's code object: one per def, shared by every closure a def
  * made (2000 on_done()s from one handle()). */
@@ -55,29 +54,10 @@ static uint64_t item_retained(void *ctx, size_t item)
     return ((closures_data *)((rs_view *)ctx)->data)->rows[item].retained;
 }
 
-/* Sorting moves whole groups, by their totals; a group's rows stay
- * together in the view's order (ties keep it). */
-static int compare(void *ctx, size_t a, size_t b, int column)
-{
-    rs_view *v = ctx;
-    closures_data *d = v->data;
-    size_t ga = d->groups.rows[a].group, gb = d->groups.rows[b].group;
-    if (ga == gb)
-        return 0;
-    uint64_t kx = column == COL_SIZE ? d->groups.groups[ga].size : d->groups.groups[ga].retained;
-    uint64_t ky = column == COL_SIZE ? d->groups.groups[gb].size : d->groups.groups[gb].retained;
-    return (kx > ky) - (kx < ky);
-}
-
-static size_t parent(void *ctx, size_t row)
-{
-    return rs_grouping_parent(&((closures_data *)((rs_view *)ctx)->data)->groups, row);
-}
-
 static const vm_source source = {
-    .compare = compare,
+    .compare = rs_grouping_compare,
     .matches = rs_view_row_matches,
-    .parent = parent,
+    .parent = rs_grouping_parent_of,
     .columns = columns,
     .column_count = (int)(sizeof columns / sizeof columns[0]),
 };

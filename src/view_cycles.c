@@ -15,10 +15,10 @@
 #include "view.h"
 
 typedef struct cycles_data {
-    rs_cycle *rows; /* the items: one cycle each */
+    rs_grouping groups; /* first (see rs_grouping_compare): cycles of one shape */
+    rs_cycle *rows;     /* the items: one cycle each */
     size_t count;
     rs_cycle_shapes shapes;
-    rs_grouping groups; /* cycles of one shape */
 } cycles_data;
 
 enum { COL_RETAINED, COL_SIZE, COL_MEMBERS };
@@ -40,31 +40,21 @@ static uint64_t item_retained(void *ctx, size_t item)
     return ((cycles_data *)((rs_view *)ctx)->data)->rows[item].retained;
 }
 
-/* Sorting moves whole groups by their totals (members: per cycle). */
+/* Sorting moves whole groups by their totals, or by members per cycle. */
 static int compare(void *ctx, size_t a, size_t b, int column)
 {
-    rs_view *v = ctx;
-    cycles_data *d = v->data;
-    size_t ga = d->groups.rows[a].group, gb = d->groups.rows[b].group;
-    if (ga == gb)
-        return 0;
-    const rs_group *x = &d->groups.groups[ga], *y = &d->groups.groups[gb];
-    uint64_t kx = column == COL_RETAINED ? x->retained : column == COL_SIZE ? d->groups.groups[ga].size
-                                                        : d->rows[d->groups.items[x->first]].member_count;
-    uint64_t ky = column == COL_RETAINED ? y->retained : column == COL_SIZE ? d->groups.groups[gb].size
-                                                        : d->rows[d->groups.items[y->first]].member_count;
-    return (kx > ky) - (kx < ky);
-}
-
-static size_t parent(void *ctx, size_t row)
-{
-    return rs_grouping_parent(&((cycles_data *)((rs_view *)ctx)->data)->groups, row);
+    if (column != COL_MEMBERS)
+        return rs_grouping_compare(ctx, a, b, column);
+    cycles_data *d = ((rs_view *)ctx)->data;
+    const rs_group *x = &d->groups.groups[d->groups.rows[a].group], *y = &d->groups.groups[d->groups.rows[b].group];
+    size_t kx = d->rows[d->groups.items[x->first]].member_count, ky = d->rows[d->groups.items[y->first]].member_count;
+    return x == y ? 0 : (kx > ky) - (kx < ky);
 }
 
 static const vm_source source = {
     .compare = compare,
     .matches = rs_view_row_matches,
-    .parent = parent,
+    .parent = rs_grouping_parent_of,
     .columns = columns,
     .column_count = (int)(sizeof columns / sizeof columns[0]),
 };

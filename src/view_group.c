@@ -131,9 +131,20 @@ int rs_grouping_toggle(rs_view *v, rs_grouping *g)
     return RS_REACT_REDRAW;
 }
 
-size_t rs_grouping_parent(const rs_grouping *g, size_t row)
+size_t rs_grouping_parent_of(void *view, size_t row)
 {
+    const rs_grouping *g = ((rs_view *)view)->data;
     return g->rows[row].parent;
+}
+
+int rs_grouping_compare(void *view, size_t a, size_t b, int column)
+{
+    const rs_grouping *g = ((rs_view *)view)->data;
+    const rs_group *x = &g->groups[g->rows[a].group], *y = &g->groups[g->rows[b].group];
+    if (x == y)
+        return 0;
+    uint64_t kx = column == 1 ? x->size : x->retained, ky = column == 1 ? y->size : y->retained;
+    return (kx > ky) - (kx < ky);
 }
 
 void rs_grouping_free(rs_grouping *g)
