@@ -255,6 +255,17 @@ typedef enum rs_node_key { RS_KEY_SIZE, RS_KEY_RETAINED, RS_KEY_ADDRESS, RS_KEY_
  * gives, lists them from A to Z). */
 int rs_compare_nodes(rs_snapshot *s, rs_idx x, rs_idx y, rs_node_key key);
 
+/* A list of nodes sorted by key table: the views whose data begins with
+ * one (instances, retained set) share rs_node_rows_compare(). */
+typedef struct rs_node_rows {
+    rs_idx *nodes;
+    size_t count;
+    const rs_node_key *keys; /* the sort key of each column */
+} rs_node_rows;
+
+/* A vm_source compare for views whose data begins with an rs_node_rows. */
+int rs_node_rows_compare(void *view, size_t a, size_t b, int column);
+
 /* Default matcher: formats the row and looks for pattern in it. */
 int rs_view_row_matches(void *ctx, size_t row, const char *pattern);
 

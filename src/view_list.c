@@ -200,6 +200,13 @@ int rs_compare_nodes(rs_snapshot *s, rs_idx x, rs_idx y, rs_node_key key)
     return (kx > ky) - (kx < ky);
 }
 
+int rs_node_rows_compare(void *view, size_t a, size_t b, int column)
+{
+    rs_view *v = view;
+    const rs_node_rows *r = v->data;
+    return rs_compare_nodes(v->browser->snap, r->nodes[a], r->nodes[b], r->keys[column]);
+}
+
 /* --- formatting helpers ---------------------------------------------------- */
 
 const char *rs_fmt_size(uint64_t size, char *buf)
