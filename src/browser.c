@@ -148,9 +148,10 @@ static rs_snapshot *take_snapshot(rs_browser *b, bool collect)
     return s;
 }
 
-/* Progress of a long filter: drawn over the screen at most every 50 ms
- * when there are more than FILTER_PROGRESS_ROWS rows; Esc or Ctrl-C
- * stops it. */
+/* Progress of a long filter: drawn over the screen every 50 ms when there
+ * are more than FILTER_PROGRESS_ROWS rows, and then Esc or Ctrl-C stops
+ * it (the keyboard is read only then: a read per row would cost more than
+ * many rows). */
 #define FILTER_PROGRESS_ROWS 100000
 int rs_browser_filter_progress(void *ctx, size_t done, size_t total)
 {
@@ -160,10 +161,10 @@ int rs_browser_filter_progress(void *ctx, size_t done, size_t total)
     static struct timespec last;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (seconds_between(&last, &now) >= 0.05) {
-        last = now;
-        draw_progress("filtering (Esc stops)", done, total);
-    }
+    if (seconds_between(&last, &now) < 0.05)
+        return 0;
+    last = now;
+    draw_progress("filtering (Esc stops)", done, total);
     int key = ui_read_key(0);
     return key == UI_KEY_ESC || key == UI_KEY_CTRL_C;
 }

@@ -98,7 +98,7 @@ int vm_list_filter(vm_list *list, const char *pattern);
 /* Called every VM_PROGRESS_ROWS rows while a filter runs: rows done and
  * in all; a nonzero return stops the filter (the list stays unchanged). */
 typedef int (*vm_progress_fn)(void *ctx, size_t done, size_t total);
-#define VM_PROGRESS_ROWS 4096
+#define VM_PROGRESS_ROWS 256
 
 /* vm_list_filter() reporting progress; returns 0, -1 as vm_list_filter,
  * or 1 when progress asked to stop (the list is left unchanged). */

@@ -944,6 +944,26 @@ START_TEST(test_tui_filter_keeps_threads_and_find_hides_nothing)
 }
 END_TEST
 
+/* Check whether filtering more than 100000 rows shows its progress and
+ * Esc stops it, leaving the list as it was (each row's repr takes 1 ms,
+ * so the filter would run for minutes). */
+START_TEST(test_tui_long_filter_shows_progress_and_stops)
+{
+    tui t;
+    tui_start_script(&t, 100, 30, "LANG=C.UTF-8", "tests/e2e/slow_rows.py", "");
+    tui_command(&t, "eval BIG");
+    ck_assert_screen(&t, "holds: 200000 referents");
+    tui_type(&t, "/nothing-matches");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "refscope: filtering (Esc stops)...");
+    tui_keys(&t, "Escape");
+    ck_assert_screen(&t, "filter stopped: the list is as it was");
+    ck_assert_screen(&t, "holds: 200000 referents");
+    ck_assert_screen(&t, "/200003 ");
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether :refresh keeps the back stack: each place finds its object
  * in the new snapshot, so Backspace still walks back the way it came. */
 START_TEST(test_tui_refresh_keeps_back_stack)
@@ -1125,6 +1145,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_allocation_traceback_screen);
     tcase_add_test(tc, test_tui_man_page_documents_every_key);
     tcase_add_test(tc, test_tui_refresh_keeps_back_stack);
+    tcase_add_test(tc, test_tui_long_filter_shows_progress_and_stops);
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
     tcase_add_test(tc, test_tui_filter_keeps_threads_and_find_hides_nothing);
     tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
