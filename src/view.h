@@ -146,6 +146,9 @@ typedef struct rs_view_class {
     /* Handles an action before the browser's defaults; reaction flags, or
      * RS_REACT_UNHANDLED. */
     int (*key)(rs_view *v, enum rs_action action);
+    /* Optional: the header as one text, wrapped to the width by
+     * rs_view_header_wrapped() / rs_view_draw_header_wrapped(). */
+    const char *(*header_text)(rs_view *v, char *buf, size_t len);
     /* Optional: how the breadcrumb of the place that Enter opens from the
      * selected row reads ("CACHE", "[12]", ".lines"); false to let the
      * browser name it by the object's type. */
@@ -158,6 +161,11 @@ int rs_wrapped_rows(const char *text, int width);
 /* Draws text wrapped at width columns from screen row `row`, at most
  * max_rows rows; returns the rows drawn. */
 int rs_draw_wrapped(int row, int width, int max_rows, ui_style style, const char *text);
+
+/* header_height and draw_header for views that give header_text: the
+ * text wrapped to the width, nothing cut. */
+int rs_view_header_wrapped(rs_view *v, int width);
+void rs_view_draw_header_wrapped(rs_view *v, int row, int width);
 
 /* header_height for the views whose header is a single line. */
 int rs_view_header_one_line(rs_view *v, int width);

@@ -111,16 +111,15 @@ static void closures_close(rs_view *v)
     v->data = NULL;
 }
 
-static void closures_draw_header(rs_view *v, int row, int width)
+static const char *header_text(rs_view *v, char *line, size_t len)
 {
     closures_data *d = v->data;
-    char line[300];
-    snprintf(line, sizeof line,
-             "%zu captured variables in %zu group%s, biggest first (Enter unfolds a group); %zu of the "
-             "standard library's %s (%s)",
-             d->count, d->groups.group_count, d->groups.group_count == 1 ? "" : "s", d->hidden, v->browser->show_stdlib ? "shown" : "hidden",
-             rs_key_name(RS_ACTION_STDLIB));
-    ui_text(row, 0, width, UI_HEADING, line);
+    snprintf(line, len,
+             "%zu captured variables in %zu group%s, biggest first (Enter unfolds a group). Standard library "
+             "closures: %zu %s (%s)",
+             d->count, d->groups.group_count, d->groups.group_count == 1 ? "" : "s", d->hidden,
+             v->browser->show_stdlib ? "shown" : "hidden", rs_key_name(RS_ACTION_STDLIB));
+    return line;
 }
 
 static const char *closures_columns(rs_view *v)
@@ -218,8 +217,9 @@ const rs_view_class rs_view_closures = {
     .source = &source,
     .open = closures_open,
     .close = closures_close,
-    .header_height = rs_view_header_one_line,
-    .draw_header = closures_draw_header,
+    .header_height = rs_view_header_wrapped,
+    .draw_header = rs_view_draw_header_wrapped,
+    .header_text = header_text,
     .columns = closures_columns,
     .format_row = closures_format,
     .selected_node = closures_selected,

@@ -509,6 +509,21 @@ int rs_code_in_stdlib(PyObject *code)
     return 0;
 }
 
+#define HEADER_MAX 600
+
+int rs_view_header_wrapped(rs_view *v, int width)
+{
+    char text[HEADER_MAX];
+    return rs_wrapped_rows(v->cls->header_text(v, text, sizeof text), width);
+}
+
+void rs_view_draw_header_wrapped(rs_view *v, int row, int width)
+{
+    char text[HEADER_MAX];
+    v->cls->header_text(v, text, sizeof text);
+    rs_draw_wrapped(row, width, rs_wrapped_rows(text, width), UI_HEADING, text);
+}
+
 int rs_view_header_one_line(rs_view *v, int width)
 {
     (void)v;

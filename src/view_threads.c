@@ -155,17 +155,16 @@ static uint32_t shown_frames(const rs_snapshot *s, uint32_t first, uint32_t coun
     return shown;
 }
 
-static void threads_draw_header(rs_view *v, int row, int width)
+static const char *header_text(rs_view *v, char *line, size_t len)
 {
     rs_snapshot *s = v->browser->snap;
     threads_data *d = v->data;
-    char line[300];
-    snprintf(line, sizeof line,
-             "%u threads, %u executing frames, %zu suspended generators; their locals keep objects alive; %zu "
-             "frames of the standard library %s (%s)",
+    snprintf(line, len,
+             "%u threads, %u executing frames, %zu suspended generators; their locals keep objects alive. "
+             "Standard library frames: %zu %s (%s)",
              s->thread_count, shown_frames(s, 0, s->frame_count), d->suspended_count, d->hidden_frames,
              v->browser->show_stdlib ? "shown" : "hidden", rs_key_name(RS_ACTION_STDLIB));
-    ui_text(row, 0, width, UI_HEADING, line);
+    return line;
 }
 
 static const char *basename_of(const char *path)
@@ -256,8 +255,9 @@ const rs_view_class rs_view_threads = {
     .source = &source,
     .open = threads_open,
     .close = threads_close,
-    .header_height = rs_view_header_one_line,
-    .draw_header = threads_draw_header,
+    .header_height = rs_view_header_wrapped,
+    .draw_header = rs_view_draw_header_wrapped,
+    .header_text = header_text,
     .format_row = threads_format,
     .selected_node = threads_selected,
 };

@@ -964,6 +964,53 @@ START_TEST(test_tui_long_filter_shows_progress_and_stops)
 }
 END_TEST
 
+/* Check whether Tab completes a qualified type name after :type (the
+ * module part, then the class) as it does a bare one. */
+START_TEST(test_tui_tab_completes_qualified_type_names)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_type(&t, ":type __main__.Sess");
+    tui_keys(&t, "Tab");
+    ck_assert_screen(&t, "\n:type __main__.Session");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "300 objects of type __main__.Session");
+    tui_type(&t, ":type __mai");
+    tui_keys(&t, "Tab");
+    ck_assert_screen(&t, "\n:type __main__.");
+    tui_keys(&t, "Escape");
+    tui_type(&t, ":type TreeNo");
+    tui_keys(&t, "Tab");
+    ck_assert_screen(&t, "\n:type TreeNode");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether the closures and threads screens leave out the standard
+ * library's closures and frames until H shows them, and H hides them
+ * again. */
+START_TEST(test_tui_stdlib_rows_hidden_until_toggled)
+{
+    tui t;
+    tui_start_script(&t, 120, 40, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    tui_keys(&t, "5");
+    ck_assert_words(&t, "Standard library closures:");
+    ck_assert_words(&t, "hidden (H)");
+    ck_assert_screen(&t, " 1/1 "); /* only the program's own group */
+    tui_keys(&t, "H");
+    ck_assert_words(&t, "shown (H)");
+    ck_assert_msg(strstr(t.screen, " 1/1 ") == NULL, "H showed nothing more:\n%s", t.screen);
+    tui_keys(&t, "6");
+    ck_assert_words(&t, "Standard library frames: 0 shown (H)");
+    ck_assert_screen(&t, "threading.py");
+    tui_keys(&t, "H");
+    ck_assert_words(&t, "hidden (H)");
+    ck_assert_msg(strstr(t.screen, "threading.py") == NULL, "H left threading.py frames:\n%s", t.screen);
+    ck_assert_screen(&t, "frame worker() leaky_service.py");
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether :refresh keeps the back stack: each place finds its object
  * in the new snapshot, so Backspace still walks back the way it came. */
 START_TEST(test_tui_refresh_keeps_back_stack)
@@ -1145,6 +1192,8 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_allocation_traceback_screen);
     tcase_add_test(tc, test_tui_man_page_documents_every_key);
     tcase_add_test(tc, test_tui_refresh_keeps_back_stack);
+    tcase_add_test(tc, test_tui_tab_completes_qualified_type_names);
+    tcase_add_test(tc, test_tui_stdlib_rows_hidden_until_toggled);
     tcase_add_test(tc, test_tui_long_filter_shows_progress_and_stops);
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
     tcase_add_test(tc, test_tui_filter_keeps_threads_and_find_hides_nothing);
