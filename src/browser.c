@@ -417,13 +417,16 @@ static void place_crumb(rs_browser *b, const vm_place *p, char *buf, size_t len)
     }
 }
 
+#define CRUMBS_SHOWN_MAX 24
+
 /* "summary > CACHE > ['req-00042'] > .body": the places the back stack
  * holds, then this one; the oldest are left out to fit in width columns. */
 static void format_crumbs(rs_browser *b, char *buf, size_t len, int width)
 {
     size_t depth = vm_history_depth(&b->history);
     char crumb[VM_CRUMB_MAX + 8];
-    for (size_t skip = 0; skip <= depth; skip++) {
+    /* No title shows more than a few dozen crumbs: bounded work per frame. */
+    for (size_t skip = depth > CRUMBS_SHOWN_MAX ? depth - CRUMBS_SHOWN_MAX : 0; skip <= depth; skip++) {
         size_t pos = 0;
         buf[0] = '\0';
         if (skip > 0)

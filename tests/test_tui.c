@@ -1011,6 +1011,29 @@ START_TEST(test_tui_stdlib_rows_hidden_until_toggled)
 }
 END_TEST
 
+/* Check whether the value pane (v) holds a whole string and an exception
+ * with its traceback as Python formats it, wrapped at the width and
+ * nothing left out. */
+START_TEST(test_tui_value_pane_shows_everything)
+{
+    rs_py_run("import refscope, traceback\n"
+              "def deep_failure():\n    raise ValueError('deep problem ' * 12)\n"
+              "try:\n    deep_failure()\nexcept ValueError as e:\n    VERR = e\n"
+              "VSTR = 'x' * 5000 + '\\nthe end'\n"
+              "s = refscope.snapshot()\n"
+              "erows = refscope._screen_rows(s, 'value', VERR)\n"
+              "srows = refscope._screen_rows(s, 'value', VSTR)\n"
+              "etext = ''.join(traceback.format_exception(VERR)).rstrip('\\n')\n");
+    ck_assert_str_eq(rs_py_str("all(len(r) <= 80 for r in erows + srows)"), "True");
+    ck_assert_str_eq(rs_py_str("''.join(srows) == VSTR.replace('\\n', '')"), "True");
+    ck_assert_str_eq(rs_py_str("srows[-1]"), "the end");
+    ck_assert_int_eq(rs_py_long("len(srows)"), (5000 + 79) / 80 + 1);
+    ck_assert_str_eq(rs_py_str("''.join(erows) == etext.replace('\\n', '')"), "True");
+    ck_assert_str_eq(rs_py_str("any('in deep_failure' in r for r in erows)"), "True");
+    rs_py_run("s.close()\ndel s, erows, srows, etext, VERR, VSTR\n");
+}
+END_TEST
+
 /* Check whether :refresh keeps the back stack: each place finds its object
  * in the new snapshot, so Backspace still walks back the way it came. */
 START_TEST(test_tui_refresh_keeps_back_stack)
@@ -1194,6 +1217,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_refresh_keeps_back_stack);
     tcase_add_test(tc, test_tui_tab_completes_qualified_type_names);
     tcase_add_test(tc, test_tui_stdlib_rows_hidden_until_toggled);
+    tcase_add_test(tc, test_tui_value_pane_shows_everything);
     tcase_add_test(tc, test_tui_long_filter_shows_progress_and_stops);
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
     tcase_add_test(tc, test_tui_filter_keeps_threads_and_find_hides_nothing);
