@@ -787,10 +787,8 @@ static int handle_mouse(rs_browser *b)
                 return default_action(b, b->bar_action[i]);
         return RS_REACT_NONE;
     }
-    if (m.row < v->list_row || m.row >= v->list_row + (int)v->list.height)
-        return RS_REACT_NONE;
-    size_t pos = v->list.top + (size_t)(m.row - v->list_row);
-    if (pos >= v->list.count)
+    size_t pos = rs_view_position_at(v, m.row, m.col);
+    if (pos == SIZE_MAX)
         return RS_REACT_NONE;
     if (pos == v->list.cursor) /* a click on the selected row follows it */
         return RS_REACT_UNHANDLED;

@@ -146,6 +146,10 @@ typedef struct rs_view_class {
     /* Handles an action before the browser's defaults; reaction flags, or
      * RS_REACT_UNHANDLED. */
     int (*key)(rs_view *v, enum rs_action action);
+    /* Optional: where the list splits into two panes shown side by side
+     * on a wide terminal (the position of the second pane's first row),
+     * or SIZE_MAX to show one list. */
+    size_t (*split)(rs_view *v);
     /* Optional: the header as one text, wrapped to the width by
      * rs_view_header_wrapped() / rs_view_draw_header_wrapped(). */
     const char *(*header_text)(rs_view *v, char *buf, size_t len);
@@ -187,7 +191,15 @@ struct rs_view {
     rs_row_cache_entry cache[RS_ROW_CACHE];
     int list_row; /* screen row of the first list row (for clicks) */
     int hscroll;  /* columns of every row scrolled off to the left (< >) */
+    int split_col;       /* > 0: two panes, the second from this column */
+    size_t pane_top[2];  /* first position shown in each pane */
 };
+
+/* Columns from which a view with a split shows its two panes side by side. */
+#define RS_SIDE_BY_SIDE_COLS 160
+
+/* The position a click at (row, col) of the screen lands on, or SIZE_MAX. */
+size_t rs_view_position_at(const rs_view *v, int row, int col);
 
 /* The state of a running browser (browser.c owns it). */
 struct rs_browser {

@@ -121,6 +121,35 @@ static const char *mark_sorted(const rs_view *v, const char *columns, char *buf,
     return buf;
 }
 
+/* Draws v's list from position first up to (not including) end, in
+ * height rows of width columns at (top, left). */
+static void draw_pane(rs_view *v, int top, int height, int left, int width, size_t end, size_t first)
+{
+    for (int i = 0; i < height; i++) {
+        size_t pos = first + (size_t)i;
+        if (pos >= end)
+            break;
+        ui_style style;
+        const char *text = row_text(v, vm_list_row(&v->list, pos), &style);
+        char error[256];
+        if (text == NULL) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            snprintf(error, sizeof error, "<row failed: %s>", type ? ((PyTypeObject *)type)->tp_name : "?");
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+            text = error;
+            style = UI_ERROR;
+        }
+        if (pos == v->list.cursor) {
+            ui_fill(top + i, left, width, UI_SELECTED);
+            style = UI_SELECTED;
+        }
+        ui_text(top + i, left, width, style, scrolled(text, v->hscroll));
+    }
+}
+
 void rs_view_draw(rs_view *v, int top, int height, int width)
 {
     int used = 0;
@@ -132,11 +161,17 @@ void rs_view_draw(rs_view *v, int top, int height, int width)
             v->cls->draw_header(v, top, width);
         used = hh;
     }
+    size_t split = v->cls->split != NULL && width >= RS_SIDE_BY_SIDE_COLS ? v->cls->split(v) : SIZE_MAX;
+    bool two = split != SIZE_MAX && split > 0 && split < v->list.count;
+    int half = width / 2;
     const char *columns = v->cls->columns ? v->cls->columns(v) : NULL;
     if (columns != NULL && used < height) {
         char marked[RS_ROW_MAX];
+        const char *text = scrolled(mark_sorted(v, columns, marked, sizeof marked), v->hscroll);
         ui_fill(top + used, 0, width, UI_HEADING);
-        ui_text(top + used, 0, width, UI_HEADING, scrolled(mark_sorted(v, columns, marked, sizeof marked), v->hscroll));
+        ui_text(top + used, 0, two ? half : width, UI_HEADING, text);
+        if (two)
+            ui_text(top + used, half + 1, width - half - 1, UI_HEADING, text);
         used++;
     }
     int list_height = height - used;
@@ -153,30 +188,50 @@ void rs_view_draw(rs_view *v, int top, int height, int width)
         ui_text(top + used, 0, width, UI_DIM, msg);
         return;
     }
-    for (int i = 0; i < list_height; i++) {
-        size_t pos = v->list.top + (size_t)i;
-        if (pos >= v->list.count)
-            break;
-        ui_style style;
-        const char *text = row_text(v, vm_list_row(&v->list, pos), &style);
-        char error[256];
-        if (text == NULL) {
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            snprintf(error, sizeof error, "<row failed: %s>", type ? ((PyTypeObject *)type)->tp_name : "?");
-            Py_XDECREF(type);
-            Py_XDECREF(value);
-            Py_XDECREF(tb);
-            text = error;
-            style = UI_ERROR;
-        }
-        bool selected = pos == v->list.cursor;
-        if (selected) {
-            ui_fill(top + used + i, 0, width, UI_SELECTED);
-            style = UI_SELECTED;
-        }
-        ui_text(top + used + i, 0, width, style, scrolled(text, v->hscroll));
+    if (!two) {
+        v->split_col = 0;
+        draw_pane(v, top + used, list_height, 0, width, v->list.count, v->list.top);
+        return;
     }
+    /* Two panes: each keeps its own scroll; the one with the cursor
+     * follows it. */
+    size_t start[2] = {0, split}, end[2] = {split, v->list.count};
+    int pane = v->list.cursor >= split;
+    for (int p = 0; p < 2; p++) {
+        size_t t = v->pane_top[p];
+        if (p == pane) {
+            if (v->list.cursor < t)
+                t = v->list.cursor;
+            if (v->list.cursor >= t + (size_t)list_height)
+                t = v->list.cursor - (size_t)list_height + 1;
+        }
+        if (t < start[p] || t >= end[p])
+            t = start[p];
+        v->pane_top[p] = t;
+    }
+    v->split_col = half + 1;
+    draw_pane(v, top + used, list_height, 0, half, end[0], v->pane_top[0]);
+    for (int i = 0; i < list_height; i++)
+        ui_text(top + used + i, half, 1, UI_DIM, "|");
+    draw_pane(v, top + used, list_height, half + 1, width - half - 1, end[1], v->pane_top[1]);
+}
+
+size_t rs_view_position_at(const rs_view *v, int row, int col)
+{
+    if (row < v->list_row || row >= v->list_row + (int)v->list.height)
+        return SIZE_MAX;
+    size_t offset = (size_t)(row - v->list_row);
+    size_t pos;
+    if (v->split_col > 0) {
+        int p = col >= v->split_col;
+        size_t end = p ? v->list.count : (v->cls->split ? v->cls->split((rs_view *)v) : v->list.count);
+        pos = v->pane_top[p] + offset;
+        if (pos >= end)
+            return SIZE_MAX;
+    } else {
+        pos = v->list.top + offset;
+    }
+    return pos < v->list.count ? pos : SIZE_MAX;
 }
 
 int rs_compare_nodes(rs_snapshot *s, rs_idx x, rs_idx y, rs_node_key key)

@@ -366,6 +366,22 @@ static bool object_row_crumb(rs_view *v, char *buf, size_t len)
     return true;
 }
 
+/* What it holds on the left, what holds it on the right: the position of
+ * the "held by" heading (sections keep their place when sorted). */
+static size_t object_split(rs_view *v)
+{
+    object_data *d = v->data;
+    size_t lo = 0, hi = v->list.count, i;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (row_kind(d, vm_list_row(&v->list, mid), &i) >= ROW_HELD_HEADING)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
 const rs_view_class rs_view_object = {
     .screen = RS_SCREEN_OBJECT,
     .title = "object",
@@ -379,4 +395,5 @@ const rs_view_class rs_view_object = {
     .selected_node = object_selected,
     .key = object_key,
     .row_crumb = object_row_crumb,
+    .split = object_split,
 };

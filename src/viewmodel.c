@@ -223,6 +223,9 @@ static int rebuild_progress(vm_list *list, int column, bool descending, const ch
                 order[count++] = row;
         }
         if (column >= 0) {
+            /* The source may read the direction (to keep sections in place). */
+            list->sort_column = column;
+            list->sort_descending = descending;
             sort_ctx c = {list, column, descending};
             qsort_r(order, count, sizeof *order, compare_rows, &c);
         }

@@ -1034,6 +1034,56 @@ START_TEST(test_tui_value_pane_shows_everything)
 }
 END_TEST
 
+/* The screen line that holds text, copied into line (empty when none). */
+static void line_with(tui *t, const char *text, char *line, size_t len)
+{
+    const char *at = strstr(t->screen, text);
+    line[0] = '\0';
+    if (at == NULL)
+        return;
+    const char *start = at;
+    while (start > t->screen && start[-1] != '\n')
+        start--;
+    const char *end = strchr(at, '\n');
+    snprintf(line, len, "%.*s", (int)(end ? end - start : (long)strlen(start)), start);
+}
+
+/* Check whether, on a terminal 160 columns wide or more, the object screen
+ * shows what it holds and what holds it side by side, each pane with its
+ * rows, the cursor crossing over with Tab, and both sections kept apart
+ * when sorted either way. */
+START_TEST(test_tui_object_panes_side_by_side_when_wide)
+{
+    tui t;
+    char line[1024];
+    tui_start_script(&t, 200, 50, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS > [0]");
+    line_with(&t, "holds: 8 referents", line, sizeof line);
+    ck_assert_msg(strstr(line, "|held by: 1 referrer") != NULL, "not side by side: '%s'\n%s", line, t.screen);
+    line_with(&t, ".__code__", line, sizeof line);
+    ck_assert_msg(strstr(line, "|[0] ") != NULL && strstr(line, "list") != NULL, "no holder on the right: '%s'", line);
+    tui_keys(&t, "Tab");
+    ck_assert_screen(&t, " 11/11 ");
+    const char *sorts[] = {"s", "S"};
+    for (int i = 0; i < 2; i++) {
+        tui_keys(&t, sorts[i]);
+        ck_assert_screen(&t, i == 0 ? "size▼" : "size▲");
+        line_with(&t, "holds: 8 referents", line, sizeof line);
+        ck_assert_msg(strstr(line, "|held by: 1 referrer") != NULL, "sections mixed by %s: '%s'\n%s", sorts[i], line,
+                      t.screen);
+    }
+    /* Narrower than 160 columns: one list again. */
+    ck_assert_int_eq(sh("tmux -L %s resize-window -x 120 -y 40", t.socket), 0);
+    ck_assert_screen(&t, "\nholds: 8 referents");
+    line_with(&t, "holds: 8 referents", line, sizeof line);
+    ck_assert_msg(strstr(line, "held by") == NULL, "still two panes at 120 columns: '%s'", line);
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether :refresh keeps the back stack: each place finds its object
  * in the new snapshot, so Backspace still walks back the way it came. */
 START_TEST(test_tui_refresh_keeps_back_stack)
@@ -1218,6 +1268,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_tab_completes_qualified_type_names);
     tcase_add_test(tc, test_tui_stdlib_rows_hidden_until_toggled);
     tcase_add_test(tc, test_tui_value_pane_shows_everything);
+    tcase_add_test(tc, test_tui_object_panes_side_by_side_when_wide);
     tcase_add_test(tc, test_tui_long_filter_shows_progress_and_stops);
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
     tcase_add_test(tc, test_tui_filter_keeps_threads_and_find_hides_nothing);
