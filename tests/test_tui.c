@@ -795,6 +795,13 @@ START_TEST(test_tui_nothing_cut_at_80_columns)
     tui_keys(&t, "j");
     ck_assert_words(&t, "this edge: .children (__main__.TreeNode -> list): set .children to None (or make it a "
                         "weakref.ref) when done; frees");
+    /* The garbage screen's header wraps: the note and why a row is there. */
+    tui_keys(&t, "4");
+    ck_assert_screen(&t, "refscope | garbage");
+    ck_assert_words(&t, "gc.garbage fills only with gc.DEBUG_SAVEALL or legacy tp_del types.");
+    ck_assert_words(&t, "why: has a finalizer (__del__ of __main__.Connection) and sits in a cycle: reference "
+                        "counting alone never frees it;");
+    ck_assert_words(&t, "runs the finalizer then, at an unpredictable time");
     /* y on the first callback: its path goes to the clipboard. */
     tui_keys(&t, "1");
     ck_assert_screen(&t, "Top suspects");
