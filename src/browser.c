@@ -148,6 +148,27 @@ static rs_snapshot *take_snapshot(rs_browser *b, bool collect)
     return s;
 }
 
+/* Progress of a long filter: drawn over the screen every 50 ms when there
+ * are more than FILTER_PROGRESS_ROWS rows, and then Esc or Ctrl-C stops
+ * it (the keyboard is read only then: a read per row would cost more than
+ * many rows). */
+#define FILTER_PROGRESS_ROWS 100000
+int rs_browser_filter_progress(void *ctx, size_t done, size_t total)
+{
+    rs_browser *b = ctx;
+    if (total <= FILTER_PROGRESS_ROWS || b->bench)
+        return 0;
+    static struct timespec last;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (seconds_between(&last, &now) < 0.05)
+        return 0;
+    last = now;
+    draw_progress("filtering (Esc stops)", done, total);
+    int key = ui_read_key(0);
+    return key == UI_KEY_ESC || key == UI_KEY_CTRL_C;
+}
+
 /* --- screens and history ----------------------------------------------------- */
 
 /* A new view of (screen, arg, arg2) on b's snapshot; NULL with an
@@ -224,23 +245,100 @@ static bool browser_back(rs_browser *b)
     return false;
 }
 
+/* What a place is about, told without the snapshot's indexes so that it
+ * can be found again in a new snapshot: an object by address and type, a
+ * type by name. */
+typedef struct place_subject {
+    vm_place place;
+    uintptr_t addr;         /* 0 = the screen has no object */
+    PyTypeObject *type;     /* borrowed; compared only, never dereferenced */
+    char type_name[256];    /* the instances screen's type */
+} place_subject;
+
+/* Records what p is about in snapshot s. */
+static void subject_save(rs_snapshot *s, const vm_place *p, place_subject *out)
+{
+    memset(out, 0, sizeof *out);
+    out->place = *p;
+    rs_idx n = RS_NONE;
+    switch ((enum rs_screen)p->screen) {
+    case RS_SCREEN_OBJECT:
+    case RS_SCREEN_PATH:
+    case RS_SCREEN_RETAINED:
+    case RS_SCREEN_TEXT: n = (rs_idx)p->arg; break;
+    case RS_SCREEN_CYCLE: {
+        size_t count;
+        const rs_idx *members = rs_scc_cycle_members(s->scc, p->arg, &count);
+        n = p->arg2 ? (rs_idx)(p->arg2 - 1) : count ? members[0] : RS_NONE;
+        break;
+    }
+    case RS_SCREEN_INSTANCES:
+        if (p->arg < s->type_count)
+            snprintf(out->type_name, sizeof out->type_name, "%s", s->types[p->arg].name);
+        return;
+    default: return;
+    }
+    if (n != RS_NONE && n < rs_graph_node_count(s->graph)) {
+        PyObject *obj = rs_snapshot_object(s, n);
+        out->addr = (uintptr_t)obj;
+        out->type = Py_TYPE(obj);
+    }
+}
+
+/* Finds what saved is about in snapshot s and writes the place there into
+ * *p; false when it is gone. */
+static bool subject_find(rs_snapshot *s, const place_subject *saved, vm_place *p)
+{
+    *p = saved->place;
+    if (saved->type_name[0]) {
+        int64_t t = rs_snapshot_type_lookup(s, saved->type_name);
+        PyErr_Clear();
+        if (t < 0)
+            return false;
+        p->arg = (uint64_t)t;
+        return true;
+    }
+    bool about_object = p->screen == RS_SCREEN_OBJECT || p->screen == RS_SCREEN_PATH ||
+                        p->screen == RS_SCREEN_RETAINED || p->screen == RS_SCREEN_TEXT || p->screen == RS_SCREEN_CYCLE;
+    if (!about_object)
+        return true;
+    rs_idx n = saved->addr ? rs_graph_find(s->graph, saved->addr) : RS_NONE;
+    if (n == RS_NONE || Py_TYPE(rs_snapshot_object(s, n)) != saved->type ||
+        (rs_graph_flags(s->graph, n) & RS_NODE_INTERNAL))
+        return false;
+    if (p->screen != RS_SCREEN_CYCLE) {
+        p->arg = n;
+        return true;
+    }
+    uint32_t cycle = rs_scc_cycle_of(s->scc, n);
+    if (cycle == RS_SCC_NO_CYCLE)
+        return false;
+    p->arg = cycle;
+    p->arg2 = saved->place.arg2 ? (uint64_t)n + 1 : 0;
+    return true;
+}
+
 /* Takes a new snapshot (gc.collect() first when collect) and reopens the
- * current screen on it; the history is cleared.  0, or -1 with the
- * exception set when no snapshot could be taken. */
+ * current screen and the back stack on it: each place finds its object
+ * again by address and type (holding a reference would show up as an
+ * unexplained one in the new snapshot); places whose object is gone are
+ * dropped.  0, or -1 with the exception set when no snapshot could be
+ * taken. */
 static int browser_refresh(rs_browser *b, bool collect)
 {
-    /* Find the subject again by address and type: holding a reference to
-     * it would show up as an unexplained reference in the new snapshot. */
-    enum rs_screen screen = b->view ? (enum rs_screen)b->view->place.screen : RS_SCREEN_SUMMARY;
-    uintptr_t subject = 0;
-    PyTypeObject *subject_type = NULL;
-    if (b->view != NULL && (screen == RS_SCREEN_OBJECT || screen == RS_SCREEN_PATH || screen == RS_SCREEN_RETAINED)) {
-        PyObject *obj = rs_snapshot_object(b->snap, (rs_idx)b->view->place.arg);
-        subject = (uintptr_t)obj;
-        subject_type = Py_TYPE(obj);
+    size_t depth = vm_history_depth(&b->history);
+    place_subject *saved = calloc(depth + 1, sizeof *saved);
+    if (saved == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    if (screen == RS_SCREEN_INSTANCES || screen == RS_SCREEN_CYCLE || screen == RS_SCREEN_HELP)
-        screen = RS_SCREEN_SUMMARY;
+    for (size_t i = 0; i < depth; i++)
+        subject_save(b->snap, vm_history_at(&b->history, i), &saved[i]);
+    bool had_view = b->view != NULL;
+    if (had_view) {
+        vm_place_save_list(&b->view->place, &b->view->list);
+        subject_save(b->snap, &b->view->place, &saved[depth]);
+    }
     rs_view_destroy(b->view);
     b->view = NULL;
     vm_history_init(&b->history);
@@ -248,21 +346,37 @@ static int browser_refresh(rs_browser *b, bool collect)
      * in the new one. */
     rs_snapshot_free(b->snap);
     b->snap = take_snapshot(b, collect);
-    if (b->snap == NULL)
+    if (b->snap == NULL) {
+        free(saved);
         return -1;
-    rs_idx n = subject ? rs_graph_find(b->snap->graph, subject) : RS_NONE;
-    if (n != RS_NONE && (Py_TYPE(rs_snapshot_object(b->snap, n)) != subject_type ||
-                         (rs_graph_flags(b->snap->graph, n) & RS_NODE_INTERNAL)))
-        n = RS_NONE;
-    if (subject && n == RS_NONE)
-        screen = RS_SCREEN_SUMMARY;
-    if (rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0)
-        return -1;
-    if (screen != RS_SCREEN_SUMMARY)
-        rs_browser_open(b, screen, n == RS_NONE ? 0 : n, 0);
+    }
+    size_t dropped = 0;
+    for (size_t i = 0; i < depth; i++) {
+        vm_place p;
+        if (subject_find(b->snap, &saved[i], &p))
+            vm_history_push(&b->history, &p);
+        else
+            dropped++;
+    }
+    vm_place current;
+    bool found = had_view && subject_find(b->snap, &saved[depth], &current);
+    rs_view *v = found ? view_new(b, (enum rs_screen)current.screen, current.arg, current.arg2) : NULL;
+    if (v != NULL) {
+        snprintf(v->place.crumb, sizeof v->place.crumb, "%s", current.crumb);
+        vm_place_restore_list(&current, &v->list);
+        b->view = v;
+    } else {
+        PyErr_Clear();
+        if (!browser_back(b) && rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0) {
+            free(saved);
+            return -1;
+        }
+    }
+    free(saved);
     rs_browser_info(b, "new snapshot: %zu objects, %zu edges in %.2f s%s%s", b->snap->visible_count,
                     rs_graph_edge_count(b->snap->graph), b->snap->seconds, collect ? " (after gc.collect())" : "",
-                    subject && n == RS_NONE ? "; the object shown before is gone" : "");
+                    had_view && !found ? "; the object shown before is gone"
+                    : dropped ? "; places whose object is gone left the back stack" : "");
     return 0;
 }
 
@@ -279,11 +393,68 @@ static void draw_too_small(int rows, int cols)
         ui_text(3, 0, cols, UI_DIM, size);
 }
 
+/* The short name of node n's type ("Session" for "__main__.Session"). */
+static const char *short_type_name(rs_snapshot *s, rs_idx n)
+{
+    const char *name = rs_snapshot_type_name(s, n);
+    const char *dot = strrchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
+/* How the title names place p: its crumb, the type of the object it
+ * shows, or its screen's name up to a colon. */
+static void place_crumb(rs_browser *b, const vm_place *p, char *buf, size_t len)
+{
+    const rs_view_class *cls = rs_view_class_of((enum rs_screen)p->screen);
+    if (p->crumb[0]) {
+        snprintf(buf, len, "%s", p->crumb);
+    } else if (p->screen == RS_SCREEN_OBJECT && p->arg < rs_graph_node_count(b->snap->graph)) {
+        snprintf(buf, len, "%s", short_type_name(b->snap, (rs_idx)p->arg));
+    } else {
+        const char *title = cls ? cls->title : "?";
+        const char *colon = strchr(title, ':');
+        snprintf(buf, len, "%.*s", colon ? (int)(colon - title) : (int)strlen(title), title);
+    }
+}
+
+#define CRUMBS_SHOWN_MAX 24
+
+/* "summary > CACHE > ['req-00042'] > .body": the places the back stack
+ * holds, then this one; the oldest are left out to fit in width columns. */
+static void format_crumbs(rs_browser *b, char *buf, size_t len, int width)
+{
+    size_t depth = vm_history_depth(&b->history);
+    char crumb[VM_CRUMB_MAX + 8];
+    /* No title shows more than a few dozen crumbs: bounded work per frame. */
+    for (size_t skip = depth > CRUMBS_SHOWN_MAX ? depth - CRUMBS_SHOWN_MAX : 0; skip <= depth; skip++) {
+        size_t pos = 0;
+        buf[0] = '\0';
+        if (skip > 0)
+            pos += (size_t)snprintf(buf, len, "... > ");
+        for (size_t i = skip; i <= depth && pos < len; i++) {
+            if (i < depth)
+                place_crumb(b, vm_history_at(&b->history, i), crumb, sizeof crumb);
+            else
+                place_crumb(b, &b->view->place, crumb, sizeof crumb);
+            int n = snprintf(buf + pos, len - pos, "%s%s", i > skip ? " > " : "", crumb);
+            if (n < 0)
+                break;
+            pos += (size_t)n;
+        }
+        if (ui_text_width(buf) <= width)
+            return;
+    }
+}
+
 static void draw_title(rs_browser *b, int cols)
 {
     rs_view *v = b->view;
-    char left[256], right[128];
-    snprintf(left, sizeof left, " refscope | %s", v ? v->cls->title : "");
+    char left[1024], right[128], crumbs[900] = "";
+    /* The screen's title as always, then the way here when there is one. */
+    const char *title = v ? v->cls->title : "";
+    if (v != NULL && vm_history_depth(&b->history) > 0)
+        format_crumbs(b, crumbs, sizeof crumbs, cols * 2 / 3 - 16 - ui_text_width(title));
+    snprintf(left, sizeof left, " refscope | %s%s%s", title, crumbs[0] ? " | " : "", crumbs);
     if (v != NULL && v->list.count > 0)
         snprintf(right, sizeof right, "%zu/%zu  %zu objects ", v->list.cursor + 1, v->list.count,
                  b->snap->visible_count);
@@ -315,10 +486,22 @@ static void draw_bar(rs_browser *b, int row, int cols)
     }
 }
 
+#define STATUS_ROWS_MAX 4
+
+/* Rows the status message needs to be read in full (at most
+ * STATUS_ROWS_MAX): a long message wraps instead of being cut. */
+static int status_rows(rs_browser *b, int cols)
+{
+    if (!b->status[0] || cols <= 0)
+        return 1;
+    int rows = rs_wrapped_rows(b->status, cols);
+    return rows > STATUS_ROWS_MAX ? STATUS_ROWS_MAX : rows;
+}
+
 static void draw_status(rs_browser *b, int row, int cols)
 {
     if (b->status[0]) {
-        ui_text(row, 0, cols, b->status_error ? UI_ERROR : UI_STATUS, b->status);
+        rs_draw_wrapped(row, cols, status_rows(b, cols), b->status_error ? UI_ERROR : UI_STATUS, b->status);
         return;
     }
     rs_view *v = b->view;
@@ -332,8 +515,13 @@ static void draw_status(rs_browser *b, int row, int cols)
         used = ui_text(row, 0, cols, UI_MATCH, line);
     }
     if (src != NULL && v->list.sort_column >= 0 && v->list.sort_column < src->column_count) {
-        snprintf(line, sizeof line, "sorted by %s%s", src->columns[v->list.sort_column],
-                 v->list.sort_descending ? " (biggest first)" : "");
+        snprintf(line, sizeof line, "sorted by %s%s  ", src->columns[v->list.sort_column],
+                 v->list.sort_descending ? " (biggest first)" : " (smallest first)");
+        used += ui_text(row, used, cols - used, UI_DIM, line);
+    }
+    if (v->hscroll > 0) {
+        snprintf(line, sizeof line, "rows scrolled %d columns right (%s scrolls back)", v->hscroll,
+                 rs_key_name(RS_ACTION_SCROLL_LEFT));
         ui_text(row, used, cols - used, UI_DIM, line);
     }
 }
@@ -349,9 +537,10 @@ static void draw_frame(rs_browser *b)
         return;
     }
     draw_title(b, b->cols);
+    int status = status_rows(b, b->cols);
     if (b->view != NULL)
-        rs_view_draw(b->view, 1, b->rows - 3, b->cols);
-    draw_status(b, b->rows - 2, b->cols);
+        rs_view_draw(b->view, 1, b->rows - 2 - status, b->cols);
+    draw_status(b, b->rows - 1 - status, b->cols);
     if (b->prompt)
         rs_cmdline_draw(b, b->rows - 1, b->cols);
     else
@@ -372,53 +561,109 @@ static int open_for_selected(rs_browser *b, enum rs_screen screen)
     if (screen == RS_SCREEN_CYCLE) {
         uint32_t cycle = rs_scc_cycle_of(b->snap->scc, n);
         if (cycle == RS_SCC_NO_CYCLE) {
-            rs_browser_error(b, "this %s is not in a reference cycle (3 lists every cycle)",
-                             rs_snapshot_type_name(b->snap, n));
+            rs_browser_error(b, "this %s is not in a reference cycle (%s lists every cycle)",
+                             rs_snapshot_type_name(b->snap, n), rs_key_name(RS_ACTION_CYCLES));
             return RS_REACT_REDRAW;
         }
         rs_browser_open(b, RS_SCREEN_CYCLE, cycle, (uint64_t)n + 1);
         return RS_REACT_REDRAW;
     }
-    rs_browser_open(b, screen, n, 0);
+    char crumb[VM_CRUMB_MAX] = "";
+    if (screen == RS_SCREEN_OBJECT && v->cls->row_crumb != NULL && !v->cls->row_crumb(v, crumb, sizeof crumb))
+        crumb[0] = '\0';
+    if (rs_browser_open(b, screen, n, 0) == 0 && crumb[0])
+        rs_copy_text(b->view->place.crumb, sizeof b->view->place.crumb, crumb);
     return RS_REACT_REDRAW;
 }
 
-/* The allocation site of the selected object, from tracemalloc. */
-static int show_allocation(rs_browser *b)
+/* The selected object, or RS_NONE with the reason on the status line. */
+static rs_idx selected_or_say(rs_browser *b)
 {
     rs_view *v = b->view;
     rs_idx n = v->cls->selected_node ? v->cls->selected_node(v) : RS_NONE;
-    if (n == RS_NONE) {
+    if (n == RS_NONE)
         rs_browser_error(b, "no object selected here; move to a row that shows an object");
+    return n;
+}
+
+/* Opens the text pane on the selected object (its value, or its
+ * allocation traceback). */
+static int open_text(rs_browser *b, int what)
+{
+    rs_idx n = selected_or_say(b);
+    if (n != RS_NONE && rs_browser_open(b, RS_SCREEN_TEXT, n, (uint64_t)what) == 0)
+        snprintf(b->view->place.crumb, sizeof b->view->place.crumb, "%s",
+                 what == RS_TEXT_ALLOCATION ? "allocation" : "value");
+    return RS_REACT_REDRAW;
+}
+
+/* y: the selected object's why-alive path to the terminal's clipboard
+ * (OSC 52), and printed when the browser ends for terminals without one. */
+static int copy_path(rs_browser *b)
+{
+    rs_idx n = selected_or_say(b);
+    if (n == RS_NONE)
+        return RS_REACT_REDRAW;
+    PyObject *path = rs_path_text(b->snap, n);
+    if (path == NULL) {
+        rs_browser_python_error(b, "copy");
         return RS_REACT_REDRAW;
     }
-    PyObject *tracemalloc = PyImport_ImportModule("tracemalloc");
-    PyObject *tracing = tracemalloc ? PyObject_CallMethod(tracemalloc, "is_tracing", NULL) : NULL;
-    PyObject *tb = NULL;
-    if (tracing == Py_False)
-        rs_browser_error(b, "tracemalloc is not tracing: run the program with PYTHONTRACEMALLOC=25 "
-                            "(or call refscope.mark(trace=True)) to record allocation sites");
-    else if (tracing != NULL)
-        tb = PyObject_CallMethod(tracemalloc, "get_object_traceback", "O", rs_snapshot_object(b->snap, n));
-    if (tracing != NULL && tracing != Py_False) {
-        if (tb == Py_None)
-            rs_browser_error(b, "no allocation site recorded (allocated before tracemalloc started)");
-        else if (tb != NULL) {
-            PyObject *lines = PyObject_CallMethod(tb, "format", "i", 1);
-            PyObject *first = lines && PyList_Check(lines) && PyList_GET_SIZE(lines) > 0
-                                  ? PyList_GET_ITEM(lines, 0) : NULL;
-            char text[300];
-            if (first != NULL)
-                rs_browser_info(b, "allocated at %s", rs_fmt_str(first, text, sizeof text));
-            Py_XDECREF(lines);
+    if (path == Py_None) {
+        rs_browser_error(b, "this %s is not reachable from a root: no path to copy", rs_snapshot_type_name(b->snap, n));
+    } else {
+        const char *text = PyUnicode_AsUTF8(path);
+        char line[1200];
+        if (text == NULL) {
+            rs_browser_python_error(b, "copy");
+        } else {
+            ui_clipboard(text);
+            snprintf(line, sizeof line, "refscope: copied why-alive path: %s", text);
+            ui_farewell(line);
+            rs_browser_info(b, "copied to the clipboard (and printed on exit): %s", text);
         }
     }
-    if (PyErr_Occurred())
-        rs_browser_python_error(b, "allocation site");
-    Py_XDECREF(tb);
-    Py_XDECREF(tracing);
-    Py_XDECREF(tracemalloc);
+    Py_DECREF(path);
     return RS_REACT_REDRAW;
+}
+
+/* b: names the breadcrumbs that can be jumped back to; the next key
+ * picks one by its digit. */
+#define CRUMBS_PICKABLE 9
+static int start_crumb_pick(rs_browser *b)
+{
+    size_t depth = vm_history_depth(&b->history);
+    if (depth == 0) {
+        rs_browser_info(b, "this is the first screen: no breadcrumb to go back to");
+        return RS_REACT_REDRAW;
+    }
+    size_t first = depth > CRUMBS_PICKABLE ? depth - CRUMBS_PICKABLE : 0;
+    size_t pos = (size_t)snprintf(b->status, sizeof b->status, "back to:");
+    for (size_t i = first; i < depth && pos < sizeof b->status; i++) {
+        char crumb[VM_CRUMB_MAX];
+        place_crumb(b, vm_history_at(&b->history, i), crumb, sizeof crumb);
+        int n = snprintf(b->status + pos, sizeof b->status - pos, "  %zu %s", i - first + 1, crumb);
+        if (n < 0)
+            break;
+        pos += (size_t)n;
+    }
+    b->status_error = false;
+    b->picking_crumb = true;
+    return RS_REACT_REDRAW;
+}
+
+/* The key after b: a digit goes back to that breadcrumb, anything else
+ * cancels. */
+static int pick_crumb(rs_browser *b, int key)
+{
+    b->picking_crumb = false;
+    size_t depth = vm_history_depth(&b->history);
+    size_t first = depth > CRUMBS_PICKABLE ? depth - CRUMBS_PICKABLE : 0;
+    if (key < '1' || key > '9' || first + (size_t)(key - '1') >= depth)
+        return RS_REACT_REDRAW;
+    size_t target = first + (size_t)(key - '1');
+    vm_history_drop(&b->history, depth - target - 1);
+    return RS_REACT_BACK;
 }
 
 static const enum rs_screen screen_of_action[RS_ACTION_COUNT] = {
@@ -445,12 +690,45 @@ static int default_action(rs_browser *b, enum rs_action action)
     case RS_ACTION_PATH: return open_for_selected(b, RS_SCREEN_PATH);
     case RS_ACTION_CYCLE: return open_for_selected(b, RS_SCREEN_CYCLE);
     case RS_ACTION_RETAINED: return open_for_selected(b, RS_SCREEN_RETAINED);
-    case RS_ACTION_ALLOCATION: return show_allocation(b);
+    case RS_ACTION_ALLOCATION: return open_text(b, RS_TEXT_ALLOCATION);
+    case RS_ACTION_VALUE: return open_text(b, RS_TEXT_VALUE);
+    case RS_ACTION_COPY_PATH: return copy_path(b);
+    case RS_ACTION_CRUMBS: return start_crumb_pick(b);
+    case RS_ACTION_OTHER_SECTION:
+        rs_browser_error(b, "Tab switches between what an object holds and what holds it, on the object screen");
+        return RS_REACT_REDRAW;
+    case RS_ACTION_SCROLL_LEFT:
+    case RS_ACTION_SCROLL_RIGHT: {
+        int step = b->cols > 20 ? b->cols / 2 : 10;
+        v->hscroll += action == RS_ACTION_SCROLL_RIGHT ? step : -step;
+        if (v->hscroll < 0)
+            v->hscroll = 0;
+        if (v->hscroll > RS_ROW_MAX)
+            v->hscroll = RS_ROW_MAX;
+        return RS_REACT_REDRAW;
+    }
+    case RS_ACTION_SORT_REVERSE:
+        if (list->sort_column < 0) {
+            rs_browser_error(b, "not sorted: %s sorts by a column first", rs_key_name(RS_ACTION_SORT));
+            return RS_REACT_REDRAW;
+        }
+        if (vm_list_sort(list, list->sort_column, !list->sort_descending) < 0)
+            rs_browser_error(b, "not enough memory to sort %zu rows", list->total);
+        return RS_REACT_REDRAW;
     case RS_ACTION_BACK: return RS_REACT_BACK;
     case RS_ACTION_QUIT: return vm_history_depth(&b->history) > 0 ? RS_REACT_BACK : RS_REACT_QUIT;
     case RS_ACTION_LEAVE: return RS_REACT_QUIT;
     case RS_ACTION_FILTER:
         rs_cmdline_start(b, '/');
+        return RS_REACT_REDRAW;
+    case RS_ACTION_FIND:
+        rs_cmdline_start(b, 'f');
+        return RS_REACT_REDRAW;
+    case RS_ACTION_STDLIB:
+        b->show_stdlib = !b->show_stdlib;
+        if (v->place.screen == RS_SCREEN_CLOSURES || v->place.screen == RS_SCREEN_THREADS)
+            rs_browser_replace(b, (enum rs_screen)v->place.screen, v->place.arg, v->place.arg2);
+        rs_browser_info(b, "the standard library's closures and frames are %s", b->show_stdlib ? "shown" : "hidden");
         return RS_REACT_REDRAW;
     case RS_ACTION_COMMAND:
         rs_cmdline_start(b, ':');
@@ -514,10 +792,8 @@ static int handle_mouse(rs_browser *b)
                 return default_action(b, b->bar_action[i]);
         return RS_REACT_NONE;
     }
-    if (m.row < v->list_row || m.row >= v->list_row + (int)v->list.height)
-        return RS_REACT_NONE;
-    size_t pos = v->list.top + (size_t)(m.row - v->list_row);
-    if (pos >= v->list.count)
+    size_t pos = rs_view_position_at(v, m.row, m.col);
+    if (pos == SIZE_MAX)
         return RS_REACT_NONE;
     if (pos == v->list.cursor) /* a click on the selected row follows it */
         return RS_REACT_UNHANDLED;
@@ -533,6 +809,8 @@ static int handle_key(rs_browser *b, int key)
     b->status[0] = '\0';
     if (b->prompt)
         return rs_cmdline_key(b, key);
+    if (b->picking_crumb)
+        return pick_crumb(b, key);
     if (b->rows < MIN_ROWS || b->cols < MIN_COLS) {
         enum rs_action a = rs_key_action(key);
         return a == RS_ACTION_QUIT || a == RS_ACTION_LEAVE ? RS_REACT_QUIT : RS_REACT_NONE;

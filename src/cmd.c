@@ -29,11 +29,12 @@
 #define HISTORY_SIZE 500
 
 struct rs_cmdline {
-    int kind; /* ':' or '/' */
+    int kind; /* ':', '/' (filter) or 'f' (find) */
     char line[LINE_MAX_BYTES];
     size_t len, pos; /* bytes; pos always on a character boundary */
     History *history;
     HistEvent event;
+    History *patterns; /* the / lines of this session (not saved) */
     bool browsing;   /* Up/Down walked into the history */
     char typed[LINE_MAX_BYTES]; /* the line before browsing */
     char path[PATH_MAX];
@@ -94,7 +95,8 @@ static int cmd_type(rs_browser *b, int argc, const char **argv, const char *rest
     if (t == -2)
         rs_browser_error(b, "type name '%s' is ambiguous; give its module too, e.g. app.%s", argv[1], argv[1]);
     else if (t < 0)
-        rs_browser_error(b, "no objects of type '%s' in this snapshot; 2 lists the types, Tab completes", argv[1]);
+        rs_browser_error(b, "no objects of type '%s' in this snapshot; %s lists the types, Tab completes", argv[1],
+                         rs_key_name(RS_ACTION_TYPES));
     else
         rs_browser_open(b, RS_SCREEN_INSTANCES, (uint64_t)t, 0);
     return RS_REACT_REDRAW;
@@ -477,6 +479,11 @@ static struct rs_cmdline *cmdline_get(rs_browser *b)
         if (c->path[0])
             history(c->history, &c->event, H_LOAD, c->path);
     }
+    c->patterns = history_init();
+    if (c->patterns != NULL) {
+        history(c->patterns, &c->event, H_SETSIZE, HISTORY_SIZE);
+        history(c->patterns, &c->event, H_SETUNIQUE, 1);
+    }
     b->cmdline = c;
     return c;
 }
@@ -493,6 +500,8 @@ void rs_cmdline_free(rs_browser *b)
         }
         history_end(c->history);
     }
+    if (c->patterns != NULL)
+        history_end(c->patterns);
     free(c);
     b->cmdline = NULL;
 }
@@ -510,10 +519,8 @@ void rs_cmdline_start(rs_browser *b, int kind)
     c->len = c->pos = 0;
     c->line[0] = '\0';
     c->browsing = false;
-    if (kind == '/' && b->view != NULL && b->view->list.filter[0]) {
-        snprintf(c->line, sizeof c->line, "%s", b->view->list.filter);
-        c->len = c->pos = strlen(c->line);
-    }
+    /* An empty line: Enter on it shows all rows again, Up recalls the
+     * filter in use and older ones. */
     b->prompt = kind;
 }
 
@@ -568,15 +575,16 @@ static void set_line(struct rs_cmdline *c, const char *text)
 
 static void history_move(struct rs_cmdline *c, bool older)
 {
-    if (c->history == NULL || c->kind != ':')
+    History *h = c->kind == ':' ? c->history : c->patterns;
+    if (h == NULL)
         return;
     int r;
     if (older) {
         if (!c->browsing) {
             snprintf(c->typed, sizeof c->typed, "%s", c->line);
-            r = history(c->history, &c->event, H_FIRST);
+            r = history(h, &c->event, H_FIRST);
         } else {
-            r = history(c->history, &c->event, H_NEXT);
+            r = history(h, &c->event, H_NEXT);
         }
         if (r == -1)
             return;
@@ -586,7 +594,7 @@ static void history_move(struct rs_cmdline *c, bool older)
     }
     if (!c->browsing)
         return;
-    if (history(c->history, &c->event, H_PREV) == -1) {
+    if (history(h, &c->event, H_PREV) == -1) {
         c->browsing = false;
         set_line(c, c->typed);
         return;
@@ -664,19 +672,23 @@ static void complete(rs_browser *b, struct rs_cmdline *c)
         return;
     }
     rs_snapshot *s = b->snap;
-    const char **names = malloc((s->type_count ? s->type_count : 1) * sizeof *names);
+    const char **names = malloc((s->type_count ? 2 * (size_t)s->type_count : 1) * sizeof *names);
     if (names == NULL) {
         rs_browser_error(b, "not enough memory to complete");
         return;
     }
-    /* Full names, or the short names after the module when the word has
-     * no dot yet (":type Node" works when Node is unique). */
+    /* Qualified names ("__main__.Ses" -> "__main__.Session"), and while
+     * the word has no dot also the short names after the module (":type
+     * Node" works when Node is unique). */
     bool dotted = memchr(c->line + start, '.', c->pos - start) != NULL;
+    size_t count = 0;
     for (uint32_t i = 0; i < s->type_count; i++) {
         const char *dot = strrchr(s->types[i].name, '.');
-        names[i] = dotted || dot == NULL ? s->types[i].name : dot + 1;
+        names[count++] = s->types[i].name;
+        if (!dotted && dot != NULL)
+            names[count++] = dot + 1;
     }
-    complete_from(b, c, start, names, s->type_count, false);
+    complete_from(b, c, start, names, count, false);
     free(names);
 }
 
@@ -684,10 +696,32 @@ static void complete(rs_browser *b, struct rs_cmdline *c)
 static int accept_line(rs_browser *b, struct rs_cmdline *c)
 {
     b->prompt = 0;
+    if (c->kind == 'f') {
+        rs_view *v = b->view;
+        if (c->line[0] == '\0')
+            return RS_REACT_REDRAW;
+        rs_copy_text(b->pattern, sizeof b->pattern, c->line);
+        if (c->patterns != NULL)
+            history(c->patterns, &c->event, H_ENTER, c->line);
+        int r = vm_list_find(&v->list, c->line, 1);
+        if (r < 0)
+            rs_browser_python_error(b, "find");
+        else if (r == 0)
+            rs_browser_error(b, "no row matches '%s'", c->line);
+        else
+            rs_browser_info(b, "found '%s' (%s: the next one, %s: the one before)", c->line,
+                            rs_key_name(RS_ACTION_NEXT_MATCH), rs_key_name(RS_ACTION_PREV_MATCH));
+        return RS_REACT_REDRAW;
+    }
     if (c->kind == '/') {
         rs_view *v = b->view;
         rs_copy_text(b->pattern, sizeof b->pattern, c->line);
-        if (vm_list_filter(&v->list, c->line) < 0) {
+        if (c->patterns != NULL && c->line[0] != '\0')
+            history(c->patterns, &c->event, H_ENTER, c->line);
+        int r = vm_list_filter_progress(&v->list, c->line, rs_browser_filter_progress, b);
+        if (r > 0) {
+            rs_browser_info(b, "filter stopped: the list is as it was");
+        } else if (r < 0) {
             if (PyErr_Occurred())
                 rs_browser_python_error(b, "filter");
             else
@@ -809,17 +843,19 @@ void rs_cmdline_draw(rs_browser *b, int row, int width)
     struct rs_cmdline *c = b->cmdline;
     if (c == NULL || width < 4)
         return;
-    char prompt[2] = {(char)c->kind, '\0'};
+    char kind[2] = {(char)c->kind, '\0'};
+    const char *prompt = c->kind == 'f' ? "find: " : kind;
+    int at = ui_text_width(prompt);
     ui_fill(row, 0, width, UI_NORMAL);
-    ui_text(row, 0, 1, UI_HEADING, prompt);
+    ui_text(row, 0, at, UI_HEADING, prompt);
     /* Scroll the line so the cursor stays in view. */
     char before[LINE_MAX_BYTES];
     memcpy(before, c->line, c->pos);
     before[c->pos] = '\0';
     const char *start = before;
-    while (ui_text_width(start) > width - 3)
+    while (ui_text_width(start) > width - 2 - at)
         start += char_end_after(start, strlen(start), 0);
     size_t offset = (size_t)(start - before);
-    ui_text(row, 1, width - 2, UI_NORMAL, c->line + offset);
-    ui_cursor(row, 1 + ui_text_width(start));
+    ui_text(row, at, width - 1 - at, UI_NORMAL, c->line + offset);
+    ui_cursor(row, at + ui_text_width(start));
 }

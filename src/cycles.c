@@ -520,9 +520,41 @@ static void freed_text(uint64_t freed, char *buf, size_t len)
         snprintf(buf, len, "; frees %s", rs_format_bytes(freed, size, sizeof size));
 }
 
+/* How to stop e's holder from holding its target strongly, in the words
+ * its kind of container calls for; NULL (no error) when it has none. */
+static PyObject *weak_holder_advice(rs_snapshot *s, const rs_break_edge *e, const char *why, const char *frees)
+{
+    PyObject *from = rs_snapshot_object(s, e->edge.from);
+    PyObject *label = e->label;
+    PyObject *name = label_starts(label, ".") ? label_name(label) : NULL;
+    if (name != NULL) {
+        PyObject *r = PyUnicode_FromFormat("make .%U a weakref.ref (or weakref.proxy): %s%s", name, why, frees);
+        Py_DECREF(name);
+        return r;
+    }
+    if (PyDict_Check(from) && label_starts(label, "["))
+        return PyUnicode_FromFormat("make this dict a weakref.WeakValueDictionary, or del d%U when done: %s%s",
+                                    label, why, frees);
+    if (PyList_Check(from) && label_starts(label, "["))
+        return PyUnicode_FromFormat("remove the item when done (del lst%U, .remove(x) or .clear()), or keep "
+                                    "weakref.ref(x) in the list: %s%s",
+                                    label, why, frees);
+    if (PyAnySet_Check(from) && label_is(label, "<item>"))
+        return PyUnicode_FromFormat("make the set a weakref.WeakSet, or .discard(x) when done: %s%s", why, frees);
+    return NULL;
+}
+
+/* true when removing e is what a Python programmer would change: its
+ * target dominates its holder, so the edge runs from an object the target
+ * owns (a child, a state object, an observer) back to that owner. */
+static bool points_to_owner(const rs_dom_order *order, const rs_break_edge *e)
+{
+    return order != NULL && e->edge.to != e->edge.from && rs_dom_order_dominates(order, e->edge.to, e->edge.from);
+}
+
 /* The back-reference suggestion for e, or NULL (no error) when the edge is
  * not a back-reference. */
-static PyObject *back_reference(rs_snapshot *s, const rs_break_edge *e, const char *frees)
+static PyObject *back_reference(rs_snapshot *s, const rs_dom_order *order, const rs_break_edge *e, const char *frees)
 {
     PyObject *from = rs_snapshot_object(s, e->edge.from);
     PyObject *label = e->label;
@@ -553,20 +585,24 @@ static PyObject *back_reference(rs_snapshot *s, const rs_break_edge *e, const ch
                                     "variable, or traceback.clear_frames(exc.__traceback__)%s",
                                     frees);
     PyObject *name = label_name(label);
-    if (name == NULL)
-        return NULL;
-    PyObject *r = NULL;
-    if (names_owner(name))
-        r = PyUnicode_FromFormat("make .%U a weakref.ref (or weakref.proxy): it points back to the object that "
-                                 "holds this one%s",
-                                 name, frees);
-    Py_DECREF(name);
-    return r;
+    bool owner_named = name != NULL && names_owner(name);
+    Py_XDECREF(name);
+    if (owner_named || points_to_owner(order, e)) {
+        char why[200];
+        const char *type = rs_snapshot_type_name(s, e->edge.to);
+        const char *dot = strrchr(type, '.');
+        snprintf(why, sizeof why, "it points back to the %s that owns this one", dot ? dot + 1 : type);
+        PyObject *r = weak_holder_advice(s, e, why, frees);
+        if (r != NULL || PyErr_Occurred())
+            return r;
+    }
+    return NULL;
 }
 
-static PyObject *plain_suggestion(const rs_break_edge *e, const char *frees)
+static PyObject *plain_suggestion(rs_snapshot *s, const rs_break_edge *e, const char *frees)
 {
     PyObject *label = e->label;
+    PyObject *from = rs_snapshot_object(s, e->edge.from);
     PyObject *name = label_name(label);
     if (name != NULL && label_starts(label, ".")) {
         PyObject *r = PyUnicode_FromFormat("set .%U to None (or make it a weakref.ref) when done%s", name, frees);
@@ -574,10 +610,16 @@ static PyObject *plain_suggestion(const rs_break_edge *e, const char *frees)
         return r;
     }
     Py_XDECREF(name);
-    if (label_starts(label, "["))
-        return PyUnicode_FromFormat("remove %U when done (del / pop), or use a weakref.WeakValueDictionary / "
-                                    "weak references%s",
+    if (label_starts(label, "[") && PyDict_Check(from))
+        return PyUnicode_FromFormat("del d%U when done (or .pop()), or make the dict a weakref.WeakValueDictionary%s",
                                     label, frees);
+    if (label_starts(label, "[") && PyList_Check(from))
+        return PyUnicode_FromFormat("remove the item when done (del lst%U, .remove(x) or .clear())%s", label, frees);
+    if (label_starts(label, "[") && PyTuple_Check(from))
+        return PyUnicode_FromFormat("a tuple cannot drop %U: let go of the tuple, or build it without the item%s",
+                                    label, frees);
+    if (label_starts(label, "["))
+        return PyUnicode_FromFormat("remove %U when done (del)%s", label, frees);
     if (label_starts(label, "<key "))
         return PyUnicode_FromFormat("use a weakref.WeakKeyDictionary, or delete the key when done%s", frees);
     if (label_is(label, "<item>"))
@@ -594,11 +636,11 @@ static bool is_structural(PyObject *label)
 }
 
 /* Sets e->kind and e->suggestion from e->label and e->freed.  0 or -1. */
-static int classify(rs_snapshot *s, rs_break_edge *e, bool garbage)
+static int classify(rs_snapshot *s, const rs_dom_order *order, rs_break_edge *e, bool garbage)
 {
     char frees[64];
     freed_text(e->freed, frees, sizeof frees);
-    PyObject *suggestion = back_reference(s, e, frees);
+    PyObject *suggestion = back_reference(s, order, e, frees);
     if (suggestion != NULL) {
         e->kind = RS_BREAK_BACK_REFERENCE;
     } else if (PyErr_Occurred()) {
@@ -608,7 +650,7 @@ static int classify(rs_snapshot *s, rs_break_edge *e, bool garbage)
         suggestion = PyUnicode_FromString("part of how Python stores the object: break the cycle at another edge");
     } else {
         e->kind = e->freed > 0 ? RS_BREAK_FREES : RS_BREAK_PLAIN;
-        suggestion = plain_suggestion(e, frees);
+        suggestion = plain_suggestion(s, e, frees);
     }
     if (suggestion == NULL)
         return -1;
@@ -700,7 +742,7 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
         }
         labelled++;
         e->label = rs_label_referent(s, e->edge.from, e->edge.referent);
-        if (e->label == NULL || classify(s, e, c->garbage) < 0)
+        if (e->label == NULL || classify(s, order, e, c->garbage) < 0)
             goto error;
     }
     qsort(out, n, sizeof *out, by_rank);
@@ -714,7 +756,7 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
         if (e->label != NULL)
             continue;
         e->label = rs_label_referent(s, e->edge.from, e->edge.referent);
-        if (e->label == NULL || classify(s, e, c->garbage) < 0)
+        if (e->label == NULL || classify(s, order, e, c->garbage) < 0)
             goto error;
     }
     rs_free(edges);

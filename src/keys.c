@@ -35,14 +35,29 @@ const rs_key_binding rs_key_table[] = {
     {'g', "g", RS_ACTION_HOME, "first row", NULL},
     {UI_KEY_END, "End", RS_ACTION_END, "last row", NULL},
     {'G', "G", RS_ACTION_END, "last row", NULL},
-    {'/', "/", RS_ACTION_FILTER, "filter the list by text (empty: show all)", "Filter"},
-    {'n', "n", RS_ACTION_NEXT_MATCH, "next row matching the filter text", NULL},
-    {'N', "N", RS_ACTION_PREV_MATCH, "previous row matching the filter text", NULL},
+    {'/', "/", RS_ACTION_FILTER, "filter the list by text (starts empty: Enter shows all; Up: older ones)",
+     "Filter"},
+    {'f', "f", RS_ACTION_FIND, "find: jump to the next row matching text, hiding no row (Up: older ones)", NULL},
+    {'n', "n", RS_ACTION_NEXT_MATCH, "next row matching the find or filter text", NULL},
+    {'N', "N", RS_ACTION_PREV_MATCH, "previous row matching the find or filter text", NULL},
     {'s', "s", RS_ACTION_SORT, "sort by the next column (again: the next one, then unsorted)", "Sort"},
-    {'p', "p", RS_ACTION_PATH, "path: why the selected object is alive, from a root", "Path"},
-    {'c', "c", RS_ACTION_CYCLE, "cycle explorer for the selected object's cycle", NULL},
-    {'r', "r", RS_ACTION_RETAINED, "retained set: what freeing the selected object would free", NULL},
-    {'a', "a", RS_ACTION_ALLOCATION, "allocation site of the selected object (needs tracemalloc)", NULL},
+    {'S', "S", RS_ACTION_SORT_REVERSE, "reverse the sort order (biggest first <-> smallest first)", NULL},
+    {'p', "p", RS_ACTION_PATH, "path: why the selected object is alive, from a root", "Path", "path"},
+    {'c', "c", RS_ACTION_CYCLE, "cycle explorer for the selected object's cycle", NULL, "cycle"},
+    {'r', "r", RS_ACTION_RETAINED, "retained set: what freeing the selected object would free", NULL, "retained"},
+    {'a', "a", RS_ACTION_ALLOCATION, "allocation traceback of the selected object (needs tracemalloc)", NULL,
+     "allocation"},
+    {'v', "v", RS_ACTION_VALUE, "value: the selected object's full repr, string or traceback in a pane", NULL,
+     "value"},
+    {'y', "y", RS_ACTION_COPY_PATH, "copy the selected object's why-alive path (OSC 52; printed on exit)", NULL,
+     "copy path"},
+    {UI_KEY_TAB, "Tab", RS_ACTION_OTHER_SECTION, "object screen: jump between what it holds and what holds it",
+     NULL, "held by"},
+    {'b', "b", RS_ACTION_CRUMBS, "jump back to a breadcrumb of the title (b then its number)", NULL, "crumbs"},
+    {'H', "H", RS_ACTION_STDLIB, "closures, threads: show or hide the standard library's rows (hidden at first)",
+     NULL},
+    {'<', "<", RS_ACTION_SCROLL_LEFT, "scroll the rows left", NULL},
+    {'>', ">", RS_ACTION_SCROLL_RIGHT, "scroll the rows right (read what is cut at the edge)", NULL},
     {':', ":", RS_ACTION_COMMAND, "command line (:help lists the commands)", "Cmd"},
     {12, "Ctrl-L", RS_ACTION_REDRAW, "redraw the screen", NULL},
     {26, "Ctrl-Z", RS_ACTION_SUSPEND, "suspend the program, as a shell job (fg brings the browser back)", NULL},
@@ -56,4 +71,34 @@ enum rs_action rs_key_action(int key)
         if (rs_key_table[i].key == key)
             return rs_key_table[i].action;
     return RS_ACTION_NONE;
+}
+
+static const rs_key_binding *binding_of(enum rs_action action)
+{
+    for (size_t i = 0; i < rs_key_table_count; i++)
+        if (rs_key_table[i].action == action)
+            return &rs_key_table[i];
+    return NULL;
+}
+
+const char *rs_key_name(enum rs_action action)
+{
+    const rs_key_binding *k = binding_of(action);
+    return k ? k->key_name : "?";
+}
+
+const char *rs_key_hint(const enum rs_action *actions, size_t count, char *buf, size_t len)
+{
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < count && pos < len; i++) {
+        const rs_key_binding *k = binding_of(actions[i]);
+        if (k == NULL || k->hint == NULL)
+            continue;
+        int n = snprintf(buf + pos, len - pos, "%s%s %s", pos ? "  " : "", k->key_name, k->hint);
+        if (n < 0)
+            break;
+        pos += (size_t)n;
+    }
+    return buf;
 }

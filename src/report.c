@@ -337,18 +337,22 @@ static PyObject *break_text(rs_snapshot *s, const rs_cycle *c)
 static PyObject *cycles_section(rs_snapshot *s, size_t top)
 {
     size_t count, total, garbage;
-    rs_cycle *cycles = rs_suspect_cycles(s, top, &count, &total, &garbage);
-    if (cycles == NULL)
+    rs_cycle *cycles;
+    /* Cycles of one shape (1000 sessions each with its state) are one
+     * entry: "shapes" of them, sizes added up, the biggest as example. */
+    rs_cycle_fold *folds = rs_suspect_cycle_folds(s, top, &cycles, &count, &total, &garbage);
+    if (folds == NULL)
         return NULL;
     PyObject *d = PyDict_New();
     PyObject *list = PyList_New(0);
     if (d == NULL || list == NULL || put(d, "count", ull(total)) < 0 || put(d, "unreachable", ull(garbage)) < 0)
         goto error;
     for (size_t i = 0; i < count; i++) {
-        const rs_cycle *c = &cycles[i];
+        const rs_cycle *c = &cycles[folds[i].first];
         PyObject *e = PyDict_New();
-        if (e == NULL || put(e, "objects", ull(c->member_count)) < 0 || put(e, "size", ull(c->size)) < 0 ||
-            put(e, "retained", ull(c->retained)) < 0 || put(e, "garbage", PyBool_FromLong(c->garbage)) < 0 ||
+        if (e == NULL || put(e, "objects", ull(c->member_count)) < 0 || put(e, "cycles", ull(folds[i].count)) < 0 ||
+            put(e, "size", ull(folds[i].size)) < 0 || put(e, "retained", ull(folds[i].retained)) < 0 ||
+            put(e, "garbage", PyBool_FromLong(folds[i].garbage == folds[i].count)) < 0 ||
             put(e, "types", member_types(s, c)) < 0 || put(e, "ring", ring_text(s, c)) < 0 ||
             put(e, "break", break_text(s, c)) < 0 || put(e, "example", describe(s, c->members[0])) < 0 ||
             append(list, Py_NewRef(e)) < 0) {
@@ -361,11 +365,13 @@ static PyObject *cycles_section(rs_snapshot *s, size_t top)
         list = NULL;
         goto error;
     }
+    rs_free(folds);
     rs_free(cycles);
     return d;
 error:
     Py_XDECREF(d);
     Py_XDECREF(list);
+    rs_free(folds);
     rs_free(cycles);
     return NULL;
 }
@@ -727,9 +733,15 @@ static void render_cycles(text *t, PyObject *cycles)
     for (Py_ssize_t i = 0; PyList_Check(top) && i < PyList_GET_SIZE(top); i++) {
         PyObject *c = PyList_GET_ITEM(top, i);
         char a[32], b[32];
-        line(t, "  #%zd %llu objects, %s, retains %s%s: %S", i + 1, (unsigned long long)number(c, "objects"),
-             bytes_of(c, "size", a), bytes_of(c, "retained", b), field(c, "garbage") == Py_True ? " (garbage)" : "",
-             field(c, "types"));
+        unsigned long long same = number(c, "cycles");
+        if (same > 1)
+            line(t, "  #%zd %llu x cycle of %llu objects, %s in all, retaining %s%s: %S", i + 1, same,
+                 (unsigned long long)number(c, "objects"), bytes_of(c, "size", a), bytes_of(c, "retained", b),
+                 field(c, "garbage") == Py_True ? " (garbage)" : "", field(c, "types"));
+        else
+            line(t, "  #%zd %llu objects, %s, retains %s%s: %S", i + 1, (unsigned long long)number(c, "objects"),
+                 bytes_of(c, "size", a), bytes_of(c, "retained", b), field(c, "garbage") == Py_True ? " (garbage)" : "",
+                 field(c, "types"));
         line(t, "      ring: %S", field(c, "ring"));
         PyObject *br = field(c, "break");
         if (br != Py_None)

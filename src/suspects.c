@@ -483,6 +483,112 @@ rs_cycle *rs_suspect_cycles(rs_snapshot *s, size_t k, size_t *count, size_t *tot
     return cycles;
 }
 
+static int by_type_id(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return (a > b) - (a < b);
+}
+
+int rs_cycle_shapes_init(rs_cycle_shapes *sh, rs_snapshot *s, const rs_cycle *cycles, size_t n)
+{
+    size_t members = 0;
+    for (size_t i = 0; i < n; i++)
+        members += cycles[i].member_count;
+    sh->cycles = cycles;
+    sh->types = rs_malloc((members ? members : 1) * sizeof *sh->types);
+    sh->at = rs_malloc((n ? n : 1) * sizeof *sh->at);
+    if (sh->types == NULL || sh->at == NULL) {
+        rs_cycle_shapes_free(sh);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0, at = 0; i < n; i++) {
+        sh->at[i] = at;
+        for (size_t k = 0; k < cycles[i].member_count; k++)
+            sh->types[at + k] = rs_graph_type_id(s->graph, cycles[i].members[k]);
+        qsort(sh->types + at, cycles[i].member_count, sizeof *sh->types, by_type_id);
+        at += cycles[i].member_count;
+    }
+    return 0;
+}
+
+int rs_cycle_shape_compare(const rs_cycle_shapes *sh, size_t a, size_t b)
+{
+    size_t na = sh->cycles[a].member_count, nb = sh->cycles[b].member_count;
+    if (na != nb)
+        return na < nb ? 1 : -1;
+    const uint32_t *x = sh->types + sh->at[a], *y = sh->types + sh->at[b];
+    for (size_t i = 0; i < na; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+void rs_cycle_shapes_free(rs_cycle_shapes *sh)
+{
+    rs_free(sh->types);
+    rs_free(sh->at);
+    sh->types = NULL;
+    sh->at = NULL;
+}
+
+static int by_shape_then_rank(const void *x, const void *y, void *arg)
+{
+    size_t a = *(const size_t *)x, b = *(const size_t *)y;
+    int r = rs_cycle_shape_compare(arg, a, b);
+    return r != 0 ? r : (a > b) - (a < b);
+}
+
+static int by_folded_retained(const void *x, const void *y)
+{
+    const rs_cycle_fold *a = x, *b = y;
+    if (a->retained != b->retained)
+        return a->retained < b->retained ? 1 : -1;
+    return (a->first > b->first) - (a->first < b->first);
+}
+
+rs_cycle_fold *rs_suspect_cycle_folds(rs_snapshot *s, size_t k, rs_cycle **cycles, size_t *count, size_t *total,
+                                      size_t *unreachable)
+{
+    size_t all, shown;
+    *cycles = rs_suspect_cycles(s, k, &shown, total, unreachable);
+    if (*cycles == NULL)
+        return NULL;
+    all = *total;
+    rs_cycle_shapes sh;
+    size_t *order = rs_malloc((all ? all : 1) * sizeof *order);
+    rs_cycle_fold *folds = rs_malloc((all ? all : 1) * sizeof *folds);
+    if (order == NULL || folds == NULL || rs_cycle_shapes_init(&sh, s, *cycles, all) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        rs_free(order);
+        rs_free(folds);
+        rs_free(*cycles);
+        *cycles = NULL;
+        return NULL;
+    }
+    for (size_t i = 0; i < all; i++)
+        order[i] = i;
+    qsort_r(order, all, sizeof *order, by_shape_then_rank, &sh);
+    size_t n = 0;
+    for (size_t i = 0; i < all; i++) {
+        const rs_cycle *c = &(*cycles)[order[i]];
+        /* The ranked order is biggest first: a shape's first is its biggest. */
+        if (i == 0 || rs_cycle_shape_compare(&sh, order[i - 1], order[i]) != 0)
+            folds[n++] = (rs_cycle_fold){.first = order[i]};
+        rs_cycle_fold *f = &folds[n - 1];
+        f->count++;
+        f->size += c->size;
+        f->retained += c->retained;
+        f->garbage += c->garbage;
+    }
+    qsort(folds, n, sizeof *folds, by_folded_retained);
+    rs_cycle_shapes_free(&sh);
+    rs_free(order);
+    *count = n < k ? n : k;
+    return folds;
+}
+
 size_t rs_cycle_member_types(rs_snapshot *s, const rs_cycle *c, uint32_t *types, uint64_t *counts, size_t max)
 {
     /* Distinct types among the first members, then the max most common. */

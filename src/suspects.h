@@ -115,6 +115,41 @@ rs_idx *rs_suspect_strings(rs_snapshot *s, size_t k, size_t *count);
  * garbage. */
 rs_cycle *rs_suspect_cycles(rs_snapshot *s, size_t k, size_t *count, size_t *total, size_t *unreachable);
 
+/* Cycles' shapes: a cycle's member type ids, sorted.  Two cycles have one
+ * shape when they have as many members of the same types (1000 sessions
+ * each in a cycle with its state). */
+typedef struct rs_cycle_shapes {
+    const rs_cycle *cycles; /* borrowed */
+    uint32_t *types;        /* every cycle's sorted type ids, one after the other */
+    size_t *at;             /* where cycle i's start in types */
+} rs_cycle_shapes;
+
+/* Computes the shapes of cycles[0..n), in time linear in their members.
+ * 0, or -1 with MemoryError. */
+int rs_cycle_shapes_init(rs_cycle_shapes *sh, rs_snapshot *s, const rs_cycle *cycles, size_t n);
+
+/* <0, 0, >0 ordering cycles a and b by shape; 0 when they share one. */
+int rs_cycle_shape_compare(const rs_cycle_shapes *sh, size_t a, size_t b);
+
+/* Frees what rs_cycle_shapes_init() made. */
+void rs_cycle_shapes_free(rs_cycle_shapes *sh);
+
+/* The cycles of one shape, folded into one suspect. */
+typedef struct rs_cycle_fold {
+    size_t first;      /* index of its biggest cycle in the ranked cycles */
+    size_t count;      /* cycles of this shape */
+    uint64_t size;     /* their own sizes, added up */
+    uint64_t retained; /* their retained sizes, added up */
+    size_t garbage;    /* how many of them are unreachable */
+} rs_cycle_fold;
+
+/* The k biggest shapes of cycle by total retained size, each folding the
+ * cycles of one shape; *cycles receives the ranked cycles the folds index
+ * (rs_free it), *total the number of cycles, *unreachable those that are
+ * garbage.  rs_malloc'ed array of *count folds; NULL with an exception. */
+rs_cycle_fold *rs_suspect_cycle_folds(rs_snapshot *s, size_t k, rs_cycle **cycles, size_t *count, size_t *total,
+                                      size_t *unreachable);
+
 /* The most common member types of cycle c (at most max, most common
  * first; counted over at most the first 10000 members): type ids in
  * types[], counts in counts[].  Returns how many. */

@@ -43,6 +43,7 @@ static struct {
     attr_t styles[UI_STYLE_COUNT];
     ui_mouse mouse;
     bool hung_up;
+    char *farewell; /* a line for the terminal after the screen is gone */
 } ui = {.fd = -1};
 
 /* The Ctrl-C watch during :eval (see ui_interrupt_watch_start). */
@@ -183,6 +184,12 @@ void ui_close(void)
     mousemask(0, NULL);
     curs_set(1);
     endwin();
+    if (ui.farewell != NULL) {
+        fprintf(ui.out, "%s\n", ui.farewell);
+        fflush(ui.out);
+        free(ui.farewell);
+        ui.farewell = NULL;
+    }
     if (ui.previous == NULL) {
         delscreen(ui.screen);
     } else {
@@ -524,4 +531,43 @@ void ui_invalidate(void)
 {
     if (ui.screen != NULL)
         clearok(curscr, TRUE);
+}
+
+bool ui_clipboard(const char *text)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (ui.screen == NULL)
+        return false;
+    size_t n = strlen(text);
+    char *b64 = malloc(4 * (n / 3 + 1) + 1);
+    if (b64 == NULL)
+        return false;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)text[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned char)text[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)text[i + 2];
+        b64[o++] = digits[(v >> 18) & 63];
+        b64[o++] = digits[(v >> 12) & 63];
+        b64[o++] = i + 1 < n ? digits[(v >> 6) & 63] : '=';
+        b64[o++] = i + 2 < n ? digits[v & 63] : '=';
+    }
+    b64[o] = '\0';
+    /* After curses has written its frame, so the sequence is not split. */
+    fflush(ui.out);
+    fprintf(ui.out, "\033]52;c;%s\a", b64);
+    fflush(ui.out);
+    free(b64);
+    return true;
+}
+
+void ui_farewell(const char *text)
+{
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return;
+    free(ui.farewell);
+    ui.farewell = copy;
 }

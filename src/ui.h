@@ -136,4 +136,13 @@ int ui_text_width(const char *text);
 /* Byte length of the longest prefix of text that fits in width columns. */
 size_t ui_text_fit(const char *text, int width);
 
+/* Puts text on the terminal's clipboard with an OSC 52 sequence (the
+ * terminal may ignore it).  false when the terminal is not open or memory
+ * runs out. */
+bool ui_clipboard(const char *text);
+
+/* Keeps one line to write on the terminal when ui_close() has restored it
+ * (the last call wins); silently dropped when memory runs out. */
+void ui_farewell(const char *text);
+
 #endif

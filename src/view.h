@@ -32,8 +32,12 @@ enum rs_screen {
     RS_SCREEN_THREADS,
     RS_SCREEN_GROWTH,
     RS_SCREEN_HELP,
+    RS_SCREEN_TEXT,      /* arg: node; arg2: RS_TEXT_VALUE or RS_TEXT_ALLOCATION */
     RS_SCREEN_COUNT
 };
+
+/* What the text pane shows of its object. */
+enum { RS_TEXT_VALUE, RS_TEXT_ALLOCATION };
 
 /* What a key asks for; the key table maps keys to these. */
 enum rs_action {
@@ -67,6 +71,15 @@ enum rs_action {
     RS_ACTION_GROWTH,
     RS_ACTION_REDRAW,
     RS_ACTION_SUSPEND,
+    RS_ACTION_OTHER_SECTION, /* object screen: holds <-> held by */
+    RS_ACTION_CRUMBS,        /* jump back to a breadcrumb */
+    RS_ACTION_SCROLL_LEFT,
+    RS_ACTION_SCROLL_RIGHT,
+    RS_ACTION_VALUE,         /* full repr / string in a pane */
+    RS_ACTION_COPY_PATH,     /* why-alive path to the clipboard */
+    RS_ACTION_SORT_REVERSE,
+    RS_ACTION_FIND,          /* jump to the next matching row, hiding none */
+    RS_ACTION_STDLIB,        /* show or hide the standard library's rows */
     RS_ACTION_COUNT
 };
 
@@ -87,6 +100,7 @@ typedef struct rs_key_binding {
     enum rs_action action;
     const char *help;     /* one line for the help screen */
     const char *bar;      /* short label for the function bar, or NULL */
+    const char *hint;     /* word for one-line key hints ("p path"), or NULL */
 } rs_key_binding;
 
 extern const rs_key_binding rs_key_table[];
@@ -94,6 +108,14 @@ extern const size_t rs_key_table_count;
 
 /* The action bound to key, or RS_ACTION_NONE. */
 enum rs_action rs_key_action(int key);
+
+/* The name of the first key bound to action ("3"), for prose such as
+ * "3 lists every cycle"; "?" when none is. */
+const char *rs_key_name(enum rs_action action);
+
+/* "p path  c cycle ..." for the actions given, from the key table's hint
+ * words, into buf; returns buf. */
+const char *rs_key_hint(const enum rs_action *actions, size_t count, char *buf, size_t len);
 
 typedef struct rs_browser rs_browser;
 typedef struct rs_view rs_view;
@@ -125,7 +147,30 @@ typedef struct rs_view_class {
     /* Handles an action before the browser's defaults; reaction flags, or
      * RS_REACT_UNHANDLED. */
     int (*key)(rs_view *v, enum rs_action action);
+    /* Optional: where the list splits into two panes shown side by side
+     * on a wide terminal (the position of the second pane's first row),
+     * or SIZE_MAX to show one list. */
+    size_t (*split)(rs_view *v);
+    /* Optional: the header as one text, wrapped to the width by
+     * rs_view_header_wrapped() / rs_view_draw_header_wrapped(). */
+    const char *(*header_text)(rs_view *v, char *buf, size_t len);
+    /* Optional: how the breadcrumb of the place that Enter opens from the
+     * selected row reads ("CACHE", "[12]", ".lines"); false to let the
+     * browser name it by the object's type. */
+    bool (*row_crumb)(rs_view *v, char *buf, size_t len);
 } rs_view_class;
+
+/* Rows text takes when wrapped at width columns (at least 1). */
+int rs_wrapped_rows(const char *text, int width);
+
+/* Draws text wrapped at width columns from screen row `row`, at most
+ * max_rows rows; returns the rows drawn. */
+int rs_draw_wrapped(int row, int width, int max_rows, ui_style style, const char *text);
+
+/* header_height and draw_header for views that give header_text: the
+ * text wrapped to the width, nothing cut. */
+int rs_view_header_wrapped(rs_view *v, int width);
+void rs_view_draw_header_wrapped(rs_view *v, int row, int width);
 
 /* header_height for the views whose header is a single line. */
 int rs_view_header_one_line(rs_view *v, int width);
@@ -146,7 +191,16 @@ struct rs_view {
     void *data;
     rs_row_cache_entry cache[RS_ROW_CACHE];
     int list_row; /* screen row of the first list row (for clicks) */
+    int hscroll;  /* columns of every row scrolled off to the left (< >) */
+    int split_col;       /* > 0: two panes, the second from this column */
+    size_t pane_top[2];  /* first position shown in each pane */
 };
+
+/* Columns from which a view with a split shows its two panes side by side. */
+#define RS_SIDE_BY_SIDE_COLS 160
+
+/* The position a click at (row, col) of the screen lands on, or SIZE_MAX. */
+size_t rs_view_position_at(const rs_view *v, int row, int col);
 
 /* The state of a running browser (browser.c owns it). */
 struct rs_browser {
@@ -172,6 +226,8 @@ struct rs_browser {
     int bar_end[32]; /* function bar: right edge of each item, for clicks */
     enum rs_action bar_action[32];
     int bar_items;
+    bool picking_crumb; /* b was pressed: the next digit picks a breadcrumb */
+    bool show_stdlib;   /* closures and threads list the standard library's rows too */
 };
 
 /* --- browser.c: what views and commands call ----------------------------- */
@@ -193,6 +249,10 @@ void rs_browser_python_error(rs_browser *b, const char *prefix);
 /* Shows a one-line message on the status bar. */
 void rs_browser_info(rs_browser *b, const char *format, ...);
 
+/* A vm_progress_fn for filters (ctx: the browser): shows how far a filter
+ * of many rows got; nonzero when the user pressed Esc to stop it. */
+int rs_browser_filter_progress(void *ctx, size_t done, size_t total);
+
 /* --- view_list.c: helpers every view uses -------------------------------- */
 
 /* The class of a screen. */
@@ -207,6 +267,25 @@ void rs_view_forget_rows(rs_view *v);
 
 /* Frees the row cache and the list; calls the class's close. */
 void rs_view_destroy(rs_view *v);
+
+/* What object rows sort by. */
+typedef enum rs_node_key { RS_KEY_SIZE, RS_KEY_RETAINED, RS_KEY_ADDRESS, RS_KEY_TYPE } rs_node_key;
+
+/* <0, 0, >0 comparing nodes x and y by key, as a vm_source compare does
+ * (type names compare backwards, so that "descending", the first order s
+ * gives, lists them from A to Z). */
+int rs_compare_nodes(rs_snapshot *s, rs_idx x, rs_idx y, rs_node_key key);
+
+/* A list of nodes sorted by key table: the views whose data begins with
+ * one (instances, retained set) share rs_node_rows_compare(). */
+typedef struct rs_node_rows {
+    rs_idx *nodes;
+    size_t count;
+    const rs_node_key *keys; /* the sort key of each column */
+} rs_node_rows;
+
+/* A vm_source compare for views whose data begins with an rs_node_rows. */
+int rs_node_rows_compare(void *view, size_t a, size_t b, int column);
 
 /* Default matcher: formats the row and looks for pattern in it. */
 int rs_view_row_matches(void *ctx, size_t row, const char *pattern);
@@ -234,6 +313,11 @@ void rs_fmt_column(char *buf, size_t len, size_t *pos, const char *text, int wid
  * optional label column of label_width). */
 void rs_fmt_object_row(rs_browser *b, rs_idx n, const char *label, int label_width, char *buf, size_t len);
 
+/* 1 when code (a code object) comes from the standard library (a file
+ * under sysconfig's stdlib, not site-packages, or a frozen module), 0
+ * when not or not a code object, -1 with an exception set. */
+int rs_code_in_stdlib(PyObject *code);
+
 /* true when n is a cell or held by one (captured by a closure). */
 bool rs_node_in_closure(rs_snapshot *s, rs_idx n);
 
@@ -253,14 +337,70 @@ static inline void rs_copy_text(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
+/* --- view_group.c: folding rows that share a key ------------------------- */
+
+typedef struct rs_group {
+    size_t first;      /* its items start at items[first] */
+    size_t count;
+    uint64_t retained; /* the items' retained sizes added up */
+    uint64_t size;     /* and their own sizes */
+    bool open;         /* unfolded: its items show under it */
+} rs_group;
+
+/* A row of a grouped list: a group of several items (member SIZE_MAX), an
+ * item of an unfolded group, or a group's lone item (shown as itself). */
+typedef struct rs_group_row {
+    size_t group;
+    size_t member; /* index inside the group, SIZE_MAX for the group's row */
+    size_t parent; /* the group's row for an unfolded item, else SIZE_MAX */
+} rs_group_row;
+
+typedef struct rs_grouping {
+    size_t *items; /* item indexes, each group's contiguous, in the view's order */
+    size_t item_count;
+    rs_group *groups; /* biggest total retained first */
+    size_t group_count;
+    rs_group_row *rows;
+    size_t row_count;
+} rs_grouping;
+
+/* Groups n items: same_key compares two items (0: same group; its order
+ * is the order between groups of equal size), retained and size give an
+ * item's retained and own size; all groups start folded.  0, or -1 with
+ * MemoryError. */
+int rs_grouping_build(rs_grouping *g, size_t n, int (*same_key)(void *ctx, size_t a, size_t b),
+                      uint64_t (*retained)(void *ctx, size_t item), uint64_t (*size)(void *ctx, size_t item), void *ctx);
+
+/* Lays out g->rows from the groups' open flags; -1 when memory runs out
+ * (the old rows stay). */
+int rs_grouping_layout(rs_grouping *g);
+
+/* The item row shows, or SIZE_MAX for a group's own row. */
+size_t rs_grouping_item(const rs_grouping *g, size_t row);
+
+/* vm_source callbacks for grouped views, whose data begins with their
+ * rs_grouping: the parent of a row (its group's row), and a comparison of
+ * rows by their groups' totals, column 0 the retained size and column 1
+ * the size (rows of one group compare equal and keep their order). */
+size_t rs_grouping_parent_of(void *view, size_t row);
+int rs_grouping_compare(void *view, size_t a, size_t b, int column);
+
+/* Enter on v's selected row when it is a group's: unfolds or folds it and
+ * rebuilds v's list around it; RS_REACT_UNHANDLED on an item's row. */
+int rs_grouping_toggle(rs_view *v, rs_grouping *g);
+
+/* Frees what rs_grouping_build() made; g is then empty. */
+void rs_grouping_free(rs_grouping *g);
+
 /* --- the screens, one file each ------------------------------------------ */
 extern const rs_view_class rs_view_summary, rs_view_types, rs_view_instances, rs_view_object, rs_view_path,
     rs_view_retained, rs_view_cycles, rs_view_cycle, rs_view_garbage, rs_view_closures, rs_view_threads,
-    rs_view_growth, rs_view_help;
+    rs_view_growth, rs_view_help, rs_view_text;
 
 /* --- cmd.c ---------------------------------------------------------------- */
 
-/* Starts editing a line on the bottom row; kind is ':' or '/'. */
+/* Starts editing a line on the bottom row; kind is ':', '/' (filter) or
+ * 'f' (find). */
 void rs_cmdline_start(rs_browser *b, int kind);
 
 /* Feeds a key to the line being edited; runs the command or filter on

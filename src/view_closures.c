@@ -12,71 +12,114 @@
 #include "view.h"
 
 typedef struct closures_data {
-    rs_closure_var *rows;
+    rs_grouping groups;   /* first (see rs_grouping_compare): one def's variable holding one type */
+    rs_closure_var *rows; /* the items: one captured variable each */
     size_t count;
+    size_t hidden;        /* the standard library's, left out */
 } closures_data;
 
-enum { COL_RETAINED, COL_SIZE };
-static const char *const columns[] = {"retained", "size"};
+static const char *const columns[] = {"retained", "size"}; /* as rs_grouping_compare() numbers them */
 
-static int compare(void *ctx, size_t a, size_t b, int column)
+/* The function's code object: one per def, shared by every closure a def
+ * made (2000 on_done()s from one handle()). */
+static PyObject *code_of(rs_snapshot *s, const rs_closure_var *cv)
+{
+    PyObject *f = rs_snapshot_object(s, cv->function);
+    return PyFunction_Check(f) ? PyFunction_GET_CODE(f) : f;
+}
+
+/* Same group: the same def's same variable holding the same type. */
+static int same_key(void *ctx, size_t a, size_t b)
 {
     rs_view *v = ctx;
-    const rs_closure_var *x = &((closures_data *)v->data)->rows[a], *y = &((closures_data *)v->data)->rows[b];
-    rs_graph *g = v->browser->snap->graph;
-    uint64_t kx = column == COL_SIZE ? rs_graph_size(g, x->value) : x->retained;
-    uint64_t ky = column == COL_SIZE ? rs_graph_size(g, y->value) : y->retained;
-    return (kx > ky) - (kx < ky);
+    closures_data *d = v->data;
+    rs_snapshot *s = v->browser->snap;
+    const rs_closure_var *x = &d->rows[a], *y = &d->rows[b];
+    uintptr_t cx = (uintptr_t)code_of(s, x), cy = (uintptr_t)code_of(s, y);
+    if (cx != cy)
+        return cx < cy ? -1 : 1;
+    if (x->var != y->var)
+        return x->var < y->var ? -1 : 1;
+    uint32_t tx = rs_graph_type_id(s->graph, x->value), ty = rs_graph_type_id(s->graph, y->value);
+    return (tx > ty) - (tx < ty);
+}
+
+static uint64_t item_size(void *ctx, size_t item)
+{
+    return rs_graph_size(((rs_view *)ctx)->browser->snap->graph, ((closures_data *)((rs_view *)ctx)->data)->rows[item].value);
+}
+
+static uint64_t item_retained(void *ctx, size_t item)
+{
+    return ((closures_data *)((rs_view *)ctx)->data)->rows[item].retained;
 }
 
 static const vm_source source = {
-    .compare = compare,
+    .compare = rs_grouping_compare,
     .matches = rs_view_row_matches,
+    .parent = rs_grouping_parent_of,
     .columns = columns,
-    .column_count = 2,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int closures_open(rs_view *v)
 {
+    rs_snapshot *s = v->browser->snap;
     closures_data *d = calloc(1, sizeof *d);
     if (d == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     v->data = d;
-    d->rows = rs_closures(v->browser->snap, &d->count);
+    d->rows = rs_closures(s, &d->count);
     if (d->rows == NULL)
         return -1;
-    /* The compiler's __class__ cells (for super()) are never a leak. */
+    /* The compiler's __class__ cells (for super()) are never a leak; the
+     * standard library's closures are left out unless asked for. */
     size_t kept = 0;
     for (size_t i = 0; i < d->count; i++) {
-        PyObject *name = rs_closure_var_name(v->browser->snap, &d->rows[i]);
+        PyObject *name = rs_closure_var_name(s, &d->rows[i]);
         if (name == NULL)
             return -1;
-        if (!PyUnicode_Check(name) || PyUnicode_CompareWithASCIIString(name, "__class__") != 0)
-            d->rows[kept++] = d->rows[i];
+        bool super_cell = PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "__class__") == 0;
         Py_DECREF(name);
+        if (super_cell)
+            continue;
+        int stdlib = v->browser->show_stdlib ? 0 : rs_code_in_stdlib(code_of(s, &d->rows[i]));
+        if (stdlib < 0)
+            return -1;
+        if (stdlib)
+            d->hidden++;
+        else
+            d->rows[kept++] = d->rows[i];
     }
     d->count = kept;
-    vm_list_init(&v->list, &source, v, d->count);
+    if (rs_grouping_build(&d->groups, d->count, same_key, item_retained, item_size, v) < 0)
+        return -1;
+    vm_list_init(&v->list, &source, v, d->groups.row_count);
     return 0;
 }
 
 static void closures_close(rs_view *v)
 {
     closures_data *d = v->data;
-    if (d != NULL)
+    if (d != NULL) {
         rs_free(d->rows);
+        rs_grouping_free(&d->groups);
+    }
     free(d);
     v->data = NULL;
 }
 
-static void closures_draw_header(rs_view *v, int row, int width)
+static const char *header_text(rs_view *v, char *line, size_t len)
 {
-    char line[200];
-    snprintf(line, sizeof line, "%zu captured variables in closures, biggest first (super()'s __class__ left out)",
-             ((closures_data *)v->data)->count);
-    ui_text(row, 0, width, UI_HEADING, line);
+    closures_data *d = v->data;
+    snprintf(line, len,
+             "%zu captured variables in %zu group%s, biggest first (Enter unfolds a group). Standard library "
+             "closures: %zu %s (%s)",
+             d->count, d->groups.group_count, d->groups.group_count == 1 ? "" : "s", d->hidden,
+             v->browser->show_stdlib ? "shown" : "hidden", rs_key_name(RS_ACTION_STDLIB));
+    return line;
 }
 
 static const char *closures_columns(rs_view *v)
@@ -85,9 +128,10 @@ static const char *closures_columns(rs_view *v)
     return "variable in function                                flag type                      size retained  value";
 }
 
-static int closures_format(rs_view *v, size_t row, char *buf, size_t len, ui_style *style)
+/* "'payload' in handle.<locals>.on_done()" for item i, into text. */
+static int item_label(rs_view *v, size_t i, char *text, size_t len)
 {
-    const rs_closure_var *r = &((closures_data *)v->data)->rows[row];
+    const rs_closure_var *r = &((closures_data *)v->data)->rows[i];
     rs_snapshot *s = v->browser->snap;
     PyObject *f = rs_snapshot_object(s, r->function);
     PyObject *qualname = PyFunction_Check(f) ? ((PyFunctionObject *)f)->func_qualname : NULL;
@@ -98,18 +142,73 @@ static int closures_format(rs_view *v, size_t row, char *buf, size_t len, ui_sty
     Py_DECREF(name);
     if (label == NULL)
         return -1;
-    char text[600];
-    rs_fmt_str(label, text, sizeof text);
+    rs_fmt_str(label, text, len);
     Py_DECREF(label);
-    rs_fmt_object_row(v->browser, r->value, text, 52, buf, len);
+    return 0;
+}
+
+#define LABEL_WIDTH 52
+
+/* The label column's width: a longer label pushes the other columns right
+ * instead of being cut. */
+static int label_width(const char *label)
+{
+    return ui_text_width(label) > LABEL_WIDTH ? -1 : LABEL_WIDTH;
+}
+
+static int closures_format(rs_view *v, size_t row, char *buf, size_t len, ui_style *style)
+{
+    closures_data *d = v->data;
+    const rs_group_row *gr = &d->groups.rows[row];
+    const rs_group *grp = &d->groups.groups[gr->group];
+    size_t first = d->groups.items[grp->first];
+    size_t item = rs_grouping_item(&d->groups, row);
+    char label[600], text[640];
     *style = UI_NORMAL;
+    if (item_label(v, item == SIZE_MAX ? first : item, label, sizeof label) < 0)
+        return -1;
+    if (item != SIZE_MAX) {
+        snprintf(text, sizeof text, "%s%s", gr->parent != SIZE_MAX ? "  " : "", label);
+        rs_fmt_object_row(v->browser, d->rows[item].value, text, label_width(text), buf, len);
+        return 0;
+    }
+    /* A group: how many, their type, their sizes added up. */
+    rs_snapshot *s = v->browser->snap;
+    char flags[32], size[16], retained[16], sizes[64];
+    size_t pos = 0;
+    buf[0] = '\0';
+    snprintf(text, sizeof text, "%zu x %s", grp->count, label);
+    rs_fmt_column(buf, len, &pos, text, label_width(text));
+    rs_fmt_column(buf, len, &pos, " ", 1);
+    rs_fmt_column(buf, len, &pos, rs_fmt_flags(v->browser, d->rows[first].value, flags), 4);
+    rs_fmt_column(buf, len, &pos, " ", 1);
+    rs_fmt_column(buf, len, &pos, rs_snapshot_type_name(s, d->rows[first].value), 22);
+    snprintf(sizes, sizeof sizes, " %7s %8s  ", rs_fmt_size(grp->size, size),
+             rs_fmt_size(grp->retained, retained));
+    rs_fmt_column(buf, len, &pos, sizes, -1);
+    rs_fmt_column(buf, len, &pos, grp->open ? "(Enter folds them)" : "(in all; Enter lists them)", -1);
+    *style = UI_HEADING;
     return 0;
 }
 
 static rs_idx closures_selected(rs_view *v)
 {
+    closures_data *d = v->data;
     size_t row = vm_list_selected(&v->list);
-    return row == SIZE_MAX ? RS_NONE : ((closures_data *)v->data)->rows[row].value;
+    if (row == SIZE_MAX)
+        return RS_NONE;
+    size_t item = rs_grouping_item(&d->groups, row);
+    /* A group's row stands for its first item (p, y, v). */
+    if (item == SIZE_MAX)
+        item = d->groups.items[d->groups.groups[d->groups.rows[row].group].first];
+    return d->rows[item].value;
+}
+
+static int closures_key(rs_view *v, enum rs_action action)
+{
+    if (action == RS_ACTION_FOLLOW)
+        return rs_grouping_toggle(v, &((closures_data *)v->data)->groups);
+    return RS_REACT_UNHANDLED;
 }
 
 const rs_view_class rs_view_closures = {
@@ -118,9 +217,11 @@ const rs_view_class rs_view_closures = {
     .source = &source,
     .open = closures_open,
     .close = closures_close,
-    .header_height = rs_view_header_one_line,
-    .draw_header = closures_draw_header,
+    .header_height = rs_view_header_wrapped,
+    .draw_header = rs_view_draw_header_wrapped,
+    .header_text = header_text,
     .columns = closures_columns,
     .format_row = closures_format,
     .selected_node = closures_selected,
+    .key = closures_key,
 };

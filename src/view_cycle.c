@@ -125,30 +125,47 @@ static void cycle_close(rs_view *v)
     v->data = NULL;
 }
 
+#define ADVICE_ROWS_MAX 4
+
+/* The advice the header shows: for the edge under the cursor when it is
+ * on one of the edges to break, else for the best one.  "" without one. */
+static const char *advice_text(rs_view *v, char *line, size_t len)
+{
+    cycle_data *d = v->data;
+    rs_snapshot *s = v->browser->snap;
+    line[0] = '\0';
+    if (d->break_count == 0)
+        return line;
+    size_t row = vm_list_selected(&v->list);
+    size_t k = row != SIZE_MAX && row >= 1 && row <= d->break_count ? row - 1 : 0;
+    const rs_break_edge *e = &d->breaks[d->shown[k]];
+    char label[200], advice[2000];
+    snprintf(line, len, "%s: %s (%s -> %s): %s", k == 0 ? "edge to break" : "this edge",
+             rs_fmt_str(e->label, label, sizeof label), rs_snapshot_type_name(s, e->edge.from),
+             rs_snapshot_type_name(s, e->edge.to), rs_fmt_str(e->suggestion, advice, sizeof advice));
+    return line;
+}
+
+/* One line about the cycle, then the advice wrapped to be read whole. */
 static int cycle_header_height(rs_view *v, int width)
 {
-    (void)v;
-    (void)width;
-    return 2;
+    char line[2400];
+    const char *advice = advice_text(v, line, sizeof line);
+    if (!advice[0])
+        return 1;
+    int rows = rs_wrapped_rows(advice, width);
+    return 1 + (rows > ADVICE_ROWS_MAX ? ADVICE_ROWS_MAX : rows);
 }
 
 static void cycle_draw_header(rs_view *v, int row, int width)
 {
     cycle_data *d = v->data;
-    rs_snapshot *s = v->browser->snap;
-    char line[900], size[16], retained[16];
+    char line[2400], size[16], retained[16];
     snprintf(line, sizeof line, "cycle of %zu objects, %s, retaining %s%s", d->cycle.member_count,
              rs_fmt_size(d->cycle.size, size), rs_fmt_size(d->cycle.retained, retained),
              d->cycle.garbage ? "; unreachable: garbage awaiting collection" : "");
     ui_text(row, 0, width, UI_HEADING, line);
-    if (d->break_count == 0)
-        return;
-    const rs_break_edge *e = &d->breaks[d->shown[0]];
-    char label[200], advice[400];
-    snprintf(line, sizeof line, "edge to break: %s (%s -> %s): %s", rs_fmt_str(e->label, label, sizeof label),
-             rs_snapshot_type_name(s, e->edge.from), rs_snapshot_type_name(s, e->edge.to),
-             rs_fmt_str(e->suggestion, advice, sizeof advice));
-    ui_text(row + 1, 0, width, UI_FLAG, line);
+    rs_draw_wrapped(row + 1, width, ADVICE_ROWS_MAX, UI_FLAG, advice_text(v, line, sizeof line));
 }
 
 static const char *const break_kinds[] = {"back-reference", "frees memory", "plain edge", "structural"};

@@ -37,7 +37,7 @@ static const vm_source source = {
     .compare = compare,
     .matches = rs_view_row_matches,
     .columns = columns,
-    .column_count = 2,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int garbage_open(rs_view *v)
@@ -64,41 +64,56 @@ static void garbage_close(rs_view *v)
     v->data = NULL;
 }
 
-static int garbage_header_height(rs_view *v, int width)
-{
-    (void)v;
-    return width < 100 ? 4 : 3;
-}
+#define WHY_ROWS_MAX 4
 
-static void garbage_draw_header(rs_view *v, int row, int width)
+/* The header's three parts: the totals, the note on gc.garbage, and why
+ * the selected object is listed (in the analysis layer's words; "" when
+ * nothing is selected). */
+static void header_parts(rs_view *v, char *totals, size_t len, char *why, size_t why_len)
 {
-    char line[700], stuck[16];
-    const rs_garbage_totals *g = &((garbage_data *)v->data)->totals;
-    snprintf(line, sizeof line,
+    garbage_data *d = v->data;
+    const rs_garbage_totals *g = &d->totals;
+    char stuck[16];
+    snprintf(totals, len,
              "%zu objects: %zu in gc.garbage, %zu with finalizers in live cycles, %zu unreachable in cycles, %zu held "
              "by them (%s stuck)",
-             ((garbage_data *)v->data)->count, g->count[RS_GARBAGE_GC_LIST], g->count[RS_GARBAGE_FINALIZER_CYCLE],
+             d->count, g->count[RS_GARBAGE_GC_LIST], g->count[RS_GARBAGE_FINALIZER_CYCLE],
              g->count[RS_GARBAGE_UNREACHABLE_CYCLE], g->count[RS_GARBAGE_UNREACHABLE], rs_fmt_size(g->stuck, stuck));
-    ui_text(row, 0, width, UI_HEADING, line);
-    const char *note = "Since Python 3.4 (PEP 442) gc frees cycles with __del__; gc.garbage fills only with "
-                       "gc.DEBUG_SAVEALL or legacy tp_del types.";
-    size_t fit = ui_text_fit(note, width);
-    char first[300];
-    snprintf(first, sizeof first, "%.*s", (int)fit, note);
-    ui_text(row + 1, 0, width, UI_DIM, first);
-    if (note[fit] && width < 100)
-        ui_text(row + 2, 0, width, UI_DIM, note + fit);
-    /* Why the selected object is listed, in the analysis layer's words. */
-    garbage_data *d = v->data;
+    why[0] = '\0';
     size_t selected = vm_list_selected(&v->list);
     if (selected == SIZE_MAX)
         return;
     PyObject *reason = rs_garbage_reason(v->browser->snap, &d->rows[selected]);
-    char text[600];
+    char text[2400]; /* rs_fmt_str keeps a quarter of it: 600 characters */
     rs_fmt_str(reason, text, sizeof text);
     Py_XDECREF(reason);
-    snprintf(line, sizeof line, "why: %s", text);
-    ui_text(row + (width < 100 ? 3 : 2), 0, width, UI_FLAG, line);
+    snprintf(why, why_len, "why: %s", text);
+}
+
+static const char note[] = "Since Python 3.4 (PEP 442) gc frees cycles with __del__; gc.garbage fills only with "
+                           "gc.DEBUG_SAVEALL or legacy tp_del types.";
+
+static int why_rows(const char *why, int width)
+{
+    int rows = why[0] ? rs_wrapped_rows(why, width) : 0;
+    return rows > WHY_ROWS_MAX ? WHY_ROWS_MAX : rows;
+}
+
+/* Every part wrapped to the width: nothing is cut. */
+static int garbage_header_height(rs_view *v, int width)
+{
+    char totals[700], why[2500];
+    header_parts(v, totals, sizeof totals, why, sizeof why);
+    return rs_wrapped_rows(totals, width) + rs_wrapped_rows(note, width) + why_rows(why, width);
+}
+
+static void garbage_draw_header(rs_view *v, int row, int width)
+{
+    char totals[700], why[2500];
+    header_parts(v, totals, sizeof totals, why, sizeof why);
+    row += rs_draw_wrapped(row, width, rs_wrapped_rows(totals, width), UI_HEADING, totals);
+    row += rs_draw_wrapped(row, width, rs_wrapped_rows(note, width), UI_DIM, note);
+    rs_draw_wrapped(row, width, why_rows(why, width), UI_FLAG, why);
 }
 
 static const char *garbage_columns(rs_view *v)

@@ -35,7 +35,7 @@ static const vm_source source = {
     .compare = compare,
     .matches = rs_view_row_matches,
     .columns = columns,
-    .column_count = 3,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int growth_open(rs_view *v)

@@ -13,39 +13,18 @@
 #include "view.h"
 
 typedef struct instances_data {
-    rs_idx *nodes;
-    size_t count;
+    rs_node_rows rows; /* first: see rs_node_rows_compare() */
     uint64_t total_size;
 } instances_data;
 
-enum { COL_SIZE, COL_RETAINED, COL_ADDRESS };
 static const char *const columns[] = {"size", "retained", "address"};
-
-static int compare(void *ctx, size_t a, size_t b, int column)
-{
-    rs_view *v = ctx;
-    instances_data *d = v->data;
-    rs_snapshot *s = v->browser->snap;
-    rs_idx x = d->nodes[a], y = d->nodes[b];
-    uint64_t kx, ky;
-    if (column == COL_SIZE) {
-        kx = rs_graph_size(s->graph, x);
-        ky = rs_graph_size(s->graph, y);
-    } else if (column == COL_RETAINED) {
-        kx = rs_dom_retained(s->dom, x);
-        ky = rs_dom_retained(s->dom, y);
-    } else {
-        kx = rs_graph_addr(s->graph, x);
-        ky = rs_graph_addr(s->graph, y);
-    }
-    return (kx > ky) - (kx < ky);
-}
+static const rs_node_key column_keys[] = {RS_KEY_SIZE, RS_KEY_RETAINED, RS_KEY_ADDRESS};
 
 static const vm_source source = {
-    .compare = compare,
+    .compare = rs_node_rows_compare,
     .matches = rs_view_row_matches,
     .columns = columns,
-    .column_count = 3,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int instances_open(rs_view *v)
@@ -61,19 +40,20 @@ static int instances_open(rs_view *v)
         return -1;
     }
     v->data = d;
-    d->nodes = rs_census_instances(s, (uint32_t)v->place.arg, &d->count);
-    if (d->nodes == NULL)
+    d->rows.keys = column_keys;
+    d->rows.nodes = rs_census_instances(s, (uint32_t)v->place.arg, &d->rows.count);
+    if (d->rows.nodes == NULL)
         return -1;
     if (v->place.arg2) { /* only what is new since the mark */
         size_t kept = 0;
-        for (size_t i = 0; i < d->count; i++)
-            if (rs_growth_is_new(s, d->nodes[i]))
-                d->nodes[kept++] = d->nodes[i];
-        d->count = kept;
+        for (size_t i = 0; i < d->rows.count; i++)
+            if (rs_growth_is_new(s, d->rows.nodes[i]))
+                d->rows.nodes[kept++] = d->rows.nodes[i];
+        d->rows.count = kept;
     }
-    for (size_t i = 0; i < d->count; i++)
-        d->total_size += rs_graph_size(s->graph, d->nodes[i]);
-    vm_list_init(&v->list, &source, v, d->count);
+    for (size_t i = 0; i < d->rows.count; i++)
+        d->total_size += rs_graph_size(s->graph, d->rows.nodes[i]);
+    vm_list_init(&v->list, &source, v, d->rows.count);
     return 0;
 }
 
@@ -81,7 +61,7 @@ static void instances_close(rs_view *v)
 {
     instances_data *d = v->data;
     if (d != NULL)
-        rs_free(d->nodes);
+        rs_free(d->rows.nodes);
     free(d);
     v->data = NULL;
 }
@@ -90,7 +70,7 @@ static void instances_draw_header(rs_view *v, int row, int width)
 {
     instances_data *d = v->data;
     char line[400], size[16];
-    snprintf(line, sizeof line, "%zu %sobjects of type %s, %s in all", d->count,
+    snprintf(line, sizeof line, "%zu %sobjects of type %s, %s in all", d->rows.count,
              v->place.arg2 ? "new (since the mark) " : "", v->browser->snap->types[v->place.arg].name,
              rs_fmt_size(d->total_size, size));
     ui_text(row, 0, width, UI_HEADING, line);
@@ -105,7 +85,7 @@ static const char *instances_columns(rs_view *v)
 static int instances_format(rs_view *v, size_t row, char *buf, size_t len, ui_style *style)
 {
     instances_data *d = v->data;
-    rs_idx n = d->nodes[row];
+    rs_idx n = d->rows.nodes[row];
     char address[32];
     snprintf(address, sizeof address, "0x%012llx",
              (unsigned long long)rs_graph_addr(v->browser->snap->graph, n));
@@ -117,7 +97,7 @@ static int instances_format(rs_view *v, size_t row, char *buf, size_t len, ui_st
 static rs_idx instances_selected(rs_view *v)
 {
     size_t row = vm_list_selected(&v->list);
-    return row == SIZE_MAX ? RS_NONE : ((instances_data *)v->data)->nodes[row];
+    return row == SIZE_MAX ? RS_NONE : ((instances_data *)v->data)->rows.nodes[row];
 }
 
 const rs_view_class rs_view_instances = {

@@ -24,7 +24,7 @@ static const rs_view_class *const classes[RS_SCREEN_COUNT] = {
     [RS_SCREEN_CYCLES] = &rs_view_cycles,     [RS_SCREEN_CYCLE] = &rs_view_cycle,
     [RS_SCREEN_GARBAGE] = &rs_view_garbage,   [RS_SCREEN_CLOSURES] = &rs_view_closures,
     [RS_SCREEN_THREADS] = &rs_view_threads,   [RS_SCREEN_GROWTH] = &rs_view_growth,
-    [RS_SCREEN_HELP] = &rs_view_help,
+    [RS_SCREEN_HELP] = &rs_view_help,         [RS_SCREEN_TEXT] = &rs_view_text,
 };
 
 const rs_view_class *rs_view_class_of(enum rs_screen screen)
@@ -88,6 +88,68 @@ int rs_view_row_matches(void *ctx, size_t row, const char *pattern)
     return strcasestr(buf, pattern) != NULL;
 }
 
+/* text with its first `columns` columns scrolled off (< and >). */
+static const char *scrolled(const char *text, int columns)
+{
+    return columns > 0 ? text + ui_text_fit(text, columns) : text;
+}
+
+/* The column titles with the sorted column marked ("size▼"): the mark
+ * takes the blank after the name, or is added when there is none. */
+static const char *mark_sorted(const rs_view *v, const char *columns, char *buf, size_t len)
+{
+    const vm_source *src = v->cls->source;
+    if (src == NULL || v->list.sort_column < 0 || v->list.sort_column >= src->column_count)
+        return columns;
+    const char *name = src->columns[v->list.sort_column];
+    size_t n = strlen(name);
+    const char *at = columns;
+    while ((at = strstr(at, name)) != NULL) {
+        bool starts = at == columns || at[-1] == ' ';
+        bool ends = at[n] == ' ' || at[n] == '\0';
+        if (starts && ends)
+            break;
+        at += n;
+    }
+    if (at == NULL)
+        return columns;
+    const char *mark = v->browser->unicode ? (v->list.sort_descending ? "▼" : "▲")
+                                           : (v->list.sort_descending ? "v" : "^");
+    size_t head = (size_t)(at - columns) + n;
+    const char *rest = at[n] == ' ' ? at + n + 1 : at + n;
+    snprintf(buf, len, "%.*s%s%s", (int)head, columns, mark, rest);
+    return buf;
+}
+
+/* Draws v's list from position first up to (not including) end, in
+ * height rows of width columns at (top, left). */
+static void draw_pane(rs_view *v, int top, int height, int left, int width, size_t end, size_t first)
+{
+    for (int i = 0; i < height; i++) {
+        size_t pos = first + (size_t)i;
+        if (pos >= end)
+            break;
+        ui_style style;
+        const char *text = row_text(v, vm_list_row(&v->list, pos), &style);
+        char error[256];
+        if (text == NULL) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            snprintf(error, sizeof error, "<row failed: %s>", type ? ((PyTypeObject *)type)->tp_name : "?");
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+            text = error;
+            style = UI_ERROR;
+        }
+        if (pos == v->list.cursor) {
+            ui_fill(top + i, left, width, UI_SELECTED);
+            style = UI_SELECTED;
+        }
+        ui_text(top + i, left, width, style, scrolled(text, v->hscroll));
+    }
+}
+
 void rs_view_draw(rs_view *v, int top, int height, int width)
 {
     int used = 0;
@@ -99,10 +161,17 @@ void rs_view_draw(rs_view *v, int top, int height, int width)
             v->cls->draw_header(v, top, width);
         used = hh;
     }
+    size_t split = v->cls->split != NULL && width >= RS_SIDE_BY_SIDE_COLS ? v->cls->split(v) : SIZE_MAX;
+    bool two = split != SIZE_MAX && split > 0 && split < v->list.count;
+    int half = width / 2;
     const char *columns = v->cls->columns ? v->cls->columns(v) : NULL;
     if (columns != NULL && used < height) {
+        char marked[RS_ROW_MAX];
+        const char *text = scrolled(mark_sorted(v, columns, marked, sizeof marked), v->hscroll);
         ui_fill(top + used, 0, width, UI_HEADING);
-        ui_text(top + used, 0, width, UI_HEADING, columns);
+        ui_text(top + used, 0, two ? half : width, UI_HEADING, text);
+        if (two)
+            ui_text(top + used, half + 1, width - half - 1, UI_HEADING, text);
         used++;
     }
     int list_height = height - used;
@@ -119,30 +188,78 @@ void rs_view_draw(rs_view *v, int top, int height, int width)
         ui_text(top + used, 0, width, UI_DIM, msg);
         return;
     }
-    for (int i = 0; i < list_height; i++) {
-        size_t pos = v->list.top + (size_t)i;
-        if (pos >= v->list.count)
-            break;
-        ui_style style;
-        const char *text = row_text(v, vm_list_row(&v->list, pos), &style);
-        char error[256];
-        if (text == NULL) {
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            snprintf(error, sizeof error, "<row failed: %s>", type ? ((PyTypeObject *)type)->tp_name : "?");
-            Py_XDECREF(type);
-            Py_XDECREF(value);
-            Py_XDECREF(tb);
-            text = error;
-            style = UI_ERROR;
-        }
-        bool selected = pos == v->list.cursor;
-        if (selected) {
-            ui_fill(top + used + i, 0, width, UI_SELECTED);
-            style = UI_SELECTED;
-        }
-        ui_text(top + used + i, 0, width, style, text);
+    if (!two) {
+        v->split_col = 0;
+        draw_pane(v, top + used, list_height, 0, width, v->list.count, v->list.top);
+        return;
     }
+    /* Two panes: each keeps its own scroll; the one with the cursor
+     * follows it. */
+    size_t start[2] = {0, split}, end[2] = {split, v->list.count};
+    int pane = v->list.cursor >= split;
+    for (int p = 0; p < 2; p++) {
+        size_t t = v->pane_top[p];
+        if (p == pane) {
+            if (v->list.cursor < t)
+                t = v->list.cursor;
+            if (v->list.cursor >= t + (size_t)list_height)
+                t = v->list.cursor - (size_t)list_height + 1;
+        }
+        if (t < start[p] || t >= end[p])
+            t = start[p];
+        v->pane_top[p] = t;
+    }
+    v->split_col = half + 1;
+    draw_pane(v, top + used, list_height, 0, half, end[0], v->pane_top[0]);
+    for (int i = 0; i < list_height; i++)
+        ui_text(top + used + i, half, 1, UI_DIM, "|");
+    draw_pane(v, top + used, list_height, half + 1, width - half - 1, end[1], v->pane_top[1]);
+}
+
+size_t rs_view_position_at(const rs_view *v, int row, int col)
+{
+    if (row < v->list_row || row >= v->list_row + (int)v->list.height)
+        return SIZE_MAX;
+    size_t offset = (size_t)(row - v->list_row);
+    size_t pos;
+    if (v->split_col > 0) {
+        int p = col >= v->split_col;
+        size_t end = p ? v->list.count : (v->cls->split ? v->cls->split((rs_view *)v) : v->list.count);
+        pos = v->pane_top[p] + offset;
+        if (pos >= end)
+            return SIZE_MAX;
+    } else {
+        pos = v->list.top + offset;
+    }
+    return pos < v->list.count ? pos : SIZE_MAX;
+}
+
+int rs_compare_nodes(rs_snapshot *s, rs_idx x, rs_idx y, rs_node_key key)
+{
+    uint64_t kx, ky;
+    switch (key) {
+    case RS_KEY_TYPE: return strcmp(rs_snapshot_type_name(s, y), rs_snapshot_type_name(s, x));
+    case RS_KEY_SIZE:
+        kx = rs_graph_size(s->graph, x);
+        ky = rs_graph_size(s->graph, y);
+        break;
+    case RS_KEY_RETAINED:
+        kx = s->dom ? rs_dom_retained(s->dom, x) : 0;
+        ky = s->dom ? rs_dom_retained(s->dom, y) : 0;
+        break;
+    default:
+        kx = rs_graph_addr(s->graph, x);
+        ky = rs_graph_addr(s->graph, y);
+        break;
+    }
+    return (kx > ky) - (kx < ky);
+}
+
+int rs_node_rows_compare(void *view, size_t a, size_t b, int column)
+{
+    rs_view *v = view;
+    const rs_node_rows *r = v->data;
+    return rs_compare_nodes(v->browser->snap, r->nodes[a], r->nodes[b], r->keys[column]);
 }
 
 /* --- formatting helpers ---------------------------------------------------- */
@@ -353,6 +470,115 @@ void rs_fmt_object_row(rs_browser *b, rs_idx n, const char *label, int label_wid
     rs_fmt_column(buf, len, &pos, rs_fmt_repr(rs_snapshot_object(s, n), repr, sizeof repr), -1);
 }
 
+/* Bytes of text on its next wrapped row of width columns: up to the
+ * last blank that fits, or as much as fits when a word is longer. */
+static size_t wrap_row(const char *text, int width)
+{
+    size_t fit = ui_text_fit(text, width);
+    if (fit == 0 || text[fit] == '\0' || text[fit] == ' ')
+        return fit;
+    for (size_t i = fit; i > fit / 2; i--)
+        if (text[i - 1] == ' ')
+            return i;
+    return fit;
+}
+
+int rs_wrapped_rows(const char *text, int width)
+{
+    if (width <= 0)
+        return 1;
+    int rows = 0;
+    while (*text) {
+        size_t n = wrap_row(text, width);
+        if (n == 0)
+            break;
+        text += n;
+        while (*text == ' ')
+            text++;
+        rows++;
+    }
+    return rows ? rows : 1;
+}
+
+int rs_draw_wrapped(int row, int width, int max_rows, ui_style style, const char *text)
+{
+    int rows = 0;
+    while (rows < max_rows && *text) {
+        size_t n = wrap_row(text, width);
+        if (n == 0)
+            break;
+        char piece[RS_ROW_MAX];
+        rs_copy_text(piece, n + 1 < sizeof piece ? n + 1 : sizeof piece, text);
+        ui_text(row + rows, 0, width, style, piece);
+        text += n;
+        while (*text == ' ')
+            text++;
+        rows++;
+    }
+    return rows;
+}
+
+/* The standard library's directories (sysconfig's stdlib and platstdlib),
+ * found once. */
+static char stdlib_dirs[2][1024];
+static bool stdlib_known;
+
+static int find_stdlib_dirs(void)
+{
+    static const char *const keys[2] = {"stdlib", "platstdlib"};
+    PyObject *sysconfig = PyImport_ImportModule("sysconfig");
+    for (int i = 0; sysconfig != NULL && i < 2; i++) {
+        PyObject *dir = PyObject_CallMethod(sysconfig, "get_path", "s", keys[i]);
+        const char *utf8 = dir && PyUnicode_Check(dir) ? PyUnicode_AsUTF8(dir) : NULL;
+        if (utf8 != NULL)
+            snprintf(stdlib_dirs[i], sizeof stdlib_dirs[i], "%s/", utf8);
+        Py_XDECREF(dir);
+        if (utf8 == NULL) {
+            Py_DECREF(sysconfig);
+            return -1;
+        }
+    }
+    Py_XDECREF(sysconfig);
+    if (sysconfig == NULL)
+        return -1;
+    stdlib_known = true;
+    return 0;
+}
+
+int rs_code_in_stdlib(PyObject *code)
+{
+    if (!PyCode_Check(code))
+        return 0;
+    if (!stdlib_known && find_stdlib_dirs() < 0)
+        return -1;
+    const char *file = PyUnicode_AsUTF8(((PyCodeObject *)code)->co_filename);
+    if (file == NULL)
+        return -1;
+    if (strncmp(file, "<frozen ", 8) == 0)
+        return 1;
+    if (strstr(file, "/site-packages/") != NULL || strstr(file, "/dist-packages/") != NULL)
+        return 0;
+    for (int i = 0; i < 2; i++)
+        if (stdlib_dirs[i][0] && strncmp(file, stdlib_dirs[i], strlen(stdlib_dirs[i])) == 0)
+            return 1;
+    return 0;
+}
+
+#define HEADER_MAX 600
+
+int rs_view_header_wrapped(rs_view *v, int width)
+{
+    char text[HEADER_MAX];
+    return rs_wrapped_rows(v->cls->header_text(v, text, sizeof text), width);
+}
+
+void rs_view_draw_header_wrapped(rs_view *v, int row, int width)
+{
+    char text[HEADER_MAX];
+    v->cls->header_text(v, text, sizeof text);
+    rs_draw_wrapped(row, width, rs_wrapped_rows(text, width), UI_HEADING, text);
+}
+
 int rs_view_header_one_line(rs_view *v, int width)
 {
     (void)v;
@@ -370,7 +596,8 @@ PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
     } screens[] = {
         {"summary", RS_SCREEN_SUMMARY}, {"types", RS_SCREEN_TYPES},       {"garbage", RS_SCREEN_GARBAGE},
         {"cycle", RS_SCREEN_CYCLE},     {"retained", RS_SCREEN_RETAINED}, {"threads", RS_SCREEN_THREADS},
-        {"growth", RS_SCREEN_GROWTH},   {"object", RS_SCREEN_OBJECT},
+        {"growth", RS_SCREEN_GROWTH},   {"object", RS_SCREEN_OBJECT},       {"cycles", RS_SCREEN_CYCLES},
+        {"closures", RS_SCREEN_CLOSURES}, {"value", RS_SCREEN_TEXT},
     };
     const rs_view_class *cls = NULL;
     for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++)

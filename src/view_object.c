@@ -27,15 +27,26 @@ typedef struct object_data {
     size_t referrer_count;
     const rs_idx *referents;
     size_t referent_count;
+    bool items_reversed; /* a list or tuple: see referent_edge() */
     char repr[600]; /* made once: the header is drawn on every frame */
     uint64_t retained; /* rs_retained_size(): garbage too */
 } object_data;
 
-enum row_kind { ROW_HELD_HEADING, ROW_ROOT, ROW_REFERRER, ROW_HOLDS_HEADING, ROW_REFERENT };
+/* What the object holds comes first (a leak hunter goes down the graph);
+ * what holds it is a key away. */
+enum row_kind { ROW_HOLDS_HEADING, ROW_REFERENT, ROW_HELD_HEADING, ROW_ROOT, ROW_REFERRER };
 
 /* What row is, and its index inside its section. */
 static enum row_kind row_kind(const object_data *d, size_t row, size_t *index)
 {
+    if (row == 0)
+        return ROW_HOLDS_HEADING;
+    row--;
+    if (row < d->referent_count) {
+        *index = row;
+        return ROW_REFERENT;
+    }
+    row -= d->referent_count;
     if (row == 0)
         return ROW_HELD_HEADING;
     row--;
@@ -43,16 +54,15 @@ static enum row_kind row_kind(const object_data *d, size_t row, size_t *index)
         *index = row;
         return ROW_ROOT;
     }
-    row -= d->root_count;
-    if (row < d->referrer_count) {
-        *index = row;
-        return ROW_REFERRER;
-    }
-    row -= d->referrer_count;
-    if (row == 0)
-        return ROW_HOLDS_HEADING;
-    *index = row - 1;
-    return ROW_REFERENT;
+    *index = row - d->root_count;
+    return ROW_REFERRER;
+}
+
+/* The referent edge shown at place i: a list or tuple traverses its items
+ * last to first, and shows them first to last, [0] on top. */
+static size_t referent_edge(const object_data *d, size_t i)
+{
+    return d->items_reversed ? d->referent_count - 1 - i : i;
 }
 
 /* The node a row shows, or RS_NONE for headings. */
@@ -62,7 +72,7 @@ static rs_idx row_node(const object_data *d, size_t row)
     switch (row_kind(d, row, &i)) {
     case ROW_ROOT: return d->roots[i]->target;
     case ROW_REFERRER: return d->referrers[i];
-    case ROW_REFERENT: return d->referents[i];
+    case ROW_REFERENT: return d->referents[referent_edge(d, i)];
     default: return RS_NONE;
     }
 }
@@ -75,8 +85,8 @@ static bool selectable(void *ctx, size_t row)
     return k != ROW_HELD_HEADING && k != ROW_HOLDS_HEADING;
 }
 
-enum { COL_SIZE, COL_RETAINED, COL_TYPE };
 static const char *const columns[] = {"size", "retained", "type"};
+static const rs_node_key column_keys[] = {RS_KEY_SIZE, RS_KEY_RETAINED, RS_KEY_TYPE};
 
 static int compare(void *ctx, size_t a, size_t b, int column)
 {
@@ -87,7 +97,7 @@ static int compare(void *ctx, size_t a, size_t b, int column)
     enum row_kind ka = row_kind(d, a, &ia), kb = row_kind(d, b, &ib);
     /* Sections stay in place (descending order flips this, so compare on
      * a key that the flip restores). */
-    int sa = ka >= ROW_HOLDS_HEADING, sb = kb >= ROW_HOLDS_HEADING;
+    int sa = ka >= ROW_HELD_HEADING, sb = kb >= ROW_HELD_HEADING;
     bool desc = v->list.sort_descending;
     if (sa != sb)
         return desc ? sb - sa : sa - sb;
@@ -101,11 +111,7 @@ static int compare(void *ctx, size_t a, size_t b, int column)
     rs_idx x = row_node(d, a), y = row_node(d, b);
     if (x == RS_NONE || y == RS_NONE)
         return 0;
-    if (column == COL_TYPE)
-        return strcmp(rs_snapshot_type_name(s, y), rs_snapshot_type_name(s, x));
-    uint64_t kx = column == COL_SIZE ? rs_graph_size(s->graph, x) : rs_dom_retained(s->dom, x);
-    uint64_t ky = column == COL_SIZE ? rs_graph_size(s->graph, y) : rs_dom_retained(s->dom, y);
-    return (kx > ky) - (kx < ky);
+    return rs_compare_nodes(s, x, y, column_keys[column]);
 }
 
 static const vm_source source = {
@@ -113,7 +119,7 @@ static const vm_source source = {
     .matches = rs_view_row_matches,
     .selectable = selectable,
     .columns = columns,
-    .column_count = 3,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int object_open(rs_view *v)
@@ -133,6 +139,15 @@ static int object_open(rs_view *v)
     d->node = n;
     d->referrers = rs_graph_referrers(s->graph, n, &d->referrer_count);
     d->referents = rs_graph_referents(s->graph, n, &d->referent_count);
+    PyObject *obj = rs_snapshot_object(s, n);
+    /* CPython's list and tuple traverse their items last to first; check
+     * rather than assume, so another order shows as it is. */
+    if ((PyList_CheckExact(obj) || PyTuple_CheckExact(obj)) && d->referent_count > 1 &&
+        Py_SIZE(obj) == (Py_ssize_t)d->referent_count) {
+        PyObject *last = PyList_CheckExact(obj) ? PyList_GET_ITEM(obj, Py_SIZE(obj) - 1)
+                                                : PyTuple_GET_ITEM(obj, Py_SIZE(obj) - 1);
+        d->items_reversed = rs_snapshot_object(s, d->referents[0]) == last;
+    }
     rs_fmt_repr(rs_snapshot_object(s, n), d->repr, sizeof d->repr);
     if (rs_retained_size(s, n, &d->retained) < 0)
         return -1;
@@ -167,8 +182,13 @@ static void object_close(rs_view *v)
 static int object_header_height(rs_view *v, int width)
 {
     (void)width;
-    return PyWeakref_Check(rs_snapshot_object(v->browser->snap, ((object_data *)v->data)->node)) ? 4 : 3;
+    return PyWeakref_Check(rs_snapshot_object(v->browser->snap, ((object_data *)v->data)->node)) ? 5 : 4;
 }
+
+/* The keys that act on the object this screen shows, named in its header. */
+static const enum rs_action hinted[] = {RS_ACTION_PATH,  RS_ACTION_CYCLE,        RS_ACTION_RETAINED,
+                                        RS_ACTION_ALLOCATION, RS_ACTION_VALUE, RS_ACTION_OTHER_SECTION,
+                                        RS_ACTION_COPY_PATH};
 
 static void object_draw_header(rs_view *v, int row, int width)
 {
@@ -194,6 +214,9 @@ static void object_draw_header(rs_view *v, int row, int width)
     char repr[600];
     snprintf(line, sizeof line, "repr: %s", d->repr);
     ui_text(row + 2, 0, width, UI_NORMAL, line);
+    rs_key_hint(hinted, sizeof hinted / sizeof hinted[0], repr, sizeof repr);
+    ui_text(row + 3, 0, width, UI_DIM, repr);
+    row++;
     if (PyWeakref_Check(obj)) {
         PyObject *target = rs_py_weakref_target(obj);
         if (target == NULL)
@@ -228,7 +251,8 @@ static int object_format(rs_view *v, size_t row, char *buf, size_t len, ui_style
         *style = UI_HEADING;
         return 0;
     case ROW_HOLDS_HEADING:
-        snprintf(buf, len, "holds: %zu referent%s", d->referent_count, d->referent_count == 1 ? "" : "s");
+        snprintf(buf, len, "holds: %zu referent%s%s", d->referent_count, d->referent_count == 1 ? "" : "s",
+                 d->items_reversed ? " (items in index order)" : "");
         *style = UI_HEADING;
         return 0;
     case ROW_ROOT:
@@ -246,7 +270,7 @@ static int object_format(rs_view *v, size_t row, char *buf, size_t len, ui_style
         label = rs_label_referrer(s, d->node, i);
         break;
     case ROW_REFERENT:
-        label = rs_label_referent(s, d->node, i);
+        label = rs_label_referent(s, d->node, referent_edge(d, i));
         break;
     }
     if (label == NULL)
@@ -272,10 +296,32 @@ static rs_idx object_selected(rs_view *v)
     return n;
 }
 
+/* Moves the cursor to the first row of the other section (holds <->
+ * held by). */
+static void other_section(rs_view *v)
+{
+    object_data *d = v->data;
+    size_t row = vm_list_selected(&v->list), i = 0;
+    bool in_holds = row == SIZE_MAX || row_kind(d, row, &i) <= ROW_REFERENT;
+    size_t first = in_holds ? d->referent_count + 2 : 1;
+    size_t end = in_holds ? v->list.total : d->referent_count + 1;
+    if (first >= end) {
+        rs_browser_info(v->browser, in_holds ? "nothing holds this object but C code or the interpreter"
+                                             : "this object holds nothing");
+        return;
+    }
+    if (!vm_list_select_row(&v->list, first))
+        rs_browser_info(v->browser, "the filter hides that section (/ then Enter on an empty line shows all)");
+}
+
 static int object_key(rs_view *v, enum rs_action action)
 {
     object_data *d = v->data;
     size_t row = vm_list_selected(&v->list), i;
+    if (action == RS_ACTION_OTHER_SECTION) {
+        other_section(v);
+        return RS_REACT_REDRAW;
+    }
     if (action == RS_ACTION_FOLLOW && row != SIZE_MAX && row_kind(d, row, &i) == ROW_ROOT) {
         rs_browser_info(v->browser, "a root: this object is held from outside the heap (p shows the path)");
         return RS_REACT_REDRAW;
@@ -287,14 +333,58 @@ static int object_key(rs_view *v, enum rs_action action)
     if (action == RS_ACTION_CYCLE) {
         uint32_t cycle = rs_scc_cycle_of(s->scc, d->node);
         if (cycle == RS_SCC_NO_CYCLE)
-            rs_browser_error(v->browser, "this %s is not in a reference cycle (3 lists every cycle)",
-                             rs_snapshot_type_name(s, d->node));
+            rs_browser_error(v->browser, "this %s is not in a reference cycle (%s lists every cycle)",
+                             rs_snapshot_type_name(s, d->node), rs_key_name(RS_ACTION_CYCLES));
         else
             rs_browser_open(v->browser, RS_SCREEN_CYCLE, cycle, (uint64_t)d->node + 1);
     } else {
         rs_browser_open(v->browser, action == RS_ACTION_PATH ? RS_SCREEN_PATH : RS_SCREEN_RETAINED, d->node, 0);
     }
     return RS_REACT_REDRAW;
+}
+
+/* The breadcrumb of the object Enter opens: the edge label going down
+ * (".lines", "[12]"), "^" and the holder's type going up. */
+static bool object_row_crumb(rs_view *v, char *buf, size_t len)
+{
+    object_data *d = v->data;
+    rs_snapshot *s = v->browser->snap;
+    size_t row = vm_list_selected(&v->list), i = 0;
+    if (row == SIZE_MAX)
+        return false;
+    enum row_kind kind = row_kind(d, row, &i);
+    if (kind == ROW_REFERRER) {
+        const char *name = rs_snapshot_type_name(s, d->referrers[i]);
+        const char *dot = strrchr(name, '.');
+        snprintf(buf, len, "^%s", dot ? dot + 1 : name);
+        return true;
+    }
+    if (kind != ROW_REFERENT)
+        return false;
+    PyObject *label = rs_label_referent(s, d->node, referent_edge(d, i));
+    if (label == NULL) {
+        PyErr_Clear();
+        return false;
+    }
+    rs_fmt_str(label, buf, len);
+    Py_DECREF(label);
+    return true;
+}
+
+/* What it holds on the left, what holds it on the right: the position of
+ * the "held by" heading (sections keep their place when sorted). */
+static size_t object_split(rs_view *v)
+{
+    object_data *d = v->data;
+    size_t lo = 0, hi = v->list.count, i;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (row_kind(d, vm_list_row(&v->list, mid), &i) >= ROW_HELD_HEADING)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
 }
 
 const rs_view_class rs_view_object = {
@@ -309,4 +399,6 @@ const rs_view_class rs_view_object = {
     .format_row = object_format,
     .selected_node = object_selected,
     .key = object_key,
+    .row_crumb = object_row_crumb,
+    .split = object_split,
 };

@@ -82,8 +82,10 @@ static void path_draw_header(rs_view *v, int row, int width)
     snprintf(line, sizeof line, "why is this %s alive?", rs_snapshot_type_name(s, (rs_idx)v->place.arg));
     ui_text(row, 0, width, UI_HEADING, line);
     if (d->expression == NULL) {
-        ui_text(row + 1, 0, width, UI_ERROR,
-                "not reachable from any root: cyclic garbage waiting for the collector (4 shows garbage)");
+        char line[160];
+        snprintf(line, sizeof line, "not reachable from any root: cyclic garbage waiting for the collector (%s shows garbage)",
+                 rs_key_name(RS_ACTION_GARBAGE));
+        ui_text(row + 1, 0, width, UI_ERROR, line);
         return;
     }
     /* The expression, wrapped over as many lines as it needs. */

@@ -12,30 +12,19 @@
 #include "view.h"
 
 typedef struct retained_data {
-    rs_idx *nodes;
-    size_t count;
+    rs_node_rows rows; /* first: see rs_node_rows_compare() */
     uint64_t total; /* their sizes: what freeing the object frees */
 } retained_data;
 
 enum { COL_RETAINED, COL_SIZE };
 static const char *const columns[] = {"retained", "size"};
-
-static int compare(void *ctx, size_t a, size_t b, int column)
-{
-    rs_view *v = ctx;
-    retained_data *d = v->data;
-    rs_snapshot *s = v->browser->snap;
-    rs_idx x = d->nodes[a], y = d->nodes[b];
-    uint64_t kx = column == COL_SIZE ? rs_graph_size(s->graph, x) : rs_dom_retained(s->dom, x);
-    uint64_t ky = column == COL_SIZE ? rs_graph_size(s->graph, y) : rs_dom_retained(s->dom, y);
-    return (kx > ky) - (kx < ky);
-}
+static const rs_node_key column_keys[] = {RS_KEY_RETAINED, RS_KEY_SIZE};
 
 static const vm_source source = {
-    .compare = compare,
+    .compare = rs_node_rows_compare,
     .matches = rs_view_row_matches,
     .columns = columns,
-    .column_count = 2,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int retained_open(rs_view *v)
@@ -48,11 +37,12 @@ static int retained_open(rs_view *v)
         return -1;
     }
     v->data = d;
-    d->nodes = rs_retained_set(s, n, &d->count);
-    if (d->nodes == NULL)
+    d->rows.keys = column_keys;
+    d->rows.nodes = rs_retained_set(s, n, &d->rows.count);
+    if (d->rows.nodes == NULL)
         return -1;
-    d->total = rs_retained_set_size(s, d->nodes, d->count);
-    vm_list_init(&v->list, &source, v, d->count);
+    d->total = rs_retained_set_size(s, d->rows.nodes, d->rows.count);
+    vm_list_init(&v->list, &source, v, d->rows.count);
     return vm_list_sort(&v->list, COL_RETAINED, true) < 0 ? (PyErr_NoMemory(), -1) : 0;
 }
 
@@ -60,7 +50,7 @@ static void retained_close(rs_view *v)
 {
     retained_data *d = v->data;
     if (d != NULL)
-        rs_free(d->nodes);
+        rs_free(d->rows.nodes);
     free(d);
     v->data = NULL;
 }
@@ -73,10 +63,10 @@ static void retained_draw_header(rs_view *v, int row, int width)
     char line[300], size[16];
     if (rs_dom_reachable(s->dom, n))
         snprintf(line, sizeof line, "freeing this %s would free %zu objects, %s", rs_snapshot_type_name(s, n),
-                 d->count, rs_fmt_size(d->total, size));
+                 d->rows.count, rs_fmt_size(d->total, size));
     else
         snprintf(line, sizeof line, "garbage: the collection that frees this %s frees %zu objects, %s",
-                 rs_snapshot_type_name(s, n), d->count, rs_fmt_size(d->total, size));
+                 rs_snapshot_type_name(s, n), d->rows.count, rs_fmt_size(d->total, size));
     ui_text(row, 0, width, UI_HEADING, line);
 }
 
@@ -88,7 +78,7 @@ static const char *retained_columns(rs_view *v)
 
 static int retained_format(rs_view *v, size_t row, char *buf, size_t len, ui_style *style)
 {
-    rs_fmt_object_row(v->browser, ((retained_data *)v->data)->nodes[row], NULL, 0, buf, len);
+    rs_fmt_object_row(v->browser, ((retained_data *)v->data)->rows.nodes[row], NULL, 0, buf, len);
     *style = UI_NORMAL;
     return 0;
 }
@@ -96,7 +86,7 @@ static int retained_format(rs_view *v, size_t row, char *buf, size_t len, ui_sty
 static rs_idx retained_selected(rs_view *v)
 {
     size_t row = vm_list_selected(&v->list);
-    return row == SIZE_MAX ? RS_NONE : ((retained_data *)v->data)->nodes[row];
+    return row == SIZE_MAX ? RS_NONE : ((retained_data *)v->data)->rows.nodes[row];
 }
 
 const rs_view_class rs_view_retained = {

@@ -105,7 +105,9 @@ static int add_types(summary_data *d, rs_snapshot *s)
     rs_census_row *rows = rs_census(s, &count);
     if (rows == NULL)
         return -1;
-    int r = add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Types by size (2 lists them all)");
+    char heading[80];
+    snprintf(heading, sizeof heading, "Types by size (%s lists them all)", rs_key_name(RS_ACTION_TYPES));
+    int r = add_row(d, ROW_HEADING, RS_NONE, 0, 0, heading);
     for (size_t i = 0; r == 0 && i < count && i < TOP_TYPES; i++)
         r = add_row(d, ROW_TYPE, (rs_idx)rows[i].count, rows[i].size, rows[i].type_id, NULL);
     rs_free(rows);
@@ -121,7 +123,8 @@ static int add_growth(summary_data *d, rs_snapshot *s)
     if (rs_growth(s, &g) < 0)
         return -1;
     char text[300];
-    snprintf(text, sizeof text, "Growth since the mark %.0f s ago (7 shows it all)", rs_growth_mark_age());
+    snprintf(text, sizeof text, "Growth since the mark %.0f s ago (%s shows it all)", rs_growth_mark_age(),
+             rs_key_name(RS_ACTION_GROWTH));
     int r = add_row(d, ROW_HEADING, RS_NONE, 0, 0, text);
     for (size_t i = 0; r == 0 && i < g.row_count && i < TOP_GROWTH; i++) {
         const rs_growth_row *row = &g.rows[i];
@@ -140,25 +143,31 @@ static int add_growth(summary_data *d, rs_snapshot *s)
 static int add_cycles(summary_data *d, rs_snapshot *s)
 {
     size_t count, total, unreachable;
-    rs_cycle *cycles = rs_suspect_cycles(s, TOP_CYCLES, &count, &total, &unreachable);
-    if (cycles == NULL)
+    rs_cycle *cycles;
+    rs_cycle_fold *folds = rs_suspect_cycle_folds(s, TOP_CYCLES, &cycles, &count, &total, &unreachable);
+    if (folds == NULL)
         return -1;
     char text[300];
-    snprintf(text, sizeof text, "Biggest cycles by retained size (%zu in all, %zu unreachable; 3 lists them)", total,
-             unreachable);
+    snprintf(text, sizeof text, "Biggest cycles by retained size (%zu in all, %zu unreachable; %s lists them)", total,
+             unreachable, rs_key_name(RS_ACTION_CYCLES));
     int r = add_row(d, ROW_HEADING, RS_NONE, 0, 0, text);
     if (r == 0 && total == 0)
         r = add_row(d, ROW_NOTE, RS_NONE, 0, 0, "  no reference cycles among data objects");
     for (size_t i = 0; r == 0 && i < count; i++) {
+        const rs_cycle *c = &cycles[folds[i].first];
         uint32_t types[3];
         uint64_t counts[3];
-        size_t named = rs_cycle_member_types(s, &cycles[i], types, counts, 3);
-        size_t pos = (size_t)snprintf(text, sizeof text, "cycle of %zu objects%s", cycles[i].member_count,
-                                      cycles[i].garbage ? " (garbage)" : "");
+        size_t named = rs_cycle_member_types(s, c, types, counts, 3);
+        size_t pos = 0;
+        if (folds[i].count > 1)
+            pos = (size_t)snprintf(text, sizeof text, "%zu x ", folds[i].count);
+        pos += (size_t)snprintf(text + pos, sizeof text - pos, "cycle of %zu objects%s", c->member_count,
+                                folds[i].garbage ? " (garbage)" : "");
         for (size_t k = 0; k < named && pos < sizeof text; k++)
             pos += (size_t)snprintf(text + pos, sizeof text - pos, "%s%s", k ? ", " : ": ", s->types[types[k]].name);
-        r = add_row(d, ROW_CYCLE, (rs_idx)cycles[i].member_count, cycles[i].retained, cycles[i].number, text);
+        r = add_row(d, ROW_CYCLE, (rs_idx)c->member_count, folds[i].retained, c->number, text);
     }
+    rs_free(folds);
     rs_free(cycles);
     return r;
 }
@@ -171,9 +180,9 @@ static int add_garbage(summary_data *d, rs_snapshot *s)
     char text[300], stuck[16];
     snprintf(text, sizeof text,
              "  %zu in gc.garbage, %zu unreachable in cycles, %zu held by them (%s stuck), %zu with finalizers in "
-             "live cycles (Enter: 4)",
+             "live cycles (Enter: %s)",
              g.count[RS_GARBAGE_GC_LIST], g.count[RS_GARBAGE_UNREACHABLE_CYCLE], g.count[RS_GARBAGE_UNREACHABLE],
-             rs_fmt_size(g.stuck, stuck), g.count[RS_GARBAGE_FINALIZER_CYCLE]);
+             rs_fmt_size(g.stuck, stuck), g.count[RS_GARBAGE_FINALIZER_CYCLE], rs_key_name(RS_ACTION_GARBAGE));
     d->stuck = g.stuck;
     if (add_row(d, ROW_HEADING, RS_NONE, 0, 0, "Garbage") < 0)
         return -1;
@@ -339,6 +348,40 @@ static int summary_key(rs_view *v, enum rs_action action)
     }
 }
 
+/* The breadcrumb of a suspect: the last step of its path ("CACHE"). */
+static bool summary_row_crumb(rs_view *v, char *buf, size_t len)
+{
+    size_t row = vm_list_selected(&v->list);
+    if (row == SIZE_MAX)
+        return false;
+    const summary_row *r = &((summary_data *)v->data)->rows[row];
+    if (r->kind != ROW_SUSPECT || r->text == NULL || r->text[0] == '(')
+        return false;
+    const char *end = strstr(r->text, "  ");
+    size_t n = end ? (size_t)(end - r->text) : strlen(r->text);
+    /* The last '.' or '[' outside brackets and quotes starts the step. */
+    size_t start = 0;
+    int depth = 0;
+    char quote = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = r->text[i];
+        if (quote) {
+            quote = c == quote ? 0 : quote;
+        } else if (c == '\'' || c == '"') {
+            quote = c;
+        } else if (c == '[') {
+            if (depth++ == 0)
+                start = i;
+        } else if (c == ']') {
+            depth--;
+        } else if (c == '.' && depth == 0) {
+            start = i + 1;
+        }
+    }
+    snprintf(buf, len, "%.*s", (int)(n - start), r->text + start);
+    return true;
+}
+
 const rs_view_class rs_view_summary = {
     .screen = RS_SCREEN_SUMMARY,
     .title = "summary: leak suspects",
@@ -350,4 +393,5 @@ const rs_view_class rs_view_summary = {
     .format_row = summary_format,
     .selected_node = summary_selected,
     .key = summary_key,
+    .row_crumb = summary_row_crumb,
 };

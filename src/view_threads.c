@@ -20,6 +20,7 @@ typedef struct thread_row {
     enum row_kind kind;
     uint32_t index;  /* thread, frame or suspended-frame index */
     uint32_t local;  /* ROW_LOCAL, ROW_GENERATOR_LOCAL: index into that frame's locals */
+    size_t parent;   /* the thread of a frame, the frame of a local; SIZE_MAX for none */
 } thread_row;
 
 typedef struct threads_data {
@@ -31,9 +32,15 @@ typedef struct threads_data {
     size_t suspended_count;
     rs_local **gen_locals; /* per suspended frame */
     size_t *gen_local_counts;
+    size_t hidden_frames; /* the standard library's, left out */
 } threads_data;
 
-static const vm_source source = {.matches = rs_view_row_matches};
+static size_t parent_row(void *ctx, size_t row)
+{
+    return ((threads_data *)((rs_view *)ctx)->data)->rows[row].parent;
+}
+
+static const vm_source source = {.matches = rs_view_row_matches, .parent = parent_row};
 
 static int threads_open(rs_view *v)
 {
@@ -73,21 +80,39 @@ static int threads_open(rs_view *v)
     if (d->rows == NULL)
         goto nomem;
     for (uint32_t t = 0; t < s->thread_count; t++) {
-        d->rows[d->count++] = (thread_row){ROW_THREAD, t, 0};
+        size_t thread = d->count;
+        d->rows[d->count++] = (thread_row){ROW_THREAD, t, 0, SIZE_MAX};
         const rs_thread_info *ti = &s->threads[t];
         for (uint32_t f = ti->first_frame; f < ti->first_frame + ti->frame_count && f < s->frame_count; f++) {
             if (s->frames[f].refscope)
                 continue;
-            d->rows[d->count++] = (thread_row){ROW_FRAME, f, 0};
+            int stdlib = v->browser->show_stdlib ? 0 : rs_code_in_stdlib(s->frames[f].code);
+            if (stdlib < 0)
+                return -1;
+            if (stdlib) {
+                d->hidden_frames++;
+                continue;
+            }
+            size_t frame = d->count;
+            d->rows[d->count++] = (thread_row){ROW_FRAME, f, 0, thread};
             for (size_t k = 0; k < d->frame_local_counts[f]; k++)
-                d->rows[d->count++] = (thread_row){ROW_LOCAL, f, (uint32_t)k};
+                d->rows[d->count++] = (thread_row){ROW_LOCAL, f, (uint32_t)k, frame};
         }
     }
-    d->rows[d->count++] = (thread_row){ROW_SUSPENDED_HEADING, 0, 0};
+    size_t heading = d->count;
+    d->rows[d->count++] = (thread_row){ROW_SUSPENDED_HEADING, 0, 0, SIZE_MAX};
     for (size_t g = 0; g < d->suspended_count; g++) {
-        d->rows[d->count++] = (thread_row){ROW_GENERATOR, (uint32_t)g, 0};
+        int stdlib = v->browser->show_stdlib ? 0 : rs_code_in_stdlib(d->suspended[g].code);
+        if (stdlib < 0)
+            return -1;
+        if (stdlib) {
+            d->hidden_frames++;
+            continue;
+        }
+        size_t generator = d->count;
+        d->rows[d->count++] = (thread_row){ROW_GENERATOR, (uint32_t)g, 0, heading};
         for (size_t k = 0; k < d->gen_local_counts[g]; k++)
-            d->rows[d->count++] = (thread_row){ROW_GENERATOR_LOCAL, (uint32_t)g, (uint32_t)k};
+            d->rows[d->count++] = (thread_row){ROW_GENERATOR_LOCAL, (uint32_t)g, (uint32_t)k, generator};
     }
     vm_list_init(&v->list, &source, v, d->count);
     return 0;
@@ -130,13 +155,16 @@ static uint32_t shown_frames(const rs_snapshot *s, uint32_t first, uint32_t coun
     return shown;
 }
 
-static void threads_draw_header(rs_view *v, int row, int width)
+static const char *header_text(rs_view *v, char *line, size_t len)
 {
     rs_snapshot *s = v->browser->snap;
-    char line[200];
-    snprintf(line, sizeof line, "%u threads, %u executing frames, %zu suspended generators; their locals keep objects alive",
-             s->thread_count, shown_frames(s, 0, s->frame_count), ((threads_data *)v->data)->suspended_count);
-    ui_text(row, 0, width, UI_HEADING, line);
+    threads_data *d = v->data;
+    snprintf(line, len,
+             "%u threads, %u executing frames, %zu suspended generators; their locals keep objects alive. "
+             "Standard library frames: %zu %s (%s)",
+             s->thread_count, shown_frames(s, 0, s->frame_count), d->suspended_count, d->hidden_frames,
+             v->browser->show_stdlib ? "shown" : "hidden", rs_key_name(RS_ACTION_STDLIB));
+    return line;
 }
 
 static const char *basename_of(const char *path)
@@ -227,8 +255,9 @@ const rs_view_class rs_view_threads = {
     .source = &source,
     .open = threads_open,
     .close = threads_close,
-    .header_height = rs_view_header_one_line,
-    .draw_header = threads_draw_header,
+    .header_height = rs_view_header_wrapped,
+    .draw_header = rs_view_draw_header_wrapped,
+    .header_text = header_text,
     .format_row = threads_format,
     .selected_node = threads_selected,
 };

@@ -39,7 +39,7 @@ static const vm_source source = {
     .compare = compare,
     .matches = rs_view_row_matches,
     .columns = columns,
-    .column_count = 4,
+    .column_count = (int)(sizeof columns / sizeof columns[0]),
 };
 
 static int types_open(rs_view *v)

@@ -167,10 +167,32 @@ static int compare_rows(const void *a, const void *b, void *arg)
     return x < y ? -1 : x > y; /* stable: ties keep the view's order */
 }
 
+/* Appends row to order, after those of its parents not in it yet: in a
+ * view listed parent first, every parent missing from order comes after
+ * the last row already there (a parent added earlier took its own
+ * parents along), so order stays ascending. */
+static void append_with_parents(const vm_list *list, size_t *order, size_t *count, size_t row)
+{
+    size_t last = *count ? order[*count - 1] : SIZE_MAX;
+    if (list->source->parent != NULL) {
+        size_t chain[64], depth = 0;
+        for (size_t p = list->source->parent(list->ctx, row); p != SIZE_MAX && depth < 64;
+             p = list->source->parent(list->ctx, p)) {
+            if (last != SIZE_MAX && p <= last)
+                break;
+            chain[depth++] = p;
+        }
+        while (depth > 0)
+            order[(*count)++] = chain[--depth];
+    }
+    order[(*count)++] = row;
+}
+
 /* Rebuilds the shown rows for (column, descending, pattern); keeps the
- * selected row selected when it still shows.  0, or -1 with the list
- * unchanged. */
-static int rebuild(vm_list *list, int column, bool descending, const char *pattern)
+ * selected row selected when it still shows.  0, -1 with the list
+ * unchanged, or 1 when progress stopped it (unchanged too). */
+static int rebuild_progress(vm_list *list, int column, bool descending, const char *pattern, vm_progress_fn progress,
+                            void *progress_ctx)
 {
     const vm_source *src = list->source;
     if (src == NULL || src->compare == NULL || column >= src->column_count)
@@ -185,15 +207,25 @@ static int rebuild(vm_list *list, int column, bool descending, const char *patte
             return -1;
         count = 0;
         for (size_t row = 0; row < list->total; row++) {
+            if (progress != NULL && row % VM_PROGRESS_ROWS == 0 && row > 0 &&
+                progress(progress_ctx, row, list->total) != 0) {
+                free(order);
+                return 1;
+            }
             int m = pattern[0] == '\0' ? 1 : src->matches(list->ctx, row, pattern);
             if (m < 0) {
                 free(order);
                 return -1;
             }
-            if (m)
+            if (m && pattern[0] != '\0')
+                append_with_parents(list, order, &count, row);
+            else if (m)
                 order[count++] = row;
         }
         if (column >= 0) {
+            /* The source may read the direction (to keep sections in place). */
+            list->sort_column = column;
+            list->sort_descending = descending;
             sort_ctx c = {list, column, descending};
             qsort_r(order, count, sizeof *order, compare_rows, &c);
         }
@@ -210,6 +242,11 @@ static int rebuild(vm_list *list, int column, bool descending, const char *patte
     if (selected == SIZE_MAX || !vm_list_select_row(list, selected))
         settle_cursor(list, 0, 1);
     return 0;
+}
+
+static int rebuild(vm_list *list, int column, bool descending, const char *pattern)
+{
+    return rebuild_progress(list, column, descending, pattern, NULL, NULL);
 }
 
 int vm_list_sort(vm_list *list, int column, bool descending)
@@ -231,6 +268,13 @@ int vm_list_filter(vm_list *list, const char *pattern)
     char copy[VM_FILTER_MAX];
     snprintf(copy, sizeof copy, "%s", pattern ? pattern : "");
     return rebuild(list, list->sort_column, list->sort_descending, copy);
+}
+
+int vm_list_filter_progress(vm_list *list, const char *pattern, vm_progress_fn progress, void *progress_ctx)
+{
+    char copy[VM_FILTER_MAX];
+    snprintf(copy, sizeof copy, "%s", pattern ? pattern : "");
+    return rebuild_progress(list, list->sort_column, list->sort_descending, copy, progress, progress_ctx);
 }
 
 int vm_list_find(vm_list *list, const char *pattern, int direction)
@@ -281,6 +325,16 @@ bool vm_history_pop(vm_history *h, vm_place *place)
 size_t vm_history_depth(const vm_history *h)
 {
     return h->depth;
+}
+
+const vm_place *vm_history_at(const vm_history *h, size_t i)
+{
+    return &h->places[(h->first + i) % VM_HISTORY_MAX];
+}
+
+void vm_history_drop(vm_history *h, size_t n)
+{
+    h->depth = n >= h->depth ? 0 : h->depth - n;
 }
 
 void vm_place_save_list(vm_place *place, const vm_list *list)

@@ -15,6 +15,7 @@
 
 #define VM_FILTER_MAX 128
 #define VM_HISTORY_MAX 256
+#define VM_CRUMB_MAX 48
 
 /* What a view tells the list about its rows (all callbacks may be NULL). */
 typedef struct vm_source {
@@ -25,6 +26,10 @@ typedef struct vm_source {
     int (*matches)(void *ctx, size_t row, const char *pattern);
     /* false for rows the cursor skips (section headings). */
     bool (*selectable)(void *ctx, size_t row);
+    /* For tree-shaped views listed parent first: the row's parent row, or
+     * SIZE_MAX for a top row.  A filter keeps the parents of the rows it
+     * shows (the thread and frame of a matching local). */
+    size_t (*parent)(void *ctx, size_t row);
     /* Column names for the sort key ("size", "count"...); sort cycles
      * through them. */
     const char *const *columns;
@@ -90,6 +95,15 @@ int vm_list_sort_next(vm_list *list);
  * source failed (the list is left unchanged). */
 int vm_list_filter(vm_list *list, const char *pattern);
 
+/* Called every VM_PROGRESS_ROWS rows while a filter runs: rows done and
+ * in all; a nonzero return stops the filter (the list stays unchanged). */
+typedef int (*vm_progress_fn)(void *ctx, size_t done, size_t total);
+#define VM_PROGRESS_ROWS 256
+
+/* vm_list_filter() reporting progress; returns 0, -1 as vm_list_filter,
+ * or 1 when progress asked to stop (the list is left unchanged). */
+int vm_list_filter_progress(vm_list *list, const char *pattern, vm_progress_fn progress, void *progress_ctx);
+
 /* Moves the cursor to the next (direction 1) or previous (-1) shown row
  * matching pattern, wrapping around.  1 when found, 0 when none, -1 on a
  * source error. */
@@ -105,6 +119,7 @@ typedef struct vm_place {
     int sort_column;
     bool sort_descending;
     char filter[VM_FILTER_MAX];
+    char crumb[VM_CRUMB_MAX]; /* how the title names this place; "" = the screen's name */
 } vm_place;
 
 /* The back stack: the newest VM_HISTORY_MAX places, oldest dropped. */
@@ -125,6 +140,12 @@ bool vm_history_pop(vm_history *h, vm_place *place);
 
 /* Number of places stored. */
 size_t vm_history_depth(const vm_history *h);
+
+/* The place stored i-th, oldest first (i < depth). */
+const vm_place *vm_history_at(const vm_history *h, size_t i);
+
+/* Forgets the newest n places (all of them when n >= depth). */
+void vm_history_drop(vm_history *h, size_t n);
 
 /* Records how list stands (cursor row, scroll, sort, filter) into place. */
 void vm_place_save_list(vm_place *place, const vm_list *list);

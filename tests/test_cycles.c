@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pytest_helpers.h"
 #include "suites.h"
@@ -174,6 +175,63 @@ START_TEST(test_cycles_errors)
 }
 END_TEST
 
+/* Owner/child shapes whose back-reference names no owner word: the edge
+ * from the owned object back to its owner, and the advice its container
+ * calls for. */
+static const struct {
+    const char *owner;    /* expression for the object held from outside */
+    const char *back;     /* label of the back-reference */
+    const char *advice;   /* in its suggestion */
+    const char *forward;  /* label of an owner->child edge */
+    const char *forward_advice;
+} owned_shapes[] = {
+    {"SESS['a']", ".session", "make .session a weakref.ref", ".state", "set .state to None"},
+    {"SUBJ", ".subject", "make .subject a weakref.ref", "[0]", ".clear()"},
+    {"POOL[0]", ".pool", "make .pool a weakref.ref", "[0]", "del lst[0]"},
+    {"REG[0]", ".reg", "make .reg a weakref.ref", "['x']", "WeakValueDictionary"},
+    {"ROOT", ".up", "make .up a weakref.ref", "<item>", "WeakSet"},
+};
+
+START_TEST(test_cycles_back_reference_to_owner_first)
+{
+    /* Check whether the edge from an owned object (state, observer, pooled
+     * connection, registered item, child in a set) back to its owner ranks
+     * first with a weakref.ref suggestion, and the owner->child edge gets
+     * the advice of its container (list: del/clear, dict:
+     * WeakValueDictionary, set: WeakSet), never WeakValueDictionary for a
+     * list. */
+    rs_py_run("import refscope\n"
+              "class Session:\n    def __init__(self): self.state = SessionState(self)\n"
+              "class SessionState:\n    def __init__(self, session): self.session = session\n"
+              "class Subject:\n    def __init__(self): self.observers = []\n"
+              "class Observer:\n"
+              "    def __init__(self, subject): self.subject = subject; subject.observers.append(self)\n"
+              "class Conn:\n    def __init__(self, pool): self.pool = pool; pool.append(self)\n"
+              "class Node:\n"
+              "    def __init__(self, up=None):\n"
+              "        self.up = up; self.kids = set()\n"
+              "        if up: up.kids.add(self)\n"
+              "class Item:\n    def __init__(self, reg): self.reg = reg; reg['x'] = self\n"
+              "SESS = {'a': Session()}\nSUBJ = Subject(); Observer(SUBJ)\nPOOL = [[]]; Conn(POOL[0])\n"
+              "ROOT = Node(); Node(ROOT)\nREG = [{}]; Item(REG[0])\n"
+              "s = refscope.snapshot()\n");
+    char code[512];
+    snprintf(code, sizeof code, "c = s.cycle_of(%s)\nbe = c.break_edges\nby = {e[2]: e for e in be}\n",
+             owned_shapes[_i].owner);
+    rs_py_run(code);
+    snprintf(code, sizeof code, "be[0][2] == '%s'", owned_shapes[_i].back);
+    ck_assert_msg(strcmp(rs_py_str(code), "True") == 0, "%s: best edge %s", owned_shapes[_i].owner,
+                  rs_py_str("[e[2:] for e in be]"));
+    snprintf(code, sizeof code, "'%s' in be[0][3]", owned_shapes[_i].advice);
+    ck_assert_msg(strcmp(rs_py_str(code), "True") == 0, "%s: %s", owned_shapes[_i].owner, rs_py_str("be[0][3]"));
+    snprintf(code, sizeof code, "\"%s\" in by[\"%s\"][3]", owned_shapes[_i].forward_advice, owned_shapes[_i].forward);
+    ck_assert_msg(strcmp(rs_py_str(code), "True") == 0, "%s: %s", owned_shapes[_i].owner,
+                  rs_py_str("[e[2:] for e in be]"));
+    ck_assert_str_eq(rs_py_str("any('WeakValueDictionary' in e[3] for e in be if isinstance(e[0], list))"), "False");
+    rs_py_run("s.close()\ndel s, c, be, by\n");
+}
+END_TEST
+
 Suite *suite_cycles(void)
 {
     Suite *s = suite_create("cycles");
@@ -184,6 +242,8 @@ Suite *suite_cycles(void)
     tcase_add_test(tc, test_cycles_bound_method_held_by_its_instance);
     tcase_add_test(tc, test_cycles_closure_pointing_back);
     tcase_add_test(tc, test_cycles_break_edge_frees_retained);
+    tcase_add_loop_test(tc, test_cycles_back_reference_to_owner_first, 0,
+                        (int)(sizeof owned_shapes / sizeof owned_shapes[0]));
     tcase_add_loop_test(tc, test_cycles_against_kosaraju, 0, 3);
     tcase_add_test(tc, test_cycles_sorted_by_retained);
     tcase_add_test(tc, test_cycles_no_reference_leaks);

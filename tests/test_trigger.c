@@ -605,6 +605,30 @@ START_TEST(test_trigger_cli_usage_and_run)
 }
 END_TEST
 
+START_TEST(test_trigger_cli_run_errors_read_like_python)
+{
+    /* Check whether `refscope run` reports a missing module and a script's
+     * uncaught exception as python itself does: the same traceback, no
+     * frames of refscope's bootstrap or runpy, the same exit status. */
+    char out[8192], plain[8192];
+    fixture_init();
+    int status = run(out, sizeof out, "cd %s && %s %s run --quiet -m no_such_module_rs", fx.dir, fx.env, CLI);
+    ck_assert_msg(status == 1, "exit %d: %s", status, out);
+    ck_assert_msg(strstr(out, ": No module named no_such_module_rs\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "Traceback") == NULL && strstr(out, "<string>") == NULL, "%s", out);
+    write_file("boom.py", "def fail():\n    raise ValueError('boom')\nfail()\n");
+    status = run(out, sizeof out, "cd %s && %s %s run --quiet boom.py", fx.dir, fx.env, CLI);
+    int plain_status = run(plain, sizeof plain, "cd %s && %s %s boom.py", fx.dir, fx.env, RS_PYTHON_EXE);
+    ck_assert_int_eq(status, plain_status);
+    ck_assert_str_eq(out, plain);
+    status = run(out, sizeof out, "cd %s && %s %s run --quiet -m boom", fx.dir, fx.env, CLI);
+    ck_assert_int_eq(status, 1);
+    ck_assert_msg(strstr(out, "<string>") == NULL && strstr(out, "runpy") == NULL &&
+                      strstr(out, "line 2, in fail") != NULL && strstr(out, "ValueError: boom") != NULL,
+                  "%s", out);
+}
+END_TEST
+
 /* --- In terminals ------------------------------------------------------------------ */
 
 /* What the main thread blocks in when the hotkey arrives (see
@@ -1595,6 +1619,7 @@ Suite *suite_trigger(void)
     tcase_add_test(tc, test_trigger_hotkey_without_terminal);
     tcase_add_test(tc, test_trigger_cli_usage_and_run);
     tcase_add_test(tc, test_trigger_client_unlinks_nothing_of_root);
+    tcase_add_test(tc, test_trigger_cli_run_errors_read_like_python);
     suite_add_tcase(s, tc);
     TCase *terminals = tcase_create("terminals");
     tcase_set_timeout(terminals, 150);

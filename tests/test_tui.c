@@ -136,7 +136,7 @@ static const char *sanitizer_env(void)
 /* Starts a shell in a cols x rows pane, runs the leaky program in it
  * (with redirect appended to its command line) and waits for the
  * browser's summary screen. */
-static void tui_start_full(tui *t, int cols, int rows, const char *env, const char *redirect)
+static void tui_start_script(tui *t, int cols, int rows, const char *env, const char *script, const char *redirect)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->socket, sizeof t->socket, "refscope-test-%ld", (long)getpid());
@@ -161,11 +161,15 @@ static void tui_start_full(tui *t, int cols, int rows, const char *env, const ch
     char cmd[1024];
     /* "EXIT""=" on the typed line, so that only the program's exit, not
      * the echo of this command line, puts "EXIT=" on the screen. */
-    snprintf(cmd, sizeof cmd, "%s %s/tests/e2e/leaky_app.py%s; echo \"EXIT\"\"=$?\"", RS_PYTHON_EXE,
-             RS_SOURCE_DIR, redirect);
+    snprintf(cmd, sizeof cmd, "%s %s/%s%s; echo \"EXIT\"\"=$?\"", RS_PYTHON_EXE, RS_SOURCE_DIR, script, redirect);
     tui_type(t, cmd);
     tui_keys(t, "Enter");
     ck_assert_screen(t, "Top suspects");
+}
+
+static void tui_start_full(tui *t, int cols, int rows, const char *env, const char *redirect)
+{
+    tui_start_script(t, cols, rows, env, "tests/e2e/leaky_app.py", redirect);
 }
 
 static void tui_start_redirected(tui *t, int cols, int rows, const char *redirect)
@@ -339,7 +343,7 @@ END_TEST
 START_TEST(test_tui_help_lists_every_key)
 {
     tui t;
-    tui_start(&t, 100, 64);
+    tui_start(&t, 100, 80);
     tui_keys(&t, "?");
     ck_assert_screen(&t, "refscope | help");
     ck_assert_screen(&t, "flags on object rows");
@@ -789,6 +793,541 @@ START_TEST(test_tui_command_line_says_when_full)
 }
 END_TEST
 
+/* true when the screen shows words (spaces and line ends counted as one
+ * blank), so text wrapped over rows is found whole. */
+static bool screen_has_words(tui *t, const char *words)
+{
+    char flat[sizeof t->screen];
+    size_t n = 0;
+    for (const char *p = t->screen; *p && n < sizeof flat - 1; p++) {
+        bool blank = *p == ' ' || *p == '\n';
+        if (blank && (n == 0 || flat[n - 1] == ' '))
+            continue;
+        flat[n++] = blank ? ' ' : *p;
+    }
+    flat[n] = '\0';
+    return strstr(flat, words) != NULL;
+}
+
+/* Polls until the screen shows words (see screen_has_words). */
+static bool tui_wait_words(tui *t, const char *words)
+{
+    for (int i = 0; i < (int)(WAIT_SECONDS * 20); i++) {
+        tui_capture(t);
+        if (screen_has_words(t, words))
+            return true;
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return false;
+}
+
+#define ck_assert_words(t, text) \
+    ck_assert_msg(tui_wait_words((t), (text)), "waited for the words \"%s\"; the screen is:\n%s", (text), (t)->screen)
+
+/* Check whether the object screen opens on what the object holds, a
+ * list's items from [0], with the p c r a hint; Tab jumps to what holds
+ * it; the title shows breadcrumbs and b then a digit jumps back to one;
+ * s marks the sorted column and S reverses it; > scrolls a cut row. */
+START_TEST(test_tui_object_screen_referents_first_and_crumbs)
+{
+    tui t;
+    tui_start_script(&t, 80, 24, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS");
+    ck_assert_screen(&t, "holds: 2000 referents (items in index order)");
+    ck_assert_screen(&t, "p path  c cycle  r retained  a allocation");
+    ck_assert_screen(&t, "\n[0] ");
+    ck_assert_screen(&t, "\n[1] ");
+    ck_assert_msg(strstr(t.screen, "[1999]") == NULL, "the last item shows first:\n%s", t.screen);
+    ck_assert_screen(&t, " 2/2003 "); /* the cursor is on [0], the first row under the heading */
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS > [0]");
+    ck_assert_screen(&t, "held by: 1 referrer");
+    tui_keys(&t, "Tab");
+    ck_assert_screen(&t, " 11/11 "); /* the list holding it, the last row */
+    tui_keys(&t, "Tab");
+    ck_assert_screen(&t, " 2/11 ");
+    /* > shows the part of the rows cut at the right edge. */
+    tui_keys(&t, "Tab");
+    tui_keys(&t, "'>'");
+    ck_assert_screen(&t, "rows scrolled 40 columns right");
+    ck_assert_screen(&t, "list[<function handle.<locals>.on_done");
+    tui_keys(&t, "'<'");
+    tui_keys(&t, "b");
+    ck_assert_screen(&t, "back to:  1 summary  2 CALLBACKS");
+    tui_keys(&t, "2");
+    ck_assert_screen(&t, "holds: 2000 referents");
+    ck_assert_msg(strstr(t.screen, "CALLBACKS > [0]") == NULL, "b 2 did not go back:\n%s", t.screen);
+    tui_keys(&t, "s");
+    ck_assert_screen(&t, "size▼");
+    ck_assert_screen(&t, "sorted by size (biggest first)");
+    tui_keys(&t, "S");
+    ck_assert_screen(&t, "size▲");
+    ck_assert_screen(&t, "sorted by size (smallest first)");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether, at 80 columns, the cycle explorer's advice for the edge
+ * to break and for the edge under the cursor is readable whole (wrapped),
+ * v shows a full value and y sends the why-alive path as OSC 52 (the
+ * tmux buffer gets it) and prints it when the browser ends. */
+START_TEST(test_tui_nothing_cut_at_80_columns)
+{
+    tui t;
+    tui_start_script(&t, 80, 24, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    ck_assert_int_eq(sh("tmux -L %s set -g set-clipboard on", t.socket), 0);
+    tui_keys(&t, "3");
+    ck_assert_screen(&t, "refscope | cycles | summary > cycles");
+    tui_keys(&t, "Enter");
+    ck_assert_words(&t, "edge to break: .parent (__main__.TreeNode -> __main__.TreeNode): make .parent a "
+                        "weakref.ref (or weakref.proxy): it points back to the TreeNode that owns this one");
+    tui_keys(&t, "j");
+    ck_assert_words(&t, "this edge: .children (__main__.TreeNode -> list): set .children to None (or make it a "
+                        "weakref.ref) when done; frees");
+    /* The garbage screen's header wraps: the note and why a row is there. */
+    tui_keys(&t, "4");
+    ck_assert_screen(&t, "refscope | garbage");
+    ck_assert_words(&t, "gc.garbage fills only with gc.DEBUG_SAVEALL or legacy tp_del types.");
+    ck_assert_words(&t, "why: has a finalizer (__del__ of __main__.Connection) and sits in a cycle: reference "
+                        "counting alone never frees it;");
+    ck_assert_words(&t, "runs the finalizer then, at an unpredictable time");
+    /* y on the first callback: its path goes to the clipboard. */
+    tui_keys(&t, "1");
+    ck_assert_screen(&t, "Top suspects");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS");
+    tui_keys(&t, "y");
+    ck_assert_words(&t, "copied to the clipboard (and printed on exit): sys.modules['__main__'].CALLBACKS[0]");
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "tmux -L %s show-buffer 2>/dev/null", t.socket);
+    char buffer[512] = "";
+    for (int i = 0; i < 200 && strstr(buffer, "CALLBACKS[0]") == NULL; i++) {
+        FILE *p = popen(cmd, "r");
+        size_t n = p ? fread(buffer, 1, sizeof buffer - 1, p) : 0;
+        buffer[n] = '\0';
+        if (p)
+            pclose(p);
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    ck_assert_str_eq(buffer, "sys.modules['__main__'].CALLBACKS[0]");
+    /* v: the function's full repr in a pane. */
+    tui_keys(&t, "v");
+    ck_assert_screen(&t, "full value of function");
+    ck_assert_screen(&t, "<function handle.<locals>.on_done at 0x");
+    tui_keys(&t, "Q");
+    ck_assert_screen(&t, "refscope: copied why-alive path: sys.modules['__main__'].CALLBACKS[0]");
+    ck_assert_screen(&t, "EXIT=0");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether a opens the whole allocation traceback as a screen (with
+ * tracemalloc on), wrapped and scrollable, and says what to do without. */
+START_TEST(test_tui_allocation_traceback_screen)
+{
+    tui t;
+    tui_start_script(&t, 200, 50, "LANG=C.UTF-8 PYTHONTRACEMALLOC=10", "examples/leaky_service.py", "");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS");
+    tui_keys(&t, "a");
+    ck_assert_screen(&t, "allocation traceback of function at 0x");
+    ck_assert_screen(&t, "Allocated at (most recent call last):");
+    ck_assert_screen(&t, "leaky_service.py\", line ");
+    ck_assert_screen(&t, "def on_done():");
+    ck_assert_screen(&t, "handle(\"req-%05d\" % i)");
+    ck_assert_screen(&t, "summary > CALLBACKS > allocation");
+    tui_keys(&t, "q");
+    ck_assert_screen(&t, "holds: 2000 referents");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether the cycles and closures screens fold rows that share a
+ * shape into one row with the right count and totals, compared with what
+ * s.cycles() and the functions' cells say. */
+START_TEST(test_tui_grouping_counts_and_totals)
+{
+    rs_py_run("import refscope\n"
+              "def fmt(b):\n"
+              "    v, u = float(b), 0\n"
+              "    while v >= 1024 and u < 5:\n"
+              "        v, u = v / 1024, u + 1\n"
+              "    return '%dB' % b if u == 0 else ('%.1f%s' if v < 10 else '%.0f%s') % (v, 'BKMGTP'[u])\n"
+              "class GSession:\n    def __init__(self): self.state = GSessionState(self)\n"
+              "class GSessionState:\n    def __init__(self, session): self.session = session; self.pad = [0] * 10\n"
+              "GSESS = [GSession() for _ in range(1000)]\n"
+              "def gmake(i):\n    blob = bytearray(3000 + i)\n    def cb(): return blob\n    return cb\n"
+              "GCBS = [gmake(i) for i in range(700)]\n"
+              "s = refscope.snapshot()\n"
+              "want = [c for c in s.cycles() if sorted(type(o).__name__ for o in c.objects) == "
+              "['GSession', 'GSessionState']]\n"
+              "rows = refscope._screen_rows(s, 'cycles')\n"
+              "grp = [r for r in rows if 'x cycle of 2: ' in r and 'GSessionState' in r]\n");
+    ck_assert_int_eq(rs_py_long("len(want)"), 1000);
+    ck_assert_int_eq(rs_py_long("len(grp)"), 1);
+    ck_assert_str_eq(rs_py_str("grp[0].split()[3]"), "1000");
+    ck_assert_str_eq(rs_py_str("grp[0].split()[0] == fmt(sum(c.retained for c in want))"), "True");
+    ck_assert_str_eq(rs_py_str("grp[0].split()[1] == fmt(sum(c.size for c in want))"), "True");
+    /* No other row shows one of those cycles alone. */
+    ck_assert_int_eq(rs_py_long("sum('GSessionState' in r for r in rows)"), 1);
+    /* The report folds them into one entry too, with the same totals. */
+    rs_py_run("import json\n"
+              "rep = json.loads(refscope.report(format='json', top=50, snapshot=s))\n"
+              "ent = [c for c in rep['cycles']['top'] if any('GSessionState' in t for t in c['types'])]\n"
+              "text = refscope.report(top=50, snapshot=s)\n");
+    ck_assert_int_eq(rs_py_long("len(ent)"), 1);
+    ck_assert_int_eq(rs_py_long("ent[0]['cycles']"), 1000);
+    ck_assert_str_eq(rs_py_str("ent[0]['retained'] == sum(c.retained for c in want)"), "True");
+    ck_assert_str_eq(rs_py_str("ent[0]['size'] == sum(c.size for c in want)"), "True");
+    ck_assert_str_eq(rs_py_str("'1000 x cycle of 2 objects' in text"), "True");
+    rs_py_run("import sys\n"
+              "crows = [r for r in refscope._screen_rows(s, 'closures') if \"'blob' in gmake\" in r]\n"
+              "cells = [f.__closure__[0].cell_contents for f in GCBS]\n");
+    ck_assert_int_eq(rs_py_long("len(crows)"), 1);
+    ck_assert_str_eq(rs_py_str("crows[0].startswith(\"700 x 'blob' in gmake.<locals>.cb()\")"), "True");
+    ck_assert_str_eq(rs_py_str("fmt(sum(sys.getsizeof(b) for b in cells)) in crows[0].split()"), "True");
+    ck_assert_str_eq(rs_py_str("fmt(sum(s.retained_size(b) for b in cells)) in crows[0].split()"), "True");
+    rs_py_run("s.close()\ndel s, want, rows, grp, crows, cells, GSESS, GCBS, rep, ent, text\n");
+}
+END_TEST
+
+/* The bottom line of the captured screen. */
+static const char *last_line(tui *t)
+{
+    size_t n = strlen(t->screen);
+    while (n > 0 && t->screen[n - 1] == '\n')
+        t->screen[--n] = '\0';
+    const char *nl = strrchr(t->screen, '\n');
+    return nl ? nl + 1 : t->screen;
+}
+
+/* Check whether a filter on the threads screen keeps the thread and frame
+ * rows of the locals it shows, / starts empty with the last filter a key
+ * (Up) away, and f finds a row without hiding the others. */
+START_TEST(test_tui_filter_keeps_threads_and_find_hides_nothing)
+{
+    tui t;
+    tui_start_script(&t, 80, 24, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    tui_keys(&t, "6");
+    ck_assert_screen(&t, "refscope | threads and frames");
+    tui_type(&t, "/config");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "filter 'config'");
+    ck_assert_screen(&t, "thread 'worker'");
+    ck_assert_screen(&t, "frame worker() leaky_service.py");
+    ck_assert_screen(&t, "    config ");
+    ck_assert_msg(strstr(t.screen, "MainThread") == NULL, "the filter kept a thread without matches:\n%s", t.screen);
+    tui_type(&t, "/");
+    ck_assert_msg(tui_wait(&t, "\n/") && strcmp(last_line(&t), "/") == 0, "the / line is not empty: '%s'",
+                  last_line(&t));
+    tui_keys(&t, "Up");
+    ck_assert_screen(&t, "\n/config");
+    tui_keys(&t, "C-u Enter");
+    ck_assert_screen(&t, "MainThread");
+    /* f jumps to a match and hides no row. */
+    tui_keys(&t, "2");
+    ck_assert_screen(&t, "refscope | types");
+    tui_type(&t, "f");
+    tui_type(&t, "TreeNode");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "found 'TreeNode'");
+    ck_assert_screen(&t, "__main__.TreeNode");
+    tui_keys(&t, "g");
+    ck_assert_screen(&t, "bytearray");
+    ck_assert_msg(strstr(t.screen, "filter '") == NULL, "f filtered:\n%s", t.screen);
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether filtering more than 100000 rows shows its progress and
+ * Esc stops it, leaving the list as it was (each row's repr takes 1 ms,
+ * so the filter would run for minutes). */
+START_TEST(test_tui_long_filter_shows_progress_and_stops)
+{
+    tui t;
+    tui_start_script(&t, 100, 30, "LANG=C.UTF-8", "tests/e2e/slow_rows.py", "");
+    tui_command(&t, "eval BIG");
+    ck_assert_screen(&t, "holds: 200000 referents");
+    tui_type(&t, "/nothing-matches");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "refscope: filtering (Esc stops)...");
+    tui_keys(&t, "Escape");
+    ck_assert_screen(&t, "filter stopped: the list is as it was");
+    ck_assert_screen(&t, "holds: 200000 referents");
+    ck_assert_screen(&t, "/200003 ");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether Tab completes a qualified type name after :type (the
+ * module part, then the class) as it does a bare one. */
+START_TEST(test_tui_tab_completes_qualified_type_names)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    tui_type(&t, ":type __main__.Sess");
+    tui_keys(&t, "Tab");
+    ck_assert_screen(&t, "\n:type __main__.Session");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "300 objects of type __main__.Session");
+    tui_type(&t, ":type __mai");
+    tui_keys(&t, "Tab");
+    ck_assert_screen(&t, "\n:type __main__.");
+    tui_keys(&t, "Escape");
+    tui_type(&t, ":type TreeNo");
+    tui_keys(&t, "Tab");
+    ck_assert_screen(&t, "\n:type TreeNode");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether the closures and threads screens leave out the standard
+ * library's closures and frames until H shows them, and H hides them
+ * again. */
+START_TEST(test_tui_stdlib_rows_hidden_until_toggled)
+{
+    tui t;
+    tui_start_script(&t, 120, 40, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    tui_keys(&t, "5");
+    ck_assert_words(&t, "Standard library closures:");
+    ck_assert_words(&t, "hidden (H)");
+    ck_assert_screen(&t, " 1/1 "); /* only the program's own group */
+    tui_keys(&t, "H");
+    ck_assert_words(&t, "shown (H)");
+    ck_assert_msg(strstr(t.screen, " 1/1 ") == NULL, "H showed nothing more:\n%s", t.screen);
+    tui_keys(&t, "6");
+    ck_assert_words(&t, "Standard library frames: 0 shown (H)");
+    ck_assert_screen(&t, "threading.py");
+    tui_keys(&t, "H");
+    ck_assert_words(&t, "hidden (H)");
+    ck_assert_msg(strstr(t.screen, "threading.py") == NULL, "H left threading.py frames:\n%s", t.screen);
+    ck_assert_screen(&t, "frame worker() leaky_service.py");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether the value pane (v) holds a whole string and an exception
+ * with its traceback as Python formats it, wrapped at the width and
+ * nothing left out. */
+START_TEST(test_tui_value_pane_shows_everything)
+{
+    rs_py_run("import refscope, traceback\n"
+              "def deep_failure():\n    raise ValueError('deep problem ' * 12)\n"
+              "try:\n    deep_failure()\nexcept ValueError as e:\n    VERR = e\n"
+              "VSTR = 'x' * 5000 + '\\nthe end'\n"
+              "s = refscope.snapshot()\n"
+              "erows = refscope._screen_rows(s, 'value', VERR)\n"
+              "srows = refscope._screen_rows(s, 'value', VSTR)\n"
+              "etext = ''.join(traceback.format_exception(VERR)).rstrip('\\n')\n");
+    ck_assert_str_eq(rs_py_str("all(len(r) <= 80 for r in erows + srows)"), "True");
+    ck_assert_str_eq(rs_py_str("''.join(srows) == VSTR.replace('\\n', '')"), "True");
+    ck_assert_str_eq(rs_py_str("srows[-1]"), "the end");
+    ck_assert_int_eq(rs_py_long("len(srows)"), (5000 + 79) / 80 + 1);
+    ck_assert_str_eq(rs_py_str("''.join(erows) == etext.replace('\\n', '')"), "True");
+    ck_assert_str_eq(rs_py_str("any('in deep_failure' in r for r in erows)"), "True");
+    rs_py_run("s.close()\ndel s, erows, srows, etext, VERR, VSTR\n");
+}
+END_TEST
+
+/* The screen line that holds text, copied into line (empty when none). */
+static void line_with(tui *t, const char *text, char *line, size_t len)
+{
+    const char *at = strstr(t->screen, text);
+    line[0] = '\0';
+    if (at == NULL)
+        return;
+    const char *start = at;
+    while (start > t->screen && start[-1] != '\n')
+        start--;
+    const char *end = strchr(at, '\n');
+    snprintf(line, len, "%.*s", (int)(end ? end - start : (long)strlen(start)), start);
+}
+
+/* Check whether, on a terminal 160 columns wide or more, the object screen
+ * shows what it holds and what holds it side by side, each pane with its
+ * rows, the cursor crossing over with Tab, and both sections kept apart
+ * when sorted either way. */
+START_TEST(test_tui_object_panes_side_by_side_when_wide)
+{
+    tui t;
+    char line[1024];
+    tui_start_script(&t, 200, 50, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS > [0]");
+    line_with(&t, "holds: 8 referents", line, sizeof line);
+    ck_assert_msg(strstr(line, "|held by: 1 referrer") != NULL, "not side by side: '%s'\n%s", line, t.screen);
+    line_with(&t, ".__code__", line, sizeof line);
+    ck_assert_msg(strstr(line, "|[0] ") != NULL && strstr(line, "list") != NULL, "no holder on the right: '%s'", line);
+    tui_keys(&t, "Tab");
+    ck_assert_screen(&t, " 11/11 ");
+    const char *sorts[] = {"s", "S"};
+    for (int i = 0; i < 2; i++) {
+        tui_keys(&t, sorts[i]);
+        ck_assert_screen(&t, i == 0 ? "size▼" : "size▲");
+        line_with(&t, "holds: 8 referents", line, sizeof line);
+        ck_assert_msg(strstr(line, "|held by: 1 referrer") != NULL, "sections mixed by %s: '%s'\n%s", sorts[i], line,
+                      t.screen);
+    }
+    /* Narrower than 160 columns: one list again. */
+    ck_assert_int_eq(sh("tmux -L %s resize-window -x 120 -y 40", t.socket), 0);
+    ck_assert_screen(&t, "\nholds: 8 referents");
+    line_with(&t, "holds: 8 referents", line, sizeof line);
+    ck_assert_msg(strstr(line, "held by") == NULL, "still two panes at 120 columns: '%s'", line);
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether :refresh keeps the back stack: each place finds its object
+ * in the new snapshot, so Backspace still walks back the way it came. */
+START_TEST(test_tui_refresh_keeps_back_stack)
+{
+    tui t;
+    tui_start_script(&t, 100, 30, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "summary > CALLBACKS > [0]");
+    tui_command(&t, "refresh");
+    ck_assert_screen(&t, "new snapshot:");
+    ck_assert_screen(&t, "summary > CALLBACKS > [0]");
+    ck_assert_screen(&t, "function at 0x");
+    tui_keys(&t, "BSpace");
+    ck_assert_screen(&t, "holds: 2000 referents (items in index order)");
+    ck_assert_msg(strstr(t.screen, "> [0]") == NULL, "still on [0]:\n%s", t.screen);
+    tui_keys(&t, "BSpace");
+    ck_assert_screen(&t, "Top suspects");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether the man page's key table names every key of the browser's
+ * key table (refscope._key_table()), so a new key cannot go undocumented. */
+START_TEST(test_tui_man_page_documents_every_key)
+{
+    char path[512], text[65536];
+    snprintf(path, sizeof path, "%s/man/refscope.1", RS_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    char *keys = strstr(text, ".SS Keys");
+    ck_assert_ptr_nonnull(keys);
+    char *end = strstr(keys, ".TE");
+    ck_assert_ptr_nonnull(end);
+    *end = '\0';
+    rs_py_run("import refscope\n");
+    long n = rs_py_long("len(refscope._refscope._key_table())");
+    for (long i = 0; i < n; i++) {
+        char expr[128], name[64];
+        snprintf(expr, sizeof expr, "refscope._refscope._key_table()[%ld][0]", i);
+        snprintf(name, sizeof name, "%s", rs_py_str(expr));
+        bool found = name[0] >= '1' && name[0] <= '7' && name[1] == '\0' && strstr(keys, "\n1 ... 7\t") != NULL;
+        /* As a word of the key column: the text before the tab of a line. */
+        for (char *line = keys; !found && line != NULL; line = strchr(line + 1, '\n')) {
+            char column[128];
+            size_t k = 0;
+            for (char *p = line + (line[0] == '\n'); *p && *p != '\t' && *p != '\n' && k < sizeof column - 1; p++)
+                column[k++] = *p;
+            column[k] = '\0';
+            for (char *word = strtok(column, " "); word != NULL && !found; word = strtok(NULL, " "))
+                found = strcmp(word, name) == 0;
+        }
+        ck_assert_msg(found, "man/refscope.1 does not document the key '%s'", name);
+    }
+}
+END_TEST
+
+/* One row of the README's walkthrough: keys (tmux key names) and the text
+ * the screen then shows. */
+typedef struct walk_step {
+    char keys[4][128];
+    int key_count;
+    char expect[128];
+} walk_step;
+
+/* Copies the backticked pieces of cell into out (at most max); returns
+ * how many. */
+static int backticked(const char *cell, const char *end, char out[][128], int max, size_t size)
+{
+    int n = 0;
+    for (const char *p = cell; p < end && n < max;) {
+        const char *open = memchr(p, '`', (size_t)(end - p));
+        const char *close = open ? memchr(open + 1, '`', (size_t)(end - open - 1)) : NULL;
+        if (close == NULL)
+            break;
+        snprintf(out[n++], size, "%.*s", (int)(close - open - 1), open + 1);
+        p = close + 1;
+    }
+    return n;
+}
+
+/* Reads the walkthrough table of README.md into steps; returns the count. */
+static int read_walkthrough(walk_step *steps, int max)
+{
+    char path[512], text[65536];
+    snprintf(path, sizeof path, "%s/README.md", RS_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *section = strstr(text, "### Walkthrough");
+    ck_assert_ptr_nonnull(section);
+    const char *line = strstr(section, "\n|---");
+    ck_assert_ptr_nonnull(line);
+    int count = 0;
+    for (line = strchr(line + 1, '\n'); line && line[1] == '|' && count < max; line = strchr(line + 1, '\n')) {
+        const char *row = line + 1, *end = strchr(row, '\n');
+        const char *c1 = strchr(row + 1, '|'), *c2 = c1 ? strchr(c1 + 1, '|') : NULL;
+        const char *c3 = c2 ? strchr(c2 + 1, '|') : NULL;
+        ck_assert_msg(c3 != NULL && c3 < end, "walkthrough row without three columns: %.*s", (int)(end - row), row);
+        char keys[8][128], expect[1][128];
+        walk_step *w = &steps[count++];
+        w->key_count = backticked(c1, c2, keys, 8, sizeof keys[0]);
+        ck_assert_msg(w->key_count >= 1 && w->key_count <= 3, "a walkthrough leak takes %d keys: %.*s", w->key_count,
+                      (int)(end - row), row);
+        for (int k = 0; k < w->key_count; k++)
+            snprintf(w->keys[k], sizeof w->keys[k], "%s", keys[k]);
+        ck_assert_int_eq(backticked(c2, c3, expect, 1, sizeof expect[0]), 1);
+        snprintf(w->expect, sizeof w->expect, "%s", expect[0]);
+    }
+    return count;
+}
+
+static const int walk_sizes[][2] = {{80, 24}, {200, 50}};
+
+/* Check whether every planted leak of examples/leaky_service.py is reached
+ * from the summary with the keys README.md's walkthrough gives (three at
+ * most), at 80x24 and at 200x50. */
+START_TEST(test_tui_walkthrough_reaches_each_leak)
+{
+    walk_step steps[16];
+    int count = read_walkthrough(steps, 16);
+    ck_assert_int_ge(count, 6);
+    tui t;
+    tui_start_script(&t, walk_sizes[_i][0], walk_sizes[_i][1], "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    for (int i = 0; i < count; i++) {
+        tui_keys(&t, "1");
+        ck_assert_screen(&t, "Top suspects");
+        ck_assert_msg(strstr(t.screen, steps[i].expect) == NULL, "the summary already shows \"%s\":\n%s",
+                      steps[i].expect, t.screen);
+        for (int k = 0; k < steps[i].key_count; k++) {
+            char key[160];
+            snprintf(key, sizeof key, "'%.100s'", steps[i].keys[k]);
+            tui_keys(&t, key);
+        }
+        ck_assert_screen(&t, steps[i].expect);
+    }
+    tui_stop(&t);
+}
+END_TEST
+
 Suite *suite_tui(void)
 {
     Suite *s = suite_create("tui");
@@ -822,6 +1361,20 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_ctrl_c_interrupts_eval);
     tcase_add_test(tc, test_tui_ctrl_z_suspends_and_fg_resumes);
     tcase_add_test(tc, test_tui_command_line_says_when_full);
+    tcase_add_test(tc, test_tui_object_screen_referents_first_and_crumbs);
+    tcase_add_test(tc, test_tui_nothing_cut_at_80_columns);
+    tcase_add_test(tc, test_tui_allocation_traceback_screen);
+    tcase_add_test(tc, test_tui_man_page_documents_every_key);
+    tcase_add_test(tc, test_tui_refresh_keeps_back_stack);
+    tcase_add_test(tc, test_tui_tab_completes_qualified_type_names);
+    tcase_add_test(tc, test_tui_stdlib_rows_hidden_until_toggled);
+    tcase_add_test(tc, test_tui_value_pane_shows_everything);
+    tcase_add_test(tc, test_tui_object_panes_side_by_side_when_wide);
+    tcase_add_test(tc, test_tui_long_filter_shows_progress_and_stops);
+    tcase_add_test(tc, test_tui_grouping_counts_and_totals);
+    tcase_add_test(tc, test_tui_filter_keeps_threads_and_find_hides_nothing);
+    tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
+                        (int)(sizeof walk_sizes / sizeof walk_sizes[0]));
     suite_add_tcase(s, tc);
     return s;
 }

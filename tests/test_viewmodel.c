@@ -294,6 +294,105 @@ START_TEST(test_viewmodel_history_stack)
 }
 END_TEST
 
+/* A tree listed parent first: thread, its frames, their locals. */
+static const char *tree_names[] = {"thread main", "frame main()", "local x", "local big_config", "frame run()",
+                                   "local y",     "thread worker", "frame work()", "local config"};
+static const size_t tree_parents[] = {SIZE_MAX, 0, 1, 1, 0, 4, SIZE_MAX, 6, 7};
+
+static size_t tree_parent(void *ctx, size_t row)
+{
+    (void)ctx;
+    return tree_parents[row];
+}
+
+static int tree_matches(void *ctx, size_t row, const char *pattern)
+{
+    (void)ctx;
+    return strcasestr(tree_names[row], pattern) != NULL;
+}
+
+static const vm_source tree_source = {.matches = tree_matches, .parent = tree_parent};
+
+/* Check whether a filter on a tree-shaped list keeps the parent rows of
+ * each match (thread and frame of a local), once each and in order. */
+START_TEST(test_viewmodel_filter_keeps_parents)
+{
+    vm_list list;
+    size_t n = sizeof tree_names / sizeof tree_names[0];
+    vm_list_init(&list, &tree_source, NULL, n);
+    ck_assert_int_eq(vm_list_filter(&list, "config"), 0);
+    size_t want[] = {0, 1, 3, 6, 7, 8};
+    ck_assert_uint_eq(list.count, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < list.count; i++)
+        ck_assert_uint_eq(vm_list_row(&list, i), want[i]);
+    /* A match that is itself a parent is not listed twice. */
+    ck_assert_int_eq(vm_list_filter(&list, "main"), 0);
+    size_t want2[] = {0, 1};
+    ck_assert_uint_eq(list.count, 2);
+    for (size_t i = 0; i < list.count; i++)
+        ck_assert_uint_eq(vm_list_row(&list, i), want2[i]);
+    vm_list_clear(&list);
+}
+END_TEST
+
+static int stop_after(void *ctx, size_t done, size_t total)
+{
+    size_t *calls = ctx;
+    ck_assert_uint_le(done, total);
+    return ++*calls >= 2;
+}
+
+static int always_matches(void *ctx, size_t row, const char *pattern)
+{
+    (void)ctx;
+    (void)row;
+    (void)pattern;
+    return 1;
+}
+
+/* Check whether a long filter reports progress every VM_PROGRESS_ROWS rows
+ * and, when told to stop, leaves the list as it was. */
+START_TEST(test_viewmodel_filter_progress_stops)
+{
+    static const vm_source every = {.matches = always_matches};
+    vm_list list;
+    size_t total = 5 * VM_PROGRESS_ROWS;
+    vm_list_init(&list, &every, NULL, total);
+    size_t calls = 0;
+    ck_assert_int_eq(vm_list_filter_progress(&list, "x", stop_after, &calls), 1);
+    ck_assert_uint_eq(calls, 2);
+    ck_assert_uint_eq(list.count, total);
+    ck_assert_str_eq(list.filter, "");
+    ck_assert_ptr_null(list.order);
+    calls = 0;
+    ck_assert_int_eq(vm_list_filter_progress(&list, "x", NULL, NULL), 0);
+    ck_assert_str_eq(list.filter, "x");
+    vm_list_clear(&list);
+}
+END_TEST
+
+/* Check whether the history lists its places oldest first and drops the
+ * newest ones (jumping back to a breadcrumb). */
+START_TEST(test_viewmodel_history_at_and_drop)
+{
+    vm_history h;
+    vm_history_init(&h);
+    for (int i = 0; i < VM_HISTORY_MAX + 3; i++) {
+        vm_place p = {.screen = i};
+        vm_history_push(&h, &p);
+    }
+    ck_assert_uint_eq(vm_history_depth(&h), VM_HISTORY_MAX);
+    ck_assert_int_eq(vm_history_at(&h, 0)->screen, 3);
+    ck_assert_int_eq(vm_history_at(&h, VM_HISTORY_MAX - 1)->screen, VM_HISTORY_MAX + 2);
+    vm_history_drop(&h, 10);
+    vm_place top;
+    ck_assert(vm_history_pop(&h, &top));
+    ck_assert_int_eq(top.screen, VM_HISTORY_MAX + 2 - 10);
+    vm_history_drop(&h, 100000);
+    ck_assert_uint_eq(vm_history_depth(&h), 0);
+}
+END_TEST
+
 Suite *suite_viewmodel(void)
 {
     Suite *s = suite_create("viewmodel");
@@ -306,6 +405,9 @@ Suite *suite_viewmodel(void)
     tcase_add_test(tc, test_viewmodel_find_next_previous);
     tcase_add_test(tc, test_viewmodel_virtual_scrolling);
     tcase_add_test(tc, test_viewmodel_history_stack);
+    tcase_add_test(tc, test_viewmodel_filter_keeps_parents);
+    tcase_add_test(tc, test_viewmodel_filter_progress_stops);
+    tcase_add_test(tc, test_viewmodel_history_at_and_drop);
     suite_add_tcase(s, tc);
     return s;
 }
