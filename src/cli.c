@@ -162,7 +162,9 @@ static void signal_name(int signum, char *buf, size_t len)
 
 /* Run as `python -c BOOTSTRAP SIGNUM SIGNAME QUIET KIND TARGET ARGS...`.
  * The program runs through runpy in its own __main__, as `python script.py`
- * or `python -m module` would run it. */
+ * or `python -m module` would run it; an exception it raises shows its
+ * traceback from the program's first frame on, as Python shows it, and a
+ * module or script runpy cannot find is one line. */
 static const char bootstrap[] =
     "def _refscope_run():\n"
     "    import os, runpy, sys\n"
@@ -178,11 +180,21 @@ static const char bootstrap[] =
     "            print('refscope: PID %d: `kill -%s %d` opens the browser on this terminal, '\n"
     "                  '`refscope attach %d` on another' % (pid, signame, pid, pid), file=sys.stderr)\n"
     "    sys.argv = [target] + args\n"
-    "    if kind == '-m':\n"
-    "        runpy.run_module(target, run_name='__main__', alter_sys=True)\n"
-    "    else:\n"
-    "        sys.path[0] = os.path.dirname(os.path.abspath(target))\n"
-    "        runpy.run_path(target, run_name='__main__')\n"
+    "    try:\n"
+    "        if kind == '-m':\n"
+    "            runpy.run_module(target, run_name='__main__', alter_sys=True)\n"
+    "        else:\n"
+    "            sys.path[0] = os.path.dirname(os.path.abspath(target))\n"
+    "            runpy.run_path(target, run_name='__main__')\n"
+    "    except Exception as e:\n"
+    "        tb, ours = e.__traceback__, ('<string>', '<frozen runpy>', getattr(runpy, '__file__', None))\n"
+    "        while tb is not None and tb.tb_frame.f_code.co_filename in ours:\n"
+    "            tb = tb.tb_next\n"
+    "        if tb is None and not isinstance(e, SyntaxError):\n"
+    "            print('refscope: run: %s' % e, file=sys.stderr)\n"
+    "        else:\n"
+    "            sys.excepthook(type(e), e.with_traceback(tb), tb)\n"
+    "        sys.exit(1)\n"
     "_refscope_run()\n";
 
 static int run_usage(void);

@@ -573,7 +573,9 @@ START_TEST(test_trigger_cli_usage_and_run)
     /* Check whether the command answers --help/--version (also as
      * python3 -m refscope), rejects a bad command line with status 2, and
      * whether `run` runs a script and a module with install() done, their
-     * arguments, and the program's exit status. */
+     * arguments, and the program's exit status, and whether a program's
+     * exception shows as Python shows it (no bootstrap or runpy frames) and
+     * a module that does not exist is one line, not a traceback. */
     char out[8192];
     fixture_init();
     ck_assert_int_eq(run(out, sizeof out, "%s --version", CLI), 0);
@@ -601,6 +603,17 @@ START_TEST(test_trigger_cli_usage_and_run)
     status = run(out, sizeof out, "cd %s && %s %s run --quiet -m probe x", fx.dir, fx.env, CLI);
     ck_assert_msg(status == 7 && strstr(out, "handler None") && strstr(out, "argv ['x'] __main__") &&
                       strstr(out, "`kill") == NULL,
+                  "exit %d: %s", status, out);
+
+    write_file("boom.py", "def f():\n    raise ValueError('boom here')\nf()\n");
+    status = run(out, sizeof out, "cd %s && %s %s run -q boom.py", fx.dir, fx.env, CLI);
+    ck_assert_msg(status == 1 && strstr(out, "Traceback (most recent call last):\n  File \"") != NULL &&
+                      strstr(out, "boom.py\", line 2, in f") && strstr(out, "ValueError: boom here") &&
+                      strstr(out, "<string>") == NULL && strstr(out, "runpy") == NULL,
+                  "exit %d: %s", status, out);
+    status = run(out, sizeof out, "cd %s && %s %s run -q -m no_such_module_here", fx.dir, fx.env, CLI);
+    ck_assert_msg(status == 1 && strstr(out, "refscope: run: No module named no_such_module_here") &&
+                      strstr(out, "Traceback") == NULL,
                   "exit %d: %s", status, out);
 }
 END_TEST
