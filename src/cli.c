@@ -322,8 +322,16 @@ static int target_open(const char *text, target *t)
     t->pid = (pid_t)pid;
     struct stat st;
     snprintf(path, sizeof path, "/proc/%ld", pid);
-    if (stat(path, &st) < 0 || process_state(t->pid, NULL, NULL) == 'Z')
+    char state = process_state(t->pid, NULL, NULL);
+    if (stat(path, &st) < 0 || state == 'Z')
         return fail(EXIT_FAILED, "no process with PID %ld is running", pid);
+    /* A stopped process cannot answer, and Ctrl-C could not give up. */
+    if (state == 'T')
+        return fail(EXIT_FAILED, "PID %ld is stopped (Ctrl-Z or SIGSTOP); resume it (fg in its shell, or kill -CONT "
+                    "%ld) and try again", pid, pid);
+    if (state == 't')
+        return fail(EXIT_FAILED, "PID %ld is stopped by a debugger or tracer; let it continue there and try again",
+                    pid);
     t->uid = st.st_uid;
     if (t->pid == getpid())
         return fail(EXIT_USAGE, "PID %ld is this refscope command itself", pid);
@@ -860,6 +868,10 @@ static int attach_wait(int conn, int tty, const target *t)
             if (!open && !cancelling) {
                 rs_attach_send(conn, "cancel");
                 cancelling = true;
+            } else if (!open) { /* it does not answer (stopped meanwhile?): leave; it finds the terminal hung up */
+                status = fail(EXIT_FAILED, "gave up without waiting for PID %ld to answer; if its browser opens "
+                              "later, it finds no terminal and the program goes on", (long)t->pid);
+                break;
             }
         }
         if (!open && !noticed && elapsed_ms(&start) > NOTICE_AFTER_MS) {

@@ -742,6 +742,44 @@ START_TEST(test_trigger_attach_stuck_main_thread)
 }
 END_TEST
 
+START_TEST(test_trigger_stopped_target)
+{
+    /* Check whether report and attach refuse a stopped program at once,
+     * saying how to resume it, and whether, when the program is stopped
+     * after attach connected, a second Ctrl-C leaves without its answer
+     * (the first one waits for the program to confirm). */
+    char out[4096];
+    fixture_init();
+    if (!terminal_tests_possible())
+        return;
+    pid_t pid = start_target("--install --wait blocked", PLAIN);
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    int status = run(out, sizeof out, "timeout 60 %s report %ld", CLI, (long)pid);
+    ck_assert_msg(status == 1 && strstr(out, "is stopped (Ctrl-Z or SIGSTOP)") && strstr(out, "kill -CONT"),
+                  "exit %d: %s", status, out);
+    status = run(out, sizeof out, "timeout 60 %s attach %ld", CLI, (long)pid);
+    ck_assert_msg(status == 1 && strstr(out, "is stopped (Ctrl-Z or SIGSTOP)"), "exit %d: %s", status, out);
+    ck_assert_int_eq(kill(pid, SIGCONT), 0);
+
+    char args[256];
+    snprintf(args, sizeof args, "%s attach %ld", CLI, (long)pid);
+    start_client("env", args);
+    ck_assert_msg(wait_pane("client", "has not opened the browser after"), "no word about the wait:\n%s",
+                  pane("client"));
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    bool left = false;
+    for (double end = now() + WAIT; !left && now() < end; pause_briefly()) {
+        tmux_keys("client", "C-c");
+        left = strstr(pane("client"), "client-exit=1") != NULL;
+    }
+    ck_assert_int_eq(kill(pid, SIGCONT), 0);
+    ck_assert_msg(left, "Ctrl-C did not give up on a stopped program:\n%s", pane("client"));
+    ck_assert_msg(strstr(pane("client"), "gave up without waiting for PID") != NULL, "%s", pane("client"));
+    ck_assert_int_eq(alternate("client"), 0);
+    assert_target_alive(pid);
+}
+END_TEST
+
 START_TEST(test_trigger_report)
 {
     /* Check whether `refscope report PID` prints the program's report as
@@ -1618,6 +1656,7 @@ Suite *suite_trigger(void)
     tcase_add_test(terminals, test_trigger_attach_background_job);
     tcase_add_test(terminals, test_trigger_attach_stuck_main_thread);
     tcase_add_test(terminals, test_trigger_report);
+    tcase_add_test(terminals, test_trigger_stopped_target);
     tcase_add_test(terminals, test_trigger_other_user_refused);
     tcase_add_test(terminals, test_trigger_target_dies_while_attached);
     tcase_add_test(terminals, test_trigger_breakpoint_browse);
