@@ -168,7 +168,12 @@ static void signal_name(int signum, char *buf, size_t len)
 static const char bootstrap[] =
     "def _refscope_run():\n"
     "    import os, runpy, sys\n"
-    "    import refscope\n"
+    "    try:\n"
+    "        import refscope\n"
+    "    except ImportError as e:\n"
+    "        sys.exit('refscope: run: %s cannot import refscope (%s); this refscope is built for Python '\n"
+    "                 '" RS_PYTHON_VERSION ": set REFSCOPE_PYTHON to that Python, or build refscope for this one '\n"
+    "                 '(make PYTHON=%s)' % (sys.executable, e, sys.executable))\n"
     "    _, signum, signame, quiet, kind, target, *args = sys.argv\n"
     "    try:\n"
     "        refscope.install(int(signum))\n"

@@ -575,7 +575,9 @@ START_TEST(test_trigger_cli_usage_and_run)
      * whether `run` runs a script and a module with install() done, their
      * arguments, and the program's exit status, and whether a program's
      * exception shows as Python shows it (no bootstrap or runpy frames) and
-     * a module that does not exist is one line, not a traceback. */
+     * a module that does not exist is one line, not a traceback, and
+     * whether a Python that cannot import refscope (REFSCOPE_PYTHON of
+     * another version) is named with what to do. */
     char out[8192];
     fixture_init();
     ck_assert_int_eq(run(out, sizeof out, "%s --version", CLI), 0);
@@ -614,6 +616,20 @@ START_TEST(test_trigger_cli_usage_and_run)
     status = run(out, sizeof out, "cd %s && %s %s run -q -m no_such_module_here", fx.dir, fx.env, CLI);
     ck_assert_msg(status == 1 && strstr(out, "refscope: run: No module named no_such_module_here") &&
                       strstr(out, "Traceback") == NULL,
+                  "exit %d: %s", status, out);
+
+    /* A refscope package that fails to import, as a build for another version does. */
+    char broken[600];
+    snprintf(broken, sizeof broken, "%s/broken/refscope", fx.dir);
+    ck_assert_int_eq(run(NULL, 0, "mkdir -p %s", broken), 0);
+    write_file("broken/refscope/__init__.py", "from ._refscope import snapshot\n");
+    char python[4096];
+    snprintf(python, sizeof python, "#!/bin/sh\nPYTHONPATH=%s/broken exec %s \"$@\"\n", fx.dir, RS_PYTHON_EXE);
+    write_file("other-python", python);
+    status = run(out, sizeof out, "cd %s && chmod +x other-python && REFSCOPE_PYTHON=%s/other-python %s run -q boom.py",
+                 fx.dir, fx.dir, CLI);
+    ck_assert_msg(status == 1 && strstr(out, "cannot import refscope (No module named 'refscope._refscope')") &&
+                      strstr(out, "set REFSCOPE_PYTHON to that Python") && strstr(out, "Traceback") == NULL,
                   "exit %d: %s", status, out);
 }
 END_TEST
