@@ -141,6 +141,19 @@ static int parse_signal(const char *text)
         return number > 0 && number < NSIG ? (int)number : 0;
     if (strncasecmp(text, "SIG", 3) == 0)
         text += 3;
+    /* RTMIN, RTMIN+N, RTMAX, RTMAX-N, as kill(1) writes them. */
+    bool rtmin = strncasecmp(text, "RTMIN", 5) == 0, rtmax = strncasecmp(text, "RTMAX", 5) == 0;
+    if (rtmin || rtmax) {
+        long offset = 0;
+        if (text[5] != '\0') {
+            if (text[5] != (rtmin ? '+' : '-') || text[6] < '0' || text[6] > '9')
+                return 0;
+            offset = strtol(text + 6, &end, 10);
+            if (*end != '\0' || offset > SIGRTMAX - SIGRTMIN)
+                return 0;
+        }
+        return rtmin ? SIGRTMIN + (int)offset : SIGRTMAX - (int)offset;
+    }
     for (int s = 1; s < NSIG; s++) {
         const char *name = sigabbrev_np(s);
         if (name != NULL && strcasecmp(name, text) == 0)
@@ -1046,7 +1059,7 @@ static const command commands[] = {
      "Run a Python program with refscope installed: the signal (default USR1) opens the\n"
      "browser on the program's terminal, and `refscope attach PID` works at once.\n"
      "  -s, --signal SIG  the hotkey signal, by name (USR2) or number: USR1, USR2, QUIT\n"
-     "                    or a real-time signal\n"
+     "                    or a real-time signal (RTMIN, RTMIN+1, ..., RTMAX-1, RTMAX)\n"
      "  -q, --quiet       do not print the PID and how to open the browser\n"
      "The environment variable REFSCOPE_PYTHON chooses the Python (default " RS_PYTHON_EXE ")."},
     {"attach", cmd_attach, "attach PID",

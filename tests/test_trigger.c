@@ -577,7 +577,8 @@ START_TEST(test_trigger_cli_usage_and_run)
      * exception shows as Python shows it (no bootstrap or runpy frames) and
      * a module that does not exist is one line, not a traceback, and
      * whether a Python that cannot import refscope (REFSCOPE_PYTHON of
-     * another version) is named with what to do. */
+     * another version) is named with what to do; and whether --signal
+     * takes the real-time names its refusal suggests (RTMIN+N, RTMAX-N). */
     char out[8192];
     fixture_init();
     ck_assert_int_eq(run(out, sizeof out, "%s --version", CLI), 0);
@@ -617,6 +618,15 @@ START_TEST(test_trigger_cli_usage_and_run)
     ck_assert_msg(status == 1 && strstr(out, "refscope: run: No module named no_such_module_here") &&
                       strstr(out, "Traceback") == NULL,
                   "exit %d: %s", status, out);
+
+    write_file("rt.py", "import signal\n"
+                        "for s in range(signal.SIGRTMIN, signal.SIGRTMAX + 1):\n"
+                        "    if callable(signal.getsignal(s)):\n"
+                        "        print('hotkey', s - signal.SIGRTMIN, signal.SIGRTMAX - s)\n");
+    status = run(out, sizeof out, "cd %s && %s %s run -q --signal SIGRTMIN+2 rt.py && %s %s run -q -s rtmax-1 rt.py",
+                 fx.dir, fx.env, CLI, fx.env, CLI);
+    ck_assert_msg(status == 0 && strstr(out, "hotkey 2 ") && strstr(out, " 1\n"), "exit %d: %s", status, out);
+    ck_assert_int_eq(run(out, sizeof out, "%s run --signal RTMIN+99 x.py", CLI), 2);
 
     /* A refscope package that fails to import, as a build for another version does. */
     char broken[600];
