@@ -200,6 +200,7 @@ static const char bootstrap[] =
     "    sys.argv = [target] + args\n"
     "    try:\n"
     "        if kind == '-m':\n"
+    "            sys.path[0] = os.getcwd()  # as python -m has it, not -c's ''\n"
     "            runpy.run_module(target, run_name='__main__', alter_sys=True)\n"
     "        else:\n"
     "            sys.path[0] = os.path.dirname(os.path.abspath(target))\n"

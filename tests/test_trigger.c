@@ -573,7 +573,8 @@ START_TEST(test_trigger_cli_usage_and_run)
     /* Check whether the command answers --help/--version (also as
      * python3 -m refscope), rejects a bad command line with status 2, and
      * whether `run` runs a script and a module with install() done, their
-     * arguments, and the program's exit status, and whether a program's
+     * arguments, and the program's exit status (a module with the current
+     * directory as sys.path[0], as python -m has it), and whether a program's
      * exception shows as Python shows it (no bootstrap or runpy frames) and
      * a module that does not exist is one line, not a traceback, and
      * whether a Python that cannot import refscope (REFSCOPE_PYTHON of
@@ -594,8 +595,9 @@ START_TEST(test_trigger_cli_usage_and_run)
     ck_assert_int_eq(run(out, sizeof out, "%s attach", CLI), 2);
     ck_assert_int_eq(run(out, sizeof out, "%s report --top 0 1", CLI), 2);
 
-    write_file("probe.py", "import signal, sys\n"
+    write_file("probe.py", "import os, signal, sys\n"
                            "print('handler', getattr(signal.getsignal(signal.SIGUSR2), '__name__', None))\n"
+                           "print('path0 is cwd', sys.path[0] == os.getcwd())\n"
                            "print('argv', sys.argv[1:], __name__)\n"
                            "sys.exit(7)\n");
     int status = run(out, sizeof out, "cd %s && %s %s run --signal USR2 probe.py a 'b c'", fx.dir, fx.env, CLI);
@@ -605,6 +607,7 @@ START_TEST(test_trigger_cli_usage_and_run)
     ck_assert_msg(strstr(out, "`kill -USR2") != NULL, "%s", out);
     status = run(out, sizeof out, "cd %s && %s %s run --quiet -m probe x", fx.dir, fx.env, CLI);
     ck_assert_msg(status == 7 && strstr(out, "handler None") && strstr(out, "argv ['x'] __main__") &&
+                      strstr(out, "path0 is cwd True") &&
                       strstr(out, "`kill") == NULL,
                   "exit %d: %s", status, out);
 
