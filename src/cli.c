@@ -805,10 +805,7 @@ static int attach_wait(int conn, int tty, const target *t)
 {
     struct winsize ws = {0};
     ioctl(tty, TIOCGWINSZ, &ws);
-    const char *term = getenv("TERM");
-    if (term == NULL || term[0] == '\0' || strlen(term) >= RS_ATTACH_TERM_MAX || strchr(term, ' ') != NULL)
-        return fail(EXIT_FAILED, "TERM is unset or unusual here ('%s'); set it to your terminal's type, such as "
-                    "xterm-256color", term ? term : "");
+    const char *term = getenv("TERM"); /* checked by cmd_attach */
     relay r = {.tty = tty, .master = -1};
     r.have_saved = tcgetattr(tty, &r.saved) == 0;
     char err[256];
@@ -978,6 +975,15 @@ static int cmd_attach(int argc, char **argv)
         return fail(EXIT_FAILED, "attach needs a terminal to show the browser on, and this command has none; "
                     "run it from an interactive terminal, or use `refscope report %ld` for a text report",
                     (long)t.pid);
+    /* Before a listener is started for nothing: the browser needs a TERM it can draw with. */
+    const char *term = getenv("TERM");
+    if (term == NULL || term[0] == '\0' || strcmp(term, "dumb") == 0 || strlen(term) >= RS_ATTACH_TERM_MAX ||
+        strchr(term, ' ') != NULL) {
+        close(tty);
+        return fail(EXIT_FAILED, "TERM is unset, dumb or unusual here ('%s'); set it to your terminal's type, such "
+                    "as xterm-256color, or use `refscope report %ld` for a text report", term ? term : "",
+                    (long)t.pid);
+    }
     int conn = -1;
     status = target_session(&t, &conn);
     if (status == EXIT_DONE)

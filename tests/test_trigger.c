@@ -809,6 +809,26 @@ START_TEST(test_trigger_stopped_target)
 }
 END_TEST
 
+START_TEST(test_trigger_attach_dumb_terminal)
+{
+    /* Check whether attach with TERM=dumb says to set TERM or use refscope
+     * report, before it starts a listener in a program that has none. */
+    fixture_init();
+    if (!terminal_tests_possible())
+        return;
+    pid_t pid = start_target("--wait sleep", PLAIN);
+    char args[256];
+    snprintf(args, sizeof args, "%s attach %ld", CLI, (long)pid);
+    start_client("env TERM=dumb", args);
+    ck_assert_msg(wait_pane("client", "client-exit=1"), "attach did not refuse:\n%s", pane("client"));
+    const char *screen = pane("client");
+    ck_assert_msg(strstr(screen, "TERM is unset, dumb") && strstr(screen, "refscope report") &&
+                      strstr(screen, "starting refscope's listener") == NULL,
+                  "%s", screen);
+    assert_target_alive(pid);
+}
+END_TEST
+
 START_TEST(test_trigger_report)
 {
     /* Check whether `refscope report PID` prints the program's report as
@@ -1686,6 +1706,7 @@ Suite *suite_trigger(void)
     tcase_add_test(terminals, test_trigger_attach_stuck_main_thread);
     tcase_add_test(terminals, test_trigger_report);
     tcase_add_test(terminals, test_trigger_stopped_target);
+    tcase_add_test(terminals, test_trigger_attach_dumb_terminal);
     tcase_add_test(terminals, test_trigger_other_user_refused);
     tcase_add_test(terminals, test_trigger_target_dies_while_attached);
     tcase_add_test(terminals, test_trigger_breakpoint_browse);
