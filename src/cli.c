@@ -141,6 +141,19 @@ static int parse_signal(const char *text)
         return number > 0 && number < NSIG ? (int)number : 0;
     if (strncasecmp(text, "SIG", 3) == 0)
         text += 3;
+    /* RTMIN, RTMIN+N, RTMAX, RTMAX-N, as kill(1) writes them. */
+    bool rtmin = strncasecmp(text, "RTMIN", 5) == 0, rtmax = strncasecmp(text, "RTMAX", 5) == 0;
+    if (rtmin || rtmax) {
+        long offset = 0;
+        if (text[5] != '\0') {
+            if (text[5] != (rtmin ? '+' : '-') || text[6] < '0' || text[6] > '9')
+                return 0;
+            offset = strtol(text + 6, &end, 10);
+            if (*end != '\0' || offset > SIGRTMAX - SIGRTMIN)
+                return 0;
+        }
+        return rtmin ? SIGRTMIN + (int)offset : SIGRTMAX - (int)offset;
+    }
     for (int s = 1; s < NSIG; s++) {
         const char *name = sigabbrev_np(s);
         if (name != NULL && strcasecmp(name, text) == 0)
@@ -162,11 +175,18 @@ static void signal_name(int signum, char *buf, size_t len)
 
 /* Run as `python -c BOOTSTRAP SIGNUM SIGNAME QUIET KIND TARGET ARGS...`.
  * The program runs through runpy in its own __main__, as `python script.py`
- * or `python -m module` would run it. */
+ * or `python -m module` would run it; an exception it raises shows its
+ * traceback from the program's first frame on, as Python shows it, and a
+ * module or script runpy cannot find is one line. */
 static const char bootstrap[] =
     "def _refscope_run():\n"
     "    import os, runpy, sys\n"
-    "    import refscope\n"
+    "    try:\n"
+    "        import refscope\n"
+    "    except ImportError as e:\n"
+    "        sys.exit('refscope: run: %s cannot import refscope (%s); this refscope is built for Python '\n"
+    "                 '" RS_PYTHON_VERSION ": set REFSCOPE_PYTHON to that Python, or build refscope for this one '\n"
+    "                 '(make PYTHON=%s)' % (sys.executable, e, sys.executable))\n"
     "    _, signum, signame, quiet, kind, target, *args = sys.argv\n"
     "    try:\n"
     "        refscope.install(int(signum))\n"
@@ -180,6 +200,7 @@ static const char bootstrap[] =
     "    sys.argv = [target] + args\n"
     "    try:\n"
     "        if kind == '-m':\n"
+    "            sys.path[0] = os.getcwd()  # as python -m has it, not -c's ''\n"
     "            runpy.run_module(target, run_name='__main__', alter_sys=True)\n"
     "        else:\n"
     "            sys.path[0] = os.path.dirname(os.path.abspath(target))\n"
@@ -324,8 +345,16 @@ static int target_open(const char *text, target *t)
     t->pid = (pid_t)pid;
     struct stat st;
     snprintf(path, sizeof path, "/proc/%ld", pid);
-    if (stat(path, &st) < 0 || process_state(t->pid, NULL, NULL) == 'Z')
+    char state = process_state(t->pid, NULL, NULL);
+    if (stat(path, &st) < 0 || state == 'Z')
         return fail(EXIT_FAILED, "no process with PID %ld is running", pid);
+    /* A stopped process cannot answer, and Ctrl-C could not give up. */
+    if (state == 'T')
+        return fail(EXIT_FAILED, "PID %ld is stopped (Ctrl-Z or SIGSTOP); resume it (fg in its shell, or kill -CONT "
+                    "%ld) and try again", pid, pid);
+    if (state == 't')
+        return fail(EXIT_FAILED, "PID %ld is stopped by a debugger or tracer; let it continue there and try again",
+                    pid);
     t->uid = st.st_uid;
     if (t->pid == getpid())
         return fail(EXIT_USAGE, "PID %ld is this refscope command itself", pid);
@@ -780,10 +809,7 @@ static int attach_wait(int conn, int tty, const target *t)
 {
     struct winsize ws = {0};
     ioctl(tty, TIOCGWINSZ, &ws);
-    const char *term = getenv("TERM");
-    if (term == NULL || term[0] == '\0' || strlen(term) >= RS_ATTACH_TERM_MAX || strchr(term, ' ') != NULL)
-        return fail(EXIT_FAILED, "TERM is unset or unusual here ('%s'); set it to your terminal's type, such as "
-                    "xterm-256color", term ? term : "");
+    const char *term = getenv("TERM"); /* checked by cmd_attach */
     relay r = {.tty = tty, .master = -1};
     r.have_saved = tcgetattr(tty, &r.saved) == 0;
     char err[256];
@@ -862,6 +888,10 @@ static int attach_wait(int conn, int tty, const target *t)
             if (!open && !cancelling) {
                 rs_attach_send(conn, "cancel");
                 cancelling = true;
+            } else if (!open) { /* it does not answer (stopped meanwhile?): leave; it finds the terminal hung up */
+                status = fail(EXIT_FAILED, "gave up without waiting for PID %ld to answer; if its browser opens "
+                              "later, it finds no terminal and the program goes on", (long)t->pid);
+                break;
             }
         }
         if (!open && !noticed && elapsed_ms(&start) > NOTICE_AFTER_MS) {
@@ -949,6 +979,15 @@ static int cmd_attach(int argc, char **argv)
         return fail(EXIT_FAILED, "attach needs a terminal to show the browser on, and this command has none; "
                     "run it from an interactive terminal, or use `refscope report %ld` for a text report",
                     (long)t.pid);
+    /* Before a listener is started for nothing: the browser needs a TERM it can draw with. */
+    const char *term = getenv("TERM");
+    if (term == NULL || term[0] == '\0' || strcmp(term, "dumb") == 0 || strlen(term) >= RS_ATTACH_TERM_MAX ||
+        strchr(term, ' ') != NULL) {
+        close(tty);
+        return fail(EXIT_FAILED, "TERM is unset, dumb or unusual here ('%s'); set it to your terminal's type, such "
+                    "as xterm-256color, or use `refscope report %ld` for a text report", term ? term : "",
+                    (long)t.pid);
+    }
     int conn = -1;
     status = target_session(&t, &conn);
     if (status == EXIT_DONE)
@@ -1031,7 +1070,7 @@ static const command commands[] = {
      "Run a Python program with refscope installed: the signal (default USR1) opens the\n"
      "browser on the program's terminal, and `refscope attach PID` works at once.\n"
      "  -s, --signal SIG  the hotkey signal, by name (USR2) or number: USR1, USR2, QUIT\n"
-     "                    or a real-time signal\n"
+     "                    or a real-time signal (RTMIN, RTMIN+1, ..., RTMAX-1, RTMAX)\n"
      "  -q, --quiet       do not print the PID and how to open the browser\n"
      "The environment variable REFSCOPE_PYTHON chooses the Python (default " RS_PYTHON_EXE ")."},
     {"attach", cmd_attach, "attach PID",

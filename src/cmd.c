@@ -366,10 +366,16 @@ static int cmd_save(rs_browser *b, int argc, const char **argv, const char *rest
         rs_browser_error(b, ":save FILE.dot draws the selected object: select one first");
         return RS_REACT_REDRAW;
     }
-    if (save_to(b, name, dot, n) < 0)
+    if (save_to(b, name, dot, n) < 0) {
         rs_browser_python_error(b, "save");
-    else
-        rs_browser_info(b, "saved %s (%s)", name, dot ? "Graphviz: referents and referrers, 3 levels, cuts marked" : "JSON, the whole snapshot");
+        return RS_REACT_REDRAW;
+    }
+    /* The whole path: a relative name is in the program's directory,
+     * which is not the attached user's. */
+    char *full = realpath(name, NULL);
+    rs_browser_info(b, "saved %s (%s)", full != NULL ? full : name,
+                    dot ? "Graphviz: referents and referrers, 3 levels, cuts marked" : "JSON, the whole snapshot");
+    free(full);
     return RS_REACT_REDRAW;
 }
 

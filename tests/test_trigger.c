@@ -573,7 +573,13 @@ START_TEST(test_trigger_cli_usage_and_run)
     /* Check whether the command answers --help/--version (also as
      * python3 -m refscope), rejects a bad command line with status 2, and
      * whether `run` runs a script and a module with install() done, their
-     * arguments, and the program's exit status. */
+     * arguments, and the program's exit status (a module with the current
+     * directory as sys.path[0], as python -m has it), and whether a program's
+     * exception shows as Python shows it (no bootstrap or runpy frames) and
+     * a module that does not exist is one line, not a traceback, and
+     * whether a Python that cannot import refscope (REFSCOPE_PYTHON of
+     * another version) is named with what to do; and whether --signal
+     * takes the real-time names its refusal suggests (RTMIN+N, RTMAX-N). */
     char out[8192];
     fixture_init();
     ck_assert_int_eq(run(out, sizeof out, "%s --version", CLI), 0);
@@ -589,8 +595,9 @@ START_TEST(test_trigger_cli_usage_and_run)
     ck_assert_int_eq(run(out, sizeof out, "%s attach", CLI), 2);
     ck_assert_int_eq(run(out, sizeof out, "%s report --top 0 1", CLI), 2);
 
-    write_file("probe.py", "import signal, sys\n"
+    write_file("probe.py", "import os, signal, sys\n"
                            "print('handler', getattr(signal.getsignal(signal.SIGUSR2), '__name__', None))\n"
+                           "print('path0 is cwd', sys.path[0] == os.getcwd())\n"
                            "print('argv', sys.argv[1:], __name__)\n"
                            "sys.exit(7)\n");
     int status = run(out, sizeof out, "cd %s && %s %s run --signal USR2 probe.py a 'b c'", fx.dir, fx.env, CLI);
@@ -600,7 +607,42 @@ START_TEST(test_trigger_cli_usage_and_run)
     ck_assert_msg(strstr(out, "`kill -USR2") != NULL, "%s", out);
     status = run(out, sizeof out, "cd %s && %s %s run --quiet -m probe x", fx.dir, fx.env, CLI);
     ck_assert_msg(status == 7 && strstr(out, "handler None") && strstr(out, "argv ['x'] __main__") &&
+                      strstr(out, "path0 is cwd True") &&
                       strstr(out, "`kill") == NULL,
+                  "exit %d: %s", status, out);
+
+    write_file("boom.py", "def f():\n    raise ValueError('boom here')\nf()\n");
+    status = run(out, sizeof out, "cd %s && %s %s run -q boom.py", fx.dir, fx.env, CLI);
+    ck_assert_msg(status == 1 && strstr(out, "Traceback (most recent call last):\n  File \"") != NULL &&
+                      strstr(out, "boom.py\", line 2, in f") && strstr(out, "ValueError: boom here") &&
+                      strstr(out, "<string>") == NULL && strstr(out, "runpy") == NULL,
+                  "exit %d: %s", status, out);
+    status = run(out, sizeof out, "cd %s && %s %s run -q -m no_such_module_here", fx.dir, fx.env, CLI);
+    ck_assert_msg(status == 1 && strstr(out, ": No module named no_such_module_here\n") &&
+                      strstr(out, "Traceback") == NULL,
+                  "exit %d: %s", status, out);
+
+    write_file("rt.py", "import signal\n"
+                        "for s in range(signal.SIGRTMIN, signal.SIGRTMAX + 1):\n"
+                        "    if callable(signal.getsignal(s)):\n"
+                        "        print('hotkey', s - signal.SIGRTMIN, signal.SIGRTMAX - s)\n");
+    status = run(out, sizeof out, "cd %s && %s %s run -q --signal SIGRTMIN+2 rt.py && %s %s run -q -s rtmax-1 rt.py",
+                 fx.dir, fx.env, CLI, fx.env, CLI);
+    ck_assert_msg(status == 0 && strstr(out, "hotkey 2 ") && strstr(out, " 1\n"), "exit %d: %s", status, out);
+    ck_assert_int_eq(run(out, sizeof out, "%s run --signal RTMIN+99 x.py", CLI), 2);
+
+    /* A refscope package that fails to import, as a build for another version does. */
+    char broken[600];
+    snprintf(broken, sizeof broken, "%s/broken/refscope", fx.dir);
+    ck_assert_int_eq(run(NULL, 0, "mkdir -p %s", broken), 0);
+    write_file("broken/refscope/__init__.py", "from ._refscope import snapshot\n");
+    char python[4096];
+    snprintf(python, sizeof python, "#!/bin/sh\nPYTHONPATH=%s/broken exec %s \"$@\"\n", fx.dir, RS_PYTHON_EXE);
+    write_file("other-python", python);
+    status = run(out, sizeof out, "cd %s && chmod +x other-python && REFSCOPE_PYTHON=%s/other-python %s run -q boom.py",
+                 fx.dir, fx.dir, CLI);
+    ck_assert_msg(status == 1 && strstr(out, "cannot import refscope (No module named 'refscope._refscope')") &&
+                      strstr(out, "set REFSCOPE_PYTHON to that Python") && strstr(out, "Traceback") == NULL,
                   "exit %d: %s", status, out);
 }
 END_TEST
@@ -749,6 +791,64 @@ START_TEST(test_trigger_attach_stuck_main_thread)
     ck_assert_msg(wait_pane("client", "client-exit=1"), "Ctrl-C did not give up:\n%s", pane("client"));
     ck_assert_msg(strstr(pane("client"), "gave up waiting; PID") != NULL, "%s", pane("client"));
     ck_assert_int_eq(alternate("client"), 0);
+    assert_target_alive(pid);
+}
+END_TEST
+
+START_TEST(test_trigger_stopped_target)
+{
+    /* Check whether report and attach refuse a stopped program at once,
+     * saying how to resume it, and whether, when the program is stopped
+     * after attach connected, a second Ctrl-C leaves without its answer
+     * (the first one waits for the program to confirm). */
+    char out[4096];
+    fixture_init();
+    if (!terminal_tests_possible())
+        return;
+    pid_t pid = start_target("--install --wait blocked", PLAIN);
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    int status = run(out, sizeof out, "timeout 60 %s report %ld", CLI, (long)pid);
+    ck_assert_msg(status == 1 && strstr(out, "is stopped (Ctrl-Z or SIGSTOP)") && strstr(out, "kill -CONT"),
+                  "exit %d: %s", status, out);
+    status = run(out, sizeof out, "timeout 60 %s attach %ld", CLI, (long)pid);
+    ck_assert_msg(status == 1 && strstr(out, "is stopped (Ctrl-Z or SIGSTOP)"), "exit %d: %s", status, out);
+    ck_assert_int_eq(kill(pid, SIGCONT), 0);
+
+    char args[256];
+    snprintf(args, sizeof args, "%s attach %ld", CLI, (long)pid);
+    start_client("env", args);
+    ck_assert_msg(wait_pane("client", "has not opened the browser after"), "no word about the wait:\n%s",
+                  pane("client"));
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    bool left = false;
+    for (double end = now() + WAIT; !left && now() < end; pause_briefly()) {
+        tmux_keys("client", "C-c");
+        left = strstr(pane("client"), "client-exit=1") != NULL;
+    }
+    ck_assert_int_eq(kill(pid, SIGCONT), 0);
+    ck_assert_msg(left, "Ctrl-C did not give up on a stopped program:\n%s", pane("client"));
+    ck_assert_msg(strstr(pane("client"), "gave up without waiting for PID") != NULL, "%s", pane("client"));
+    ck_assert_int_eq(alternate("client"), 0);
+    assert_target_alive(pid);
+}
+END_TEST
+
+START_TEST(test_trigger_attach_dumb_terminal)
+{
+    /* Check whether attach with TERM=dumb says to set TERM or use refscope
+     * report, before it starts a listener in a program that has none. */
+    fixture_init();
+    if (!terminal_tests_possible())
+        return;
+    pid_t pid = start_target("--wait sleep", PLAIN);
+    char args[256];
+    snprintf(args, sizeof args, "%s attach %ld", CLI, (long)pid);
+    start_client("env TERM=dumb", args);
+    ck_assert_msg(wait_pane("client", "client-exit=1"), "attach did not refuse:\n%s", pane("client"));
+    const char *screen = pane("client");
+    ck_assert_msg(strstr(screen, "TERM is unset, dumb") && strstr(screen, "refscope report") &&
+                      strstr(screen, "starting refscope's listener") == NULL,
+                  "%s", screen);
     assert_target_alive(pid);
 }
 END_TEST
@@ -1630,6 +1730,8 @@ Suite *suite_trigger(void)
     tcase_add_test(terminals, test_trigger_attach_background_job);
     tcase_add_test(terminals, test_trigger_attach_stuck_main_thread);
     tcase_add_test(terminals, test_trigger_report);
+    tcase_add_test(terminals, test_trigger_stopped_target);
+    tcase_add_test(terminals, test_trigger_attach_dumb_terminal);
     tcase_add_test(terminals, test_trigger_other_user_refused);
     tcase_add_test(terminals, test_trigger_target_dies_while_attached);
     tcase_add_test(terminals, test_trigger_breakpoint_browse);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1328,6 +1329,26 @@ START_TEST(test_tui_walkthrough_reaches_each_leak)
 }
 END_TEST
 
+/* Check whether :save with a relative name says the whole path it wrote,
+ * in the program's directory (not the attached user's). */
+START_TEST(test_tui_save_names_whole_path)
+{
+    tui t;
+    tui_start(&t, 120, 30);
+    char command[600], expected[600], path[600];
+    snprintf(command, sizeof command, "eval __import__('os').chdir('%s')", t.home);
+    tui_command(&t, command);
+    ck_assert_screen(&t, "done (None)");
+    tui_command(&t, "save rel-heap.json");
+    snprintf(expected, sizeof expected, "saved %s/rel-heap.json (JSON", t.home);
+    ck_assert_screen(&t, expected);
+    snprintf(path, sizeof path, "%s/rel-heap.json", t.home);
+    struct stat st;
+    ck_assert_msg(stat(path, &st) == 0 && st.st_size > 1000, "%s was not written", path);
+    tui_stop(&t);
+}
+END_TEST
+
 Suite *suite_tui(void)
 {
     Suite *s = suite_create("tui");
@@ -1375,6 +1396,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_filter_keeps_threads_and_find_hides_nothing);
     tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
                         (int)(sizeof walk_sizes / sizeof walk_sizes[0]));
+    tcase_add_test(tc, test_tui_save_names_whole_path);
     suite_add_tcase(s, tc);
     return s;
 }
