@@ -550,12 +550,24 @@ static int listener_start(char *err, size_t err_len)
     if (rs_attach_prepare_dir(dir, err, err_len) < 0)
         return -1;
     rs_attach_remove_stale(dir);
-    memcpy(addr.sun_path, trig.path, strlen(trig.path) + 1);
+    /* The socket is bound under a temporary name and renamed into place
+     * once it listens: a client that finds PID.sock and is refused takes
+     * it for a dead process's socket and removes it, so PID.sock must
+     * never exist before listen(). */
+    int len = snprintf(addr.sun_path, sizeof addr.sun_path, "%s.new", trig.path);
+    if (len < 0 || (size_t)len >= sizeof addr.sun_path) {
+        snprintf(err, err_len, "the socket path is too long for a unix socket; set TMPDIR to a short path");
+        trig.path[0] = '\0';
+        return -1;
+    }
+    unlink(addr.sun_path);
     trig.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (trig.listen_fd < 0 || bind(trig.listen_fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
-        chmod(trig.path, 0600) < 0 || listen(trig.listen_fd, 64) < 0 ||
-        pipe2(trig.wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        chmod(addr.sun_path, 0600) < 0 || listen(trig.listen_fd, 64) < 0 ||
+        rename(addr.sun_path, trig.path) < 0 || pipe2(trig.wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         snprintf(err, err_len, "cannot listen on %s: %s", trig.path, strerror(errno));
+        if (trig.listen_fd >= 0)
+            unlink(addr.sun_path);
         goto error;
     }
     sigset_t all, old;
