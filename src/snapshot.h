@@ -81,6 +81,7 @@ typedef struct rs_snapshot {
     struct rs_dom *dom;
     struct rs_dom_order *dom_order; /* enter/leave numbers of the dominator tree */
     rs_label_cache label_cache[2]; /* [0] referents, [1] referrers */
+    struct rs_snapshot *next_open; /* the process's open snapshots (walk.c) */
 } rs_snapshot;
 
 /* Types whose instances are refscope's own; set by module.c at import. */

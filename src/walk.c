@@ -141,6 +141,23 @@ static Py_ssize_t callers_references(const rs_snapshot_caller *caller, PyObject 
     return count;
 }
 
+/* Every snapshot of this process that holds its references (one per node),
+ * newest first; the GIL guards it. */
+static rs_snapshot *open_snapshots;
+
+/* References to obj held by the other open snapshots: one each that has obj
+ * as a visible node.  Such a snapshot keeps obj alive, so its address
+ * cannot have been reused by another object. */
+static Py_ssize_t snapshots_references(PyObject *obj)
+{
+    Py_ssize_t count = 0;
+    for (const rs_snapshot *o = open_snapshots; o != NULL; o = o->next_open) {
+        rs_idx n = rs_graph_find(o->graph, (uintptr_t)obj);
+        count += n != RS_NONE && !(rs_graph_flags(o->graph, n) & RS_NODE_INTERNAL);
+    }
+    return count;
+}
+
 /* Remembers an object whose node must be flagged NOT_DATA once the walk is
  * done (a module's dict, a function's globals and builtins); the same dict
  * met twice in a row is kept once.  -1 on memory failure. */
@@ -172,7 +189,7 @@ static int describe_node(walk *w, rs_idx n, PyObject *obj)
         return -1;
     rs_graph *g = w->graph;
     rs_graph_set_type_id(g, n, type_id);
-    Py_ssize_t rc = Py_REFCNT(obj) - callers_references(w->caller, obj);
+    Py_ssize_t rc = Py_REFCNT(obj) - callers_references(w->caller, obj) - snapshots_references(obj);
     rs_graph_set_refcount(g, n, rc > (Py_ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)rc);
     uint32_t flags = rs_type_table_node_flags(&w->types, type_id);
     if (PyObject_IS_GC(obj))
@@ -407,6 +424,8 @@ static rs_snapshot *take(bool collect, bool nodes_only, const rs_snapshot_caller
         goto error;
     if (progress != NULL)
         progress(progress_ctx, rs_graph_node_count(s->graph), rs_graph_node_count(s->graph));
+    s->next_open = open_snapshots;
+    open_snapshots = s;
     return s;
 
 nomem:
@@ -442,6 +461,11 @@ void rs_snapshot_free(rs_snapshot *s)
 {
     if (s == NULL)
         return;
+    for (rs_snapshot **p = &open_snapshots; *p != NULL; p = &(*p)->next_open)
+        if (*p == s) {
+            *p = s->next_open;
+            break;
+        }
     rs_graph *g = s->graph;
     s->graph = NULL;
     /* Drop the references last: finalizers may run and re-enter refscope. */

@@ -215,6 +215,40 @@ START_TEST(test_walk_frames_of_every_thread_are_roots)
 }
 END_TEST
 
+START_TEST(test_walk_other_open_snapshots_are_explained)
+{
+    /* Check whether a snapshot taken while others are open (a browser and
+     * a report at once) counts their references as explained: the same
+     * refcounts, unexplained counts and retained sizes as a lone one, and
+     * closing one of them changes nothing for a later snapshot. */
+    rs_py_run("import gc, refscope\n"
+              "class NestedItem: pass\n"
+              "NESTED = [NestedItem() for _ in range(300)]\n"
+              "gc.collect()\n"
+              "s1 = refscope.snapshot()\n"
+              "s2 = refscope.snapshot()\n"
+              "s3 = refscope.snapshot()\n");
+    for (int i = 1; i <= 3; i++) {
+        char expr[160];
+        snprintf(expr, sizeof expr, "s%d.unexplained(NESTED) + s%d.unexplained(NESTED[7])", i, i);
+        ck_assert_int_eq(rs_py_long(expr), 0);
+        snprintf(expr, sizeof expr, "s%d.refcount(NESTED[7])", i);
+        ck_assert_int_eq(rs_py_long(expr), 1);
+    }
+    ck_assert_int_eq(rs_py_long("s1.retained_size(NESTED) == s2.retained_size(NESTED) == s3.retained_size(NESTED)"),
+                     1);
+    ck_assert_int_eq(rs_py_long("s3.retained_size(NESTED) >= sys.getsizeof(NESTED) + 300 * "
+                                "sys.getsizeof(NESTED[0])" /* instances and their lists */),
+                     1);
+    rs_py_run("s2.close()\n"
+              "s4 = refscope.snapshot()\n");
+    ck_assert_int_eq(rs_py_long("s4.unexplained(NESTED[7]) == 0 and s4.retained_size(NESTED) == "
+                                "s1.retained_size(NESTED)"),
+                     1);
+    rs_py_run("for s in (s1, s3, s4): s.close()\n");
+}
+END_TEST
+
 Suite *suite_walk(void)
 {
     Suite *s = suite_create("walk");
@@ -228,6 +262,7 @@ Suite *suite_walk(void)
     tcase_add_test(tc, test_walk_hides_own_objects);
     tcase_add_test(tc, test_walk_runs_no_python_code);
     tcase_add_test(tc, test_walk_frames_of_every_thread_are_roots);
+    tcase_add_test(tc, test_walk_other_open_snapshots_are_explained);
     suite_add_tcase(s, tc);
     return s;
 }
