@@ -147,26 +147,6 @@ static ssize_t recv_request(int conn, char *buf, size_t len, int *fd)
     return n;
 }
 
-static const char report_source[] =
-    "NOTE = 'minimal report: refscope.report() is not in this build yet, so this is the census only'\n"
-    "def report(format, top):\n"
-    "    import io, json, refscope\n"
-    "    full = getattr(refscope, 'report', None)\n"
-    "    if full is not None:\n"
-    "        out = io.StringIO()\n"
-    "        full(file=out, format=format, top=top)\n"
-    "        return out.getvalue()\n"
-    "    with refscope.snapshot() as s:\n"
-    "        rows = s.census()[:top]\n"
-    "        if format == 'json':\n"
-    "            return json.dumps({'note': NOTE, 'objects': len(s), 'edges': s.edge_count,\n"
-    "                               'types': [dict(zip(('type', 'count', 'size', 'retained'), r))\n"
-    "                                         for r in rows]}, indent=2) + '\\n'\n"
-    "        lines = [NOTE, '%d objects, %d edges' % (len(s), s.edge_count), '',\n"
-    "                 '%-40s %10s %12s %12s' % ('type', 'count', 'size', 'retained')]\n"
-    "        lines += ['%-40s %10d %12d %12d' % r for r in rows]\n"
-    "        return '\\n'.join(lines) + '\\n'\n";
-
 /* One sentence for the exception set, which is cleared. */
 static void exception_sentence(char *buf, size_t len)
 {
@@ -200,15 +180,20 @@ static char *make_report(const char *format, int top, size_t *len, char *err, si
         return NULL;
     }
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *globals = PyDict_New();
+    /* refscope.report() itself, called from C: no code compiled for the
+     * request, so no frame or code object of the listener's shows in the
+     * report it makes (or in growth since a mark). */
     PyObject *result = NULL;
-    if (globals != NULL && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0) {
-        PyObject *r = PyRun_String(report_source, Py_file_input, globals, globals);
-        PyObject *fn = r != NULL ? PyDict_GetItemString(globals, "report") : NULL;
-        Py_XDECREF(r);
-        if (fn != NULL)
-            result = PyObject_CallFunction(fn, "si", format, top);
-    }
+    PyObject *module = PyImport_ImportModule("refscope");
+    PyObject *fn = module != NULL ? PyObject_GetAttrString(module, "report") : NULL;
+    PyObject *args = fn != NULL ? PyTuple_New(0) : NULL;
+    PyObject *kwargs = args != NULL ? Py_BuildValue("{s:s,s:i}", "format", format, "top", top) : NULL;
+    if (kwargs != NULL)
+        result = PyObject_Call(fn, args, kwargs);
+    Py_XDECREF(kwargs);
+    Py_XDECREF(args);
+    Py_XDECREF(fn);
+    Py_XDECREF(module);
     Py_ssize_t size = 0;
     const char *utf8 = result != NULL && PyUnicode_Check(result) ? PyUnicode_AsUTF8AndSize(result, &size) : NULL;
     if (utf8 != NULL && (text = malloc((size_t)size + 1)) != NULL) {
@@ -220,9 +205,6 @@ static char *make_report(const char *format, int top, size_t *len, char *err, si
         snprintf(err, err_len, utf8 != NULL ? "out of memory" : "refscope.report() did not write text");
     }
     Py_XDECREF(result);
-    if (globals != NULL)
-        PyDict_Clear(globals); /* no function<->globals cycle left for the next report */
-    Py_XDECREF(globals);
     PyGILState_Release(gil);
     return text;
 }

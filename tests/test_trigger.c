@@ -856,14 +856,20 @@ END_TEST
 START_TEST(test_trigger_report)
 {
     /* Check whether `refscope report PID` prints the program's report as
-     * text and as JSON, without a terminal and without stopping it. */
+     * text and as JSON, without a terminal and without stopping it, and
+     * whether an earlier report left none of its own objects behind (its
+     * growth since the program's mark names no code of refscope's). */
     char out[65536];
     fixture_init();
     if (!terminal_tests_possible())
         return;
-    pid_t pid = start_target("--install --wait sleep", PLAIN);
+    pid_t pid = start_target("--install --mark --wait sleep", PLAIN);
     int status = run(out, sizeof out, "%s report %ld", CLI, (long)pid);
     ck_assert_msg(status == 0 && strstr(out, "objects") != NULL, "exit %d: %s", status, out);
+    status = run(out, sizeof out, "%s report --top 50 %ld", CLI, (long)pid);
+    ck_assert_msg(status == 0 && strstr(out, "Growth since the mark") != NULL, "exit %d: %s", status, out);
+    ck_assert_msg(strstr(out, "<string>") == NULL && strstr(out, "code object report") == NULL,
+                  "the report shows its own code:\n%.3000s", strstr(out, "Growth since the mark"));
     status = run(out, sizeof out,
                  "%s report --json --top 3 %ld | %s -c 'import json, sys; d = json.load(sys.stdin); "
                  "print(\"objects:\", d[\"objects\"] > 10000)'",

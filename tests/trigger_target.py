@@ -55,6 +55,8 @@ def main():
     if "--install" in sys.argv:
         import refscope
         refscope.install()
+        if "--mark" in sys.argv:
+            refscope.mark(collect=False)
 
     def ticker():
         n = 0
