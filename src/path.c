@@ -176,16 +176,14 @@ static int equals(PyObject *label, const char *text)
 /* Joins the step labels into one expression: ".__dict__" + "['x']" folds
  * into ".x"; ".__closure__" + "<closure var 'v'>" + ".cell_contents" into
  * " <closure var 'v'>"; descriptive "<...>" steps are set off by a space. */
-PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root)
+PyObject *rs_path_join(PyObject *label_list)
 {
-    PyObject **labels = PyMem_Calloc(len ? len : 1, sizeof *labels);
+    size_t len = (size_t)PyList_GET_SIZE(label_list);
+    PyObject **labels = ((PyListObject *)label_list)->ob_item;
     PyObject *parts = PyList_New(0);
     PyObject *result = NULL;
-    if (labels == NULL || parts == NULL)
+    if (parts == NULL)
         goto done;
-    for (size_t i = 0; i < len; i++)
-        if ((labels[i] = rs_path_step_label(s, nodes, i, root)) == NULL)
-            goto done;
     for (size_t i = 0; i < len; i++) {
         PyObject *label = labels[i], *name = NULL, *part = NULL;
         if (i + 1 < len && equals(label, ".__dict__") && identifier_key(labels[i + 1], &name)) {
@@ -213,13 +211,24 @@ PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, co
         Py_DECREF(empty);
     }
 done:
-    if (labels != NULL)
-        for (size_t i = 0; i < len; i++)
-            Py_XDECREF(labels[i]);
-    PyMem_Free(labels);
     Py_XDECREF(parts);
     if (result == NULL && !PyErr_Occurred())
         PyErr_NoMemory();
+    return result;
+}
+
+PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root)
+{
+    PyObject *labels = PyList_New((Py_ssize_t)len);
+    for (size_t i = 0; labels != NULL && i < len; i++) {
+        PyObject *label = rs_path_step_label(s, nodes, i, root);
+        if (label == NULL)
+            Py_CLEAR(labels);
+        else
+            PyList_SET_ITEM(labels, (Py_ssize_t)i, label);
+    }
+    PyObject *result = labels ? rs_path_join(labels) : NULL;
+    Py_XDECREF(labels);
     return result;
 }
 
