@@ -322,31 +322,33 @@ static uint32_t label_code(writer *w, PyObject *label)
     return id;
 }
 
-/* One pass over a wide dict/list/tuple/set: its items in the order its
- * tp_traverse visits them, matched to the edges in order, so labelling
- * costs the holder's width once instead of once per edge.  An edge the
- * enumeration does not explain within a short look-ahead gets
- * "<referent k>", as label.c gives what it cannot name. */
+/* One pass over a wide dict/list/tuple/set: its items enumerated once and
+ * hashed by pointer, so labelling costs the holder's width once instead of
+ * once per edge.  As in label.c, the n-th edge to the same object takes the
+ * n-th item that holds it (whatever order tp_traverse visits them in), and
+ * an edge no item explains gets "<referent k>". */
 typedef struct wide_item {
     PyObject *ptr;
-    PyObject *key;  /* dict entries: the key (borrowed) */
-    int kind;       /* 0 value "[key]", 1 key "<key ...>", 2 index "[i]", 3 set "<item>" */
+    PyObject *key;  /* dict entries: the key (a strong reference) */
+    int kind;       /* 0 value "[key]", 1 key "<key ...>", 2 index "[i]" */
     Py_ssize_t index;
+    size_t next;    /* the next item holding the same pointer, or SIZE_MAX */
 } wide_item;
 
-static int write_wide_labels(writer *w, PyObject *obj, const rs_idx *targets, size_t count)
+typedef struct wide_slot {
+    PyObject *ptr;  /* NULL: empty */
+    size_t head;    /* the first item not yet matched, or SIZE_MAX */
+    size_t tail;
+} wide_slot;
+
+static size_t wide_enumerate(PyObject *obj, wide_item *items, size_t max)
 {
-    wide_item *items = rs_malloc((2 * count + 1) * sizeof *items);
-    if (items == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
     size_t n = 0;
     if (PyDict_CheckExact(obj)) {
         int keys = rs_py_dict_visits_keys(obj);
         Py_ssize_t pos = 0;
         PyObject *key, *value;
-        while (PyDict_Next(obj, &pos, &key, &value) && n + 2 <= 2 * count) {
+        while (PyDict_Next(obj, &pos, &key, &value) && n + 2 <= max) {
             items[n++] = (wide_item){.ptr = value, .key = key, .kind = 0};
             if (keys)
                 items[n++] = (wide_item){.ptr = key, .key = key, .kind = 1};
@@ -354,41 +356,76 @@ static int write_wide_labels(writer *w, PyObject *obj, const rs_idx *targets, si
     } else if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj)) {
         Py_ssize_t size = PySequence_Fast_GET_SIZE(obj);
         PyObject **seq = PySequence_Fast_ITEMS(obj);
-        for (Py_ssize_t i = 0; i < size && n < 2 * count; i++)
+        for (Py_ssize_t i = 0; i < size && n < max; i++)
             items[n++] = (wide_item){.ptr = seq[i], .kind = 2, .index = i};
     }
-    /* Keys may run __repr__: hold them while labels are built. */
-    for (size_t i = 0; i < n; i++)
-        Py_XINCREF(items[i].key);
+    return n;
+}
+
+/* The slot of ptr in a table of mask + 1 slots. */
+static wide_slot *wide_slot_of(wide_slot *slots, size_t mask, PyObject *ptr)
+{
+    size_t i = ((uintptr_t)ptr >> 4) * 11400714819323198485ull & mask;
+    while (slots[i].ptr != NULL && slots[i].ptr != ptr)
+        i = (i + 1) & mask;
+    return &slots[i];
+}
+
+/* The label code of items[j]; RS_DUMP_NO_STRING with an exception set. */
+static uint32_t wide_label(writer *w, const wide_item *item)
+{
+    if (item->kind == 2)
+        return (RS_DUMP_LABEL_ITEM << 30) | (uint32_t)(item->index & 0x3fffffff);
+    PyObject *kr = rs_safe_repr(item->key, 40);
+    PyObject *label = kr ? PyUnicode_FromFormat(item->kind == 0 ? "[%U]" : "<key %U>", kr) : NULL;
+    Py_XDECREF(kr);
+    uint32_t code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
+    Py_XDECREF(label);
+    return code;
+}
+
+static int write_wide_labels(writer *w, PyObject *obj, const rs_idx *targets, size_t count)
+{
+    size_t max = 2 * count + 2, slot_count = 16;
+    while (slot_count < 2 * max)
+        slot_count *= 2;
+    wide_item *items = rs_malloc(max * sizeof *items);
+    wide_slot *slots = rs_calloc(slot_count, sizeof *slots);
+    if (items == NULL || slots == NULL) {
+        rs_free(items);
+        rs_free(slots);
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t n = PyAnySet_CheckExact(obj) ? 0 : wide_enumerate(obj, items, max);
+    for (size_t j = 0; j < n; j++) {
+        Py_XINCREF(items[j].key); /* a key's __repr__ may change the dict */
+        items[j].next = SIZE_MAX;
+        wide_slot *slot = wide_slot_of(slots, slot_count - 1, items[j].ptr);
+        if (slot->ptr == NULL)
+            *slot = (wide_slot){.ptr = items[j].ptr, .head = j, .tail = j};
+        else if (slot->head == SIZE_MAX)
+            slot->head = slot->tail = j;
+        else
+            slot->tail = items[slot->tail].next = j;
+    }
     int r = 0;
-    size_t cursor = 0;
     for (size_t k = 0; k < count && r == 0; k++) {
-        PyObject *target = rs_snapshot_object(w->snap, targets[k]);
-        uint32_t code = (RS_DUMP_LABEL_REFERENT << 30) | (uint32_t)(k & 0x3fffffff);
-        if (PyAnySet_CheckExact(obj))
-            code = RS_DUMP_LABEL_SET_ITEM << 30;
-        for (size_t j = cursor; j < n && j < cursor + 8; j++) {
-            if (items[j].ptr != target)
-                continue;
-            cursor = j + 1;
-            if (items[j].kind == 2) {
-                code = (RS_DUMP_LABEL_ITEM << 30) | (uint32_t)(items[j].index & 0x3fffffff);
-            } else {
-                PyObject *kr = rs_safe_repr(items[j].key, 40);
-                PyObject *label = kr ? PyUnicode_FromFormat(items[j].kind == 0 ? "[%U]" : "<key %U>", kr) : NULL;
-                Py_XDECREF(kr);
-                code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
-                Py_XDECREF(label);
-                if (code == RS_DUMP_NO_STRING)
-                    r = -1;
-            }
-            break;
+        uint32_t code = PyAnySet_CheckExact(obj) ? RS_DUMP_LABEL_SET_ITEM << 30
+                                                 : (RS_DUMP_LABEL_REFERENT << 30) | (uint32_t)(k & 0x3fffffff);
+        wide_slot *slot = n ? wide_slot_of(slots, slot_count - 1, rs_snapshot_object(w->snap, targets[k])) : NULL;
+        if (slot != NULL && slot->ptr != NULL && slot->head != SIZE_MAX) {
+            size_t j = slot->head;
+            slot->head = items[j].next;
+            if ((code = wide_label(w, &items[j])) == RS_DUMP_NO_STRING)
+                r = -1;
         }
         write_bytes(w, &code, sizeof code);
     }
-    for (size_t i = 0; i < n; i++)
-        Py_XDECREF(items[i].key);
+    for (size_t j = 0; j < n; j++)
+        Py_XDECREF(items[j].key);
     rs_free(items);
+    rs_free(slots);
     return r;
 }
 
@@ -627,18 +664,26 @@ static PyObject *traceback_text(PyObject *obj)
     return text;
 }
 
-static int write_allocations(writer *w)
+/* 1 when tracemalloc traces allocations, 0 when not, -1 on error.  Asked
+ * before anything is written: importing tracemalloc can change objects the
+ * labels describe (an import refreshes the path finders' caches). */
+static int tracing_allocations(void)
 {
-    rs_snapshot *s = w->snap;
     PyObject *tracemalloc = PyImport_ImportModule("tracemalloc");
     PyObject *tracing = tracemalloc ? PyObject_CallMethod(tracemalloc, "is_tracing", NULL) : NULL;
     Py_XDECREF(tracemalloc);
     if (tracing == NULL)
         return -1;
-    bool on = tracing == Py_True;
+    int on = tracing == Py_True;
     Py_DECREF(tracing);
+    return on;
+}
+
+static int write_allocations(writer *w)
+{
+    rs_snapshot *s = w->snap;
     section_begin(w, RS_DUMP_ALLOCATIONS);
-    size_t written = 0, n = on ? rs_graph_node_count(s->graph) : 0;
+    size_t written = 0, n = w->header.tracemalloc ? rs_graph_node_count(s->graph) : 0;
     for (size_t i = 0; i < n; i++) {
         if (rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL)
             continue;
@@ -655,7 +700,6 @@ static int write_allocations(writer *w)
         written++;
     }
     section_end(w, written);
-    w->header.tracemalloc = on;
     return 0;
 }
 
@@ -679,8 +723,10 @@ static int fill_header(writer *w)
     rs_snapshot *s = w->snap;
     rs_dump_header *h = &w->header;
     rs_process_memory m;
-    if (rs_process_memory_read(s, &m) < 0)
+    int tracing = tracing_allocations();
+    if (tracing < 0 || rs_process_memory_read(s, &m) < 0)
         return -1;
+    h->tracemalloc = (uint32_t)tracing;
     memcpy(h->magic, RS_DUMP_MAGIC, sizeof h->magic);
     h->version = RS_DUMP_VERSION;
     h->header_size = sizeof *h;

@@ -170,6 +170,22 @@ static const char *check_structure(rs_dump *d)
     return NULL;
 }
 
+/* true when text[0..len) is UTF-8 without NUL (a C string Python can decode). */
+static bool utf8_text(const unsigned char *text, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c = text[i];
+        size_t more = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 4;
+        if (c == 0 || more == 4 || (more == 1 && c < 0xc2) || i + more >= len + (more == 0))
+            return false;
+        for (size_t k = 1; k <= more; k++)
+            if ((text[i + k] & 0xc0) != 0x80)
+                return false;
+        i += more + 1;
+    }
+    return true;
+}
+
 /* Stage 4: the graph, node i = record i, as the walk would have built it. */
 static int build_snapshot(rs_dump *d, const char *path)
 {
@@ -187,6 +203,10 @@ static int build_snapshot(rs_dump *d, const char *path)
     for (size_t t = 0; t < d->type_count; t++) {
         uint32_t id = d->types[t];
         size_t len = d->string_index[id + 1] - d->string_index[id];
+        if (!utf8_text((const unsigned char *)d->string_bytes + d->string_index[id], len)) {
+            bad_file(path, "a type name is not UTF-8 text");
+            return -1;
+        }
         if ((s->types[t].name = rs_malloc(len + 1)) == NULL)
             goto nomem;
         memcpy(s->types[t].name, d->string_bytes + d->string_index[id], len);

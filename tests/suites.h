@@ -17,7 +17,8 @@
     X(trigger)            \
     X(cycles)             \
     X(analyses)           \
-    X(suspects)
+    X(suspects)           \
+    X(dump)
 
 #define RS_DECLARE_SUITE(name) Suite *suite_##name(void);
 RS_TEST_SUITES(RS_DECLARE_SUITE)

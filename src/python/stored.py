@@ -89,9 +89,17 @@ class Dump:
     def __len__(self):
         return len(self._file)
 
+    @property
+    def taken(self):
+        """When the dump was written, as "2026-11-29 10:42" (local time)."""
+        try:
+            return _time.strftime("%Y-%m-%d %H:%M", _time.localtime(self.time))
+        except (OverflowError, ValueError, OSError):
+            return "at an unreadable time"
+
     def __repr__(self):
         return "<refscope.Dump of pid %d, taken %s, Python %s: %d objects>" % (
-            self.pid, _time.strftime("%Y-%m-%d %H:%M", _time.localtime(self.time)), self.python_version, len(self))
+            self.pid, self.taken, self.python_version, len(self))
 
     @property
     def edge_count(self):

@@ -1,0 +1,169 @@
+/* Heap dumps (src/dump.c, dump_read.c, module_dump.c, python/stored.py):
+ * a dump read back answers as the live snapshot it was written from did,
+ * and every damaged file is refused with refscope.Error, never a crash.
+ * Fixtures: tests/fixtures/dump_heap.py (the example's leak patterns). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pytest_helpers.h"
+#include "suites.h"
+
+static void build_heap_and_dump(void)
+{
+    rs_py_run("import os, refscope, fixtures.dump_heap as dh\n"
+              "app = dh.build()\n"
+              "tmp = dh.scratch_dir()\n"
+              "dump_path = os.path.join(tmp, 'heap.rsd')\n"
+              "s = refscope.snapshot()\n"
+              "s.save(dump_path)\n"
+              "d = refscope.load(dump_path)\n");
+}
+
+START_TEST(test_dump_differential)
+{
+    /* Check whether a dump of a heap with the example's leak patterns gives
+     * the same census, paths (as text), referents and referrers with their
+     * labels, cycles, garbage, closures, frames and retained sizes as the
+     * live snapshot it was written from. */
+    build_heap_and_dump();
+    rs_py_run("diffs = dh.compare(s, d, path_every=5)\n");
+    ck_assert_msg(rs_py_long("len(diffs)") == 0, "dump differs from its snapshot:\n%s",
+                  rs_py_str("'\\n'.join(diffs[:20])"));
+    /* The comparison saw the patterns it is about. */
+    ck_assert_int_eq(rs_py_long("len(d)"), rs_py_long("len(s)"));
+    ck_assert_str_eq(rs_py_str("str(d.path(d.node(id(app.CACHE['req-00042']))))"),
+                     "sys.modules['leaky_service'].CACHE['req-00042']");
+    ck_assert_str_eq(rs_py_str("any(name == 'payload' for f, name, v, r in d.closures())"), "True");
+    ck_assert_str_eq(rs_py_str("any(t == 'worker' and any(n == 'config' for f in fr for n, *_ in f[2])"
+                               " for t, i, fr in d.frames())"),
+                     "True");
+    ck_assert_str_eq(rs_py_str("sorted({k for o, k in d.garbage()} & {'unreachable-cycle', 'finalizer-in-cycle'})"),
+                     "['finalizer-in-cycle', 'unreachable-cycle']");
+    ck_assert_int_ge(rs_py_long("sum(1 for c in d.cycles() if any(o.type.endswith('TreeNode') for o in c.objects))"),
+                     1);
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+START_TEST(test_dump_header_and_objects)
+{
+    /* Check whether the header records this process (pid, Python version,
+     * memory figures) and stored objects carry type, size, address and a
+     * repr: the full text of a short string, a cut one of a long string. */
+    build_heap_and_dump();
+    ck_assert_int_eq(rs_py_long("d.pid"), rs_py_long("os.getpid()"));
+    ck_assert_str_eq(rs_py_str("d.python_version"), rs_py_str("__import__('platform').python_version()"));
+    ck_assert_int_eq(rs_py_long("d.process_memory()['objects']"), rs_py_long("s.process_memory()['objects']"));
+    ck_assert_str_eq(rs_py_str("repr(d).startswith('<refscope.Dump of pid %d' % os.getpid())"), "True");
+    rs_py_run("short = 'x-short-string-%d' % 7\n"
+              "long_text = 'y' * 5000\n"
+              "s2 = refscope.snapshot()\n"
+              "s2.save(dump_path)\n"
+              "d2 = refscope.load(dump_path)\n"
+              "n = d2.node(id(short))\n"
+              "m = d2.node(id(long_text))\n");
+    ck_assert_str_eq(rs_py_str("n.repr"), "'x-short-string-7'");
+    ck_assert_str_eq(rs_py_str("n.type"), "str");
+    ck_assert_int_eq(rs_py_long("n.size"), rs_py_long("sys.getsizeof(short)"));
+    ck_assert_int_eq(rs_py_long("n.address"), rs_py_long("id(short)"));
+    ck_assert_str_eq(rs_py_str("m.repr.startswith(\"'yyy\") and m.repr.endswith('(5000 characters)')"), "True");
+    ck_assert_int_le(rs_py_long("len(m.repr)"), 240);
+    /* Every answer is about stored objects: a live one is refused. */
+    ck_assert_str_eq(rs_py_str("type(d2.referents(n)).__name__"), "list");
+    rs_py_run("try:\n"
+              "    d2.path(object())\n"
+              "    err = 'no error'\n"
+              "except refscope.Error as e:\n"
+              "    err = str(e)\n");
+    ck_assert_str_eq(rs_py_str("'stored object' in err"), "True");
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+START_TEST(test_dump_bad_files)
+{
+    /* Check whether a missing file, an empty one, one that is not a dump,
+     * truncated dumps, a newer format version and a flipped byte are each
+     * refused with refscope.Error saying what is wrong. */
+    build_heap_and_dump();
+    rs_py_run("data = open(dump_path, 'rb').read()\n"
+              "bad = os.path.join(tmp, 'bad.rsd')\n"
+              "def refusal(content):\n"
+              "    if content is not None:\n"
+              "        open(bad, 'wb').write(content)\n"
+              "    try:\n"
+              "        refscope.load(bad if content is not None else bad + '.missing')\n"
+              "    except refscope.Error as e:\n"
+              "        return str(e)\n"
+              "    return 'loaded'\n"
+              "version = bytearray(data); version[8] += 1\n"
+              "flipped = bytearray(data); flipped[len(data) // 2] ^= 0x40\n");
+    ck_assert_str_eq(rs_py_str("'cannot open' in refusal(None)"), "True");
+    ck_assert_str_eq(rs_py_str("'dump magic' in refusal(b'')"), "True");
+    ck_assert_str_eq(rs_py_str("'dump magic' in refusal(b'{\"json\": true}' * 100)"), "True");
+    ck_assert_str_eq(rs_py_str("'truncated' in refusal(data[:300])"), "True");
+    ck_assert_str_eq(rs_py_str("all('truncated' in refusal(data[:n]) for n in (600, len(data) // 3, len(data) - 1))"),
+                     "True");
+    ck_assert_str_eq(rs_py_str("'format version 2' in refusal(bytes(version))"), "True");
+    ck_assert_str_eq(rs_py_str("'checksum' in refusal(bytes(flipped))"), "True");
+    ck_assert_str_eq(rs_py_str("refusal(data)"), "loaded");
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+START_TEST(test_dump_fuzzed_files)
+{
+    /* Check whether thousands of randomly mutated dumps (with their
+     * checksums left wrong, and recomputed so that only the structural
+     * checks stand between the bytes and the analyses) each either load
+     * and answer every call or are refused with refscope.Error. */
+    build_heap_and_dump();
+    rs_py_run("loaded, refused, messages = dh.fuzz(dump_path, 1000, 13, reseal=False)\n"
+              "loaded2, refused2, messages2 = dh.fuzz(dump_path, 1000, 14, reseal=True)\n");
+    ck_assert_int_eq(rs_py_long("loaded + refused"), 1000);
+    ck_assert_int_eq(rs_py_long("loaded2 + refused2"), 1000);
+    ck_assert_int_ge(rs_py_long("refused"), 900);
+    /* With checksums recomputed, the structural checks refuse for several reasons. */
+    ck_assert_int_ge(rs_py_long("refused2"), 300);
+    ck_assert_int_ge(rs_py_long("len(messages2)"), 5);
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+START_TEST(test_dump_no_reference_leaks)
+{
+    /* Check whether writing and reading a dump leaves every object's
+     * reference count as it was (no reference kept or lost). */
+    build_heap_and_dump();
+    rs_py_run("import sys\n"
+              "probe = {'k': [1, 2, 3]}\n"
+              "exercise = dh.exercise\n"
+              "for i in range(3):\n"
+              "    refscope.dump(dump_path)\n"
+              "    with refscope.load(dump_path) as d3:\n"
+              "        exercise(d3)\n"
+              "before = (sys.getrefcount(probe), sys.getrefcount(probe['k']), sys.getrefcount(None))\n"
+              "for i in range(3):\n"
+              "    refscope.dump(dump_path)\n"
+              "    with refscope.load(dump_path) as d3:\n"
+              "        exercise(d3)\n"
+              "after = (sys.getrefcount(probe), sys.getrefcount(probe['k']), sys.getrefcount(None))\n");
+    ck_assert_str_eq(rs_py_str("before[:2] == after[:2]"), "True");
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+Suite *suite_dump(void)
+{
+    Suite *s = suite_create("dump");
+    TCase *tc = tcase_create("dump");
+    tcase_set_timeout(tc, getenv("RS_VALGRIND") ? 1800 : 600);
+    tcase_add_test(tc, test_dump_differential);
+    tcase_add_test(tc, test_dump_header_and_objects);
+    tcase_add_test(tc, test_dump_bad_files);
+    tcase_add_test(tc, test_dump_fuzzed_files);
+    tcase_add_test(tc, test_dump_no_reference_leaks);
+    suite_add_tcase(s, tc);
+    return s;
+}
