@@ -542,6 +542,107 @@ static PyObject *dumpfile_retained_by_type(PyObject *self, PyObject *Py_UNUSED(i
     return list;
 }
 
+typedef struct subtree_counts {
+    const rs_dom *dom;
+    uint64_t *count;
+} subtree_counts;
+
+/* On leaving n (after everything it dominates), adds its count to its
+ * immediate dominator's. */
+static int count_subtree(void *ctx, rs_idx n, bool leaving)
+{
+    subtree_counts *c = ctx;
+    if (!leaving) {
+        c->count[n] = 1;
+        return 0;
+    }
+    rs_idx up = rs_dom_idom(c->dom, n);
+    if (up != RS_DOM_SUPER_ROOT && up != RS_NONE)
+        c->count[up] += c->count[n];
+    return 0;
+}
+
+/* (idom, retained, retained_count): per node, its immediate dominator (-1
+ * for the roots' virtual super-root and for unreachable nodes), the bytes
+ * and the number of objects it retains (0 when unreachable). */
+static PyObject *dumpfile_dominators(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    rs_dump *d = dump_of(self);
+    if (d == NULL || rs_analysis_ensure_dominators(d->snap) < 0)
+        return NULL;
+    size_t n = (size_t)d->header->node_count;
+    subtree_counts c = {.dom = d->snap->dom, .count = rs_calloc(n ? n : 1, sizeof *c.count)};
+    if (c.count == NULL)
+        return PyErr_NoMemory();
+    PyObject *idom = NULL, *retained = NULL, *count = NULL, *result = NULL;
+    if (rs_dominator_walk(d->snap, RS_DOM_SUPER_ROOT, count_subtree, &c) < 0)
+        goto done;
+    idom = PyList_New((Py_ssize_t)n);
+    retained = PyList_New((Py_ssize_t)n);
+    count = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; idom != NULL && retained != NULL && count != NULL && i < n; i++) {
+        rs_idx up = rs_dom_idom(c.dom, (rs_idx)i);
+        PyObject *a = PyLong_FromLong(up == RS_DOM_SUPER_ROOT || up == RS_NONE ? -1L : (long)up);
+        PyObject *b = PyLong_FromUnsignedLongLong(rs_dom_retained(c.dom, (rs_idx)i));
+        PyObject *k = PyLong_FromUnsignedLongLong(c.count[i]);
+        if (a == NULL || b == NULL || k == NULL) {
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+            Py_XDECREF(k);
+            goto done;
+        }
+        PyList_SET_ITEM(idom, (Py_ssize_t)i, a);
+        PyList_SET_ITEM(retained, (Py_ssize_t)i, b);
+        PyList_SET_ITEM(count, (Py_ssize_t)i, k);
+    }
+    if (idom != NULL && retained != NULL && count != NULL)
+        result = PyTuple_Pack(3, idom, retained, count);
+done:
+    Py_XDECREF(idom);
+    Py_XDECREF(retained);
+    Py_XDECREF(count);
+    rs_free(c.count);
+    return result;
+}
+
+/* (addresses, type_ids, flags, sizes, type_names): every node's columns as
+ * lists, for whole-dump comparisons. */
+static PyObject *dumpfile_columns(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    rs_dump *d = dump_of(self);
+    if (d == NULL)
+        return NULL;
+    size_t n = (size_t)d->header->node_count;
+    PyObject *cols[4] = {PyList_New((Py_ssize_t)n), PyList_New((Py_ssize_t)n), PyList_New((Py_ssize_t)n),
+                         PyList_New((Py_ssize_t)n)};
+    PyObject *names = PyList_New((Py_ssize_t)d->snap->type_count), *result = NULL;
+    bool ok = cols[0] && cols[1] && cols[2] && cols[3] && names;
+    for (size_t i = 0; ok && i < n; i++) {
+        const rs_dump_node *x = &d->nodes[i];
+        PyObject *v[4] = {PyLong_FromUnsignedLongLong(x->address), PyLong_FromUnsignedLong(x->type_id),
+                          PyLong_FromUnsignedLong(x->flags), PyLong_FromUnsignedLongLong(x->size)};
+        for (int k = 0; k < 4; k++) {
+            if (v[k] == NULL)
+                ok = false;
+            else
+                PyList_SET_ITEM(cols[k], (Py_ssize_t)i, v[k]);
+        }
+    }
+    for (uint32_t t = 0; ok && t < d->snap->type_count; t++) {
+        PyObject *name = PyUnicode_FromString(d->snap->types[t].name);
+        if (name == NULL)
+            ok = false;
+        else
+            PyList_SET_ITEM(names, (Py_ssize_t)t, name);
+    }
+    if (ok)
+        result = PyTuple_Pack(5, cols[0], cols[1], cols[2], cols[3], names);
+    for (int k = 0; k < 4; k++)
+        Py_XDECREF(cols[k]);
+    Py_XDECREF(names);
+    return result;
+}
+
 static PyObject *dumpfile_edge_count(PyObject *self, void *Py_UNUSED(closure))
 {
     rs_dump *d = dump_of(self);
@@ -567,6 +668,9 @@ PyMethodDef rs_dumpfile_methods[] = {
     {"retained", dumpfile_retained, METH_O, "The node and every node it dominates."},
     {"retained_by_type", dumpfile_retained_by_type, METH_NOARGS, "[(type_name, count, size, retained)]."},
     {"largest", dumpfile_largest, METH_VARARGS, "largest(type_name, n=10) -> [(node, size)]."},
+    {"columns", dumpfile_columns, METH_NOARGS, "(addresses, type_ids, flags, sizes, type_names) of every node."},
+    {"dominators", dumpfile_dominators, METH_NOARGS,
+     "(idom, retained, retained_count) per node; idom -1 for the super-root or unreachable."},
     {"allocated_at", dumpfile_allocated_at, METH_O, "The stored allocation traceback text, or None."},
     {NULL},
 };

@@ -154,6 +154,116 @@ START_TEST(test_dump_no_reference_leaks)
 }
 END_TEST
 
+/* Starts tests/fixtures/dump_target.py in a new session with no terminal
+ * (stdin /dev/null, output to a file) and waits until it is ready. */
+static void start_target(void)
+{
+    rs_py_run("import os, subprocess, sys, time, signal, refscope, fixtures.dump_heap as dh\n"
+              "tmp = dh.scratch_dir()\n"
+              "ready = os.path.join(tmp, 'ready')\n"
+              "grow_file = os.path.join(tmp, 'grow')\n"
+              "env = dict(os.environ, PYTHONPATH='" RS_BUILD_LIB "')\n"
+              "out = open(os.path.join(tmp, 'out.txt'), 'w')\n"
+              "target = subprocess.Popen([sys.executable, '" RS_SOURCE_DIR "/tests/fixtures/dump_target.py',\n"
+              "                           ready, tmp, grow_file], stdin=subprocess.DEVNULL, stdout=out,\n"
+              "                          stderr=subprocess.STDOUT, start_new_session=True, env=env)\n"
+              "def wait_for(cond, seconds=120):\n"
+              "    deadline = time.monotonic() + seconds\n"
+              "    while time.monotonic() < deadline:\n"
+              "        if cond():\n"
+              "            return True\n"
+              "        if target.poll() is not None:\n"
+              "            return False\n"
+              "        time.sleep(0.05)\n"
+              "    return False\n"
+              "def dumps():\n"
+              "    return sorted(f for f in os.listdir(tmp) if f.endswith('.rsd'))\n"
+              "def output():\n"
+              "    return open(os.path.join(tmp, 'out.txt')).read()\n"
+              "started = wait_for(lambda: os.path.exists(ready))\n");
+    ck_assert_msg(rs_py_long("started"), "the dump target did not start:\n%s", rs_py_str("output()"));
+}
+
+static void stop_target(void)
+{
+    rs_py_run("target.kill()\n"
+              "target.wait(60)\n"
+              "out.close()\n");
+}
+
+START_TEST(test_dump_signal_without_terminal)
+{
+    /* Check whether SIGUSR2 makes a program that has no terminal, after
+     * refscope.install(dump_signal=SIGUSR2, dump_dir=D), write a complete
+     * dump into D that names its pid and holds its cache with its path. */
+    start_target();
+    ck_assert_str_eq(rs_py_str("open(ready).read().split()[1]"), "0"); /* no terminal at all */
+    rs_py_run("os.kill(target.pid, signal.SIGUSR2)\n"
+              "wrote = wait_for(lambda: dumps())\n");
+    ck_assert_msg(rs_py_long("wrote"), "no dump appeared:\n%s", rs_py_str("output()"));
+    rs_py_run("name = dumps()[0]\n"
+              "d = refscope.load(os.path.join(tmp, name))\n"
+              "entries = d.instances('__main__.Entry')\n");
+    ck_assert_str_eq(rs_py_str("name.startswith('refscope-%d-' % target.pid)"), "True");
+    ck_assert_int_eq(rs_py_long("d.pid"), rs_py_long("target.pid"));
+    ck_assert_int_eq(rs_py_long("len(entries)"), 200);
+    ck_assert_str_eq(rs_py_str("sorted(str(d.path(e)) for e in entries)[0]"), "sys.modules['__main__'].CACHE['entry-0']");
+    ck_assert_int_eq(rs_py_long("len({str(d.path(e)) for e in entries})"), 200);
+    ck_assert_int_ge(rs_py_long("d.retained_size(d.node(d._file.columns()[0][entries[0].index]))"), 2000);
+    /* The program goes on running. */
+    ck_assert_int_eq(rs_py_long("target.poll() is None"), 1);
+    stop_target();
+}
+END_TEST
+
+START_TEST(test_dump_command_and_diff)
+{
+    /* Check whether `refscope dump PID -o FILE` makes a running program
+     * write a dump, and `refscope diff OLD NEW` over two dumps taken before
+     * and after its cache grew names the cache's path first, with the bytes
+     * and objects it gained, and `refscope report FILE` reads a dump. */
+    start_target();
+    rs_py_run("cli = '" RS_BUILD_LIB "/../bin/refscope'\n"
+              "def run(*args):\n"
+              "    r = subprocess.run([cli] + list(args), capture_output=True, text=True, timeout=300)\n"
+              "    return r.returncode, r.stdout + r.stderr\n"
+              "old = os.path.join(tmp, 'old.rsd')\n"
+              "new = os.path.join(tmp, 'new.rsd')\n"
+              "status1, said1 = run('dump', str(target.pid), '-o', old)\n"
+              "open(grow_file, 'w').close()\n"
+              "grown = wait_for(lambda: os.path.exists(ready + '.grown'))\n"
+              "status2, said2 = run('dump', str(target.pid), '-o', new)\n");
+    ck_assert_msg(rs_py_long("status1") == 0, "refscope dump failed: %s", rs_py_str("said1"));
+    ck_assert_msg(rs_py_long("status2") == 0, "refscope dump failed: %s", rs_py_str("said2"));
+    ck_assert_int_eq(rs_py_long("grown"), 1);
+    ck_assert_int_eq(rs_py_long("len(refscope.load(old).instances('__main__.Entry'))"), 200);
+    ck_assert_int_eq(rs_py_long("len(refscope.load(new).instances('__main__.Entry'))"), 3200);
+    rs_py_run("status, text = run('diff', old, new)\n"
+              "lines = text.splitlines()\n"
+              "first = lines[lines.index('Growth by holder (retained size and objects gained, newer dump\\'s paths):') + 1]\n"
+              "status_j, text_j = run('diff', '--json', old, new)\n"
+              "holder = __import__('json').loads(text_j)['holders'][0]\n");
+    ck_assert_msg(rs_py_long("status") == 0, "refscope diff failed: %s", rs_py_str("text"));
+    ck_assert_str_eq(rs_py_str("first.split()[0]"), "sys.modules['__main__'].CACHE");
+    ck_assert_str_eq(rs_py_str("holder[0]"), "sys.modules['__main__'].CACHE");
+    /* 3000 entries of an Entry, its __dict__ or inline values, a key and a
+     * 2000-byte bytearray each: at least 3000 * 2000 bytes and 9000 objects. */
+    ck_assert_int_ge(rs_py_long("holder[1]"), 3000 * 2000);
+    ck_assert_int_ge(rs_py_long("holder[2]"), 9000);
+    ck_assert_str_eq(rs_py_str("any(l.split()[:2] == ['__main__.Entry', '+3.0K'] for l in lines)"),
+                     "True");
+    rs_py_run("status_r, report = run('report', new)\n");
+    ck_assert_msg(rs_py_long("status_r") == 0, "refscope report FILE failed: %s", rs_py_str("report"));
+    ck_assert_str_eq(rs_py_str("('PID %d' % target.pid) in report and \"sys.modules['__main__'].CACHE\" in report"),
+                     "True");
+    /* A file that is not a dump: a message, exit status 1. */
+    rs_py_run("status_bad, said_bad = run('report', ready)\n");
+    ck_assert_int_eq(rs_py_long("status_bad"), 1);
+    ck_assert_str_eq(rs_py_str("'not a usable refscope dump' in said_bad"), "True");
+    stop_target();
+}
+END_TEST
+
 Suite *suite_dump(void)
 {
     Suite *s = suite_create("dump");
@@ -164,6 +274,8 @@ Suite *suite_dump(void)
     tcase_add_test(tc, test_dump_bad_files);
     tcase_add_test(tc, test_dump_fuzzed_files);
     tcase_add_test(tc, test_dump_no_reference_leaks);
+    tcase_add_test(tc, test_dump_signal_without_terminal);
+    tcase_add_test(tc, test_dump_command_and_diff);
     suite_add_tcase(s, tc);
     return s;
 }
