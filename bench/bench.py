@@ -226,6 +226,7 @@ def main():
     print("snapshot: %d nodes, %d edges; refscope memory %.1f MiB = %.1f B/node + 8 B/edge"
           " (budget 48 B/node + 8 B/edge); RSS grew %.1f MiB"
           % (nodes, edges, mem / 2**20, node_bytes, (rss1 - rss0) / 2**20))
+    dump_bench(s, t_snap, mem)
     s.close()
 
     # Keypress to redraw, through the browser drawing into an off-screen pty,
@@ -240,6 +241,29 @@ def main():
         print("%-34s %14s   median %.3f ms over %d keys (target p99 <= 16 ms)"
               % (what + ", p99", "%.3f ms" % (p99 * 1e3), times[len(times) // 2] * 1e3, len(times)))
     del points, big
+
+
+def dump_bench(s, t_snap, mem):
+    """Heap dump of snapshot s: write time, file size, load time, first analyses."""
+    import os
+    import shutil
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="refscope-bench-")
+    try:
+        path = os.path.join(tmp, "heap.rsd")
+        t_write, _ = seconds(lambda: s.save(path), repeat=1)
+        size = os.path.getsize(path)
+        t_load, d = seconds(lambda: refscope.load(path), repeat=1)
+        t_census, _ = seconds(lambda: d.census(), repeat=1)
+        d.close()
+        print()
+        row("dump write (Snapshot.save)", t_write, t_snap, "the snapshot itself")
+        row("dump load (refscope.load)", t_load, "", "")
+        row("census of the loaded dump", t_census, "", "")
+        print("dump file: %.1f MiB = %.1f B/node (%.2fx refscope's in-memory graph)"
+              % (size / 2**20, size / len(s), size / mem))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class Point:
