@@ -81,6 +81,30 @@ START_TEST(test_dump_header_and_objects)
 }
 END_TEST
 
+START_TEST(test_dump_allocation_tracebacks)
+{
+    /* Check whether, while tracemalloc traces, a dump stores each object's
+     * allocation traceback as tracemalloc gives it (file:line lines), and
+     * stores none when it does not trace. */
+    build_heap_and_dump();
+    ck_assert_str_eq(rs_py_str("d.info['tracemalloc'], d.allocated_at(d.objects()[0])"), "(False, None)");
+    rs_py_run("import tracemalloc\n"
+              "tracemalloc.start(5)\n"
+              "def make_traced():\n"
+              "    return [bytearray(100) for _ in range(10)]\n"
+              "traced = make_traced()\n"
+              "refscope.dump(dump_path)\n"
+              "d4 = refscope.load(dump_path)\n"
+              "stored_tb = d4.allocated_at(d4.node(id(traced[3])))\n"
+              "live_tb = '\\n'.join(tracemalloc.get_object_traceback(traced[3]).format())\n"
+              "tracemalloc.stop()\n");
+    ck_assert_str_eq(rs_py_str("d4.info['tracemalloc']"), "True");
+    ck_assert_str_eq(rs_py_str("stored_tb == live_tb"), "True");
+    ck_assert_str_eq(rs_py_str("'line ' in live_tb"), "True");
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
 START_TEST(test_dump_bad_files)
 {
     /* Check whether a missing file, an empty one, one that is not a dump,
@@ -285,6 +309,7 @@ Suite *suite_dump(void)
     tcase_set_timeout(tc, getenv("RS_VALGRIND") ? 1800 : 600);
     tcase_add_test(tc, test_dump_differential);
     tcase_add_test(tc, test_dump_header_and_objects);
+    tcase_add_test(tc, test_dump_allocation_tracebacks);
     tcase_add_test(tc, test_dump_bad_files);
     tcase_add_test(tc, test_dump_fuzzed_files);
     tcase_add_test(tc, test_dump_no_reference_leaks);
