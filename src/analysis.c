@@ -5,6 +5,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "analysis.h"
 #include "module.h"
 #include "refscope/dom.h"
 #include "refscope/scc.h"
@@ -19,4 +20,11 @@ int rs_analysis_ensure_dominators(rs_snapshot *s)
         return -1;
     }
     return 0;
+}
+
+const rs_dom_order *rs_analysis_dom_order(rs_snapshot *s)
+{
+    if (s->dom_order == NULL)
+        s->dom_order = rs_dom_order_new(s);
+    return s->dom_order;
 }

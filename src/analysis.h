@@ -206,6 +206,11 @@ typedef struct rs_dom_order {
  * set; free with rs_dom_order_free(). */
 rs_dom_order *rs_dom_order_new(rs_snapshot *s);
 
+/* The snapshot's order, computed on first use and kept with it (one walk of
+ * the whole dominator tree, not one per question).  Borrowed; NULL with an
+ * exception set. */
+const rs_dom_order *rs_analysis_dom_order(rs_snapshot *s);
+
 /* Frees an order from rs_dom_order_new(); NULL is accepted. */
 void rs_dom_order_free(rs_dom_order *o);
 

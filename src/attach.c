@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,6 +62,39 @@ int rs_attach_prepare_dir(const char *dir, char *err, size_t err_len)
         return -1;
     }
     return 0;
+}
+
+bool rs_attach_hotkey_signal_ok(int signum)
+{
+    return signum == SIGUSR1 || signum == SIGUSR2 || signum == SIGQUIT || (signum >= SIGRTMIN && signum <= SIGRTMAX);
+}
+
+int rs_attach_open_dir(const char *dir, uid_t uid)
+{
+    struct stat st;
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 022) != 0) {
+        close(fd);
+        errno = EPERM;
+        return -1;
+    }
+    return fd;
+}
+
+int rs_attach_unlink_socket(int dir_fd, const char *name, uid_t uid)
+{
+    struct stat st;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return -1;
+    if (!S_ISSOCK(st.st_mode) || st.st_uid != uid) {
+        errno = EPERM;
+        return -1;
+    }
+    /* Whatever the owner swaps in meanwhile sits in the owner's own
+     * directory: only that name can go, never a file of ours elsewhere. */
+    return unlinkat(dir_fd, name, 0);
 }
 
 bool rs_attach_pid_dead(pid_t pid)

@@ -54,6 +54,27 @@ int rs_attach_prepare_dir(const char *dir, char *err, size_t err_len);
  * same PID).  Returns the number removed. */
 int rs_attach_remove_stale(const char *dir);
 
+/* true when signum is safe as a hotkey: SIGUSR1, SIGUSR2, SIGQUIT (Ctrl-\\)
+ * or a real-time signal.  Others either mean something to the program or
+ * the kernel (SIGSEGV, SIGCHLD, SIGTSTP, SIGINT, ...) or cannot be caught. */
+bool rs_attach_hotkey_signal_ok(int signum);
+
+/* The sentence naming the signals rs_attach_hotkey_signal_ok() accepts. */
+#define RS_ATTACH_HOTKEY_SIGNALS "SIGUSR1, SIGUSR2, SIGQUIT or a real-time signal (SIGRTMIN to SIGRTMAX)"
+
+/* Opens dir as the socket directory of user uid, for a client that may
+ * run as another user (root): it must be a directory owned by uid that
+ * no one else may write, reached without following a symlink at its last
+ * component.  Returns an O_PATH descriptor (connect through
+ * /proc/self/fd/N/NAME, unlink with rs_attach_unlink_socket), or -1 with
+ * errno set (ENOTDIR, EPERM when the owner or mode is wrong). */
+int rs_attach_open_dir(const char *dir, uid_t uid);
+
+/* Removes name from the directory dir_fd when it is a socket owned by uid
+ * (never a symlink or anything else).  Returns 0, or -1 with errno set
+ * (EPERM when it is not such a socket). */
+int rs_attach_unlink_socket(int dir_fd, const char *name, uid_t uid);
+
 /* true when no process with this PID exists. */
 bool rs_attach_pid_dead(pid_t pid);
 

@@ -482,6 +482,11 @@ static int default_action(rs_browser *b, enum rs_action action)
     case RS_ACTION_REDRAW:
         ui_invalidate();
         return RS_REACT_REDRAW;
+    case RS_ACTION_SUSPEND:
+        if (!ui_suspend())
+            rs_browser_error(b, "Ctrl-Z suspends only a program in the foreground of this terminal; "
+                                "q leaves the browser");
+        return RS_REACT_REDRAW;
     default:
         if (action < RS_ACTION_COUNT && (action == RS_ACTION_SUMMARY || screen_of_action[action] != RS_SCREEN_SUMMARY)) {
             enum rs_screen screen = screen_of_action[action];
@@ -646,8 +651,12 @@ int rs_browser_run(const rs_browser_options *options)
     rs_browser b = {0};
     int result = browser_start(&b, options);
     while (result == 0 && !b.quit) {
-        draw_frame(&b);
+        /* A paste or fast typing is handled whole before the next frame. */
+        if (!ui_key_pending())
+            draw_frame(&b);
         int key = ui_read_key(KEY_TIMEOUT_MS);
+        if (key == UI_KEY_HANGUP)
+            break; /* nobody to show anything to: the program goes on */
         if (key == UI_KEY_NONE) {
             /* A timeout or a signal: let Python run its handlers (SIGINT from
              * kill raises KeyboardInterrupt here and ends the browser). */

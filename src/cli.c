@@ -10,11 +10,13 @@
  * `run` execs Python with a bootstrap that calls refscope.install() and
  * then runs the program, so the program keeps the PID.  `attach` and
  * `report` talk to the listener that install() started in the target (see
- * attach.h); when there is none, they start one through gdb.  For
- * `attach`, this process hands its terminal to the target and then only
- * waits: it never reads the terminal while the target owns it, ignores
- * Ctrl-C and Ctrl-\ (which belong to the browser), forwards window resizes,
- * and puts the terminal back itself if the target dies meanwhile.
+ * attach.h); when there is none, they start one with refscope's own
+ * ptrace injector (inject.h).  For
+ * `attach`, this process never hands out its terminal: it passes the
+ * target the slave side of a pseudo-terminal of its own and relays keys
+ * and screen (see "The relay"), forwards window resizes, suspends itself
+ * on Ctrl-Z, and puts the terminal back itself if the target dies
+ * meanwhile.
  *
  * Exit status: 0 done; 1 refscope could not do it (the message says why
  * and what to do); 2 bad command line; 3 the target exited or crashed while
@@ -43,6 +45,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "inject.h"
 
 #ifndef REFSCOPE_VERSION
 #error "build with -DREFSCOPE_VERSION (the Makefile takes it from src/module.c)"
@@ -58,8 +61,6 @@ enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_TARGET_GONE = 3, EXI
 
 /* Seconds before saying why the target has not answered yet. */
 #define NOTICE_AFTER_MS 3000
-/* Seconds gdb may take before it is interrupted. */
-#define GDB_TIMEOUT_MS 30000
 
 static int fail(int status, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
@@ -231,6 +232,11 @@ static int cmd_run(int argc, char **argv)
             return fail(EXIT_USAGE, "run: unknown option '%s'; see refscope run --help", argv[i]);
         }
     }
+    if (!rs_attach_hotkey_signal_ok(signum)) {
+        char name[32];
+        signal_name(signum, name, sizeof name);
+        return fail(EXIT_USAGE, "run: signal %s cannot be the hotkey; use " RS_ATTACH_HOTKEY_SIGNALS, name);
+    }
     const char *kind = "script";
     if (i < argc && strcmp(argv[i], "-m") == 0) {
         kind = "-m";
@@ -380,41 +386,63 @@ static int socket_candidates(const target *t, char paths[][sizeof(((struct socka
 
 typedef enum { CONNECTED, NO_LISTENER, DENIED, BROKEN } connect_result;
 
-/* Connects to the target's listener.  A socket nobody listens on is a
- * stale one: it is removed.  On DENIED/BROKEN, why is in err. */
+/* Connects to the target's listener.  The directory comes from the
+ * target's own environment, so it is trusted only when it is the target
+ * user's (rs_attach_open_dir) and is then used through a descriptor, never
+ * by its name again: a symlink or a directory of someone else leads
+ * nowhere.  A socket of the target's user that nobody listens on is stale:
+ * it is removed.  On DENIED/BROKEN, why is in err. */
 static connect_result target_connect(const target *t, int *fd, char *err, size_t err_len)
 {
     char paths[4][sizeof(((struct sockaddr_un *)0)->sun_path)];
     int count = socket_candidates(t, paths, 4);
     connect_result result = NO_LISTENER;
     for (int i = 0; i < count; i++) {
+        char *slash = strrchr(paths[i], '/');
+        *slash = '\0';
+        int dir_fd = rs_attach_open_dir(paths[i], t->uid);
+        *slash = '/';
+        if (dir_fd < 0) {
+            if (errno == EPERM || errno == ELOOP || errno == ENOTDIR)
+                note("ignored %.*s: not a private directory of uid %u", (int)(slash - paths[i]), paths[i],
+                     (unsigned)t->uid);
+            continue;
+        }
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        memcpy(addr.sun_path, paths[i], strlen(paths[i]) + 1);
+        snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dir_fd, slash + 1);
         *fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (*fd < 0) {
             snprintf(err, err_len, "cannot make a socket: %s", strerror(errno));
+            close(dir_fd);
             return BROKEN;
         }
         if (connect(*fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
             struct ucred cred;
             socklen_t len = sizeof cred;
+            close(dir_fd);
             if (getsockopt(*fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid == t->pid)
                 return CONNECTED;
             snprintf(err, err_len, "%s is served by PID %ld, not by PID %ld; remove it if that is wrong",
                      paths[i], (long)cred.pid, (long)t->pid);
             result = BROKEN;
         } else if (errno == ECONNREFUSED) {
-            if (unlink(paths[i]) == 0)
+            if (rs_attach_unlink_socket(dir_fd, slash + 1, t->uid) == 0)
                 note("removed %s: nobody listened on it (left by an earlier process with PID %ld)", paths[i],
                      (long)t->pid);
+            close(dir_fd);
         } else if (errno == EACCES || errno == EPERM) {
             char owner[64];
+            close(dir_fd);
             snprintf(err, err_len, "permission denied on %s; run refscope as the user who owns PID %ld (%s) "
                      "or as root", paths[i], (long)t->pid, user_name(t->uid, owner, sizeof owner));
             result = DENIED;
-        } else if (errno != ENOENT && errno != ENOTDIR) {
-            snprintf(err, err_len, "cannot connect to %s: %s", paths[i], strerror(errno));
-            result = BROKEN;
+        } else {
+            int saved = errno;
+            close(dir_fd);
+            if (saved != ENOENT && saved != ENOTDIR) {
+                snprintf(err, err_len, "cannot connect to %s: %s", paths[i], strerror(saved));
+                result = BROKEN;
+            }
         }
         close(*fd);
         *fd = -1;
@@ -422,68 +450,22 @@ static connect_result target_connect(const target *t, int *fd, char *err, size_t
     return result;
 }
 
-/* --- Starting a listener with gdb ------------------------------------------- */
+static long elapsed_ms(const struct timespec *start);
 
-static bool find_program(const char *name, char *buf, size_t len)
-{
-    const char *path = getenv("PATH");
-    if (path == NULL || path[0] == '\0')
-        path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        size_t dir_len = strcspn(path, ":");
-        int n = snprintf(buf, len, "%.*s/%s", (int)dir_len, dir_len ? path : ".", name);
-        if (n > 0 && (size_t)n < len && access(buf, X_OK) == 0 && is_file(buf))
-            return true;
-        path += dir_len + (path[dir_len] == ':');
-    }
-    return false;
-}
+/* --- Starting a listener with refscope's injector ------------------------------- */
 
-/* Checks /proc/PID/maps for a Python of the version the module is built
- * for.  Returns 0 when it is (or cannot be told), else fails with why. */
-static int check_python(const target *t)
-{
-    char path[64], line[PATH_MAX + 256], version[16] = "";
-    snprintf(path, sizeof path, "/proc/%ld/maps", (long)t->pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return EXIT_DONE;
-    bool python = false, match = false;
-    while (!match && fgets(line, sizeof line, f) != NULL) {
-        char *file = strrchr(line, '/');
-        if (file == NULL)
-            continue;
-        file++;
-        const char *v = strncmp(file, "libpython3.", 11) == 0 ? file + 9
-                        : strncmp(file, "python3.", 8) == 0   ? file + 6
-                                                              : NULL;
-        if (v == NULL)
-            continue;
-        python = true;
-        size_t n = strspn(v, "0123456789.");
-        if (n > 0 && v[n - 1] == '.')
-            n--;
-        snprintf(version, sizeof version, "%.*s", (int)n, v);
-        match = strcmp(version, RS_PYTHON_VERSION) == 0;
-    }
-    fclose(f);
-    if (match)
-        return EXIT_DONE;
-    if (!python)
-        return fail(EXIT_FAILED, "PID %ld does not look like a Python program (neither python3.X nor "
-                    "libpython3.X is mapped in it), so refscope cannot start a listener in it", (long)t->pid);
-    return fail(EXIT_FAILED, "PID %ld runs Python %s, but this refscope is built for Python %s: use a refscope "
-                "built for Python %s (make PYTHON=python%s), or start the program with `refscope run`",
-                (long)t->pid, version, RS_PYTHON_VERSION, version, version);
-}
+/* How long the listener may take to appear once the injector is done: at
+ * once when the code ran in the call, at the main thread's next bytecode
+ * boundary when it was queued. */
+#define LISTENER_TIMEOUT_MS 10000
 
-/* Appends text to a string under construction, escaped for a quoted
- * string of the language: Python '...' or a C/gdb "...". */
-static void append_escaped(char *buf, size_t len, const char *text, char quote)
+/* Appends text to a string under construction, escaped for a Python
+ * '...' string. */
+static void append_escaped(char *buf, size_t len, const char *text)
 {
     size_t at = strlen(buf);
     for (; *text && at + 3 < len; text++) {
-        if (*text == '\\' || *text == quote) {
+        if (*text == '\\' || *text == '\'') {
             buf[at++] = '\\';
             buf[at++] = *text;
         } else if (*text == '\n') {
@@ -496,16 +478,17 @@ static void append_escaped(char *buf, size_t len, const char *text, char quote)
     buf[at] = '\0';
 }
 
-/* The Python that gdb runs in the target.  exec() in a fresh namespace, so
- * that nothing lands in the program's __main__; the hotkey is the first
- * signal the program leaves alone; a failure goes to error_file, not to
- * the program's stderr. */
+/* The Python statement the injector runs in the target.  exec() in a
+ * fresh namespace, so that nothing lands in the program's __main__; the
+ * hotkey is the first signal the program leaves alone; a failure goes to
+ * error_file, never out of the statement: run as a pending call, an
+ * escaping exception would surface in the program's main thread. */
 static void injected_code(char *buf, size_t len, const char *parent, const char *error_file)
 {
-    char code[8192] = "import signal, sys\n"
+    char code[4096] = "import signal, sys\n"
                       "try:\n"
                       "    d = '";
-    append_escaped(code, sizeof code, parent, '\'');
+    append_escaped(code, sizeof code, parent);
     strncat(code, "'\n"
                   "    if d and d not in sys.path: sys.path.append(d)\n"
                   "    import refscope\n"
@@ -514,94 +497,36 @@ static void injected_code(char *buf, size_t len, const char *parent, const char 
                   "    if not free: raise refscope.Error('every signal refscope could use has a handler already')\n"
                   "    refscope.install(free[0])\n"
                   "except BaseException as e:\n"
-                  "    with open('",
+                  "    try:\n"
+                  "        with open('",
             sizeof code - strlen(code) - 1);
-    append_escaped(code, sizeof code, error_file, '\'');
-    strncat(code, "', 'w') as f: f.write('%s: %s' % (type(e).__name__, e))\n", sizeof code - strlen(code) - 1);
-    char statement[12288] = "exec('";
-    append_escaped(statement, sizeof statement, code, '\'');
-    strncat(statement, "', {})", sizeof statement - strlen(statement) - 1);
-    snprintf(buf, len, "call (int)PyRun_SimpleString(\"");
-    append_escaped(buf, len, statement, '"');
-    strncat(buf, "\")", len - strlen(buf) - 1);
+    append_escaped(code, sizeof code, error_file);
+    strncat(code, "', 'w') as f: f.write('%s: %s' % (type(e).__name__, e))\n"
+                  "    except BaseException: pass\n",
+            sizeof code - strlen(code) - 1);
+    snprintf(buf, len, "__import__('builtins').exec('");
+    append_escaped(buf, len, code);
+    strncat(buf, "', {})", len - strlen(buf) - 1);
 }
 
-/* Runs gdb with argv, collecting its output into out; interrupts it (so
- * that it unwinds any call it made in the target) when it takes too long.
- * Returns 0 when gdb finished, -1 when it had to be stopped. */
-static int run_gdb(char **argv, char *out, size_t out_len)
+/* What refscope.install() wrote to error_file in the target, or "". */
+static void read_error_file(const char *error_file, char *message, size_t len)
 {
-    int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) < 0)
-        return -1;
-    pid_t child = fork();
-    if (child < 0) {
-        close(pipe_fds[0]);
-        close(pipe_fds[1]);
-        return -1;
+    message[0] = '\0';
+    FILE *f = fopen(error_file, "r");
+    if (f != NULL) {
+        size_t n = fread(message, 1, len - 1, f);
+        message[n] = '\0';
+        fclose(f);
     }
-    if (child == 0) {
-        dup2(pipe_fds[1], STDOUT_FILENO);
-        dup2(pipe_fds[1], STDERR_FILENO);
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0)
-            dup2(null, STDIN_FILENO);
-        setpgid(0, 0); /* Ctrl-C on our terminal must not hit gdb mid-call */
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(pipe_fds[1]);
-    size_t used = 0;
-    int waited = 0, interrupted = 0;
-    for (;;) {
-        struct pollfd p = {.fd = pipe_fds[0], .events = POLLIN};
-        int r = poll(&p, 1, 250);
-        if (r > 0) {
-            char chunk[4096];
-            ssize_t n = read(pipe_fds[0], chunk, sizeof chunk);
-            if (n <= 0)
-                break;
-            size_t keep = (size_t)n < out_len - 1 - used ? (size_t)n : out_len - 1 - used;
-            memcpy(out + used, chunk, keep);
-            used += keep;
-            continue;
-        }
-        waited += 250;
-        if (waited >= GDB_TIMEOUT_MS && interrupted == 0) {
-            kill(child, SIGINT);
-            interrupted = 1;
-        } else if (waited >= GDB_TIMEOUT_MS + 10000 && interrupted == 1) {
-            kill(child, SIGKILL);
-            interrupted = 2;
-        }
-    }
-    out[used] = '\0';
-    close(pipe_fds[0]);
-    int status;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-        ;
-    return interrupted ? -1 : 0;
 }
 
-/* Starts refscope's listener in t through gdb, as memray attach does: take
- * the GIL with PyGILState_Ensure, run `refscope.install()` with
- * PyRun_SimpleString, release the GIL, detach.  Only the listener goes in,
- * never the browser; the target is never left stopped. */
-static int inject_listener(const target *t)
+/* Starts refscope's listener in t with the ptrace injector (inject.c):
+ * `import refscope; refscope.install()` in its main thread, and connects
+ * to it.  Only the listener goes in, never the browser; the target is
+ * never left stopped or traced. */
+static int start_listener(const target *t, int *fd)
 {
-    char gdb[PATH_MAX];
-    if (!find_program("gdb", gdb, sizeof gdb))
-        return fail(EXIT_FAILED, "PID %ld has no refscope listener, and starting one needs gdb, which is not "
-                    "installed: install gdb (sudo apt-get install gdb) and try again, or start the program with "
-                    "`refscope run`, or have it call refscope.install()", (long)t->pid);
-    char state = process_state(t->pid, NULL, NULL);
-    if (state == 'T' || state == 't')
-        return fail(EXIT_FAILED, "PID %ld is stopped; resume it (kill -CONT %ld) and try again", (long)t->pid,
-                    (long)t->pid);
-    int status = check_python(t);
-    if (status != EXIT_DONE)
-        return status;
-
     char error_file[] = "/tmp/refscope-inject-XXXXXX";
     int error_fd = mkstemp(error_file);
     if (error_fd < 0)
@@ -610,63 +535,49 @@ static int inject_listener(const target *t)
         note("cannot hand %s to uid %u: %s", error_file, (unsigned)t->uid, strerror(errno));
     close(error_fd);
 
-    char parent[PATH_MAX], pid_text[32], call[16384], output[65536];
+    char parent[PATH_MAX], code[8192], err[1024], message[1024];
     package_parent(parent, sizeof parent);
-    injected_code(call, sizeof call, parent, error_file);
-    snprintf(pid_text, sizeof pid_text, "%ld", (long)t->pid);
-    char *argv[] = {gdb, "-nx", "-q", "--batch", "-p", pid_text,
-                    "-iex", "set debuginfod enabled off",
-                    "-ex", "set unwindonsignal on",
-                    "-ex", "call (int)PyGILState_Ensure()",
-                    "-ex", call,
-                    "-ex", "call (void)PyGILState_Release($1)",
-                    "-ex", "detach", "-ex", "quit", NULL};
-    note("PID %ld has no refscope listener; starting one with gdb (import refscope; refscope.install())",
+    injected_code(code, sizeof code, parent, error_file);
+    note("PID %ld has no refscope listener; starting refscope's listener in PID %ld (ptrace)", (long)t->pid,
          (long)t->pid);
-    int timed_out = run_gdb(argv, output, sizeof output);
-    state = process_state(t->pid, NULL, NULL);
-    if (state == 'T' || state == 't')
-        kill(t->pid, SIGCONT); /* gdb was stopped before it could detach */
-
-    char message[1024] = "";
-    FILE *f = fopen(error_file, "r");
-    if (f != NULL) {
-        size_t n = fread(message, 1, sizeof message - 1, f);
-        message[n] = '\0';
-        fclose(f);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    rs_inject_outcome outcome;
+    if (rs_inject_python(t->pid, code, RS_PYTHON_VERSION, &outcome, err, sizeof err) < 0) {
+        read_error_file(error_file, message, sizeof message);
+        unlink(error_file);
+        if (message[0] != '\0')
+            return fail(EXIT_FAILED, "refscope.install() failed inside PID %ld: %s", (long)t->pid, message);
+        if (!outcome.attached)
+            return fail(EXIT_FAILED, "%s", err);
+        return fail(EXIT_FAILED, "%s; PID %ld was left running as it was", err, (long)t->pid);
+    }
+    long injected_ms = elapsed_ms(&start);
+    connect_result r = NO_LISTENER;
+    message[0] = '\0';
+    while (elapsed_ms(&start) < injected_ms + LISTENER_TIMEOUT_MS) {
+        read_error_file(error_file, message, sizeof message);
+        if (message[0] != '\0' || (r = target_connect(t, fd, err, sizeof err)) != NO_LISTENER)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
     }
     unlink(error_file);
-    if (strstr(output, "ptrace: Operation not permitted") != NULL) {
-        char scope[8] = "";
-        FILE *yama = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
-        if (yama != NULL) {
-            if (fgets(scope, sizeof scope, yama) != NULL)
-                scope[strcspn(scope, "\n")] = '\0';
-            fclose(yama);
-        }
-        return fail(EXIT_FAILED, "the system does not let gdb trace PID %ld (ptrace not permitted%s%s), so "
-                    "refscope cannot start a listener in it: run refscope attach as root, or allow tracing "
-                    "(sudo sysctl kernel.yama.ptrace_scope=0; in a container start it with --cap-add=SYS_PTRACE), "
-                    "or start the program with `refscope run` or have it call refscope.install()",
-                    (long)t->pid, scope[0] ? "; kernel.yama.ptrace_scope is " : "", scope);
-    }
-    if (strstr(output, "No symbol \"PyGILState_Ensure\"") != NULL || strstr(output, "No symbol table") != NULL)
-        return fail(EXIT_FAILED, "gdb found no Python C API in PID %ld (PyGILState_Ensure), so it is not a "
-                    "compatible CPython %s; start the program with `refscope run` instead", (long)t->pid,
-                    RS_PYTHON_VERSION);
     if (message[0] != '\0')
         return fail(EXIT_FAILED, "refscope.install() failed inside PID %ld: %s%s", (long)t->pid, message,
                     strstr(message, "ModuleNotFoundError") != NULL
                         ? " (install refscope for that program's Python, or run it with `refscope run`)"
                         : "");
-    if (timed_out)
-        return fail(EXIT_FAILED, "gdb did not finish within %d s in PID %ld (a thread may hold the GIL and never "
-                    "release it); PID %ld was left running", GDB_TIMEOUT_MS / 1000, (long)t->pid, (long)t->pid);
-    if (strstr(output, "$2 = 0") == NULL) {
-        size_t len = strlen(output);
-        return fail(EXIT_FAILED, "gdb could not run refscope.install() in PID %ld; gdb said:\n%s", (long)t->pid,
-                    len > 2000 ? output + len - 2000 : output);
-    }
+    if (r == DENIED || r == BROKEN)
+        return fail(EXIT_FAILED, "refscope.install() ran in PID %ld, but its socket cannot be reached: %s",
+                    (long)t->pid, err);
+    if (r == NO_LISTENER && outcome.ran)
+        return fail(EXIT_FAILED, "refscope.install() ran in PID %ld, but its socket is not there", (long)t->pid);
+    if (r == NO_LISTENER)
+        return fail(EXIT_FAILED, "refscope's listener is queued in PID %ld, but its main thread has not run Python "
+                    "code for %d s to start it (busy in C code?); it starts when it does: try again later",
+                    (long)t->pid, LISTENER_TIMEOUT_MS / 1000);
+    note("started refscope's listener in PID %ld in %ld ms (its main thread was %s)", (long)t->pid,
+         elapsed_ms(&start), outcome.where);
     return EXIT_DONE;
 }
 
@@ -679,44 +590,21 @@ static int target_session(const target *t, int *fd)
         return fail(EXIT_FAILED, "cannot reach PID %ld: %s", (long)t->pid, err);
     if (r == CONNECTED)
         return EXIT_DONE;
-    int status = inject_listener(t);
-    if (status != EXIT_DONE)
-        return status;
-    for (int tries = 0; tries < 60; tries++) {
-        if ((r = target_connect(t, fd, err, sizeof err)) == CONNECTED)
-            return EXIT_DONE;
-        if (r != NO_LISTENER)
-            break;
-        nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
-    }
-    return fail(EXIT_FAILED, "refscope.install() ran in PID %ld, but its socket is not there%s%s", (long)t->pid,
-                r == NO_LISTENER ? "" : ": ", r == NO_LISTENER ? "" : err);
+    return start_listener(t, fd);
 }
 
 /* --- refscope attach ------------------------------------------------------------ */
 
-static volatile sig_atomic_t got_interrupt, got_winch;
+static volatile sig_atomic_t got_interrupt, got_winch, got_terminate;
 
 static void on_signal(int signum)
 {
     if (signum == SIGWINCH)
         got_winch = 1;
-    else
+    else if (signum == SIGINT)
         got_interrupt = 1;
-}
-
-/* Puts the terminal back after a target that died with the browser open:
- * the saved modes, then the xterm sequences that undo what curses set
- * (every terminal emulator in use speaks them; unknown ones are ignored). */
-static void restore_terminal(int tty, const struct termios *saved)
-{
-    static const char reset[] = "\033[?1000l\033[?1002l\033[?1003l\033[?1006l" /* mouse reports off */
-                                "\033[?1l\033>"                             /* normal cursor keys, keypad */
-                                "\033[0m\033[?25h"                          /* plain text, cursor shown */
-                                "\033[?1049l\r\n";                          /* leave the alternate screen */
-    tcsetattr(tty, TCSAFLUSH, saved);
-    ssize_t ignored = write(tty, reset, sizeof reset - 1);
-    (void)ignored;
+    else
+        got_terminate = 1; /* SIGTERM, SIGHUP */
 }
 
 static long elapsed_ms(const struct timespec *start)
@@ -726,9 +614,166 @@ static long elapsed_ms(const struct timespec *start)
     return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
-/* Sends the attach request with the terminal and waits until the browser
- * is done.  While the target owns the terminal this process reads nothing
- * from it and ignores the keyboard signals. */
+/* The relay (DESIGN.md section 8): the target gets the slave side of a
+ * pseudo-terminal this process owns, never the user's terminal, and this
+ * process copies keys from the terminal to the master side and the screen
+ * back.  So a target of another user never holds root's terminal, and
+ * when this process dies (even by kill -9) or its terminal goes away, the
+ * master closes and the target's browser sees a hang-up and ends. */
+typedef struct relay {
+    int tty;    /* the user's terminal */
+    int master; /* -1 once closed */
+    struct termios saved;
+    bool have_saved;
+    bool raw;         /* tty is in raw mode for the relay */
+    bool slave_gone;  /* every slave descriptor is closed (EIO on the master) */
+} relay;
+
+/* Writes all of buf to fd; -1 when fd fails (the terminal is gone). */
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Makes the pseudo-terminal, with the terminal's modes and size.  Returns
+ * the slave descriptor to send, or -1 with a sentence in err. */
+static int relay_open(relay *r, char *err, size_t err_len)
+{
+    char name[128];
+    struct winsize ws;
+    r->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (r->master < 0 || grantpt(r->master) < 0 || unlockpt(r->master) < 0 ||
+        ptsname_r(r->master, name, sizeof name) != 0) {
+        snprintf(err, err_len, "cannot make a pseudo-terminal for the browser: %s", strerror(errno));
+        return -1;
+    }
+    int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) {
+        snprintf(err, err_len, "cannot open the pseudo-terminal %s: %s", name, strerror(errno));
+        return -1;
+    }
+    if (r->have_saved)
+        tcsetattr(slave, TCSANOW, &r->saved);
+    if (ioctl(r->tty, TIOCGWINSZ, &ws) == 0)
+        ioctl(r->master, TIOCSWINSZ, &ws);
+    /* Keys typed while the browser reads nothing are dropped, not waited for. */
+    fcntl(r->master, F_SETFL, fcntl(r->master, F_GETFL) | O_NONBLOCK);
+    return slave;
+}
+
+static void relay_raw(relay *r)
+{
+    struct termios raw = r->saved;
+    if (!r->have_saved || r->raw)
+        return;
+    cfmakeraw(&raw);
+    r->raw = tcsetattr(r->tty, TCSADRAIN, &raw) == 0;
+}
+
+static void relay_restore(relay *r)
+{
+    if (r->raw)
+        tcsetattr(r->tty, TCSADRAIN, &r->saved);
+    r->raw = false;
+}
+
+/* Copies what the browser drew to the terminal.  -1 when the terminal is
+ * gone. */
+static int relay_output(relay *r)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(r->master, buf, sizeof buf);
+        if (n > 0) {
+            if (write_all(r->tty, buf, (size_t)n) < 0)
+                return -1;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || errno == EIO)
+            r->slave_gone = true;
+        return 0;
+    }
+}
+
+/* Copies what the browser drew before it closed, until the target has
+ * closed the slave or nothing came for a while. */
+static void relay_drain(relay *r)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (!r->slave_gone && elapsed_ms(&start) < 2000) {
+        struct pollfd p = {.fd = r->master, .events = POLLIN};
+        if (poll(&p, 1, 250) <= 0 || relay_output(r) < 0)
+            break;
+    }
+}
+
+/* Ctrl-Z: puts the terminal back and stops this process (and its job);
+ * on `fg`, raw mode again and the browser repaints (Ctrl-L). */
+static void relay_suspend(relay *r)
+{
+    static const char leave[] = "\033[?1049l", enter[] = "\033[?1049h", redraw[] = "\f";
+    struct winsize ws;
+    write_all(r->tty, leave, sizeof leave - 1);
+    relay_restore(r);
+    signal(SIGTSTP, SIG_DFL);
+    kill(0, SIGTSTP);
+    signal(SIGTSTP, SIG_IGN);
+    relay_raw(r);
+    write_all(r->tty, enter, sizeof enter - 1);
+    if (ioctl(r->tty, TIOCGWINSZ, &ws) == 0)
+        ioctl(r->master, TIOCSWINSZ, &ws);
+    ssize_t ignored = write(r->master, redraw, 1);
+    (void)ignored;
+}
+
+/* Copies keys to the browser.  Returns -1 when the terminal is gone, 1
+ * after a Ctrl-Z suspended this process, else 0. */
+static int relay_input(relay *r)
+{
+    char buf[4096];
+    ssize_t n = read(r->tty, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (n <= 0)
+        return -1;
+    char *ctrl_z = memchr(buf, 0x1a, (size_t)n);
+    size_t keys = ctrl_z != NULL ? (size_t)(ctrl_z - buf) : (size_t)n;
+    ssize_t ignored = keys > 0 ? write(r->master, buf, keys) : 0;
+    (void)ignored;
+    if (ctrl_z == NULL)
+        return 0;
+    relay_suspend(r);
+    return 1;
+}
+
+/* Puts the terminal back after a target that died with the browser open:
+ * the saved modes, then the xterm sequences that undo what curses set
+ * (every terminal emulator in use speaks them; unknown ones are ignored). */
+static void restore_terminal(relay *r)
+{
+    static const char reset[] = "\033[?1000l\033[?1002l\033[?1003l\033[?1006l" /* mouse reports off */
+                                "\033[?1l\033>"                             /* normal cursor keys, keypad */
+                                "\033[0m\033[?25h"                          /* plain text, cursor shown */
+                                "\033[?1049l\r\n";                          /* leave the alternate screen */
+    relay_drain(r);
+    relay_restore(r);
+    write_all(r->tty, reset, sizeof reset - 1);
+}
+
+/* Sends the attach request with the slave side of a pseudo-terminal and
+ * relays between it and the terminal until the browser is done. */
 static int attach_wait(int conn, int tty, const target *t)
 {
     struct winsize ws = {0};
@@ -737,6 +782,15 @@ static int attach_wait(int conn, int tty, const target *t)
     if (term == NULL || term[0] == '\0' || strlen(term) >= RS_ATTACH_TERM_MAX || strchr(term, ' ') != NULL)
         return fail(EXIT_FAILED, "TERM is unset or unusual here ('%s'); set it to your terminal's type, such as "
                     "xterm-256color", term ? term : "");
+    relay r = {.tty = tty, .master = -1};
+    r.have_saved = tcgetattr(tty, &r.saved) == 0;
+    char err[256];
+    int slave = relay_open(&r, err, sizeof err);
+    if (slave < 0) {
+        if (r.master >= 0)
+            close(r.master);
+        return fail(EXIT_FAILED, "%s", err);
+    }
     char request[RS_ATTACH_RECORD_MAX];
     int len = snprintf(request, sizeof request, RS_ATTACH_MAGIC " attach %u %u %s", ws.ws_row, ws.ws_col, term);
     union {
@@ -750,42 +804,30 @@ static int attach_wait(int conn, int tty, const target *t)
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &tty, sizeof tty);
+    memcpy(CMSG_DATA(c), &slave, sizeof slave);
 
-    struct termios saved;
-    bool have_saved = tcgetattr(tty, &saved) == 0;
     /* Signals arrive only inside ppoll(), so none is lost between checks. */
+    static const int caught[] = {SIGINT, SIGWINCH, SIGTERM, SIGHUP};
     sigset_t block, waiting;
     sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGWINCH);
+    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
+        sigaddset(&block, caught[i]);
     sigprocmask(SIG_BLOCK, &block, &waiting);
-    sigdelset(&waiting, SIGINT);
-    sigdelset(&waiting, SIGWINCH);
     struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGWINCH, &sa, NULL);
-
-    /* A target in the background of this very terminal (its session is
-     * the terminal's) would be stopped by SIGTTOU as soon as curses set the
-     * terminal's modes: it becomes the foreground job, as with `fg`, until
-     * the browser closes. */
-    long target_group = 0, target_session = 0;
-    pid_t own_group = tcgetpgrp(tty);
-    bool handed_over = false;
-    signal(SIGTTOU, SIG_IGN);
-    process_state(t->pid, &target_group, &target_session);
-    if (target_session > 0 && target_session == (long)tcgetsid(tty) && target_group > 0 &&
-        target_group != own_group && tcsetpgrp(tty, (pid_t)target_group) == 0)
-        handed_over = true;
+    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++) {
+        sigdelset(&waiting, caught[i]);
+        sigaction(caught[i], &sa, NULL);
+    }
 
     ssize_t sent;
     do
         sent = sendmsg(conn, &msg, MSG_NOSIGNAL);
     while (sent < 0 && errno == EINTR);
+    /* The target holds the only slave descriptor now: when it closes it,
+     * the master reads EIO. */
+    close(slave);
     if (sent < 0) {
-        if (handed_over)
-            tcsetpgrp(tty, own_group);
+        close(r.master);
         return fail(EXIT_FAILED, "cannot send the terminal to PID %ld: %s", (long)t->pid, strerror(errno));
     }
 
@@ -794,10 +836,22 @@ static int attach_wait(int conn, int tty, const target *t)
     bool open = false, cancelling = false, noticed = false;
     int status = -1;
     while (status < 0) {
-        struct pollfd p = {.fd = conn, .events = POLLIN};
-        int r = ppoll(&p, 1, &(struct timespec){.tv_nsec = 250 * 1000 * 1000}, &waiting);
+        struct pollfd p[3] = {
+            {.fd = conn, .events = POLLIN},
+            {.fd = open && !r.slave_gone ? r.master : -1, .events = POLLIN},
+            {.fd = open ? tty : -1, .events = POLLIN},
+        };
+        int ready = ppoll(p, 3, &(struct timespec){.tv_nsec = 250 * 1000 * 1000}, &waiting);
+        if (got_terminate) {
+            restore_terminal(&r);
+            status = fail(EXIT_FAILED, "stopped by a signal; the browser in PID %ld closes as its terminal hangs up",
+                          (long)t->pid);
+            break;
+        }
         if (got_winch) {
             got_winch = 0;
+            if (ioctl(tty, TIOCGWINSZ, &ws) == 0)
+                ioctl(r.master, TIOCSWINSZ, &ws);
             if (open)
                 rs_attach_send(conn, "winch");
         }
@@ -815,13 +869,24 @@ static int attach_wait(int conn, int tty, const target *t)
                  (long)t->pid, NOTICE_AFTER_MS / 1000);
             noticed = true;
         }
-        if (r <= 0)
+        if (ready <= 0)
+            continue;
+        int input = p[2].revents ? relay_input(&r) : 0;
+        if ((p[1].revents && relay_output(&r) < 0) || input < 0) {
+            relay_restore(&r);
+            status = fail(EXIT_FAILED, "the terminal went away; the browser in PID %ld closes and the program goes on",
+                          (long)t->pid);
+            break;
+        }
+        if (input > 0 && ioctl(tty, TIOCGWINSZ, &ws) == 0)
+            rs_attach_send(conn, "winch"); /* the size may have changed while stopped */
+        if (!p[0].revents)
             continue;
         char record[RS_ATTACH_RECORD_MAX];
         ssize_t n = rs_attach_recv(conn, record, sizeof record);
         if (n <= 0) {
-            if (open && have_saved)
-                restore_terminal(tty, &saved);
+            if (open)
+                restore_terminal(&r);
             bool gone = false;
             /* The connection closes while the process is still exiting. */
             for (int tries = 0; !gone && tries < 20; tries++) {
@@ -839,20 +904,21 @@ static int attach_wait(int conn, int tty, const target *t)
             signal(SIGINT, SIG_IGN);
             signal(SIGQUIT, SIG_IGN);
             signal(SIGTSTP, SIG_IGN);
+            relay_raw(&r);
         } else if (rs_attach_is(record, "done")) {
-            if (have_saved)
-                tcsetattr(tty, TCSADRAIN, &saved);
+            relay_drain(&r);
+            relay_restore(&r);
             status = EXIT_DONE;
         } else if (rs_attach_is(record, "cancelled")) {
             status = fail(EXIT_FAILED, "gave up waiting; PID %ld is unchanged", (long)t->pid);
         } else if (rs_attach_is(record, "error")) {
-            if (open && have_saved)
-                restore_terminal(tty, &saved);
+            if (open)
+                restore_terminal(&r);
             status = fail(EXIT_FAILED, "PID %ld: %s", (long)t->pid, record + 6);
         }
     }
-    if (handed_over)
-        tcsetpgrp(tty, own_group);
+    relay_restore(&r);
+    close(r.master);
     return status;
 }
 
@@ -1081,20 +1147,22 @@ static const command commands[] = {
     {"run", cmd_run, "run [--signal SIG] [--quiet] (script.py | -m module) [args...]",
      "Run a Python program with refscope installed: the signal (default USR1) opens the\n"
      "browser on the program's terminal, and `refscope attach PID` works at once.\n"
-     "  -s, --signal SIG  the hotkey signal, by name (USR2) or number\n"
+     "  -s, --signal SIG  the hotkey signal, by name (USR2) or number: USR1, USR2, QUIT\n"
+     "                    or a real-time signal\n"
      "  -q, --quiet       do not print the PID and how to open the browser\n"
      "The environment variable REFSCOPE_PYTHON chooses the Python (default " RS_PYTHON_EXE ")."},
     {"attach", cmd_attach, "attach PID",
      "Open the browser of process PID on this terminal; q in the browser returns here.\n"
-     "When PID never called refscope.install(), refscope starts its listener through gdb\n"
-     "(which needs ptrace permission).  The program keeps running after the browser closes."},
+     "When PID never called refscope.install(), refscope starts its listener with its own\n"
+     "ptrace injector (same user or root, ptrace allowed, x86_64, the Python refscope was\n"
+     "built for).  The program keeps running after the browser closes."},
     {"report", cmd_report, "report [--json] [--top N] (PID | FILE)",
      "Print the leak-suspects report of process PID (text, or JSON with --json;\n"
      "--top N rows per section, default 10).  Needs no terminal.  Given a dump FILE, the\n"
      "report a dump can answer: largest holders, types, cycles, garbage, closures."},
     {"dump", cmd_dump, "dump PID -o FILE",
-     "Make process PID write a heap dump to FILE (through its listener, started with\n"
-     "gdb when it has none).  refscope.load(FILE), refscope report FILE and refscope diff\n"
+     "Make process PID write a heap dump to FILE (through its listener, started by the\n"
+     "injector as for attach when it has none).  refscope.load(FILE), refscope report FILE and refscope diff\n"
      "read it on any machine, without the process."},
     {"diff", cmd_diff, "diff [--json] [--top N] OLD NEW",
      "Compare two dumps of one process: growth by holder (the containers whose retained\n"

@@ -25,7 +25,8 @@
 #include "refscope/dom.h"
 #include "view.h"
 
-#define LINE_MAX_BYTES 512
+/* The longest line, NUL included; more is refused with a message. */
+#define LINE_MAX_BYTES 4096
 #define HISTORY_SIZE 500
 
 struct rs_cmdline {
@@ -124,6 +125,18 @@ static int cmd_addr(rs_browser *b, int argc, const char **argv, const char *rest
     return RS_REACT_REDRAW;
 }
 
+/* Ctrl-C during :eval (called by ui.c's watch thread, without the GIL):
+ * KeyboardInterrupt in the thread that runs the code, which raw mode
+ * would otherwise leave without a way to stop `while True: pass`.  The
+ * exception shows on the status line and the browser goes on. */
+static void interrupt_eval(void *ctx)
+{
+    unsigned long thread_id = *(unsigned long *)ctx;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyThreadState_SetAsyncExc(thread_id, PyExc_KeyboardInterrupt);
+    PyGILState_Release(gil);
+}
+
 /* Runs code with sys.stdout/stderr captured (the terminal is ours); *output
  * gets what it printed (new str or NULL).  New reference, or NULL with the
  * code's exception set. */
@@ -138,8 +151,20 @@ static PyObject *run_captured(rs_browser *b, PyObject *code, PyObject **output)
     PyObject *result = NULL;
     PyObject *globals = b->globals ? b->globals : PyModule_GetDict(b->main_module);
     PyObject *locals = b->locals ? b->locals : globals;
-    if (buffer != NULL && PySys_SetObject("stdout", buffer) == 0 && PySys_SetObject("stderr", buffer) == 0)
+    unsigned long thread_id = PyThread_get_thread_ident();
+    if (buffer != NULL && PySys_SetObject("stdout", buffer) == 0 && PySys_SetObject("stderr", buffer) == 0) {
+        bool watching = ui_interrupt_watch_start(interrupt_eval, &thread_id) == 0;
         result = PyEval_EvalCode(code, globals, locals);
+        if (watching) {
+            /* The watch thread may wait for the GIL to interrupt us. */
+            Py_BEGIN_ALLOW_THREADS
+            ui_interrupt_watch_stop();
+            Py_END_ALLOW_THREADS
+            /* A Ctrl-C that came as the code finished must not hit the
+             * browser or the program later. */
+            PyThreadState_SetAsyncExc(thread_id, NULL);
+        }
+    }
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     if (old_out != NULL)
@@ -534,14 +559,17 @@ static void delete_range(struct rs_cmdline *c, size_t from, size_t to)
     c->pos = from;
 }
 
-static void insert_text(struct rs_cmdline *c, const char *text, size_t n)
+/* Inserts text at the cursor; false (nothing inserted) when the line
+ * would be longer than LINE_MAX_BYTES - 1. */
+static bool insert_text(struct rs_cmdline *c, const char *text, size_t n)
 {
     if (c->len + n >= sizeof c->line)
-        return;
+        return false;
     memmove(c->line + c->pos + n, c->line + c->pos, c->len - c->pos + 1);
     memcpy(c->line + c->pos, text, n);
     c->len += n;
     c->pos += n;
+    return true;
 }
 
 static void set_line(struct rs_cmdline *c, const char *text)
@@ -783,7 +811,9 @@ int rs_cmdline_key(rs_browser *b, int key)
                 utf8[3] = (char)(0x80 | (k & 0x3F));
                 n = 4;
             }
-            insert_text(c, utf8, n);
+            if (!insert_text(c, utf8, n))
+                rs_browser_error(b, "the command line is full (%d bytes at most); shorten it, or put the code in "
+                                    "a module and :eval a call", LINE_MAX_BYTES - 1);
         }
     }
     return RS_REACT_REDRAW;

@@ -74,6 +74,8 @@ int rs_analysis_recompute(rs_snapshot *s, const char *what, double *seconds)
     } else if (strcmp(what, "dominators") == 0) {
         rs_dom_free(s->dom);
         s->dom = NULL;
+        rs_dom_order_free(s->dom_order);
+        s->dom_order = NULL;
         start = now_seconds();
         r = rs_analysis_ensure_dominators(s);
     } else {
@@ -678,7 +680,7 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
     rs_edge_ref *edges = rs_cycle_edges(s, c, &n);
     if (edges == NULL)
         return NULL;
-    rs_dom_order *order = c->garbage ? NULL : rs_dom_order_new(s);
+    const rs_dom_order *order = c->garbage ? NULL : rs_analysis_dom_order(s);
     rs_break_edge *out = rs_calloc(n ? n : 1, sizeof *out);
     if ((!c->garbage && order == NULL) || out == NULL) {
         if (!PyErr_Occurred())
@@ -716,12 +718,10 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
             goto error;
     }
     rs_free(edges);
-    rs_dom_order_free(order);
     *count = keep;
     return out;
 error:
     rs_break_edges_free(out, n);
     rs_free(edges);
-    rs_dom_order_free(order);
     return NULL;
 }

@@ -94,10 +94,12 @@ static void search_from(struct semi_nca *st, rs_idx start)
     }
 }
 
-/* After: the nodes reachable from the roots are numbered 1 .. reached in the
- * preorder of one depth-first search from the super root (roots in order,
- * edges in visit order), info[].parent is its tree, and root_target marks the
- * vertices the super root has an edge to. */
+/* After: the nodes reachable from the roots or from immortal nodes are
+ * numbered 1 .. reached in the preorder of one depth-first search from the
+ * super root (roots in order, then immortal nodes, edges in visit order),
+ * info[].parent is its tree, and root_target marks the vertices the super
+ * root has an edge to: the roots' targets and every immortal node, which
+ * the interpreter holds forever, so nobody else retains it. */
 static void number_reachable(struct semi_nca *st)
 {
     size_t root_count;
@@ -109,6 +111,14 @@ static void number_reachable(struct semi_nca *st)
         if (st->number[t] == 0)
             search_from(st, t);
         uint32_t num = st->number[t];
+        st->root_target[num >> 6] |= (uint64_t)1 << (num & 63);
+    }
+    for (rs_idx v = 0; v < st->n; v++) {
+        if (!(rs_graph_flags(st->g, v) & RS_NODE_IMMORTAL))
+            continue;
+        if (st->number[v] == 0)
+            search_from(st, v);
+        uint32_t num = st->number[v];
         st->root_target[num >> 6] |= (uint64_t)1 << (num & 63);
     }
 }

@@ -273,9 +273,15 @@ static PyObject *stored_repr(PyObject *obj)
         return text;
     }
     if (PyLong_CheckExact(obj)) {
-        if (_PyLong_NumBits(obj) <= 256)
+        /* Past 64 bits the decimal repr costs more than a line is worth. */
+        int overflow;
+        PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (!overflow)
             return rs_safe_repr(obj, REPR_MAX);
-        return PyUnicode_FromFormat("<int of %zu bits>", _PyLong_NumBits(obj));
+        PyObject *bits = PyObject_CallMethod(obj, "bit_length", NULL);
+        PyObject *text = bits ? PyUnicode_FromFormat("<int of %S bits>", bits) : NULL;
+        Py_XDECREF(bits);
+        return text;
     }
     if (PyFloat_CheckExact(obj) || PyComplex_CheckExact(obj) || PyBool_Check(obj) || obj == Py_None ||
         PyModule_CheckExact(obj) || PyFunction_Check(obj) || PyCFunction_Check(obj) || PyCode_Check(obj) ||

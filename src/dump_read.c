@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analysis.h"
 #include "dump.h"
 #include "module.h"
 #include "refscope/dom.h"
@@ -253,11 +254,9 @@ static void free_snapshot(rs_snapshot *s)
 {
     if (s == NULL)
         return;
-    rs_free(s->path_mark);
-    rs_free(s->path_next);
-    rs_free(s->path_queue);
     rs_scc_free(s->scc);
     rs_dom_free(s->dom);
+    rs_dom_order_free(s->dom_order);
     rs_graph_free(s->graph);
     for (uint32_t t = 0; t < s->type_count; t++)
         rs_free(s->types[t].name);

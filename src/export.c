@@ -11,7 +11,7 @@
  *   seconds    time the snapshot took
  *   flag_bits  {"gc_tracked": 1, "is_gc": 2, "py_sizeof": 4, "finalizer": 8,
  *               "type": 16, "module": 32, "not_data": 64, "root": 128,
- *               "weakref": 256, "garbage": 512}
+ *               "weakref": 256, "garbage": 512, "immortal": 8192}
  *   types      ["dict", "app.Node", ...]: type names by type index
  *   nodes      [[address, type index, size, refcount, unexplained, flags]]
  *   referents  [[node id, ...]] per node, in tp_traverse order, duplicates kept
@@ -166,7 +166,7 @@ static const struct {
     {"gc_tracked", RS_NODE_GC_TRACKED}, {"is_gc", RS_NODE_IS_GC},       {"py_sizeof", RS_NODE_PY_SIZEOF},
     {"finalizer", RS_NODE_FINALIZER},   {"type", RS_NODE_TYPE},         {"module", RS_NODE_MODULE},
     {"not_data", RS_NODE_NOT_DATA},     {"root", RS_NODE_ROOT},         {"weakref", RS_NODE_WEAKREF},
-    {"garbage", RS_NODE_GARBAGE},
+    {"garbage", RS_NODE_GARBAGE},       {"immortal", RS_NODE_IMMORTAL},
 };
 
 static const char *const root_kinds[RS_ROOT_KIND_COUNT] = {"module", "frame", "held"};

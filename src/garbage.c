@@ -21,6 +21,7 @@
 #include <Python.h>
 
 #include "analysis.h"
+#include "pyinternal.h"
 #include "refscope/dom.h"
 #include "refscope/scc.h"
 
@@ -109,7 +110,7 @@ static PyObject *finalizer_text(rs_snapshot *s, rs_idx n)
         return NULL;
     if (del_name == NULL && (del_name = PyUnicode_InternFromString("__del__")) == NULL)
         return NULL;
-    PyObject *del = _PyType_Lookup(tp, del_name);
+    PyObject *del = rs_py_type_lookup(tp, del_name);
     if (del != NULL && PyFunction_Check(del))
         return PyUnicode_FromFormat("__del__ of %s", type_name);
     return PyUnicode_FromFormat("tp_finalize of %s", type_name);

@@ -19,12 +19,24 @@
 #define PENDING_MAX 512
 #define BATCH 32
 #define MAX_NODES ((size_t)RS_NONE - 1)
+#define SIZE_BIG UINT32_MAX
+/* The hash grows when more than 7/10 of its slots are used; it is sized
+ * for a load of 3/5. */
+#define HASH_LOAD_MAX_NUM 7
+#define HASH_LOAD_MAX_DEN 10
+
+struct big_size {
+    rs_idx node;
+    uint64_t size;
+};
 
 struct rs_graph {
     size_t node_count, node_cap;
     uintptr_t *addr;
-    uint64_t *size;
+    uint32_t *size; /* SIZE_BIG: the size is in big_sizes */
     uint32_t *refcount, *type_id, *flags;
+    struct big_size *big_sizes; /* objects of 4 GiB and more: rare */
+    size_t big_count, big_cap;
 
     uint32_t *fwd_off; /* node_cap + 1 entries */
     rs_idx *fwd;
@@ -112,15 +124,19 @@ static void hash_place(uint32_t *table, size_t cap, uintptr_t addr, rs_idx idx)
     table[s] = idx + 1;
 }
 
-/* After: the hash can take `need` nodes at load <= 1/2 without growing. */
+/* After: the hash can take `need` nodes at load <= 7/10 without growing.
+ * It is sized for a load of 3/5 at need, and at least doubles when it
+ * grows, so a good node hint means no rehash and about 6.7 bytes a node. */
 static int reserve_hash(rs_graph *g, size_t need)
 {
-    if (need * 2 <= g->hash_cap)
+    if (need * HASH_LOAD_MAX_DEN <= g->hash_cap * HASH_LOAD_MAX_NUM)
         return 0;
-    size_t cap = need * 5 / 2 + 64;
+    size_t cap = need * 5 / 3 + 64;
+    if (g->hash_cap > 0 && cap < g->hash_cap * 2)
+        cap = g->hash_cap * 2;
     if (cap >= (size_t)UINT32_MAX)
         cap = UINT32_MAX - 1;
-    if (need * 2 > cap)
+    if (need * HASH_LOAD_MAX_DEN > cap * HASH_LOAD_MAX_NUM)
         return -1;
     uint32_t *table = rs_calloc(cap, sizeof *table);
     if (table == NULL)
@@ -165,6 +181,7 @@ void rs_graph_free(rs_graph *g)
     rs_free(g->rev);
     rs_free(g->hash);
     rs_free(g->roots);
+    rs_free(g->big_sizes);
     rs_free(g);
 }
 
@@ -396,14 +413,48 @@ uintptr_t rs_graph_addr(const rs_graph *g, rs_idx n)
     return g->addr[n];
 }
 
-uint64_t rs_graph_size(const rs_graph *g, rs_idx n)
+/* The place of n in big_sizes (sorted by node): its entry or where it goes. */
+static size_t big_size_place(const rs_graph *g, rs_idx n)
 {
-    return g->size[n];
+    size_t lo = 0, hi = g->big_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (g->big_sizes[mid].node < n)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
-void rs_graph_set_size(rs_graph *g, rs_idx n, uint64_t size)
+uint64_t rs_graph_size(const rs_graph *g, rs_idx n)
 {
-    g->size[n] = size;
+    if (g->size[n] != SIZE_BIG)
+        return g->size[n];
+    size_t i = big_size_place(g, n);
+    return i < g->big_count && g->big_sizes[i].node == n ? g->big_sizes[i].size : SIZE_BIG;
+}
+
+int rs_graph_set_size(rs_graph *g, rs_idx n, uint64_t size)
+{
+    if (size < SIZE_BIG) {
+        g->size[n] = (uint32_t)size;
+        return 0;
+    }
+    size_t i = big_size_place(g, n);
+    if (i == g->big_count || g->big_sizes[i].node != n) {
+        if (g->big_count == g->big_cap) {
+            size_t cap = g->big_cap ? g->big_cap * 2 : 8;
+            if (!grow_array((void **)&g->big_sizes, sizeof *g->big_sizes, cap))
+                return -1;
+            g->big_cap = cap;
+        }
+        memmove(&g->big_sizes[i + 1], &g->big_sizes[i], (g->big_count - i) * sizeof *g->big_sizes);
+        g->big_count++;
+    }
+    g->big_sizes[i] = (struct big_size){n, size};
+    g->size[n] = SIZE_BIG;
+    return 0;
 }
 
 uint32_t rs_graph_refcount(const rs_graph *g, rs_idx n)
@@ -438,10 +489,10 @@ void rs_graph_add_flags(rs_graph *g, rs_idx n, uint32_t flags)
 
 size_t rs_graph_memory_bytes(const rs_graph *g)
 {
-    size_t per_node = sizeof(uintptr_t) + sizeof(uint64_t) + 3 * sizeof(uint32_t);
+    size_t per_node = sizeof(uintptr_t) + 4 * sizeof(uint32_t);
     size_t bytes = sizeof *g + g->node_cap * per_node + (g->node_cap + 1) * sizeof(uint32_t);
     bytes += g->edge_cap * sizeof(rs_idx) + g->hash_cap * sizeof(uint32_t);
-    bytes += g->root_cap * sizeof(rs_root);
+    bytes += g->root_cap * sizeof(rs_root) + g->big_cap * sizeof(struct big_size);
     if (g->finished)
         bytes += (g->node_count + 1) * sizeof(uint32_t) + g->edge_count * sizeof(rs_idx);
     return bytes;

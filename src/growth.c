@@ -56,34 +56,58 @@ static void mark_free(growth_mark *m)
     rs_free(m);
 }
 
-/* Sorts keys[0..n) ascending, moving vals along: LSD radix sort on 16-bit
- * digits, as many passes as the largest key needs.  tmp_keys/tmp_vals
- * have room for n.  Returns -1 when the counts table cannot be had. */
+/* Sorts keys[0..n) ascending, moving vals along: LSD radix sort over the
+ * bits in which the keys differ only (addresses relative to the lowest,
+ * without the alignment bits all share), in passes of at most 13 bits so
+ * that the counts stay in cache; a heap of a few GB needs two or three
+ * passes.  tmp_keys/tmp_vals have room for n.  Returns -1 when the counts
+ * table cannot be had. */
 static int radix_sort(uintptr_t *keys, uint32_t *vals, uintptr_t *tmp_keys, uint32_t *tmp_vals, size_t n)
 {
-    uintptr_t max = 0;
+    if (n < 2)
+        return 0;
+    uintptr_t low = UINTPTR_MAX, spread = 0;
     for (size_t i = 0; i < n; i++)
-        max |= keys[i];
-    size_t *counts = rs_malloc(65536 * sizeof *counts);
+        low = keys[i] < low ? keys[i] : low;
+    for (size_t i = 0; i < n; i++)
+        spread |= keys[i] - low;
+    if (spread == 0)
+        return 0;
+    unsigned first = (unsigned)__builtin_ctzl(spread);
+    unsigned bits = 8 * sizeof(uintptr_t) - (unsigned)__builtin_clzl(spread) - first;
+    unsigned passes = (bits + 12) / 13, digit = (bits + passes - 1) / passes;
+    size_t buckets = (size_t)1 << digit;
+    size_t *counts = rs_malloc(buckets * sizeof *counts);
     if (counts == NULL)
         return -1;
-    for (unsigned shift = 0; shift < 8 * sizeof(uintptr_t) && (max >> shift) != 0; shift += 16) {
-        memset(counts, 0, 65536 * sizeof *counts);
+    uintptr_t *from_keys = keys, *to_keys = tmp_keys;
+    uint32_t *from_vals = vals, *to_vals = tmp_vals;
+    for (unsigned p = 0; p < passes; p++) {
+        unsigned shift = first + p * digit;
+        memset(counts, 0, buckets * sizeof *counts);
         for (size_t i = 0; i < n; i++)
-            counts[(keys[i] >> shift) & 0xFFFF]++;
+            counts[((from_keys[i] - low) >> shift) & (buckets - 1)]++;
         size_t sum = 0;
-        for (size_t d = 0; d < 65536; d++) {
+        for (size_t d = 0; d < buckets; d++) {
             size_t c = counts[d];
             counts[d] = sum;
             sum += c;
         }
         for (size_t i = 0; i < n; i++) {
-            size_t pos = counts[(keys[i] >> shift) & 0xFFFF]++;
-            tmp_keys[pos] = keys[i];
-            tmp_vals[pos] = vals[i];
+            size_t pos = counts[((from_keys[i] - low) >> shift) & (buckets - 1)]++;
+            to_keys[pos] = from_keys[i];
+            to_vals[pos] = from_vals[i];
         }
-        memcpy(keys, tmp_keys, n * sizeof *keys);
-        memcpy(vals, tmp_vals, n * sizeof *vals);
+        uintptr_t *k = from_keys;
+        from_keys = to_keys;
+        to_keys = k;
+        uint32_t *v = from_vals;
+        from_vals = to_vals;
+        to_vals = v;
+    }
+    if (from_keys != keys) {
+        memcpy(keys, from_keys, n * sizeof *keys);
+        memcpy(vals, from_vals, n * sizeof *vals);
     }
     rs_free(counts);
     return 0;
@@ -160,7 +184,7 @@ nomem:
 
 int rs_growth_mark_now(size_t *marked)
 {
-    rs_snapshot *s = rs_snapshot_take(false, NULL, NULL);
+    rs_snapshot *s = rs_snapshot_take_nodes(false);
     if (s == NULL)
         return -1;
     int r = rs_growth_mark(s);

@@ -45,6 +45,7 @@ const rs_key_binding rs_key_table[] = {
     {'a', "a", RS_ACTION_ALLOCATION, "allocation site of the selected object (needs tracemalloc)", NULL},
     {':', ":", RS_ACTION_COMMAND, "command line (:help lists the commands)", "Cmd"},
     {12, "Ctrl-L", RS_ACTION_REDRAW, "redraw the screen", NULL},
+    {26, "Ctrl-Z", RS_ACTION_SUSPEND, "suspend the program, as a shell job (fg brings the browser back)", NULL},
 };
 
 const size_t rs_key_table_count = sizeof rs_key_table / sizeof rs_key_table[0];

@@ -170,8 +170,7 @@ static int label_python_instance(matcher *m, PyObject *obj)
             return found(m, name ? PyUnicode_FromFormat(".%U", name) : PyUnicode_FromFormat("<attribute %zd>", i));
         }
     }
-    PyObject **dict = rs_py_dict_slot(obj);
-    if (dict != NULL && field(m, *dict, ".__dict__"))
+    if (field(m, rs_py_instance_dict(obj), ".__dict__"))
         return 1;
     return field(m, (PyObject *)tp, ".__class__");
 }
@@ -253,8 +252,7 @@ static int label_set(matcher *m, PyObject *obj)
 {
     Py_ssize_t pos = 0;
     PyObject *key;
-    Py_hash_t hash;
-    while (_PySet_NextEntry(obj, &pos, &key, &hash))
+    while (rs_py_set_next(obj, &pos, &key))
         if (want(m, key))
             return found(m, PyUnicode_FromString("<item>"));
     return 0;
@@ -276,7 +274,8 @@ static PyObject *code_name(PyObject *code)
     return code && PyCode_Check(code) ? ((PyCodeObject *)code)->co_qualname : NULL;
 }
 
-/* Locals and value stack of an interpreter frame, as _PyFrame_Traverse. */
+/* Locals and value stack of an interpreter frame, as CPython's frame
+ * traversal visits them. */
 static int label_frame_data(matcher *m, rs_iframe *f)
 {
     PyObject *code = (PyObject *)rs_iframe_code(f);
@@ -285,7 +284,7 @@ static int label_frame_data(matcher *m, rs_iframe *f)
         return 1;
     int count, nlocals;
     PyObject **slots = rs_iframe_slots(f, &count, &nlocals);
-    PyObject *names = ((PyCodeObject *)code)->co_localsplusnames;
+    PyObject *names = code != NULL ? ((PyCodeObject *)code)->co_localsplusnames : NULL;
     for (int i = 0; i < count; i++) {
         if (!want(m, slots[i]))
             continue;
@@ -310,17 +309,17 @@ static int label_frame_object(matcher *m, PyObject *obj)
 
 static int label_generator(matcher *m, PyObject *obj)
 {
-    PyGenObject *g = (PyGenObject *)obj;
+    rs_generator_fields g;
+    rs_py_generator_fields(obj, &g);
     const char *prefix = PyCoro_CheckExact(obj) ? "cr" : PyAsyncGen_CheckExact(obj) ? "ag" : "gi";
     char code_label[16];
     snprintf(code_label, sizeof code_label, ".%s_code", prefix);
-    if (field(m, (PyObject *)g->gi_code, code_label) || field(m, g->gi_name, ".__name__") ||
-        field(m, g->gi_qualname, ".__qualname__"))
+    if (field(m, g.code, code_label) || field(m, g.name, ".__name__") || field(m, g.qualname, ".__qualname__"))
         return 1;
     rs_iframe *f = rs_py_generator_frame(obj);
     if (f != NULL && label_frame_data(m, f))
         return 1;
-    return field(m, g->gi_exc_state.exc_value, "<handled exception>");
+    return field(m, g.exc_value, "<handled exception>");
 }
 
 static int label_type(matcher *m, PyObject *obj)

@@ -385,6 +385,13 @@ static PyObject *snapshot_unexplained(PyObject *self, PyObject *obj)
     return s ? PyLong_FromLong(rs_snapshot_unexplained(s, n)) : NULL;
 }
 
+static PyObject *snapshot_immortal(PyObject *self, PyObject *obj)
+{
+    rs_idx n;
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
+    return s ? PyBool_FromLong((rs_graph_flags(s->graph, n) & RS_NODE_IMMORTAL) != 0) : NULL;
+}
+
 static PyObject *snapshot_refcount(PyObject *self, PyObject *obj)
 {
     rs_idx n;
@@ -440,6 +447,9 @@ static PyMethodDef snapshot_methods[] = {
     {"path", snapshot_path, METH_O, "Why obj is alive: the shortest Path from a root, or None."},
     {"unexplained", snapshot_unexplained, METH_O,
      "References to obj that no object in the snapshot accounts for (held by C code or the interpreter)."},
+    {"immortal", snapshot_immortal, METH_O,
+     "True when obj lives as long as the interpreter (immortal on 3.12+, interned str, static type, small int, "
+     "None...): never unexplained, never a root, retained by nobody."},
     {"refcount", snapshot_refcount, METH_O, "obj's reference count when the snapshot was taken, without its own."},
     {"size", snapshot_size, METH_O, "sys.getsizeof(obj) when the snapshot was taken."},
     {"contains", snapshot_contains_method, METH_O, "True when obj is in the snapshot."},

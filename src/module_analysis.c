@@ -19,11 +19,7 @@
 
 PyObject *rs_allocation_traceback(PyObject *obj)
 {
-    /* tracemalloc.get_object_traceback() of 3.11 misses objects with a
-     * pre-header (instances of classes defined in Python): ask for the
-     * allocation's real start. */
-    uintptr_t start = (uintptr_t)obj - rs_py_preheader_size(Py_TYPE(obj));
-    PyObject *raw = _PyTraceMalloc_GetTraceback(0, start);
+    PyObject *raw = rs_py_allocation_traceback(obj);
     if (raw == NULL || raw == Py_None)
         return raw;
     PyObject *tracemalloc = PyImport_ImportModule("tracemalloc");
@@ -657,7 +653,10 @@ PyObject *rs_snapshot_to_dot(PyObject *self, PyObject *args, PyObject *kwargs)
 /* --- module functions ------------------------------------------------------------ */
 
 /* The snapshot to work on: the given Snapshot's, or a fresh one in *owned. */
-static rs_snapshot *snapshot_arg(PyObject *snapshot_obj, int collect, rs_snapshot **owned)
+/* The snapshot passed as snapshot=, or a new one (nodes only when
+ * nodes_only: marks and growth need addresses, types and sizes, not edges)
+ * owned by the caller through *owned.  NULL with an exception set. */
+static rs_snapshot *snapshot_or_new(PyObject *snapshot_obj, int collect, bool nodes_only, rs_snapshot **owned)
 {
     *owned = NULL;
     if (snapshot_obj != NULL && snapshot_obj != Py_None) {
@@ -668,8 +667,13 @@ static rs_snapshot *snapshot_arg(PyObject *snapshot_obj, int collect, rs_snapsho
         }
         return rs_snapshot_of(snapshot_obj);
     }
-    *owned = rs_snapshot_take(collect, NULL, NULL);
+    *owned = nodes_only ? rs_snapshot_take_nodes(collect) : rs_snapshot_take(collect, NULL, NULL);
     return *owned;
+}
+
+static rs_snapshot *snapshot_arg(PyObject *snapshot_obj, int collect, rs_snapshot **owned)
+{
+    return snapshot_or_new(snapshot_obj, collect, false, owned);
 }
 
 static int start_tracing(PyObject *trace)
@@ -708,7 +712,7 @@ PyObject *rs_module_mark(PyObject *Py_UNUSED(module), PyObject *args, PyObject *
     if (start_tracing(trace) < 0)
         return NULL;
     rs_snapshot *owned;
-    rs_snapshot *s = snapshot_arg(snapshot_obj, collect, &owned);
+    rs_snapshot *s = snapshot_or_new(snapshot_obj, collect, true, &owned);
     if (s == NULL)
         return NULL;
     int r = rs_growth_mark(s);
@@ -731,7 +735,7 @@ PyObject *rs_module_growth(PyObject *Py_UNUSED(module), PyObject *args, PyObject
         return NULL;
     }
     rs_snapshot *owned;
-    rs_snapshot *s = snapshot_arg(snapshot_obj, collect, &owned);
+    rs_snapshot *s = snapshot_or_new(snapshot_obj, collect, true, &owned);
     if (s == NULL)
         return NULL;
     rs_growth_result g;

@@ -11,29 +11,104 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "snapshot.h"
 
-static int ensure_scratch(rs_snapshot *s)
+/* The nodes one search has visited, each with the next node toward the
+ * object: open addressing on the node index, grown by doubling.  It grows
+ * with the search, so a path costs what the search visits, not the heap's
+ * size (node-sized arrays would fault in pages all over the heap's worth
+ * of memory on the first question). */
+typedef struct visited {
+    rs_idx *node; /* RS_NONE = empty slot */
+    rs_idx *next;
+    unsigned bits;
+    size_t count;
+    rs_idx *queue; /* the search's queue, in visit order */
+    size_t queue_cap;
+} visited;
+
+static size_t visited_slot(rs_idx x, unsigned bits)
 {
-    if (s->path_mark != NULL)
+    return (size_t)(((uint64_t)x * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
+static void visited_free(visited *v)
+{
+    rs_free(v->node);
+    rs_free(v->next);
+    rs_free(v->queue);
+}
+
+/* After: the table has room for one more node at load <= 1/2, and the
+ * queue for one more entry.  -1 on memory failure. */
+static int visited_reserve(visited *v)
+{
+    if (v->count == v->queue_cap) {
+        size_t cap = v->queue_cap ? v->queue_cap * 2 : 256;
+        rs_idx *q = rs_realloc(v->queue, cap * sizeof *q);
+        if (q == NULL)
+            return -1;
+        v->queue = q;
+        v->queue_cap = cap;
+    }
+    if (v->bits != 0 && (v->count + 1) * 2 <= ((size_t)1 << v->bits))
         return 0;
-    size_t n = rs_graph_node_count(s->graph);
-    s->path_mark = rs_calloc(n ? n : 1, sizeof *s->path_mark);
-    s->path_next = rs_malloc((n ? n : 1) * sizeof *s->path_next);
-    s->path_queue = rs_malloc((n ? n : 1) * sizeof *s->path_queue);
-    if (s->path_mark == NULL || s->path_next == NULL || s->path_queue == NULL) {
-        rs_free(s->path_mark);
-        rs_free(s->path_next);
-        rs_free(s->path_queue);
-        s->path_mark = NULL;
-        s->path_next = s->path_queue = NULL;
-        PyErr_NoMemory();
+    unsigned bits = v->bits ? v->bits + 1 : 10;
+    size_t cap = (size_t)1 << bits;
+    rs_idx *node = rs_malloc(cap * sizeof *node), *next = rs_malloc(cap * sizeof *next);
+    if (node == NULL || next == NULL) {
+        rs_free(node);
+        rs_free(next);
         return -1;
     }
-    s->path_epoch = 0;
+    memset(node, 0xFF, cap * sizeof *node); /* RS_NONE everywhere */
+    for (size_t i = 0; v->bits != 0 && i < ((size_t)1 << v->bits); i++) {
+        if (v->node[i] == RS_NONE)
+            continue;
+        size_t s = visited_slot(v->node[i], bits);
+        while (node[s] != RS_NONE)
+            s = (s + 1) & (cap - 1);
+        node[s] = v->node[i];
+        next[s] = v->next[i];
+    }
+    rs_free(v->node);
+    rs_free(v->next);
+    v->node = node;
+    v->next = next;
+    v->bits = bits;
     return 0;
+}
+
+/* Adds x (reached from next) and queues it: 1, or 0 when x was already
+ * visited, or -1 on memory failure. */
+static int visit(visited *v, rs_idx x, rs_idx next)
+{
+    if (visited_reserve(v) < 0)
+        return -1;
+    size_t mask = ((size_t)1 << v->bits) - 1;
+    size_t s = visited_slot(x, v->bits);
+    while (v->node[s] != RS_NONE) {
+        if (v->node[s] == x)
+            return 0;
+        s = (s + 1) & mask;
+    }
+    v->node[s] = x;
+    v->next[s] = next;
+    v->queue[v->count++] = x;
+    return 1;
+}
+
+/* The next node toward the object from visited node x. */
+static rs_idx next_of(const visited *v, rs_idx x)
+{
+    size_t mask = ((size_t)1 << v->bits) - 1;
+    for (size_t s = visited_slot(x, v->bits); v->node[s] != RS_NONE; s = (s + 1) & mask)
+        if (v->node[s] == x)
+            return v->next[s];
+    return RS_NONE;
 }
 
 /* The first root of kind at target (module and frame roots come first in
@@ -49,22 +124,16 @@ static const rs_root *root_at(rs_snapshot *s, rs_idx target, uint32_t kind)
 }
 
 /* After: for the node returned (the nearest root target of the preferred
- * kind, or RS_NONE), following path_next leads to n; *kind is its kind. */
-static rs_idx search_back(rs_snapshot *s, rs_idx n, uint32_t *kind)
+ * kind, or RS_NONE), following next_of() in v leads to n; *kind is its
+ * kind.  *failed is set on memory failure. */
+static rs_idx search_back(rs_snapshot *s, rs_idx n, visited *v, uint32_t *kind, bool *failed)
 {
     rs_graph *g = s->graph;
-    if (++s->path_epoch == 0) { /* wrapped: forget every old mark */
-        memset(s->path_mark, 0, rs_graph_node_count(g) * sizeof *s->path_mark);
-        s->path_epoch = 1;
-    }
-    uint32_t epoch = s->path_epoch;
     rs_idx best[RS_ROOT_KIND_COUNT] = {RS_NONE, RS_NONE, RS_NONE};
-    size_t head = 0, tail = 0;
-    s->path_mark[n] = epoch;
-    s->path_next[n] = RS_NONE;
-    s->path_queue[tail++] = n;
-    while (head < tail) {
-        rs_idx x = s->path_queue[head++];
+    size_t head = 0;
+    *failed = visit(v, n, RS_NONE) < 0;
+    while (!*failed && head < v->count) {
+        rs_idx x = v->queue[head++];
         uint32_t flags = rs_graph_flags(g, x);
         if (flags & RS_NODE_ROOT_MODULE) {
             *kind = RS_ROOT_MODULE;
@@ -76,16 +145,13 @@ static rs_idx search_back(rs_snapshot *s, rs_idx n, uint32_t *kind)
             best[RS_ROOT_UNEXPLAINED] = x;
         size_t count;
         const rs_idx *holders = rs_graph_referrers(g, x, &count);
-        for (size_t k = 0; k < count; k++) {
+        for (size_t k = 0; k < count && !*failed; k++) {
             rs_idx y = holders[k];
-            if (s->path_mark[y] == epoch || (rs_graph_flags(g, y) & RS_NODE_INTERNAL))
-                continue;
-            s->path_mark[y] = epoch;
-            s->path_next[y] = x;
-            s->path_queue[tail++] = y;
+            if (!(rs_graph_flags(g, y) & RS_NODE_INTERNAL))
+                *failed = visit(v, y, x) < 0;
         }
     }
-    for (uint32_t k = RS_ROOT_FRAME; k < RS_ROOT_KIND_COUNT; k++) {
+    for (uint32_t k = RS_ROOT_FRAME; k < RS_ROOT_KIND_COUNT && !*failed; k++) {
         if (best[k] != RS_NONE) {
             *kind = k;
             return best[k];
@@ -96,27 +162,34 @@ static rs_idx search_back(rs_snapshot *s, rs_idx n, uint32_t *kind)
 
 int rs_path_find(rs_snapshot *s, rs_idx n, rs_idx **nodes, size_t *len, const rs_root **root)
 {
-    if (ensure_scratch(s) < 0)
-        return -1;
+    visited v = {0};
     uint32_t kind;
-    rs_idx start = search_back(s, n, &kind);
-    if (start == RS_NONE)
+    bool failed;
+    rs_idx start = search_back(s, n, &v, &kind, &failed);
+    if (failed)
+        goto nomem;
+    if (start == RS_NONE) {
+        visited_free(&v);
         return 0;
+    }
     size_t length = 0;
-    for (rs_idx x = start; x != RS_NONE; x = s->path_next[x])
+    for (rs_idx x = start; x != RS_NONE; x = next_of(&v, x))
         length++;
     rs_idx *out = rs_malloc(length * sizeof *out);
-    if (out == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    if (out == NULL)
+        goto nomem;
     size_t i = 0;
-    for (rs_idx x = start; x != RS_NONE; x = s->path_next[x])
+    for (rs_idx x = start; x != RS_NONE; x = next_of(&v, x))
         out[i++] = x;
+    visited_free(&v);
     *root = root_at(s, start, kind);
     *nodes = out;
     *len = length;
     return 1;
+nomem:
+    visited_free(&v);
+    PyErr_NoMemory();
+    return -1;
 }
 
 /* The first edge nodes[i-1] -> nodes[i], as an index into the referents. */

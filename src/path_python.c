@@ -21,7 +21,7 @@
  * What Python cannot express stays marked as on screen (" <item>" for a
  * set member, " <referent 2>"), so such a path fails to evaluate instead
  * of giving another object.  No Python code runs: lookups go through the
- * type's MRO (_PyType_Lookup) and dicts are read with PyDict_Next.
+ * type's MRO (rs_py_type_lookup) and dicts are read with PyDict_Next.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -29,6 +29,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "pyinternal.h"
 #include "snapshot.h"
 
 /* Keys longer than this as a repr are indexed by position instead. */
@@ -65,7 +66,7 @@ static bool plain_getattr(PyTypeObject *tp)
         PyErr_Clear();
         return false;
     }
-    PyObject *own = _PyType_Lookup(tp, name);
+    PyObject *own = rs_py_type_lookup(tp, name);
     return own != NULL && Py_IS_TYPE(own, &PyWrapperDescr_Type);
 }
 
@@ -85,7 +86,7 @@ static bool attribute_reads_back(PyObject *holder, PyObject *name, PyObject *val
 {
     if (!attribute_name(name) || !plain_getattr(Py_TYPE(holder)))
         return false;
-    PyObject *meta = _PyType_Lookup(Py_TYPE(holder), name);
+    PyObject *meta = rs_py_type_lookup(Py_TYPE(holder), name);
     if (meta != NULL && Py_TYPE(meta)->tp_descr_set != NULL)
         return false; /* a data descriptor (property, slot) wins over the namespace */
     return !PyType_Check(holder) || class_reads_back(value);
@@ -98,7 +99,7 @@ static bool attribute_shadowed(PyObject *holder, PyObject *name)
 {
     if (!attribute_name(name) || !plain_getattr(Py_TYPE(holder)))
         return false;
-    PyObject *meta = _PyType_Lookup(Py_TYPE(holder), name);
+    PyObject *meta = rs_py_type_lookup(Py_TYPE(holder), name);
     return meta != NULL && Py_TYPE(meta)->tp_descr_set != NULL && !Py_IS_TYPE(meta, &PyMemberDescr_Type) &&
            !Py_IS_TYPE(meta, &PyGetSetDescr_Type);
 }

@@ -1,31 +1,41 @@
 /*
- * Access to CPython 3.11 internals, kept in one file so that a new Python
- * version means reading one file.  Everything here only reads interpreter
- * state; nothing runs Python code or takes references.
+ * Access to CPython internals that look the same on 3.11, 3.12 and 3.13;
+ * what differs is in pyinternal_311.c, _312.c and _313.c.  Everything here
+ * only reads interpreter state; nothing runs Python code or takes
+ * references (except where a function says it returns a new one).
  */
-#define Py_BUILD_CORE 1
+#ifndef Py_BUILD_CORE
+#define Py_BUILD_CORE 1 /* the Makefile passes it; setup.py builds this file as it is */
+#endif
 #include <Python.h>
 
-#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
-#error "refscope reads CPython 3.11 internals (frames, gc lists, inline values); this Python is not 3.11"
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
+#error "refscope supports CPython 3.11, 3.12 and 3.13 (it reads their frames, gc lists and instance layouts); build it with one of those (make PYTHON=python3.13)"
+#endif
+#ifdef Py_GIL_DISABLED
+#error "refscope does not support free-threaded CPython builds (python3.13t): build it with the default, GIL build"
 #endif
 
 #include <internal/pycore_dict.h>
 #include <internal/pycore_frame.h>
 #include <internal/pycore_gc.h>
 #include <internal/pycore_interp.h>
-#include <internal/pycore_object.h>
-#include <internal/pycore_pystate.h>
+#include <internal/pycore_pymem.h>
 #include <internal/pycore_runtime.h>
+#if PY_VERSION_HEX >= 0x030D0000 /* where 3.13 moved these declarations */
+#include <internal/pycore_setobject.h>
+#include <internal/pycore_signal.h>
+#include <internal/pycore_tracemalloc.h>
+#endif
 
-#include "pyinternal.h"
-
-struct rs_iframe; /* really _PyInterpreterFrame */
-#define IF(f) ((_PyInterpreterFrame *)(void *)(f))
+#include "pyinternal_impl.h"
 
 static struct _gc_runtime_state *gc_state(void)
 {
-    return &_PyInterpreterState_GET()->gc;
+    /* The exported function, not _PyInterpreterState_GET(): on 3.12+ that
+     * reads the thread-local _Py_tss_tstate, which libpython does not
+     * export, and the module would fail to import. */
+    return &PyInterpreterState_Get()->gc;
 }
 
 static int for_each_in(PyGC_Head *head, int (*fn)(PyObject *, void *), void *ctx)
@@ -73,24 +83,89 @@ PyObject *rs_py_dunder_module(void)
     return &_Py_ID(__module__);
 }
 
-size_t rs_py_preheader_size(PyTypeObject *type)
+int rs_py_is_immortal(PyObject *obj)
 {
-    return _PyType_PreHeaderSize(type);
+    if (rs_py_immortal_here(obj))
+        return 1;
+    /* What another supported version makes immortal counts here too, so
+     * that retained sizes agree: 3.12 interns strings immortal (3.11 and
+     * 3.13's sys.intern() do not), 3.12+ static types. */
+    if (PyUnicode_Check(obj))
+        return PyUnicode_CHECK_INTERNED(obj) != 0;
+    return PyType_Check(obj) && !(((PyTypeObject *)obj)->tp_flags & Py_TPFLAGS_HEAPTYPE);
 }
 
-rs_iframe *rs_py_thread_top_frame(PyThreadState *ts)
+int rs_py_set_next(PyObject *set, Py_ssize_t *pos, PyObject **key)
 {
-    return ts->cframe ? (rs_iframe *)ts->cframe->current_frame : NULL;
+    Py_hash_t hash;
+    return _PySet_NextEntry(set, pos, key, &hash);
 }
+
+PyObject *rs_py_type_lookup(PyTypeObject *type, PyObject *name)
+{
+    return _PyType_Lookup(type, name);
+}
+
+PyObject *rs_py_allocation_traceback(PyObject *obj)
+{
+    /* tracemalloc.get_object_traceback() of 3.11 misses objects with a
+     * pre-header (instances of classes defined in Python): ask for the
+     * allocation's real start. */
+    uintptr_t start = (uintptr_t)obj - rs_py_preheader_size(obj);
+    return _PyTraceMalloc_GetTraceback(0, start);
+}
+
+int rs_py_type_is_weakref(PyTypeObject *tp)
+{
+    return PyType_IsSubtype(tp, &_PyWeakref_RefType) || tp == &_PyWeakref_ProxyType ||
+           tp == &_PyWeakref_CallableProxyType;
+}
+
+PyObject *rs_py_weakref_target(PyObject *ref)
+{
+#if PY_VERSION_HEX >= 0x030D0000 /* PyWeakref_GET_OBJECT is deprecated there */
+    PyObject *target;
+    int alive = PyWeakref_GetRef(ref, &target);
+    if (alive < 0)
+        return NULL;
+    return alive ? target : Py_NewRef(Py_None);
+#else
+    return Py_NewRef(PyWeakref_GET_OBJECT(ref));
+#endif
+}
+
+int rs_py_is_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000 /* public from 3.13 on, gone as _Py_IsFinalizing */
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
+int rs_py_malloc_stats(FILE *out)
+{
+    return _PyObject_DebugMallocStats(out);
+}
+
+int rs_py_is_main_thread(void)
+{
+    return _PyOS_IsMainThread();
+}
+
+int rs_py_dict_visits_keys(PyObject *dict)
+{
+    return !DK_IS_UNICODE(((PyDictObject *)dict)->ma_keys);
+}
+
+/* --- frames: the fields that did not move between 3.11 and 3.13 ----------- */
+
+struct rs_iframe; /* really _PyInterpreterFrame */
+#define IF(f) ((_PyInterpreterFrame *)(void *)(f))
 
 rs_iframe *rs_iframe_previous(rs_iframe *f)
 {
     return (rs_iframe *)IF(f)->previous;
-}
-
-int rs_iframe_is_complete(rs_iframe *f)
-{
-    return !_PyFrame_IsIncomplete(IF(f));
 }
 
 int rs_iframe_owned_by_generator(rs_iframe *f)
@@ -101,16 +176,6 @@ int rs_iframe_owned_by_generator(rs_iframe *f)
 int rs_iframe_stack_known(rs_iframe *f)
 {
     return IF(f)->stacktop >= 0;
-}
-
-PyCodeObject *rs_iframe_code(rs_iframe *f)
-{
-    return IF(f)->f_code;
-}
-
-PyObject *rs_iframe_function(rs_iframe *f)
-{
-    return (PyObject *)IF(f)->f_func;
 }
 
 PyObject *rs_iframe_locals_dict(rs_iframe *f)
@@ -129,16 +194,12 @@ PyObject **rs_iframe_slots(rs_iframe *f, int *count, int *nlocals)
      * -1 while the frame itself runs (e.g. it is inside a C call such as the
      * one taking this snapshot): then only the named slots, which always
      * hold strong references or NULL, are known. */
-    int named = IF(f)->f_code->co_nlocalsplus;
+    PyCodeObject *code = rs_iframe_code(f);
+    int named = code != NULL ? code->co_nlocalsplus : 0;
     int top = IF(f)->stacktop;
     *count = top > named ? top : named;
     *nlocals = named;
-    return _PyFrame_GetLocalsArray(IF(f));
-}
-
-int rs_iframe_line(rs_iframe *f)
-{
-    return PyCode_Addr2Line(IF(f)->f_code, _PyInterpreterFrame_LASTI(IF(f)) * (int)sizeof(_Py_CODEUNIT));
+    return IF(f)->localsplus;
 }
 
 rs_iframe *rs_py_frameobject_frame(PyObject *frame_object)
@@ -157,39 +218,9 @@ rs_iframe *rs_py_generator_frame(PyObject *gen)
     return (rs_iframe *)(void *)g->gi_iframe;
 }
 
-static PyDictKeysObject *shared_keys(PyTypeObject *tp)
-{
-    if (!(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT))
-        return NULL;
-    PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
-    return (keys != NULL && DK_IS_UNICODE(keys)) ? keys : NULL;
-}
-
-Py_ssize_t rs_py_inline_attributes(PyObject *obj, PyObject ***values)
-{
-    PyDictKeysObject *keys = shared_keys(Py_TYPE(obj));
-    if (keys == NULL)
-        return 0;
-    PyDictValues **vp = _PyObject_ValuesPointer(obj);
-    if (*vp == NULL)
-        return 0;
-    *values = (*vp)->values;
-    return keys->dk_nentries;
-}
-
-PyObject *rs_py_inline_attribute_name(PyTypeObject *type, Py_ssize_t i)
-{
-    PyDictKeysObject *keys = shared_keys(type);
-    if (keys == NULL || i < 0 || i >= keys->dk_nentries)
-        return NULL;
-    return DK_UNICODE_ENTRIES(keys)[i].me_key;
-}
-
-PyObject **rs_py_dict_slot(PyObject *obj)
+PyObject **rs_py_offset_dict_slot(PyObject *obj)
 {
     PyTypeObject *tp = Py_TYPE(obj);
-    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)
-        return _PyObject_ManagedDictPointer(obj);
     Py_ssize_t offset = tp->tp_dictoffset;
     if (offset == 0)
         return NULL;
@@ -200,10 +231,64 @@ PyObject **rs_py_dict_slot(PyObject *obj)
     return (PyObject **)((char *)obj + offset);
 }
 
+#if PY_VERSION_HEX >= 0x030C0000 /* 3.12 and 3.13 agree on these */
+PyObject *rs_iframe_function(rs_iframe *f)
+{
+    return IF(f)->f_funcobj;
+}
+
+int rs_iframe_line(rs_iframe *f)
+{
+    return PyUnstable_InterpreterFrame_GetLine(IF(f));
+}
+
+PyObject *rs_py_generator_code(PyObject *gen)
+{
+    rs_iframe *f = rs_py_generator_frame(gen);
+    return f != NULL ? (PyObject *)rs_iframe_code(f) : NULL;
+}
+#endif
+
+void rs_py_generator_fields(PyObject *gen, rs_generator_fields *out)
+{
+    PyGenObject *g = (PyGenObject *)gen;
+    *out = (rs_generator_fields){.code = rs_py_generator_code(gen), .name = g->gi_name, .qualname = g->gi_qualname,
+                                 .exc_value = g->gi_exc_state.exc_value};
+}
+
+PyObject *rs_py_inline_attribute_name(PyTypeObject *type, Py_ssize_t i)
+{
+    if (!(type->tp_flags & Py_TPFLAGS_MANAGED_DICT))
+        return NULL;
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)type)->ht_cached_keys;
+    if (keys == NULL || !DK_IS_UNICODE(keys) || i < 0 || i >= keys->dk_nentries)
+        return NULL;
+    return DK_UNICODE_ENTRIES(keys)[i].me_key;
+}
+
+/* --- classes defined in Python --------------------------------------------- */
+
 static traverseproc subtype_traverse;
+
+/* The extension's file name carries the version (cpython-313-...), so a
+ * mismatch means a renamed or copied file: say so instead of misreading
+ * the interpreter's structures. */
+static int check_runtime_version(void)
+{
+    unsigned long built = PY_VERSION_HEX >> 16, running = Py_Version >> 16;
+    if (built == running)
+        return 0;
+    PyErr_Format(PyExc_ImportError,
+                 "refscope was built for CPython %lu.%lu but this is CPython %lu.%lu; build refscope "
+                 "with this interpreter (make PYTHON=/path/to/this/python)",
+                 built >> 8, built & 0xFF, running >> 8, running & 0xFF);
+    return -1;
+}
 
 int rs_py_init(void)
 {
+    if (check_runtime_version() < 0)
+        return -1;
     if (subtype_traverse != NULL)
         return 0;
     /* A class every interpreter has and keeps (importlib's ModuleSpec is
@@ -229,9 +314,4 @@ int rs_py_init(void)
 int rs_py_uses_subtype_traverse(PyTypeObject *type)
 {
     return subtype_traverse != NULL && type->tp_traverse == subtype_traverse;
-}
-
-int rs_py_dict_visits_keys(PyObject *dict)
-{
-    return !DK_IS_UNICODE(((PyDictObject *)dict)->ma_keys);
 }

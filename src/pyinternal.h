@@ -1,8 +1,13 @@
 /*
  * The one window onto CPython's internal structures (gc generation lists,
- * executing frames, inline instance attributes).  Only pyinternal.c includes
- * the interpreter's internal headers; everything else calls these functions.
- * Supported: CPython 3.11 (checked at build time in pyinternal.c).
+ * executing frames, generators, inline instance attributes, immortality).
+ * Only the pyinternal*.c files include the interpreter's internal headers
+ * (the Makefile gives only them Py_BUILD_CORE); everything else calls these
+ * functions.  pyinternal.c holds what is the same on every supported
+ * version, pyinternal_311.c, _312.c and _313.c what differs, each compiled
+ * to nothing on the other versions.  Supported: CPython 3.11, 3.12 and
+ * 3.13, not free-threaded builds (checked at build time in pyinternal.c and
+ * at import by rs_py_init()).
  */
 #ifndef REFSCOPE_PYINTERNAL_H
 #define REFSCOPE_PYINTERNAL_H
@@ -26,8 +31,51 @@ PyObject *rs_py_sizeof_name(void);
 /* The interned "__module__" string (borrowed). */
 PyObject *rs_py_dunder_module(void);
 
-/* sys.getsizeof()'s pre-header: the gc header and managed-dict pointers. */
-size_t rs_py_preheader_size(PyTypeObject *type);
+/* sys.getsizeof()'s pre-header of obj: the gc header and managed-dict
+ * pointers (none for static types on 3.13). */
+size_t rs_py_preheader_size(PyObject *obj);
+
+/* 1 when obj is immortal on this interpreter or on another supported one:
+ * immortal (3.12+), interned str (immortal on 3.12), static type, small
+ * int or singleton (None, True, ...).  Nobody retains such an object and
+ * its references are never "unexplained", so answers agree across
+ * versions. */
+int rs_py_is_immortal(PyObject *obj);
+
+/* Calls obj's tp_traverse, except that on 3.13 an instance whose inline
+ * attributes have a materialized __dict__ visits that dict instead of the
+ * attribute values, and such a dict visits the values (as on 3.11/3.12).
+ * Returns what the visits return. */
+int rs_py_traverse(PyObject *obj, visitproc visit, void *arg);
+
+/* Like PyDict_Next/_PySet_NextEntry over a set or frozenset: 1 and *key
+ * (borrowed) while items remain, else 0. */
+int rs_py_set_next(PyObject *set, Py_ssize_t *pos, PyObject **key);
+
+/* type's attribute name looked up along its MRO without running Python
+ * code (borrowed), or NULL. */
+PyObject *rs_py_type_lookup(PyTypeObject *type, PyObject *name);
+
+/* The raw tracemalloc traceback of obj's allocation (a tuple of frames, new
+ * reference), Py_None (new reference) when not traced, or NULL. */
+PyObject *rs_py_allocation_traceback(PyObject *obj);
+
+/* Writes obmalloc's statistics, as sys._debugmallocstats() does, to out.
+ * Returns 0 when pymalloc is not in use. */
+int rs_py_malloc_stats(FILE *out);
+
+/* The target of weak reference ref (new reference; Py_None when it died),
+ * or NULL with an exception set. */
+PyObject *rs_py_weakref_target(PyObject *ref);
+
+/* 1 when instances of tp are weak references or weak proxies. */
+int rs_py_type_is_weakref(PyTypeObject *tp);
+
+/* 1 while the interpreter is finalizing (no Python code may start). */
+int rs_py_is_finalizing(void);
+
+/* 1 when called in the main thread (where Python runs signal handlers). */
+int rs_py_is_main_thread(void);
 
 /* An interpreter frame (_PyInterpreterFrame), opaque to the rest. */
 typedef struct rs_iframe rs_iframe;
@@ -38,7 +86,8 @@ rs_iframe *rs_py_thread_top_frame(PyThreadState *ts);
 /* The caller of frame f (the next frame down the stack), or NULL. */
 rs_iframe *rs_iframe_previous(rs_iframe *f);
 
-/* 1 when f has started running user code (PyFrame_GetBack's notion). */
+/* 1 when f is a Python frame that has started running user code
+ * (PyFrame_GetBack's notion); 0 for C-stack entry frames (3.12+). */
 int rs_iframe_is_complete(rs_iframe *f);
 
 /* 1 when f belongs to a generator/coroutine (which traverses it itself). */
@@ -48,7 +97,8 @@ int rs_iframe_owned_by_generator(rs_iframe *f);
  * generator's tp_traverse then visits the frame's slots, else none of them. */
 int rs_iframe_stack_known(rs_iframe *f);
 
-/* Borrowed pointers to the frame's code, function, f_locals, frame object. */
+/* Borrowed pointers to the frame's code (NULL when it runs no code object),
+ * function, f_locals, frame object. */
 PyCodeObject *rs_iframe_code(rs_iframe *f);
 PyObject *rs_iframe_function(rs_iframe *f);
 PyObject *rs_iframe_locals_dict(rs_iframe *f);
@@ -70,22 +120,31 @@ rs_iframe *rs_py_frameobject_frame(PyObject *frame_object);
  * cleared, or NULL. */
 rs_iframe *rs_py_generator_frame(PyObject *gen);
 
+/* What a generator, coroutine or async generator holds besides its frame
+ * (borrowed, any may be NULL): code (the frame's on 3.12+), __name__,
+ * __qualname__, the exception it handles. */
+typedef struct rs_generator_fields {
+    PyObject *code, *name, *qualname, *exc_value;
+} rs_generator_fields;
+void rs_py_generator_fields(PyObject *gen, rs_generator_fields *out);
+
 /* Inline attribute values of an instance whose type keeps them without a
- * __dict__ (3.11 "managed dict" with values, visited in slot order by
- * tp_traverse).  Returns the number of slots (0 when there are none) and
- * sets *values; slots may hold NULL. */
+ * __dict__ (managed dict with values, visited in slot order by
+ * tp_traverse, not materialized as a dict).  Returns the number of slots
+ * (0 when there are none) and sets *values; slots may hold NULL. */
 Py_ssize_t rs_py_inline_attributes(PyObject *obj, PyObject ***values);
 
 /* The attribute name of inline slot i of type's instances (borrowed), or NULL. */
 PyObject *rs_py_inline_attribute_name(PyTypeObject *type, Py_ssize_t i);
 
-/* The address of an instance's __dict__ slot (managed or at tp_dictoffset),
- * or NULL when its type has none.  Does not materialize a dict. */
-PyObject **rs_py_dict_slot(PyObject *obj);
+/* An instance's __dict__ (managed or at tp_dictoffset; borrowed), or NULL
+ * when it has none yet.  Does not materialize a dict. */
+PyObject *rs_py_instance_dict(PyObject *obj);
 
-/* Learns the address of CPython's subtype_traverse (the tp_traverse of
- * classes defined in Python) from importlib's ModuleSpec.  0, or -1 with an
- * exception set.  Called once at import. */
+/* Checks that the running interpreter is the version refscope was built
+ * for, and learns the address of CPython's subtype_traverse (the
+ * tp_traverse of classes defined in Python) from importlib's ModuleSpec.
+ * 0, or -1 with ImportError set.  Called once at import. */
 int rs_py_init(void);
 
 /* 1 when type's tp_traverse is subtype_traverse (a class defined in Python). */

@@ -69,12 +69,9 @@ typedef struct rs_snapshot {
     size_t visible_count;  /* nodes not flagged RS_NODE_INTERNAL */
     double seconds;        /* time to build */
     /* Lazily computed analyses (NULL until first use). */
-    uint32_t *path_mark;   /* path.c's scratch: visit epoch per node */
-    rs_idx *path_next;     /* path.c's scratch: next node toward the target */
-    rs_idx *path_queue;    /* path.c's scratch: BFS queue */
-    uint32_t path_epoch;
     struct rs_scc *scc;
     struct rs_dom *dom;
+    struct rs_dom_order *dom_order; /* enter/leave numbers of the dominator tree */
 } rs_snapshot;
 
 /* Types whose instances are refscope's own; set by module.c at import. */
@@ -99,6 +96,13 @@ typedef struct rs_snapshot_caller {
 rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
                                   void *progress_ctx);
 
+/* A snapshot of the nodes only, for growth and marks, which need each
+ * object's address, type and size and nothing else: the same walk (so the
+ * same nodes), but no edges, no reverse index, no held roots and no
+ * NOT_DATA/GARBAGE flags; visible_count is set.  Every other question to
+ * it gets empty answers.  NULL with a Python exception set on failure. */
+rs_snapshot *rs_snapshot_take_nodes(bool collect);
+
 /* Releases every reference the snapshot holds and frees it; NULL accepted.
  * May run arbitrary Python code (objects that die run their finalizers). */
 void rs_snapshot_free(rs_snapshot *s);
@@ -107,6 +111,12 @@ void rs_snapshot_free(rs_snapshot *s);
 static inline PyObject *rs_snapshot_object(const rs_snapshot *s, rs_idx n)
 {
     return (PyObject *)rs_graph_addr(s->graph, n);
+}
+
+/* The type of node n, from the type table: no look at the object itself. */
+static inline PyTypeObject *rs_snapshot_node_type(const rs_snapshot *s, rs_idx n)
+{
+    return s->types[rs_graph_type_id(s->graph, n)].type;
 }
 
 /* The node of obj, or RS_NONE when obj is not in the snapshot (or hidden). */

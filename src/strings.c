@@ -18,11 +18,6 @@
 #include "refscope/dom.h"
 #include "suspects.h"
 
-/* Exported by libpython (declared in internal/pycore_pymem.h): writes
- * obmalloc's statistics, as sys._debugmallocstats() does, to out.
- * Returns 0 when pymalloc is not in use. */
-PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
-
 const char *rs_format_bytes(uint64_t bytes, char *buf, size_t len)
 {
     static const char units[] = "BKMGTP";
@@ -76,8 +71,7 @@ static rs_idx holder_of(rs_snapshot *s, rs_idx n)
     PyObject *holder = rs_snapshot_object(s, h);
     rs_idx owner = PyDict_CheckExact(holder) ? rs_dom_idom(s->dom, h) : RS_NONE;
     if (owner != RS_NONE && owner != RS_DOM_SUPER_ROOT) {
-        PyObject **slot = rs_py_dict_slot(rs_snapshot_object(s, owner));
-        if (slot != NULL && *slot == holder)
+        if (rs_py_instance_dict(rs_snapshot_object(s, owner)) == holder)
             return owner;
     }
     return h;
@@ -109,11 +103,25 @@ rs_string_holder *rs_strings_by_holder(rs_snapshot *s, size_t *count)
         rows[t].unreachable = t == rows_len - 1;
         rows[t].biggest = RS_NONE;
     }
+    bool *is_text = rs_calloc(rows_len, sizeof *is_text);
+    if (is_text == NULL) {
+        rs_free(rows);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (uint32_t t = 0; t < s->type_count; t++) {
+        PyTypeObject *tp = s->types[t].type;
+        is_text[t] = PyType_FastSubclass(tp, Py_TPFLAGS_UNICODE_SUBCLASS | Py_TPFLAGS_BYTES_SUBCLASS) ||
+                     PyType_IsSubtype(tp, &PyByteArray_Type);
+    }
     rs_graph *g = s->graph;
     size_t nodes = rs_graph_node_count(g);
     for (size_t i = 0; i < nodes; i++) {
         rs_idx x = (rs_idx)i;
         if (rs_graph_flags(g, x) & RS_NODE_INTERNAL)
+            continue;
+        /* The type answers "is it text?" without touching the object. */
+        if (!is_text[rs_graph_type_id(g, x)])
             continue;
         Py_ssize_t len = text_length(rs_snapshot_object(s, x));
         if (len < 0)
@@ -132,6 +140,7 @@ rs_string_holder *rs_strings_by_holder(rs_snapshot *s, size_t *count)
         if (row->biggest == RS_NONE || size > rs_graph_size(g, row->biggest))
             row->biggest = x;
     }
+    rs_free(is_text);
     size_t used = 0;
     for (size_t t = 0; t < rows_len; t++)
         if (rows[t].count > 0)
@@ -171,7 +180,7 @@ static bool starts_with(const char *line, const char *prefix)
     return strncmp(line, prefix, strlen(prefix)) == 0;
 }
 
-/* Parses the arena part of _PyObject_DebugMallocStats()'s text. */
+/* Parses the arena part of sys._debugmallocstats()'s text. */
 static void parse_malloc_stats(char *text, rs_process_memory *out)
 {
     bool total_seen = false;
@@ -202,7 +211,7 @@ static void read_arenas(rs_process_memory *out)
     FILE *f = open_memstream(&text, &len);
     if (f == NULL)
         return;
-    int used = _PyObject_DebugMallocStats(f);
+    int used = rs_py_malloc_stats(f);
     fclose(f);
     if (used && text != NULL)
         parse_malloc_stats(text, out);

@@ -70,20 +70,12 @@ void rs_top_k_free(rs_top_k *t)
 
 /* --- candidates ------------------------------------------------------------ */
 
-/* Code, functions and frames are the program, not its data. */
-static bool is_program(PyObject *obj)
-{
-    return PyFunction_Check(obj) || PyCode_Check(obj) || PyFrame_Check(obj) || PyCFunction_Check(obj);
-}
-
-/* true when n is the program's structure: a type, module or code (flagged
- * by the walk), a function or frame, or what a class holds directly (its
+/* true when n is the program's structure: a type, module, code, function
+ * or frame (all flagged by the walk), or what a class holds directly (its
  * namespace, __mro__, __bases__). */
 static bool is_structure(rs_snapshot *s, rs_idx n)
 {
-    if (rs_graph_flags(s->graph, n) & (RS_NODE_NOT_DATA | RS_NODE_TYPE | RS_NODE_MODULE))
-        return true;
-    if (is_program(rs_snapshot_object(s, n)))
+    if (rs_graph_flags(s->graph, n) & (RS_NODE_NOT_DATA | RS_NODE_TYPE | RS_NODE_MODULE | RS_NODE_PROGRAM))
         return true;
     rs_idx d = rs_dom_idom(s->dom, n);
     return d != RS_NONE && d != RS_DOM_SUPER_ROOT && (rs_graph_flags(s->graph, d) & RS_NODE_TYPE);
@@ -392,8 +384,8 @@ rs_idx *rs_suspect_strings(rs_snapshot *s, size_t k, size_t *count)
         return NULL;
     size_t n = rs_graph_node_count(s->graph);
     for (rs_idx i = 0; i < n; i++) {
-        PyObject *obj = rs_snapshot_object(s, i);
-        if ((PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyByteArray_CheckExact(obj)) &&
+        PyTypeObject *tp = rs_snapshot_node_type(s, i);
+        if ((tp == &PyUnicode_Type || tp == &PyBytes_Type || tp == &PyByteArray_Type) &&
             !(rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL))
             rs_top_k_add(&top, rs_graph_size(s->graph, i), i);
     }

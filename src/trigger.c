@@ -10,9 +10,13 @@
  * sees the program stopped at a safe point.
  *
  * The attach listener is a plain pthread with every signal blocked.  It
- * sleeps in poll() on the socket, never holding the GIL, checks each
- * client with SO_PEERCRED, receives the client's terminal with SCM_RIGHTS,
- * parks the request and wakes the main thread with the hotkey signal
+ * sleeps in poll() on the socket and its clients, never holding the GIL
+ * while it waits and never waiting for one client (see "Connections being
+ * read or written"), checks each client with SO_PEERCRED, receives the
+ * client's terminal with SCM_RIGHTS (the slave side of a pseudo-terminal
+ * the `refscope` command relays; when that command dies, the browser reads
+ * a hang-up and ends), parks the request and wakes the main thread with
+ * the hotkey signal
  * (pthread_kill, so that the main thread's blocking call is the one
  * interrupted).  The handler finds the request and runs the browser on
  * that terminal.  Meanwhile the listener reads the connection: "winch"
@@ -38,12 +42,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attach.h"
 #include "browser.h"
 #include "dump.h"
 #include "module.h"
+#include "pyinternal.h"
 #include "trigger.h"
 #include "ui.h"
 
@@ -190,7 +196,7 @@ static void exception_sentence(char *buf, size_t len)
 static char *make_report(const char *format, int top, size_t *len, char *err, size_t err_len)
 {
     char *text = NULL;
-    if (_Py_IsFinalizing()) {
+    if (rs_py_is_finalizing()) {
         snprintf(err, err_len, "the program is exiting");
         return NULL;
     }
@@ -222,23 +228,128 @@ static char *make_report(const char *format, int top, size_t *len, char *err, si
     return text;
 }
 
-static void serve_report(int conn, const char *format, int top)
+/* --- Connections being read or written ------------------------------------ */
+
+/* The listener serves many connections at once from one poll(), none of
+ * them able to hold it: a new connection has REQUEST_TIMEOUT_MS to send
+ * its request, a report's reader REPORT_STALL_MS to take each record, and
+ * when CONNECTION_MAX are open the oldest one still silent makes room, so
+ * a flood of silent or never-reading clients delays a real request by a
+ * few poll rounds, not by their timeouts.  Every socket is non-blocking:
+ * nothing here, in the main thread or under the lock ever waits for a
+ * client. */
+#define CONNECTION_MAX 32
+#define REQUEST_TIMEOUT_MS 3000
+#define REPORT_STALL_MS 5000
+
+typedef struct connection {
+    int fd;
+    long deadline;  /* CLOCK_MONOTONIC ms */
+    char *text;     /* the report being sent; NULL while the request is awaited */
+    size_t len, at; /* its length and how much went out */
+} connection;
+
+/* Listener thread only (and the at-fork child). */
+static struct {
+    connection items[CONNECTION_MAX];
+    int count;
+} conns;
+
+static long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void connection_drop(int i)
+{
+    close_fd(&conns.items[i].fd);
+    free(conns.items[i].text);
+    conns.items[i] = conns.items[--conns.count];
+}
+
+static void connections_drop_all(void)
+{
+    while (conns.count > 0)
+        connection_drop(conns.count - 1);
+}
+
+/* The last report made, handed out again for the same request within
+ * REPORT_REUSE_MS: a burst of identical requests costs one snapshot. */
+#define REPORT_REUSE_MS 2000
+static struct {
+    char format[8];
+    int top;
+    long made;
+    char *text;
+    size_t len;
+} last_report;
+
+static void last_report_clear(void)
+{
+    free(last_report.text);
+    last_report.text = NULL;
+}
+
+/* A malloc'd copy of the report for format and top (fresh, or the last
+ * one when recent), or NULL with a sentence in err. */
+static char *report_text(const char *format, int top, size_t *len, char *err, size_t err_len)
+{
+    if (last_report.text == NULL || last_report.top != top || strcmp(last_report.format, format) != 0 ||
+        now_ms() - last_report.made > REPORT_REUSE_MS) {
+        last_report_clear();
+        last_report.text = make_report(format, top, &last_report.len, err, err_len);
+        if (last_report.text == NULL)
+            return NULL;
+        snprintf(last_report.format, sizeof last_report.format, "%s", format);
+        last_report.top = top;
+        last_report.made = now_ms();
+    }
+    char *copy = malloc(last_report.len + 1);
+    if (copy == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    memcpy(copy, last_report.text, last_report.len + 1);
+    *len = last_report.len;
+    return copy;
+}
+
+/* Makes the report for a connection; it is then sent as the socket takes
+ * it.  false when the connection is finished (an error was sent). */
+static bool report_start(connection *c, const char *format, int top)
 {
     char err[1024];
     size_t len = 0;
-    char *text = make_report(format, top, &len, err, sizeof err);
+    char *text = report_text(format, top, &len, err, sizeof err);
     if (text == NULL) {
-        rs_attach_send(conn, "error the report failed: %s", err);
-        return;
+        rs_attach_send(c->fd, "error the report failed: %s", err);
+        return false;
     }
-    if (rs_attach_send(conn, "report") == 0)
-        for (size_t at = 0; at < len;) {
-            size_t chunk = len - at < RS_ATTACH_RECORD_MAX - 1 ? len - at : RS_ATTACH_RECORD_MAX - 1;
-            if (rs_attach_send(conn, "%.*s", (int)chunk, text + at) < 0)
-                break;
-            at += chunk;
-        }
-    free(text);
+    if (rs_attach_send(c->fd, "report") < 0) {
+        free(text);
+        return false;
+    }
+    c->text = text;
+    c->len = len;
+    c->at = 0;
+    c->deadline = now_ms() + REPORT_STALL_MS;
+    return true;
+}
+
+/* Sends what the socket takes of a report.  false when it is finished
+ * (all sent, or the reader is gone). */
+static bool report_continue(connection *c)
+{
+    while (c->at < c->len) {
+        size_t chunk = c->len - c->at < RS_ATTACH_RECORD_MAX - 1 ? c->len - c->at : RS_ATTACH_RECORD_MAX - 1;
+        if (rs_attach_send(c->fd, "%.*s", (int)chunk, c->text + c->at) < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        c->at += chunk;
+        c->deadline = now_ms() + REPORT_STALL_MS;
+    }
+    return false;
 }
 
 /* Writes a heap dump of the program to path (absolute) under the GIL and
@@ -247,7 +358,7 @@ static void serve_dump(int conn, const char *path)
 {
     char err[1024] = "the program is exiting";
     bool ok = false;
-    if (!_Py_IsFinalizing()) {
+    if (!rs_py_is_finalizing()) {
         PyGILState_STATE gil = PyGILState_Ensure();
         rs_snapshot *s = rs_snapshot_take(false, NULL, NULL);
         ok = s != NULL && rs_dump_write(s, path) == 0;
@@ -291,50 +402,77 @@ static void queue_attach(request req)
     pthread_kill(main_thread, signum);
 }
 
-static void accept_client(int listen_fd)
+/* Reads the request of connection c, which poll() found readable, and
+ * acts on it.  false when c is finished with (closed, or handed over to
+ * the attach state). */
+static bool handle_request(connection *c)
 {
-    request req = NO_REQUEST;
-    req.conn_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (req.conn_fd < 0)
-        return;
-    /* A client that connects and says nothing must not hold the listener.
-     * The request is read before anything is answered, because closing a
-     * unix socket with unread data makes the client's read fail with
-     * ECONNRESET instead of showing our answer. */
-    struct timeval timeout = {.tv_sec = 5};
-    setsockopt(req.conn_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    request req = {.conn_fd = c->fd, .tty_fd = -1};
     char record[RS_ATTACH_RECORD_MAX];
     struct ucred cred;
     socklen_t cred_len = sizeof cred;
-    if (recv_request(req.conn_fd, record, sizeof record, &req.tty_fd) <= 0 ||
-        getsockopt(req.conn_fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0) {
-        close_request(&req);
-        return;
+    /* The request is read before anything is answered, because closing a
+     * unix socket with unread data makes the client's read fail with
+     * ECONNRESET instead of showing our answer. */
+    ssize_t n = recv_request(c->fd, record, sizeof record, &req.tty_fd);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return true;
+    if (n <= 0 || getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0) {
+        close_fd(&req.tty_fd);
+        return false;
     }
     if (cred.uid != geteuid() && cred.uid != 0) {
-        rs_attach_send(req.conn_fd, "error refused: PID %ld runs as uid %u and lets only that user or root "
-                                    "attach, and you are uid %u; run refscope as that user or as root",
+        rs_attach_send(c->fd, "error refused: PID %ld runs as uid %u and lets only that user or root "
+                              "attach, and you are uid %u; run refscope as that user or as root",
                        (long)getpid(), (unsigned)geteuid(), (unsigned)cred.uid);
-        close_request(&req);
-        return;
+        close_fd(&req.tty_fd);
+        return false;
     }
     char command[16] = "", format[8] = "text";
     int rows = 0, cols = 0, top = 10;
     if (sscanf(record, RS_ATTACH_MAGIC " %15s", command) == 1 && strcmp(command, "attach") == 0 &&
         sscanf(record, RS_ATTACH_MAGIC " attach %d %d %63s", &rows, &cols, req.term) == 3) {
+        c->fd = -1; /* the attach state owns it now */
         queue_attach(req);
-        return;
+        return false;
     }
+    close_fd(&req.tty_fd);
     if (strcmp(command, "report") == 0 && sscanf(record, RS_ATTACH_MAGIC " report %7s %d", format, &top) == 2 &&
         (strcmp(format, "text") == 0 || strcmp(format, "json") == 0) && top > 0)
-        serve_report(req.conn_fd, format, top);
-    else if (strncmp(record, RS_ATTACH_MAGIC " dump /", strlen(RS_ATTACH_MAGIC " dump /")) == 0)
-        serve_dump(req.conn_fd, record + strlen(RS_ATTACH_MAGIC " dump "));
-    else
-        rs_attach_send(req.conn_fd, "error PID %ld does not understand this request; use the refscope "
-                                    "command of the same version as the refscope module in the program",
-                       (long)getpid());
-    close_request(&req);
+        return report_start(c, format, top) && report_continue(c);
+    if (strncmp(record, RS_ATTACH_MAGIC " dump /", strlen(RS_ATTACH_MAGIC " dump /")) == 0) {
+        serve_dump(c->fd, record + strlen(RS_ATTACH_MAGIC " dump "));
+        return false;
+    }
+    rs_attach_send(c->fd, "error PID %ld does not understand this request; use the refscope command of the "
+                          "same version as the refscope module in the program",
+                   (long)getpid());
+    return false;
+}
+
+/* Takes every connection waiting in the backlog; when the table is full,
+ * the oldest connection that has not sent its request goes first (a
+ * connection whose report is being sent stays: it has been served). */
+static void accept_clients(int listen_fd)
+{
+    for (;;) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+            return;
+        if (conns.count == CONNECTION_MAX) {
+            int oldest = -1;
+            for (int i = 0; i < conns.count; i++)
+                if (conns.items[i].text == NULL &&
+                    (oldest < 0 || conns.items[i].deadline < conns.items[oldest].deadline))
+                    oldest = i;
+            if (oldest < 0) {
+                close(fd); /* every slot sends a report: this client tries again later */
+                continue;
+            }
+            connection_drop(oldest);
+        }
+        conns.items[conns.count++] = (connection){.fd = fd, .deadline = now_ms() + REQUEST_TIMEOUT_MS};
+    }
 }
 
 /* A record (or end of stream) from the client of the parked request or of
@@ -364,6 +502,7 @@ static void client_message(int conn)
 static void *listener_main(void *arg)
 {
     (void)arg;
+    struct pollfd fds[3 + CONNECTION_MAX];
     for (;;) {
         pthread_mutex_lock(&trig.lock);
         if (trig.stopping) {
@@ -378,12 +517,23 @@ static void *listener_main(void *arg)
                     : trig.session_watch     ? trig.session.conn_fd
                                              : -1;
         pthread_mutex_unlock(&trig.lock);
-        struct pollfd fds[3] = {
-            {.fd = trig.listen_fd, .events = POLLIN},
-            {.fd = trig.wake_pipe[0], .events = POLLIN},
-            {.fd = watch, .events = POLLIN},
-        };
-        if (poll(fds, watch >= 0 ? 3 : 2, -1) < 0)
+        fds[0] = (struct pollfd){.fd = trig.listen_fd, .events = POLLIN};
+        fds[1] = (struct pollfd){.fd = trig.wake_pipe[0], .events = POLLIN};
+        fds[2] = (struct pollfd){.fd = watch, .events = POLLIN};
+        long now = now_ms(), timeout = -1;
+        if (last_report.text != NULL && now - last_report.made > REPORT_REUSE_MS)
+            last_report_clear(); /* no report text kept longer than it may be reused */
+        else if (last_report.text != NULL)
+            timeout = last_report.made + REPORT_REUSE_MS + 1 - now;
+        for (int i = 0; i < conns.count; i++) {
+            connection *c = &conns.items[i];
+            fds[3 + i] = (struct pollfd){.fd = c->fd, .events = c->text != NULL ? POLLOUT : POLLIN};
+            long left = c->deadline > now ? c->deadline - now : 0;
+            if (timeout < 0 || left < timeout)
+                timeout = left;
+        }
+        int count = conns.count;
+        if (poll(fds, 3 + (nfds_t)count, (int)timeout) < 0)
             continue; /* EINTR cannot happen (signals blocked); EAGAIN: try again */
         if (fds[1].revents) {
             char drain[64];
@@ -392,9 +542,22 @@ static void *listener_main(void *arg)
         }
         if (watch >= 0 && fds[2].revents)
             client_message(watch);
+        /* Backwards, so that dropping one (the last moves into its slot)
+         * leaves the ones still to look at where they were. */
+        now = now_ms();
+        for (int i = count - 1; i >= 0; i--) {
+            connection *c = &conns.items[i];
+            bool keep = true;
+            if (fds[3 + i].revents)
+                keep = c->text != NULL ? report_continue(c) : handle_request(c);
+            if (!keep || c->deadline <= now)
+                connection_drop(i);
+        }
         if (fds[0].revents & POLLIN)
-            accept_client(trig.listen_fd);
+            accept_clients(trig.listen_fd);
     }
+    connections_drop_all();
+    last_report_clear();
     return NULL;
 }
 
@@ -414,9 +577,9 @@ static int listener_start(char *err, size_t err_len)
         return -1;
     rs_attach_remove_stale(dir);
     memcpy(addr.sun_path, trig.path, strlen(trig.path) + 1);
-    trig.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    trig.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (trig.listen_fd < 0 || bind(trig.listen_fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
-        chmod(trig.path, 0600) < 0 || listen(trig.listen_fd, 8) < 0 ||
+        chmod(trig.path, 0600) < 0 || listen(trig.listen_fd, 64) < 0 ||
         pipe2(trig.wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         snprintf(err, err_len, "cannot listen on %s: %s", trig.path, strerror(errno));
         goto error;
@@ -637,10 +800,8 @@ static int hotkey_set(int signum)
         current = PyObject_CallMethod(signal_module, "getsignal", "i", signum);
         if (current == NULL)
             goto error;
-        if (current == trig.handler) {
-            rc = 0;
-            goto error;
-        }
+        if (current == trig.handler)
+            goto remember_thread;
     } else if (trig.signum != 0 && hotkey_remove() < 0) {
         goto error;
     }
@@ -652,6 +813,9 @@ static int hotkey_set(int signum)
     /* After a takeover by the program, uninstall() puts back the program's. */
     Py_XSETREF(trig.previous, previous);
     trig.signum = signum;
+remember_thread:
+    /* Always: after a fork from another thread, that thread is the main
+     * thread of the child, and install() there must make it the one woken. */
     pthread_mutex_lock(&trig.lock);
     trig.wake_signum = signum;
     trig.main_thread = pthread_self();
@@ -689,6 +853,13 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     pthread_mutex_init(&trig.lock, NULL);
+    /* The forking thread is the only one left, and Python makes it the
+     * main thread: the hotkey wakes it from now on, not the parent's main
+     * thread (whose handle means nothing here). */
+    trig.main_thread = pthread_self();
+    trig.browsing = trig.woken = false;
+    connections_drop_all();
+    last_report_clear();
     if (!trig.listening)
         return;
     close_fd(&trig.listen_fd);
@@ -729,12 +900,14 @@ PyObject *rs_trigger_install(PyObject *Py_UNUSED(module), PyObject *args, PyObje
     char err[512];
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i:install", keywords, &signum))
         return NULL;
-    if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP || signum == SIGWINCH) {
-        PyErr_Format(rs_error, "refscope.install() cannot use signal %d%s; use signal.SIGUSR1 or SIGUSR2",
-                     signum, signum == SIGWINCH ? " (SIGWINCH tells the browser about resizes)" : "");
+    if (!rs_attach_hotkey_signal_ok(signum)) {
+        const char *name = signum > 0 && signum < NSIG ? sigabbrev_np(signum) : NULL;
+        PyErr_Format(rs_error, "refscope.install() cannot use signal %d%s%s%s: the hotkey must be "
+                     RS_ATTACH_HOTKEY_SIGNALS ", which mean nothing else to the program or the system",
+                     signum, name != NULL ? " (SIG" : "", name != NULL ? name : "", name != NULL ? ")" : "");
         return NULL;
     }
-    if (!_PyOS_IsMainThread()) {
+    if (!rs_py_is_main_thread()) {
         PyErr_SetString(rs_error, "refscope.install() must be called from the main thread, where Python "
                                   "runs signal handlers");
         return NULL;

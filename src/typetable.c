@@ -59,8 +59,38 @@ static int grow_slots(rs_type_table *t)
     return 0;
 }
 
+/* Code, functions, frames and C functions are the program, not its data;
+ * types, modules and code objects are not data for cycles either. */
+static uint32_t type_node_flags(PyTypeObject *tp)
+{
+    uint32_t flags = 0;
+    if (tp->tp_finalize != NULL || tp->tp_del != NULL)
+        flags |= RS_NODE_FINALIZER;
+    if (PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS))
+        flags |= RS_NODE_TYPE | RS_NODE_NOT_DATA;
+    else if (PyType_IsSubtype(tp, &PyModule_Type))
+        flags |= RS_NODE_MODULE | RS_NODE_NOT_DATA;
+    else if (tp == &PyCode_Type)
+        flags |= RS_NODE_NOT_DATA | RS_NODE_PROGRAM;
+    else if (rs_py_type_is_weakref(tp))
+        flags |= RS_NODE_WEAKREF;
+    if (tp == &PyFunction_Type || tp == &PyFrame_Type || PyType_IsSubtype(tp, &PyCFunction_Type))
+        flags |= RS_NODE_PROGRAM;
+    return flags;
+}
+
+static uint32_t cache_slot(PyTypeObject *tp)
+{
+    return (uint32_t)(((uintptr_t)tp >> 4) * 0x9E3779B1u >> 24) % RS_TYPE_CACHE;
+}
+
 int rs_type_table_intern(rs_type_table *t, PyTypeObject *tp, uint32_t *id)
 {
+    uint32_t c = cache_slot(tp);
+    if (t->cache_type[c] == tp) {
+        *id = t->cache_id[c];
+        return 0;
+    }
     if ((t->count + 1) * 2 > t->slot_cap && grow_slots(t) < 0)
         return -1;
     uint32_t s = slot_of(tp, t->slot_cap);
@@ -70,6 +100,8 @@ int rs_type_table_intern(rs_type_table *t, PyTypeObject *tp, uint32_t *id)
             break;
         if (t->entries[v - 1].type == tp) {
             *id = v - 1;
+            t->cache_type[c] = tp;
+            t->cache_id[c] = *id;
             return 0;
         }
         s = (s + 1 == t->slot_cap) ? 0 : s + 1;
@@ -82,9 +114,12 @@ int rs_type_table_intern(rs_type_table *t, PyTypeObject *tp, uint32_t *id)
         t->entries = e;
         t->cap = cap;
     }
-    t->entries[t->count] = (rs_type_entry){.type = tp, .sizeof_kind = SIZEOF_UNRESOLVED};
+    t->entries[t->count] =
+        (rs_type_entry){.type = tp, .sizeof_kind = SIZEOF_UNRESOLVED, .node_flags = type_node_flags(tp)};
     t->slots[s] = t->count + 1;
     *id = t->count++;
+    t->cache_type[c] = tp;
+    t->cache_id[c] = *id;
     return 0;
 }
 
@@ -93,8 +128,8 @@ static void resolve_sizeof(rs_type_entry *e)
     static PyObject *object_sizeof;
     PyObject *name = rs_py_sizeof_name();
     if (object_sizeof == NULL)
-        object_sizeof = _PyType_Lookup(&PyBaseObject_Type, name);
-    PyObject *descr = _PyType_Lookup(e->type, name);
+        object_sizeof = rs_py_type_lookup(&PyBaseObject_Type, name);
+    PyObject *descr = rs_py_type_lookup(e->type, name);
     e->sizeof_descr = descr;
     if (descr != NULL && descr == object_sizeof)
         e->sizeof_kind = SIZEOF_OBJECT;
@@ -152,7 +187,7 @@ uint64_t rs_type_table_sizeof(rs_type_table *t, uint32_t id, PyObject *obj, int 
         break;
     }
     *python_sizeof = failed;
-    return size + rs_py_preheader_size(Py_TYPE(obj));
+    return size + rs_py_preheader_size(obj);
 }
 
 static char *copy_utf8(PyObject *str)

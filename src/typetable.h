@@ -14,13 +14,19 @@ typedef struct rs_type_entry {
     PyTypeObject *type;
     int sizeof_kind;
     PyObject *sizeof_descr; /* borrowed: lives in the type's dict */
+    uint32_t node_flags;    /* RS_NODE_* every instance of the type has */
 } rs_type_entry;
+
+#define RS_TYPE_CACHE 256
 
 typedef struct rs_type_table {
     rs_type_entry *entries;
     uint32_t count, cap;
     uint32_t *slots; /* open addressing on the type pointer: id + 1 */
     uint32_t slot_cap;
+    /* Direct-mapped cache in front of the slots: most lookups hit it. */
+    PyTypeObject *cache_type[RS_TYPE_CACHE];
+    uint32_t cache_id[RS_TYPE_CACHE];
 } rs_type_table;
 
 /* Empties a table (no allocation yet). */
@@ -31,6 +37,14 @@ void rs_type_table_clear(rs_type_table *t);
 
 /* Sets *id to tp's id, adding tp when new.  0, or -1 on memory failure. */
 int rs_type_table_intern(rs_type_table *t, PyTypeObject *tp, uint32_t *id);
+
+/* The RS_NODE_* flags that follow from the type alone (finalizer, type,
+ * module, code, weakref, program, not-data), computed once per type, so the
+ * walk and the analyses never ask a live object what kind it is. */
+static inline uint32_t rs_type_table_node_flags(const rs_type_table *t, uint32_t id)
+{
+    return t->entries[id].node_flags;
+}
 
 /* sys.getsizeof(obj) computed in C; sets *python_sizeof when the type's
  * __sizeof__ is Python code (then the tp_basicsize-based size is used). */

@@ -15,12 +15,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <langinfo.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <termios.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -39,7 +42,19 @@ static struct {
     bool color;
     attr_t styles[UI_STYLE_COUNT];
     ui_mouse mouse;
+    bool hung_up;
 } ui = {.fd = -1};
+
+/* The Ctrl-C watch during :eval (see ui_interrupt_watch_start). */
+static struct {
+    bool running;
+    pthread_t thread;
+    int stop_pipe[2];
+    void (*on_interrupt)(void *ctx);
+    void *ctx;
+    unsigned char keys[256]; /* other keys read meanwhile, for curses */
+    size_t key_count;
+} watch = {.stop_pipe = {-1, -1}};
 
 static void save_signals(void)
 {
@@ -127,6 +142,7 @@ int ui_open(int tty_fd, const char *term, char *err, size_t err_len)
         return fail(err, err_len, "no terminal: cannot open the terminal's streams");
     }
     ui.fd = fd;
+    ui.hung_up = false;
     const char *codeset = nl_langinfo(CODESET);
     ui.unicode = codeset != NULL && (strcasecmp(codeset, "UTF-8") == 0 || strcasecmp(codeset, "utf8") == 0);
     save_signals();
@@ -251,6 +267,14 @@ int ui_read_key(int timeout_ms)
     r = wget_wch(stdscr, &key);
     Py_END_ALLOW_THREADS
     if (r == ERR) {
+        /* A terminal that hung up (its window closed, the attach client
+         * died) reads EOF at once, forever: without this check the browser
+         * would redraw in a busy loop and never return to the program. */
+        struct pollfd p = {.fd = ui.fd, .events = POLLIN};
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL))) {
+            ui.hung_up = true;
+            return UI_KEY_HANGUP;
+        }
         /* ncurses installs its SIGWINCH handler once per process, and we
          * restore the program's handler on close, so from the second
          * browser on a resize is never reported: ask the terminal itself. */
@@ -269,6 +293,100 @@ int ui_read_key(int timeout_ms)
     if (key == '\n' || key == '\r')
         return UI_KEY_ENTER;
     return (int)key;
+}
+
+bool ui_key_pending(void)
+{
+    struct pollfd p = {.fd = ui.fd, .events = POLLIN};
+    return ui.screen != NULL && poll(&p, 1, 0) > 0 && p.revents == POLLIN;
+}
+
+bool ui_suspend(void)
+{
+    if (ui.screen == NULL || ui.hung_up || tcgetsid(ui.fd) != getsid(0) || tcgetpgrp(ui.fd) != getpgrp())
+        return false;
+    endwin();
+    /* The default action stops the job even when the program handles
+     * SIGTSTP itself or curses' handler is installed; the whole process
+     * group stops, as a shell's job does on Ctrl-Z. */
+    struct sigaction stop = {.sa_handler = SIG_DFL}, old_action;
+    sigemptyset(&stop.sa_mask);
+    sigaction(SIGTSTP, &stop, &old_action);
+    sigset_t tstp, old_mask;
+    sigemptyset(&tstp);
+    sigaddset(&tstp, SIGTSTP);
+    pthread_sigmask(SIG_UNBLOCK, &tstp, &old_mask);
+    kill(0, SIGTSTP);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    sigaction(SIGTSTP, &old_action, NULL);
+    /* Continued: the size may have changed, and the screen is the shell's. */
+    struct winsize ws;
+    if (ioctl(ui.fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+        resizeterm(ws.ws_row, ws.ws_col);
+    clearok(curscr, TRUE);
+    return true;
+}
+
+static void *watch_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = ui.fd, .events = POLLIN}, {.fd = watch.stop_pipe[0], .events = POLLIN}};
+        if (poll(p, 2, -1) < 0 || p[1].revents)
+            break;
+        if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+            break; /* the browser finds out when it reads next */
+        unsigned char buf[64];
+        ssize_t n = read(ui.fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == UI_KEY_CTRL_C)
+                watch.on_interrupt(watch.ctx);
+            else if (watch.key_count < sizeof watch.keys)
+                watch.keys[watch.key_count++] = buf[i];
+        }
+    }
+    return NULL;
+}
+
+int ui_interrupt_watch_start(void (*on_interrupt)(void *ctx), void *ctx)
+{
+    if (ui.screen == NULL || watch.running || ui.hung_up || pipe2(watch.stop_pipe, O_CLOEXEC) < 0)
+        return -1;
+    watch.on_interrupt = on_interrupt;
+    watch.ctx = ctx;
+    watch.key_count = 0;
+    /* Signals stay with the program's threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&watch.thread, NULL, watch_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        close(watch.stop_pipe[0]);
+        close(watch.stop_pipe[1]);
+        watch.stop_pipe[0] = watch.stop_pipe[1] = -1;
+        return -1;
+    }
+    watch.running = true;
+    return 0;
+}
+
+void ui_interrupt_watch_stop(void)
+{
+    if (!watch.running)
+        return;
+    ssize_t ignored = write(watch.stop_pipe[1], "", 1);
+    (void)ignored;
+    pthread_join(watch.thread, NULL);
+    close(watch.stop_pipe[0]);
+    close(watch.stop_pipe[1]);
+    watch.stop_pipe[0] = watch.stop_pipe[1] = -1;
+    watch.running = false;
+    /* ungetch() pushes in front: last key first. */
+    while (watch.key_count > 0 && ui.screen != NULL)
+        ungetch(watch.keys[--watch.key_count]);
 }
 
 ui_mouse ui_last_mouse(void)

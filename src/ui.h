@@ -29,6 +29,7 @@ enum ui_key {
     UI_KEY_BACKSPACE,
     UI_KEY_DELETE,
     UI_KEY_RESIZE,
+    UI_KEY_HANGUP, /* the terminal is gone (EOF, EIO, hang-up): the browser must end */
     UI_KEY_MOUSE, /* details in ui_last_mouse() */
     UI_KEY_F1,
     UI_KEY_F10 = UI_KEY_F1 + 9,
@@ -81,6 +82,29 @@ bool ui_unicode(void);
  * it).  Returns a character, a UI_KEY_*, or UI_KEY_NONE on timeout or an
  * interrupted read (the caller checks signals and goes on). */
 int ui_read_key(int timeout_ms);
+
+/* true when more keys are already waiting (typed ahead or pasted): the
+ * caller may skip drawing until it has handled them. */
+bool ui_key_pending(void);
+
+/* Ctrl-Z: when the terminal is the program's controlling terminal and its
+ * job is in the foreground, puts the terminal back, stops the job like
+ * any full-screen program, and on `fg` takes the terminal again (the next
+ * ui_end() repaints all).  false, with nothing done, on another terminal
+ * (attach: the client suspends itself instead). */
+bool ui_suspend(void);
+
+/* While the caller runs Python code that may take long (:eval), a helper
+ * thread watches the terminal: Ctrl-C calls on_interrupt(ctx) from that
+ * thread, without the GIL (raw mode turns Ctrl-C into a key, so no SIGINT
+ * comes).  Other keys typed meanwhile are kept for ui_read_key().  Returns
+ * 0, or -1 when no thread could be started (then Ctrl-C is not seen). */
+int ui_interrupt_watch_start(void (*on_interrupt)(void *ctx), void *ctx);
+
+/* Stops the watch started by ui_interrupt_watch_start() and hands the
+ * keys it read back to curses.  Call with the GIL released if
+ * on_interrupt may take it. */
+void ui_interrupt_watch_stop(void);
 
 /* The mouse event behind the last UI_KEY_MOUSE. */
 ui_mouse ui_last_mouse(void);

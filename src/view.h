@@ -66,6 +66,7 @@ enum rs_action {
     RS_ACTION_THREADS,
     RS_ACTION_GROWTH,
     RS_ACTION_REDRAW,
+    RS_ACTION_SUSPEND,
     RS_ACTION_COUNT
 };
 

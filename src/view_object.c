@@ -14,6 +14,7 @@
 
 #include "refscope/dom.h"
 #include "refscope/scc.h"
+#include "pyinternal.h"
 #include "view.h"
 
 #define LABEL_WIDTH 26
@@ -194,9 +195,13 @@ static void object_draw_header(rs_view *v, int row, int width)
     snprintf(line, sizeof line, "repr: %s", d->repr);
     ui_text(row + 2, 0, width, UI_NORMAL, line);
     if (PyWeakref_Check(obj)) {
-        PyObject *target = PyWeakref_GET_OBJECT(obj);
-        snprintf(line, sizeof line, "weak reference to: %s %s (not a strong edge, never on a path)",
-                 Py_TYPE(target)->tp_name, rs_fmt_repr(target, repr, 200));
+        PyObject *target = rs_py_weakref_target(obj);
+        if (target == NULL)
+            PyErr_Clear();
+        else
+            snprintf(line, sizeof line, "weak reference to: %s %s (not a strong edge, never on a path)",
+                     Py_TYPE(target)->tp_name, rs_fmt_repr(target, repr, 200));
+        Py_XDECREF(target);
         ui_text(row + 3, 0, width, UI_DIM, line);
     }
 }

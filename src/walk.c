@@ -10,6 +10,7 @@
  *   finish             reverse index
  *   mark_special_nodes module dicts / globals / gc.garbage flagged
  *   add_held_roots     objects with unexplained references become roots
+ *                      (never immortal ones: their refcount means nothing)
  *   type names         (after the window) "module.QualName" per type
  *
  * Between add_tracked and the end of traverse_all no Python code runs and
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analysis.h"
 #include "pyinternal.h"
 #include "roots.h"
 #include "snapshot.h"
@@ -29,6 +31,14 @@
 #include "typetable.h"
 
 PyTypeObject *rs_internal_types[4];
+
+/* Nodes per gc-tracked object (as gc's counts estimate them) in the last
+ * snapshot: untracked str, int and tuples add about as many again.  Sizing
+ * the graph from it spares the hash a rehash and keeps it near a load of
+ * 3/5, the figure graph.h's bytes per node assume. */
+static double nodes_per_estimate = 2.0;
+
+#define TRACKED_BATCH 256
 
 typedef struct walk {
     rs_snapshot *snap;
@@ -39,6 +49,11 @@ typedef struct walk {
     rs_progress_fn progress;
     void *progress_ctx;
     const rs_snapshot_caller *caller; /* or NULL */
+    uintptr_t *not_data;   /* objects to flag NOT_DATA after the walk */
+    size_t not_data_count, not_data_cap;
+    bool nodes_only;       /* record the objects reached, not the edges */
+    uintptr_t reached[TRACKED_BATCH]; /* nodes_only: reached, not yet interned */
+    size_t reached_len;
 } walk;
 
 static double now_seconds(void)
@@ -48,7 +63,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-#define TRACKED_BATCH 256
 
 typedef struct tracked_batch {
     rs_graph *graph;
@@ -86,9 +100,25 @@ static int is_internal(PyTypeObject *tp)
     return 0;
 }
 
+/* nodes_only: interns the objects reached since the last call. */
+static int flush_reached(walk *w)
+{
+    int r = rs_graph_intern_many(w->graph, w->reached, w->reached_len, NULL);
+    w->reached_len = 0;
+    return r;
+}
+
 static int visit_edge(PyObject *op, void *arg)
 {
     walk *w = arg;
+    if (w->nodes_only) {
+        w->reached[w->reached_len++] = (uintptr_t)op;
+        if (w->reached_len == TRACKED_BATCH && flush_reached(w) < 0) {
+            w->failed = 1;
+            return -1;
+        }
+        return 0;
+    }
     if (rs_graph_add_edge(w->graph, (uintptr_t)op) < 0) {
         w->failed = 1;
         return -1;
@@ -110,8 +140,29 @@ static Py_ssize_t callers_references(const rs_snapshot_caller *caller, PyObject 
     return count;
 }
 
+/* Remembers an object whose node must be flagged NOT_DATA once the walk is
+ * done (a module's dict, a function's globals and builtins); the same dict
+ * met twice in a row is kept once.  -1 on memory failure. */
+static int defer_not_data(walk *w, PyObject *target)
+{
+    if (target == NULL || (w->not_data_count > 0 && w->not_data[w->not_data_count - 1] == (uintptr_t)target))
+        return 0;
+    if (w->not_data_count == w->not_data_cap) {
+        size_t cap = w->not_data_cap ? w->not_data_cap * 2 : 256;
+        uintptr_t *p = rs_realloc(w->not_data, cap * sizeof *p);
+        if (p == NULL)
+            return -1;
+        w->not_data = p;
+        w->not_data_cap = cap;
+    }
+    w->not_data[w->not_data_count++] = (uintptr_t)target;
+    return 0;
+}
+
 /* Records node n's type, size, refcount and flags, and takes the snapshot's
- * reference.  -1 on memory failure. */
+ * reference.  Every flag the analyses need is decided here, from the type
+ * table's per-type flags, so no later stage has to look at the object again.
+ * -1 on memory failure. */
 static int describe_node(walk *w, rs_idx n, PyObject *obj)
 {
     PyTypeObject *tp = Py_TYPE(obj);
@@ -122,27 +173,25 @@ static int describe_node(walk *w, rs_idx n, PyObject *obj)
     rs_graph_set_type_id(g, n, type_id);
     Py_ssize_t rc = Py_REFCNT(obj) - callers_references(w->caller, obj);
     rs_graph_set_refcount(g, n, rc > (Py_ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)rc);
-    uint32_t flags = 0;
+    uint32_t flags = rs_type_table_node_flags(&w->types, type_id);
     if (PyObject_IS_GC(obj))
         flags |= RS_NODE_IS_GC;
     if (PyObject_GC_IsTracked(obj))
         flags |= RS_NODE_GC_TRACKED;
-    if (tp->tp_finalize != NULL || tp->tp_del != NULL)
-        flags |= RS_NODE_FINALIZER;
-    if (PyType_Check(obj))
-        flags |= RS_NODE_TYPE | RS_NODE_NOT_DATA;
-    else if (PyModule_Check(obj))
-        flags |= RS_NODE_MODULE | RS_NODE_NOT_DATA;
-    else if (PyCode_Check(obj))
-        flags |= RS_NODE_NOT_DATA;
-    else if (PyWeakref_Check(obj))
-        flags |= RS_NODE_WEAKREF;
+    if (rs_py_is_immortal(obj))
+        flags |= RS_NODE_IMMORTAL;
     if (is_internal(tp) || (w->caller != NULL && obj == w->caller->own_call)) {
         rs_graph_add_flags(g, n, flags | RS_NODE_INTERNAL);
         return 0;
     }
+    if ((flags & RS_NODE_MODULE) && defer_not_data(w, PyModule_GetDict(obj)) < 0)
+        return -1;
+    if (tp == &PyFunction_Type && (defer_not_data(w, PyFunction_GET_GLOBALS(obj)) < 0 ||
+                                   defer_not_data(w, ((PyFunctionObject *)obj)->func_builtins) < 0))
+        return -1;
     int python_sizeof = 0;
-    rs_graph_set_size(g, n, rs_type_table_sizeof(&w->types, type_id, obj, &python_sizeof));
+    if (rs_graph_set_size(g, n, rs_type_table_sizeof(&w->types, type_id, obj, &python_sizeof)) < 0)
+        return -1;
     if (python_sizeof)
         flags |= RS_NODE_PY_SIZEOF;
     rs_graph_add_flags(g, n, flags);
@@ -157,7 +206,7 @@ static int traverse_all(walk *w)
     rs_graph *g = w->graph;
     for (size_t i = 0;; i++) {
         if (i >= rs_graph_node_count(g)) {
-            if (rs_graph_flush(g) < 0)
+            if (rs_graph_flush(g) < 0 || flush_reached(w) < 0)
                 return -1;
             if (i >= rs_graph_node_count(g))
                 return 0;
@@ -173,8 +222,7 @@ static int traverse_all(walk *w)
         Py_INCREF(obj);
         w->held = i + 1;
         if (rs_graph_flags(g, n) & RS_NODE_IS_GC) {
-            traverseproc traverse = Py_TYPE(obj)->tp_traverse;
-            if (traverse != NULL && traverse(obj, visit_edge, w) != 0 && w->failed)
+            if (Py_TYPE(obj)->tp_traverse != NULL && rs_py_traverse(obj, visit_edge, w) != 0 && w->failed)
                 return -1;
         }
         if (w->progress != NULL && (i & 0xFFFF) == 0)
@@ -191,24 +239,16 @@ static void flag_target(rs_graph *g, PyObject *target, uint32_t flags)
         rs_graph_add_flags(g, n, flags);
 }
 
-/* After: module dicts and the globals/builtins of functions are flagged
- * NOT_DATA (edges into them are not data edges), and gc.garbage members
- * are flagged GARBAGE. */
+/* After: the module dicts and function globals/builtins met by
+ * describe_node are flagged NOT_DATA (edges into them are not data edges),
+ * and gc.garbage members are flagged GARBAGE.  Touches only those objects. */
 static void mark_special_nodes(walk *w)
 {
     rs_graph *g = w->graph;
-    size_t count = rs_graph_node_count(g);
-    for (size_t i = 0; i < count; i++) {
-        uint32_t flags = rs_graph_flags(g, (rs_idx)i);
-        if (flags & RS_NODE_INTERNAL)
-            continue;
-        PyObject *obj = rs_snapshot_object(w->snap, (rs_idx)i);
-        if (flags & RS_NODE_MODULE) {
-            flag_target(g, PyModule_GetDict(obj), RS_NODE_NOT_DATA);
-        } else if (PyFunction_Check(obj)) {
-            flag_target(g, PyFunction_GET_GLOBALS(obj), RS_NODE_NOT_DATA);
-            flag_target(g, ((PyFunctionObject *)obj)->func_builtins, RS_NODE_NOT_DATA);
-        }
+    for (size_t i = 0; i < w->not_data_count; i++) {
+        rs_idx n = rs_graph_find(g, w->not_data[i]);
+        if (n != RS_NONE)
+            rs_graph_add_flags(g, n, RS_NODE_NOT_DATA);
     }
     PyObject *garbage = rs_py_gc_garbage();
     if (garbage != NULL && PyList_Check(garbage)) {
@@ -232,6 +272,8 @@ static long frame_roots_into(const rs_graph *g, rs_idx n)
 
 long rs_snapshot_unexplained(const rs_snapshot *s, rs_idx n)
 {
+    if (rs_graph_flags(s->graph, n) & RS_NODE_IMMORTAL)
+        return 0; /* its reference count means nothing (3.12+) */
     size_t referrers;
     rs_graph_referrers(s->graph, n, &referrers);
     return (long)rs_graph_refcount(s->graph, n) - (long)referrers - frame_roots_into(s->graph, n);
@@ -261,6 +303,8 @@ static int add_held_roots(walk *w)
         if (rs_graph_flags(g, n) & RS_NODE_INTERNAL)
             continue;
         s->visible_count++;
+        if (rs_graph_flags(g, n) & RS_NODE_IMMORTAL)
+            continue;
         size_t referrers;
         rs_graph_referrers(g, n, &referrers);
         if ((int64_t)rs_graph_refcount(g, n) - (int64_t)referrers - frame_edges[i] > 0)
@@ -268,6 +312,14 @@ static int add_held_roots(walk *w)
     }
     rs_free(frame_edges);
     return result;
+}
+
+/* nodes_only: visible_count counts the nodes not hidden. */
+static void count_visible(rs_snapshot *s)
+{
+    s->visible_count = 0;
+    for (size_t i = 0; i < rs_graph_node_count(s->graph); i++)
+        s->visible_count += !(rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL);
 }
 
 static void release_nodes(rs_graph *g, size_t held)
@@ -291,11 +343,9 @@ static void free_tables(rs_snapshot *s)
         rs_free(s->root_info[i].module);
     rs_free(s->root_info);
     rs_free(s->frames);
-    rs_free(s->path_mark);
-    rs_free(s->path_next);
-    rs_free(s->path_queue);
     rs_scc_free(s->scc);
     rs_dom_free(s->dom);
+    rs_dom_order_free(s->dom_order);
 }
 
 rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progress_ctx)
@@ -303,11 +353,11 @@ rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progr
     return rs_snapshot_take_for(collect, NULL, progress, progress_ctx);
 }
 
-rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
-                                  void *progress_ctx)
+static rs_snapshot *take(bool collect, bool nodes_only, const rs_snapshot_caller *caller, rs_progress_fn progress,
+                         void *progress_ctx)
 {
     rs_snapshot *s = NULL;
-    walk w = {.progress = progress, .progress_ctx = progress_ctx, .caller = caller};
+    walk w = {.progress = progress, .progress_ctx = progress_ctx, .caller = caller, .nodes_only = nodes_only};
     int gc_was_enabled = -1;
     double start;
 
@@ -331,14 +381,23 @@ rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller
     gc_was_enabled = PyGC_Disable();
     start = now_seconds();
     size_t estimate = rs_py_tracked_estimate();
-    w.graph = s->graph = rs_graph_new(estimate + estimate / 2 + 4096, estimate * 2 + 8192);
+    size_t node_hint = (size_t)((double)estimate * nodes_per_estimate) + 4096;
+    w.graph = s->graph = rs_graph_new(node_hint, nodes_only ? 0 : node_hint * 2);
     if (s->graph == NULL || add_tracked(&w) < 0 || roots_add_all(s) < 0 || traverse_all(&w) < 0 ||
         rs_graph_finish(s->graph) < 0)
         goto nomem;
-    mark_special_nodes(&w);
-    if (add_held_roots(&w) < 0)
-        goto nomem;
+    if (nodes_only) {
+        count_visible(s);
+    } else {
+        mark_special_nodes(&w);
+        if (add_held_roots(&w) < 0)
+            goto nomem;
+    }
+    rs_free(w.not_data);
+    w.not_data = NULL;
     s->seconds = now_seconds() - start;
+    if (estimate > 1000)
+        nodes_per_estimate = (double)rs_graph_node_count(s->graph) / (double)estimate;
     if (gc_was_enabled)
         PyGC_Enable();
     gc_was_enabled = -1;
@@ -354,6 +413,7 @@ nomem:
 error:
     if (gc_was_enabled == 1)
         PyGC_Enable();
+    rs_free(w.not_data);
     rs_type_table_clear(&w.types);
     if (s != NULL) {
         if (s->graph != NULL)
@@ -363,6 +423,17 @@ error:
         rs_free(s);
     }
     return NULL;
+}
+
+rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
+                                  void *progress_ctx)
+{
+    return take(collect, false, caller, progress, progress_ctx);
+}
+
+rs_snapshot *rs_snapshot_take_nodes(bool collect)
+{
+    return take(collect, true, NULL, NULL, NULL);
 }
 
 void rs_snapshot_free(rs_snapshot *s)

@@ -18,6 +18,7 @@
     X(cycles)             \
     X(analyses)           \
     X(suspects)           \
+    X(versions)           \
     X(dump)
 
 #define RS_DECLARE_SUITE(name) Suite *suite_##name(void);

@@ -98,8 +98,11 @@ START_TEST(test_api_collect_argument_errors)
                      "ZeroDivisionError: no truth value");
     ck_assert_str_eq(rs_py_str("error_of(refscope.snapshot, True, 2)"),
                      "TypeError: snapshot() takes at most 1 argument (2 given)");
-    ck_assert_str_eq(rs_py_str("error_of(lambda: refscope.snapshot(bogus=1))"),
-                     "TypeError: 'bogus' is an invalid keyword argument for snapshot()");
+    /* The wording is CPython's argument parser's, which changed in 3.13. */
+    rs_py_run("bogus_error = error_of(lambda: refscope.snapshot(bogus=1))\n");
+    ck_assert_str_eq(rs_py_str("bogus_error.startswith('TypeError: ') and \"'bogus'\" in bogus_error and "
+                               "'snapshot()' in bogus_error"),
+                     "True");
 }
 END_TEST
 

@@ -228,6 +228,33 @@ START_TEST(test_dom_diamond_joins_at_its_top)
 }
 END_TEST
 
+START_TEST(test_dom_immortal_nodes_retained_by_nobody)
+{
+    /* Check whether an immortal node is dominated by the super root only
+     * (its holder does not retain it), and whether an immortal node no
+     * root reaches is reachable, with what only it reaches. */
+    /* root -> 0; 0 -> 1 (mortal), 0 -> 2 (immortal), 2 -> 3; 4 (immortal) -> 5 */
+    static const fixture_edge edges[] = {{0, 1}, {0, 2}, {2, 3}, {4, 5}};
+    static const rs_idx roots[] = {0};
+    rs_graph *g = fixture_graph(6, edges, 4, roots, 1);
+    for (rs_idx v = 0; v < 6; v++)
+        rs_graph_set_size(g, v, 10u << v);
+    rs_graph_add_flags(g, 2, RS_NODE_IMMORTAL);
+    rs_graph_add_flags(g, 4, RS_NODE_IMMORTAL);
+    rs_dom *d = rs_dom_compute(g);
+    ck_assert_ptr_nonnull(d);
+    static const rs_idx expect_idom[] = {RS_DOM_SUPER_ROOT, 0, RS_DOM_SUPER_ROOT, 2, RS_DOM_SUPER_ROOT, 4};
+    static const uint64_t expect_retained[] = {30, 20, 120, 80, 480, 320};
+    for (rs_idx v = 0; v < 6; v++) {
+        ck_assert_uint_eq(rs_dom_idom(d, v), expect_idom[v]);
+        ck_assert_uint_eq(rs_dom_retained(d, v), expect_retained[v]);
+        ck_assert_int_eq(rs_dom_reachable(d, v), 1);
+    }
+    rs_dom_free(d);
+    rs_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_dom_second_root_inside_first_tree)
 {
     /* Check whether a node that is itself a root is dominated only by the
@@ -406,6 +433,7 @@ Suite *suite_dom(void)
                         (int)(sizeof random_cases / sizeof random_cases[0]));
     tcase_add_test(tc, test_dom_diamond_joins_at_its_top);
     tcase_add_test(tc, test_dom_second_root_inside_first_tree);
+    tcase_add_test(tc, test_dom_immortal_nodes_retained_by_nobody);
     tcase_add_test(tc, test_dom_unreachable_island);
     tcase_add_test(tc, test_dom_follows_non_data_edges);
     tcase_add_test(tc, test_dom_no_roots);

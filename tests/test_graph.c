@@ -736,15 +736,55 @@ START_TEST(test_graph_roots)
 }
 END_TEST
 
+/* Check whether a graph built from a right node hint stays within 40 bytes a
+ * node and 8 an edge, and one built from a hint ten times too small within
+ * 40 plus what the doubled hash costs. */
+START_TEST(test_graph_memory_per_node)
+{
+    enum { NODES = 200000 };
+    static const struct { size_t hint; double max_node_bytes; } cases[] = {{NODES, 40.0}, {NODES / 10, 32.0 + 11.5}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        rs_graph *g = rs_graph_new(cases[c].hint, 2 * cases[c].hint);
+        ck_assert_ptr_nonnull(g);
+        ck_assert_uint_eq(rs_graph_intern(g, 0x10000), 0);
+        for (rs_idx i = 0; i < NODES; i++) {
+            ck_assert_int_eq(rs_graph_begin_edges(g, i), 0);
+            if (i + 1 < NODES) {
+                ck_assert_int_eq(rs_graph_add_edge(g, 0x10000 + 32 * (uintptr_t)(i + 1)), 0);
+                ck_assert_int_eq(rs_graph_add_edge(g, 0x10000 + 32 * (uintptr_t)(i / 2)), 0);
+            }
+            ck_assert_int_eq(rs_graph_flush(g), 0);
+        }
+        ck_assert_int_eq(rs_graph_finish(g), 0);
+        ck_assert_uint_eq(rs_graph_node_count(g), NODES);
+        double node_bytes = ((double)rs_graph_memory_bytes(g) - 8.0 * (double)rs_graph_edge_count(g)) / NODES;
+        ck_assert_msg(node_bytes <= cases[c].max_node_bytes, "hint %zu: %.1f bytes a node, expected <= %.1f",
+                      cases[c].hint, node_bytes, cases[c].max_node_bytes);
+        rs_graph_free(g);
+    }
+}
+END_TEST
+
+/* Sizes of 4 GiB and more (every third node) and below, for the attribute test. */
+static uint64_t attribute_size(uint32_t i)
+{
+    return i % 3 == 0 ? (UINT64_C(1) << 40) + i : (i % 3 == 1 ? UINT32_MAX - 1 - i : 48 + i);
+}
+
 /* Check whether per-node attributes read back as set, default to 0 and survive finish. */
 START_TEST(test_graph_node_attributes)
 {
     enum { SET = 300, ADDED = 200 };
     rs_graph *g = rs_graph_new(1, 1);
     ck_assert_ptr_nonnull(g);
-    for (uint32_t i = 0; i < SET; i++) {
+    for (uint32_t i = 0; i < SET; i++)
         ck_assert_uint_eq(rs_graph_intern(g, 0x1000 + 16 * i), i);
-        rs_graph_set_size(g, i, (UINT64_C(1) << 40) + i);
+    /* Big sizes first in reverse order, so the side table fills out of order. */
+    for (uint32_t i = SET; i-- > 0;)
+        if (i % 3 == 0)
+            ck_assert_int_eq(rs_graph_set_size(g, i, UINT64_MAX - i), 0);
+    for (uint32_t i = 0; i < SET; i++) {
+        ck_assert_int_eq(rs_graph_set_size(g, i, attribute_size(i)), 0);
         rs_graph_set_refcount(g, i, 3 * i + 1);
         rs_graph_set_type_id(g, i, i % 7);
         rs_graph_add_flags(g, i, RS_NODE_GC_TRACKED);
@@ -758,7 +798,7 @@ START_TEST(test_graph_node_attributes)
     for (uint32_t i = 0; i < SET + ADDED; i++) {
         bool set = i < SET;
         ck_assert_uint_eq(rs_graph_addr(g, i), 0x1000 + 16 * i);
-        ck_assert_uint_eq(rs_graph_size(g, i), set ? (UINT64_C(1) << 40) + i : 0);
+        ck_assert_uint_eq(rs_graph_size(g, i), set ? attribute_size(i) : 0);
         ck_assert_uint_eq(rs_graph_refcount(g, i), set ? 3 * i + 1 : 0);
         ck_assert_uint_eq(rs_graph_type_id(g, i), set ? i % 7 : 0);
         ck_assert_uint_eq(rs_graph_flags(g, i),
@@ -907,6 +947,7 @@ Suite *suite_graph(void)
     tcase_add_loop_test(tc, test_graph_empty, 0, (int)COUNT_OF(empty_cases));
     tcase_add_test(tc, test_graph_roots);
     tcase_add_test(tc, test_graph_node_attributes);
+    tcase_add_test(tc, test_graph_memory_per_node);
     tcase_add_loop_test(tc, test_graph_misuse, 0, (int)COUNT_OF(misuse_cases));
     suite_add_tcase(s, tc);
 

@@ -3,9 +3,13 @@
  *
  * Dominators are computed over all edges (data or not) from a virtual super
  * root whose children are the targets of every root in rs_graph_roots(), of
- * every kind.  Node x dominates y when every path from the super root to y
- * passes through x; the retained size of x is the size of everything x
- * dominates, x included: what freeing x would free (DESIGN.md section 5).
+ * every kind, and every node flagged RS_NODE_IMMORTAL: the interpreter holds
+ * those forever, so they and what only they reach are reachable, and nobody
+ * retains them (a holder's retained size is then the same on 3.11 and on
+ * 3.12+, where interned strings are immortal).  Node x dominates y when
+ * every path from the super root to y passes through x; the retained size
+ * of x is the size of everything x dominates, x included: what freeing x
+ * would free (DESIGN.md section 5).
  *
  * Plain C, no recursion: a chain of millions of nodes is fine.  Memory kept:
  * 16 bytes per node plus 4 per reachable node; the computation briefly needs
@@ -34,8 +38,8 @@ rs_dom *rs_dom_compute(const rs_graph *g);
 /* Frees a result of rs_dom_compute(); NULL is accepted. */
 void rs_dom_free(rs_dom *d);
 
-/* Returns 1 when n is reachable from the roots, else 0 (also when n is not
- * a node). */
+/* Returns 1 when n is reachable from the roots or from an immortal node,
+ * else 0 (also when n is not a node). */
 int rs_dom_reachable(const rs_dom *d, rs_idx n);
 
 /* Returns the immediate dominator of n: a node, RS_DOM_SUPER_ROOT when no

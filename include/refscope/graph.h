@@ -4,8 +4,10 @@
  * form and an address -> index hash.  Plain C: no Python here, so the core
  * and every analysis over it can be tested without an interpreter.
  *
- * Memory per node: address 8, size 8, refcount 4, type id 4, flags 4,
- * forward offset 4, reverse offset 4, hash ~8 (load <= 0.5) = ~44 bytes.
+ * Memory per node: address 8, size 4 (objects of 4 GiB and more keep their
+ * size in a side table), refcount 4, type id 4, flags 4, forward offset 4,
+ * reverse offset 4, hash 4 a slot at a load of 0.35-0.7 (3/5 when the node
+ * hint was right) = 32 bytes + 5.7-11.4 (6.7) for the hash.
  * Memory per edge: forward target 4 + reverse source 4 = 8 bytes.
  *
  * Building happens in one order: intern nodes and, for node i = 0, 1, ...
@@ -43,6 +45,11 @@ enum rs_node_flag {
     RS_NODE_ROOT_MODULE = 1u << 10, /* target of a root of kind RS_ROOT_MODULE */
     RS_NODE_ROOT_FRAME = 1u << 11,  /* ... RS_ROOT_FRAME */
     RS_NODE_ROOT_HELD = 1u << 12,   /* ... RS_ROOT_UNEXPLAINED */
+    RS_NODE_IMMORTAL = 1u << 13,    /* lives as long as the interpreter (immortal object,
+                                       interned string, static type): nobody retains it,
+                                       the dominator tree hangs it off the super root */
+    RS_NODE_PROGRAM = 1u << 14,     /* code, function, frame or C function: the
+                                       program, not its data */
 };
 
 /* Root kinds, in order of preference for why-alive paths. */
@@ -118,7 +125,9 @@ const rs_root *rs_graph_roots(const rs_graph *g, size_t *count);
 /* Per-node attributes, stored for the walk and analyses. */
 uintptr_t rs_graph_addr(const rs_graph *g, rs_idx n);
 uint64_t rs_graph_size(const rs_graph *g, rs_idx n);
-void rs_graph_set_size(rs_graph *g, rs_idx n, uint64_t size);
+/* Sets n's size; 0, or -1 when a size of 4 GiB or more cannot be recorded
+ * (memory). */
+int rs_graph_set_size(rs_graph *g, rs_idx n, uint64_t size);
 uint32_t rs_graph_refcount(const rs_graph *g, rs_idx n);
 void rs_graph_set_refcount(rs_graph *g, rs_idx n, uint32_t refcount);
 uint32_t rs_graph_type_id(const rs_graph *g, rs_idx n);
