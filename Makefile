@@ -74,7 +74,7 @@ CORE_OBJ = $(CORE_SRC:src/%.c=$(OBJDIR)/%.o)
 TEST_OBJ = $(TEST_SRC:tests/%.c=$(OBJDIR)/tests/%.o)
 PKGDIR = $(BUILD)/lib/refscope
 MODULE_SO = $(PKGDIR)/_refscope$(PY_EXT_SUFFIX)
-PKG_PY = $(PKGDIR)/__init__.py $(PKGDIR)/__main__.py
+PKG_PY = $(PKGDIR)/__init__.py $(PKGDIR)/__main__.py $(PKGDIR)/stored.py $(PKGDIR)/dumpreport.py
 # The `refscope` command: not part of the module.
 CLI_BIN = $(BUILD)/bin/refscope
 CLI_OBJ = $(OBJDIR)/cli.o $(OBJDIR)/attach.o $(OBJDIR)/inject.o

@@ -263,6 +263,9 @@ def main():
     print("snapshot: %d nodes, %d edges; refscope memory %.1f MiB = %.1f B/node + 8 B/edge"
           " (target 40 B/node + 8 B/edge); RSS grew %.1f MiB"
           % (nodes, edges, mem / 2**20, node_bytes, (rss1 - rss0) / 2**20))
+    s = refscope.snapshot()
+    dump_bench(s, t_snap, mem)
+    s.close()
 
     # Keypress to redraw, through the browser drawing into an off-screen pty,
     # on the screens of a type with a million members and a million-item dict.
@@ -278,6 +281,29 @@ def main():
     del points, big
     print("bench: %.0f s in all, peak RSS %.0f MiB"
           % (time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def dump_bench(s, t_snap, mem):
+    """Heap dump of snapshot s: write time, file size, load time, first analyses."""
+    import os
+    import shutil
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="refscope-bench-")
+    try:
+        path = os.path.join(tmp, "heap.rsd")
+        t_write, _ = seconds(lambda: s.save(path), repeat=1)
+        size = os.path.getsize(path)
+        t_load, d = seconds(lambda: refscope.load(path), repeat=1)
+        t_census, _ = seconds(lambda: d.census(), repeat=1)
+        d.close()
+        print()
+        row("dump write (Snapshot.save)", t_write, t_snap, "the snapshot itself", "<= 1x snap")
+        row("dump load (refscope.load)", t_load, "", "")
+        row("census of the loaded dump", t_census, "", "")
+        print("dump file: %.1f MiB = %.1f B/node (%.2fx refscope's in-memory graph)"
+              % (size / 2**20, size / len(s), size / mem))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class Point:

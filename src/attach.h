@@ -9,6 +9,7 @@
  *   client -> target, first record:
  *     "REFSCOPE1 attach ROWS COLS TERM"    with the terminal fd (SCM_RIGHTS)
  *     "REFSCOPE1 report text|json TOP"
+ *     "REFSCOPE1 dump PATH"                 write a heap dump to PATH (absolute)
  *   client -> target, later (attach): "winch" (the terminal was resized),
  *     "cancel" (give up before the browser opened)
  *   target -> client:
@@ -17,6 +18,7 @@
  *     "cancelled"        the request was dropped, nothing happened
  *     "error SENTENCE"   refused or failed; the sentence says what to do
  *     "report"           followed by records of report text until EOF
+ *     "dumped PATH"      the heap dump is written
  */
 #ifndef REFSCOPE_ATTACH_H
 #define REFSCOPE_ATTACH_H

@@ -3,7 +3,9 @@
  *
  *   refscope run [--signal SIG] [--quiet] script.py [args]   (or -m module)
  *   refscope attach PID
- *   refscope report [--json] [--top N] PID
+ *   refscope report [--json] [--top N] (PID | FILE)
+ *   refscope dump PID -o FILE
+ *   refscope diff [--json] [--top N] OLD NEW
  *
  * `run` execs Python with a bootstrap that calls refscope.install() and
  * then runs the program, so the program keeps the PID.  `attach` and
@@ -122,6 +124,25 @@ static void package_parent(char *buf, size_t len)
     }
     if (realpath(candidate, exe) != NULL && strlen(exe) < len)
         memcpy(buf, exe, strlen(exe) + 1);
+}
+
+/* Puts the package's parent directory first on PYTHONPATH, so that the
+ * Python this program starts imports this refscope.  0, or -1 (memory). */
+static int put_package_on_path(void)
+{
+    char parent[PATH_MAX];
+    package_parent(parent, sizeof parent);
+    if (parent[0] == '\0')
+        return 0;
+    const char *old = getenv("PYTHONPATH");
+    size_t len = strlen(parent) + (old ? strlen(old) : 0) + 2;
+    char *path = malloc(len);
+    if (path == NULL)
+        return -1;
+    snprintf(path, len, "%s%s%s", parent, old && old[0] ? ":" : "", old && old[0] ? old : "");
+    setenv("PYTHONPATH", path, 1);
+    free(path);
+    return 0;
 }
 
 static const char *python_exe(void)
@@ -261,20 +282,11 @@ static int cmd_run(int argc, char **argv)
     if (strcmp(kind, "script") == 0 && access(argv[i], R_OK) < 0)
         return fail(EXIT_FAILED, "cannot open the script %s: %s", argv[i], strerror(errno));
 
-    char signum_text[16], name[32], parent[PATH_MAX];
+    char signum_text[16], name[32];
     snprintf(signum_text, sizeof signum_text, "%d", signum);
     signal_name(signum, name, sizeof name);
-    package_parent(parent, sizeof parent);
-    if (parent[0] != '\0') {
-        const char *old = getenv("PYTHONPATH");
-        size_t len = strlen(parent) + (old ? strlen(old) : 0) + 2;
-        char *path = malloc(len);
-        if (path == NULL)
-            return fail(EXIT_FAILED, "out of memory");
-        snprintf(path, len, "%s%s%s", parent, old && old[0] ? ":" : "", old && old[0] ? old : "");
-        setenv("PYTHONPATH", path, 1);
-        free(path);
-    }
+    if (put_package_on_path() < 0)
+        return fail(EXIT_FAILED, "out of memory");
     const char *python = python_exe();
     char **args = calloc((size_t)(argc - i) + 9, sizeof *args);
     if (args == NULL)
@@ -998,9 +1010,26 @@ static int cmd_attach(int argc, char **argv)
     return status;
 }
 
+/* Opens the target named by pid_text, connects (starting its listener when
+ * it has none) and sends request; *conn is then the open connection. */
+static int target_request(const char *pid_text, target *t, int *conn, const char *request)
+{
+    int status = target_open(pid_text, t);
+    if (status == EXIT_DONE)
+        status = target_session(t, conn);
+    if (status != EXIT_DONE)
+        return status;
+    if (rs_attach_send(*conn, "%s", request) < 0) {
+        close(*conn);
+        return fail(EXIT_FAILED, "cannot send the request to PID %ld: %s", (long)t->pid, strerror(errno));
+    }
+    return EXIT_DONE;
+}
+
 /* --- refscope report -------------------------------------------------------------- */
 
 static int report_usage(void);
+static int exec_dump_tool(int argc, char **argv);
 
 static int cmd_report(int argc, char **argv)
 {
@@ -1025,16 +1054,15 @@ static int cmd_report(int argc, char **argv)
     }
     if (pid_text == NULL)
         return fail(EXIT_USAGE, "report: give the process ID of the program (refscope report PID)");
+    if (is_file(pid_text))
+        return exec_dump_tool(argc, argv);
     target t;
-    int conn = -1, status = target_open(pid_text, &t);
-    if (status == EXIT_DONE)
-        status = target_session(&t, &conn);
+    int conn = -1;
+    char request[64];
+    snprintf(request, sizeof request, RS_ATTACH_MAGIC " report %s %ld", format, top);
+    int status = target_request(pid_text, &t, &conn, request);
     if (status != EXIT_DONE)
         return status;
-    if (rs_attach_send(conn, RS_ATTACH_MAGIC " report %s %ld", format, top) < 0) {
-        close(conn);
-        return fail(EXIT_FAILED, "cannot send the request to PID %ld: %s", (long)t.pid, strerror(errno));
-    }
     char record[RS_ATTACH_RECORD_MAX];
     struct pollfd p = {.fd = conn, .events = POLLIN};
     if (poll(&p, 1, NOTICE_AFTER_MS) == 0)
@@ -1054,6 +1082,109 @@ static int cmd_report(int argc, char **argv)
     if (fflush(stdout) != 0 && status == EXIT_DONE)
         status = fail(EXIT_FAILED, "cannot write the report: %s", strerror(errno));
     return status;
+}
+
+/* --- refscope dump / diff / report FILE ---------------------------------------------- */
+
+static const char dump_tool[] =
+    "import sys\n"
+    "from refscope.dumpreport import main\n"
+    "sys.exit(main(sys.argv[1:]))\n";
+
+/* Runs refscope.dumpreport.main(argv) in Python (this process becomes it):
+ * reports over dump files need the reader, which lives in the module. */
+static int exec_dump_tool(int argc, char **argv)
+{
+    if (put_package_on_path() < 0)
+        return fail(EXIT_FAILED, "out of memory");
+    const char *python = python_exe();
+    char **args = calloc((size_t)argc + 4, sizeof *args);
+    if (args == NULL)
+        return fail(EXIT_FAILED, "out of memory");
+    args[0] = (char *)python;
+    args[1] = "-c";
+    args[2] = (char *)dump_tool;
+    for (int i = 0; i < argc; i++)
+        args[3 + i] = argv[i];
+    execv(python, args);
+    int saved = errno;
+    free(args);
+    return fail(EXIT_NO_PYTHON, "cannot start %s: %s; set REFSCOPE_PYTHON to the Python %s that has refscope",
+                python, strerror(saved), RS_PYTHON_VERSION);
+}
+
+static int diff_usage(void);
+
+static int cmd_diff(int argc, char **argv)
+{
+    int files = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return diff_usage();
+        if (strcmp(argv[i], "--top") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
+            i++;
+        else if (strcmp(argv[i], "--json") == 0)
+            continue;
+        else if (argv[i][0] == '-' || !is_file(argv[i]))
+            return fail(argv[i][0] == '-' ? EXIT_USAGE : EXIT_FAILED, "diff: %s '%s'; see refscope diff --help",
+                        argv[i][0] == '-' ? "unexpected" : "no dump file", argv[i]);
+        else
+            files++;
+    }
+    if (files != 2)
+        return fail(EXIT_USAGE, "diff: give two dump files, the older first (refscope diff OLD NEW)");
+    return exec_dump_tool(argc, argv);
+}
+
+static int dump_usage(void);
+
+static int cmd_dump(int argc, char **argv)
+{
+    const char *pid_text = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return dump_usage();
+        else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (argv[i][0] == '-' || pid_text != NULL)
+            return fail(EXIT_USAGE, "dump: unexpected '%s'; see refscope dump --help", argv[i]);
+        else
+            pid_text = argv[i];
+    }
+    if (pid_text == NULL || out == NULL)
+        return fail(EXIT_USAGE, "dump: give the process ID and the file (refscope dump PID -o FILE)");
+    /* The target writes the file: give it an absolute path. */
+    char path[PATH_MAX], cwd[PATH_MAX];
+    if (out[0] != '/' && getcwd(cwd, sizeof cwd) == NULL)
+        return fail(EXIT_FAILED, "cannot tell the current directory: %s", strerror(errno));
+    if ((size_t)snprintf(path, sizeof path, "%s%s%s", out[0] == '/' ? "" : cwd, out[0] == '/' ? "" : "/", out) >=
+        sizeof path - 64)
+        return fail(EXIT_USAGE, "dump: the file name is too long");
+    target t;
+    int conn = -1;
+    char request[PATH_MAX + 32];
+    snprintf(request, sizeof request, RS_ATTACH_MAGIC " dump %s", path);
+    int status = target_request(pid_text, &t, &conn, request);
+    if (status != EXIT_DONE)
+        return status;
+    struct pollfd p = {.fd = conn, .events = POLLIN};
+    if (poll(&p, 1, NOTICE_AFTER_MS) == 0)
+        note("PID %ld has not answered after %d s: writing the dump needs the GIL, which a thread holds (busy "
+             "in C code?); still waiting, Ctrl-C gives up", (long)t.pid, NOTICE_AFTER_MS / 1000);
+    char record[RS_ATTACH_RECORD_MAX];
+    ssize_t n = rs_attach_recv(conn, record, sizeof record);
+    close(conn);
+    if (n <= 0)
+        return fail(EXIT_TARGET_GONE, "PID %ld went away before it wrote the dump", (long)t.pid);
+    if (rs_attach_is(record, "error"))
+        return fail(EXIT_FAILED, "PID %ld: %s", (long)t.pid, record + 6);
+    if (!rs_attach_is(record, "dumped"))
+        return fail(EXIT_FAILED, "PID %ld answered something unexpected; use the refscope command of the same "
+                    "version as the module in the program", (long)t.pid);
+    struct stat st;
+    printf("refscope: PID %ld wrote %s (%lld bytes); refscope report %s reads it anywhere\n", (long)t.pid, path,
+           stat(path, &st) == 0 ? (long long)st.st_size : -1LL, out);
+    return EXIT_DONE;
 }
 
 /* --- Usage -------------------------------------------------------------------------- */
@@ -1078,9 +1209,17 @@ static const command commands[] = {
      "When PID never called refscope.install(), refscope starts its listener with its own\n"
      "ptrace injector (same user or root, ptrace allowed, x86_64, the Python refscope was\n"
      "built for).  The program keeps running after the browser closes."},
-    {"report", cmd_report, "report [--json] [--top N] PID",
+    {"report", cmd_report, "report [--json] [--top N] (PID | FILE)",
      "Print the leak-suspects report of process PID (text, or JSON with --json;\n"
-     "--top N rows per section, default 10).  Needs no terminal."},
+     "--top N rows per section, default 10).  Needs no terminal.  Given a dump FILE, the\n"
+     "report a dump can answer: largest holders, types, cycles, garbage, closures."},
+    {"dump", cmd_dump, "dump PID -o FILE",
+     "Make process PID write a heap dump to FILE (through its listener, started by the\n"
+     "injector as for attach when it has none).  refscope.load(FILE), refscope report FILE and refscope diff\n"
+     "read it on any machine, without the process."},
+    {"diff", cmd_diff, "diff [--json] [--top N] OLD NEW",
+     "Compare two dumps of one process: growth by holder (the containers whose retained\n"
+     "size grew the most, by path) and by type (objects matched by address and type)."},
 };
 
 static const command *find_command(const char *name)
@@ -1111,6 +1250,16 @@ static int attach_usage(void)
 static int report_usage(void)
 {
     return command_usage("report");
+}
+
+static int dump_usage(void)
+{
+    return command_usage("dump");
+}
+
+static int diff_usage(void)
+{
+    return command_usage("diff");
 }
 
 static void usage(FILE *out)

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "dump.h"
 #include "module.h"
 #include "module_analysis.h"
 #include "refscope/dom.h"
@@ -52,6 +53,7 @@ static int cmd_growth(rs_browser *b, int argc, const char **argv, const char *re
 static int cmd_collect(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_refresh(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_save(rs_browser *b, int argc, const char **argv, const char *rest);
+static int cmd_dump(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_help(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_quit(rs_browser *b, int argc, const char **argv, const char *rest);
 
@@ -69,6 +71,7 @@ static const struct command {
     {"collect", "", "gc.collect(), then a new snapshot", cmd_collect},
     {"refresh", "", "a new snapshot", cmd_refresh},
     {"save", "FILE", "write the snapshot as JSON, or FILE.dot: the object here as Graphviz", cmd_save},
+    {"dump", "FILE", "write the snapshot as a heap dump (refscope.load, refscope report/diff FILE)", cmd_dump},
     {"help", "", "every key and command", cmd_help},
     {"quit", "", "leave the browser", cmd_quit},
 };
@@ -376,6 +379,18 @@ static int cmd_save(rs_browser *b, int argc, const char **argv, const char *rest
     rs_browser_info(b, "saved %s (%s)", full != NULL ? full : name,
                     dot ? "Graphviz: referents and referrers, 3 levels, cuts marked" : "JSON, the whole snapshot");
     free(full);
+    return RS_REACT_REDRAW;
+}
+
+static int cmd_dump(rs_browser *b, int argc, const char **argv, const char *rest)
+{
+    (void)rest;
+    if (argc != 2)
+        rs_browser_error(b, ":dump needs one file name, e.g. :dump heap.rsd");
+    else if (rs_dump_write(b->snap, argv[1]) < 0)
+        rs_browser_python_error(b, "dump");
+    else
+        rs_browser_info(b, "dumped %s: open it anywhere with refscope.load() or refscope report %s", argv[1], argv[1]);
     return RS_REACT_REDRAW;
 }
 

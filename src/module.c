@@ -15,6 +15,7 @@
 #include "browser.h"
 #include "module.h"
 #include "module_analysis.h"
+#include "module_dump.h"
 #include "pyinternal.h"
 #include "refscope/dom.h"
 #include "refscope/scc.h"
@@ -552,6 +553,7 @@ static PyMethodDef snapshot_methods[] = {
     {"contains", snapshot_contains_method_guarded, METH_O, "True when obj is in the snapshot."},
     {"objects", snapshot_objects_guarded, METH_NOARGS, "Every object in the snapshot."},
     RS_ANALYSIS_SNAPSHOT_METHODS
+    RS_DUMP_SNAPSHOT_METHODS
     {NULL},
 };
 
@@ -580,6 +582,21 @@ PyTypeObject rs_snapshot_type = {
     .tp_methods = snapshot_methods,
     .tp_getset = snapshot_getset,
     .tp_as_sequence = &snapshot_as_sequence,
+};
+
+/* --- DumpFile (slots in module_dump.c) ------------------------------------- */
+
+/* Not a GC type, like Snapshot: never a node of a snapshot. */
+PyTypeObject rs_dumpfile_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "refscope._refscope.DumpFile",
+    .tp_basicsize = sizeof(rs_dumpfile_pyobject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "DumpFile(path): a heap dump opened for reading, answered by node index (refscope.load() wraps it).",
+    .tp_new = rs_dumpfile_new,
+    .tp_dealloc = rs_dumpfile_dealloc,
+    .tp_methods = rs_dumpfile_methods,
+    .tp_getset = rs_dumpfile_getset,
+    .tp_as_sequence = &rs_dumpfile_as_sequence,
 };
 
 PyObject *rs_snapshot_wrap(rs_snapshot *s)
@@ -630,6 +647,7 @@ static PyMethodDef module_methods[] = {
     RS_ANALYSIS_MODULE_METHODS
     {"_safe_repr", module_safe_repr, METH_VARARGS, "Test hook: the bounded repr refscope shows, max_len characters."},
     {"_work", module_work, METH_NOARGS, "Test hook: {'label_items', 'repr_items', 'site_lookups'} done so far."},
+    RS_DUMP_MODULE_METHODS
     {NULL},
 };
 
@@ -645,11 +663,12 @@ PyMODINIT_FUNC PyInit__refscope(void)
 {
     rs_path_type.tp_base = &PyList_Type;
     if (PyType_Ready(&rs_snapshot_type) < 0 || PyType_Ready(&rs_path_type) < 0 || PyType_Ready(&rs_cycle_type) < 0 ||
-        rs_py_init() < 0)
+        PyType_Ready(&rs_dumpfile_type) < 0 || rs_py_init() < 0)
         return NULL;
     rs_internal_types[0] = &rs_snapshot_type;
     rs_internal_types[1] = &rs_path_type;
     rs_internal_types[2] = &rs_cycle_type;
+    rs_internal_types[3] = &rs_dumpfile_type;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
         return NULL;
@@ -661,6 +680,7 @@ PyMODINIT_FUNC PyInit__refscope(void)
         PyModule_AddObjectRef(m, "Snapshot", (PyObject *)&rs_snapshot_type) < 0 ||
         PyModule_AddObjectRef(m, "Path", (PyObject *)&rs_path_type) < 0 ||
         PyModule_AddObjectRef(m, "Cycle", (PyObject *)&rs_cycle_type) < 0 ||
+        PyModule_AddObjectRef(m, "DumpFile", (PyObject *)&rs_dumpfile_type) < 0 ||
         PyModule_AddStringConstant(m, "__version__", REFSCOPE_VERSION) < 0) {
         Py_DECREF(m);
         return NULL;

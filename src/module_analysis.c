@@ -51,7 +51,7 @@ static PyObject *obj_of(rs_snapshot *s, rs_idx n)
 
 /* Appends a new reference to list, stealing it; -1 when item is NULL or
  * the append fails. */
-static int append_steal(PyObject *list, PyObject *item)
+int rs_append_steal(PyObject *list, PyObject *item)
 {
     if (item == NULL)
         return -1;
@@ -70,7 +70,7 @@ static PyObject *edge_tuples(rs_snapshot *s, const rs_edge_ref *edges, size_t co
                                            rs_snapshot_object(s, edges[i].to), label)
                             : NULL;
         Py_XDECREF(label);
-        if (append_steal(list, t) < 0)
+        if (rs_append_steal(list, t) < 0)
             Py_CLEAR(list);
     }
     return list;
@@ -147,7 +147,7 @@ static PyObject *cycle_break_edges_of(PyObject *self, void *Py_UNUSED(closure))
         rs_break_edge *e = &edges[i];
         PyObject *t = Py_BuildValue("(OOOOK)", rs_snapshot_object(s, e->edge.from), rs_snapshot_object(s, e->edge.to),
                                     e->label, e->suggestion, (unsigned long long)e->freed);
-        if (append_steal(list, t) < 0)
+        if (rs_append_steal(list, t) < 0)
             Py_CLEAR(list);
     }
     rs_break_edges_free(edges, count);
@@ -278,7 +278,7 @@ PyObject *rs_snapshot_cycles(PyObject *self, PyObject *args, PyObject *kwargs)
         count = (size_t)limit;
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < count; i++)
-        if (append_steal(list, make_cycle(self, s, &cycles[i])) < 0)
+        if (rs_append_steal(list, make_cycle(self, s, &cycles[i])) < 0)
             Py_CLEAR(list);
     rs_free(cycles);
     return list;
@@ -315,7 +315,7 @@ PyObject *rs_snapshot_garbage(PyObject *self, PyObject *Py_UNUSED(unused))
                                              rs_garbage_kind_name(entries[i].kind), reason)
                              : NULL;
         Py_XDECREF(reason);
-        if (append_steal(list, t) < 0)
+        if (rs_append_steal(list, t) < 0)
             Py_CLEAR(list);
     }
     rs_free(entries);
@@ -338,7 +338,7 @@ PyObject *rs_snapshot_closures(PyObject *self, PyObject *Py_UNUSED(unused))
                                            rs_snapshot_object(s, vars[i].value), (unsigned long long)vars[i].retained)
                            : NULL;
         Py_XDECREF(name);
-        if (append_steal(list, t) < 0)
+        if (rs_append_steal(list, t) < 0)
             Py_CLEAR(list);
     }
     rs_free(vars);
@@ -354,7 +354,7 @@ static PyObject *locals_list(rs_snapshot *s, rs_local *locals, size_t count)
         PyObject *t = Py_BuildValue("(OOKK)", locals[i].name, rs_snapshot_object(s, v),
                                     (unsigned long long)rs_graph_size(s->graph, v),
                                     (unsigned long long)rs_dom_retained(s->dom, v));
-        if (append_steal(list, t) < 0)
+        if (rs_append_steal(list, t) < 0)
             Py_CLEAR(list);
     }
     rs_free(locals);
@@ -398,12 +398,12 @@ PyObject *rs_snapshot_frames(PyObject *self, PyObject *Py_UNUSED(unused))
             size_t count;
             rs_local *locals = rs_frame_locals(s, f, &count);
             PyObject *ft = frame_tuple(s->frames[f].code, s->frames[f].line, locals_list(s, locals, count));
-            if (append_steal(frames, ft) < 0)
+            if (rs_append_steal(frames, ft) < 0)
                 Py_CLEAR(frames);
         }
         PyObject *entry = frames ? Py_BuildValue("(skO)", ti->name, ti->ident, frames) : NULL;
         Py_XDECREF(frames);
-        if (append_steal(threads, entry) < 0)
+        if (rs_append_steal(threads, entry) < 0)
             Py_CLEAR(threads);
     }
     if (threads == NULL)
@@ -416,13 +416,13 @@ PyObject *rs_snapshot_frames(PyObject *self, PyObject *Py_UNUSED(unused))
         size_t nlocals;
         rs_local *locals = rs_generator_locals(s, suspended[i].generator, &nlocals);
         PyObject *ft = frame_tuple(suspended[i].code, suspended[i].line, locals_list(s, locals, nlocals));
-        if (append_steal(frames, ft) < 0)
+        if (rs_append_steal(frames, ft) < 0)
             Py_CLEAR(frames);
     }
     rs_free(suspended);
     PyObject *entry = frames ? Py_BuildValue("(sOO)", "<suspended generators and coroutines>", Py_None, frames) : NULL;
     Py_XDECREF(frames);
-    if (append_steal(threads, entry) < 0)
+    if (rs_append_steal(threads, entry) < 0)
         Py_CLEAR(threads);
     return threads;
 }
@@ -467,7 +467,7 @@ PyObject *rs_snapshot_retained_by_type(PyObject *self, PyObject *Py_UNUSED(unuse
     for (size_t i = 0; list != NULL && i < count; i++) {
         PyObject *t = Py_BuildValue("(sKKK)", s->types[rows[i].type_id].name, (unsigned long long)rows[i].count,
                                     (unsigned long long)rows[i].size, (unsigned long long)rows[i].retained);
-        if (append_steal(list, t) < 0)
+        if (rs_append_steal(list, t) < 0)
             Py_CLEAR(list);
     }
     rs_free(rows);
@@ -499,7 +499,7 @@ PyObject *rs_snapshot_largest(PyObject *self, PyObject *args, PyObject *kwargs)
     for (size_t i = 0; list != NULL && i < count; i++) {
         PyObject *pair = Py_BuildValue("(OK)", rs_snapshot_object(s, nodes[i]),
                                        (unsigned long long)rs_graph_size(s->graph, nodes[i]));
-        if (append_steal(list, pair) < 0)
+        if (rs_append_steal(list, pair) < 0)
             Py_CLEAR(list);
     }
     rs_free(nodes);
@@ -527,7 +527,7 @@ PyObject *rs_snapshot_strings_by_holder(PyObject *self, PyObject *Py_UNUSED(unus
     for (size_t i = 0; list != NULL && i < count; i++) {
         PyObject *t = Py_BuildValue("(sKKK)", holder_name(s, &rows[i]), (unsigned long long)rows[i].count,
                                     (unsigned long long)rows[i].length, (unsigned long long)rows[i].size);
-        if (append_steal(list, t) < 0)
+        if (rs_append_steal(list, t) < 0)
             Py_CLEAR(list);
     }
     rs_free(rows);
@@ -780,7 +780,7 @@ PyObject *rs_module_growth(PyObject *Py_UNUSED(module), PyObject *args, PyObject
                                                   (long long)row->delta_size, objects)
                                   : NULL;
             Py_XDECREF(objects);
-            if (append_steal(list, t) < 0)
+            if (rs_append_steal(list, t) < 0)
                 Py_CLEAR(list);
         }
         rs_growth_result_free(&g);

@@ -85,6 +85,10 @@ int rs_export_dot(rs_snapshot *s, PyObject *file, rs_idx start, int depth, int d
 
 /* Helpers shared by module_analysis.c, report.c and export.c. */
 
+/* Appends item (a new reference, or NULL for an error already set) to
+ * list and releases it.  0, or -1 with an exception set. */
+int rs_append_steal(PyObject *list, PyObject *item);
+
 /* tracemalloc.get_object_traceback(obj): a Traceback, or None when not
  * tracing or not traced.  NULL with an exception set on error. */
 PyObject *rs_allocation_traceback(PyObject *obj);

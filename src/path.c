@@ -248,29 +248,14 @@ static int equals(PyObject *label, const char *text)
 
 /* Joins the step labels into one expression: ".__dict__" + "['x']" folds
  * into ".x"; ".__closure__" + "<closure var 'v'>" + ".cell_contents" into
- * " <closure var 'v'>"; descriptive "<...>" steps are set off by a space. */
-PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root)
+ * " <closure var 'v'>"; descriptive "<...>" steps are set off by a space.
+ * labels[head .. len - tail) are left out (NULL) and shown as their count. */
+static PyObject *join_labels(PyObject *const *labels, size_t len, size_t head, size_t tail)
 {
-    return rs_path_expression_short(s, nodes, len, root, 0);
-}
-
-PyObject *rs_path_expression_short(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root,
-                                   size_t max_steps)
-{
-    /* Steps [head, len - tail) are left out (and never labelled). */
-    size_t head = len, tail = 0;
-    if (max_steps > 0 && len > max_steps) {
-        tail = max_steps / 3;
-        head = max_steps - tail;
-    }
-    PyObject **labels = PyMem_Calloc(len ? len : 1, sizeof *labels);
     PyObject *parts = PyList_New(0);
     PyObject *result = NULL;
-    if (labels == NULL || parts == NULL)
+    if (parts == NULL)
         goto done;
-    for (size_t i = 0; i < len; i++)
-        if ((i < head || i >= len - tail) && (labels[i] = rs_path_step_label(s, nodes, i, root)) == NULL)
-            goto done;
     for (size_t i = 0; i < len; i++) {
         PyObject *label = labels[i], *name = NULL, *part = NULL;
         if (label == NULL) {
@@ -302,13 +287,47 @@ PyObject *rs_path_expression_short(rs_snapshot *s, const rs_idx *nodes, size_t l
         Py_DECREF(empty);
     }
 done:
-    if (labels != NULL)
-        for (size_t i = 0; i < len; i++)
-            Py_XDECREF(labels[i]);
-    PyMem_Free(labels);
     Py_XDECREF(parts);
     if (result == NULL && !PyErr_Occurred())
         PyErr_NoMemory();
+    return result;
+}
+
+PyObject *rs_path_join(PyObject *label_list)
+{
+    size_t len = (size_t)PyList_GET_SIZE(label_list);
+    return join_labels(((PyListObject *)label_list)->ob_item, len, len, 0);
+}
+
+PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root)
+{
+    return rs_path_expression_short(s, nodes, len, root, 0);
+}
+
+PyObject *rs_path_expression_short(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root,
+                                   size_t max_steps)
+{
+    /* Steps [head, len - tail) are left out (and never labelled). */
+    size_t head = len, tail = 0;
+    if (max_steps > 0 && len > max_steps) {
+        tail = max_steps / 3;
+        head = max_steps - tail;
+    }
+    PyObject **labels = PyMem_Calloc(len ? len : 1, sizeof *labels);
+    PyObject *result = NULL;
+    if (labels == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    size_t i = 0;
+    for (; i < len; i++)
+        if ((i < head || i >= len - tail) && (labels[i] = rs_path_step_label(s, nodes, i, root)) == NULL)
+            break;
+    if (i == len)
+        result = join_labels(labels, len, head, tail);
+    for (i = 0; i < len; i++)
+        Py_XDECREF(labels[i]);
+    PyMem_Free(labels);
     return result;
 }
 

@@ -220,6 +220,11 @@ PyObject *rs_path_expression(rs_snapshot *s, const rs_idx *nodes, size_t len, co
 PyObject *rs_path_expression_short(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root,
                                    size_t max_steps);
 
+/* The display labels of a path's steps (a list of str, the root's first)
+ * joined into one expression as rs_path_expression() writes it; also used
+ * for dumps, whose labels are stored.  New str, or NULL on error. */
+PyObject *rs_path_join(PyObject *label_list);
+
 /* The path as a Python expression that evaluates back to nodes[len-1]
  * wherever Python can express every step (path_python.c): full key reprs,
  * .__dict__['x'] where .x would read something else, f.__closure__[0];

@@ -47,6 +47,7 @@
 
 #include "attach.h"
 #include "browser.h"
+#include "dump.h"
 #include "module.h"
 #include "pyinternal.h"
 #include "trigger.h"
@@ -333,6 +334,27 @@ static bool report_continue(connection *c)
     return false;
 }
 
+/* Writes a heap dump of the program to path (absolute) under the GIL and
+ * answers "dumped PATH" or "error SENTENCE". */
+static void serve_dump(int conn, const char *path)
+{
+    char err[1024] = "the program is exiting";
+    bool ok = false;
+    if (!rs_py_is_finalizing()) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        rs_snapshot *s = rs_snapshot_take(false, NULL, NULL);
+        ok = s != NULL && rs_dump_write(s, path) == 0;
+        if (!ok)
+            exception_sentence(err, sizeof err);
+        rs_snapshot_free(s);
+        PyGILState_Release(gil);
+    }
+    if (ok)
+        rs_attach_send(conn, "dumped %s", path);
+    else
+        rs_attach_send(conn, "error the dump failed: %s", err);
+}
+
 /* Parks an attach request for the main thread and wakes it; the request's
  * descriptors belong to the state (or are closed) afterwards. */
 static void queue_attach(request req)
@@ -400,6 +422,10 @@ static bool handle_request(connection *c)
     if (strcmp(command, "report") == 0 && sscanf(record, RS_ATTACH_MAGIC " report %7s %d", format, &top) == 2 &&
         (strcmp(format, "text") == 0 || strcmp(format, "json") == 0) && top > 0)
         return report_start(c, format, top) && report_continue(c);
+    if (strncmp(record, RS_ATTACH_MAGIC " dump /", strlen(RS_ATTACH_MAGIC " dump /")) == 0) {
+        serve_dump(c->fd, record + strlen(RS_ATTACH_MAGIC " dump "));
+        return false;
+    }
     rs_attach_send(c->fd, "error PID %ld does not understand this request; use the refscope command of the "
                           "same version as the refscope module in the program",
                    (long)getpid());

@@ -20,7 +20,8 @@
     X(suspects)           \
     X(versions)           \
     X(hostile)            \
-    X(bounded)
+    X(bounded)            \
+    X(dump)
 
 #define RS_DECLARE_SUITE(name) Suite *suite_##name(void);
 RS_TEST_SUITES(RS_DECLARE_SUITE)

@@ -395,6 +395,30 @@ START_TEST(test_tui_bad_commands_keep_browser_working)
 }
 END_TEST
 
+/* Check whether :dump FILE writes a heap dump of the browsed process that
+ * refscope.load() reads back, with the program's cache and its path. */
+START_TEST(test_tui_dump_command)
+{
+    tui t;
+    tui_start(&t, 100, 30);
+    char command[512];
+    snprintf(command, sizeof command, "dump %s/heap.rsd", t.home);
+    tui_command(&t, command);
+    ck_assert_screen(&t, "dumped");
+    char code[1024];
+    snprintf(code, sizeof code,
+             "import refscope\n"
+             "d = refscope.load('%s/heap.rsd')\n"
+             "sessions = d.instances('__main__.Session')\n"
+             "p = str(d.path(sessions[0]))\n",
+             t.home);
+    rs_py_run(code);
+    ck_assert_int_ge(rs_py_long("len(sessions)"), 10);
+    ck_assert_str_eq(rs_py_str("p.startswith(\"sys.modules['__main__'].SESSIONS['session-\")"), "True");
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether a 30x8 terminal shows "too small" and the browser comes
  * back when the terminal grows. */
 START_TEST(test_tui_too_small_then_resized)
@@ -1363,6 +1387,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_threads_show_other_thread_local);
     tcase_add_test(tc, test_tui_help_lists_every_key);
     tcase_add_test(tc, test_tui_bad_commands_keep_browser_working);
+    tcase_add_test(tc, test_tui_dump_command);
     tcase_add_test(tc, test_tui_too_small_then_resized);
     tcase_add_test(tc, test_tui_second_browser_follows_resize);
     tcase_add_test(tc, test_tui_repr_escapes_are_shown_escaped);

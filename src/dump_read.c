@@ -1,0 +1,409 @@
+/*
+ * Reading heap dumps (the format is dump.h's and man/refscope.1's).  The
+ * file is mapped and checked in stages (header, checksums, every count and
+ * index in range) so that no later access can leave the mapping; then an
+ * rs_graph is rebuilt whose node i is record i, so that the graph-only
+ * analyses (census, paths, SCC, dominators, garbage, retained sizes) run
+ * over a dump exactly as over a live snapshot.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "analysis.h"
+#include "dump.h"
+#include "module.h"
+#include "refscope/dom.h"
+#include "refscope/scc.h"
+
+static PyObject *bad_file(const char *path, const char *what)
+{
+    PyErr_Format(rs_error, "%s is not a usable refscope dump: %s", path, what);
+    return NULL;
+}
+
+/* Record size of each section (0: bytes). */
+static const size_t record_size[RS_DUMP_SECTION_COUNT] = {
+    [RS_DUMP_NODES] = sizeof(rs_dump_node),
+    [RS_DUMP_TARGETS] = sizeof(uint32_t),
+    [RS_DUMP_LABELS] = sizeof(uint32_t),
+    [RS_DUMP_ROOTS] = sizeof(rs_dump_root),
+    [RS_DUMP_TYPES] = sizeof(uint32_t),
+    [RS_DUMP_THREADS] = sizeof(rs_dump_thread),
+    [RS_DUMP_FRAMES] = sizeof(rs_dump_frame),
+    [RS_DUMP_LOCALS] = sizeof(rs_dump_local),
+    [RS_DUMP_CLOSURES] = sizeof(rs_dump_closure),
+    [RS_DUMP_ALLOCATIONS] = sizeof(rs_dump_allocation),
+    [RS_DUMP_STRING_INDEX] = sizeof(uint64_t),
+    [RS_DUMP_STRING_BYTES] = 1,
+};
+
+/* Stage 1: after it, the header is whole, of this version, and every
+ * section lies inside the file with a length that matches its count. */
+static const char *check_header(const unsigned char *map, size_t len)
+{
+    if (len < 8 || memcmp(map, RS_DUMP_MAGIC, 8) != 0)
+        return "it does not start with the dump magic (write one with refscope.dump() or refscope dump PID)";
+    if (len < sizeof(rs_dump_header))
+        return "the file is truncated (shorter than a dump header)";
+    const rs_dump_header *h = (const rs_dump_header *)map;
+    if (h->version != RS_DUMP_VERSION) {
+        static char text[128];
+        snprintf(text, sizeof text, "it is dump format version %u; this refscope reads version %u", h->version,
+                 RS_DUMP_VERSION);
+        return text;
+    }
+    rs_dump_header copy = *h;
+    copy.header_crc = 0;
+    if (h->header_size != sizeof *h || h->section_count != RS_DUMP_SECTION_COUNT ||
+        rs_dump_crc32(0, &copy, sizeof copy) != h->header_crc)
+        return "the header's checksum does not match (the file is damaged)";
+    bool ended = false;
+    for (size_t i = 0; i < sizeof h->python_version; i++) {
+        char c = h->python_version[i];
+        if (c == '\0')
+            ended = true;
+        else if (ended || c < ' ' || c > '~')
+            return "the header's Python version is not text (the file is damaged)";
+    }
+    if (!ended)
+        return "the header's Python version is not text (the file is damaged)";
+    for (uint32_t i = 0; i < RS_DUMP_SECTION_COUNT; i++) {
+        const rs_dump_section_entry *e = &h->sections[i];
+        if (e->id != i || e->offset % 8 != 0 || e->offset > len || e->length > len - e->offset)
+            return "the file is truncated (a section ends past its end)";
+        uint64_t expected = i == RS_DUMP_STRING_INDEX ? (e->count + 1) * 8 : e->count * record_size[i];
+        if (e->count > len || e->length != expected)
+            return "a section's length does not match its record count";
+    }
+    return NULL;
+}
+
+/* Stage 2: every section's bytes are the ones written. */
+static const char *check_checksums(const unsigned char *map, const rs_dump_header *h)
+{
+    for (uint32_t i = 0; i < RS_DUMP_SECTION_COUNT; i++) {
+        const rs_dump_section_entry *e = &h->sections[i];
+        if (rs_dump_crc32(0, map + e->offset, e->length) != e->crc)
+            return "a section's checksum does not match (the file is damaged)";
+    }
+    return NULL;
+}
+
+static bool string_ok(const rs_dump *d, uint32_t id, bool optional)
+{
+    return id < d->header->string_count || (optional && id == RS_DUMP_NO_STRING);
+}
+
+/* Stage 3: after it, every count agrees with the header, every node, edge,
+ * string and type index is in range and the CSR offsets never decrease, so
+ * the rest of refscope may index without checking. */
+static const char *check_structure(rs_dump *d)
+{
+    const rs_dump_header *h = d->header;
+    const rs_dump_section_entry *s = h->sections;
+    uint64_t n = h->node_count, e = h->edge_count, strings = h->string_count;
+    if (s[RS_DUMP_NODES].count != n || s[RS_DUMP_TARGETS].count != e || s[RS_DUMP_LABELS].count != e ||
+        s[RS_DUMP_STRING_INDEX].count != strings || n >= RS_NONE || e >= UINT32_MAX || strings >= RS_DUMP_NO_STRING)
+        return "the section counts disagree with the header";
+    if (h->visible_count > n)
+        return "the header counts more visible objects than objects";
+    const uint64_t *index = d->string_index;
+    if (index[0] != 0 || index[strings] != s[RS_DUMP_STRING_BYTES].length)
+        return "the string table is damaged";
+    for (uint64_t i = 0; i < strings; i++)
+        if (index[i + 1] < index[i])
+            return "the string table is damaged";
+    uint64_t visible = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const rs_dump_node *x = &d->nodes[i];
+        uint64_t end = i + 1 < n ? d->nodes[i + 1].edge_start : e;
+        if ((i == 0 && x->edge_start != 0) || x->edge_start > end || end > e)
+            return "an object's edge list lies outside the edge table";
+        if (x->type_id >= d->type_count || !string_ok(d, x->repr, true) || x->address == 0)
+            return "an object names a type or text the dump does not have";
+        visible += !(x->flags & RS_NODE_INTERNAL);
+    }
+    if (visible != h->visible_count)
+        return "the header's visible object count is wrong";
+    for (uint64_t k = 0; k < e; k++) {
+        uint32_t code = d->labels[k];
+        if (d->targets[k] >= n || (RS_DUMP_LABEL_KIND(code) == RS_DUMP_LABEL_STRING && !string_ok(d, code, false)))
+            return "an edge points outside the object table";
+    }
+    for (size_t i = 0; i < d->root_count; i++)
+        if (d->roots[i].target >= n || d->roots[i].kind >= RS_ROOT_KIND_COUNT || !string_ok(d, d->roots[i].label, false))
+            return "a root points outside the object table";
+    for (size_t i = 0; i < d->type_count; i++)
+        if (!string_ok(d, d->types[i], false))
+            return "a type name is missing";
+    for (size_t i = 0; i < d->thread_count; i++) {
+        const rs_dump_thread *t = &d->threads[i];
+        if (!string_ok(d, t->name, false) || t->first_frame > d->frame_count ||
+            t->frame_count > d->frame_count - t->first_frame)
+            return "a thread's frames lie outside the frame table";
+    }
+    for (size_t i = 0; i < d->frame_count; i++) {
+        const rs_dump_frame *f = &d->frames[i];
+        if (!string_ok(d, f->function, false) || !string_ok(d, f->where, false) || f->first_local > d->local_count ||
+            f->local_count > d->local_count - f->first_local)
+            return "a frame's locals lie outside the local table";
+    }
+    for (size_t i = 0; i < d->local_count; i++)
+        if (!string_ok(d, d->locals[i].name, false) || d->locals[i].value >= n)
+            return "a local points outside the object table";
+    for (size_t i = 0; i < d->closure_count; i++) {
+        const rs_dump_closure *c = &d->closures[i];
+        if (c->function >= n || c->value >= n || c->cell >= n || !string_ok(d, c->name, false))
+            return "a closure points outside the object table";
+    }
+    for (size_t i = 0; i < d->allocation_count; i++)
+        if (d->allocations[i].node >= n || !string_ok(d, d->allocations[i].traceback, false) ||
+            (i > 0 && d->allocations[i].node <= d->allocations[i - 1].node))
+            return "an allocation traceback points outside the object table";
+    return NULL;
+}
+
+/* true when text[0..len) is UTF-8 without NUL (a C string Python can decode). */
+static bool utf8_text(const unsigned char *text, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c = text[i];
+        size_t more = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 4;
+        if (c == 0 || more == 4 || (more == 1 && c < 0xc2) || i + more >= len + (more == 0))
+            return false;
+        for (size_t k = 1; k <= more; k++)
+            if ((text[i + k] & 0xc0) != 0x80)
+                return false;
+        i += more + 1;
+    }
+    return true;
+}
+
+/* Stage 4: the graph, node i = record i, as the walk would have built it. */
+static int build_snapshot(rs_dump *d, const char *path)
+{
+    const rs_dump_header *h = d->header;
+    size_t n = (size_t)h->node_count;
+    rs_snapshot *s = rs_calloc(1, sizeof *s);
+    if (s == NULL)
+        goto nomem;
+    d->snap = s;
+    s->visible_count = (size_t)h->visible_count;
+    s->seconds = h->snapshot_seconds;
+    s->types = rs_calloc(d->type_count ? d->type_count : 1, sizeof *s->types);
+    if (s->types == NULL)
+        goto nomem;
+    for (size_t t = 0; t < d->type_count; t++) {
+        uint32_t id = d->types[t];
+        size_t len = d->string_index[id + 1] - d->string_index[id];
+        if (!utf8_text((const unsigned char *)d->string_bytes + d->string_index[id], len)) {
+            bad_file(path, "a type name is not UTF-8 text");
+            return -1;
+        }
+        if ((s->types[t].name = rs_malloc(len + 1)) == NULL)
+            goto nomem;
+        memcpy(s->types[t].name, d->string_bytes + d->string_index[id], len);
+        s->types[t].name[len] = '\0';
+        s->type_count = (uint32_t)t + 1;
+    }
+    rs_graph *g = s->graph = rs_graph_new(n, (size_t)h->edge_count);
+    if (g == NULL)
+        goto nomem;
+    for (size_t i = 0; i < n; i++) {
+        rs_idx x = rs_graph_intern(g, (uintptr_t)d->nodes[i].address);
+        if (x == RS_NONE)
+            goto nomem;
+        if (x != i) {
+            bad_file(path, "two objects have the same address");
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const rs_dump_node *x = &d->nodes[i];
+        uint32_t end = i + 1 < n ? d->nodes[i + 1].edge_start : (uint32_t)h->edge_count;
+        if (rs_graph_begin_edges(g, (rs_idx)i) < 0)
+            goto nomem;
+        for (uint32_t k = x->edge_start; k < end; k++)
+            if (rs_graph_add_edge(g, (uintptr_t)d->nodes[d->targets[k]].address) < 0)
+                goto nomem;
+        rs_graph_set_size(g, (rs_idx)i, x->size);
+        rs_graph_set_refcount(g, (rs_idx)i, x->refcount);
+        rs_graph_set_type_id(g, (rs_idx)i, x->type_id);
+        rs_graph_add_flags(g, (rs_idx)i, x->flags);
+    }
+    for (size_t r = 0; r < d->root_count; r++)
+        if (rs_graph_add_root(g, d->roots[r].target, d->roots[r].kind, (uint32_t)r) < 0)
+            goto nomem;
+    if (rs_graph_finish(g) < 0 || rs_graph_node_count(g) != n)
+        goto nomem;
+    return 0;
+nomem:
+    PyErr_SetString(PyExc_MemoryError, "refscope: not enough memory to open the dump");
+    return -1;
+}
+
+static void free_snapshot(rs_snapshot *s)
+{
+    if (s == NULL)
+        return;
+    rs_scc_free(s->scc);
+    rs_dom_free(s->dom);
+    rs_dom_order_free(s->dom_order);
+    rs_graph_free(s->graph);
+    for (uint32_t t = 0; t < s->type_count; t++)
+        rs_free(s->types[t].name);
+    rs_free(s->types);
+    rs_free(s);
+}
+
+rs_dump *rs_dump_open(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        PyErr_Format(rs_error, "cannot open the dump %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        bad_file(path, "it is not a regular file");
+        return NULL;
+    }
+    rs_dump *d = rs_calloc(1, sizeof *d);
+    if (d == NULL) {
+        close(fd);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    d->map_len = (size_t)st.st_size;
+    if (d->map_len > 0) {
+        d->map = mmap(NULL, d->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (d->map == MAP_FAILED) {
+            d->map = NULL;
+            close(fd);
+            PyErr_Format(rs_error, "cannot map the dump %s: %s", path, strerror(errno));
+            rs_dump_close(d);
+            return NULL;
+        }
+    }
+    close(fd);
+    const unsigned char *map = d->map ? d->map : (const unsigned char *)"";
+    const char *why = check_header(map, d->map_len);
+    if (why == NULL)
+        why = check_checksums(map, (const rs_dump_header *)map);
+    if (why != NULL) {
+        bad_file(path, why);
+        rs_dump_close(d);
+        return NULL;
+    }
+    const rs_dump_header *h = d->header = (const rs_dump_header *)map;
+#define SECTION(id) ((const void *)(map + h->sections[id].offset))
+    d->nodes = SECTION(RS_DUMP_NODES);
+    d->targets = SECTION(RS_DUMP_TARGETS);
+    d->labels = SECTION(RS_DUMP_LABELS);
+    d->roots = SECTION(RS_DUMP_ROOTS);
+    d->types = SECTION(RS_DUMP_TYPES);
+    d->threads = SECTION(RS_DUMP_THREADS);
+    d->frames = SECTION(RS_DUMP_FRAMES);
+    d->locals = SECTION(RS_DUMP_LOCALS);
+    d->closures = SECTION(RS_DUMP_CLOSURES);
+    d->allocations = SECTION(RS_DUMP_ALLOCATIONS);
+    d->string_index = SECTION(RS_DUMP_STRING_INDEX);
+    d->string_bytes = SECTION(RS_DUMP_STRING_BYTES);
+#undef SECTION
+    d->root_count = (size_t)h->sections[RS_DUMP_ROOTS].count;
+    d->type_count = (size_t)h->sections[RS_DUMP_TYPES].count;
+    d->thread_count = (size_t)h->sections[RS_DUMP_THREADS].count;
+    d->frame_count = (size_t)h->sections[RS_DUMP_FRAMES].count;
+    d->local_count = (size_t)h->sections[RS_DUMP_LOCALS].count;
+    d->closure_count = (size_t)h->sections[RS_DUMP_CLOSURES].count;
+    d->allocation_count = (size_t)h->sections[RS_DUMP_ALLOCATIONS].count;
+    why = check_structure(d);
+    if (why != NULL) {
+        bad_file(path, why);
+        rs_dump_close(d);
+        return NULL;
+    }
+    if (build_snapshot(d, path) < 0) {
+        rs_dump_close(d);
+        return NULL;
+    }
+    return d;
+}
+
+void rs_dump_close(rs_dump *d)
+{
+    if (d == NULL)
+        return;
+    free_snapshot(d->snap);
+    if (d->map != NULL)
+        munmap(d->map, d->map_len);
+    rs_free(d);
+}
+
+PyObject *rs_dump_string(const rs_dump *d, uint32_t id)
+{
+    if (id == RS_DUMP_NO_STRING)
+        return PyUnicode_FromString("");
+    const char *text = d->string_bytes + d->string_index[id];
+    Py_ssize_t len = (Py_ssize_t)(d->string_index[id + 1] - d->string_index[id]);
+    return PyUnicode_DecodeUTF8(text, len, "replace");
+}
+
+PyObject *rs_dump_edge_label(const rs_dump *d, uint32_t e)
+{
+    uint32_t code = d->labels[e];
+    switch (RS_DUMP_LABEL_KIND(code)) {
+    case RS_DUMP_LABEL_ITEM:
+        return PyUnicode_FromFormat("[%u]", RS_DUMP_LABEL_VALUE(code));
+    case RS_DUMP_LABEL_REFERENT:
+        return PyUnicode_FromFormat("<referent %u>", RS_DUMP_LABEL_VALUE(code));
+    case RS_DUMP_LABEL_SET_ITEM:
+        return PyUnicode_FromString("<item>");
+    default:
+        return rs_dump_string(d, code);
+    }
+}
+
+int rs_dump_reseal(const char *path)
+{
+    FILE *f = fopen(path, "r+b");
+    if (f == NULL)
+        return -1;
+    rs_dump_header h;
+    int r = -1;
+    if (fread(&h, sizeof h, 1, f) != 1 || h.section_count != RS_DUMP_SECTION_COUNT)
+        goto done;
+    for (uint32_t i = 0; i < RS_DUMP_SECTION_COUNT; i++) {
+        rs_dump_section_entry *e = &h.sections[i];
+        if (fseek(f, (long)e->offset, SEEK_SET) != 0)
+            goto done;
+        uint32_t crc = 0;
+        unsigned char buf[65536];
+        for (uint64_t left = e->length; left > 0;) {
+            size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
+            size_t got = fread(buf, 1, want, f);
+            if (got == 0)
+                break;
+            crc = rs_dump_crc32(crc, buf, got);
+            left -= got;
+        }
+        e->crc = crc;
+    }
+    h.header_crc = 0;
+    h.header_crc = rs_dump_crc32(0, &h, sizeof h);
+    if (fseek(f, 0, SEEK_SET) == 0 && fwrite(&h, sizeof h, 1, f) == 1)
+        r = 0;
+done:
+    if (fclose(f) != 0)
+        r = -1;
+    return r;
+}

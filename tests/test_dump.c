@@ -1,0 +1,320 @@
+/* Heap dumps (src/dump.c, dump_read.c, module_dump.c, python/stored.py):
+ * a dump read back answers as the live snapshot it was written from did,
+ * and every damaged file is refused with refscope.Error, never a crash.
+ * Fixtures: tests/fixtures/dump_heap.py (the example's leak patterns). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pytest_helpers.h"
+#include "suites.h"
+
+static void build_heap_and_dump(void)
+{
+    rs_py_run("import os, refscope, fixtures.dump_heap as dh\n"
+              "app = dh.build()\n"
+              "tmp = dh.scratch_dir()\n"
+              "dump_path = os.path.join(tmp, 'heap.rsd')\n"
+              "s = refscope.snapshot()\n"
+              "s.save(dump_path)\n"
+              "d = refscope.load(dump_path)\n");
+}
+
+START_TEST(test_dump_differential)
+{
+    /* Check whether a dump of a heap with the example's leak patterns gives
+     * the same census, paths (as text), referents and referrers with their
+     * labels, cycles, garbage, closures, frames and retained sizes as the
+     * live snapshot it was written from. */
+    build_heap_and_dump();
+    rs_py_run("diffs = dh.compare(s, d, path_every=5)\n");
+    ck_assert_msg(rs_py_long("len(diffs)") == 0, "dump differs from its snapshot:\n%s",
+                  rs_py_str("'\\n'.join(diffs[:20])"));
+    /* The comparison saw the patterns it is about. */
+    ck_assert_int_eq(rs_py_long("len(d)"), rs_py_long("len(s)"));
+    ck_assert_str_eq(rs_py_str("str(d.path(d.node(id(app.CACHE['req-00042']))))"),
+                     "sys.modules['leaky_service'].CACHE['req-00042']");
+    ck_assert_str_eq(rs_py_str("any(name == 'payload' for f, name, v, r in d.closures())"), "True");
+    ck_assert_str_eq(rs_py_str("any(t == 'worker' and any(n == 'config' for f in fr for n, *_ in f[2])"
+                               " for t, i, fr in d.frames())"),
+                     "True");
+    ck_assert_str_eq(rs_py_str("sorted({k for o, k in d.garbage()} & {'unreachable-cycle', 'finalizer-in-cycle'})"),
+                     "['finalizer-in-cycle', 'unreachable-cycle']");
+    ck_assert_int_ge(rs_py_long("sum(1 for c in d.cycles() if any(o.type.endswith('TreeNode') for o in c.objects))"),
+                     1);
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+START_TEST(test_dump_header_and_objects)
+{
+    /* Check whether the header records this process (pid, Python version,
+     * memory figures) and stored objects carry type, size, address and a
+     * repr: the full text of a short string, a cut one of a long string. */
+    build_heap_and_dump();
+    ck_assert_int_eq(rs_py_long("d.pid"), rs_py_long("os.getpid()"));
+    ck_assert_str_eq(rs_py_str("d.python_version"), rs_py_str("__import__('platform').python_version()"));
+    ck_assert_int_eq(rs_py_long("d.process_memory()['objects']"), rs_py_long("s.process_memory()['objects']"));
+    ck_assert_str_eq(rs_py_str("repr(d).startswith('<refscope.Dump of pid %d' % os.getpid())"), "True");
+    rs_py_run("short = 'x-short-string-%d' % 7\n"
+              "long_text = 'y' * 5000\n"
+              "s2 = refscope.snapshot()\n"
+              "s2.save(dump_path)\n"
+              "d2 = refscope.load(dump_path)\n"
+              "n = d2.node(id(short))\n"
+              "m = d2.node(id(long_text))\n");
+    ck_assert_str_eq(rs_py_str("n.repr"), "'x-short-string-7'");
+    ck_assert_str_eq(rs_py_str("n.type"), "str");
+    ck_assert_int_eq(rs_py_long("n.size"), rs_py_long("sys.getsizeof(short)"));
+    ck_assert_int_eq(rs_py_long("n.address"), rs_py_long("id(short)"));
+    ck_assert_str_eq(rs_py_str("m.repr.startswith(\"'yyy\") and m.repr.endswith('(5000 characters)')"), "True");
+    ck_assert_int_le(rs_py_long("len(m.repr)"), 240);
+    /* Every answer is about stored objects: a live one is refused. */
+    ck_assert_str_eq(rs_py_str("type(d2.referents(n)).__name__"), "list");
+    rs_py_run("try:\n"
+              "    d2.path(object())\n"
+              "    err = 'no error'\n"
+              "except refscope.Error as e:\n"
+              "    err = str(e)\n");
+    ck_assert_str_eq(rs_py_str("'stored object' in err"), "True");
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+START_TEST(test_dump_allocation_tracebacks)
+{
+    /* Check whether, while tracemalloc traces, a dump stores each object's
+     * allocation traceback as tracemalloc gives it (file:line lines), and
+     * stores none when it does not trace. */
+    build_heap_and_dump();
+    ck_assert_str_eq(rs_py_str("d.info['tracemalloc'], d.allocated_at(d.objects()[0])"), "(False, None)");
+    rs_py_run("import tracemalloc\n"
+              "tracemalloc.start(5)\n"
+              "def make_traced():\n"
+              "    return [bytearray(100) for _ in range(10)]\n"
+              "traced = make_traced()\n"
+              "refscope.dump(dump_path)\n"
+              "d4 = refscope.load(dump_path)\n"
+              "stored_tb = d4.allocated_at(d4.node(id(traced[3])))\n"
+              "live_tb = '\\n'.join(tracemalloc.get_object_traceback(traced[3]).format())\n"
+              "tracemalloc.stop()\n");
+    ck_assert_str_eq(rs_py_str("d4.info['tracemalloc']"), "True");
+    ck_assert_str_eq(rs_py_str("stored_tb == live_tb"), "True");
+    ck_assert_str_eq(rs_py_str("'line ' in live_tb"), "True");
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+START_TEST(test_dump_bad_files)
+{
+    /* Check whether a missing file, an empty one, one that is not a dump,
+     * truncated dumps, a newer format version and a flipped byte are each
+     * refused with refscope.Error saying what is wrong. */
+    build_heap_and_dump();
+    rs_py_run("data = open(dump_path, 'rb').read()\n"
+              "bad = os.path.join(tmp, 'bad.rsd')\n"
+              "def refusal(content):\n"
+              "    if content is not None:\n"
+              "        open(bad, 'wb').write(content)\n"
+              "    try:\n"
+              "        refscope.load(bad if content is not None else bad + '.missing')\n"
+              "    except refscope.Error as e:\n"
+              "        return str(e)\n"
+              "    return 'loaded'\n"
+              "version = bytearray(data); version[8] += 1\n"
+              "flipped = bytearray(data); flipped[len(data) // 2] ^= 0x40\n");
+    ck_assert_str_eq(rs_py_str("'cannot open' in refusal(None)"), "True");
+    ck_assert_str_eq(rs_py_str("'dump magic' in refusal(b'')"), "True");
+    ck_assert_str_eq(rs_py_str("'dump magic' in refusal(b'{\"json\": true}' * 100)"), "True");
+    ck_assert_str_eq(rs_py_str("'truncated' in refusal(data[:300])"), "True");
+    ck_assert_str_eq(rs_py_str("all('truncated' in refusal(data[:n]) for n in (600, len(data) // 3, len(data) - 1))"),
+                     "True");
+    ck_assert_str_eq(rs_py_str("'format version 2' in refusal(bytes(version))"), "True");
+    ck_assert_str_eq(rs_py_str("'checksum' in refusal(bytes(flipped))"), "True");
+    ck_assert_str_eq(rs_py_str("refusal(data)"), "loaded");
+    /* The Python version a dump was written with does not matter to the
+     * reader: one whose header says 3.13.0 (resealed) loads and answers. */
+    rs_py_run("other = bytearray(data)\n"
+              "at = other.index(__import__('platform').python_version().encode(), 0, 568)\n"
+              "other[at:at + 32] = b'3.13.0'.ljust(32, b'\\0')\n"
+              "open(bad, 'wb').write(other)\n"
+              "refscope._refscope._dump_reseal(bad)\n"
+              "d13 = refscope.load(bad)\n");
+    ck_assert_str_eq(rs_py_str("d13.python_version"), "3.13.0");
+    ck_assert_str_eq(rs_py_str("d13.census() == d.census()"), "True");
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+START_TEST(test_dump_fuzzed_files)
+{
+    /* Check whether thousands of randomly mutated dumps (with their
+     * checksums left wrong, and recomputed so that only the structural
+     * checks stand between the bytes and the analyses) each either load
+     * and answer every call or are refused with refscope.Error. */
+    build_heap_and_dump();
+    rs_py_run("loaded, refused, messages = dh.fuzz(dump_path, 1000, 13, reseal=False)\n"
+              "loaded2, refused2, messages2 = dh.fuzz(dump_path, 1000, 14, reseal=True)\n");
+    ck_assert_int_eq(rs_py_long("loaded + refused"), 1000);
+    ck_assert_int_eq(rs_py_long("loaded2 + refused2"), 1000);
+    ck_assert_int_ge(rs_py_long("refused"), 900);
+    /* With checksums recomputed, the structural checks refuse for several reasons. */
+    ck_assert_int_ge(rs_py_long("refused2"), 300);
+    ck_assert_int_ge(rs_py_long("len(messages2)"), 5);
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+START_TEST(test_dump_no_reference_leaks)
+{
+    /* Check whether writing and reading a dump leaves every object's
+     * reference count as it was (no reference kept or lost). */
+    build_heap_and_dump();
+    rs_py_run("import sys\n"
+              "probe = {'k': [1, 2, 3]}\n"
+              "exercise = dh.exercise\n"
+              "for i in range(3):\n"
+              "    refscope.dump(dump_path)\n"
+              "    with refscope.load(dump_path) as d3:\n"
+              "        exercise(d3)\n"
+              "before = (sys.getrefcount(probe), sys.getrefcount(probe['k']), sys.getrefcount(None))\n"
+              "for i in range(3):\n"
+              "    refscope.dump(dump_path)\n"
+              "    with refscope.load(dump_path) as d3:\n"
+              "        exercise(d3)\n"
+              "after = (sys.getrefcount(probe), sys.getrefcount(probe['k']), sys.getrefcount(None))\n");
+    ck_assert_str_eq(rs_py_str("before[:2] == after[:2]"), "True");
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+/* Starts tests/fixtures/dump_target.py in a new session with no terminal
+ * (stdin /dev/null, output to a file) and waits until it is ready. */
+static void start_target(void)
+{
+    rs_py_run("import os, subprocess, sys, time, signal, refscope, fixtures.dump_heap as dh\n"
+              "tmp = dh.scratch_dir()\n"
+              "ready = os.path.join(tmp, 'ready')\n"
+              "grow_file = os.path.join(tmp, 'grow')\n"
+              "env = dict(os.environ, PYTHONPATH='" RS_BUILD_LIB "')\n"
+              "# Under make asan-check the module is sanitized: Pythons started here need the runtime.\n"
+              "asan = [l.split()[-1] for l in open('/proc/self/maps') if 'libasan' in l]\n"
+              "if asan:\n"
+              "    env.update(LD_PRELOAD=asan[0], ASAN_OPTIONS='detect_leaks=0', PYTHONMALLOC='malloc')\n"
+              "out = open(os.path.join(tmp, 'out.txt'), 'w')\n"
+              "target = subprocess.Popen([sys.executable, '" RS_SOURCE_DIR "/tests/fixtures/dump_target.py',\n"
+              "                           ready, tmp, grow_file], stdin=subprocess.DEVNULL, stdout=out,\n"
+              "                          stderr=subprocess.STDOUT, start_new_session=True, env=env)\n"
+              "def wait_for(cond, seconds=120):\n"
+              "    deadline = time.monotonic() + seconds\n"
+              "    while time.monotonic() < deadline:\n"
+              "        if cond():\n"
+              "            return True\n"
+              "        if target.poll() is not None:\n"
+              "            return False\n"
+              "        time.sleep(0.05)\n"
+              "    return False\n"
+              "def dumps():\n"
+              "    return sorted(f for f in os.listdir(tmp) if f.endswith('.rsd'))\n"
+              "def output():\n"
+              "    return open(os.path.join(tmp, 'out.txt')).read()\n"
+              "started = wait_for(lambda: os.path.exists(ready))\n");
+    ck_assert_msg(rs_py_long("started"), "the dump target did not start:\n%s", rs_py_str("output()"));
+}
+
+static void stop_target(void)
+{
+    rs_py_run("target.kill()\n"
+              "target.wait(60)\n"
+              "out.close()\n");
+}
+
+START_TEST(test_dump_signal_without_terminal)
+{
+    /* Check whether SIGUSR2 makes a program that has no terminal, after
+     * refscope.install(dump_signal=SIGUSR2, dump_dir=D), write a complete
+     * dump into D that names its pid and holds its cache with its path. */
+    start_target();
+    ck_assert_str_eq(rs_py_str("open(ready).read().split()[1]"), "0"); /* no terminal at all */
+    rs_py_run("os.kill(target.pid, signal.SIGUSR2)\n"
+              "wrote = wait_for(lambda: dumps())\n");
+    ck_assert_msg(rs_py_long("wrote"), "no dump appeared:\n%s", rs_py_str("output()"));
+    rs_py_run("name = dumps()[0]\n"
+              "d = refscope.load(os.path.join(tmp, name))\n"
+              "entries = d.instances('__main__.Entry')\n");
+    ck_assert_str_eq(rs_py_str("name.startswith('refscope-%d-' % target.pid)"), "True");
+    ck_assert_int_eq(rs_py_long("d.pid"), rs_py_long("target.pid"));
+    ck_assert_int_eq(rs_py_long("len(entries)"), 200);
+    ck_assert_str_eq(rs_py_str("sorted(str(d.path(e)) for e in entries)[0]"), "sys.modules['__main__'].CACHE['entry-0']");
+    ck_assert_int_eq(rs_py_long("len({str(d.path(e)) for e in entries})"), 200);
+    ck_assert_int_ge(rs_py_long("d.retained_size(d.node(d._file.columns()[0][entries[0].index]))"), 2000);
+    /* The program goes on running. */
+    ck_assert_int_eq(rs_py_long("target.poll() is None"), 1);
+    stop_target();
+}
+END_TEST
+
+START_TEST(test_dump_command_and_diff)
+{
+    /* Check whether `refscope dump PID -o FILE` makes a running program
+     * write a dump, and `refscope diff OLD NEW` over two dumps taken before
+     * and after its cache grew names the cache's path first, with the bytes
+     * and objects it gained, and `refscope report FILE` reads a dump. */
+    start_target();
+    rs_py_run("cli = '" RS_BUILD_LIB "/../bin/refscope'\n"
+              "def run(*args):\n"
+              "    r = subprocess.run([cli] + list(args), capture_output=True, text=True, timeout=300, env=env)\n"
+              "    return r.returncode, r.stdout + r.stderr\n"
+              "old = os.path.join(tmp, 'old.rsd')\n"
+              "new = os.path.join(tmp, 'new.rsd')\n"
+              "status1, said1 = run('dump', str(target.pid), '-o', old)\n"
+              "open(grow_file, 'w').close()\n"
+              "grown = wait_for(lambda: os.path.exists(ready + '.grown'))\n"
+              "status2, said2 = run('dump', str(target.pid), '-o', new)\n");
+    ck_assert_msg(rs_py_long("status1") == 0, "refscope dump failed: %s", rs_py_str("said1"));
+    ck_assert_msg(rs_py_long("status2") == 0, "refscope dump failed: %s", rs_py_str("said2"));
+    ck_assert_int_eq(rs_py_long("grown"), 1);
+    ck_assert_int_eq(rs_py_long("len(refscope.load(old).instances('__main__.Entry'))"), 200);
+    ck_assert_int_eq(rs_py_long("len(refscope.load(new).instances('__main__.Entry'))"), 3200);
+    rs_py_run("status, text = run('diff', old, new)\n"
+              "lines = text.splitlines()\n"
+              "first = lines[lines.index('Growth by holder (retained size and objects gained, newer dump\\'s paths):') + 1]\n"
+              "status_j, text_j = run('diff', '--json', old, new)\n"
+              "holder = __import__('json').loads(text_j)['holders'][0]\n");
+    ck_assert_msg(rs_py_long("status") == 0, "refscope diff failed: %s", rs_py_str("text"));
+    ck_assert_str_eq(rs_py_str("first.split()[0]"), "sys.modules['__main__'].CACHE");
+    ck_assert_str_eq(rs_py_str("holder[0]"), "sys.modules['__main__'].CACHE");
+    /* 3000 entries of an Entry, its __dict__ or inline values, a key and a
+     * 2000-byte bytearray each: at least 3000 * 2000 bytes and 9000 objects. */
+    ck_assert_int_ge(rs_py_long("holder[1]"), 3000 * 2000);
+    ck_assert_int_ge(rs_py_long("holder[2]"), 9000);
+    ck_assert_str_eq(rs_py_str("any(l.split()[:2] == ['__main__.Entry', '+3.0K'] for l in lines)"),
+                     "True");
+    rs_py_run("status_r, report = run('report', new)\n");
+    ck_assert_msg(rs_py_long("status_r") == 0, "refscope report FILE failed: %s", rs_py_str("report"));
+    ck_assert_str_eq(rs_py_str("('PID %d' % target.pid) in report and \"sys.modules['__main__'].CACHE\" in report"),
+                     "True");
+    /* A file that is not a dump: a message, exit status 1. */
+    rs_py_run("status_bad, said_bad = run('report', ready)\n");
+    ck_assert_int_eq(rs_py_long("status_bad"), 1);
+    ck_assert_str_eq(rs_py_str("'not a usable refscope dump' in said_bad"), "True");
+    stop_target();
+}
+END_TEST
+
+Suite *suite_dump(void)
+{
+    Suite *s = suite_create("dump");
+    TCase *tc = tcase_create("dump");
+    tcase_set_timeout(tc, getenv("RS_VALGRIND") ? 1800 : 600);
+    tcase_add_test(tc, test_dump_differential);
+    tcase_add_test(tc, test_dump_header_and_objects);
+    tcase_add_test(tc, test_dump_allocation_tracebacks);
+    tcase_add_test(tc, test_dump_bad_files);
+    tcase_add_test(tc, test_dump_fuzzed_files);
+    tcase_add_test(tc, test_dump_no_reference_leaks);
+    tcase_add_test(tc, test_dump_signal_without_terminal);
+    tcase_add_test(tc, test_dump_command_and_diff);
+    suite_add_tcase(s, tc);
+    return s;
+}
