@@ -124,8 +124,8 @@ typedef struct rs_garbage_entry {
     uint32_t kind;          /* enum rs_garbage_kind; each object once, first kind that applies */
 } rs_garbage_entry;
 
-/* gc.garbage members, unreachable objects (cyclic garbage awaiting
- * collection) and finalizer objects in cycles, in that order of kinds and
+/* gc.garbage members, finalizer objects in live cycles, then unreachable
+ * objects (cyclic garbage awaiting collection), in that order of kinds and
  * node order within one.  rs_malloc'ed array; NULL with an exception set. */
 rs_garbage_entry *rs_garbage(rs_snapshot *s, size_t *count);
 

@@ -61,10 +61,15 @@ rs_garbage_entry *rs_garbage(rs_snapshot *s, size_t *count)
     size_t per_kind[RS_GARBAGE_KIND_COUNT + 1] = {0};
     for (size_t i = 0; i < n; i++)
         per_kind[kind_of(s, (rs_idx)i)]++;
+    /* What a program keeps first (gc.garbage, finalizers in live cycles),
+     * then what the next collection frees (the interpreter itself, enum or
+     * typing, often leaves some pending), so the leak is on the first page. */
+    static const uint32_t order[RS_GARBAGE_KIND_COUNT] = {RS_GARBAGE_GC_LIST, RS_GARBAGE_FINALIZER_CYCLE,
+                                                          RS_GARBAGE_UNREACHABLE_CYCLE, RS_GARBAGE_UNREACHABLE};
     size_t start[RS_GARBAGE_KIND_COUNT], total = 0;
-    for (uint32_t k = 0; k < RS_GARBAGE_KIND_COUNT; k++) {
-        start[k] = total;
-        total += per_kind[k];
+    for (uint32_t i = 0; i < RS_GARBAGE_KIND_COUNT; i++) {
+        start[order[i]] = total;
+        total += per_kind[order[i]];
     }
     rs_garbage_entry *out = rs_malloc((total ? total : 1) * sizeof *out);
     if (out == NULL) {
