@@ -400,10 +400,35 @@ static int run_pass(matcher *m)
     return 0;
 }
 
+/* The label of src's referent k, read straight from the dict's entry when
+ * src is a dict whose layout maps visit k to an entry (pyinternal) and
+ * that entry still holds target: a big dict's edge labelled in constant
+ * time instead of a scan up to the entry.  1 with a new str in *label;
+ * 0 when a pass is needed; -1 with MemoryError set. */
+static int dict_entry_label(rs_snapshot *s, rs_idx src, size_t k, PyObject *target, PyObject **label)
+{
+    if (rs_snapshot_node_type(s, src) != &PyDict_Type)
+        return 0;
+    PyObject *key, *visited;
+    int is_key;
+    if (!rs_py_dict_visit_at(rs_snapshot_object(s, src), k, &key, &visited, &is_key) || visited != target)
+        return 0;
+    label_items_scanned++;
+    Py_INCREF(key); /* a __repr__ may drop the dict's reference */
+    PyObject *r = rs_safe_repr(key, KEY_REPR_MAX);
+    Py_DECREF(key);
+    *label = r ? PyUnicode_FromFormat(is_key ? "<key %U>" : "[%U]", r) : NULL;
+    Py_XDECREF(r);
+    return *label != NULL ? 1 : -1;
+}
+
 /* Labels the (occurrence)-th edge from src to dst; k is its referent index. */
 static PyObject *label_edge(rs_snapshot *s, rs_idx src, rs_idx dst, Py_ssize_t occurrence, size_t k)
 {
     PyObject *label = NULL;
+    int direct = dict_entry_label(s, src, k, rs_snapshot_object(s, dst), &label);
+    if (direct != 0)
+        return label;
     matcher m = {.snap = s, .src = src, .target = rs_snapshot_object(s, dst), .skip = occurrence,
                  .labels = &label, .remaining = 1};
     if (run_pass(&m) < 0) {
@@ -482,6 +507,23 @@ static PyObject **referent_labels(rs_snapshot *s, rs_idx src, size_t *count)
     return labels;
 }
 
+/* Where dst sits in a holder's referents found by binary search, which is
+ * exact when they are in node order (a container filled in creation order
+ * mostly is) and the holder has one edge to dst; count when the search
+ * misses (then the caller scans). */
+static size_t sorted_position(const rs_idx *targets, size_t count, rs_idx dst)
+{
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (targets[mid] < dst)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < count && targets[lo] == dst ? lo : count;
+}
+
 /* Every referrer label of dst, in referrer order: one pass over each
  * distinct referrer (its edges to dst are adjacent in the list). */
 static PyObject **referrer_labels(rs_snapshot *s, rs_idx dst, size_t *count)
@@ -501,6 +543,8 @@ static PyObject **referrer_labels(rs_snapshot *s, rs_idx dst, size_t *count)
             group++;
         size_t fcount, o = 0;
         const rs_idx *out = rs_graph_referents(s->graph, src, &fcount);
+        if (group == 1 && (fallback[0] = sorted_position(out, fcount, dst)) < fcount)
+            o = 1;
         for (size_t k = 0; k < fcount && o < group; k++)
             if (out[k] == dst)
                 fallback[o++] = k;
@@ -509,6 +553,21 @@ static PyObject **referrer_labels(rs_snapshot *s, rs_idx dst, size_t *count)
             if (i >= o)
                 fallback[i] = fcount;
         }
+        /* A dict's edges come from their entries when its layout allows:
+         * no pass over the dict. */
+        size_t direct = 0;
+        int r = 1;
+        while (direct < o && direct < group &&
+               (r = dict_entry_label(s, src, fallback[direct], rs_snapshot_object(s, dst), &labels[j + direct])) == 1)
+            direct++;
+        if (r < 0)
+            goto error;
+        if (direct == group) {
+            j += group;
+            continue;
+        }
+        for (size_t i = 0; i < direct; i++)
+            Py_CLEAR(labels[j + i]);
         PyObject **part = label_edges(s, src, targets, fallback, group);
         if (part == NULL)
             goto error;
@@ -627,10 +686,14 @@ PyObject *rs_label_referrer(rs_snapshot *s, rs_idx dst, size_t j)
     /* The referent index of that edge, for the "<referent k>" fallback. */
     size_t fcount;
     const rs_idx *targets = rs_graph_referents(s->graph, src, &fcount);
-    size_t k = 0;
-    for (Py_ssize_t seen = -1; k < fcount; k++)
-        if (targets[k] == dst && ++seen == occurrence)
-            break;
+    bool single = (j == 0 || sources[j - 1] != src) && (j + 1 == count || sources[j + 1] != src);
+    size_t k = single ? sorted_position(targets, fcount, dst) : fcount;
+    if (k == fcount) {
+        k = 0;
+        for (Py_ssize_t seen = -1; k < fcount; k++)
+            if (targets[k] == dst && ++seen == occurrence)
+                break;
+    }
     return label_edge(s, src, dst, occurrence, k);
 }
 

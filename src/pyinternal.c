@@ -158,6 +158,32 @@ int rs_py_dict_visits_keys(PyObject *dict)
     return !DK_IS_UNICODE(((PyDictObject *)dict)->ma_keys);
 }
 
+int rs_py_dict_visit_at(PyObject *dict, size_t k, PyObject **key, PyObject **visited, int *is_key)
+{
+    PyDictObject *mp = (PyDictObject *)dict;
+    PyDictKeysObject *keys = mp->ma_keys;
+    /* A split table visits its values in key-index order, and a deleted
+     * entry is skipped by the traversal: neither maps k to an entry. */
+    if (mp->ma_values != NULL || keys->dk_nentries != mp->ma_used)
+        return 0;
+    if (DK_IS_UNICODE(keys)) {
+        if (k >= (size_t)keys->dk_nentries)
+            return 0;
+        PyDictUnicodeEntry *e = &DK_UNICODE_ENTRIES(keys)[k];
+        *key = e->me_key;
+        *visited = e->me_value;
+        *is_key = 0;
+    } else {
+        if (k / 2 >= (size_t)keys->dk_nentries)
+            return 0;
+        PyDictKeyEntry *e = &DK_ENTRIES(keys)[k / 2];
+        *key = e->me_key;
+        *is_key = (int)(k & 1);
+        *visited = *is_key ? e->me_key : e->me_value;
+    }
+    return *key != NULL && *visited != NULL;
+}
+
 /* --- frames: the fields that did not move between 3.11 and 3.13 ----------- */
 
 struct rs_iframe; /* really _PyInterpreterFrame */

@@ -153,4 +153,12 @@ int rs_py_uses_subtype_traverse(PyTypeObject *type);
 /* 1 when dict_traverse visits the dict's keys (keys not all str). */
 int rs_py_dict_visits_keys(PyObject *dict);
 
+/* What dict_traverse visits as the k-th referent of an exact dict, read
+ * straight from its entries: possible when the dict is a combined table
+ * without deleted entries (visit k is then entry k, or entry k/2's value
+ * and key when keys are visited).  Returns 1 and sets *key (the entry's
+ * key, borrowed) and *visited (the object visited: the value, or the key
+ * when *is_key); 0 when the position is not known without a scan. */
+int rs_py_dict_visit_at(PyObject *dict, size_t k, PyObject **key, PyObject **visited, int *is_key);
+
 #endif

@@ -39,7 +39,7 @@ static const struct {
     {"tuple: referents", "h = tuple(object() for i in range(n))", "s.referents(h)",
      "['[%d]' % i for i in reversed(range(n))]"},
     {"set: referents", "h = {object() for i in range(n)}", "s.referents(h)", "['<item>'] * n"},
-    {"one object held n times by a list: referrers", "x = object()\nh = [x] * n", "s.referrers(x)",
+    {"one object held n times by a list: referrers", "h = [object()] * n", "s.referrers(h[0])",
      "['[%d]' % i for i in range(n)]"},
     {"dict of int keys: referents", "h = {i + 10**6: object() for i in range(n)}", "s.referents(h)",
      "[l for i in range(n) for l in ('[%d]' % (i + 10**6), '<key %d>' % (i + 10**6))]"},
@@ -99,6 +99,54 @@ START_TEST(test_bounded_labels_edge_by_edge)
         rs_py_run("del hub, edges, from_hub, node\n");
     }
     ck_assert_msg(work[1] <= 10 * work[0], "label work %ld for 80k edges, %ld for 8k", work[1], work[0]);
+}
+END_TEST
+
+/* A value of a big dict asked for its referrers: the label of the dict's
+ * edge is read from the dict's entry when its layout allows (no pass over
+ * the dict), whatever order the values were created in; a dict with a
+ * deleted entry still gets the exact label from a pass.  Values are lists
+ * (gc-tracked, so node order is their creation order); the value asked
+ * about is held only by the dict and a one-item list. */
+static const struct {
+    const char *what;
+    const char *make; /* builds h, a dict of n entries */
+    const char *key;  /* the key of the value asked about */
+    int constant;     /* label work must not grow with the dict */
+} dict_entry_cases[] = {
+    {"str keys", "h = {'k%d' % i: [] for i in range(n)}", "'k%d' % (n - 7)", 1},
+    {"tuple keys (keys visited too)", "h = {(i,): [] for i in range(n)}", "(n - 7,)", 1},
+    {"values created in another order",
+     "vs = [[] for i in range(n)]\nh = {'k%d' % i: vs[(i * 7919) % n] for i in range(n)}\ndel vs", "'k%d' % (n - 7)",
+     1},
+    {"a deleted entry", "h = {'k%d' % i: [] for i in range(n)}\ndel h['k0']", "'k%d' % (n - 7)", 0},
+};
+
+START_TEST(test_bounded_dict_entry_label)
+{
+    /* Check whether a big dict's edge to one value gets its exact label with work that does not grow with the dict. */
+    import_bounded();
+    long work[2];
+    for (int big = 0; big < 2; big++) {
+        char code[1024];
+        snprintf(code, sizeof code,
+                 "n = %d\n%s\nkey = %s\nkeep = [h[key]]\ns = refscope.snapshot()\n"
+                 "w, edges = work('label_items', lambda: s.referrers(keep[0]))\n"
+                 "got = [l for o, l in edges if o is h]\n",
+                 big ? 80000 : 8000, dict_entry_cases[_i].make, dict_entry_cases[_i].key);
+        rs_py_run(code);
+        ck_assert_msg(rs_py_long("got == ['[%r]' % (key,)]") == 1, "%s: wrong label %s", dict_entry_cases[_i].what,
+                      rs_py_str("got"));
+        ck_assert_int_eq(rs_py_long("len(edges)"), 2);
+        work[big] = rs_py_long("w");
+        rs_py_run("s.close()\ndel h, keep, edges, got\n");
+    }
+    if (dict_entry_cases[_i].constant)
+        ck_assert_msg(work[1] == work[0], "%s: label work %ld for an 80k dict, %ld for 8k", dict_entry_cases[_i].what,
+                      work[1], work[0]);
+    else
+        ck_assert_msg(work[1] > 8 * work[0], "%s: label work %ld for an 80k dict, %ld for 8k: no pass?",
+                      dict_entry_cases[_i].what, work[1], work[0]);
 }
 END_TEST
 
@@ -278,6 +326,8 @@ Suite *suite_bounded(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_bounded_labels_linear, 0, (int)(sizeof holder_cases / sizeof holder_cases[0]));
     tcase_add_test(tc, test_bounded_labels_edge_by_edge);
+    tcase_add_loop_test(tc, test_bounded_dict_entry_label, 0,
+                        (int)(sizeof dict_entry_cases / sizeof dict_entry_cases[0]));
     tcase_add_test(tc, test_bounded_repr_equals_repr);
     tcase_add_loop_test(tc, test_bounded_repr_big, 0, (int)(sizeof big_cases / sizeof big_cases[0]));
     tcase_add_loop_test(tc, test_bounded_repr_guarded, 0, (int)(sizeof guarded_cases / sizeof guarded_cases[0]));
