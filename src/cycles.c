@@ -716,6 +716,50 @@ static bool big_source(rs_snapshot *s, rs_idx from)
     return refs > LABEL_SCAN_LIMIT;
 }
 
+static void swap_edges(rs_break_edge *a, rs_break_edge *b)
+{
+    rs_break_edge t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Offers e to the best `keep` edges so far, heap[0 .. *kept): a heap with
+ * the worst of them (by_rank) on top, so ranking a cycle of a million edges
+ * for its first few costs n log keep, not a sort of all n.  The edge that
+ * drops out (the old top, or e itself) has its label and suggestion
+ * released. */
+static void keep_ranked(rs_break_edge *heap, size_t keep, size_t *kept, rs_break_edge *e)
+{
+    if (*kept < keep) {
+        size_t i = (*kept)++;
+        heap[i] = *e;
+        while (i > 0 && by_rank(&heap[(i - 1) / 2], &heap[i]) < 0) {
+            swap_edges(&heap[(i - 1) / 2], &heap[i]);
+            i = (i - 1) / 2;
+        }
+        return;
+    }
+    if (by_rank(e, &heap[0]) > 0) {
+        Py_CLEAR(e->label);
+        Py_CLEAR(e->suggestion);
+        return;
+    }
+    Py_CLEAR(heap[0].label);
+    Py_CLEAR(heap[0].suggestion);
+    heap[0] = *e;
+    for (size_t i = 0;;) {
+        size_t worst = i, l = 2 * i + 1, r = l + 1;
+        if (l < keep && by_rank(&heap[l], &heap[worst]) > 0)
+            worst = l;
+        if (r < keep && by_rank(&heap[r], &heap[worst]) > 0)
+            worst = r;
+        if (worst == i)
+            break;
+        swap_edges(&heap[i], &heap[worst]);
+        i = worst;
+    }
+}
+
 rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t max, size_t *count)
 {
     size_t n = 0;
@@ -723,7 +767,9 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
     if (edges == NULL)
         return NULL;
     const rs_dom_order *order = c->garbage ? NULL : rs_analysis_dom_order(s);
-    rs_break_edge *out = rs_calloc(n ? n : 1, sizeof *out);
+    size_t keep = (max == 0 || max > n) ? n : max;
+    rs_break_edge *out = rs_calloc(keep ? keep : 1, sizeof *out);
+    size_t kept = 0;
     if ((!c->garbage && order == NULL) || out == NULL) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
@@ -733,25 +779,22 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
      * label and rank now, big containers' edges only if they are kept. */
     size_t labelled = 0;
     for (size_t i = 0; i < n; i++) {
-        rs_break_edge *e = &out[i];
-        e->edge = edges[i];
-        e->freed = c->garbage ? 0 : freed_by_removing(s, order, edges[i].from, edges[i].to);
-        if (labelled == LABEL_BUDGET || big_source(s, e->edge.from)) {
-            e->kind = e->freed > 0 ? RS_BREAK_FREES : RS_BREAK_PLAIN;
-            continue;
+        rs_break_edge e = {.edge = edges[i]};
+        e.freed = c->garbage ? 0 : freed_by_removing(s, order, edges[i].from, edges[i].to);
+        if (labelled == LABEL_BUDGET || big_source(s, e.edge.from)) {
+            e.kind = e.freed > 0 ? RS_BREAK_FREES : RS_BREAK_PLAIN;
+        } else {
+            labelled++;
+            e.label = rs_label_referent(s, e.edge.from, e.edge.referent);
+            if (e.label == NULL || classify(s, order, &e, c->garbage) < 0) {
+                Py_XDECREF(e.label);
+                goto error;
+            }
         }
-        labelled++;
-        e->label = rs_label_referent(s, e->edge.from, e->edge.referent);
-        if (e->label == NULL || classify(s, order, e, c->garbage) < 0)
-            goto error;
+        keep_ranked(out, keep, &kept, &e);
     }
-    qsort(out, n, sizeof *out, by_rank);
-    size_t keep = (max == 0 || max > n) ? n : max;
-    for (size_t i = keep; i < n; i++) {
-        Py_CLEAR(out[i].label);
-        Py_CLEAR(out[i].suggestion);
-    }
-    for (size_t i = 0; i < keep; i++) {
+    qsort(out, kept, sizeof *out, by_rank);
+    for (size_t i = 0; i < kept; i++) {
         rs_break_edge *e = &out[i];
         if (e->label != NULL)
             continue;
@@ -760,10 +803,10 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
             goto error;
     }
     rs_free(edges);
-    *count = keep;
+    *count = kept;
     return out;
 error:
-    rs_break_edges_free(out, n);
+    rs_break_edges_free(out, kept);
     rs_free(edges);
     return NULL;
 }
