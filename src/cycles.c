@@ -544,17 +544,48 @@ static PyObject *weak_holder_advice(rs_snapshot *s, const rs_break_edge *e, cons
     return NULL;
 }
 
+/* Steps up a dominator chain before "does b dominate c" asks the
+ * entry/exit order of the whole tree instead. */
+#define CHAIN_STEPS 64
+
+/* Answers "does b dominate c" for one ranking: from the dominator chain
+ * above c when it is short (an object a cycle member owns is mostly a few
+ * steps below it), else from the entry/exit order of the whole tree, which
+ * takes a walk of every node and is computed once, only when needed. */
+typedef struct dominance {
+    rs_snapshot *snap;
+    const rs_dom_order *order;
+} dominance;
+
+/* 1 when b dominates c, 0 when not, -1 with MemoryError set. */
+static int dominates(dominance *d, rs_idx b, rs_idx c)
+{
+    const rs_dom *dom = d->snap->dom;
+    rs_idx stop = rs_dom_idom(dom, b); /* c under b meets b before b's parent */
+    rs_idx x = c;
+    for (int k = 0; k < CHAIN_STEPS; k++) {
+        if (x == b)
+            return 1;
+        if (x == stop || x == RS_NONE || x == RS_DOM_SUPER_ROOT)
+            return 0;
+        x = rs_dom_idom(dom, x);
+    }
+    if (d->order == NULL && (d->order = rs_analysis_dom_order(d->snap)) == NULL)
+        return -1;
+    return rs_dom_order_dominates(d->order, b, c);
+}
+
 /* true when removing e is what a Python programmer would change: its
  * target dominates its holder, so the edge runs from an object the target
  * owns (a child, a state object, an observer) back to that owner. */
-static bool points_to_owner(const rs_dom_order *order, const rs_break_edge *e)
+static int points_to_owner(dominance *d, const rs_break_edge *e)
 {
-    return order != NULL && e->edge.to != e->edge.from && rs_dom_order_dominates(order, e->edge.to, e->edge.from);
+    return d != NULL && e->edge.to != e->edge.from ? dominates(d, e->edge.to, e->edge.from) : 0;
 }
 
 /* The back-reference suggestion for e, or NULL (no error) when the edge is
  * not a back-reference. */
-static PyObject *back_reference(rs_snapshot *s, const rs_dom_order *order, const rs_break_edge *e, const char *frees)
+static PyObject *back_reference(rs_snapshot *s, dominance *dom, const rs_break_edge *e, const char *frees)
 {
     PyObject *from = rs_snapshot_object(s, e->edge.from);
     PyObject *label = e->label;
@@ -587,7 +618,10 @@ static PyObject *back_reference(rs_snapshot *s, const rs_dom_order *order, const
     PyObject *name = label_name(label);
     bool owner_named = name != NULL && names_owner(name);
     Py_XDECREF(name);
-    if (owner_named || points_to_owner(order, e)) {
+    int owner_dominates = owner_named ? 0 : points_to_owner(dom, e);
+    if (owner_dominates < 0)
+        return NULL;
+    if (owner_named || owner_dominates) {
         char why[200];
         const char *type = rs_snapshot_type_name(s, e->edge.to);
         const char *dot = strrchr(type, '.');
@@ -636,11 +670,11 @@ static bool is_structural(PyObject *label)
 }
 
 /* Sets e->kind and e->suggestion from e->label and e->freed.  0 or -1. */
-static int classify(rs_snapshot *s, const rs_dom_order *order, rs_break_edge *e, bool garbage)
+static int classify(rs_snapshot *s, dominance *dom, rs_break_edge *e, bool garbage)
 {
     char frees[64];
     freed_text(e->freed, frees, sizeof frees);
-    PyObject *suggestion = back_reference(s, order, e, frees);
+    PyObject *suggestion = back_reference(s, dom, e, frees);
     if (suggestion != NULL) {
         e->kind = RS_BREAK_BACK_REFERENCE;
     } else if (PyErr_Occurred()) {
@@ -666,10 +700,13 @@ static int classify(rs_snapshot *s, const rs_dom_order *order, rs_break_edge *e,
     return 0;
 }
 
-/* Bytes freed by removing just the edge a -> b (see the file comment). */
-static uint64_t freed_by_removing(rs_snapshot *s, const rs_dom_order *order, rs_idx a, rs_idx b)
+/* Bytes freed by removing just the edge a -> b (see the file comment);
+ * -1 with MemoryError set.  When it frees anything, a is b's immediate
+ * dominator (every way into b from outside b's subtree is that one edge),
+ * so every other edge is ruled out at once. */
+static int64_t freed_by_removing(rs_snapshot *s, dominance *dom, rs_idx a, rs_idx b)
 {
-    if (!rs_dom_reachable(s->dom, b) || (rs_graph_flags(s->graph, b) & RS_NODE_ROOT))
+    if (!rs_dom_reachable(s->dom, b) || (rs_graph_flags(s->graph, b) & RS_NODE_ROOT) || rs_dom_idom(s->dom, b) != a)
         return 0;
     size_t count;
     const rs_idx *holders = rs_graph_referrers(s->graph, b, &count);
@@ -679,11 +716,13 @@ static uint64_t freed_by_removing(rs_snapshot *s, const rs_dom_order *order, rs_
         if (c == a) {
             if (++from_a > 1)
                 return 0;
-        } else if (rs_dom_reachable(s->dom, c) && !rs_dom_order_dominates(order, b, c)) {
-            return 0;
+        } else if (rs_dom_reachable(s->dom, c)) {
+            int r = dominates(dom, b, c);
+            if (r <= 0)
+                return r;
         }
     }
-    return rs_dom_retained(s->dom, b);
+    return (int64_t)rs_dom_retained(s->dom, b);
 }
 
 static int by_rank(const void *x, const void *y)
@@ -766,13 +805,12 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
     rs_edge_ref *edges = rs_cycle_edges(s, c, &n);
     if (edges == NULL)
         return NULL;
-    const rs_dom_order *order = c->garbage ? NULL : rs_analysis_dom_order(s);
+    dominance reachable = {.snap = s}, *dom = c->garbage ? NULL : &reachable;
     size_t keep = (max == 0 || max > n) ? n : max;
     rs_break_edge *out = rs_calloc(keep ? keep : 1, sizeof *out);
     size_t kept = 0;
-    if ((!c->garbage && order == NULL) || out == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
+    if (out == NULL) {
+        PyErr_NoMemory();
         goto error;
     }
     /* Every edge gets its freed bytes; edges from small sources also their
@@ -780,13 +818,16 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
     size_t labelled = 0;
     for (size_t i = 0; i < n; i++) {
         rs_break_edge e = {.edge = edges[i]};
-        e.freed = c->garbage ? 0 : freed_by_removing(s, order, edges[i].from, edges[i].to);
+        int64_t freed = dom == NULL ? 0 : freed_by_removing(s, dom, edges[i].from, edges[i].to);
+        if (freed < 0)
+            goto error;
+        e.freed = (uint64_t)freed;
         if (labelled == LABEL_BUDGET || big_source(s, e.edge.from)) {
             e.kind = e.freed > 0 ? RS_BREAK_FREES : RS_BREAK_PLAIN;
         } else {
             labelled++;
             e.label = rs_label_referent(s, e.edge.from, e.edge.referent);
-            if (e.label == NULL || classify(s, order, &e, c->garbage) < 0) {
+            if (e.label == NULL || classify(s, dom, &e, c->garbage) < 0) {
                 Py_XDECREF(e.label);
                 goto error;
             }
@@ -799,7 +840,7 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
         if (e->label != NULL)
             continue;
         e->label = rs_label_referent(s, e->edge.from, e->edge.referent);
-        if (e->label == NULL || classify(s, order, e, c->garbage) < 0)
+        if (e->label == NULL || classify(s, dom, e, c->garbage) < 0)
             goto error;
     }
     rs_free(edges);
