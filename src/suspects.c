@@ -489,20 +489,43 @@ static int by_type_id(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+static int by_member_count(const void *x, const void *y, void *arg)
+{
+    const rs_cycle *cycles = arg;
+    size_t a = cycles[*(const size_t *)x].member_count, b = cycles[*(const size_t *)y].member_count;
+    return (a > b) - (a < b);
+}
+
 int rs_cycle_shapes_init(rs_cycle_shapes *sh, rs_snapshot *s, const rs_cycle *cycles, size_t n)
 {
-    size_t members = 0;
-    for (size_t i = 0; i < n; i++)
-        members += cycles[i].member_count;
+    /* Shapes compare member counts first: only cycles whose count another
+     * cycle shares need their member types (a tree of a million nodes is
+     * one cycle of its own size, sorted for nothing otherwise). */
+    size_t *by_count = rs_malloc((n ? n : 1) * sizeof *by_count);
     sh->cycles = cycles;
-    sh->types = rs_malloc((members ? members : 1) * sizeof *sh->types);
+    sh->types = NULL;
     sh->at = rs_malloc((n ? n : 1) * sizeof *sh->at);
-    if (sh->types == NULL || sh->at == NULL) {
-        rs_cycle_shapes_free(sh);
-        PyErr_NoMemory();
-        return -1;
+    if (by_count == NULL || sh->at == NULL)
+        goto nomem;
+    for (size_t i = 0; i < n; i++)
+        by_count[i] = i;
+    qsort_r(by_count, n, sizeof *by_count, by_member_count, (void *)cycles);
+    size_t members = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t count = cycles[by_count[i]].member_count;
+        bool shared = (i > 0 && cycles[by_count[i - 1]].member_count == count) ||
+                      (i + 1 < n && cycles[by_count[i + 1]].member_count == count);
+        sh->at[by_count[i]] = shared ? 0 : SIZE_MAX;
+        members += shared ? count : 0;
     }
+    rs_free(by_count);
+    by_count = NULL;
+    sh->types = rs_malloc((members ? members : 1) * sizeof *sh->types);
+    if (sh->types == NULL)
+        goto nomem;
     for (size_t i = 0, at = 0; i < n; i++) {
+        if (sh->at[i] == SIZE_MAX)
+            continue;
         sh->at[i] = at;
         for (size_t k = 0; k < cycles[i].member_count; k++)
             sh->types[at + k] = rs_graph_type_id(s->graph, cycles[i].members[k]);
@@ -510,6 +533,11 @@ int rs_cycle_shapes_init(rs_cycle_shapes *sh, rs_snapshot *s, const rs_cycle *cy
         at += cycles[i].member_count;
     }
     return 0;
+nomem:
+    rs_free(by_count);
+    rs_cycle_shapes_free(sh);
+    PyErr_NoMemory();
+    return -1;
 }
 
 int rs_cycle_shape_compare(const rs_cycle_shapes *sh, size_t a, size_t b)

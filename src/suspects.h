@@ -120,11 +120,14 @@ rs_cycle *rs_suspect_cycles(rs_snapshot *s, size_t k, size_t *count, size_t *tot
  * each in a cycle with its state). */
 typedef struct rs_cycle_shapes {
     const rs_cycle *cycles; /* borrowed */
-    uint32_t *types;        /* every cycle's sorted type ids, one after the other */
-    size_t *at;             /* where cycle i's start in types */
+    uint32_t *types;        /* sorted type ids of every cycle whose member
+                               count another cycle shares, one after the other */
+    size_t *at;             /* where cycle i's start in types (SIZE_MAX: its
+                               count is its own, so are its types) */
 } rs_cycle_shapes;
 
-/* Computes the shapes of cycles[0..n), in time linear in their members.
+/* Computes the shapes of cycles[0..n), in time linear in the members of
+ * cycles that share their member count (plus a sort of the counts).
  * 0, or -1 with MemoryError. */
 int rs_cycle_shapes_init(rs_cycle_shapes *sh, rs_snapshot *s, const rs_cycle *cycles, size_t n);
 
