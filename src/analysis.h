@@ -144,6 +144,10 @@ typedef struct rs_garbage_totals {
 /* Counts rs_garbage()'s entries by kind.  0, or -1 with an exception set. */
 int rs_garbage_count(rs_snapshot *s, rs_garbage_totals *out);
 
+/* The same totals from entries rs_garbage() returned, without another
+ * pass over the snapshot. */
+void rs_garbage_totals_of(rs_snapshot *s, const rs_garbage_entry *entries, size_t count, rs_garbage_totals *out);
+
 /* --- closures and frames (closures.c, frames.c) -------------------------- */
 
 typedef struct rs_closure_var {

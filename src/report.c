@@ -388,7 +388,8 @@ static PyObject *garbage_section(rs_snapshot *s, size_t top)
     PyObject *index = PyDict_New(); /* (kind, type) -> group dict */
     rs_garbage_totals totals;
     PyObject *by_kind = PyDict_New();
-    if (d == NULL || groups == NULL || index == NULL || by_kind == NULL || rs_garbage_count(s, &totals) < 0 ||
+    rs_garbage_totals_of(s, entries, count, &totals);
+    if (d == NULL || groups == NULL || index == NULL || by_kind == NULL ||
         put(d, "count", ull(count)) < 0 || put(d, "stuck_bytes", ull(totals.stuck)) < 0 ||
         put(d, "by_kind", Py_NewRef(by_kind)) < 0) {
         Py_XDECREF(by_kind);
