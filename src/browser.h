@@ -30,7 +30,10 @@ int rs_browser_run(const rs_browser_options *options);
 /* Benchmark: runs the browser on an off-screen 100x30 pty, on the
  * instances of type `target` (a str) or the object screen of `target`, and
  * times `keys` cursor keys, each one handled and drawn.  Returns a new list
- * of seconds per key, or NULL with an exception set. */
+ * of seconds per key, or NULL with an exception set.  With target None it
+ * opens the summary, as the browser's first screen, and returns a tuple
+ * (CPU seconds from the start to the first screen drawn, progress screens
+ * drawn on the way, the list of seconds per key). */
 PyObject *rs_browser_bench(PyObject *target, int keys);
 
 /* The key table as a new list of (key, help) tuples, for tests and docs;
@@ -58,7 +61,8 @@ PyObject *rs_module_screen_rows(PyObject *module, PyObject *args, PyObject *kwar
      "tty: a terminal fd, file or path, default /dev/tty).  refscope.Error when there is no terminal."},     \
     {"_bench_keypress", (PyCFunction)(void (*)(void))rs_module_bench_keypress, METH_VARARGS | METH_KEYWORDS, \
      "_bench_keypress(target, n_keys=1000) -> [seconds per key]: keypress-to-redraw on an off-screen pty, " \
-     "on the instances of type name `target` or the object screen of object `target`."},                  \
+     "on the instances of type name `target` or the object screen of object `target`; target None: the "  \
+     "summary, returning (seconds to the first screen, progress screens drawn, [seconds per key])."},      \
     {"_key_table", rs_module_key_table, METH_NOARGS, "_key_table() -> [(key, help)]: the browser's keys."},   \
     {"_screen_rows", (PyCFunction)(void (*)(void))rs_module_screen_rows, METH_VARARGS | METH_KEYWORDS,      \
      "_screen_rows(snapshot, screen, arg=0) -> [str]: the rows a screen shows for snapshot, for tests."},

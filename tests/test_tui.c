@@ -710,8 +710,9 @@ START_TEST(test_tui_monochrome_ascii_flags)
 END_TEST
 
 /* Check whether the benchmark hook times one entry per key through the
- * real drawing path, on an instances screen and an object screen, and
- * leaves every reference count as it was. */
+ * real drawing path, on an instances screen, an object screen and the
+ * summary (with the time to that first screen and its progress screens),
+ * and leaves every reference count as it was. */
 START_TEST(test_tui_bench_hook_times_keys)
 {
     rs_py_run("import sys, refscope\n"
@@ -721,9 +722,14 @@ START_TEST(test_tui_bench_hook_times_keys)
               "before = (sys.getrefcount(bench_items[10]), sys.getrefcount(bench_dict))\n"
               "times_instances = refscope._bench_keypress('BenchItem', 300)\n"
               "times_object = refscope._bench_keypress(bench_dict, 300)\n"
+              "first_screen, progress_screens, times_summary = refscope._bench_keypress(None, 30)\n"
               "after = (sys.getrefcount(bench_items[10]), sys.getrefcount(bench_dict))\n");
     ck_assert_int_eq(rs_py_long("len(times_instances)"), 300);
     ck_assert_int_eq(rs_py_long("len(times_object)"), 300);
+    ck_assert_int_eq(rs_py_long("len(times_summary)"), 30);
+    ck_assert_int_eq(rs_py_long("0 < first_screen < 600"), 1);
+    /* At least "finding cycles and dominators" is drawn before the summary. */
+    ck_assert_int_ge(rs_py_long("progress_screens"), 1);
     ck_assert_int_eq(rs_py_long("all(0 < t < 1 for t in times_instances + times_object)"), 1);
     ck_assert_str_eq(rs_py_str("before == after"), "True");
     /* Bad targets are refscope.Error, not a crash. */
