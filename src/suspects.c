@@ -79,6 +79,14 @@ void rs_top_k_add(rs_top_k *t, uint64_t value, rs_idx node)
     t->node[i] = node;
 }
 
+bool rs_top_k_could_take(const rs_top_k *t, uint64_t value)
+{
+    /* Only the short sorted array knows its smallest entry. */
+    if (t->capacity != 0 && t->k > TOP_K_INSERTION_MAX)
+        return true;
+    return t->k > 0 && (t->count < t->k || value > t->value[t->count - 1]);
+}
+
 typedef struct top_k_pair {
     uint64_t value;
     rs_idx node;
@@ -275,8 +283,10 @@ rs_suspect *rs_suspects(rs_snapshot *s, size_t k, size_t *count)
         return NULL;
     size_t n = rs_graph_node_count(s->graph);
     for (rs_idx i = 0; i < n; i++) {
+        /* The size first: whether a node is a candidate takes reads of its
+         * dominators, at random places of a big heap. */
         uint64_t retained = rs_dom_retained(s->dom, i);
-        if (retained > 0 && rs_suspect_candidate(s, i))
+        if (retained > 0 && rs_top_k_could_take(&top, retained) && rs_suspect_candidate(s, i))
             rs_top_k_add(&top, retained, i);
     }
     if (rs_top_k_finish(&top) < 0) {

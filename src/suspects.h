@@ -39,6 +39,10 @@ int rs_top_k_init(rs_top_k *t, size_t k);
 /* Offers (value, node): kept when it is among the k biggest so far. */
 void rs_top_k_add(rs_top_k *t, uint64_t value, rs_idx node);
 
+/* false when an offer of value now would surely be turned down, so a
+ * caller can skip working out whether a node qualifies at all. */
+bool rs_top_k_could_take(const rs_top_k *t, uint64_t value);
+
 /* Leaves the k biggest in value/node, biggest first, count of them in
  * count; call after the last rs_top_k_add before reading the arrays.  0,
  * or -1 with MemoryError set. */
