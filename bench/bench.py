@@ -226,7 +226,7 @@ def main():
     # would time the cache): the median.
     records = list(app.cache.values())
     firsts = sorted(seconds(lambda: s.referrers(r), repeat=1)[0]
-                    for r in records[len(records) // 18::len(records) // 9][:9])
+                    for r in records[len(records) // 18::max(1, len(records) // 9)][:9])
     t_ref = firsts[len(firsts) // 2]
     t_gc_ref, _ = seconds(lambda: gc.get_referrers(victim), repeat=1)
     row("referrers(obj), first call", t_ref, t_gc_ref, "gc.get_referrers", "<= 50us")
