@@ -19,9 +19,13 @@ typedef struct rs_browser_options {
     PyObject *own_call;     /* refscope's own argument tuple that holds the
                                caller's objects (the hotkey's), hidden from
                                the snapshot, or NULL */
+    struct rs_snapshot *stored; /* browse this snapshot read back from a heap
+                                   dump (borrowed) instead of taking one;
+                                   what needs live objects is refused */
 } rs_browser_options;
 
-/* Takes a snapshot and runs the browser until the user quits.  Needs the
+/* Takes a snapshot (or shows options->stored) and runs the browser until
+ * the user quits.  Needs the
  * GIL (released while waiting for keys).  Returns 0, or -1 with a Python
  * exception set (refscope.Error when there is no usable terminal).  The
  * terminal is restored on every path. */
@@ -51,6 +55,7 @@ PyObject *rs_module_browse(PyObject *module, PyObject *const *args, Py_ssize_t n
 PyObject *rs_module_bench_keypress(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *rs_module_key_table(PyObject *module, PyObject *unused);
 PyObject *rs_module_screen_rows(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *rs_module_open_dump(PyObject *module, PyObject *args, PyObject *kwargs);
 
 #define RS_BROWSER_METHODS                                                                                  \
     {"browse", (PyCFunction)(void (*)(void))rs_module_browse, METH_FASTCALL | METH_KEYWORDS,                \
@@ -61,6 +66,8 @@ PyObject *rs_module_screen_rows(PyObject *module, PyObject *args, PyObject *kwar
      "on the instances of type name `target` or the object screen of object `target`."},                  \
     {"_key_table", rs_module_key_table, METH_NOARGS, "_key_table() -> [(key, help)]: the browser's keys."},   \
     {"_screen_rows", (PyCFunction)(void (*)(void))rs_module_screen_rows, METH_VARARGS | METH_KEYWORDS,      \
-     "_screen_rows(snapshot, screen, arg=0) -> [str]: the rows a screen shows for snapshot, for tests."},
+     "_screen_rows(snapshot, screen, arg=0) -> [str]: the rows a screen shows for snapshot, for tests."},  \
+    {"_open_dump", (PyCFunction)(void (*)(void))rs_module_open_dump, METH_VARARGS | METH_KEYWORDS,          \
+     "_open_dump(path, tty=None): the browser on a heap dump (`refscope open FILE`)."},
 
 #endif

@@ -1136,6 +1136,29 @@ static int cmd_diff(int argc, char **argv)
     return exec_dump_tool(argc, argv);
 }
 
+static int open_usage(void);
+
+/* refscope open FILE: the browser on a dump, in the Python refscope was
+ * built for (the reader lives in the module); this terminal is its own. */
+static int cmd_open(int argc, char **argv)
+{
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return open_usage();
+        if (argv[i][0] == '-' || file != NULL)
+            return fail(EXIT_USAGE, "open: unexpected '%s'; see refscope open --help", argv[i]);
+        file = argv[i];
+    }
+    if (file == NULL)
+        return fail(EXIT_USAGE, "open: give the dump file (refscope open FILE)");
+    if (!is_file(file))
+        return fail(EXIT_FAILED, "open: no dump file '%s'", file);
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+        return fail(EXIT_FAILED, "open: the browser needs a terminal; refscope report %s prints the report", file);
+    return exec_dump_tool(argc, argv);
+}
+
 static int dump_usage(void);
 
 static int cmd_dump(int argc, char **argv)
@@ -1212,11 +1235,16 @@ static const command commands[] = {
     {"report", cmd_report, "report [--json] [--top N] (PID | FILE)",
      "Print the leak-suspects report of process PID (text, or JSON with --json;\n"
      "--top N rows per section, default 10).  Needs no terminal.  Given a dump FILE, the\n"
-     "report a dump can answer: largest holders, types, cycles, garbage, closures."},
+     "same report computed from the dump (growth, which needs a mark, left out)."},
     {"dump", cmd_dump, "dump PID -o FILE",
      "Make process PID write a heap dump to FILE (through its listener, started by the\n"
      "injector as for attach when it has none).  refscope.load(FILE), refscope report FILE and refscope diff\n"
      "read it on any machine, without the process."},
+    {"open", cmd_open, "open FILE",
+     "Browse a heap dump in the terminal without the process: every screen that needs no\n"
+     "live object (summary, types, objects with labelled referrers, why-alive paths,\n"
+     "cycles, garbage, closures, threads, retained sets, values, allocation sites).\n"
+     ":eval, :refresh, :mark, growth and the other live commands say why they are off."},
     {"diff", cmd_diff, "diff [--json] [--top N] OLD NEW",
      "Compare two dumps of one process: growth by holder (the containers whose retained\n"
      "size grew the most, by path) and by type (objects matched by address and type)."},
@@ -1255,6 +1283,11 @@ static int report_usage(void)
 static int dump_usage(void)
 {
     return command_usage("dump");
+}
+
+static int open_usage(void)
+{
+    return command_usage("open");
 }
 
 static int diff_usage(void)

@@ -1,6 +1,7 @@
 /*
- * The Python face of the browser: refscope.browse() and the benchmark and
- * test hooks, thin wrappers that turn arguments into rs_browser_options.
+ * The Python face of the browser: refscope.browse(), the browser on a heap
+ * dump (`refscope open FILE`) and the benchmark and test hooks: thin
+ * wrappers that turn arguments into rs_browser_options.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "browser.h"
+#include "dump.h"
 #include "module.h"
 
 /* The terminal fd for tty (None, an fd, a file with fileno(), a path);
@@ -146,4 +148,31 @@ PyObject *rs_module_screen_rows(PyObject *Py_UNUSED(module), PyObject *args, PyO
     if (rs_analysis_ensure_dominators(s) < 0)
         return NULL;
     return rs_view_rows(s, screen, value);
+}
+
+PyObject *rs_module_open_dump(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"path", "tty", NULL};
+    PyObject *path_obj, *tty = Py_None, *path = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:_open_dump", keywords, &path_obj, &tty) ||
+        !PyUnicode_FSConverter(path_obj, &path))
+        return NULL;
+    rs_dump *d = rs_dump_open(PyBytes_AS_STRING(path));
+    Py_DECREF(path);
+    if (d == NULL)
+        return NULL;
+    int opened;
+    int fd = tty_fd_of(tty, &opened);
+    if (fd == -2) {
+        rs_dump_close(d);
+        return NULL;
+    }
+    rs_browser_options options = {.tty_fd = fd, .stored = d->snap};
+    int r = rs_browser_run(&options);
+    if (opened)
+        close(fd);
+    rs_dump_close(d);
+    if (r < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }

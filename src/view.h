@@ -13,6 +13,7 @@
 
 #include "analysis.h"
 #include "browser.h"
+#include "node.h"
 #include "snapshot.h"
 #include "ui.h"
 #include "viewmodel.h"
@@ -301,6 +302,9 @@ const char *rs_fmt_flags(rs_browser *b, rs_idx n, char *buf);
  * MemoryError gives "<no memory>" and is cleared. */
 const char *rs_fmt_repr(PyObject *obj, char *buf, size_t len);
 
+/* rs_fmt_repr() of node n, live or stored (node.h). */
+const char *rs_fmt_node_repr(rs_snapshot *s, rs_idx n, char *buf, size_t len);
+
 /* A Python str as UTF-8 into buf, control characters escaped; a NULL str
  * (an error) gives "?" and clears the error. */
 const char *rs_fmt_str(PyObject *str, char *buf, size_t len);
@@ -315,7 +319,7 @@ void rs_fmt_object_row(rs_browser *b, rs_idx n, const char *label, int label_wid
 
 /* 1 when code (a code object) comes from the standard library (a file
  * under sysconfig's stdlib, not site-packages, or a frozen module), 0
- * when not or not a code object, -1 with an exception set. */
+ * when not, not a code object or NULL (a dump's), -1 with an exception. */
 int rs_code_in_stdlib(PyObject *code);
 
 /* true when n is a cell or held by one (captured by a closure). */
