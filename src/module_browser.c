@@ -12,6 +12,7 @@
 #include "browser.h"
 #include "dump.h"
 #include "module.h"
+#include "module_dump.h"
 
 /* The terminal fd for tty (None, an fd, a file with fileno(), a path);
  * *opened is set when the fd was opened here and must be closed.  -1 for
@@ -131,12 +132,18 @@ PyObject *rs_module_screen_rows(PyObject *Py_UNUSED(module), PyObject *args, PyO
     PyObject *snapshot;
     const char *screen;
     PyObject *arg = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!s|O:_screen_rows", keywords, &rs_snapshot_type, &snapshot,
-                                     &screen, &arg))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|O:_screen_rows", keywords, &snapshot, &screen, &arg))
         return NULL;
-    rs_snapshot *s = rs_snapshot_of(snapshot);
-    if (s == NULL)
+    /* A DumpFile gives its stored snapshot: the screens as `refscope open` shows them. */
+    rs_snapshot *s = PyObject_TypeCheck(snapshot, &rs_dumpfile_type) ? rs_dumpfile_snapshot(snapshot)
+                     : PyObject_TypeCheck(snapshot, &rs_snapshot_type) ? rs_snapshot_of(snapshot)
+                                                                        : NULL;
+    if (s == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "_screen_rows() takes a Snapshot or a DumpFile, not %s",
+                         Py_TYPE(snapshot)->tp_name);
         return NULL;
+    }
     /* An object argument names its node (object, retained screens). */
     uint64_t value = 0;
     if (arg != NULL && PyLong_Check(arg))

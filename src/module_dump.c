@@ -68,6 +68,12 @@ static rs_dump *dump_of(PyObject *self)
     return d;
 }
 
+rs_snapshot *rs_dumpfile_snapshot(PyObject *self)
+{
+    rs_dump *d = dump_of(self);
+    return d ? d->snap : NULL;
+}
+
 /* The node argument (an index), checked; RS_NONE with an error set. */
 static rs_idx node_arg(rs_dump *d, PyObject *arg)
 {

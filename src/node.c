@@ -311,12 +311,21 @@ PyObject *rs_node_allocation_site(rs_snapshot *s, rs_idx n)
  * "'ab\\ncd'" is 5; a repr the writer cut ends "... (N characters)". */
 static Py_ssize_t literal_length(const char *text, size_t len)
 {
-    const char *cut = len > 2 && text[len - 1] == ')' ? memchr(text, '(', len) : NULL;
-    for (const char *p = cut; p != NULL; p = memchr(p + 1, '(', len - (size_t)(p + 1 - text))) {
-        long long count;
-        char unit[16];
-        if (sscanf(p, "(%lld %15[a-z])", &count, unit) == 2 && p > text + 3 && memcmp(p - 4, "... ", 4) == 0)
-            return (Py_ssize_t)count;
+    /* "... (1234 characters)" or "... (1234 bytes)" at the end: the length. */
+    static const char *const units[] = {" characters)", " bytes)"};
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        size_t unit = strlen(units[u]);
+        if (len <= unit || memcmp(text + len - unit, units[u], unit) != 0)
+            continue;
+        size_t end = len - unit, start = end;
+        while (start > 0 && text[start - 1] >= '0' && text[start - 1] <= '9' && end - start < 18)
+            start--;
+        if (start < end && start >= 5 && memcmp(text + start - 5, "... (", 5) == 0) {
+            Py_ssize_t count = 0;
+            for (size_t k = start; k < end; k++)
+                count = count * 10 + (text[k] - '0');
+            return count;
+        }
     }
     size_t i = 0;
     if (i < len && text[i] == 'b')
@@ -359,14 +368,14 @@ Py_ssize_t rs_node_text_length(rs_snapshot *s, rs_idx n)
     const char *text = d->string_bytes + d->string_index[id];
     size_t len = (size_t)(d->string_index[id + 1] - d->string_index[id]);
     if (kind == RS_KIND_BYTEARRAY) { /* stored as "<bytearray of N items>" */
-        long long items;
-        char tail[8];
-        char buf[64];
-        if (len >= sizeof buf)
+        static const char head[] = "<bytearray of ";
+        size_t k = sizeof head - 1;
+        if (len <= k || memcmp(text, head, k) != 0)
             return -1;
-        memcpy(buf, text, len);
-        buf[len] = '\0';
-        return sscanf(buf, "<bytearray of %lld item%7s", &items, tail) == 2 ? (Py_ssize_t)items : -1;
+        Py_ssize_t items = 0;
+        for (; k < len && k < sizeof head + 18 && text[k] >= '0' && text[k] <= '9'; k++)
+            items = items * 10 + (text[k] - '0');
+        return k < len && text[k] == ' ' ? items : -1;
     }
     return literal_length(text, len);
 }

@@ -134,10 +134,8 @@ static const char *sanitizer_env(void)
     return env;
 }
 
-/* Starts a shell in a cols x rows pane, runs the leaky program in it
- * (with redirect appended to its command line) and waits for the
- * browser's summary screen. */
-static void tui_start_script(tui *t, int cols, int rows, const char *env, const char *script, const char *redirect)
+/* Starts a shell in a cols x rows pane and waits for its prompt. */
+static void tui_start_shell(tui *t, int cols, int rows, const char *env)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->socket, sizeof t->socket, "refscope-test-%ld", (long)getpid());
@@ -159,6 +157,14 @@ static void tui_start_script(tui *t, int cols, int rows, const char *env, const 
                         t->socket, (long)getpid(), t->home, t->socket),
                      0);
     ck_assert_screen(t, "rs$");
+}
+
+/* Starts a shell in a cols x rows pane, runs the leaky program in it
+ * (with redirect appended to its command line) and waits for the
+ * browser's summary screen. */
+static void tui_start_script(tui *t, int cols, int rows, const char *env, const char *script, const char *redirect)
+{
+    tui_start_shell(t, cols, rows, env);
     char cmd[1024];
     /* "EXIT""=" on the typed line, so that only the program's exit, not
      * the echo of this command line, puts "EXIT=" on the screen. */
@@ -1378,6 +1384,66 @@ START_TEST(test_tui_save_names_whole_path)
 }
 END_TEST
 
+/* Check whether `refscope open FILE` at 80x24 refuses a file that is not
+ * a dump with one line and status 1, then browses a dump of the leaky
+ * program: the title names the dump, Enter on the summary's top suspect
+ * reaches the planted sessions, an object shows its referrer with its
+ * label and p its why-alive path, :eval is refused with the reason, and
+ * q gives the terminal back. */
+START_TEST(test_tui_open_dump)
+{
+    tui t;
+    tui_start_shell(&t, 80, 24, "LANG=C.UTF-8");
+    char cmd[1024];
+    /* The leaky program, dumped instead of browsed ("DUMP""ED" so that
+     * only the output, not the command line, shows "DUMPED"). */
+    snprintf(cmd, sizeof cmd,
+             "LEAKY_NO_BROWSE=1 %s -c \"exec(open('%s/tests/e2e/leaky_app.py').read()); import refscope; "
+             "refscope.dump('%s/leaky.rsd')\"; echo \"DUMP\"\"ED\"",
+             RS_PYTHON_EXE, RS_SOURCE_DIR, t.home);
+    tui_type(&t, cmd);
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "DUMPED");
+    snprintf(cmd, sizeof cmd, "clear; %s/../bin/refscope open %s/README.md; echo \"EXIT\"\"=$?\"", RS_BUILD_LIB,
+             RS_SOURCE_DIR);
+    tui_type(&t, cmd);
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "EXIT=1");
+    ck_assert_screen(&t, "is not a usable refscope dump");
+    ck_assert_msg(strstr(t.screen, "Traceback") == NULL, "a traceback for a bad file:\n%s", t.screen);
+    snprintf(cmd, sizeof cmd, "clear; %s/../bin/refscope open %s/leaky.rsd; echo \"EXIT\"\"=$?\"", RS_BUILD_LIB,
+             t.home);
+    tui_type(&t, cmd);
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "Top suspects");
+    ck_assert_screen(&t, " refscope: dump of PID ");
+    ck_assert_screen(&t, ", Python 3.");
+    ck_assert_screen(&t, "sys.modules['__main__'].SESSIONS");
+    /* The first suspect is the sessions dict; its first item a Session. */
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "holds: 300 referents");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "__main__.Session at 0x");
+    ck_assert_screen(&t, "held by: 1 referrer");
+    ck_assert_screen(&t, "['session-");
+    ck_assert_screen(&t, ".payload");
+    tui_keys(&t, "p");
+    ck_assert_screen(&t, "alive via: sys.modules['__main__'].SESSIONS['session-");
+    tui_command(&t, "eval 1");
+    ck_assert_screen(&t, ":eval needs the live process");
+    ck_assert_screen(&t, "its objects are not here");
+    tui_keys(&t, "q");
+    tui_keys(&t, "q");
+    tui_keys(&t, "q");
+    tui_keys(&t, "q");
+    ck_assert_screen(&t, "EXIT=0");
+    tui_type(&t, "echo ok$((40+2))");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "ok42");
+    tui_stop(&t);
+}
+END_TEST
+
 Suite *suite_tui(void)
 {
     Suite *s = suite_create("tui");
@@ -1427,6 +1493,7 @@ Suite *suite_tui(void)
     tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
                         (int)(sizeof walk_sizes / sizeof walk_sizes[0]));
     tcase_add_test(tc, test_tui_save_names_whole_path);
+    tcase_add_test(tc, test_tui_open_dump);
     suite_add_tcase(s, tc);
     return s;
 }
