@@ -189,6 +189,15 @@ static void tui_start(tui *t, int cols, int rows)
     tui_start_redirected(t, cols, rows, "");
 }
 
+/* Checks that the shell reads and runs a new command line: the terminal
+ * is back in its hands, cooked and echoing. */
+static void tui_expect_shell_back(tui *t)
+{
+    tui_type(t, "echo ok$((40+2))");
+    tui_keys(t, "Enter");
+    ck_assert_screen(t, "ok42");
+}
+
 static void tui_stop(tui *t)
 {
     (void)t;
@@ -483,9 +492,7 @@ START_TEST(test_tui_quit_restores_terminal)
     ck_assert_screen(&t, "after browse: the program continues");
     ck_assert_screen(&t, "leaky_app done");
     ck_assert_screen(&t, "EXIT=0");
-    tui_type(&t, "echo ok$((40+2))");
-    tui_keys(&t, "Enter");
-    ck_assert_screen(&t, "ok42");
+    tui_expect_shell_back(&t);
     tui_stop(&t);
 }
 END_TEST
@@ -542,9 +549,7 @@ START_TEST(test_tui_sigint_restores_terminal)
     ck_assert_screen(&t, "KeyboardInterrupt");
     /* The program dies of SIGINT, so the shell drops the rest of the line
      * (no EXIT=); the shell evaluating a new line shows it is back. */
-    tui_type(&t, "echo ok$((40+2))");
-    tui_keys(&t, "Enter");
-    ck_assert_screen(&t, "ok42");
+    tui_expect_shell_back(&t);
     tui_stop(&t);
 }
 END_TEST
@@ -1437,9 +1442,7 @@ START_TEST(test_tui_open_dump)
     tui_keys(&t, "q");
     tui_keys(&t, "q");
     ck_assert_screen(&t, "EXIT=0");
-    tui_type(&t, "echo ok$((40+2))");
-    tui_keys(&t, "Enter");
-    ck_assert_screen(&t, "ok42");
+    tui_expect_shell_back(&t);
     tui_stop(&t);
 }
 END_TEST
