@@ -912,6 +912,9 @@ static int browser_start(rs_browser *b, const rs_browser_options *options)
     if (b->snap == NULL || (options->stored && ensure_analyses(b->snap) < 0) ||
         rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0)
         goto error;
+    b->diff = options->diff;
+    if (b->diff != NULL && rs_browser_open(b, RS_SCREEN_DIFF, 0, 0) < 0)
+        goto error;
     if (options->stored)
         rs_browser_info(b, "%zu objects, %zu edges from the dump; ? shows the keys; :eval, :refresh and growth "
                         "need the live process", b->snap->visible_count, rs_graph_edge_count(b->snap->graph));

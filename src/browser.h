@@ -22,6 +22,9 @@ typedef struct rs_browser_options {
     struct rs_snapshot *stored; /* browse this snapshot read back from a heap
                                    dump (borrowed) instead of taking one;
                                    what needs live objects is refused */
+    PyObject *diff;             /* with stored: (title, holder rows, type rows)
+                                   against an older dump, shown first on the
+                                   diff screen (borrowed), or NULL */
 } rs_browser_options;
 
 /* Takes a snapshot (or shows options->stored) and runs the browser until
@@ -68,6 +71,7 @@ PyObject *rs_module_open_dump(PyObject *module, PyObject *args, PyObject *kwargs
     {"_screen_rows", (PyCFunction)(void (*)(void))rs_module_screen_rows, METH_VARARGS | METH_KEYWORDS,      \
      "_screen_rows(snapshot, screen, arg=0) -> [str]: the rows a screen shows for snapshot, for tests."},  \
     {"_open_dump", (PyCFunction)(void (*)(void))rs_module_open_dump, METH_VARARGS | METH_KEYWORDS,          \
-     "_open_dump(path, tty=None): the browser on a heap dump (`refscope open FILE`)."},
+     "_open_dump(dump, tty=None, diff=None): the browser on a heap dump (a path or a DumpFile; "        \
+     "`refscope open FILE`), diff: (title, holders, types) from refscope.dumpreport.diff_nodes()."},
 
 #endif

@@ -1142,18 +1142,21 @@ static int open_usage(void);
  * built for (the reader lives in the module); this terminal is its own. */
 static int cmd_open(int argc, char **argv)
 {
-    const char *file = NULL;
+    const char *file = NULL, *older = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
             return open_usage();
-        if (argv[i][0] == '-' || file != NULL)
+        if (strcmp(argv[i], "--diff") == 0 && i + 1 < argc)
+            older = argv[++i];
+        else if (argv[i][0] == '-' || file != NULL)
             return fail(EXIT_USAGE, "open: unexpected '%s'; see refscope open --help", argv[i]);
-        file = argv[i];
+        else
+            file = argv[i];
     }
     if (file == NULL)
         return fail(EXIT_USAGE, "open: give the dump file (refscope open FILE)");
-    if (!is_file(file))
-        return fail(EXIT_FAILED, "open: no dump file '%s'", file);
+    if (!is_file(file) || (older != NULL && !is_file(older)))
+        return fail(EXIT_FAILED, "open: no dump file '%s'", is_file(file) ? older : file);
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
         return fail(EXIT_FAILED, "open: the browser needs a terminal; refscope report %s prints the report", file);
     return exec_dump_tool(argc, argv);
@@ -1240,11 +1243,13 @@ static const command commands[] = {
      "Make process PID write a heap dump to FILE (through its listener, started by the\n"
      "injector as for attach when it has none).  refscope.load(FILE), refscope report FILE and refscope diff\n"
      "read it on any machine, without the process."},
-    {"open", cmd_open, "open FILE",
+    {"open", cmd_open, "open [--diff OLD] FILE",
      "Browse a heap dump in the terminal without the process: every screen that needs no\n"
      "live object (summary, types, objects with labelled referrers, why-alive paths,\n"
      "cycles, garbage, closures, threads, retained sets, values, allocation sites).\n"
-     ":eval, :refresh, :mark, growth and the other live commands say why they are off."},
+     ":eval, :refresh, :mark, growth and the other live commands say why they are off.\n"
+     "  --diff OLD  first show what grew since the older dump OLD, by holder path then by\n"
+     "              type (as refscope diff OLD FILE prints it; :diff comes back to it)"},
     {"diff", cmd_diff, "diff [--json] [--top N] OLD NEW",
      "Compare two dumps of one process: growth by holder (the containers whose retained\n"
      "size grew the most, by path) and by type (objects matched by address and type)."},

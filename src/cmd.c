@@ -54,6 +54,7 @@ static int cmd_collect(rs_browser *b, int argc, const char **argv, const char *r
 static int cmd_refresh(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_save(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_dump(rs_browser *b, int argc, const char **argv, const char *rest);
+static int cmd_diff(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_help(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_quit(rs_browser *b, int argc, const char **argv, const char *rest);
 
@@ -75,6 +76,7 @@ static const struct command {
     {"refresh", "", "a new snapshot", cmd_refresh, true},
     {"save", "FILE", "write the snapshot as JSON, or FILE.dot: the object here as Graphviz", cmd_save, true},
     {"dump", "FILE", "write the snapshot as a heap dump (refscope.load, refscope report/diff FILE)", cmd_dump, true},
+    {"diff", "", "what grew since the older dump (refscope open NEW --diff OLD)", cmd_diff, false},
     {"help", "", "every key and command", cmd_help, false},
     {"quit", "", "leave the browser", cmd_quit, false},
 };
@@ -308,6 +310,18 @@ static int cmd_growth(rs_browser *b, int argc, const char **argv, const char *re
     b->refresh_collect = false;
     b->refresh_then = RS_SCREEN_GROWTH;
     return RS_REACT_REFRESH;
+}
+
+static int cmd_diff(rs_browser *b, int argc, const char **argv, const char *rest)
+{
+    (void)argc;
+    (void)argv;
+    (void)rest;
+    if (b->diff == NULL)
+        rs_browser_error(b, ":diff compares two dumps: open the newer one with refscope open NEW --diff OLD");
+    else
+        rs_browser_open(b, RS_SCREEN_DIFF, 0, 0);
+    return RS_REACT_REDRAW;
 }
 
 static int cmd_help(rs_browser *b, int argc, const char **argv, const char *rest)

@@ -159,26 +159,35 @@ PyObject *rs_module_screen_rows(PyObject *Py_UNUSED(module), PyObject *args, PyO
 
 PyObject *rs_module_open_dump(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"path", "tty", NULL};
-    PyObject *path_obj, *tty = Py_None, *path = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:_open_dump", keywords, &path_obj, &tty) ||
-        !PyUnicode_FSConverter(path_obj, &path))
+    static char *keywords[] = {"dump", "tty", "diff", NULL};
+    PyObject *dump_arg, *tty = Py_None, *diff = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO:_open_dump", keywords, &dump_arg, &tty, &diff))
         return NULL;
-    rs_dump *d = rs_dump_open(PyBytes_AS_STRING(path));
-    Py_DECREF(path);
-    if (d == NULL)
+    /* A DumpFile stays open while we run (the caller holds it); a path is ours. */
+    rs_dump *opened_dump = NULL;
+    rs_snapshot *s;
+    if (PyObject_TypeCheck(dump_arg, &rs_dumpfile_type)) {
+        s = rs_dumpfile_snapshot(dump_arg);
+    } else {
+        PyObject *path = NULL;
+        if (!PyUnicode_FSConverter(dump_arg, &path))
+            return NULL;
+        opened_dump = rs_dump_open(PyBytes_AS_STRING(path));
+        Py_DECREF(path);
+        s = opened_dump ? opened_dump->snap : NULL;
+    }
+    if (s == NULL)
         return NULL;
     int opened;
     int fd = tty_fd_of(tty, &opened);
-    if (fd == -2) {
-        rs_dump_close(d);
-        return NULL;
+    int r = -1;
+    if (fd != -2) {
+        rs_browser_options options = {.tty_fd = fd, .stored = s, .diff = diff == Py_None ? NULL : diff};
+        r = rs_browser_run(&options);
+        if (opened)
+            close(fd);
     }
-    rs_browser_options options = {.tty_fd = fd, .stored = d->snap};
-    int r = rs_browser_run(&options);
-    if (opened)
-        close(fd);
-    rs_dump_close(d);
+    rs_dump_close(opened_dump);
     if (r < 0)
         return NULL;
     Py_RETURN_NONE;

@@ -34,6 +34,7 @@ enum rs_screen {
     RS_SCREEN_GROWTH,
     RS_SCREEN_HELP,
     RS_SCREEN_TEXT,      /* arg: node; arg2: RS_TEXT_VALUE or RS_TEXT_ALLOCATION */
+    RS_SCREEN_DIFF,      /* a dump against an older one (rs_browser.diff) */
     RS_SCREEN_COUNT
 };
 
@@ -229,6 +230,7 @@ struct rs_browser {
     int bar_items;
     bool picking_crumb; /* b was pressed: the next digit picks a breadcrumb */
     bool show_stdlib;   /* closures and threads list the standard library's rows too */
+    PyObject *diff;     /* `refscope open NEW --diff OLD`: (title, holder rows, type rows), borrowed; or NULL */
 };
 
 /* --- browser.c: what views and commands call ----------------------------- */
@@ -399,7 +401,7 @@ void rs_grouping_free(rs_grouping *g);
 /* --- the screens, one file each ------------------------------------------ */
 extern const rs_view_class rs_view_summary, rs_view_types, rs_view_instances, rs_view_object, rs_view_path,
     rs_view_retained, rs_view_cycles, rs_view_cycle, rs_view_garbage, rs_view_closures, rs_view_threads,
-    rs_view_growth, rs_view_help, rs_view_text;
+    rs_view_growth, rs_view_help, rs_view_text, rs_view_diff;
 
 /* --- cmd.c ---------------------------------------------------------------- */
 

@@ -25,6 +25,7 @@ static const rs_view_class *const classes[RS_SCREEN_COUNT] = {
     [RS_SCREEN_GARBAGE] = &rs_view_garbage,   [RS_SCREEN_CLOSURES] = &rs_view_closures,
     [RS_SCREEN_THREADS] = &rs_view_threads,   [RS_SCREEN_GROWTH] = &rs_view_growth,
     [RS_SCREEN_HELP] = &rs_view_help,         [RS_SCREEN_TEXT] = &rs_view_text,
+    [RS_SCREEN_DIFF] = &rs_view_diff,
 };
 
 const rs_view_class *rs_view_class_of(enum rs_screen screen)

@@ -1389,6 +1389,39 @@ START_TEST(test_tui_save_names_whole_path)
 }
 END_TEST
 
+/* Runs the leaky program in the shell without its browser, then the
+ * Python statements code (which write dumps), and waits until they ran. */
+static void tui_leaky_dumps(tui *t, const char *code)
+{
+    char cmd[2048];
+    /* "DUMP""ED": only the output, not the command line, shows "DUMPED". */
+    snprintf(cmd, sizeof cmd,
+             "LEAKY_NO_BROWSE=1 %s -c \"exec(open('%s/tests/e2e/leaky_app.py').read()); import refscope; %s\"; "
+             "echo \"DUMP\"\"ED\"",
+             RS_PYTHON_EXE, RS_SOURCE_DIR, code);
+    tui_type(t, cmd);
+    tui_keys(t, "Enter");
+    ck_assert_screen(t, "DUMPED");
+}
+
+/* Runs `refscope open ARGS` on a cleared screen; "EXIT=status" follows. */
+static void tui_refscope_open(tui *t, const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "clear; %s/../bin/refscope open %s; echo \"EXIT\"\"=$?\"", RS_BUILD_LIB, args);
+    tui_type(t, cmd);
+    tui_keys(t, "Enter");
+}
+
+/* q out of every screen of `refscope open`: status 0, the terminal back. */
+static void tui_leave_open(tui *t)
+{
+    for (int i = 0; i < 4; i++)
+        tui_keys(t, "q");
+    ck_assert_screen(t, "EXIT=0");
+    tui_expect_shell_back(t);
+}
+
 /* Check whether `refscope open FILE` at 80x24 refuses a file that is not
  * a dump with one line and status 1, then browses a dump of the leaky
  * program: the title names the dump, Enter on the summary's top suspect
@@ -1399,27 +1432,16 @@ START_TEST(test_tui_open_dump)
 {
     tui t;
     tui_start_shell(&t, 80, 24, "LANG=C.UTF-8");
-    char cmd[1024];
-    /* The leaky program, dumped instead of browsed ("DUMP""ED" so that
-     * only the output, not the command line, shows "DUMPED"). */
-    snprintf(cmd, sizeof cmd,
-             "LEAKY_NO_BROWSE=1 %s -c \"exec(open('%s/tests/e2e/leaky_app.py').read()); import refscope; "
-             "refscope.dump('%s/leaky.rsd')\"; echo \"DUMP\"\"ED\"",
-             RS_PYTHON_EXE, RS_SOURCE_DIR, t.home);
-    tui_type(&t, cmd);
-    tui_keys(&t, "Enter");
-    ck_assert_screen(&t, "DUMPED");
-    snprintf(cmd, sizeof cmd, "clear; %s/../bin/refscope open %s/README.md; echo \"EXIT\"\"=$?\"", RS_BUILD_LIB,
-             RS_SOURCE_DIR);
-    tui_type(&t, cmd);
-    tui_keys(&t, "Enter");
+    char args[512];
+    snprintf(args, sizeof args, "refscope.dump('%s/leaky.rsd')", t.home);
+    tui_leaky_dumps(&t, args);
+    snprintf(args, sizeof args, "%s/README.md", RS_SOURCE_DIR);
+    tui_refscope_open(&t, args);
     ck_assert_screen(&t, "EXIT=1");
     ck_assert_screen(&t, "is not a usable refscope dump");
     ck_assert_msg(strstr(t.screen, "Traceback") == NULL, "a traceback for a bad file:\n%s", t.screen);
-    snprintf(cmd, sizeof cmd, "clear; %s/../bin/refscope open %s/leaky.rsd; echo \"EXIT\"\"=$?\"", RS_BUILD_LIB,
-             t.home);
-    tui_type(&t, cmd);
-    tui_keys(&t, "Enter");
+    snprintf(args, sizeof args, "%s/leaky.rsd", t.home);
+    tui_refscope_open(&t, args);
     ck_assert_screen(&t, "Top suspects");
     ck_assert_screen(&t, " refscope: dump of PID ");
     ck_assert_screen(&t, ", Python 3.");
@@ -1437,12 +1459,44 @@ START_TEST(test_tui_open_dump)
     tui_command(&t, "eval 1");
     ck_assert_screen(&t, ":eval needs the live process");
     ck_assert_screen(&t, "its objects are not here");
-    tui_keys(&t, "q");
-    tui_keys(&t, "q");
-    tui_keys(&t, "q");
-    tui_keys(&t, "q");
-    ck_assert_screen(&t, "EXIT=0");
-    tui_expect_shell_back(&t);
+    tui_leave_open(&t);
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether `refscope open NEW --diff OLD` first shows what grew
+ * since the older dump with the grown holder's path on top, Enter opens
+ * that holder in the newer dump, and :diff comes back to the diff. */
+START_TEST(test_tui_open_dump_diff)
+{
+    tui t;
+    tui_start_shell(&t, 80, 24, "LANG=C.UTF-8");
+    char args[1024];
+    snprintf(args, sizeof args,
+             "refscope.dump('%s/old.rsd'); SESSIONS.update(('more-%%d' %% i, Session(i)) for i in range(1000)); "
+             "refscope.dump('%s/new.rsd')",
+             t.home, t.home);
+    tui_leaky_dumps(&t, args);
+    snprintf(args, sizeof args, "--diff %s/old.rsd %s/new.rsd", t.home, t.home);
+    tui_refscope_open(&t, args);
+    ck_assert_screen(&t, "Growth since old.rsd (taken ");
+    ck_assert_screen(&t, "Growth by holder");
+    /* The sessions dict grew most: 1000 sessions and a payload each. */
+    const char *heading = strstr(t.screen, "Growth by holder");
+    const char *first = heading ? strchr(heading, '\n') : NULL;
+    ck_assert_ptr_nonnull(first);
+    char grown[32], path[128];
+    long long objects = 0;
+    ck_assert_msg(sscanf(first, " %31s %lld %127s", grown, &objects, path) == 3 &&
+                      strcmp(path, "sys.modules['__main__'].SESSIONS") == 0 && grown[0] == '+' &&
+                      strchr(grown, 'M') != NULL && objects >= 2000,
+                  "the first holder is not the grown sessions dict:\n%s", t.screen);
+    tui_keys(&t, "Down");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "holds: 1300 referents");
+    tui_command(&t, "diff");
+    ck_assert_screen(&t, "Growth since old.rsd");
+    tui_leave_open(&t);
     tui_stop(&t);
 }
 END_TEST
@@ -1497,6 +1551,7 @@ Suite *suite_tui(void)
                         (int)(sizeof walk_sizes / sizeof walk_sizes[0]));
     tcase_add_test(tc, test_tui_save_names_whole_path);
     tcase_add_test(tc, test_tui_open_dump);
+    tcase_add_test(tc, test_tui_open_dump_diff);
     suite_add_tcase(s, tc);
     return s;
 }

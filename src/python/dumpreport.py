@@ -10,6 +10,7 @@ explains is left out for that object), e.g.
 ``sys.modules['app'].cache  +120.0M  +1.2M objects``.
 """
 import json
+import os
 import sys
 
 from .stored import Dump
@@ -58,6 +59,15 @@ def _matched(old_cols, new_cols):
 def diff(old, new, top=10):
     """{'types': [(type, delta_count, delta_size, new_objects)], 'holders':
     [(path, delta_retained, delta_objects, type)]}, biggest growth first."""
+    result = diff_nodes(old, new, top)
+    result["holders"] = [row[1:] for row in result["holders"]]
+    return result
+
+
+def diff_nodes(old, new, top=10):
+    """diff() with each holder row led by the holder's node in the newer
+    dump: (node, path, delta_retained, delta_objects, type), for the
+    browser's diff screen."""
     old_cols, new_cols = old._file.columns(), new._file.columns()
     match = _matched(old_cols, new_cols)
     old_addr, old_type, old_flags, old_size, old_names = old_cols
@@ -96,7 +106,7 @@ def diff(old, new, top=10):
     holder_rows = []
     for i in holders[:top]:
         path = new._file.path(i)
-        holder_rows.append((path[1] if path else "<unreachable 0x%x>" % new_addr[i], growth[i], objects[i],
+        holder_rows.append((i, path[1] if path else "<unreachable 0x%x>" % new_addr[i], growth[i], objects[i],
                             new_names[new_type[i]]))
     return {"types": type_rows[:top], "holders": holder_rows}
 
@@ -122,11 +132,13 @@ def main(argv):
     from . import Error
     from ._refscope import _open_dump
     command, args = argv[0], argv[1:]
-    as_json, top, files = False, 10, []
+    as_json, top, files, older = False, 10, [], None
     while args:
         a = args.pop(0)
         if a == "--json":
             as_json = True
+        elif a == "--diff" and args:
+            older = args.pop(0)
         elif a == "--top" and args:
             top = int(args.pop(0))
         else:
@@ -136,6 +148,12 @@ def main(argv):
             old, new = Dump(files[0]), Dump(files[1])
             result = diff(old, new, top)
             sys.stdout.write(json.dumps(result, indent=2) + "\n" if as_json else diff_text(old, new, result))
+        elif command == "open" and older is not None:
+            # The diff screen first: what grew since the older dump, by holder then by type.
+            old, new = Dump(older), Dump(files[0])
+            result = diff_nodes(old, new, max(top, 50))
+            title = "since %s (taken %s)" % (os.path.basename(older), old.taken)
+            _open_dump(new._file, diff=(title, result["holders"], result["types"]))
         elif command == "open":
             _open_dump(files[0])
         else:
