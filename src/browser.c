@@ -449,7 +449,7 @@ static void format_crumbs(rs_browser *b, char *buf, size_t len, int width)
 static void draw_title(rs_browser *b, int cols)
 {
     rs_view *v = b->view;
-    char left[1024], right[128], crumbs[900] = "";
+    char left[1280], right[128], crumbs[900] = "";
     /* The screen's title as always, then the way here when there is one. */
     const char *title = v ? v->cls->title : "";
     if (v != NULL && vm_history_depth(&b->history) > 0)
