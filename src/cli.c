@@ -5,6 +5,7 @@
  *   refscope attach PID
  *   refscope report [--json] [--top N] (PID | FILE)
  *   refscope dump PID -o FILE
+ *   refscope open [--diff OLD] FILE
  *   refscope diff [--json] [--top N] OLD NEW
  *
  * `run` execs Python with a bootstrap that calls refscope.install() and
@@ -16,7 +17,8 @@
  * target the slave side of a pseudo-terminal of its own and relays keys
  * and screen (see "The relay"), forwards window resizes, suspends itself
  * on Ctrl-Z, and puts the terminal back itself if the target dies
- * meanwhile.
+ * meanwhile.  `report FILE`, `open` and `diff` read dumps: they exec the
+ * Python refscope was built for, whose module holds the reader.
  *
  * Exit status: 0 done; 1 refscope could not do it (the message says why
  * and what to do); 2 bad command line; 3 the target exited or crashed while
