@@ -261,19 +261,10 @@ static PyObject *no_traceback(rs_snapshot *s)
 PyObject *rs_node_allocation_text(rs_snapshot *s, rs_idx n)
 {
     if (s->stored != NULL) {
+        /* Stored as tracemalloc formats it, most recent call last. */
         uint32_t id = rs_dump_allocation_of(s->stored, n);
-        if (id == RS_DUMP_NO_STRING)
-            return no_traceback(s);
-        /* Stored most recent first; shown oldest first, as Python prints them. */
-        PyObject *text = rs_dump_string(s->stored, id);
-        PyObject *lines = text ? PyUnicode_Splitlines(text, 0) : NULL;
-        Py_XDECREF(text);
-        if (lines == NULL || PyList_Reverse(lines) < 0) {
-            Py_XDECREF(lines);
-            return NULL;
-        }
-        PyObject *body = join_stolen("\n  ", lines);
-        PyObject *r = body ? PyUnicode_FromFormat("Allocated at (most recent call last):\n  %U", body) : NULL;
+        PyObject *body = id == RS_DUMP_NO_STRING ? no_traceback(s) : rs_dump_string(s->stored, id);
+        PyObject *r = body ? PyUnicode_FromFormat("Allocated at (most recent call last):\n%U", body) : NULL;
         Py_XDECREF(body);
         return r;
     }
@@ -298,11 +289,28 @@ PyObject *rs_node_allocation_site(rs_snapshot *s, rs_idx n)
     uint32_t id = rs_dump_allocation_of(s->stored, n);
     if (id == RS_DUMP_NO_STRING)
         Py_RETURN_NONE;
+    /* The most recent frame is the last '  File "name", line N' line:
+     * "name:N", as str() of a tracemalloc.Frame reads. */
     const rs_dump *d = s->stored;
     const char *text = d->string_bytes + d->string_index[id];
     size_t len = (size_t)(d->string_index[id + 1] - d->string_index[id]);
-    const char *nl = memchr(text, '\n', len);
-    return PyUnicode_DecodeUTF8(text, nl ? nl - text : (Py_ssize_t)len, "replace");
+    static const char head[] = "File \"", middle[] = "\", line ";
+    const char *last = NULL;
+    for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), head, sizeof head - 1)) != NULL; p++)
+        last = p;
+    const char *name = last ? last + sizeof head - 1 : NULL;
+    const char *end = name ? memmem(name, len - (size_t)(name - text), middle, sizeof middle - 1) : NULL;
+    if (end == NULL)
+        Py_RETURN_NONE;
+    const char *number = end + sizeof middle - 1, *stop = number;
+    while (stop < text + len && *stop >= '0' && *stop <= '9')
+        stop++;
+    PyObject *file = PyUnicode_DecodeUTF8(name, end - name, "replace");
+    PyObject *line = file ? PyUnicode_DecodeASCII(number, stop - number, "replace") : NULL;
+    PyObject *site = line ? PyUnicode_FromFormat("%U:%U", file, line) : NULL;
+    Py_XDECREF(file);
+    Py_XDECREF(line);
+    return site;
 }
 
 /* --- strings ---------------------------------------------------------------------- */

@@ -608,7 +608,7 @@ PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
         {"summary", RS_SCREEN_SUMMARY}, {"types", RS_SCREEN_TYPES},       {"garbage", RS_SCREEN_GARBAGE},
         {"cycle", RS_SCREEN_CYCLE},     {"retained", RS_SCREEN_RETAINED}, {"threads", RS_SCREEN_THREADS},
         {"growth", RS_SCREEN_GROWTH},   {"object", RS_SCREEN_OBJECT},       {"cycles", RS_SCREEN_CYCLES},
-        {"closures", RS_SCREEN_CLOSURES}, {"value", RS_SCREEN_TEXT},
+        {"closures", RS_SCREEN_CLOSURES}, {"value", RS_SCREEN_TEXT}, {"allocation", RS_SCREEN_TEXT},
     };
     const rs_view_class *cls = NULL;
     for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++)
@@ -626,6 +626,7 @@ PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
     v->browser = &b;
     v->place.screen = (int)cls->screen;
     v->place.arg = arg;
+    v->place.arg2 = strcmp(screen_name, "allocation") == 0 ? RS_TEXT_ALLOCATION : RS_TEXT_VALUE;
     v->place.cursor_row = SIZE_MAX;
     v->place.sort_column = -1;
     for (size_t i = 0; i < RS_ROW_CACHE; i++)

@@ -84,22 +84,36 @@ END_TEST
 START_TEST(test_dump_allocation_tracebacks)
 {
     /* Check whether, while tracemalloc traces, a dump stores each object's
-     * allocation traceback as tracemalloc gives it (file:line lines), and
-     * stores none when it does not trace. */
+     * allocation traceback as tracemalloc gives it (file:line lines), shows
+     * it in the a pane and names its site in the report as the live
+     * process does, and stores none when it does not trace. */
     build_heap_and_dump();
     ck_assert_str_eq(rs_py_str("d.info['tracemalloc'], d.allocated_at(d.objects()[0])"), "(False, None)");
-    rs_py_run("import tracemalloc\n"
+    rs_py_run("import json, tracemalloc\n"
               "tracemalloc.start(5)\n"
               "def make_traced():\n"
-              "    return [bytearray(100) for _ in range(10)]\n"
+              "    return [bytearray(1000000) for _ in range(10)]\n"
               "traced = make_traced()\n"
               "refscope.dump(dump_path)\n"
               "d4 = refscope.load(dump_path)\n"
               "stored_tb = d4.allocated_at(d4.node(id(traced[3])))\n"
               "live_tb = '\\n'.join(tracemalloc.get_object_traceback(traced[3]).format())\n"
+              "live_site = str(tracemalloc.get_object_traceback(traced[3])[-1])\n"
+              "s4 = refscope.snapshot()\n"
+              "live_pane = refscope._screen_rows(s4, 'allocation', traced[3])\n"
+              "stored_pane = refscope._screen_rows(d4._file, 'allocation', d4.node(id(traced[3])).index)\n"
+              "def bytearray_site(report):\n"
+              "    return [t['example']['allocated_at'] for t in json.loads(report)['types'] if t['type'] == 'bytearray']\n"
+              "live_sites = bytearray_site(refscope.report(snapshot=s4, format='json'))\n"
+              "stored_sites = bytearray_site(d4.report(format='json'))\n"
+              "s4.close()\n"
               "tracemalloc.stop()\n");
     ck_assert_str_eq(rs_py_str("d4.info['tracemalloc']"), "True");
     ck_assert_str_eq(rs_py_str("stored_tb == live_tb"), "True");
+    /* The a pane of refscope open shows what it shows in the live process,
+     * and the report of the dump names the same allocation site. */
+    ck_assert_str_eq(rs_py_str("stored_pane == live_pane and stored_pane[0]"), "Allocated at (most recent call last):");
+    ck_assert_str_eq(rs_py_str("stored_sites == live_sites == [live_site]"), "True");
     ck_assert_str_eq(rs_py_str("'line ' in live_tb"), "True");
     rs_py_run("dh.finish()\n");
 }
