@@ -465,6 +465,50 @@ PyObject *rs_node_weakref_text(rs_snapshot *s, rs_idx n, Py_ssize_t max_len)
     return r;
 }
 
+/* The text of string id as a pointer and length into the dump. */
+static const char *stored_text(const rs_dump *d, uint32_t id, size_t *len)
+{
+    *len = (size_t)(d->string_index[id + 1] - d->string_index[id]);
+    return d->string_bytes + d->string_index[id];
+}
+
+/* true when text[0..len) starts with prefix and goes on with one of the
+ * characters in next ("" accepts any). */
+static bool starts_with(const char *text, size_t len, const char *prefix, const char *next)
+{
+    size_t k = strlen(prefix);
+    return len >= k && memcmp(text, prefix, k) == 0 && (!*next || (len > k && strchr(next, text[k]) != NULL));
+}
+
+bool rs_node_stored_refscope_own(rs_snapshot *s, rs_idx n)
+{
+    const rs_dump *d = s->stored;
+    size_t len;
+    uint32_t repr = d->nodes[n].repr;
+    enum rs_node_kind kind = rs_node_kind(s, n);
+    if (kind == RS_KIND_CFUNCTION)
+        return repr != RS_DUMP_NO_STRING &&
+               starts_with(stored_text(d, repr, &len), len, "<built-in function refscope_", "");
+    if (kind != RS_KIND_DICT)
+        return false;
+    uint32_t e, end;
+    edge_range(d, n, &e, &end);
+    for (; e < end; e++) {
+        uint32_t code = d->labels[e];
+        if (RS_DUMP_LABEL_KIND(code) != RS_DUMP_LABEL_STRING)
+            continue;
+        const char *label = stored_text(d, code, &len);
+        if (len != 12 || memcmp(label, "['__name__']", 12) != 0)
+            continue;
+        uint32_t value = d->nodes[d->targets[e]].repr;
+        if (value == RS_DUMP_NO_STRING)
+            return false;
+        const char *text = stored_text(d, value, &len);
+        return starts_with(text, len, "'refscope", "'.");
+    }
+    return false;
+}
+
 PyObject *rs_node_live_object(rs_snapshot *s, rs_idx n)
 {
     return s->stored ? NULL : rs_snapshot_object(s, n);

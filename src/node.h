@@ -104,6 +104,12 @@ bool rs_node_items_reversed(rs_snapshot *s, rs_idx n);
  * store the target: it says so), NULL (no error) for other nodes.  New str. */
 PyObject *rs_node_weakref_text(rs_snapshot *s, rs_idx n, Py_ssize_t max_len);
 
+/* true when stored node n is refscope's own as far as its stored records
+ * tell: a namespace dict whose '__name__' is "refscope" or "refscope.*",
+ * or a C function named refscope_* (a dump only; live code asks the
+ * objects). */
+bool rs_node_stored_refscope_own(rs_snapshot *s, rs_idx n);
+
 /* The object of node n on a live snapshot (borrowed), NULL on a stored
  * one: for the questions only a live object answers (is this code in the
  * standard library?), which a dump then leaves unanswered. */

@@ -419,10 +419,10 @@ static bool refscope_owns(PyObject *obj)
     return ours;
 }
 
-/* rs_unexplained_suspect() for a dump, which knows the objects by kind
- * and by their referents: the same constants and scalars left out, a
- * tuple of scalars and classes left out; refscope's own namespaces, which
- * the live answer recognizes by their __name__, cannot be told apart. */
+/* rs_unexplained_suspect() for a dump, which knows the objects by kind,
+ * by their referents and by their stored reprs: the same constants and
+ * scalars left out, a tuple of scalars and classes, refscope's own
+ * namespaces and C functions. */
 static bool stored_unexplained_suspect(rs_snapshot *s, rs_idx n)
 {
     enum rs_node_kind kind = rs_node_kind(s, n);
@@ -432,7 +432,7 @@ static bool stored_unexplained_suspect(rs_snapshot *s, rs_idx n)
     if (exact && kind == RS_KIND_SET && strcmp(rs_snapshot_type_name(s, n), "frozenset") == 0)
         return false;
     if (!(exact && kind == RS_KIND_TUPLE))
-        return true;
+        return !rs_node_stored_refscope_own(s, n);
     size_t count;
     const rs_idx *items = rs_graph_referents(s->graph, n, &count);
     for (size_t i = 0; i < count; i++) {
