@@ -1210,8 +1210,9 @@ static int cmd_dump(int argc, char **argv)
         return fail(EXIT_FAILED, "PID %ld answered something unexpected; use the refscope command of the same "
                     "version as the module in the program", (long)t.pid);
     struct stat st;
-    printf("refscope: PID %ld wrote %s (%lld bytes); refscope report %s reads it anywhere\n", (long)t.pid, path,
-           stat(path, &st) == 0 ? (long long)st.st_size : -1LL, out);
+    printf("refscope: PID %ld wrote %s (%lld bytes); refscope open %s browses it anywhere, refscope report "
+           "prints its report\n",
+           (long)t.pid, path, stat(path, &st) == 0 ? (long long)st.st_size : -1LL, out);
     return EXIT_DONE;
 }
 
