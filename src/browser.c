@@ -454,12 +454,17 @@ static void format_crumbs(rs_browser *b, char *buf, size_t len, int width)
 static void draw_title(rs_browser *b, int cols)
 {
     rs_view *v = b->view;
-    char left[1024], right[128], crumbs[900] = "";
+    char left[1280], right[128], crumbs[900] = "";
     /* The screen's title as always, then the way here when there is one. */
     const char *title = v ? v->cls->title : "";
     if (v != NULL && vm_history_depth(&b->history) > 0)
-        format_crumbs(b, crumbs, sizeof crumbs, cols * 2 / 3 - 16 - ui_text_width(title));
-    snprintf(left, sizeof left, " refscope | %s%s%s", title, crumbs[0] ? " | " : "", crumbs);
+        format_crumbs(b, crumbs, sizeof crumbs,
+                      cols * 2 / 3 - 16 - ui_text_width(title) - (rs_snapshot_is_stored(b->snap) ? 50 : 0));
+    char origin[160];
+    if (rs_snapshot_origin(b->snap, origin, sizeof origin) != NULL)
+        snprintf(left, sizeof left, " refscope: %s | %s%s%s", origin, title, crumbs[0] ? " | " : "", crumbs);
+    else
+        snprintf(left, sizeof left, " refscope | %s%s%s", title, crumbs[0] ? " | " : "", crumbs);
     if (v != NULL && v->list.count > 0)
         snprintf(right, sizeof right, "%zu/%zu  %zu objects ", v->list.cursor + 1, v->list.count,
                  b->snap->visible_count);
@@ -846,6 +851,11 @@ static int handle_key(rs_browser *b, int key)
  * pending exception (no snapshot could be taken). */
 static int react(rs_browser *b, int reactions)
 {
+    if ((reactions & RS_REACT_REFRESH) && rs_snapshot_is_stored(b->snap)) {
+        reactions &= ~RS_REACT_REFRESH;
+        b->refresh_then = -1;
+        rs_browser_error(b, "a dump cannot be refreshed: it is a file, not the live process");
+    }
     if (reactions & RS_REACT_REFRESH) {
         int then = b->refresh_then;
         b->refresh_then = -1;
@@ -903,11 +913,19 @@ static int browser_start(rs_browser *b, const rs_browser_options *options)
     }
     b->refresh_then = -1;
     vm_history_init(&b->history);
-    b->snap = take_snapshot(b, false);
-    if (b->snap == NULL || rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0)
+    b->snap = options->stored ? options->stored : take_snapshot(b, false);
+    if (b->snap == NULL || (options->stored && ensure_analyses(b->snap) < 0) ||
+        rs_browser_replace(b, RS_SCREEN_SUMMARY, 0, 0) < 0)
         goto error;
-    rs_browser_info(b, "%zu objects, %zu edges, snapshot in %.2f s; ? shows the keys", b->snap->visible_count,
-                    rs_graph_edge_count(b->snap->graph), b->snap->seconds);
+    b->diff = options->diff;
+    if (b->diff != NULL && rs_browser_open(b, RS_SCREEN_DIFF, 0, 0) < 0)
+        goto error;
+    if (options->stored)
+        rs_browser_info(b, "%zu objects, %zu edges from the dump; ? shows the keys; :eval, :refresh and growth "
+                        "need the live process", b->snap->visible_count, rs_graph_edge_count(b->snap->graph));
+    else
+        rs_browser_info(b, "%zu objects, %zu edges, snapshot in %.2f s; ? shows the keys", b->snap->visible_count,
+                        rs_graph_edge_count(b->snap->graph), b->snap->seconds);
     if (options->focus != NULL) {
         rs_idx n = rs_snapshot_find(b->snap, options->focus);
         if (n == RS_NONE)
@@ -955,7 +973,8 @@ int rs_browser_run(const rs_browser_options *options)
     PyErr_Fetch(&type, &value, &tb);
     browser_free(&b);
     ui_close();
-    rs_snapshot_free(b.snap);
+    if (b.snap != options->stored)
+        rs_snapshot_free(b.snap);
     PyErr_Restore(type, value, tb);
     browser_running = false;
     return result;

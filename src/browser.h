@@ -19,9 +19,16 @@ typedef struct rs_browser_options {
     PyObject *own_call;     /* refscope's own argument tuple that holds the
                                caller's objects (the hotkey's), hidden from
                                the snapshot, or NULL */
+    struct rs_snapshot *stored; /* browse this snapshot read back from a heap
+                                   dump (borrowed) instead of taking one;
+                                   what needs live objects is refused */
+    PyObject *diff;             /* with stored: (title, holder rows, type rows)
+                                   against an older dump, shown first on the
+                                   diff screen (borrowed), or NULL */
 } rs_browser_options;
 
-/* Takes a snapshot and runs the browser until the user quits.  Needs the
+/* Takes a snapshot (or shows options->stored) and runs the browser until
+ * the user quits.  Needs the
  * GIL (released while waiting for keys).  Returns 0, or -1 with a Python
  * exception set (refscope.Error when there is no usable terminal).  The
  * terminal is restored on every path. */
@@ -42,7 +49,7 @@ PyObject *rs_browser_key_table(void);
 
 /* For tests: the rows screen_name ("summary", "types", "garbage", "cycle",
  * "retained", "threads", "growth", "object", "cycles", "closures", "value"
- * (wrapped at 80 columns); arg as the screen takes it)
+ * or "allocation" (wrapped at 80 columns); arg as the screen takes it)
  * shows for snapshot s, formatted as on a terminal without UTF-8, without
  * a terminal.  New list of str, or NULL with an exception set. */
 struct rs_snapshot;
@@ -54,6 +61,7 @@ PyObject *rs_module_browse(PyObject *module, PyObject *const *args, Py_ssize_t n
 PyObject *rs_module_bench_keypress(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *rs_module_key_table(PyObject *module, PyObject *unused);
 PyObject *rs_module_screen_rows(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *rs_module_open_dump(PyObject *module, PyObject *args, PyObject *kwargs);
 
 #define RS_BROWSER_METHODS                                                                                  \
     {"browse", (PyCFunction)(void (*)(void))rs_module_browse, METH_FASTCALL | METH_KEYWORDS,                \
@@ -65,6 +73,9 @@ PyObject *rs_module_screen_rows(PyObject *module, PyObject *args, PyObject *kwar
      "summary, returning (seconds to the first screen, progress screens drawn, [seconds per key])."},      \
     {"_key_table", rs_module_key_table, METH_NOARGS, "_key_table() -> [(key, help)]: the browser's keys."},   \
     {"_screen_rows", (PyCFunction)(void (*)(void))rs_module_screen_rows, METH_VARARGS | METH_KEYWORDS,      \
-     "_screen_rows(snapshot, screen, arg=0) -> [str]: the rows a screen shows for snapshot, for tests."},
+     "_screen_rows(snapshot, screen, arg=0) -> [str]: the rows a screen shows for snapshot, for tests."},  \
+    {"_open_dump", (PyCFunction)(void (*)(void))rs_module_open_dump, METH_VARARGS | METH_KEYWORDS,          \
+     "_open_dump(dump, tty=None, diff=None): the browser on a heap dump (a path or a DumpFile; "        \
+     "`refscope open FILE`), diff: (title, holders, types) from refscope.dumpreport.diff_nodes()."},
 
 #endif

@@ -5,6 +5,7 @@
  *   refscope attach PID
  *   refscope report [--json] [--top N] (PID | FILE)
  *   refscope dump PID -o FILE
+ *   refscope open [--diff OLD] FILE
  *   refscope diff [--json] [--top N] OLD NEW
  *
  * `run` execs Python with a bootstrap that calls refscope.install() and
@@ -16,7 +17,8 @@
  * target the slave side of a pseudo-terminal of its own and relays keys
  * and screen (see "The relay"), forwards window resizes, suspends itself
  * on Ctrl-Z, and puts the terminal back itself if the target dies
- * meanwhile.
+ * meanwhile.  `report FILE`, `open` and `diff` read dumps: they exec the
+ * Python refscope was built for, whose module holds the reader.
  *
  * Exit status: 0 done; 1 refscope could not do it (the message says why
  * and what to do); 2 bad command line; 3 the target exited or crashed while
@@ -1136,6 +1138,32 @@ static int cmd_diff(int argc, char **argv)
     return exec_dump_tool(argc, argv);
 }
 
+static int open_usage(void);
+
+/* refscope open FILE: the browser on a dump, in the Python refscope was
+ * built for (the reader lives in the module); this terminal is its own. */
+static int cmd_open(int argc, char **argv)
+{
+    const char *file = NULL, *older = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return open_usage();
+        if (strcmp(argv[i], "--diff") == 0 && i + 1 < argc)
+            older = argv[++i];
+        else if (argv[i][0] == '-' || file != NULL)
+            return fail(EXIT_USAGE, "open: unexpected '%s'; see refscope open --help", argv[i]);
+        else
+            file = argv[i];
+    }
+    if (file == NULL)
+        return fail(EXIT_USAGE, "open: give the dump file (refscope open FILE)");
+    if (!is_file(file) || (older != NULL && !is_file(older)))
+        return fail(EXIT_FAILED, "open: no dump file '%s'", is_file(file) ? older : file);
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+        return fail(EXIT_FAILED, "open: the browser needs a terminal; refscope report %s prints the report", file);
+    return exec_dump_tool(argc, argv);
+}
+
 static int dump_usage(void);
 
 static int cmd_dump(int argc, char **argv)
@@ -1182,8 +1210,9 @@ static int cmd_dump(int argc, char **argv)
         return fail(EXIT_FAILED, "PID %ld answered something unexpected; use the refscope command of the same "
                     "version as the module in the program", (long)t.pid);
     struct stat st;
-    printf("refscope: PID %ld wrote %s (%lld bytes); refscope report %s reads it anywhere\n", (long)t.pid, path,
-           stat(path, &st) == 0 ? (long long)st.st_size : -1LL, out);
+    printf("refscope: PID %ld wrote %s (%lld bytes); refscope open %s browses it anywhere, refscope report "
+           "prints its report\n",
+           (long)t.pid, path, stat(path, &st) == 0 ? (long long)st.st_size : -1LL, out);
     return EXIT_DONE;
 }
 
@@ -1212,11 +1241,18 @@ static const command commands[] = {
     {"report", cmd_report, "report [--json] [--top N] (PID | FILE)",
      "Print the leak-suspects report of process PID (text, or JSON with --json;\n"
      "--top N rows per section, default 10).  Needs no terminal.  Given a dump FILE, the\n"
-     "report a dump can answer: largest holders, types, cycles, garbage, closures."},
+     "same report computed from the dump (growth, which needs a mark, left out)."},
     {"dump", cmd_dump, "dump PID -o FILE",
      "Make process PID write a heap dump to FILE (through its listener, started by the\n"
      "injector as for attach when it has none).  refscope.load(FILE), refscope report FILE and refscope diff\n"
      "read it on any machine, without the process."},
+    {"open", cmd_open, "open [--diff OLD] FILE",
+     "Browse a heap dump in the terminal without the process: every screen that needs no\n"
+     "live object (summary, types, objects with labelled referrers, why-alive paths,\n"
+     "cycles, garbage, closures, threads, retained sets, values, allocation sites).\n"
+     ":eval, :refresh, :mark, growth and the other live commands say why they are off.\n"
+     "  --diff OLD  first show what grew since the older dump OLD, by holder path then by\n"
+     "              type (as refscope diff OLD FILE prints it; :diff comes back to it)"},
     {"diff", cmd_diff, "diff [--json] [--top N] OLD NEW",
      "Compare two dumps of one process: growth by holder (the containers whose retained\n"
      "size grew the most, by path) and by type (objects matched by address and type)."},
@@ -1255,6 +1291,11 @@ static int report_usage(void)
 static int dump_usage(void)
 {
     return command_usage("dump");
+}
+
+static int open_usage(void)
+{
+    return command_usage("open");
 }
 
 static int diff_usage(void)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "analysis.h"
+#include "node.h"
 #include "refscope/dom.h"
 
 static int by_retained_desc(const void *a, const void *b)
@@ -72,6 +73,8 @@ static void store_cell(void *ctx, const rs_closure_var *cv)
 
 rs_closure_var *rs_closures(rs_snapshot *s, size_t *count)
 {
+    if (s->stored != NULL)
+        return rs_node_stored_closures(s, count);
     if (rs_analysis_ensure_dominators(s) < 0)
         return NULL;
     cell_list l = {0};
@@ -90,6 +93,8 @@ rs_closure_var *rs_closures(rs_snapshot *s, size_t *count)
 
 PyObject *rs_closure_var_name(rs_snapshot *s, const rs_closure_var *cv)
 {
+    if (s->stored != NULL)
+        return rs_node_stored_closure_name(s, cv);
     PyObject *f = rs_snapshot_object(s, cv->function);
     PyObject *freevars = PyCode_GetFreevars((PyCodeObject *)PyFunction_GET_CODE(f));
     if (freevars == NULL)

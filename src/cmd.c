@@ -54,26 +54,31 @@ static int cmd_collect(rs_browser *b, int argc, const char **argv, const char *r
 static int cmd_refresh(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_save(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_dump(rs_browser *b, int argc, const char **argv, const char *rest);
+static int cmd_diff(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_help(rs_browser *b, int argc, const char **argv, const char *rest);
 static int cmd_quit(rs_browser *b, int argc, const char **argv, const char *rest);
 
+/* live: the command needs the live process (its objects, a new
+ * snapshot), so a browser on a heap dump refuses it. */
 static const struct command {
     const char *name;
     const char *args;
     const char *help;
     command_fn run;
+    bool live;
 } commands[] = {
-    {"type", "NAME", "the instances of a type (Tab completes names)", cmd_type},
-    {"addr", "0xADDRESS", "the object at an address", cmd_addr},
-    {"eval", "EXPR", "evaluate Python in the caller's namespace; the result opens", cmd_eval},
-    {"mark", "", "remember every object now, for growth", cmd_mark},
-    {"growth", "", "new snapshot and what grew since :mark", cmd_growth},
-    {"collect", "", "gc.collect(), then a new snapshot", cmd_collect},
-    {"refresh", "", "a new snapshot", cmd_refresh},
-    {"save", "FILE", "write the snapshot as JSON, or FILE.dot: the object here as Graphviz", cmd_save},
-    {"dump", "FILE", "write the snapshot as a heap dump (refscope.load, refscope report/diff FILE)", cmd_dump},
-    {"help", "", "every key and command", cmd_help},
-    {"quit", "", "leave the browser", cmd_quit},
+    {"type", "NAME", "the instances of a type (Tab completes names)", cmd_type, false},
+    {"addr", "0xADDRESS", "the object at an address", cmd_addr, false},
+    {"eval", "EXPR", "evaluate Python in the caller's namespace; the result opens", cmd_eval, true},
+    {"mark", "", "remember every object now, for growth", cmd_mark, true},
+    {"growth", "", "new snapshot and what grew since :mark", cmd_growth, true},
+    {"collect", "", "gc.collect(), then a new snapshot", cmd_collect, true},
+    {"refresh", "", "a new snapshot", cmd_refresh, true},
+    {"save", "FILE", "write the snapshot as JSON, or FILE.dot: the object here as Graphviz", cmd_save, true},
+    {"dump", "FILE", "write the snapshot as a heap dump (refscope.load, refscope report/diff FILE)", cmd_dump, true},
+    {"diff", "", "what grew since the older dump (refscope open NEW --diff OLD)", cmd_diff, false},
+    {"help", "", "every key and command", cmd_help, false},
+    {"quit", "", "leave the browser", cmd_quit, false},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -307,6 +312,18 @@ static int cmd_growth(rs_browser *b, int argc, const char **argv, const char *re
     return RS_REACT_REFRESH;
 }
 
+static int cmd_diff(rs_browser *b, int argc, const char **argv, const char *rest)
+{
+    (void)argc;
+    (void)argv;
+    (void)rest;
+    if (b->diff == NULL)
+        rs_browser_error(b, ":diff compares two dumps: open the newer one with refscope open NEW --diff OLD");
+    else
+        rs_browser_open(b, RS_SCREEN_DIFF, 0, 0);
+    return RS_REACT_REDRAW;
+}
+
 static int cmd_help(rs_browser *b, int argc, const char **argv, const char *rest)
 {
     (void)argc;
@@ -437,6 +454,12 @@ int rs_command_run(rs_browser *b, const char *line)
             rs_browser_error(b, "':%s' could be several commands; type more of it (Tab completes)", word);
         else
             rs_browser_error(b, "unknown command ':%s'; :help lists the commands", word);
+        return RS_REACT_REDRAW;
+    }
+    if (c->live && rs_snapshot_is_stored(b->snap)) {
+        char origin[160];
+        rs_browser_error(b, ":%s needs the live process, and this is a %s: its objects are not here", c->name,
+                         rs_snapshot_origin(b->snap, origin, sizeof origin));
         return RS_REACT_REDRAW;
     }
     if (c->run == cmd_eval)

@@ -26,7 +26,7 @@
 #include <time.h>
 
 #include "analysis.h"
-#include "pyinternal.h"
+#include "node.h"
 #include "refscope/dom.h"
 #include "refscope/scc.h"
 
@@ -507,42 +507,6 @@ static bool names_owner(PyObject *name)
     return false;
 }
 
-/* The function whose closure holds cell, and the variable's name (new
- * references); 0 when none is found. */
-static int cell_owner(rs_snapshot *s, rs_idx cell, PyObject **function, PyObject **name)
-{
-    size_t count;
-    const rs_idx *tuples = rs_graph_referrers(s->graph, cell, &count);
-    PyObject *cell_obj = rs_snapshot_object(s, cell);
-    for (size_t i = 0; i < count; i++) {
-        PyObject *t = rs_snapshot_object(s, tuples[i]);
-        if (!PyTuple_Check(t))
-            continue;
-        size_t fcount;
-        const rs_idx *funcs = rs_graph_referrers(s->graph, tuples[i], &fcount);
-        for (size_t j = 0; j < fcount; j++) {
-            PyObject *f = rs_snapshot_object(s, funcs[j]);
-            if (!PyFunction_Check(f) || PyFunction_GET_CLOSURE(f) != t)
-                continue;
-            PyObject *freevars = PyCode_GetFreevars((PyCodeObject *)PyFunction_GET_CODE(f));
-            if (freevars == NULL) {
-                PyErr_Clear();
-                return 0;
-            }
-            for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(t) && k < PyTuple_GET_SIZE(freevars); k++) {
-                if (PyTuple_GET_ITEM(t, k) == cell_obj) {
-                    *function = Py_NewRef(((PyFunctionObject *)f)->func_qualname);
-                    *name = Py_NewRef(PyTuple_GET_ITEM(freevars, k));
-                    Py_DECREF(freevars);
-                    return 1;
-                }
-            }
-            Py_DECREF(freevars);
-        }
-    }
-    return 0;
-}
-
 /* " (frees 1.2 MB)" or "" */
 static void freed_text(uint64_t freed, char *buf, size_t len)
 {
@@ -557,7 +521,7 @@ static void freed_text(uint64_t freed, char *buf, size_t len)
  * its kind of container calls for; NULL (no error) when it has none. */
 static PyObject *weak_holder_advice(rs_snapshot *s, const rs_break_edge *e, const char *why, const char *frees)
 {
-    PyObject *from = rs_snapshot_object(s, e->edge.from);
+    enum rs_node_kind from = rs_node_kind(s, e->edge.from);
     PyObject *label = e->label;
     PyObject *name = label_starts(label, ".") ? label_name(label) : NULL;
     if (name != NULL) {
@@ -565,14 +529,14 @@ static PyObject *weak_holder_advice(rs_snapshot *s, const rs_break_edge *e, cons
         Py_DECREF(name);
         return r;
     }
-    if (PyDict_Check(from) && label_starts(label, "["))
+    if (from == RS_KIND_DICT && label_starts(label, "["))
         return PyUnicode_FromFormat("make this dict a weakref.WeakValueDictionary, or del d%U when done: %s%s",
                                     label, why, frees);
-    if (PyList_Check(from) && label_starts(label, "["))
+    if (from == RS_KIND_LIST && label_starts(label, "["))
         return PyUnicode_FromFormat("remove the item when done (del lst%U, .remove(x) or .clear()), or keep "
                                     "weakref.ref(x) in the list: %s%s",
                                     label, why, frees);
-    if (PyAnySet_Check(from) && label_is(label, "<item>"))
+    if (from == RS_KIND_SET && label_is(label, "<item>"))
         return PyUnicode_FromFormat("make the set a weakref.WeakSet, or .discard(x) when done: %s%s", why, frees);
     return NULL;
 }
@@ -620,15 +584,15 @@ static int points_to_owner(dominance *d, const rs_break_edge *e)
  * not a back-reference. */
 static PyObject *back_reference(rs_snapshot *s, dominance *dom, const rs_break_edge *e, const char *frees)
 {
-    PyObject *from = rs_snapshot_object(s, e->edge.from);
+    enum rs_node_kind from = rs_node_kind(s, e->edge.from);
     PyObject *label = e->label;
-    if (label_is(label, ".__self__") && (PyMethod_Check(from) || PyCFunction_Check(from)))
+    if (label_is(label, ".__self__") && (from == RS_KIND_METHOD || from == RS_KIND_CFUNCTION))
         return PyUnicode_FromFormat("store weakref.WeakMethod(...) instead of the bound method: its .__self__ "
                                     "points back to the instance that holds it%s",
                                     frees);
     if (label_is(label, ".cell_contents")) {
         PyObject *function = NULL, *name = NULL;
-        if (cell_owner(s, e->edge.from, &function, &name)) {
+        if (rs_node_cell_owner(s, e->edge.from, &function, &name)) {
             PyObject *r = PyUnicode_FromFormat("%U() captures '%U' in its closure and '%U' holds it back: capture "
                                                "weakref.ref(%U) instead%s",
                                                function, name, name, name, frees);
@@ -669,7 +633,7 @@ static PyObject *back_reference(rs_snapshot *s, dominance *dom, const rs_break_e
 static PyObject *plain_suggestion(rs_snapshot *s, const rs_break_edge *e, const char *frees)
 {
     PyObject *label = e->label;
-    PyObject *from = rs_snapshot_object(s, e->edge.from);
+    enum rs_node_kind from = rs_node_kind(s, e->edge.from);
     PyObject *name = label_name(label);
     if (name != NULL && label_starts(label, ".")) {
         PyObject *r = PyUnicode_FromFormat("set .%U to None (or make it a weakref.ref) when done%s", name, frees);
@@ -677,12 +641,12 @@ static PyObject *plain_suggestion(rs_snapshot *s, const rs_break_edge *e, const 
         return r;
     }
     Py_XDECREF(name);
-    if (label_starts(label, "[") && PyDict_Check(from))
+    if (label_starts(label, "[") && from == RS_KIND_DICT)
         return PyUnicode_FromFormat("del d%U when done (or .pop()), or make the dict a weakref.WeakValueDictionary%s",
                                     label, frees);
-    if (label_starts(label, "[") && PyList_Check(from))
+    if (label_starts(label, "[") && from == RS_KIND_LIST)
         return PyUnicode_FromFormat("remove the item when done (del lst%U, .remove(x) or .clear())%s", label, frees);
-    if (label_starts(label, "[") && PyTuple_Check(from))
+    if (label_starts(label, "[") && from == RS_KIND_TUPLE)
         return PyUnicode_FromFormat("a tuple cannot drop %U: let go of the tuple, or build it without the item%s",
                                     label, frees);
     if (label_starts(label, "["))

@@ -707,8 +707,8 @@ static int write_closures(writer *w)
     return r;
 }
 
-/* "file.py:12" lines of obj's allocation traceback, most recent first, or
- * NULL (no error) when it has none. */
+/* obj's allocation traceback as tracemalloc's Traceback.format() lines,
+ * most recent call last, or NULL (no error) when it has none. */
 static PyObject *traceback_text(PyObject *obj)
 {
     PyObject *tb = rs_allocation_traceback(obj);

@@ -125,7 +125,7 @@ typedef struct rs_dump_closure {
 
 typedef struct rs_dump_allocation {
     uint32_t node;
-    uint32_t traceback; /* string id: "file.py:12" lines, most recent first */
+    uint32_t traceback; /* string id: tracemalloc's Traceback.format() lines, most recent call last */
 } rs_dump_allocation;
 
 /* CRC-32 (IEEE 802.3) of len bytes, continuing crc (0 to start). */
@@ -154,6 +154,7 @@ typedef struct rs_dump {
     const char *string_bytes;
     size_t root_count, type_count, thread_count, frame_count, local_count, closure_count, allocation_count;
     rs_snapshot *snap; /* the graph rebuilt from the file; its types have no PyTypeObject */
+    PyObject *local_names; /* node.c: tuple of the locals' names, on first use */
 } rs_dump;
 
 /* Opens, checks (magic, version, checksums, every index in range) and
@@ -169,6 +170,10 @@ PyObject *rs_dump_string(const rs_dump *d, uint32_t id);
 
 /* The label of edge number e (an index into TARGETS) as a new str. */
 PyObject *rs_dump_edge_label(const rs_dump *d, uint32_t e);
+
+/* The string id of node's stored allocation traceback (as tracemalloc's
+ * Traceback.format() lines, most recent call last), or RS_DUMP_NO_STRING. */
+uint32_t rs_dump_allocation_of(const rs_dump *d, uint32_t node);
 
 /* Test hook: recomputes every checksum of the dump at path in place, so
  * tests can feed the reader structurally broken files.  0 or -1. */

@@ -187,6 +187,36 @@ static bool utf8_text(const unsigned char *text, size_t len)
     return true;
 }
 
+/* The threads and frames tables as the walk fills them, from the stored
+ * ones (the suspended generators' entry becomes a thread of its own): the
+ * frames have no code object; node.c answers for them.  0, or -1 (memory). */
+static int build_frames(rs_dump *d)
+{
+    rs_snapshot *s = d->snap;
+    s->threads = rs_calloc(d->thread_count ? d->thread_count : 1, sizeof *s->threads);
+    s->frames = rs_calloc(d->frame_count ? d->frame_count : 1, sizeof *s->frames);
+    if (s->threads == NULL || s->frames == NULL)
+        return -1;
+    for (size_t t = 0; t < d->thread_count; t++) {
+        const rs_dump_thread *th = &d->threads[t];
+        uint32_t id = th->name;
+        size_t len = (size_t)(d->string_index[id + 1] - d->string_index[id]);
+        char *name = rs_malloc(len + 1);
+        if (name == NULL)
+            return -1;
+        memcpy(name, d->string_bytes + d->string_index[id], len);
+        name[len] = '\0';
+        s->threads[t] = (rs_thread_info){.ident = (unsigned long)th->ident, .name = name,
+                                         .first_frame = th->first_frame, .frame_count = th->frame_count};
+        s->thread_count = (uint32_t)t + 1;
+        for (uint32_t f = th->first_frame; f < th->first_frame + th->frame_count; f++)
+            s->frames[f] = (rs_frame_info){.thread = (uint32_t)t, .depth = f - th->first_frame,
+                                           .function = RS_NONE};
+    }
+    s->frame_count = (uint32_t)d->frame_count;
+    return 0;
+}
+
 /* Stage 4: the graph, node i = record i, as the walk would have built it. */
 static int build_snapshot(rs_dump *d, const char *path)
 {
@@ -244,6 +274,9 @@ static int build_snapshot(rs_dump *d, const char *path)
             goto nomem;
     if (rs_graph_finish(g) < 0 || rs_graph_node_count(g) != n)
         goto nomem;
+    if (build_frames(d) < 0)
+        goto nomem;
+    s->stored = d;
     return 0;
 nomem:
     PyErr_SetString(PyExc_MemoryError, "refscope: not enough memory to open the dump");
@@ -261,6 +294,12 @@ static void free_snapshot(rs_snapshot *s)
     for (uint32_t t = 0; t < s->type_count; t++)
         rs_free(s->types[t].name);
     rs_free(s->types);
+    for (uint32_t t = 0; t < s->thread_count; t++)
+        rs_free(s->threads[t].name);
+    rs_free(s->threads);
+    rs_free(s->frames);
+    rs_free(s->node_kinds);
+    rs_label_cache_free(s);
     rs_free(s);
 }
 
@@ -344,6 +383,7 @@ void rs_dump_close(rs_dump *d)
     if (d == NULL)
         return;
     free_snapshot(d->snap);
+    Py_XDECREF(d->local_names);
     if (d->map != NULL)
         munmap(d->map, d->map_len);
     rs_free(d);
@@ -371,6 +411,20 @@ PyObject *rs_dump_edge_label(const rs_dump *d, uint32_t e)
     default:
         return rs_dump_string(d, code);
     }
+}
+
+uint32_t rs_dump_allocation_of(const rs_dump *d, uint32_t node)
+{
+    size_t lo = 0, hi = d->allocation_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (d->allocations[mid].node < node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < d->allocation_count && d->allocations[lo].node == node ? d->allocations[lo].traceback
+                                                                       : RS_DUMP_NO_STRING;
 }
 
 int rs_dump_reseal(const char *path)

@@ -9,6 +9,7 @@
 #include <Python.h>
 
 #include "analysis.h"
+#include "node.h"
 #include "pyinternal.h"
 
 typedef struct local_list {
@@ -106,6 +107,8 @@ static rs_idx running_generator(rs_snapshot *s, uint32_t frame)
 
 rs_local *rs_frame_locals(rs_snapshot *s, uint32_t frame, size_t *count)
 {
+    if (s->stored != NULL)
+        return rs_node_stored_frame_locals(s, frame, count);
     local_list l = {0};
     PyCodeObject *code = (PyCodeObject *)s->frames[frame].code;
     size_t root_count;
@@ -146,7 +149,8 @@ rs_local *rs_generator_locals(rs_snapshot *s, rs_idx generator, size_t *count)
 
 rs_suspended_frame *rs_suspended_frames(rs_snapshot *s, size_t *count)
 {
-    size_t n = rs_graph_node_count(s->graph), used = 0, cap = 16;
+    /* A dump lists suspended frames as a thread of their own. */
+    size_t n = s->stored ? 0 : rs_graph_node_count(s->graph), used = 0, cap = 16;
     rs_suspended_frame *out = rs_malloc(cap * sizeof *out);
     if (out == NULL)
         goto nomem;

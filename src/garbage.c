@@ -21,7 +21,7 @@
 #include <Python.h>
 
 #include "analysis.h"
-#include "pyinternal.h"
+#include "node.h"
 #include "refscope/dom.h"
 #include "refscope/scc.h"
 
@@ -129,34 +129,16 @@ int rs_garbage_count(rs_snapshot *s, rs_garbage_totals *out)
     return 0;
 }
 
-/* "__del__ of app.Resource", "tp_finalize of generator", "legacy tp_del of
- * X", or NULL when the type has no finalizer.  New str. */
-static PyObject *finalizer_text(rs_snapshot *s, rs_idx n)
-{
-    static PyObject *del_name;
-    PyTypeObject *tp = Py_TYPE(rs_snapshot_object(s, n));
-    const char *type_name = rs_snapshot_type_name(s, n);
-    if (tp->tp_del != NULL)
-        return PyUnicode_FromFormat("legacy tp_del of %s", type_name);
-    if (tp->tp_finalize == NULL)
-        return NULL;
-    if (del_name == NULL && (del_name = PyUnicode_InternFromString("__del__")) == NULL)
-        return NULL;
-    PyObject *del = rs_py_type_lookup(tp, del_name);
-    if (del != NULL && PyFunction_Check(del))
-        return PyUnicode_FromFormat("__del__ of %s", type_name);
-    return PyUnicode_FromFormat("tp_finalize of %s", type_name);
-}
-
 PyObject *rs_garbage_reason(rs_snapshot *s, const rs_garbage_entry *e)
 {
-    PyObject *finalizer = finalizer_text(s, e->node);
+    bool legacy;
+    PyObject *finalizer = rs_node_finalizer(s, e->node, &legacy);
     if (finalizer == NULL && PyErr_Occurred())
         return NULL;
     PyObject *r = NULL;
     switch (e->kind) {
     case RS_GARBAGE_GC_LIST:
-        if (finalizer != NULL && Py_TYPE(rs_snapshot_object(s, e->node))->tp_del != NULL)
+        if (finalizer != NULL && legacy)
             r = PyUnicode_FromFormat("in gc.garbage: a %U sat in a cycle, which gc will not finalize; it stays "
                                      "until gc.garbage is cleared",
                                      finalizer);
@@ -166,8 +148,9 @@ PyObject *rs_garbage_reason(rs_snapshot *s, const rs_garbage_entry *e)
                                      "(del gc.garbage[:])");
         break;
     case RS_GARBAGE_UNREACHABLE_CYCLE: {
-        const char *when = PyGC_IsEnabled() ? "the next automatic collection frees it"
-                                            : "automatic gc is disabled, so it waits";
+        const char *when = s->stored       ? "the process's next collection frees it"
+                           : PyGC_IsEnabled() ? "the next automatic collection frees it"
+                                              : "automatic gc is disabled, so it waits";
         if (finalizer != NULL)
             r = PyUnicode_FromFormat("in a cycle no root reaches: cyclic garbage awaiting collection (%s); "
                                      "gc.collect() frees it, calling its %U first (PEP 442)",

@@ -225,7 +225,7 @@ static uint32_t mark_type_of(const growth_mark *m, const rs_snapshot *s, uint32_
 bool rs_growth_is_new(const rs_snapshot *s, rs_idx n)
 {
     const growth_mark *m = current_mark;
-    if (m == NULL)
+    if (m == NULL || s->stored != NULL) /* the mark is of this process */
         return false;
     uintptr_t addr = rs_graph_addr(s->graph, n);
     size_t lo = 0, hi = m->count;
@@ -260,6 +260,11 @@ void rs_growth_result_free(rs_growth_result *r)
 
 int rs_growth(const rs_snapshot *s, rs_growth_result *out)
 {
+    if (s->stored != NULL) {
+        PyErr_SetString(rs_error, "growth compares the live heap with its mark; this is a heap dump: compare two "
+                                  "dumps with refscope diff OLD NEW");
+        return -1;
+    }
     const growth_mark *m = current_mark;
     memset(out, 0, sizeof *out);
     if (m == NULL) {

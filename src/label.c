@@ -18,6 +18,7 @@
 #include <string.h>
 #include <structmember.h>
 
+#include "node.h"
 #include "pyinternal.h"
 #include "snapshot.h"
 
@@ -617,8 +618,8 @@ size_t rs_label_cache_bytes(const rs_snapshot *s)
 int rs_label_prepare(rs_snapshot *s, rs_idx node, int forward)
 {
     rs_label_cache *c = &s->label_cache[forward ? 0 : 1];
-    if (c->labels != NULL && c->node == node)
-        return 0;
+    if (s->stored != NULL || (c->labels != NULL && c->node == node))
+        return 0; /* a dump's labels are stored: nothing to prepare */
     size_t count;
     PyObject **labels = forward ? referent_labels(s, node, &count) : referrer_labels(s, node, &count);
     if (labels == NULL)
@@ -659,6 +660,8 @@ PyObject *rs_label_referent(rs_snapshot *s, rs_idx src, size_t k)
     const rs_idx *targets = rs_graph_referents(s->graph, src, &count);
     if (k >= count)
         return PyUnicode_FromFormat("<referent %zu>", k);
+    if (s->stored != NULL)
+        return rs_node_stored_referent_label(s, src, k);
     int cached;
     PyObject *label = cached_label(s, 0, src, k, &cached);
     if (cached)
@@ -675,6 +678,8 @@ PyObject *rs_label_referrer(rs_snapshot *s, rs_idx dst, size_t j)
     const rs_idx *sources = rs_graph_referrers(s->graph, dst, &count);
     if (j >= count)
         return PyUnicode_FromString("<referrer>");
+    if (s->stored != NULL)
+        return rs_node_stored_referrer_label(s, dst, j);
     int cached;
     PyObject *label = cached_label(s, 1, dst, j, &cached);
     if (cached)
@@ -697,26 +702,21 @@ PyObject *rs_label_referrer(rs_snapshot *s, rs_idx dst, size_t j)
     return label_edge(s, src, dst, occurrence, k);
 }
 
-static const char *basename_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
 /* "thread 'MainThread' frame worker() app.py:12" */
 PyObject *rs_label_frame(rs_snapshot *s, uint32_t frame)
 {
-    const rs_frame_info *fi = &s->frames[frame];
-    PyCodeObject *code = (PyCodeObject *)fi->code;
-    const char *file = PyUnicode_Check(code->co_filename) ? PyUnicode_AsUTF8(code->co_filename) : NULL;
-    if (file == NULL)
-        PyErr_Clear();
-    return PyUnicode_FromFormat("thread '%s' frame %U() %s:%d", s->threads[fi->thread].name, code->co_qualname,
-                                file ? basename_of(file) : "?", fi->line);
+    PyObject *where = rs_node_frame_text(s, frame);
+    PyObject *label = where ? PyUnicode_FromFormat("thread '%s' frame %U", s->threads[s->frames[frame].thread].name,
+                                                   where)
+                            : NULL;
+    Py_XDECREF(where);
+    return label;
 }
 
 PyObject *rs_label_root(rs_snapshot *s, const rs_root *root)
 {
+    if (s->stored != NULL)
+        return rs_node_stored_root_label(s, root);
     if (root->kind == RS_ROOT_MODULE) {
         PyObject *name = PyUnicode_FromString(s->root_info[root->info].module);
         PyObject *label = name ? PyUnicode_FromFormat("sys.modules[%R]", name) : NULL;

@@ -24,6 +24,7 @@ typedef struct {
 extern PyObject *rs_error;
 extern PyTypeObject rs_snapshot_type;
 extern PyTypeObject rs_path_type;
+extern PyTypeObject rs_dumpfile_type;
 
 /* The snapshot behind a Snapshot object, or NULL with refscope.Error set
  * when it is closed (or its close() is pending). */

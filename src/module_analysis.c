@@ -807,31 +807,23 @@ static int write_to(PyObject *file, PyObject *text)
     return 0;
 }
 
-PyObject *rs_module_report(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+int rs_report_check_args(const char *format, Py_ssize_t top, bool *json)
 {
-    static char *keywords[] = {"file", "format", "top", "snapshot", "collect", NULL};
-    PyObject *file = Py_None, *snapshot_obj = NULL;
-    const char *format = "text";
-    Py_ssize_t top = 10;
-    int collect = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OsnOp:report", keywords, &file, &format, &top, &snapshot_obj,
-                                     &collect))
-        return NULL;
-    bool json = strcmp(format, "json") == 0;
-    if (!json && strcmp(format, "text") != 0) {
+    *json = strcmp(format, "json") == 0;
+    if (!*json && strcmp(format, "text") != 0) {
         PyErr_Format(rs_error, "unknown report format '%s'; use format='text' or format='json'", format);
-        return NULL;
+        return -1;
     }
     if (top < 1) {
         PyErr_SetString(PyExc_ValueError, "report(): top must be at least 1");
-        return NULL;
+        return -1;
     }
-    rs_snapshot *owned;
-    rs_snapshot *s = snapshot_arg(snapshot_obj, collect, &owned);
-    if (s == NULL)
-        return NULL;
+    return 0;
+}
+
+PyObject *rs_report_render(rs_snapshot *s, Py_ssize_t top, bool json)
+{
     PyObject *data = rs_report_data(s, top);
-    snapshot_arg_done(snapshot_obj, owned);
     if (data == NULL)
         return NULL;
     PyObject *text = NULL;
@@ -843,6 +835,28 @@ PyObject *rs_module_report(PyObject *Py_UNUSED(module), PyObject *args, PyObject
         text = rs_report_text(data);
     }
     Py_DECREF(data);
+    return text;
+}
+
+PyObject *rs_module_report(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"file", "format", "top", "snapshot", "collect", NULL};
+    PyObject *file = Py_None, *snapshot_obj = NULL;
+    const char *format = "text";
+    Py_ssize_t top = 10;
+    int collect = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OsnOp:report", keywords, &file, &format, &top, &snapshot_obj,
+                                     &collect))
+        return NULL;
+    bool json;
+    if (rs_report_check_args(format, top, &json) < 0)
+        return NULL;
+    rs_snapshot *owned;
+    rs_snapshot *s = snapshot_arg(snapshot_obj, collect, &owned);
+    if (s == NULL)
+        return NULL;
+    PyObject *text = rs_report_render(s, top, json);
+    snapshot_arg_done(snapshot_obj, owned);
     if (text == NULL || file == Py_None)
         return text;
     int r = write_to(file, text);

@@ -72,6 +72,14 @@ PyObject *rs_module_alloc_fail_after(PyObject *module, PyObject *n);
 PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top);
 PyObject *rs_report_text(PyObject *data);
 
+/* Checks report()'s format ("text" or "json", *json set) and top (at
+ * least 1).  0, or -1 with refscope.Error / ValueError set. */
+int rs_report_check_args(const char *format, Py_ssize_t top, bool *json);
+
+/* The report of s as text or (json) a JSON string: what refscope.report()
+ * writes, for a live snapshot or one read from a dump.  New str or NULL. */
+PyObject *rs_report_render(rs_snapshot *s, Py_ssize_t top, bool json);
+
 /* Allocation-site lookups reports have made since the module loaded (a
  * work counter for tests: one report makes at most a fixed number). */
 size_t rs_report_site_lookups(void);

@@ -1,6 +1,7 @@
 /*
- * The Python face of the browser: refscope.browse() and the benchmark and
- * test hooks, thin wrappers that turn arguments into rs_browser_options.
+ * The Python face of the browser: refscope.browse(), the browser on a heap
+ * dump (`refscope open FILE`) and the benchmark and test hooks: thin
+ * wrappers that turn arguments into rs_browser_options.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -9,7 +10,9 @@
 #include <unistd.h>
 
 #include "browser.h"
+#include "dump.h"
 #include "module.h"
+#include "module_dump.h"
 
 /* The terminal fd for tty (None, an fd, a file with fileno(), a path);
  * *opened is set when the fd was opened here and must be closed.  -1 for
@@ -129,12 +132,18 @@ PyObject *rs_module_screen_rows(PyObject *Py_UNUSED(module), PyObject *args, PyO
     PyObject *snapshot;
     const char *screen;
     PyObject *arg = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!s|O:_screen_rows", keywords, &rs_snapshot_type, &snapshot,
-                                     &screen, &arg))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|O:_screen_rows", keywords, &snapshot, &screen, &arg))
         return NULL;
-    rs_snapshot *s = rs_snapshot_of(snapshot);
-    if (s == NULL)
+    /* A DumpFile gives its stored snapshot: the screens as `refscope open` shows them. */
+    rs_snapshot *s = PyObject_TypeCheck(snapshot, &rs_dumpfile_type) ? rs_dumpfile_snapshot(snapshot)
+                     : PyObject_TypeCheck(snapshot, &rs_snapshot_type) ? rs_snapshot_of(snapshot)
+                                                                        : NULL;
+    if (s == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "_screen_rows() takes a Snapshot or a DumpFile, not %s",
+                         Py_TYPE(snapshot)->tp_name);
         return NULL;
+    }
     /* An object argument names its node (object, retained screens). */
     uint64_t value = 0;
     if (arg != NULL && PyLong_Check(arg))
@@ -146,4 +155,40 @@ PyObject *rs_module_screen_rows(PyObject *Py_UNUSED(module), PyObject *args, PyO
     if (rs_analysis_ensure_dominators(s) < 0)
         return NULL;
     return rs_view_rows(s, screen, value);
+}
+
+PyObject *rs_module_open_dump(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"dump", "tty", "diff", NULL};
+    PyObject *dump_arg, *tty = Py_None, *diff = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO:_open_dump", keywords, &dump_arg, &tty, &diff))
+        return NULL;
+    /* A DumpFile stays open while we run (the caller holds it); a path is ours. */
+    rs_dump *opened_dump = NULL;
+    rs_snapshot *s;
+    if (PyObject_TypeCheck(dump_arg, &rs_dumpfile_type)) {
+        s = rs_dumpfile_snapshot(dump_arg);
+    } else {
+        PyObject *path = NULL;
+        if (!PyUnicode_FSConverter(dump_arg, &path))
+            return NULL;
+        opened_dump = rs_dump_open(PyBytes_AS_STRING(path));
+        Py_DECREF(path);
+        s = opened_dump ? opened_dump->snap : NULL;
+    }
+    if (s == NULL)
+        return NULL;
+    int opened;
+    int fd = tty_fd_of(tty, &opened);
+    int r = -1;
+    if (fd != -2) {
+        rs_browser_options options = {.tty_fd = fd, .stored = s, .diff = diff == Py_None ? NULL : diff};
+        r = rs_browser_run(&options);
+        if (opened)
+            close(fd);
+    }
+    rs_dump_close(opened_dump);
+    if (r < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }

@@ -68,6 +68,12 @@ static rs_dump *dump_of(PyObject *self)
     return d;
 }
 
+rs_snapshot *rs_dumpfile_snapshot(PyObject *self)
+{
+    rs_dump *d = dump_of(self);
+    return d ? d->snap : NULL;
+}
+
 /* The node argument (an index), checked; RS_NONE with an error set. */
 static rs_idx node_arg(rs_dump *d, PyObject *arg)
 {
@@ -511,16 +517,9 @@ static PyObject *dumpfile_allocated_at(PyObject *self, PyObject *arg)
     rs_idx n = d ? node_arg(d, arg) : RS_NONE;
     if (n == RS_NONE)
         return NULL;
-    size_t lo = 0, hi = d->allocation_count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (d->allocations[mid].node < n)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < d->allocation_count && d->allocations[lo].node == n)
-        return rs_dump_string(d, d->allocations[lo].traceback);
+    uint32_t id = rs_dump_allocation_of(d, n);
+    if (id != RS_DUMP_NO_STRING)
+        return rs_dump_string(d, id);
     Py_RETURN_NONE;
 }
 
@@ -649,7 +648,24 @@ static PyObject *dumpfile_edge_count(PyObject *self, void *Py_UNUSED(closure))
     return d ? PyLong_FromUnsignedLongLong(d->header->edge_count) : NULL;
 }
 
+/* report(format='text', top=10): report.c's leak-suspects report of the dump. */
+static PyObject *dumpfile_report(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"format", "top", NULL};
+    const char *format = "text";
+    Py_ssize_t top = 10;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|sn:report", keywords, &format, &top))
+        return NULL;
+    rs_dump *d = dump_of(self);
+    bool json;
+    if (d == NULL || rs_report_check_args(format, top, &json) < 0)
+        return NULL;
+    return rs_report_render(d->snap, top, json);
+}
+
 PyMethodDef rs_dumpfile_methods[] = {
+    {"report", (PyCFunction)(void (*)(void))dumpfile_report, METH_VARARGS | METH_KEYWORDS,
+     "report(format='text', top=10): the leak-suspects report of the dump, as refscope.report() writes it."},
     {"close", dumpfile_close, METH_NOARGS, "Unmap the file."},
     {"info", dumpfile_info, METH_NOARGS, "The header: pid, time, python_version, memory figures, counts."},
     {"node", dumpfile_node, METH_O, "(address, type_name, size, refcount, unexplained, flags, repr or None)."},

@@ -24,6 +24,10 @@ extern PySequenceMethods rs_dumpfile_as_sequence;
 PyObject *rs_dumpfile_new(PyTypeObject *type, PyObject *args, PyObject *kwargs);
 void rs_dumpfile_dealloc(PyObject *self);
 
+/* The stored snapshot of DumpFile self, or NULL with refscope.Error set
+ * when it is closed. */
+rs_snapshot *rs_dumpfile_snapshot(PyObject *self);
+
 /* Snapshot.save(path) and the module functions. */
 PyObject *rs_snapshot_save(PyObject *self, PyObject *path);
 PyObject *rs_module_dump(PyObject *module, PyObject *args, PyObject *kwargs);

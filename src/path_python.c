@@ -340,6 +340,8 @@ static PyObject *python_step(rs_snapshot *s, PyObject *expr, const rs_idx *nodes
 
 PyObject *rs_path_python(rs_snapshot *s, const rs_idx *nodes, size_t len, const rs_root *root)
 {
+    if (s->stored != NULL) /* a dump's labels are all there is to say */
+        return rs_path_expression(s, nodes, len, root);
     PyObject *expr = rs_path_step_label(s, nodes, 0, root);
     for (size_t i = 1, used; expr != NULL && i < len; i += used) {
         PyObject *next = python_step(s, expr, nodes, len, i, root, &used);

@@ -24,6 +24,7 @@
 
 #include "analysis.h"
 #include "module_analysis.h"
+#include "node.h"
 #include "refscope/dom.h"
 #include "refscope/scc.h"
 #include "suspects.h"
@@ -70,13 +71,12 @@ static PyObject *ull(uint64_t v)
  * for node n. */
 static PyObject *describe(rs_snapshot *s, rs_idx n)
 {
-    PyObject *obj = rs_snapshot_object(s, n);
     PyObject *d = PyDict_New();
     if (d == NULL || put(d, "type", PyUnicode_FromString(rs_snapshot_type_name(s, n))) < 0 ||
-        put(d, "address", PyUnicode_FromFormat("%p", (void *)obj)) < 0 ||
-        put(d, "repr", rs_safe_repr(obj, REPR_MAX)) < 0 || put(d, "size", ull(rs_graph_size(s->graph, n))) < 0 ||
+        put(d, "address", PyUnicode_FromFormat("%p", (void *)rs_graph_addr(s->graph, n))) < 0 ||
+        put(d, "repr", rs_node_repr(s, n, REPR_MAX)) < 0 || put(d, "size", ull(rs_graph_size(s->graph, n))) < 0 ||
         put(d, "retained", ull(rs_dom_retained(s->dom, n))) < 0 || put(d, "path", rs_path_text(s, n)) < 0 ||
-        put(d, "allocated_at", rs_allocation_site(obj)) < 0) {
+        put(d, "allocated_at", rs_node_allocation_site(s, n)) < 0) {
         Py_XDECREF(d);
         return NULL;
     }
@@ -158,7 +158,7 @@ static int add_sites(rs_snapshot *s, PyObject *sites, const rs_idx *nodes, size_
     for (size_t i = 0; i < count && site_lookups_left > 0; i++) {
         site_lookups_left--;
         site_lookups_total++;
-        PyObject *site = rs_allocation_site(rs_snapshot_object(s, nodes[i]));
+        PyObject *site = rs_node_allocation_site(s, nodes[i]);
         if (site == NULL)
             return -1;
         if (site == Py_None) {
@@ -229,7 +229,7 @@ static PyObject *sites_list(PyObject *sites, size_t top)
 
 static PyObject *growth_section(rs_snapshot *s, size_t top, PyObject *sites)
 {
-    if (!rs_growth_has_mark())
+    if (!rs_growth_has_mark() || rs_snapshot_is_stored(s)) /* a mark is of this process */
         return Py_NewRef(Py_None);
     rs_growth_result g;
     if (rs_growth(s, &g) < 0)
@@ -465,9 +465,8 @@ static PyObject *closures_section(rs_snapshot *s, size_t top)
         if (rs_graph_flags(s->graph, vars[i].value) & RS_NODE_NOT_DATA)
             continue;
         shown++;
-        PyObject *f = rs_snapshot_object(s, vars[i].function);
         PyObject *d = PyDict_New();
-        if (d == NULL || put(d, "function", Py_NewRef(((PyFunctionObject *)f)->func_qualname)) < 0 ||
+        if (d == NULL || put(d, "function", rs_node_function_name(s, vars[i].function)) < 0 ||
             put(d, "variable", rs_closure_var_name(s, &vars[i])) < 0 || put(d, "retained", ull(vars[i].retained)) < 0 ||
             put(d, "function_path", rs_path_text(s, vars[i].function)) < 0 ||
             put(d, "value", describe(s, vars[i].value)) < 0 || append(list, Py_NewRef(d)) < 0)
@@ -509,9 +508,8 @@ static PyObject *strings_section(rs_snapshot *s, size_t top)
     if (nodes == NULL)
         goto error;
     for (size_t i = 0; i < strings; i++) {
-        PyObject *obj = rs_snapshot_object(s, nodes[i]);
         PyObject *e = describe(s, nodes[i]);
-        if (e == NULL || put(e, "length", PyLong_FromSsize_t(PyObject_Length(obj))) < 0 ||
+        if (e == NULL || put(e, "length", PyLong_FromSsize_t(rs_node_text_length(s, nodes[i]))) < 0 ||
             append(largest, Py_NewRef(e)) < 0) {
             Py_XDECREF(e);
             rs_free(nodes);
@@ -549,13 +547,6 @@ error:
     return NULL;
 }
 
-static PyObject *tracing_now(void)
-{
-    PyObject *tracemalloc = PyImport_ImportModule("tracemalloc");
-    PyObject *r = tracemalloc ? PyObject_CallMethod(tracemalloc, "is_tracing", NULL) : NULL;
-    Py_XDECREF(tracemalloc);
-    return r;
-}
 
 PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top_arg)
 {
@@ -567,6 +558,9 @@ PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top_arg)
     PyObject *sites = PyDict_New();
     if (d == NULL || sites == NULL)
         goto error;
+    char origin[160];
+    if (rs_snapshot_origin(s, origin, sizeof origin) != NULL && put(d, "dump", PyUnicode_FromString(origin)) < 0)
+        goto error;
     if (put(d, "format", PyUnicode_FromString("refscope-report")) < 0 || put(d, "version", PyLong_FromLong(1)) < 0 ||
         put(d, "objects", ull(s->visible_count)) < 0 || put(d, "edges", ull(rs_graph_edge_count(s->graph))) < 0 ||
         put(d, "snapshot_seconds", PyFloat_FromDouble(s->seconds)) < 0 || put(d, "memory", memory_section(s)) < 0 ||
@@ -574,7 +568,7 @@ PyObject *rs_report_data(rs_snapshot *s, Py_ssize_t top_arg)
         put(d, "growth", growth_section(s, top, sites)) < 0 || put(d, "cycles", cycles_section(s, top)) < 0 ||
         put(d, "garbage", garbage_section(s, top)) < 0 || put(d, "closures", closures_section(s, top)) < 0 ||
         put(d, "unexplained", unexplained_section(s, top)) < 0 || put(d, "strings", strings_section(s, top)) < 0 ||
-        put(d, "tracing", tracing_now()) < 0)
+        put(d, "tracing", PyBool_FromLong(rs_node_tracing(s))) < 0)
         goto error;
     /* Without growth, the suspects are what the largest objects retain. */
     if (PyDict_GET_SIZE(sites) == 0 && PyDict_GetItemString(d, "tracing") == Py_True) {
@@ -854,6 +848,8 @@ PyObject *rs_report_text(PyObject *data)
     snprintf(seconds, sizeof seconds, "%.2f", PyFloat_Check(sec) ? PyFloat_AsDouble(sec) : 0.0);
     line(&t, "refscope leak-suspects report: %llu objects, %llu edges (snapshot %s s)",
          (unsigned long long)number(data, "objects"), (unsigned long long)number(data, "edges"), seconds);
+    if (PyUnicode_Check(field(data, "dump")))
+        line(&t, "from the %S", field(data, "dump"));
     line(&t, "memory: %S", field(field(data, "memory"), "line"));
     if (PyList_Check(field(data, "types")))
         render_types(&t, field(data, "types"));

@@ -82,6 +82,11 @@ typedef struct rs_snapshot {
     struct rs_dom_order *dom_order; /* enter/leave numbers of the dominator tree */
     rs_label_cache label_cache[2]; /* [0] referents, [1] referrers */
     struct rs_snapshot *next_open; /* the process's open snapshots (walk.c) */
+    /* A snapshot read back from a heap dump: the dump its answers come
+     * from (node.h), its types have no PyTypeObject and its node addresses
+     * are the dumped process's; NULL for a live snapshot. */
+    struct rs_dump *stored;
+    uint8_t *node_kinds; /* node.c: enum rs_node_kind per type, on first use */
 } rs_snapshot;
 
 /* Types whose instances are refscope's own; set by module.c at import. */
@@ -117,7 +122,9 @@ rs_snapshot *rs_snapshot_take_nodes(bool collect);
  * May run arbitrary Python code (objects that die run their finalizers). */
 void rs_snapshot_free(rs_snapshot *s);
 
-/* The object of node n (borrowed: the snapshot holds it). */
+/* The object of node n (borrowed: the snapshot holds it).  Live snapshots
+ * only: a stored one (s->stored) has addresses of another process; ask
+ * node.h's functions, which answer for both. */
 static inline PyObject *rs_snapshot_object(const rs_snapshot *s, rs_idx n)
 {
     return (PyObject *)rs_graph_addr(s->graph, n);

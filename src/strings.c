@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "analysis.h"
+#include "node.h"
 #include "pyinternal.h"
 #include "refscope/dom.h"
 #include "suspects.h"
@@ -49,18 +50,6 @@ rs_idx *rs_largest(rs_snapshot *s, uint32_t type_id, size_t n, size_t *count)
     return rs_top_k_take(&top, count);
 }
 
-/* Length of a str / bytes / bytearray, or -1 for anything else. */
-static Py_ssize_t text_length(PyObject *obj)
-{
-    if (PyUnicode_Check(obj))
-        return PyUnicode_GET_LENGTH(obj);
-    if (PyBytes_Check(obj))
-        return PyBytes_GET_SIZE(obj);
-    if (PyByteArray_Check(obj))
-        return PyByteArray_GET_SIZE(obj);
-    return -1;
-}
-
 /* The object holding string n: its immediate dominator, or the instance
  * whose __dict__ that is.  RS_NONE when no single object holds it. */
 static rs_idx holder_of(rs_snapshot *s, rs_idx n)
@@ -68,12 +57,10 @@ static rs_idx holder_of(rs_snapshot *s, rs_idx n)
     rs_idx h = rs_dom_idom(s->dom, n);
     if (h == RS_NONE || h == RS_DOM_SUPER_ROOT)
         return RS_NONE;
-    PyObject *holder = rs_snapshot_object(s, h);
-    rs_idx owner = PyDict_CheckExact(holder) ? rs_dom_idom(s->dom, h) : RS_NONE;
-    if (owner != RS_NONE && owner != RS_DOM_SUPER_ROOT) {
-        if (rs_py_instance_dict(rs_snapshot_object(s, owner)) == holder)
-            return owner;
-    }
+    bool dict = rs_node_kind(s, h) == RS_KIND_DICT && rs_node_kind_exact(s, h);
+    rs_idx owner = dict ? rs_dom_idom(s->dom, h) : RS_NONE;
+    if (owner != RS_NONE && owner != RS_DOM_SUPER_ROOT && rs_node_is_instance_dict(s, owner, h))
+        return owner;
     return h;
 }
 
@@ -110,9 +97,8 @@ rs_string_holder *rs_strings_by_holder(rs_snapshot *s, size_t *count)
         return NULL;
     }
     for (uint32_t t = 0; t < s->type_count; t++) {
-        PyTypeObject *tp = s->types[t].type;
-        is_text[t] = PyType_FastSubclass(tp, Py_TPFLAGS_UNICODE_SUBCLASS | Py_TPFLAGS_BYTES_SUBCLASS) ||
-                     PyType_IsSubtype(tp, &PyByteArray_Type);
+        enum rs_node_kind kind = rs_type_kind(s, t);
+        is_text[t] = kind == RS_KIND_STR || kind == RS_KIND_BYTES || kind == RS_KIND_BYTEARRAY;
     }
     rs_graph *g = s->graph;
     size_t nodes = rs_graph_node_count(g);
@@ -123,7 +109,7 @@ rs_string_holder *rs_strings_by_holder(rs_snapshot *s, size_t *count)
         /* The type answers "is it text?" without touching the object. */
         if (!is_text[rs_graph_type_id(g, x)])
             continue;
-        Py_ssize_t len = text_length(rs_snapshot_object(s, x));
+        Py_ssize_t len = rs_node_text_length(s, x);
         if (len < 0)
             continue;
         rs_string_holder *row;
@@ -225,6 +211,10 @@ int rs_process_memory_read(const rs_snapshot *s, rs_process_memory *out)
     for (size_t i = 0; i < nodes; i++)
         if (!(rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL))
             out->objects += rs_graph_size(s->graph, (rs_idx)i);
+    if (s->stored != NULL) { /* the dumped process's figures, not ours */
+        rs_node_stored_memory(s, out);
+        return 0;
+    }
     out->rss = read_rss();
     read_arenas(out);
     return 0;

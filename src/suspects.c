@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node.h"
 #include "refscope/dom.h"
 #include "suspects.h"
 
@@ -226,9 +227,10 @@ static bool more(const accumulate_walk *w, uint32_t t, uint32_t u)
 /* A builtin container: what it holds is the accumulation, not itself. */
 static bool plain_container(rs_snapshot *s, uint32_t t)
 {
-    PyTypeObject *tp = s->types[t].type;
-    return tp == &PyDict_Type || tp == &PyList_Type || tp == &PyTuple_Type || tp == &PySet_Type ||
-           tp == &PyFrozenSet_Type || strcmp(s->types[t].name, "collections.deque") == 0;
+    enum rs_node_kind kind = rs_type_kind(s, t);
+    return (rs_type_kind_exact(s, t) &&
+            (kind == RS_KIND_DICT || kind == RS_KIND_LIST || kind == RS_KIND_TUPLE || kind == RS_KIND_SET)) ||
+           strcmp(s->types[t].name, "collections.deque") == 0;
 }
 
 /* Fills x->accumulation from one walk of x's dominator subtree.  The type
@@ -427,12 +429,39 @@ static bool refscope_owns(PyObject *obj)
     return ours;
 }
 
+/* rs_unexplained_suspect() for a dump, which knows the objects by kind,
+ * by their referents and by their stored reprs: the same constants and
+ * scalars left out, a tuple of scalars and classes, refscope's own
+ * namespaces and C functions. */
+static bool stored_unexplained_suspect(rs_snapshot *s, rs_idx n)
+{
+    enum rs_node_kind kind = rs_node_kind(s, n);
+    bool exact = rs_node_kind_exact(s, n);
+    if (kind == RS_KIND_CONSTANT || (exact && (kind == RS_KIND_STR || kind == RS_KIND_SCALAR || kind == RS_KIND_BYTES)))
+        return false;
+    if (exact && kind == RS_KIND_SET && strcmp(rs_snapshot_type_name(s, n), "frozenset") == 0)
+        return false;
+    if (!(exact && kind == RS_KIND_TUPLE))
+        return !rs_node_stored_refscope_own(s, n);
+    size_t count;
+    const rs_idx *items = rs_graph_referents(s->graph, n, &count);
+    for (size_t i = 0; i < count; i++) {
+        enum rs_node_kind k = rs_node_kind(s, items[i]);
+        if (k != RS_KIND_CONSTANT && k != RS_KIND_SCALAR && k != RS_KIND_STR && k != RS_KIND_BYTES &&
+            !(rs_graph_flags(s->graph, items[i]) & RS_NODE_TYPE))
+            return true;
+    }
+    return false;
+}
+
 bool rs_unexplained_suspect(rs_snapshot *s, rs_idx n)
 {
     uint32_t flags = rs_graph_flags(s->graph, n);
     if ((flags & (RS_NODE_NOT_DATA | RS_NODE_INTERNAL | RS_NODE_TYPE | RS_NODE_MODULE)) ||
         rs_graph_refcount(s->graph, n) >= STATIC_REFCOUNT)
         return false;
+    if (s->stored != NULL)
+        return stored_unexplained_suspect(s, n);
     PyObject *obj = rs_snapshot_object(s, n);
     if (obj == Py_None || obj == Py_True || obj == Py_False || obj == Py_Ellipsis || obj == Py_NotImplemented)
         return false;
@@ -471,8 +500,8 @@ rs_idx *rs_suspect_strings(rs_snapshot *s, size_t k, size_t *count)
         return NULL;
     size_t n = rs_graph_node_count(s->graph);
     for (rs_idx i = 0; i < n; i++) {
-        PyTypeObject *tp = rs_snapshot_node_type(s, i);
-        if ((tp == &PyUnicode_Type || tp == &PyBytes_Type || tp == &PyByteArray_Type) &&
+        enum rs_node_kind kind = rs_node_kind(s, i);
+        if ((kind == RS_KIND_STR || kind == RS_KIND_BYTES || kind == RS_KIND_BYTEARRAY) && rs_node_kind_exact(s, i) &&
             !(rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL))
             rs_top_k_add(&top, rs_graph_size(s->graph, i), i);
     }

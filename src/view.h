@@ -13,6 +13,7 @@
 
 #include "analysis.h"
 #include "browser.h"
+#include "node.h"
 #include "snapshot.h"
 #include "ui.h"
 #include "viewmodel.h"
@@ -33,6 +34,7 @@ enum rs_screen {
     RS_SCREEN_GROWTH,
     RS_SCREEN_HELP,
     RS_SCREEN_TEXT,      /* arg: node; arg2: RS_TEXT_VALUE or RS_TEXT_ALLOCATION */
+    RS_SCREEN_DIFF,      /* a dump against an older one (rs_browser.diff) */
     RS_SCREEN_COUNT
 };
 
@@ -228,6 +230,7 @@ struct rs_browser {
     int bar_items;
     bool picking_crumb; /* b was pressed: the next digit picks a breadcrumb */
     bool show_stdlib;   /* closures and threads list the standard library's rows too */
+    PyObject *diff;     /* `refscope open NEW --diff OLD`: (title, holder rows, type rows), borrowed; or NULL */
 };
 
 /* --- browser.c: what views and commands call ----------------------------- */
@@ -301,6 +304,9 @@ const char *rs_fmt_flags(rs_browser *b, rs_idx n, char *buf);
  * MemoryError gives "<no memory>" and is cleared. */
 const char *rs_fmt_repr(PyObject *obj, char *buf, size_t len);
 
+/* rs_fmt_repr() of node n, live or stored (node.h). */
+const char *rs_fmt_node_repr(rs_snapshot *s, rs_idx n, char *buf, size_t len);
+
 /* A Python str as UTF-8 into buf, control characters escaped; a NULL str
  * (an error) gives "?" and clears the error. */
 const char *rs_fmt_str(PyObject *str, char *buf, size_t len);
@@ -315,7 +321,7 @@ void rs_fmt_object_row(rs_browser *b, rs_idx n, const char *label, int label_wid
 
 /* 1 when code (a code object) comes from the standard library (a file
  * under sysconfig's stdlib, not site-packages, or a frozen module), 0
- * when not or not a code object, -1 with an exception set. */
+ * when not, not a code object or NULL (a dump's), -1 with an exception. */
 int rs_code_in_stdlib(PyObject *code);
 
 /* true when n is a cell or held by one (captured by a closure). */
@@ -395,7 +401,7 @@ void rs_grouping_free(rs_grouping *g);
 /* --- the screens, one file each ------------------------------------------ */
 extern const rs_view_class rs_view_summary, rs_view_types, rs_view_instances, rs_view_object, rs_view_path,
     rs_view_retained, rs_view_cycles, rs_view_cycle, rs_view_garbage, rs_view_closures, rs_view_threads,
-    rs_view_growth, rs_view_help, rs_view_text;
+    rs_view_growth, rs_view_help, rs_view_text, rs_view_diff;
 
 /* --- cmd.c ---------------------------------------------------------------- */
 

@@ -22,10 +22,10 @@ static const char *const columns[] = {"retained", "size"}; /* as rs_grouping_com
 
 /* The function's code object: one per def, shared by every closure a def
  * made (2000 on_done()s from one handle()). */
-static PyObject *code_of(rs_snapshot *s, const rs_closure_var *cv)
+static rs_idx code_of(rs_snapshot *s, const rs_closure_var *cv)
 {
-    PyObject *f = rs_snapshot_object(s, cv->function);
-    return PyFunction_Check(f) ? PyFunction_GET_CODE(f) : f;
+    rs_idx code = rs_node_function_code(s, cv->function);
+    return code == RS_NONE ? cv->function : code;
 }
 
 /* Same group: the same def's same variable holding the same type. */
@@ -35,7 +35,7 @@ static int same_key(void *ctx, size_t a, size_t b)
     closures_data *d = v->data;
     rs_snapshot *s = v->browser->snap;
     const rs_closure_var *x = &d->rows[a], *y = &d->rows[b];
-    uintptr_t cx = (uintptr_t)code_of(s, x), cy = (uintptr_t)code_of(s, y);
+    rs_idx cx = code_of(s, x), cy = code_of(s, y);
     if (cx != cy)
         return cx < cy ? -1 : 1;
     if (x->var != y->var)
@@ -85,7 +85,7 @@ static int closures_open(rs_view *v)
         Py_DECREF(name);
         if (super_cell)
             continue;
-        int stdlib = v->browser->show_stdlib ? 0 : rs_code_in_stdlib(code_of(s, &d->rows[i]));
+        int stdlib = v->browser->show_stdlib ? 0 : rs_code_in_stdlib(rs_node_live_object(s, code_of(s, &d->rows[i])));
         if (stdlib < 0)
             return -1;
         if (stdlib)
@@ -133,13 +133,15 @@ static int item_label(rs_view *v, size_t i, char *text, size_t len)
 {
     const rs_closure_var *r = &((closures_data *)v->data)->rows[i];
     rs_snapshot *s = v->browser->snap;
-    PyObject *f = rs_snapshot_object(s, r->function);
-    PyObject *qualname = PyFunction_Check(f) ? ((PyFunctionObject *)f)->func_qualname : NULL;
-    PyObject *name = rs_closure_var_name(s, r);
-    if (name == NULL)
+    PyObject *qualname = rs_node_function_name(s, r->function);
+    PyObject *name = qualname ? rs_closure_var_name(s, r) : NULL;
+    if (name == NULL) {
+        Py_XDECREF(qualname);
         return -1;
-    PyObject *label = PyUnicode_FromFormat("'%S' in %S()", name, qualname ? qualname : Py_None);
+    }
+    PyObject *label = PyUnicode_FromFormat("'%S' in %S()", name, qualname);
     Py_DECREF(name);
+    Py_DECREF(qualname);
     if (label == NULL)
         return -1;
     rs_fmt_str(label, text, len);

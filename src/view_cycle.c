@@ -193,7 +193,7 @@ static int cycle_format(rs_view *v, size_t row, char *buf, size_t len, ui_style 
     if (row == 1 + d->break_count) {
         char repr[200];
         snprintf(buf, len, "walk: at %s %s - its edges inside the cycle (Enter follows, Backspace returns)",
-                 rs_snapshot_type_name(s, d->at), rs_fmt_repr(rs_snapshot_object(s, d->at), repr, sizeof repr));
+                 rs_snapshot_type_name(s, d->at), rs_fmt_node_repr(s, d->at, repr, sizeof repr));
         *style = UI_HEADING;
         return 0;
     }

@@ -46,7 +46,7 @@ static int growth_open(rs_view *v)
         return -1;
     }
     v->data = d;
-    if (rs_growth_has_mark()) {
+    if (rs_growth_has_mark() || v->browser->snap->stored != NULL) { /* a dump: rs_growth() says why not */
         if (rs_growth(v->browser->snap, &d->result) < 0)
             return -1;
         d->computed = true;

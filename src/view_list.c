@@ -25,6 +25,7 @@ static const rs_view_class *const classes[RS_SCREEN_COUNT] = {
     [RS_SCREEN_GARBAGE] = &rs_view_garbage,   [RS_SCREEN_CLOSURES] = &rs_view_closures,
     [RS_SCREEN_THREADS] = &rs_view_threads,   [RS_SCREEN_GROWTH] = &rs_view_growth,
     [RS_SCREEN_HELP] = &rs_view_help,         [RS_SCREEN_TEXT] = &rs_view_text,
+    [RS_SCREEN_DIFF] = &rs_view_diff,
 };
 
 const rs_view_class *rs_view_class_of(enum rs_screen screen)
@@ -271,12 +272,12 @@ const char *rs_fmt_size(uint64_t size, char *buf)
 
 bool rs_node_in_closure(rs_snapshot *s, rs_idx n)
 {
-    if (Py_IS_TYPE(rs_snapshot_object(s, n), &PyCell_Type))
+    if (rs_node_kind(s, n) == RS_KIND_CELL)
         return true;
     size_t count;
     const rs_idx *referrers = rs_graph_referrers(s->graph, n, &count);
     for (size_t i = 0; i < count && i < 64; i++)
-        if (Py_IS_TYPE(rs_snapshot_object(s, referrers[i]), &PyCell_Type))
+        if (rs_node_kind(s, referrers[i]) == RS_KIND_CELL)
             return true;
     return false;
 }
@@ -428,6 +429,16 @@ const char *rs_fmt_repr(PyObject *obj, char *buf, size_t len)
     return buf;
 }
 
+const char *rs_fmt_node_repr(rs_snapshot *s, rs_idx n, char *buf, size_t len)
+{
+    if (!rs_snapshot_is_stored(s))
+        return rs_fmt_repr(rs_snapshot_object(s, n), buf, len);
+    PyObject *repr = rs_node_repr(s, n, REPR_MAX);
+    rs_fmt_str(repr, buf, len);
+    Py_XDECREF(repr);
+    return buf;
+}
+
 void rs_fmt_column(char *buf, size_t len, size_t *pos, const char *text, int width)
 {
     if (*pos >= len)
@@ -467,7 +478,7 @@ void rs_fmt_object_row(rs_browser *b, rs_idx n, const char *label, int label_wid
     uint64_t r = s->dom ? rs_dom_retained(s->dom, n) : 0;
     snprintf(repr, sizeof repr, " %8s  ", rs_fmt_size(r, retained));
     rs_fmt_column(buf, len, &pos, repr, -1);
-    rs_fmt_column(buf, len, &pos, rs_fmt_repr(rs_snapshot_object(s, n), repr, sizeof repr), -1);
+    rs_fmt_column(buf, len, &pos, rs_fmt_node_repr(s, n, repr, sizeof repr), -1);
 }
 
 /* Bytes of text on its next wrapped row of width columns: up to the
@@ -547,7 +558,7 @@ static int find_stdlib_dirs(void)
 
 int rs_code_in_stdlib(PyObject *code)
 {
-    if (!PyCode_Check(code))
+    if (code == NULL || !PyCode_Check(code))
         return 0;
     if (!stdlib_known && find_stdlib_dirs() < 0)
         return -1;
@@ -597,7 +608,7 @@ PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
         {"summary", RS_SCREEN_SUMMARY}, {"types", RS_SCREEN_TYPES},       {"garbage", RS_SCREEN_GARBAGE},
         {"cycle", RS_SCREEN_CYCLE},     {"retained", RS_SCREEN_RETAINED}, {"threads", RS_SCREEN_THREADS},
         {"growth", RS_SCREEN_GROWTH},   {"object", RS_SCREEN_OBJECT},       {"cycles", RS_SCREEN_CYCLES},
-        {"closures", RS_SCREEN_CLOSURES}, {"value", RS_SCREEN_TEXT},
+        {"closures", RS_SCREEN_CLOSURES}, {"value", RS_SCREEN_TEXT}, {"allocation", RS_SCREEN_TEXT},
     };
     const rs_view_class *cls = NULL;
     for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++)
@@ -615,6 +626,7 @@ PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
     v->browser = &b;
     v->place.screen = (int)cls->screen;
     v->place.arg = arg;
+    v->place.arg2 = strcmp(screen_name, "allocation") == 0 ? RS_TEXT_ALLOCATION : RS_TEXT_VALUE;
     v->place.cursor_row = SIZE_MAX;
     v->place.sort_column = -1;
     for (size_t i = 0; i < RS_ROW_CACHE; i++)

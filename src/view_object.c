@@ -139,16 +139,10 @@ static int object_open(rs_view *v)
     d->node = n;
     d->referrers = rs_graph_referrers(s->graph, n, &d->referrer_count);
     d->referents = rs_graph_referents(s->graph, n, &d->referent_count);
-    PyObject *obj = rs_snapshot_object(s, n);
     /* CPython's list and tuple traverse their items last to first; check
      * rather than assume, so another order shows as it is. */
-    if ((PyList_CheckExact(obj) || PyTuple_CheckExact(obj)) && d->referent_count > 1 &&
-        Py_SIZE(obj) == (Py_ssize_t)d->referent_count) {
-        PyObject *last = PyList_CheckExact(obj) ? PyList_GET_ITEM(obj, Py_SIZE(obj) - 1)
-                                                : PyTuple_GET_ITEM(obj, Py_SIZE(obj) - 1);
-        d->items_reversed = rs_snapshot_object(s, d->referents[0]) == last;
-    }
-    rs_fmt_repr(rs_snapshot_object(s, n), d->repr, sizeof d->repr);
+    d->items_reversed = rs_node_items_reversed(s, n);
+    rs_fmt_node_repr(s, n, d->repr, sizeof d->repr);
     if (rs_retained_size(s, n, &d->retained) < 0)
         return -1;
     if (rs_graph_flags(s->graph, n) & RS_NODE_ROOT) {
@@ -182,7 +176,7 @@ static void object_close(rs_view *v)
 static int object_header_height(rs_view *v, int width)
 {
     (void)width;
-    return PyWeakref_Check(rs_snapshot_object(v->browser->snap, ((object_data *)v->data)->node)) ? 5 : 4;
+    return rs_graph_flags(v->browser->snap->graph, ((object_data *)v->data)->node) & RS_NODE_WEAKREF ? 5 : 4;
 }
 
 /* The keys that act on the object this screen shows, named in its header. */
@@ -196,7 +190,6 @@ static void object_draw_header(rs_view *v, int row, int width)
     rs_browser *b = v->browser;
     rs_snapshot *s = b->snap;
     rs_idx n = d->node;
-    PyObject *obj = rs_snapshot_object(s, n);
     char line[1024], size[16], retained[16];
     snprintf(line, sizeof line, "%s at 0x%llx  size %s  retained %s  refcount %u  unexplained %ld",
              rs_snapshot_type_name(s, n), (unsigned long long)rs_graph_addr(s->graph, n),
@@ -217,16 +210,11 @@ static void object_draw_header(rs_view *v, int row, int width)
     rs_key_hint(hinted, sizeof hinted / sizeof hinted[0], repr, sizeof repr);
     ui_text(row + 3, 0, width, UI_DIM, repr);
     row++;
-    if (PyWeakref_Check(obj)) {
-        PyObject *target = rs_py_weakref_target(obj);
-        if (target == NULL)
-            PyErr_Clear();
-        else
-            snprintf(line, sizeof line, "weak reference to: %s %s (not a strong edge, never on a path)",
-                     Py_TYPE(target)->tp_name, rs_fmt_repr(target, repr, 200));
-        Py_XDECREF(target);
-        ui_text(row + 3, 0, width, UI_DIM, line);
-    }
+    PyObject *weak = rs_node_weakref_text(s, n, 200);
+    if (weak != NULL)
+        ui_text(row + 3, 0, width, UI_DIM, rs_fmt_str(weak, line, sizeof line));
+    Py_XDECREF(weak);
+    PyErr_Clear();
 }
 
 static const char *object_columns(rs_view *v)

@@ -307,11 +307,11 @@ static int summary_format(rs_view *v, size_t row, char *buf, size_t len, ui_styl
         break;
     case ROW_UNEXPLAINED:
         snprintf(buf, len, "  %+8lld refs %-16s %s", (long long)r->value, rs_snapshot_type_name(s, r->node),
-                 rs_fmt_repr(rs_snapshot_object(s, r->node), repr, sizeof repr));
+                 rs_fmt_node_repr(s, r->node, repr, sizeof repr));
         break;
     case ROW_STRING:
         snprintf(buf, len, "  %8s %-10s %s", rs_fmt_size(r->value, size), rs_snapshot_type_name(s, r->node),
-                 rs_fmt_repr(rs_snapshot_object(s, r->node), repr, sizeof repr));
+                 rs_fmt_node_repr(s, r->node, repr, sizeof repr));
         break;
     }
     return 0;

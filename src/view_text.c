@@ -81,70 +81,6 @@ nomem:
     return -1;
 }
 
-/* sep.join(parts), parts stolen (NULL passes the error on). */
-static PyObject *join_stolen(const char *sep, PyObject *parts)
-{
-    PyObject *separator = parts ? PyUnicode_FromString(sep) : NULL;
-    PyObject *text = separator ? PyUnicode_Join(separator, parts) : NULL;
-    Py_XDECREF(separator);
-    Py_XDECREF(parts);
-    return text;
-}
-
-/* The text of an exception with its traceback, as Python prints it. */
-static PyObject *exception_text(PyObject *exc)
-{
-    PyObject *traceback = PyImport_ImportModule("traceback");
-    PyObject *parts = traceback ? PyObject_CallMethod(traceback, "format_exception", "O", exc) : NULL;
-    Py_XDECREF(traceback);
-    return join_stolen("", parts);
-}
-
-/* What v shows of obj: a str as it is, an exception with its traceback,
- * anything else as its repr.  New str, or NULL with an exception. */
-static PyObject *value_text(PyObject *obj)
-{
-    if (PyUnicode_Check(obj))
-        return PyUnicode_Substring(obj, 0, TEXT_MAX);
-    if (PyExceptionInstance_Check(obj)) {
-        PyObject *text = exception_text(obj);
-        if (text != NULL)
-            return text;
-        PyErr_Clear();
-    }
-    return rs_safe_repr(obj, TEXT_MAX);
-}
-
-/* The allocation traceback of obj, oldest call first as Python prints
- * tracebacks; refscope.Error when tracemalloc has nothing to say. */
-static PyObject *allocation_text(PyObject *obj)
-{
-    PyObject *tracemalloc = PyImport_ImportModule("tracemalloc");
-    PyObject *tracing = tracemalloc ? PyObject_CallMethod(tracemalloc, "is_tracing", NULL) : NULL;
-    PyObject *tb = NULL, *text = NULL;
-    if (tracing == Py_False) {
-        PyErr_SetString(rs_error, "tracemalloc is not tracing: run the program with PYTHONTRACEMALLOC=25 "
-                                  "(or call refscope.mark(trace=True)) to record allocation sites");
-        goto done;
-    }
-    if (tracing == NULL)
-        goto done;
-    tb = PyObject_CallMethod(tracemalloc, "get_object_traceback", "O", obj);
-    if (tb == Py_None) {
-        PyErr_SetString(rs_error, "no allocation site recorded (allocated before tracemalloc started)");
-        goto done;
-    }
-    PyObject *body = join_stolen("\n", tb ? PyObject_CallMethod(tb, "format", NULL) : NULL);
-    if (body != NULL)
-        text = PyUnicode_FromFormat("Allocated at (most recent call last):\n%U", body);
-    Py_XDECREF(body);
-done:
-    Py_XDECREF(tb);
-    Py_XDECREF(tracing);
-    Py_XDECREF(tracemalloc);
-    return text;
-}
-
 /* text with tabs as spaces and every control character but '\n' escaped,
  * as a malloc'ed UTF-8 string; NULL with an exception. */
 static char *escape_lines(PyObject *text)
@@ -188,9 +124,8 @@ static int text_open(rs_view *v)
     }
     v->data = d;
     rs_idx n = (rs_idx)v->place.arg;
-    PyObject *obj = rs_snapshot_object(s, n);
     bool allocation = v->place.arg2 == RS_TEXT_ALLOCATION;
-    PyObject *text = allocation ? allocation_text(obj) : value_text(obj);
+    PyObject *text = allocation ? rs_node_allocation_text(s, n) : rs_node_value_text(s, n, TEXT_MAX);
     if (text == NULL)
         return -1;
     d->utf8 = escape_lines(text);

@@ -213,11 +213,7 @@ static int threads_format(rs_view *v, size_t row, char *buf, size_t len, ui_styl
     }
     if (r->kind == ROW_FRAME) {
         const rs_frame_info *f = &s->frames[r->index];
-        PyCodeObject *code = (PyCodeObject *)f->code;
-        const char *file = PyUnicode_Check(code->co_filename) ? PyUnicode_AsUTF8(code->co_filename) : NULL;
-        const char *name = PyUnicode_Check(code->co_qualname) ? PyUnicode_AsUTF8(code->co_qualname) : NULL;
-        if (file == NULL || name == NULL)
-            PyErr_Clear();
+        PyCodeObject *code = (PyCodeObject *)f->code; /* NULL on a dump */
         bool caller = false;
         if (b->caller_frame != NULL && PyFrame_Check(b->caller_frame) && f->thread < s->thread_count &&
             s->threads[f->thread].is_current) {
@@ -225,8 +221,10 @@ static int threads_format(rs_view *v, size_t row, char *buf, size_t len, ui_styl
             caller = caller_code == code;
             Py_DECREF(caller_code);
         }
-        snprintf(buf, len, "  frame %s() %s:%d%s", name ? name : "?", file ? basename_of(file) : "?", f->line,
-                 caller ? "  <- opened the browser" : "");
+        char where[400];
+        PyObject *text = rs_node_frame_text(s, r->index);
+        snprintf(buf, len, "  frame %s%s", rs_fmt_str(text, where, sizeof where), caller ? "  <- opened the browser" : "");
+        Py_XDECREF(text);
         return 0;
     }
     return 0;

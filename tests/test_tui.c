@@ -134,10 +134,8 @@ static const char *sanitizer_env(void)
     return env;
 }
 
-/* Starts a shell in a cols x rows pane, runs the leaky program in it
- * (with redirect appended to its command line) and waits for the
- * browser's summary screen. */
-static void tui_start_script(tui *t, int cols, int rows, const char *env, const char *script, const char *redirect)
+/* Starts a shell in a cols x rows pane and waits for its prompt. */
+static void tui_start_shell(tui *t, int cols, int rows, const char *env)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->socket, sizeof t->socket, "refscope-test-%ld", (long)getpid());
@@ -159,6 +157,14 @@ static void tui_start_script(tui *t, int cols, int rows, const char *env, const 
                         t->socket, (long)getpid(), t->home, t->socket),
                      0);
     ck_assert_screen(t, "rs$");
+}
+
+/* Starts a shell in a cols x rows pane, runs the leaky program in it
+ * (with redirect appended to its command line) and waits for the
+ * browser's summary screen. */
+static void tui_start_script(tui *t, int cols, int rows, const char *env, const char *script, const char *redirect)
+{
+    tui_start_shell(t, cols, rows, env);
     char cmd[1024];
     /* "EXIT""=" on the typed line, so that only the program's exit, not
      * the echo of this command line, puts "EXIT=" on the screen. */
@@ -181,6 +187,15 @@ static void tui_start_redirected(tui *t, int cols, int rows, const char *redirec
 static void tui_start(tui *t, int cols, int rows)
 {
     tui_start_redirected(t, cols, rows, "");
+}
+
+/* Checks that the shell reads and runs a new command line: the terminal
+ * is back in its hands, cooked and echoing. */
+static void tui_expect_shell_back(tui *t)
+{
+    tui_type(t, "echo ok$((40+2))");
+    tui_keys(t, "Enter");
+    ck_assert_screen(t, "ok42");
 }
 
 static void tui_stop(tui *t)
@@ -477,9 +492,7 @@ START_TEST(test_tui_quit_restores_terminal)
     ck_assert_screen(&t, "after browse: the program continues");
     ck_assert_screen(&t, "leaky_app done");
     ck_assert_screen(&t, "EXIT=0");
-    tui_type(&t, "echo ok$((40+2))");
-    tui_keys(&t, "Enter");
-    ck_assert_screen(&t, "ok42");
+    tui_expect_shell_back(&t);
     tui_stop(&t);
 }
 END_TEST
@@ -536,9 +549,7 @@ START_TEST(test_tui_sigint_restores_terminal)
     ck_assert_screen(&t, "KeyboardInterrupt");
     /* The program dies of SIGINT, so the shell drops the rest of the line
      * (no EXIT=); the shell evaluating a new line shows it is back. */
-    tui_type(&t, "echo ok$((40+2))");
-    tui_keys(&t, "Enter");
-    ck_assert_screen(&t, "ok42");
+    tui_expect_shell_back(&t);
     tui_stop(&t);
 }
 END_TEST
@@ -1384,6 +1395,118 @@ START_TEST(test_tui_save_names_whole_path)
 }
 END_TEST
 
+/* Runs the leaky program in the shell without its browser, then the
+ * Python statements code (which write dumps), and waits until they ran. */
+static void tui_leaky_dumps(tui *t, const char *code)
+{
+    char cmd[2048];
+    /* "DUMP""ED": only the output, not the command line, shows "DUMPED". */
+    snprintf(cmd, sizeof cmd,
+             "LEAKY_NO_BROWSE=1 %s -c \"exec(open('%s/tests/e2e/leaky_app.py').read()); import refscope; %s\"; "
+             "echo \"DUMP\"\"ED\"",
+             RS_PYTHON_EXE, RS_SOURCE_DIR, code);
+    tui_type(t, cmd);
+    tui_keys(t, "Enter");
+    ck_assert_screen(t, "DUMPED");
+}
+
+/* Runs `refscope open ARGS` on a cleared screen; "EXIT=status" follows. */
+static void tui_refscope_open(tui *t, const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "clear; %s/../bin/refscope open %s; echo \"EXIT\"\"=$?\"", RS_BUILD_LIB, args);
+    tui_type(t, cmd);
+    tui_keys(t, "Enter");
+}
+
+/* q out of every screen of `refscope open`: status 0, the terminal back. */
+static void tui_leave_open(tui *t)
+{
+    for (int i = 0; i < 4; i++)
+        tui_keys(t, "q");
+    ck_assert_screen(t, "EXIT=0");
+    tui_expect_shell_back(t);
+}
+
+/* Check whether `refscope open FILE` at 80x24 refuses a file that is not
+ * a dump with one line and status 1, then browses a dump of the leaky
+ * program: the title names the dump, Enter on the summary's top suspect
+ * reaches the planted sessions, an object shows its referrer with its
+ * label and p its why-alive path, :eval is refused with the reason, and
+ * q gives the terminal back. */
+START_TEST(test_tui_open_dump)
+{
+    tui t;
+    tui_start_shell(&t, 80, 24, "LANG=C.UTF-8");
+    char args[512];
+    snprintf(args, sizeof args, "refscope.dump('%s/leaky.rsd')", t.home);
+    tui_leaky_dumps(&t, args);
+    snprintf(args, sizeof args, "%s/README.md", RS_SOURCE_DIR);
+    tui_refscope_open(&t, args);
+    ck_assert_screen(&t, "EXIT=1");
+    ck_assert_screen(&t, "is not a usable refscope dump");
+    ck_assert_msg(strstr(t.screen, "Traceback") == NULL, "a traceback for a bad file:\n%s", t.screen);
+    snprintf(args, sizeof args, "%s/leaky.rsd", t.home);
+    tui_refscope_open(&t, args);
+    ck_assert_screen(&t, "Top suspects");
+    ck_assert_screen(&t, " refscope: dump of PID ");
+    ck_assert_screen(&t, ", Python 3.");
+    ck_assert_screen(&t, "sys.modules['__main__'].SESSIONS");
+    /* The first suspect is the sessions dict; its first item a Session. */
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "holds: 300 referents");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "__main__.Session at 0x");
+    ck_assert_screen(&t, "held by: 1 referrer");
+    ck_assert_screen(&t, "['session-");
+    ck_assert_screen(&t, ".payload");
+    tui_keys(&t, "p");
+    ck_assert_screen(&t, "alive via: sys.modules['__main__'].SESSIONS['session-");
+    tui_command(&t, "eval 1");
+    ck_assert_screen(&t, ":eval needs the live process");
+    ck_assert_screen(&t, "its objects are not here");
+    tui_leave_open(&t);
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether `refscope open NEW --diff OLD` first shows what grew
+ * since the older dump with the grown holder's path on top, Enter opens
+ * that holder in the newer dump, and :diff comes back to the diff. */
+START_TEST(test_tui_open_dump_diff)
+{
+    tui t;
+    tui_start_shell(&t, 80, 24, "LANG=C.UTF-8");
+    char args[1024];
+    snprintf(args, sizeof args,
+             "refscope.dump('%s/old.rsd'); SESSIONS.update(('more-%%d' %% i, Session(i)) for i in range(1000)); "
+             "refscope.dump('%s/new.rsd')",
+             t.home, t.home);
+    tui_leaky_dumps(&t, args);
+    snprintf(args, sizeof args, "--diff %s/old.rsd %s/new.rsd", t.home, t.home);
+    tui_refscope_open(&t, args);
+    ck_assert_screen(&t, "Growth since old.rsd (taken ");
+    ck_assert_screen(&t, "Growth by holder");
+    /* The sessions dict grew most: 1000 sessions and a payload each. */
+    const char *heading = strstr(t.screen, "Growth by holder");
+    const char *first = heading ? strchr(heading, '\n') : NULL;
+    ck_assert_ptr_nonnull(first);
+    char grown[32], path[128];
+    long long objects = 0;
+    ck_assert_msg(sscanf(first, " %31s %lld %127s", grown, &objects, path) == 3 &&
+                      strcmp(path, "sys.modules['__main__'].SESSIONS") == 0 && grown[0] == '+' &&
+                      strchr(grown, 'M') != NULL && objects >= 2000,
+                  "the first holder is not the grown sessions dict:\n%s", t.screen);
+    tui_keys(&t, "Down");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "holds: 1300 referents");
+    tui_command(&t, "diff");
+    ck_assert_screen(&t, "Growth since old.rsd");
+    tui_leave_open(&t);
+    tui_stop(&t);
+}
+END_TEST
+
 Suite *suite_tui(void)
 {
     Suite *s = suite_create("tui");
@@ -1433,6 +1556,8 @@ Suite *suite_tui(void)
     tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
                         (int)(sizeof walk_sizes / sizeof walk_sizes[0]));
     tcase_add_test(tc, test_tui_save_names_whole_path);
+    tcase_add_test(tc, test_tui_open_dump);
+    tcase_add_test(tc, test_tui_open_dump_diff);
     suite_add_tcase(s, tc);
     return s;
 }

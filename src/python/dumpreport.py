@@ -1,4 +1,5 @@
-"""Reports over heap dumps, for `refscope report FILE` and `refscope diff OLD NEW`.
+"""The dump commands: `refscope report FILE` (report.c's report of the dump),
+`refscope open FILE` (the browser on it) and `refscope diff OLD NEW`.
 
 diff(old, new) compares two dumps of one process: objects are the same
 when address and type match (as refscope.growth() matches them), growth by
@@ -9,6 +10,7 @@ explains is left out for that object), e.g.
 ``sys.modules['app'].cache  +120.0M  +1.2M objects``.
 """
 import json
+import os
 import sys
 
 from .stored import Dump
@@ -57,6 +59,15 @@ def _matched(old_cols, new_cols):
 def diff(old, new, top=10):
     """{'types': [(type, delta_count, delta_size, new_objects)], 'holders':
     [(path, delta_retained, delta_objects, type)]}, biggest growth first."""
+    result = diff_nodes(old, new, top)
+    result["holders"] = [row[1:] for row in result["holders"]]
+    return result
+
+
+def diff_nodes(old, new, top=10):
+    """diff() with each holder row led by the holder's node in the newer
+    dump: (node, path, delta_retained, delta_objects, type), for the
+    browser's diff screen."""
     old_cols, new_cols = old._file.columns(), new._file.columns()
     match = _matched(old_cols, new_cols)
     old_addr, old_type, old_flags, old_size, old_names = old_cols
@@ -95,7 +106,7 @@ def diff(old, new, top=10):
     holder_rows = []
     for i in holders[:top]:
         path = new._file.path(i)
-        holder_rows.append((path[1] if path else "<unreachable 0x%x>" % new_addr[i], growth[i], objects[i],
+        holder_rows.append((i, path[1] if path else "<unreachable 0x%x>" % new_addr[i], growth[i], objects[i],
                             new_names[new_type[i]]))
     return {"types": type_rows[:top], "holders": holder_rows}
 
@@ -115,71 +126,19 @@ def diff_text(old, new, result):
     return "\n".join(lines) + "\n"
 
 
-def report(d, top=10):
-    """The leak suspects a dump can answer without the live process."""
-    info = d.info
-    largest = []
-    idom, retained, count = d._file.dominators()
-    _, _, flags, _, _ = d._file.columns()
-    for i in sorted((i for i in range(len(retained)) if not flags[i] & (_NOT_DATA | _INTERNAL)),
-                    key=lambda i: -retained[i])[:top]:
-        path = d._file.path(i)
-        node = d._file.node(i)
-        largest.append({"path": path[1] if path else None, "type": node[1], "retained": retained[i],
-                        "objects": count[i]})
-    garbage = {}
-    for _, kind in d._file.garbage():
-        garbage[kind] = garbage.get(kind, 0) + 1
-    return {
-        "dump": {"pid": d.pid, "time": d.time, "taken": d.taken, "python_version": d.python_version,
-                 "objects": len(d), "edges": d.edge_count, "rss": info["rss"],
-                 "memory_objects": info["memory_objects"]},
-        "types": [dict(zip(("type", "count", "size", "retained"), r)) for r in d.census()[:top]],
-        "largest_holders": largest,
-        "cycles": [{"objects": len(c.objects), "size": c.size, "retained": c.retained, "garbage": c.garbage,
-                    "types": sorted({o.type for o in c.objects})[:5]} for c in d.cycles()[:top]],
-        "garbage": garbage,
-        "closures": [{"function": f.repr, "variable": name, "value": v.type, "retained": r}
-                     for f, name, v, r in d.closures()[:top]],
-    }
-
-
-def report_text(data):
-    h = data["dump"]
-    lines = ["refscope report of a dump: PID %d, taken %s, Python %s" % (h["pid"], h["taken"], h["python_version"]),
-             "%d objects, %d edges; Python objects %s of RSS %s" % (h["objects"], h["edges"],
-                                                                   _bytes(h["memory_objects"])[1:],
-                                                                   _bytes(h["rss"])[1:]),
-             "", "Largest holders (retained):"]
-    for row in data["largest_holders"]:
-        lines.append("  %-60s %9s %9s objects  (%s)" % (row["path"] or "<unreachable>", _bytes(row["retained"])[1:],
-                                                       _count(row["objects"])[1:], row["type"]))
-    lines += ["", "Types by size:", "  %-40s %10s %10s %10s" % ("type", "count", "size", "retained")]
-    for row in data["types"]:
-        lines.append("  %-40s %10d %10s %10s" % (row["type"], row["count"], _bytes(row["size"])[1:],
-                                                 _bytes(row["retained"])[1:]))
-    lines += ["", "Cycles (biggest retained):"]
-    for row in data["cycles"]:
-        lines.append("  %5d objects %9s retained%s  %s" % (row["objects"], _bytes(row["retained"])[1:],
-                                                            " GARBAGE" if row["garbage"] else "",
-                                                            ", ".join(row["types"])))
-    lines += ["", "Garbage: " + (", ".join("%s %d" % kv for kv in sorted(data["garbage"].items())) or "none")]
-    lines += ["", "Closures (biggest captured values):"]
-    for row in data["closures"]:
-        lines.append("  %-50s %-16s %9s  (%s)" % (row["function"][:50], row["variable"],
-                                                  _bytes(row["retained"])[1:], row["value"]))
-    return "\n".join(lines) + "\n"
-
-
 def main(argv):
-    """`refscope report [--json] [--top N] FILE` / `refscope diff [--json] [--top N] OLD NEW`."""
+    """`refscope report [--json] [--top N] FILE`, `refscope diff [--json] [--top N] OLD NEW`
+    and `refscope open FILE`."""
     from . import Error
+    from ._refscope import _open_dump
     command, args = argv[0], argv[1:]
-    as_json, top, files = False, 10, []
+    as_json, top, files, older = False, 10, [], None
     while args:
         a = args.pop(0)
         if a == "--json":
             as_json = True
+        elif a == "--diff" and args:
+            older = args.pop(0)
         elif a == "--top" and args:
             top = int(args.pop(0))
         else:
@@ -189,11 +148,22 @@ def main(argv):
             old, new = Dump(files[0]), Dump(files[1])
             result = diff(old, new, top)
             sys.stdout.write(json.dumps(result, indent=2) + "\n" if as_json else diff_text(old, new, result))
+        elif command == "open" and older is not None:
+            # The diff screen first: what grew since the older dump, by holder then by type.
+            old, new = Dump(older), Dump(files[0])
+            result = diff_nodes(old, new, max(top, 50))
+            title = "since %s (taken %s)" % (os.path.basename(older), old.taken)
+            _open_dump(new._file, diff=(title, result["holders"], result["types"]))
+        elif command == "open":
+            _open_dump(files[0])
         else:
-            d = Dump(files[0])
-            data = report(d, top)
-            sys.stdout.write(json.dumps(data, indent=2) + "\n" if as_json else report_text(data))
+            # The live report's sections, computed by report.c over the stored snapshot.
+            sys.stdout.write(Dump(files[0])._file.report("json" if as_json else "text", top))
+            if as_json:
+                sys.stdout.write("\n")
     except Error as e:
         sys.stderr.write("refscope: %s\n" % e)
         return 1
+    except KeyboardInterrupt:
+        return 130
     return 0

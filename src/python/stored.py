@@ -193,6 +193,14 @@ class Dump:
         info = self.info
         return {"objects": info["memory_objects"], "rss": info["rss"], "arenas": info["arenas"]}
 
+    def report(self, file=None, format="text", top=10):
+        """The leak-suspects report of refscope.report(), computed from the dump."""
+        text = self._file.report(format, top)
+        if file is None:
+            return text
+        file.write(text)
+        return None
+
 
 def load(path):
     """Open a heap dump written by refscope.dump(), Snapshot.save(), `refscope dump PID` or the
