@@ -208,10 +208,11 @@ asan-check: deps
 	PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/asan/refscope-tests
 
-# Valgrind over the whole suite (about 15 minutes): invalid accesses and
-# definite leaks are errors.  Uninitialised-value tracking is off because
-# CPython 3.11 itself produces values valgrind believes uninitialised (see
-# tests/valgrind.supp); ASan and UBSan (make asan-check) cover the rest.
+# Valgrind over the whole suite (about an hour on a busy 2-core machine):
+# invalid accesses and definite leaks are errors.  Uninitialised-value
+# tracking is off because CPython 3.11 itself produces values valgrind
+# believes uninitialised (see tests/valgrind.supp); ASan and UBSan (make
+# asan-check) cover the rest.
 valgrind-check: deps
 	@$(MAKE) --no-print-directory $(TEST_BIN)
 	CK_TIMEOUT_MULTIPLIER=20 PYTHONMALLOC=malloc valgrind --quiet --error-exitcode=99 \
