@@ -249,6 +249,30 @@ START_TEST(test_suspects_demo_shows_finalizer_cycles)
 }
 END_TEST
 
+START_TEST(test_suspects_demo_serves)
+{
+    /* Check whether the demo started with --serve under `refscope run`
+     * says its PID, keeps running, and `refscope report PID` names its
+     * request cache, as README's way to try attach/report/dump on it. */
+    rs_py_run("import os, select, subprocess\n"
+              "cli = '" RS_BUILD_LIB "/../bin/refscope'\n"
+              "demo = subprocess.Popen([cli, 'run', '--quiet', '" RS_SOURCE_DIR "/examples/leaky_service.py', '--serve'],\n"
+              "                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)\n"
+              "try:\n"
+              "    ready = select.select([demo.stdout], [], [], 120)[0]\n"
+              "    first = demo.stdout.readline() if ready else '(nothing in 120 s)'\n"
+              "    report = subprocess.run([cli, 'report', str(demo.pid)], capture_output=True, text=True, timeout=120)\n"
+              "    alive = demo.poll() is None\n"
+              "finally:\n"
+              "    demo.kill()\n"
+              "    demo.wait()\n");
+    ck_assert_str_eq(rs_py_str("first.startswith('leaky_service: serving as PID %d ' % demo.pid) or first"), "True");
+    ck_assert_str_eq(rs_py_str("report.returncode == 0 or report.stdout + report.stderr"), "True");
+    ck_assert_str_eq(rs_py_str("\"sys.modules['__main__'].CACHE\" in report.stdout or report.stdout"), "True");
+    ck_assert_str_eq(rs_py_str("alive"), "True");
+}
+END_TEST
+
 START_TEST(test_suspects_builtins_spelling)
 {
     /* Check whether instances() accepts 'builtins.type' as tracebacks and
@@ -276,6 +300,7 @@ Suite *suite_suspects(void)
     tcase_add_test(tc, test_suspects_garbage_retained);
     tcase_add_test(tc, test_suspects_not_refscope);
     tcase_add_test(tc, test_suspects_demo_shows_finalizer_cycles);
+    tcase_add_test(tc, test_suspects_demo_serves);
     tcase_add_test(tc, test_suspects_builtins_spelling);
     suite_add_tcase(s, tc);
     return s;
