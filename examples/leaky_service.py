@@ -1,7 +1,9 @@
 """A small service that leaks in every way refscope knows about.
 
 Run it under refscope (`make demo`, or `refscope run examples/leaky_service.py`)
-and look for:
+and look for the leaks below; with --serve it prints its PID and keeps
+running, for `refscope attach PID`, `refscope report PID` and `refscope dump`.
+Look for:
   - a request cache that never ages entries       (sys.modules[...].CACHE)
   - a tree whose nodes point back at their parent (cycles, edge to break: .parent)
   - a worker thread still holding an old config   (threads screen, local 'config')
@@ -98,6 +100,15 @@ def main():
         Connection(POOLS[-1])   # a __del__ object in a cycle: only gc can free it
     for i in range(2000):
         handle("req-%05d" % i)
+    if "--serve" in sys.argv[1:]:
+        # Keep running, leaks and all, for `refscope attach/report/dump PID`.
+        print("leaky_service: serving as PID %d (refscope attach %d opens its browser); "
+              "Ctrl-C ends it" % (os.getpid(), os.getpid()), flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        return
     # The demo's job: show why the leaked objects are alive.
     import refscope
     if os.environ.get("REFSCOPE_DEMO_HEADLESS") or not sys.stdout.isatty():

@@ -109,8 +109,9 @@ START_TEST(test_suspects_retained_by_type)
     ck_assert_str_eq(rs_py_str("all(census[t] == r for t, r in by_type.items())"), "True");
     ck_assert_str_eq(rs_py_str("all(r == 0 for t, r in census.items() if t not in by_type)"), "True");
     ck_assert_str_eq(rs_py_str("sum(census.values()) > 0 and max(census.values()) <= heap"), "True");
-    ck_assert_int_eq(rs_py_long("census['fixtures.suspects_heap.TreeNode']"),
-                     rs_py_long("s.retained_size(sh.TREE)"));
+    /* Two trees of the type: the fixture's and the demo's own. */
+    ck_assert_int_eq(rs_py_long("census['leaky_service.TreeNode']"),
+                     rs_py_long("s.retained_size(sh.TREE) + s.retained_size(sh.demo.TREE)"));
     ck_assert_int_ge(rs_py_long("len(report)"), 5);
     ck_assert_str_eq(rs_py_str("all(screen[t] == v for t, v in report.items()) or report"), "True");
 }
@@ -141,7 +142,7 @@ START_TEST(test_suspects_pending_garbage_stuck)
     import_fixtures();
     rs_py_run("gc.disable()\n"
               "try:\n"
-              "    sh.TreeNode(sh.TreeNode()); a = sh.TreeNode(); sh.TreeNode(a); del a\n"
+              "    sh.TreeNode('b', sh.TreeNode('a')); a = sh.TreeNode('c'); sh.TreeNode('d', a); del a\n"
               "    s2 = refscope.snapshot()\n"
               "    g = sh.report_json(s2)['garbage']\n"
               "    expected = sum(s2.size(o) for o, k, why in s2.garbage() if k.startswith('unreachable'))\n"
@@ -166,7 +167,7 @@ START_TEST(test_suspects_break_edge_counts)
     ck_assert_int_eq(rs_py_long("len(c.edges)"), 601);
     ck_assert_int_ge(rs_py_long("len(shown)"), 1);
     ck_assert_str_eq(rs_py_str("all(edges[k] == n for k, n in shown.items()) or (shown, edges)"), "True");
-    ck_assert_int_eq(rs_py_long("shown[('fixtures.suspects_heap.TreeNode', 'fixtures.suspects_heap.TreeNode')]"), 300);
+    ck_assert_int_eq(rs_py_long("shown[('leaky_service.TreeNode', 'leaky_service.TreeNode')]"), 300);
 }
 END_TEST
 
@@ -178,7 +179,7 @@ START_TEST(test_suspects_garbage_retained)
     import_fixtures();
     rs_py_run("gc.disable()\n"
               "try:\n"
-              "    a = sh.TreeNode(); b = sh.TreeNode(a); b.blob = bytearray(5000); ida = id(a); del a, b\n"
+              "    a = sh.TreeNode('a'); b = sh.TreeNode('b', a); b.blob = bytearray(5000); ida = id(a); del a, b\n"
               "    s2 = refscope.snapshot()\n"
               "    a = [o for o, k, why in s2.garbage() if id(o) == ida][0]\n"
               "    c = s2.cycle_of(a)\n"
@@ -226,7 +227,6 @@ START_TEST(test_suspects_demo_shows_finalizer_cycles)
      * promises, as many as s.garbage() lists. */
     import_fixtures();
     rs_py_run("import contextlib, io, os\n"
-              "sys.path.insert(0, '" RS_SOURCE_DIR "/examples')\n"
               "os.environ['REFSCOPE_DEMO_HEADLESS'] = '1'\n"
               "import leaky_service\n"
               "with contextlib.redirect_stdout(io.StringIO()):\n"
@@ -234,12 +234,42 @@ START_TEST(test_suspects_demo_shows_finalizer_cycles)
               "leaky_service.stop.set()\n"
               "s = refscope.snapshot()\n"
               "kinds = collections.Counter((k, type(o).__module__ + '.' + type(o).__name__) for o, k, why in s.garbage())\n"
-              "rows = [r for r in refscope._screen_rows(s, 'garbage') if 'leaky_service.Connecti' in r]\n");
-    ck_assert_int_eq(rs_py_long("kinds[('finalizer-in-cycle', 'leaky_service.Connection')]"), 3);
+              "demo = [hex(id(pool[0])) for pool in leaky_service.POOLS]\n"
+              "listed = [o for o, k, why in s.garbage() if k == 'finalizer-in-cycle' and hex(id(o)) in demo]\n"
+              "rows = [r for r in refscope._screen_rows(s, 'garbage') if any(a in r for a in demo)]\n");
+    /* The fixture's own pools hold Connections of the demo's class too. */
+    ck_assert_int_eq(rs_py_long("len(demo)"), 3);
+    ck_assert_int_eq(rs_py_long("len(listed)"), 3);
+    ck_assert_int_eq(rs_py_long("kinds[('finalizer-in-cycle', 'leaky_service.Connection')]"),
+                     rs_py_long("len(demo) + len(sh.POOLS)"));
     ck_assert_int_eq(rs_py_long("len(rows)"), 3);
     ck_assert_str_eq(rs_py_str("all(r.startswith('finalizer-in-cycle') for r in rows)"), "True");
     ck_assert_str_eq(rs_py_str("'__del__ cycle' in leaky_service.__doc__ or 'with __del__' in leaky_service.__doc__"),
                      "True");
+}
+END_TEST
+
+START_TEST(test_suspects_demo_serves)
+{
+    /* Check whether the demo started with --serve under `refscope run`
+     * says its PID, keeps running, and `refscope report PID` names its
+     * request cache, as README's way to try attach/report/dump on it. */
+    rs_py_run("import os, select, subprocess\n"
+              "cli = '" RS_BUILD_LIB "/../bin/refscope'\n"
+              "demo = subprocess.Popen([cli, 'run', '--quiet', '" RS_SOURCE_DIR "/examples/leaky_service.py', '--serve'],\n"
+              "                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)\n"
+              "try:\n"
+              "    ready = select.select([demo.stdout], [], [], 120)[0]\n"
+              "    first = demo.stdout.readline() if ready else '(nothing in 120 s)'\n"
+              "    report = subprocess.run([cli, 'report', str(demo.pid)], capture_output=True, text=True, timeout=120)\n"
+              "    alive = demo.poll() is None\n"
+              "finally:\n"
+              "    demo.kill()\n"
+              "    demo.wait()\n");
+    ck_assert_str_eq(rs_py_str("first.startswith('leaky_service: serving as PID %d ' % demo.pid) or first"), "True");
+    ck_assert_str_eq(rs_py_str("report.returncode == 0 or report.stdout + report.stderr"), "True");
+    ck_assert_str_eq(rs_py_str("\"sys.modules['__main__'].CACHE\" in report.stdout or report.stdout"), "True");
+    ck_assert_str_eq(rs_py_str("alive"), "True");
 }
 END_TEST
 
@@ -270,6 +300,7 @@ Suite *suite_suspects(void)
     tcase_add_test(tc, test_suspects_garbage_retained);
     tcase_add_test(tc, test_suspects_not_refscope);
     tcase_add_test(tc, test_suspects_demo_shows_finalizer_cycles);
+    tcase_add_test(tc, test_suspects_demo_serves);
     tcase_add_test(tc, test_suspects_builtins_spelling);
     suite_add_tcase(s, tc);
     return s;
