@@ -464,8 +464,16 @@ void rs_fmt_object_row(rs_browser *b, rs_idx n, const char *label, int label_wid
     rs_fmt_column(buf, len, &pos, " ", 1);
     snprintf(repr, sizeof repr, "%7s", rs_fmt_size(rs_graph_size(s->graph, n), size));
     rs_fmt_column(buf, len, &pos, repr, 7);
-    uint64_t r = s->dom ? rs_dom_retained(s->dom, n) : 0;
-    snprintf(repr, sizeof repr, " %8s  ", rs_fmt_size(r, retained));
+    uint64_t r;
+    /* The object screen's figure: for garbage, what its collection frees
+     * (the dominator tree gives unreachable objects 0). */
+    if (rs_retained_size(s, n, &r) < 0) {
+        PyErr_Clear();
+        snprintf(retained, sizeof retained, "?");
+    } else {
+        rs_fmt_size(r, retained);
+    }
+    snprintf(repr, sizeof repr, " %8s  ", retained);
     rs_fmt_column(buf, len, &pos, repr, -1);
     rs_fmt_column(buf, len, &pos, rs_fmt_repr(rs_snapshot_object(s, n), repr, sizeof repr), -1);
 }

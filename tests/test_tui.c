@@ -978,14 +978,17 @@ END_TEST
 /* Check whether the cycles and closures screens fold rows that share a
  * shape into one row with the right count and totals, compared with what
  * s.cycles() and the functions' cells say. */
+/* Python's fmt(bytes) as rs_format_bytes() writes sizes ("4.9K"). */
+#define FMT_PY                                                                                        \
+    "def fmt(b):\n"                                                                                   \
+    "    v, u = float(b), 0\n"                                                                        \
+    "    while v >= 1024 and u < 5:\n"                                                               \
+    "        v, u = v / 1024, u + 1\n"                                                               \
+    "    return '%dB' % b if u == 0 else ('%.1f%s' if v < 10 else '%.0f%s') % (v, 'BKMGTP'[u])\n"
+
 START_TEST(test_tui_grouping_counts_and_totals)
 {
-    rs_py_run("import refscope\n"
-              "def fmt(b):\n"
-              "    v, u = float(b), 0\n"
-              "    while v >= 1024 and u < 5:\n"
-              "        v, u = v / 1024, u + 1\n"
-              "    return '%dB' % b if u == 0 else ('%.1f%s' if v < 10 else '%.0f%s') % (v, 'BKMGTP'[u])\n"
+    rs_py_run("import refscope\n" FMT_PY
               "class GSession:\n    def __init__(self): self.state = GSessionState(self)\n"
               "class GSessionState:\n    def __init__(self, session): self.session = session; self.pad = [0] * 10\n"
               "GSESS = [GSession() for _ in range(1000)]\n"
@@ -1021,6 +1024,33 @@ START_TEST(test_tui_grouping_counts_and_totals)
     ck_assert_str_eq(rs_py_str("fmt(sum(sys.getsizeof(b) for b in cells)) in crows[0].split()"), "True");
     ck_assert_str_eq(rs_py_str("fmt(sum(s.retained_size(b) for b in cells)) in crows[0].split()"), "True");
     rs_py_run("s.close()\ndel s, want, rows, grp, crows, cells, GSESS, GCBS, rep, ent, text\n");
+}
+END_TEST
+
+/* Check whether the garbage screen's retained column reads what the
+ * object screen reads for the same garbage object (what its collection
+ * frees, as s.retained_size() says), not the dominator tree's 0. */
+START_TEST(test_tui_garbage_retained_matches_object_screen)
+{
+    rs_py_run("import gc, refscope\n" FMT_PY
+              "gc.disable()\n"
+              "class GarbageNode:\n"
+              "    def __init__(self, n): self.me = self; self.pad = bytearray(4000 + n)\n"
+              "for i in range(3): GarbageNode(i)\n"
+              "s = refscope.snapshot()\n"
+              "gc.enable()\n"
+              "objs = [o for o in gc.get_objects() if type(o) is GarbageNode]\n"
+              "def retained_col(rows, o):\n"
+              "    row = [r for r in rows if ' at 0x%x>' % id(o) in r and 'GarbageNode ' in r][0]\n"
+              "    return row.split('GarbageNode ')[1].split()[1]\n"
+              "grows = refscope._screen_rows(s, 'garbage')\n"
+              "pairs = [(retained_col(grows, o), retained_col(refscope._screen_rows(s, 'object', o), o), "
+              "fmt(s.retained_size(o))) for o in objs]\n");
+    ck_assert_int_eq(rs_py_long("len(pairs)"), 3);
+    ck_assert_str_eq(rs_py_str("all(g == o == want for g, o, want in pairs)"), "True");
+    /* Each holds its own bytearray: more than 4000 bytes, never 0B. */
+    ck_assert_str_eq(rs_py_str("all(s.retained_size(o) > 4000 for o in objs)"), "True");
+    rs_py_run("s.close()\ndel s, objs, grows, pairs\ngc.collect()\n");
 }
 END_TEST
 
@@ -1423,6 +1453,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_object_panes_side_by_side_when_wide);
     tcase_add_test(tc, test_tui_long_filter_shows_progress_and_stops);
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
+    tcase_add_test(tc, test_tui_garbage_retained_matches_object_screen);
     tcase_add_test(tc, test_tui_filter_keeps_threads_and_find_hides_nothing);
     tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
                         (int)(sizeof walk_sizes / sizeof walk_sizes[0]));
