@@ -1054,6 +1054,27 @@ START_TEST(test_tui_garbage_retained_matches_object_screen)
 }
 END_TEST
 
+/* Check whether, at 80x24, the summary shows the selected suspect's
+ * whole text (type, why-alive path and what it accumulates, with its
+ * share) wrapped above the list, where the row itself is cut. */
+START_TEST(test_tui_summary_detail_shows_whole_accumulation_at_80_columns)
+{
+    tui t;
+    tui_start_script(&t, 80, 24, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    ck_assert_words(&t, "list sys.modules['__main__'].CALLBACKS holds 2000 x function (");
+    tui_keys(&t, "j");
+    ck_assert_words(&t, "dict sys.modules['__main__'].CACHE holds 2000 x __main__.Response (");
+    /* The share closes the text: "(96%)" is whole on the screen. */
+    const char *at = strstr(t.screen, "__main__.Response (");
+    ck_assert_ptr_nonnull(at);
+    at += strlen("__main__.Response (");
+    while (*at >= '0' && *at <= '9')
+        at++;
+    ck_assert_msg(strncmp(at, "%)", 2) == 0, "the accumulation text is cut:\n%s", t.screen);
+    tui_stop(&t);
+}
+END_TEST
+
 /* The bottom line of the captured screen. */
 static const char *last_line(tui *t)
 {
@@ -1454,6 +1475,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_long_filter_shows_progress_and_stops);
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
     tcase_add_test(tc, test_tui_garbage_retained_matches_object_screen);
+    tcase_add_test(tc, test_tui_summary_detail_shows_whole_accumulation_at_80_columns);
     tcase_add_test(tc, test_tui_filter_keeps_threads_and_find_hides_nothing);
     tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
                         (int)(sizeof walk_sizes / sizeof walk_sizes[0]));
