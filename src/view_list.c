@@ -605,7 +605,7 @@ PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
         {"summary", RS_SCREEN_SUMMARY}, {"types", RS_SCREEN_TYPES},       {"garbage", RS_SCREEN_GARBAGE},
         {"cycle", RS_SCREEN_CYCLE},     {"retained", RS_SCREEN_RETAINED}, {"threads", RS_SCREEN_THREADS},
         {"growth", RS_SCREEN_GROWTH},   {"object", RS_SCREEN_OBJECT},       {"cycles", RS_SCREEN_CYCLES},
-        {"closures", RS_SCREEN_CLOSURES}, {"value", RS_SCREEN_TEXT},
+        {"closures", RS_SCREEN_CLOSURES}, {"value", RS_SCREEN_TEXT},  {"instances", RS_SCREEN_INSTANCES},
     };
     const rs_view_class *cls = NULL;
     for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++)
@@ -622,7 +622,10 @@ PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
     v->cls = cls;
     v->browser = &b;
     v->place.screen = (int)cls->screen;
-    v->place.arg = arg;
+    /* The instances screen is named by one of them: it lists their type. */
+    v->place.arg = cls->screen == RS_SCREEN_INSTANCES && arg < rs_graph_node_count(s->graph)
+                       ? rs_graph_type_id(s->graph, (rs_idx)arg)
+                       : arg;
     v->place.cursor_row = SIZE_MAX;
     v->place.sort_column = -1;
     for (size_t i = 0; i < RS_ROW_CACHE; i++)

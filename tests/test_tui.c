@@ -239,7 +239,13 @@ START_TEST(test_tui_instances_referrers_and_path)
     tui_start(&t, 100, 30);
     tui_command(&t, "type Session");
     ck_assert_screen(&t, "300 objects of type __main__.Session");
+    /* They fold into one row by the dict that keeps them alive. */
+    ck_assert_screen(&t, "300 x ");
+    ck_assert_screen(&t, "kept alive by dict 0x");
     tui_keys(&t, "Enter");
+    ck_assert_screen(&t, " 1/301 ");
+    ck_assert_screen(&t, "\n  0x");
+    tui_keys(&t, "j Enter");
     ck_assert_screen(&t, "held by: 1 referrer");
     ck_assert_screen(&t, "['session-");
     ck_assert_screen(&t, ".payload");
@@ -683,6 +689,8 @@ START_TEST(test_tui_mouse_wheel_and_click)
     tui t;
     tui_start(&t, 100, 30);
     tui_command(&t, "type Session");
+    ck_assert_screen(&t, "300 x ");
+    tui_keys(&t, "="); /* every instance, none folded */
     ck_assert_screen(&t, "1/300");
     tui_mouse(&t, 65, 10, 10); /* wheel down: the window moves 3 rows */
     ck_assert_screen(&t, "4/300");
@@ -862,11 +870,24 @@ START_TEST(test_tui_object_screen_referents_first_and_crumbs)
     ck_assert_screen(&t, "summary > CALLBACKS");
     ck_assert_screen(&t, "holds: 2000 referents (items in index order)");
     ck_assert_screen(&t, "p path  c cycle  r retained  a allocation");
-    ck_assert_screen(&t, "\n[0] ");
-    ck_assert_screen(&t, "\n[1] ");
-    ck_assert_msg(strstr(t.screen, "[1999]") == NULL, "the last item shows first:\n%s", t.screen);
-    ck_assert_screen(&t, " 2/2003 "); /* the cursor is on [0], the first row under the heading */
+    /* The 2000 functions fold into one row; Enter lists them, [0] first. */
+    ck_assert_screen(&t, "\n2000 x [0] .. [1999] ");
+    ck_assert_screen(&t, " 2/4 ");
     tui_keys(&t, "Enter");
+    ck_assert_screen(&t, " 2/2004 ");
+    ck_assert_screen(&t, "\n  [0] ");
+    ck_assert_screen(&t, "\n  [1] ");
+    ck_assert_msg(strstr(t.screen, "  [1999]") == NULL, "the last item shows first:\n%s", t.screen);
+    /* = lists every row without folding, and again folds them. */
+    tui_keys(&t, "=");
+    ck_assert_screen(&t, "listed one by one");
+    ck_assert_screen(&t, "\n[0] ");
+    ck_assert_screen(&t, " 2/2003 "); /* the cursor is on [0], the first row under the heading */
+    tui_keys(&t, "=");
+    ck_assert_screen(&t, "\n2000 x [0] .. [1999] ");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "\n  [0] ");
+    tui_keys(&t, "j Enter");
     ck_assert_screen(&t, "summary > CALLBACKS > [0]");
     ck_assert_screen(&t, "held by: 1 referrer");
     tui_keys(&t, "Tab");
@@ -884,6 +905,9 @@ START_TEST(test_tui_object_screen_referents_first_and_crumbs)
     tui_keys(&t, "2");
     ck_assert_screen(&t, "holds: 2000 referents");
     ck_assert_msg(strstr(t.screen, "CALLBACKS > [0]") == NULL, "b 2 did not go back:\n%s", t.screen);
+    /* Back comes to the rows it left: the group unfolded, on [0]. */
+    ck_assert_screen(&t, "\n  [0] ");
+    ck_assert_screen(&t, " 3/2004 ");
     tui_keys(&t, "s");
     ck_assert_screen(&t, "size▼");
     ck_assert_screen(&t, "sorted by size (biggest first)");
@@ -1054,6 +1078,110 @@ START_TEST(test_tui_garbage_retained_matches_object_screen)
 }
 END_TEST
 
+/* Opens the object screen of tests/e2e/slow_rows.py's list of 200000
+ * items, every row listed (none folded). */
+static void tui_start_big_list(tui *t)
+{
+    tui_start_script(t, 100, 30, "LANG=C.UTF-8", "tests/e2e/slow_rows.py", "");
+    tui_command(t, "eval BIG");
+    ck_assert_screen(t, "holds: 200000 referents");
+    tui_keys(t, "=");
+    ck_assert_screen(t, "listed one by one");
+}
+
+/* Check whether the object screen folds what holds an object by (type,
+ * label) and what it holds by type, and the instances screen folds a
+ * type's instances by what keeps them alive, each group with the count
+ * gc finds and the sizes and retained sizes of its members added up. */
+START_TEST(test_tui_grouping_object_and_instances_screens)
+{
+    rs_py_run("import gc, sys, refscope\n" FMT_PY
+              "class GroupConfig:\n    pass\n"
+              "class GroupSession:\n    def __init__(self, config): self.config = config\n"
+              "GCONFIG = GroupConfig()\n"
+              "GSESSIONS = [GroupSession(GCONFIG) for _ in range(700)]\n"
+              "GOTHER = {'config': GCONFIG}\n"
+              "s = refscope.snapshot()\n"
+              "def totals(row, objs):\n"
+              "    size, retained = row.split('__main__.GroupSession ')[1].split()[:2]\n"
+              "    return (size == fmt(sum(sys.getsizeof(o) for o in objs)) and\n"
+              "            retained == fmt(sum(s.retained_size(o) for o in objs)))\n"
+              "holders = [r for r in gc.get_referrers(GCONFIG) if type(r) is GroupSession]\n"
+              "rows = refscope._screen_rows(s, 'object', GCONFIG)\n"
+              "grp = [r for r in rows if ' x .config ' in r]\n"
+              "items = gc.get_referents(GSESSIONS)\n"
+              "lrows = refscope._screen_rows(s, 'object', GSESSIONS)\n"
+              "lgrp = [r for r in lrows if ' x [0] .. [' in r]\n"
+              "objs = [o for o in gc.get_objects() if type(o) is GroupSession]\n"
+              "irows = refscope._screen_rows(s, 'instances', GSESSIONS[0])\n"
+              "igrp = [r for r in irows if 'kept alive by list 0x%x ' % id(GSESSIONS) in r]\n");
+    ck_assert_int_eq(rs_py_long("len(holders)"), 700);
+    ck_assert_int_eq(rs_py_long("len(grp)"), 1);
+    ck_assert_str_eq(rs_py_str("grp[0].split()[0] == str(len(holders))"), "True");
+    ck_assert_str_eq(rs_py_str("totals(grp[0], holders)"), "True");
+    /* No referrer row shows one of those sessions alone. */
+    ck_assert_int_eq(rs_py_long("sum('GroupSession' in r for r in rows)"), 1);
+    ck_assert_int_eq(rs_py_long("len(lgrp)"), 1);
+    ck_assert_str_eq(rs_py_str("lgrp[0].startswith('%d x [0] .. [%d] ' % (len(items), len(items) - 1))"), "True");
+    ck_assert_str_eq(rs_py_str("totals(lgrp[0], items)"), "True");
+    ck_assert_int_eq(rs_py_long("len(igrp)"), 1);
+    ck_assert_str_eq(rs_py_str("igrp[0].split()[0] == str(len(objs))"), "True");
+    ck_assert_str_eq(rs_py_str("totals(igrp[0], objs)"), "True");
+    ck_assert_int_eq(rs_py_long("sum('GroupSession' in r for r in irows)"), 1);
+    rs_py_run("s.close()\ndel s, holders, rows, grp, items, lrows, lgrp, objs, irows, igrp, GSESSIONS, GOTHER, "
+              "GCONFIG\n");
+}
+END_TEST
+
+/* Check whether b reaches every breadcrumb of a long way back: numbers of
+ * more than one digit go at once when no further digit could name one,
+ * else on Enter, and the title stays one readable line at 80 columns. */
+START_TEST(test_tui_every_breadcrumb_reachable)
+{
+    tui t;
+    tui_start_script(&t, 80, 24, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    /* 30 places back: summary, then types and cycles in turn. */
+    for (int i = 0; i < 15; i++) {
+        tui_keys(&t, "2");
+        ck_assert_screen(&t, "refscope | types");
+        tui_keys(&t, "3");
+        ck_assert_screen(&t, "refscope | cycles");
+    }
+    ck_assert_screen(&t, "... > cycles > types > cycles");
+    tui_keys(&t, "b");
+    ck_assert_words(&t, "back to: 1 summary 2 types");
+    ck_assert_words(&t, "30 types");
+    /* 2 could go on (20-29): it waits; 5 makes 25, which cannot. */
+    tui_keys(&t, "2");
+    ck_assert_words(&t, "[2, Enter goes]");
+    tui_keys(&t, "5");
+    ck_assert_screen(&t, "refscope | cycles");
+    tui_keys(&t, "b");
+    ck_assert_words(&t, "24 types");
+    ck_assert_msg(!screen_has_words(&t, "25 cycles"), "crumb 25 is still behind:\n%s", t.screen);
+    /* 1 then Enter: the oldest of all. */
+    tui_keys(&t, "1 Enter");
+    ck_assert_screen(&t, "Top suspects");
+    ck_assert_msg(strstr(t.screen, "summary >") == NULL, "not back at the first place:\n%s", t.screen);
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether Esc stops a sort of more than 100000 rows and leaves the
+ * list in its order (Esc typed with s, so it waits when s is read). */
+START_TEST(test_tui_long_sort_stops_on_esc)
+{
+    tui t;
+    tui_start_big_list(&t);
+    tui_keys(&t, "s Escape");
+    ck_assert_screen(&t, "sort stopped: the list is as it was");
+    ck_assert_msg(strstr(t.screen, "sorted by") == NULL && strstr(t.screen, "size▼") == NULL,
+                  "the list was sorted:\n%s", t.screen);
+    ck_assert_screen(&t, "/200003 ");
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether, at 80x24, the summary shows the selected suspect's
  * whole text (type, why-alive path and what it accumulates, with its
  * share) wrapped above the list, where the row itself is cut. */
@@ -1129,9 +1257,7 @@ END_TEST
 START_TEST(test_tui_long_filter_shows_progress_and_stops)
 {
     tui t;
-    tui_start_script(&t, 100, 30, "LANG=C.UTF-8", "tests/e2e/slow_rows.py", "");
-    tui_command(&t, "eval BIG");
-    ck_assert_screen(&t, "holds: 200000 referents");
+    tui_start_big_list(&t);
     tui_type(&t, "/nothing-matches");
     tui_keys(&t, "Enter");
     ck_assert_screen(&t, "refscope: filtering (Esc stops)...");
@@ -1238,7 +1364,9 @@ START_TEST(test_tui_object_panes_side_by_side_when_wide)
     tui_start_script(&t, 200, 50, "LANG=C.UTF-8", "examples/leaky_service.py", "");
     tui_keys(&t, "Enter");
     ck_assert_screen(&t, "summary > CALLBACKS");
-    tui_keys(&t, "Enter");
+    tui_keys(&t, "Enter"); /* unfolds the 2000 functions */
+    ck_assert_screen(&t, "(Enter folds them)");
+    tui_keys(&t, "j Enter");
     ck_assert_screen(&t, "summary > CALLBACKS > [0]");
     line_with(&t, "holds: 8 referents", line, sizeof line);
     ck_assert_msg(strstr(line, "|held by: 1 referrer") != NULL, "not side by side: '%s'\n%s", line, t.screen);
@@ -1271,7 +1399,9 @@ START_TEST(test_tui_refresh_keeps_back_stack)
     tui_start_script(&t, 100, 30, "LANG=C.UTF-8", "examples/leaky_service.py", "");
     tui_keys(&t, "Enter");
     ck_assert_screen(&t, "summary > CALLBACKS");
-    tui_keys(&t, "Enter");
+    tui_keys(&t, "Enter"); /* unfolds the 2000 functions */
+    ck_assert_screen(&t, "(Enter folds them)");
+    tui_keys(&t, "j Enter");
     ck_assert_screen(&t, "summary > CALLBACKS > [0]");
     tui_command(&t, "refresh");
     ck_assert_screen(&t, "new snapshot:");
@@ -1476,6 +1606,9 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
     tcase_add_test(tc, test_tui_garbage_retained_matches_object_screen);
     tcase_add_test(tc, test_tui_summary_detail_shows_whole_accumulation_at_80_columns);
+    tcase_add_test(tc, test_tui_grouping_object_and_instances_screens);
+    tcase_add_test(tc, test_tui_every_breadcrumb_reachable);
+    tcase_add_test(tc, test_tui_long_sort_stops_on_esc);
     tcase_add_test(tc, test_tui_filter_keeps_threads_and_find_hides_nothing);
     tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
                         (int)(sizeof walk_sizes / sizeof walk_sizes[0]));
