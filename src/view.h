@@ -380,6 +380,15 @@ int rs_grouping_build(rs_grouping *g, size_t n, int (*same_key)(void *ctx, size_
  * rs_grouping_layout. */
 int rs_grouping_keep_order(rs_grouping *g);
 
+/* rs_grouping_build() for items with a 32-bit key each (key_of): a linear
+ * radix sort by key, then same_key (or NULL) orders items of one key and
+ * tells them apart; items of one group stay in the view's order.
+ * retained and size may be NULL: rs_grouping_count_nodes() then sets the
+ * totals. */
+int rs_grouping_build_keyed(rs_grouping *g, size_t n, uint32_t (*key_of)(void *ctx, size_t item),
+                            int (*same_key)(void *ctx, size_t a, size_t b), uint64_t (*retained)(void *ctx, size_t item),
+                            uint64_t (*size)(void *ctx, size_t item), void *ctx);
+
 /* Lays out g->rows from the groups' open flags; -1 when memory runs out
  * (the old rows stay). */
 int rs_grouping_layout(rs_grouping *g);
@@ -419,12 +428,14 @@ void rs_fmt_group_row(rs_browser *b, const rs_group *grp, rs_idx first, const ch
 int rs_grouping_compare_nodes(rs_view *v, const rs_grouping *g, size_t a, size_t b, rs_node_key key,
                               rs_idx (*node_of)(rs_view *v, size_t item));
 
-/* Sets each group's retained size to what freeing its items frees, for
- * groups with garbage among them: the dominator tree's figure for those a
- * root reaches, plus, once each, the unreachable objects the others reach
- * (what collecting them frees; the dominator tree gives garbage 0).  One
- * breadth-first pass per such group.  0, or -1 with MemoryError. */
-int rs_grouping_count_garbage(rs_grouping *g, rs_snapshot *s, rs_idx (*node_of)(void *ctx, size_t item), void *ctx);
+/* Sets each group's size and retained size from the objects its items
+ * are (node_of), each counted once however many edges lead to it (1M
+ * edges to None are 16 bytes): the dominator tree's retained size for
+ * those a root reaches, and for garbage what collecting it frees (it and
+ * the unreachable objects it reaches, once; the dominator tree gives
+ * garbage 0); then orders the groups biggest first again.  Linear in the
+ * items and the garbage they reach.  0, or -1 with MemoryError. */
+int rs_grouping_count_nodes(rs_grouping *g, rs_snapshot *s, rs_idx (*node_of)(void *ctx, size_t item), void *ctx);
 
 /* Frees what rs_grouping_build() made; g is then empty. */
 void rs_grouping_free(rs_grouping *g);

@@ -66,22 +66,9 @@ static rs_idx holder_of(rs_view *v, size_t item)
     return rs_dom_idom(v->browser->snap->dom, item_node(v, item));
 }
 
-static int same_holder(void *ctx, size_t a, size_t b)
+static uint32_t holder_key(void *ctx, size_t item)
 {
-    rs_idx x = holder_of(ctx, a), y = holder_of(ctx, b);
-    return (x > y) - (x < y);
-}
-
-static uint64_t item_size(void *ctx, size_t item)
-{
-    return rs_graph_size(((rs_view *)ctx)->browser->snap->graph, item_node(ctx, item));
-}
-
-/* The dominator tree's figure (garbage: see rs_grouping_count_garbage). */
-static uint64_t item_retained(void *ctx, size_t item)
-{
-    rs_view *v = ctx;
-    return rs_dom_retained(v->browser->snap->dom, item_node(v, item));
+    return holder_of(ctx, item);
 }
 
 static rs_idx node_of_item(void *ctx, size_t item)
@@ -92,8 +79,8 @@ static rs_idx node_of_item(void *ctx, size_t item)
 static int group_instances(rs_view *v)
 {
     instances_data *d = v->data;
-    if (rs_grouping_build(&d->groups, d->rows.count, same_holder, item_retained, item_size, v) < 0 ||
-        rs_grouping_count_garbage(&d->groups, v->browser->snap, node_of_item, v) < 0)
+    if (rs_grouping_build_keyed(&d->groups, d->rows.count, holder_key, NULL, NULL, NULL, v) < 0 ||
+        rs_grouping_count_nodes(&d->groups, v->browser->snap, node_of_item, v) < 0)
         return -1;
     rs_grouping_unfold(&d->groups, v->place.unfolded);
     d->grouped = true;

@@ -228,36 +228,25 @@ static rs_idx item_node(const group_ctx *c, size_t item)
     return c->section == SECTION_HOLDS ? holds_node(c->v, item) : held_by_node(c->v, item);
 }
 
-/* Same group: the same type and the same label (a container's items: any
- * index or key). */
-static int same_key(void *ctx, size_t a, size_t b)
+/* An item's key: its type. */
+static uint32_t type_key(void *ctx, size_t item)
 {
     const group_ctx *c = ctx;
-    rs_snapshot *s = c->v->browser->snap;
-    uint32_t ta = rs_graph_type_id(s->graph, item_node(c, a)), tb = rs_graph_type_id(s->graph, item_node(c, b));
-    if (ta != tb)
-        return ta < tb ? -1 : 1;
+    return rs_graph_type_id(c->v->browser->snap->graph, item_node(c, item));
+}
+
+/* Items of one type: the same group when their labels are the same. */
+static int same_label(void *ctx, size_t a, size_t b)
+{
+    const group_ctx *c = ctx;
     PyObject **labels = ((object_data *)c->v->data)->labels[c->section];
-    PyObject *la = labels ? labels[a] : NULL, *lb = labels ? labels[b] : NULL;
+    PyObject *la = labels[a], *lb = labels[b];
     if (la == NULL || lb == NULL)
         return (la != NULL) - (lb != NULL);
     int r = PyUnicode_Compare(la, lb);
     if (r == -1 && PyErr_Occurred())
         PyErr_Clear();
     return r;
-}
-
-static uint64_t item_size(void *ctx, size_t item)
-{
-    const group_ctx *c = ctx;
-    return rs_graph_size(c->v->browser->snap->graph, item_node(c, item));
-}
-
-/* The dominator tree's figure (garbage: see rs_grouping_count_garbage). */
-static uint64_t item_retained(void *ctx, size_t item)
-{
-    const group_ctx *c = ctx;
-    return rs_dom_retained(c->v->browser->snap->dom, item_node(c, item));
 }
 
 static rs_idx node_of_item(void *ctx, size_t item)
@@ -305,10 +294,12 @@ static int group_sections(rs_view *v)
     group_ctx holds = {v, SECTION_HOLDS}, held_by = {v, SECTION_HELD_BY};
     if (label_section(v, SECTION_HOLDS, d->referent_count) < 0 ||
         label_section(v, SECTION_HELD_BY, d->referrer_count) < 0 ||
-        rs_grouping_build(&d->holds, d->referent_count, same_key, item_retained, item_size, &holds) < 0 ||
-        rs_grouping_build(&d->held_by, d->referrer_count, same_key, item_retained, item_size, &held_by) < 0 ||
-        rs_grouping_count_garbage(&d->holds, v->browser->snap, node_of_item, &holds) < 0 ||
-        rs_grouping_count_garbage(&d->held_by, v->browser->snap, node_of_item, &held_by) < 0)
+        rs_grouping_build_keyed(&d->holds, d->referent_count, type_key, d->labels[SECTION_HOLDS] ? same_label : NULL,
+                                NULL, NULL, &holds) < 0 ||
+        rs_grouping_build_keyed(&d->held_by, d->referrer_count, type_key,
+                                d->labels[SECTION_HELD_BY] ? same_label : NULL, NULL, NULL, &held_by) < 0 ||
+        rs_grouping_count_nodes(&d->holds, v->browser->snap, node_of_item, &holds) < 0 ||
+        rs_grouping_count_nodes(&d->held_by, v->browser->snap, node_of_item, &held_by) < 0)
         return -1;
     /* Rows stay where the edges are (s sorts by size when asked). */
     if (rs_grouping_keep_order(&d->holds) < 0 || rs_grouping_keep_order(&d->held_by) < 0) {

@@ -1092,7 +1092,8 @@ static void tui_start_big_list(tui *t)
 /* Check whether the object screen folds what holds an object by (type,
  * label) and what it holds by type, and the instances screen folds a
  * type's instances by what keeps them alive, each group with the count
- * gc finds and the sizes and retained sizes of its members added up. */
+ * gc finds and the sizes and retained sizes of its members added up, an
+ * object that many edges lead to counted once. */
 START_TEST(test_tui_grouping_object_and_instances_screens)
 {
     rs_py_run("import gc, sys, refscope\n" FMT_PY
@@ -1101,9 +1102,10 @@ START_TEST(test_tui_grouping_object_and_instances_screens)
               "GCONFIG = GroupConfig()\n"
               "GSESSIONS = [GroupSession(GCONFIG) for _ in range(700)]\n"
               "GOTHER = {'config': GCONFIG}\n"
+              "GSAME = [GCONFIG] * 300\n"
               "s = refscope.snapshot()\n"
-              "def totals(row, objs):\n"
-              "    size, retained = row.split('__main__.GroupSession ')[1].split()[:2]\n"
+              "def totals(row, objs, name='GroupSession'):\n"
+              "    size, retained = row.split('__main__.%s ' % name)[1].split()[:2]\n"
               "    return (size == fmt(sum(sys.getsizeof(o) for o in objs)) and\n"
               "            retained == fmt(sum(s.retained_size(o) for o in objs)))\n"
               "holders = [r for r in gc.get_referrers(GCONFIG) if type(r) is GroupSession]\n"
@@ -1114,7 +1116,9 @@ START_TEST(test_tui_grouping_object_and_instances_screens)
               "lgrp = [r for r in lrows if ' x [0] .. [' in r]\n"
               "objs = [o for o in gc.get_objects() if type(o) is GroupSession]\n"
               "irows = refscope._screen_rows(s, 'instances', GSESSIONS[0])\n"
-              "igrp = [r for r in irows if 'kept alive by list 0x%x ' % id(GSESSIONS) in r]\n");
+              "igrp = [r for r in irows if 'kept alive by list 0x%x ' % id(GSESSIONS) in r]\n"
+              "srows = refscope._screen_rows(s, 'object', GSAME)\n"
+              "sgrp = [r for r in srows if r.startswith('%d x [' % len(GSAME))]\n");
     ck_assert_int_eq(rs_py_long("len(holders)"), 700);
     ck_assert_int_eq(rs_py_long("len(grp)"), 1);
     ck_assert_str_eq(rs_py_str("grp[0].split()[0] == str(len(holders))"), "True");
@@ -1128,8 +1132,11 @@ START_TEST(test_tui_grouping_object_and_instances_screens)
     ck_assert_str_eq(rs_py_str("igrp[0].split()[0] == str(len(objs))"), "True");
     ck_assert_str_eq(rs_py_str("totals(igrp[0], objs)"), "True");
     ck_assert_int_eq(rs_py_long("sum('GroupSession' in r for r in irows)"), 1);
-    rs_py_run("s.close()\ndel s, holders, rows, grp, items, lrows, lgrp, objs, irows, igrp, GSESSIONS, GOTHER, "
-              "GCONFIG\n");
+    /* 300 edges to one object count its sizes once. */
+    ck_assert_int_eq(rs_py_long("len(sgrp)"), 1);
+    ck_assert_str_eq(rs_py_str("totals(sgrp[0], [GCONFIG], 'GroupConfig')"), "True");
+    rs_py_run("s.close()\ndel s, holders, rows, grp, items, lrows, lgrp, objs, irows, igrp, srows, sgrp, GSESSIONS, "
+              "GOTHER, GSAME, GCONFIG\n");
 }
 END_TEST
 
