@@ -283,7 +283,8 @@ def main():
     s.close()
 
     # Keypress to redraw, through the browser drawing into an off-screen pty,
-    # on the screens of a type with a million members and a million-item dict.
+    # on the screens of a type with a million members and a million-item dict,
+    # rows grouped (as the browser opens them) and the million-row group unfolded.
     print()
     points = [Point() for _ in range(1_000_000)]
     big = {i: None for i in range(1_000_000)}

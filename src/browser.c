@@ -153,32 +153,61 @@ static rs_snapshot *take_snapshot(rs_browser *b, bool collect)
     return s;
 }
 
-/* Progress of a long filter: drawn over the screen every 50 ms when there
- * are more than FILTER_PROGRESS_ROWS rows, and then Esc or Ctrl-C stops
- * it (the keyboard is read only then: a read per row would cost more than
- * many rows). */
+/* Progress of a long filter or sort: drawn over the screen every 50 ms
+ * when there are more than FILTER_PROGRESS_ROWS rows, and then Esc or
+ * Ctrl-C stops it (the keyboard is read every VM_PROGRESS_ROWS rows: a
+ * read per row would cost more than many rows). */
 #define FILTER_PROGRESS_ROWS 100000
-int rs_browser_filter_progress(void *ctx, size_t done, size_t total)
+static int long_list_progress(rs_browser *b, const char *what, size_t done, size_t total)
 {
-    rs_browser *b = ctx;
     if (total <= FILTER_PROGRESS_ROWS || b->bench)
         return 0;
     static struct timespec last;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (seconds_between(&last, &now) < 0.05)
+    if (seconds_between(&last, &now) >= 0.05) {
+        last = now;
+        draw_progress(what, done, total);
+    }
+    /* One poll every VM_PROGRESS_ROWS rows, the GIL kept: Esc typed with
+     * the key that started the work stops it at once. */
+    if (!ui_input_pending())
         return 0;
-    last = now;
-    draw_progress("filtering (Esc stops)", done, total);
     int key = ui_read_key(0);
     return key == UI_KEY_ESC || key == UI_KEY_CTRL_C;
+}
+
+int rs_browser_filter_progress(void *ctx, size_t done, size_t total)
+{
+    return long_list_progress(ctx, "filtering (Esc stops)", done, total);
+}
+
+/* The same for a sort of many rows. */
+static int sort_progress(void *ctx, size_t done, size_t total)
+{
+    return long_list_progress(ctx, "sorting (Esc stops)", done, total);
+}
+
+/* Sorts the list by column, showing progress on a long list; says when
+ * memory ran out or Esc stopped it (the list then stays as it was). */
+static int sort_list(rs_browser *b, int column, bool descending)
+{
+    vm_list *list = &b->view->list;
+    int r = vm_list_sort_progress(list, column, descending, sort_progress, b);
+    if (r > 0)
+        rs_browser_info(b, "sort stopped: the list is as it was");
+    else if (r < 0)
+        rs_browser_error(b, "not enough memory to sort %zu rows", list->total);
+    else if (list->sort_column < 0)
+        rs_browser_info(b, "unsorted: the screen's own order");
+    return RS_REACT_REDRAW;
 }
 
 /* --- screens and history ----------------------------------------------------- */
 
 /* A new view of (screen, arg, arg2) on b's snapshot; NULL with an
  * exception set. */
-static rs_view *view_new(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t arg2)
+static rs_view *view_new(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t arg2, uint64_t unfolded)
 {
     const rs_view_class *cls = rs_view_class_of(screen);
     rs_view *v = calloc(1, sizeof *v);
@@ -192,6 +221,7 @@ static rs_view *view_new(rs_browser *b, enum rs_screen screen, uint64_t arg, uin
     v->place.screen = (int)screen;
     v->place.arg = arg;
     v->place.arg2 = arg2;
+    v->place.unfolded = unfolded;
     v->place.cursor_row = SIZE_MAX;
     v->place.sort_column = -1;
     for (size_t i = 0; i < RS_ROW_CACHE; i++)
@@ -205,7 +235,7 @@ static rs_view *view_new(rs_browser *b, enum rs_screen screen, uint64_t arg, uin
 
 int rs_browser_open(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t arg2)
 {
-    rs_view *v = view_new(b, screen, arg, arg2);
+    rs_view *v = view_new(b, screen, arg, arg2, 0);
     if (v == NULL) {
         rs_browser_python_error(b, rs_view_class_of(screen) ? rs_view_class_of(screen)->title : "open");
         return -1;
@@ -221,7 +251,7 @@ int rs_browser_open(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t
 
 int rs_browser_replace(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t arg2)
 {
-    rs_view *v = view_new(b, screen, arg, arg2);
+    rs_view *v = view_new(b, screen, arg, arg2, 0);
     if (v == NULL) {
         rs_browser_python_error(b, rs_view_class_of(screen) ? rs_view_class_of(screen)->title : "open");
         return -1;
@@ -236,11 +266,12 @@ static bool browser_back(rs_browser *b)
 {
     vm_place place;
     while (vm_history_pop(&b->history, &place)) {
-        rs_view *v = view_new(b, (enum rs_screen)place.screen, place.arg, place.arg2);
+        rs_view *v = view_new(b, (enum rs_screen)place.screen, place.arg, place.arg2, place.unfolded);
         if (v == NULL) {
             rs_browser_python_error(b, "back");
             continue;
         }
+        snprintf(v->place.crumb, sizeof v->place.crumb, "%s", place.crumb);
         if (vm_place_restore_list(&place, &v->list) < 0)
             rs_browser_error(b, "not enough memory to restore the sort and filter");
         rs_view_destroy(b->view);
@@ -365,7 +396,7 @@ static int browser_refresh(rs_browser *b, bool collect)
     }
     vm_place current;
     bool found = had_view && subject_find(b->snap, &saved[depth], &current);
-    rs_view *v = found ? view_new(b, (enum rs_screen)current.screen, current.arg, current.arg2) : NULL;
+    rs_view *v = found ? view_new(b, (enum rs_screen)current.screen, current.arg, current.arg2, current.unfolded) : NULL;
     if (v != NULL) {
         snprintf(v->place.crumb, sizeof v->place.crumb, "%s", current.crumb);
         vm_place_restore_list(&current, &v->list);
@@ -637,43 +668,99 @@ static int copy_path(rs_browser *b)
     return RS_REACT_REDRAW;
 }
 
-/* b: names the breadcrumbs that can be jumped back to; the next key
- * picks one by its digit. */
-#define CRUMBS_PICKABLE 9
-static int start_crumb_pick(rs_browser *b)
+/* b: numbers the breadcrumbs that can be jumped back to (1 the oldest)
+ * on the status line; digits then pick one (see pick_crumb).  When they
+ * do not all fit, the first and the newest show with "..." between: the
+ * hidden ones are still reached by their number. */
+#define CRUMB_PICK_WIDTH_ROWS 3
+static void show_crumb_pick(rs_browser *b)
 {
     size_t depth = vm_history_depth(&b->history);
-    if (depth == 0) {
+    char typed[48] = "";
+    if (b->crumb_typed)
+        snprintf(typed, sizeof typed, "  [%zu, Enter goes]", b->crumb_typed);
+    size_t budget = (size_t)(b->cols > 0 ? b->cols : 80) * CRUMB_PICK_WIDTH_ROWS;
+    if (budget > sizeof b->status - 1)
+        budget = sizeof b->status - 1;
+    budget -= strlen("back to:") + strlen(typed) + strlen("  ...");
+    /* Each crumb's entry ("  12 CACHE") is bounded; the newest that fit go
+     * last, after the oldest two. */
+    char entry[VM_CRUMB_MAX + 32], crumb[VM_CRUMB_MAX];
+    size_t head = depth < 2 ? depth : 2, used = 0, tail_from = depth;
+    for (size_t i = 0; i < head; i++) {
+        place_crumb(b, vm_history_at(&b->history, i), crumb, sizeof crumb);
+        used += (size_t)snprintf(entry, sizeof entry, "  %zu %s", i + 1, crumb);
+    }
+    while (tail_from > head) {
+        place_crumb(b, vm_history_at(&b->history, tail_from - 1), crumb, sizeof crumb);
+        size_t n = (size_t)snprintf(entry, sizeof entry, "  %zu %s", tail_from, crumb);
+        if (used + n > budget)
+            break;
+        used += n;
+        tail_from--;
+    }
+    size_t pos = (size_t)snprintf(b->status, sizeof b->status, "back to:");
+    for (size_t i = 0; i < depth && pos < sizeof b->status; i++) {
+        if (i >= head && i < tail_from) {
+            pos += (size_t)snprintf(b->status + pos, sizeof b->status - pos, "  ...");
+            i = tail_from - 1;
+            continue;
+        }
+        place_crumb(b, vm_history_at(&b->history, i), crumb, sizeof crumb);
+        pos += (size_t)snprintf(b->status + pos, sizeof b->status - pos, "  %zu %s", i + 1, crumb);
+    }
+    if (pos < sizeof b->status)
+        snprintf(b->status + pos, sizeof b->status - pos, "%s", typed);
+    b->status_error = false;
+}
+
+static int start_crumb_pick(rs_browser *b)
+{
+    if (vm_history_depth(&b->history) == 0) {
         rs_browser_info(b, "this is the first screen: no breadcrumb to go back to");
         return RS_REACT_REDRAW;
     }
-    size_t first = depth > CRUMBS_PICKABLE ? depth - CRUMBS_PICKABLE : 0;
-    size_t pos = (size_t)snprintf(b->status, sizeof b->status, "back to:");
-    for (size_t i = first; i < depth && pos < sizeof b->status; i++) {
-        char crumb[VM_CRUMB_MAX];
-        place_crumb(b, vm_history_at(&b->history, i), crumb, sizeof crumb);
-        int n = snprintf(b->status + pos, sizeof b->status - pos, "  %zu %s", i - first + 1, crumb);
-        if (n < 0)
-            break;
-        pos += (size_t)n;
-    }
-    b->status_error = false;
     b->picking_crumb = true;
+    b->crumb_typed = 0;
+    show_crumb_pick(b);
     return RS_REACT_REDRAW;
 }
 
-/* The key after b: a digit goes back to that breadcrumb, anything else
+/* Goes back to breadcrumb number n (1 the oldest). */
+static int go_to_crumb(rs_browser *b, size_t n)
+{
+    b->picking_crumb = false;
+    vm_history_drop(&b->history, vm_history_depth(&b->history) - n);
+    return RS_REACT_BACK;
+}
+
+/* A key while picking: digits make the number, which goes at once when
+ * no further digit could name a breadcrumb (so "b 2" goes with fewer
+ * than 20), else on Enter; Backspace takes a digit back; any other key
  * cancels. */
 static int pick_crumb(rs_browser *b, int key)
 {
-    b->picking_crumb = false;
     size_t depth = vm_history_depth(&b->history);
-    size_t first = depth > CRUMBS_PICKABLE ? depth - CRUMBS_PICKABLE : 0;
-    if (key < '1' || key > '9' || first + (size_t)(key - '1') >= depth)
+    if (key >= '0' && key <= '9') {
+        size_t n = b->crumb_typed * 10 + (size_t)(key - '0');
+        if (n == 0 || n > depth) {
+            b->picking_crumb = false;
+            rs_browser_error(b, "no breadcrumb %zu here: b then 1 to %zu", n, depth);
+            return RS_REACT_REDRAW;
+        }
+        if (n * 10 > depth)
+            return go_to_crumb(b, n);
+        b->crumb_typed = n;
+    } else if (key == UI_KEY_ENTER && b->crumb_typed > 0) {
+        return go_to_crumb(b, b->crumb_typed);
+    } else if (key == UI_KEY_BACKSPACE && b->crumb_typed > 0) {
+        b->crumb_typed /= 10;
+    } else {
+        b->picking_crumb = false;
         return RS_REACT_REDRAW;
-    size_t target = first + (size_t)(key - '1');
-    vm_history_drop(&b->history, depth - target - 1);
-    return RS_REACT_BACK;
+    }
+    show_crumb_pick(b);
+    return RS_REACT_REDRAW;
 }
 
 static const enum rs_screen screen_of_action[RS_ACTION_COUNT] = {
@@ -722,9 +809,7 @@ static int default_action(rs_browser *b, enum rs_action action)
             rs_browser_error(b, "not sorted: %s sorts by a column first", rs_key_name(RS_ACTION_SORT));
             return RS_REACT_REDRAW;
         }
-        if (vm_list_sort(list, list->sort_column, !list->sort_descending) < 0)
-            rs_browser_error(b, "not enough memory to sort %zu rows", list->total);
-        return RS_REACT_REDRAW;
+        return sort_list(b, list->sort_column, !list->sort_descending);
     case RS_ACTION_BACK: return RS_REACT_BACK;
     case RS_ACTION_QUIT: return vm_history_depth(&b->history) > 0 ? RS_REACT_BACK : RS_REACT_QUIT;
     case RS_ACTION_LEAVE: return RS_REACT_QUIT;
@@ -739,6 +824,16 @@ static int default_action(rs_browser *b, enum rs_action action)
         if (v->place.screen == RS_SCREEN_CLOSURES || v->place.screen == RS_SCREEN_THREADS)
             rs_browser_replace(b, (enum rs_screen)v->place.screen, v->place.arg, v->place.arg2);
         rs_browser_info(b, "the standard library's closures and frames are %s", b->show_stdlib ? "shown" : "hidden");
+        return RS_REACT_REDRAW;
+    case RS_ACTION_GROUP:
+        b->ungrouped = !b->ungrouped;
+        if (v->place.screen == RS_SCREEN_OBJECT || v->place.screen == RS_SCREEN_INSTANCES) {
+            char crumb[VM_CRUMB_MAX];
+            snprintf(crumb, sizeof crumb, "%s", v->place.crumb);
+            if (rs_browser_replace(b, (enum rs_screen)v->place.screen, v->place.arg, v->place.arg2) == 0)
+                snprintf(b->view->place.crumb, sizeof b->view->place.crumb, "%s", crumb);
+        }
+        rs_browser_info(b, "rows of one type held the same way are %s", b->ungrouped ? "listed one by one" : "folded");
         return RS_REACT_REDRAW;
     case RS_ACTION_COMMAND:
         rs_cmdline_start(b, ':');
@@ -762,11 +857,7 @@ static int default_action(rs_browser *b, enum rs_action action)
             rs_browser_error(b, "this screen has one fixed order");
             return RS_REACT_REDRAW;
         }
-        if (vm_list_sort_next(list) < 0)
-            rs_browser_error(b, "not enough memory to sort %zu rows", list->total);
-        else if (list->sort_column < 0)
-            rs_browser_info(b, "unsorted: the screen's own order");
-        return RS_REACT_REDRAW;
+        return sort_list(b, vm_list_next_sort_column(list), true);
     case RS_ACTION_REDRAW:
         ui_invalidate();
         return RS_REACT_REDRAW;
@@ -1084,6 +1175,13 @@ PyObject *rs_browser_bench(PyObject *target, int keys)
         PyErr_SetString(rs_error, b.status);
         goto done;
     }
+    /* Rows fold by default: Enter unfolds the first group, so the keys
+     * run over the million rows with grouping on (and when that row was
+     * an object, Back returns to the list). */
+    draw_frame(&b);
+    react(&b, handle_key(&b, UI_KEY_ENTER));
+    if (b.view->place.screen != (int)screen)
+        react(&b, RS_REACT_BACK);
     draw_frame(&b);
     double first_screen = thread_seconds() - first_start;
     size_t draws = progress_draws - draws_before;

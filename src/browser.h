@@ -49,7 +49,8 @@ PyObject *rs_browser_key_table(void);
 
 /* For tests: the rows screen_name ("summary", "types", "garbage", "cycle",
  * "retained", "threads", "growth", "object", "cycles", "closures", "value"
- * or "allocation" (wrapped at 80 columns); arg as the screen takes it)
+ * or "allocation" (wrapped at 80 columns), "instances" (arg: one of them,
+ * for their type); arg as the screen takes it)
  * shows for snapshot s, formatted as on a terminal without UTF-8, without
  * a terminal.  New list of str, or NULL with an exception set. */
 struct rs_snapshot;

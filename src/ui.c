@@ -262,6 +262,12 @@ static int map_function_key(wint_t key)
     }
 }
 
+bool ui_input_pending(void)
+{
+    struct pollfd p = {.fd = ui.fd, .events = POLLIN};
+    return ui.screen != NULL && poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
 int ui_read_key(int timeout_ms)
 {
     if (ui.screen == NULL)

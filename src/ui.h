@@ -83,6 +83,10 @@ bool ui_unicode(void);
  * interrupted read (the caller checks signals and goes on). */
 int ui_read_key(int timeout_ms);
 
+/* true when the terminal has input waiting to be read (one poll, the GIL
+ * kept): long work looks for Esc without waiting on other threads. */
+bool ui_input_pending(void);
+
 /* true when more keys are already waiting (typed ahead or pasted): the
  * caller may skip drawing until it has handled them. */
 bool ui_key_pending(void);

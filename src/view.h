@@ -82,6 +82,7 @@ enum rs_action {
     RS_ACTION_SORT_REVERSE,
     RS_ACTION_FIND,          /* jump to the next matching row, hiding none */
     RS_ACTION_STDLIB,        /* show or hide the standard library's rows */
+    RS_ACTION_GROUP,         /* fold rows that share a key, or list every row */
     RS_ACTION_COUNT
 };
 
@@ -228,9 +229,11 @@ struct rs_browser {
     int bar_end[32]; /* function bar: right edge of each item, for clicks */
     enum rs_action bar_action[32];
     int bar_items;
-    bool picking_crumb; /* b was pressed: the next digit picks a breadcrumb */
+    bool picking_crumb; /* b was pressed: digits pick a breadcrumb */
+    size_t crumb_typed; /* the breadcrumb number typed so far (0: none) */
     bool show_stdlib;   /* closures and threads list the standard library's rows too */
     PyObject *diff;     /* `refscope open NEW --diff OLD`: (title, holder rows, type rows), borrowed; or NULL */
+    bool ungrouped;     /* object and instances screens list every row, none folded */
 };
 
 /* --- browser.c: what views and commands call ----------------------------- */
@@ -377,6 +380,21 @@ typedef struct rs_grouping {
 int rs_grouping_build(rs_grouping *g, size_t n, int (*same_key)(void *ctx, size_t a, size_t b),
                       uint64_t (*retained)(void *ctx, size_t item), uint64_t (*size)(void *ctx, size_t item), void *ctx);
 
+/* Orders the groups as their first items stand in the view (a list's
+ * items stay in index order, an object's attributes in traverse order)
+ * instead of biggest first, and lays out the rows again; -1 as
+ * rs_grouping_layout. */
+int rs_grouping_keep_order(rs_grouping *g);
+
+/* rs_grouping_build() for items with a 32-bit key each (key_of): a linear
+ * radix sort by key, then same_key (or NULL) orders items of one key and
+ * tells them apart; items of one group stay in the view's order.
+ * retained and size may be NULL: rs_grouping_count_nodes() then sets the
+ * totals. */
+int rs_grouping_build_keyed(rs_grouping *g, size_t n, uint32_t (*key_of)(void *ctx, size_t item),
+                            int (*same_key)(void *ctx, size_t a, size_t b), uint64_t (*retained)(void *ctx, size_t item),
+                            uint64_t (*size)(void *ctx, size_t item), void *ctx);
+
 /* Lays out g->rows from the groups' open flags; -1 when memory runs out
  * (the old rows stay). */
 int rs_grouping_layout(rs_grouping *g);
@@ -391,9 +409,39 @@ size_t rs_grouping_item(const rs_grouping *g, size_t row);
 size_t rs_grouping_parent_of(void *view, size_t row);
 int rs_grouping_compare(void *view, size_t a, size_t b, int column);
 
-/* Enter on v's selected row when it is a group's: unfolds or folds it and
- * rebuilds v's list around it; RS_REACT_UNHANDLED on an item's row. */
-int rs_grouping_toggle(rs_view *v, rs_grouping *g);
+/* The row of group's own row in g->rows, or SIZE_MAX. */
+size_t rs_grouping_head_row(const rs_grouping *g, size_t group);
+
+/* Enter on v's selected row when it is a group's (g's rows are v's rows
+ * from offset on): unfolds or folds it, records it in v->place.unfolded
+ * and rebuilds v's list around it; RS_REACT_UNHANDLED on other rows. */
+int rs_grouping_toggle(rs_view *v, rs_grouping *g, size_t offset);
+
+/* Unfolds the group a place recorded (v->place.unfolded, 0 = none) when a
+ * view opens again; stays folded when memory runs out. */
+void rs_grouping_unfold(rs_grouping *g, uint64_t unfolded);
+
+/* A group's row: "label" in label_width columns, then the flags and type
+ * of its first item, its total size and retained size, and note (or
+ * NULL) before "(Enter lists them)". */
+void rs_fmt_group_row(rs_browser *b, const rs_group *grp, rs_idx first, const char *label, int label_width,
+                      const char *note, char *buf, size_t len);
+
+/* Compares rows a and b of g (a != b) as a vm_source compare does for a
+ * sort by key, for views whose items are objects (node_of gives an item's
+ * node): different groups by their totals (size, retained; else their
+ * first items), a group's own row before its items, its items by key. */
+int rs_grouping_compare_nodes(rs_view *v, const rs_grouping *g, size_t a, size_t b, rs_node_key key,
+                              rs_idx (*node_of)(rs_view *v, size_t item));
+
+/* Sets each group's size and retained size from the objects its items
+ * are (node_of), each counted once however many edges lead to it (1M
+ * edges to None are 16 bytes): the dominator tree's retained size for
+ * those a root reaches, and for garbage what collecting it frees (it and
+ * the unreachable objects it reaches, once; the dominator tree gives
+ * garbage 0); then orders the groups biggest first again.  Linear in the
+ * items and the garbage they reach.  0, or -1 with MemoryError. */
+int rs_grouping_count_nodes(rs_grouping *g, rs_snapshot *s, rs_idx (*node_of)(void *ctx, size_t item), void *ctx);
 
 /* Frees what rs_grouping_build() made; g is then empty. */
 void rs_grouping_free(rs_grouping *g);

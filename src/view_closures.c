@@ -96,6 +96,7 @@ static int closures_open(rs_view *v)
     d->count = kept;
     if (rs_grouping_build(&d->groups, d->count, same_key, item_retained, item_size, v) < 0)
         return -1;
+    rs_grouping_unfold(&d->groups, v->place.unfolded);
     vm_list_init(&v->list, &source, v, d->groups.row_count);
     return 0;
 }
@@ -175,20 +176,8 @@ static int closures_format(rs_view *v, size_t row, char *buf, size_t len, ui_sty
         return 0;
     }
     /* A group: how many, their type, their sizes added up. */
-    rs_snapshot *s = v->browser->snap;
-    char flags[32], size[16], retained[16], sizes[64];
-    size_t pos = 0;
-    buf[0] = '\0';
     snprintf(text, sizeof text, "%zu x %s", grp->count, label);
-    rs_fmt_column(buf, len, &pos, text, label_width(text));
-    rs_fmt_column(buf, len, &pos, " ", 1);
-    rs_fmt_column(buf, len, &pos, rs_fmt_flags(v->browser, d->rows[first].value, flags), 4);
-    rs_fmt_column(buf, len, &pos, " ", 1);
-    rs_fmt_column(buf, len, &pos, rs_snapshot_type_name(s, d->rows[first].value), 22);
-    snprintf(sizes, sizeof sizes, " %7s %8s  ", rs_fmt_size(grp->size, size),
-             rs_fmt_size(grp->retained, retained));
-    rs_fmt_column(buf, len, &pos, sizes, -1);
-    rs_fmt_column(buf, len, &pos, grp->open ? "(Enter folds them)" : "(in all; Enter lists them)", -1);
+    rs_fmt_group_row(v->browser, grp, d->rows[first].value, text, label_width(text), NULL, buf, len);
     *style = UI_HEADING;
     return 0;
 }
@@ -209,7 +198,7 @@ static rs_idx closures_selected(rs_view *v)
 static int closures_key(rs_view *v, enum rs_action action)
 {
     if (action == RS_ACTION_FOLLOW)
-        return rs_grouping_toggle(v, &((closures_data *)v->data)->groups);
+        return rs_grouping_toggle(v, &((closures_data *)v->data)->groups, 0);
     return RS_REACT_UNHANDLED;
 }
 

@@ -75,6 +75,7 @@ static int cycles_open(rs_view *v)
         return -1;
     if (rs_grouping_build(&d->groups, d->count, same_shape, item_retained, item_size, v) < 0)
         return -1;
+    rs_grouping_unfold(&d->groups, v->place.unfolded);
     vm_list_init(&v->list, &source, v, d->groups.row_count);
     return 0;
 }
@@ -166,7 +167,7 @@ static int cycles_key(rs_view *v, enum rs_action action)
     if ((action != RS_ACTION_FOLLOW && action != RS_ACTION_CYCLE) || row == SIZE_MAX)
         return RS_REACT_UNHANDLED;
     if (action == RS_ACTION_FOLLOW && rs_grouping_item(&d->groups, row) == SIZE_MAX)
-        return rs_grouping_toggle(v, &d->groups);
+        return rs_grouping_toggle(v, &d->groups, 0);
     rs_browser_open(v->browser, RS_SCREEN_CYCLE, d->rows[row_cycle(v, row)].number, 0);
     return RS_REACT_REDRAW;
 }

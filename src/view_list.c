@@ -475,8 +475,16 @@ void rs_fmt_object_row(rs_browser *b, rs_idx n, const char *label, int label_wid
     rs_fmt_column(buf, len, &pos, " ", 1);
     snprintf(repr, sizeof repr, "%7s", rs_fmt_size(rs_graph_size(s->graph, n), size));
     rs_fmt_column(buf, len, &pos, repr, 7);
-    uint64_t r = s->dom ? rs_dom_retained(s->dom, n) : 0;
-    snprintf(repr, sizeof repr, " %8s  ", rs_fmt_size(r, retained));
+    uint64_t r;
+    /* The object screen's figure: for garbage, what its collection frees
+     * (the dominator tree gives unreachable objects 0). */
+    if (rs_retained_size(s, n, &r) < 0) {
+        PyErr_Clear();
+        snprintf(retained, sizeof retained, "?");
+    } else {
+        rs_fmt_size(r, retained);
+    }
+    snprintf(repr, sizeof repr, " %8s  ", retained);
     rs_fmt_column(buf, len, &pos, repr, -1);
     rs_fmt_column(buf, len, &pos, rs_fmt_node_repr(s, n, repr, sizeof repr), -1);
 }
@@ -609,6 +617,7 @@ PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
         {"cycle", RS_SCREEN_CYCLE},     {"retained", RS_SCREEN_RETAINED}, {"threads", RS_SCREEN_THREADS},
         {"growth", RS_SCREEN_GROWTH},   {"object", RS_SCREEN_OBJECT},       {"cycles", RS_SCREEN_CYCLES},
         {"closures", RS_SCREEN_CLOSURES}, {"value", RS_SCREEN_TEXT}, {"allocation", RS_SCREEN_TEXT},
+        {"instances", RS_SCREEN_INSTANCES},
     };
     const rs_view_class *cls = NULL;
     for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++)
@@ -625,7 +634,10 @@ PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
     v->cls = cls;
     v->browser = &b;
     v->place.screen = (int)cls->screen;
-    v->place.arg = arg;
+    /* The instances screen is named by one of them: it lists their type. */
+    v->place.arg = cls->screen == RS_SCREEN_INSTANCES && arg < rs_graph_node_count(s->graph)
+                       ? rs_graph_type_id(s->graph, (rs_idx)arg)
+                       : arg;
     v->place.arg2 = strcmp(screen_name, "allocation") == 0 ? RS_TEXT_ALLOCATION : RS_TEXT_VALUE;
     v->place.cursor_row = SIZE_MAX;
     v->place.sort_column = -1;

@@ -266,15 +266,78 @@ static int summary_open(rs_view *v)
     return 0;
 }
 
-static void summary_draw_header(rs_view *v, int row, int width)
+#define DETAIL_ROWS_MAX 4
+
+/* The whole text of row (a suspect's type, path and what it accumulates;
+ * a cycle's or garbage row's text), which the list cuts at the edge of a
+ * narrow terminal; NULL for rows without one. */
+static const char *row_detail(rs_view *v, size_t row, char *buf, size_t len)
+{
+    const summary_row *r = &((summary_data *)v->data)->rows[row];
+    if (r->kind == ROW_SUSPECT) {
+        snprintf(buf, len, "%s %s", rs_snapshot_type_name(v->browser->snap, r->node), r->text);
+        return buf;
+    }
+    if (r->kind == ROW_HEADING || r->text == NULL)
+        return NULL;
+    const char *text = r->text;
+    while (*text == ' ')
+        text++;
+    snprintf(buf, len, "%s", text);
+    return buf;
+}
+
+/* Rows of the detail pane at this width: as many as the longest row
+ * detail needs (up to DETAIL_ROWS_MAX), so the list does not move when
+ * the cursor does. */
+static int detail_rows(rs_view *v, int width)
+{
+    summary_data *d = v->data;
+    int rows = 1;
+    for (size_t i = 0; i < d->count; i++) {
+        char text[1000];
+        if (row_detail(v, i, text, sizeof text) != NULL) {
+            int n = rs_wrapped_rows(text, width);
+            rows = n > rows ? n : rows;
+        }
+    }
+    return rows > DETAIL_ROWS_MAX ? DETAIL_ROWS_MAX : rows;
+}
+
+/* The totals line, into line. */
+static const char *totals_text(rs_view *v, char *line, size_t len)
 {
     rs_snapshot *s = v->browser->snap;
-    char line[256], size[16], stuck[16];
+    char size[16], stuck[16];
     uint64_t total = rs_dom_retained(s->dom, RS_DOM_SUPER_ROOT);
-    snprintf(line, sizeof line, "%zu objects, %zu references, %s reachable (+%s unreachable garbage); snapshot took %.2f s",
+    snprintf(line, len, "%zu objects, %zu references, %s reachable (+%s unreachable garbage); snapshot took %.2f s",
              s->visible_count, rs_graph_edge_count(s->graph), rs_fmt_size(total, size),
              rs_fmt_size(((summary_data *)v->data)->stuck, stuck), s->seconds);
-    ui_text(row, 0, width, UI_DIM, line);
+    return line;
+}
+
+static int summary_header_height(rs_view *v, int width)
+{
+    char line[256];
+    return rs_wrapped_rows(totals_text(v, line, sizeof line), width) + detail_rows(v, width);
+}
+
+/* The totals, then the selected row's whole text wrapped: nothing a
+ * suspect row says is cut at 80 columns. */
+static void summary_draw_header(rs_view *v, int row, int width)
+{
+    char line[256];
+    totals_text(v, line, sizeof line);
+    row += rs_draw_wrapped(row, width, rs_wrapped_rows(line, width), UI_DIM, line);
+    size_t selected = vm_list_selected(&v->list);
+    char text[1000];
+    const char *detail = selected == SIZE_MAX ? NULL : row_detail(v, selected, text, sizeof text);
+    if (detail == NULL) {
+        snprintf(text, sizeof text, "(Enter opens the selected row; %s shows its whole value)",
+                 rs_key_name(RS_ACTION_VALUE));
+        detail = text;
+    }
+    rs_draw_wrapped(row, width, detail_rows(v, width), UI_FLAG, detail);
 }
 
 static int summary_format(rs_view *v, size_t row, char *buf, size_t len, ui_style *style)
@@ -388,7 +451,7 @@ const rs_view_class rs_view_summary = {
     .source = &source,
     .open = summary_open,
     .close = summary_close,
-    .header_height = rs_view_header_one_line,
+    .header_height = summary_header_height,
     .draw_header = summary_draw_header,
     .format_row = summary_format,
     .selected_node = summary_selected,

@@ -167,6 +167,52 @@ static int compare_rows(const void *a, const void *b, void *arg)
     return x < y ? -1 : x > y; /* stable: ties keep the view's order */
 }
 
+/* Sorts rows[0..count) by c (a stable merge sort, bottom up), calling
+ * progress every VM_PROGRESS_ROWS rows merged with done and total in
+ * rows (all passes counted as one walk over the rows).  0, -1 when memory
+ * runs out, or 1 when progress asked to stop (rows then unchanged). */
+static int sort_rows(size_t *rows, size_t count, const sort_ctx *c, vm_progress_fn progress, void *progress_ctx)
+{
+    if (count < 2)
+        return 0;
+    size_t *tmp = malloc(count * sizeof *tmp);
+    if (tmp == NULL)
+        return -1;
+    size_t passes = 0;
+    for (size_t width = 1; width < count; width *= 2)
+        passes++;
+    size_t *from = rows, *to = tmp, pass = 0, merged = 0;
+    for (size_t width = 1; width < count; width *= 2, pass++) {
+        for (size_t lo = 0; lo < count; lo += 2 * width) {
+            size_t mid = lo + width < count ? lo + width : count;
+            size_t hi = mid + width < count ? mid + width : count;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                to[k++] = compare_rows(&from[j], &from[i], (void *)c) < 0 ? from[j++] : from[i++];
+            while (i < mid)
+                to[k++] = from[i++];
+            while (j < hi)
+                to[k++] = from[j++];
+            merged += hi - lo;
+            if (progress != NULL && merged >= VM_PROGRESS_ROWS) {
+                merged = 0;
+                size_t done = (pass * count + hi) / passes;
+                if (progress(progress_ctx, done, count) != 0) {
+                    free(tmp);
+                    return 1;
+                }
+            }
+        }
+        size_t *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != rows)
+        memcpy(rows, from, count * sizeof *rows);
+    free(tmp);
+    return 0;
+}
+
 /* Appends row to order, after those of its parents not in it yet: in a
  * view listed parent first, every parent missing from order comes after
  * the last row already there (a parent added earlier took its own
@@ -207,7 +253,7 @@ static int rebuild_progress(vm_list *list, int column, bool descending, const ch
             return -1;
         count = 0;
         for (size_t row = 0; row < list->total; row++) {
-            if (progress != NULL && row % VM_PROGRESS_ROWS == 0 && row > 0 &&
+            if (progress != NULL && pattern[0] != '\0' && row % VM_PROGRESS_ROWS == 0 && row > 0 &&
                 progress(progress_ctx, row, list->total) != 0) {
                 free(order);
                 return 1;
@@ -224,10 +270,18 @@ static int rebuild_progress(vm_list *list, int column, bool descending, const ch
         }
         if (column >= 0) {
             /* The source may read the direction (to keep sections in place). */
+            int old_column = list->sort_column;
+            bool old_descending = list->sort_descending;
             list->sort_column = column;
             list->sort_descending = descending;
             sort_ctx c = {list, column, descending};
-            qsort_r(order, count, sizeof *order, compare_rows, &c);
+            int r = sort_rows(order, count, &c, progress, progress_ctx);
+            if (r != 0) {
+                list->sort_column = old_column;
+                list->sort_descending = old_descending;
+                free(order);
+                return r;
+            }
         }
     }
     free(list->order);
@@ -256,11 +310,23 @@ int vm_list_sort(vm_list *list, int column, bool descending)
     return rebuild(list, column, descending, pattern);
 }
 
-int vm_list_sort_next(vm_list *list)
+int vm_list_sort_progress(vm_list *list, int column, bool descending, vm_progress_fn progress, void *progress_ctx)
+{
+    char pattern[VM_FILTER_MAX];
+    snprintf(pattern, sizeof pattern, "%s", list->filter);
+    return rebuild_progress(list, column, descending, pattern, progress, progress_ctx);
+}
+
+int vm_list_next_sort_column(const vm_list *list)
 {
     int n = list->source ? list->source->column_count : 0;
     int next = list->sort_column + 1;
-    return vm_list_sort(list, next >= n ? -1 : next, true);
+    return next >= n ? -1 : next;
+}
+
+int vm_list_sort_next(vm_list *list)
+{
+    return vm_list_sort(list, vm_list_next_sort_column(list), true);
 }
 
 int vm_list_filter(vm_list *list, const char *pattern)

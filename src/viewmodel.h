@@ -104,6 +104,15 @@ typedef int (*vm_progress_fn)(void *ctx, size_t done, size_t total);
  * or 1 when progress asked to stop (the list is left unchanged). */
 int vm_list_filter_progress(vm_list *list, const char *pattern, vm_progress_fn progress, void *progress_ctx);
 
+/* vm_list_sort() reporting progress as vm_list_filter_progress() does
+ * (done and total in rows); 0, -1 as vm_list_sort, or 1 when progress
+ * asked to stop (the list is left unchanged). */
+int vm_list_sort_progress(vm_list *list, int column, bool descending, vm_progress_fn progress, void *progress_ctx);
+
+/* The column vm_list_sort_next() sorts by: the next one, -1 after the
+ * last. */
+int vm_list_next_sort_column(const vm_list *list);
+
 /* Moves the cursor to the next (direction 1) or previous (-1) shown row
  * matching pattern, wrapping around.  1 when found, 0 when none, -1 on a
  * source error. */
@@ -120,6 +129,7 @@ typedef struct vm_place {
     bool sort_descending;
     char filter[VM_FILTER_MAX];
     char crumb[VM_CRUMB_MAX]; /* how the title names this place; "" = the screen's name */
+    uint64_t unfolded; /* a grouped view's unfolded group + 1, 0 = none: Back finds the same rows */
 } vm_place;
 
 /* The back stack: the newest VM_HISTORY_MAX places, oldest dropped. */

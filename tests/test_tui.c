@@ -254,7 +254,13 @@ START_TEST(test_tui_instances_referrers_and_path)
     tui_start(&t, 100, 30);
     tui_command(&t, "type Session");
     ck_assert_screen(&t, "300 objects of type __main__.Session");
+    /* They fold into one row by the dict that keeps them alive. */
+    ck_assert_screen(&t, "300 x ");
+    ck_assert_screen(&t, "kept alive by dict 0x");
     tui_keys(&t, "Enter");
+    ck_assert_screen(&t, " 1/301 ");
+    ck_assert_screen(&t, "\n  0x");
+    tui_keys(&t, "j Enter");
     ck_assert_screen(&t, "held by: 1 referrer");
     ck_assert_screen(&t, "['session-");
     ck_assert_screen(&t, ".payload");
@@ -694,6 +700,8 @@ START_TEST(test_tui_mouse_wheel_and_click)
     tui t;
     tui_start(&t, 100, 30);
     tui_command(&t, "type Session");
+    ck_assert_screen(&t, "300 x ");
+    tui_keys(&t, "="); /* every instance, none folded */
     ck_assert_screen(&t, "1/300");
     tui_mouse(&t, 65, 10, 10); /* wheel down: the window moves 3 rows */
     ck_assert_screen(&t, "4/300");
@@ -879,11 +887,24 @@ START_TEST(test_tui_object_screen_referents_first_and_crumbs)
     ck_assert_screen(&t, "summary > CALLBACKS");
     ck_assert_screen(&t, "holds: 2000 referents (items in index order)");
     ck_assert_screen(&t, "p path  c cycle  r retained  a allocation");
-    ck_assert_screen(&t, "\n[0] ");
-    ck_assert_screen(&t, "\n[1] ");
-    ck_assert_msg(strstr(t.screen, "[1999]") == NULL, "the last item shows first:\n%s", t.screen);
-    ck_assert_screen(&t, " 2/2003 "); /* the cursor is on [0], the first row under the heading */
+    /* The 2000 functions fold into one row; Enter lists them, [0] first. */
+    ck_assert_screen(&t, "\n2000 x [0] .. [1999] ");
+    ck_assert_screen(&t, " 2/4 ");
     tui_keys(&t, "Enter");
+    ck_assert_screen(&t, " 2/2004 ");
+    ck_assert_screen(&t, "\n  [0] ");
+    ck_assert_screen(&t, "\n  [1] ");
+    ck_assert_msg(strstr(t.screen, "  [1999]") == NULL, "the last item shows first:\n%s", t.screen);
+    /* = lists every row without folding, and again folds them. */
+    tui_keys(&t, "=");
+    ck_assert_screen(&t, "listed one by one");
+    ck_assert_screen(&t, "\n[0] ");
+    ck_assert_screen(&t, " 2/2003 "); /* the cursor is on [0], the first row under the heading */
+    tui_keys(&t, "=");
+    ck_assert_screen(&t, "\n2000 x [0] .. [1999] ");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "\n  [0] ");
+    tui_keys(&t, "j Enter");
     ck_assert_screen(&t, "summary > CALLBACKS > [0]");
     ck_assert_screen(&t, "held by: 1 referrer");
     tui_keys(&t, "Tab");
@@ -901,6 +922,9 @@ START_TEST(test_tui_object_screen_referents_first_and_crumbs)
     tui_keys(&t, "2");
     ck_assert_screen(&t, "holds: 2000 referents");
     ck_assert_msg(strstr(t.screen, "CALLBACKS > [0]") == NULL, "b 2 did not go back:\n%s", t.screen);
+    /* Back comes to the rows it left: the group unfolded, on [0]. */
+    ck_assert_screen(&t, "\n  [0] ");
+    ck_assert_screen(&t, " 3/2004 ");
     tui_keys(&t, "s");
     ck_assert_screen(&t, "size▼");
     ck_assert_screen(&t, "sorted by size (biggest first)");
@@ -995,14 +1019,17 @@ END_TEST
 /* Check whether the cycles and closures screens fold rows that share a
  * shape into one row with the right count and totals, compared with what
  * s.cycles() and the functions' cells say. */
+/* Python's fmt(bytes) as rs_format_bytes() writes sizes ("4.9K"). */
+#define FMT_PY                                                                                        \
+    "def fmt(b):\n"                                                                                   \
+    "    v, u = float(b), 0\n"                                                                        \
+    "    while v >= 1024 and u < 5:\n"                                                               \
+    "        v, u = v / 1024, u + 1\n"                                                               \
+    "    return '%dB' % b if u == 0 else ('%.1f%s' if v < 10 else '%.0f%s') % (v, 'BKMGTP'[u])\n"
+
 START_TEST(test_tui_grouping_counts_and_totals)
 {
-    rs_py_run("import refscope\n"
-              "def fmt(b):\n"
-              "    v, u = float(b), 0\n"
-              "    while v >= 1024 and u < 5:\n"
-              "        v, u = v / 1024, u + 1\n"
-              "    return '%dB' % b if u == 0 else ('%.1f%s' if v < 10 else '%.0f%s') % (v, 'BKMGTP'[u])\n"
+    rs_py_run("import refscope\n" FMT_PY
               "class GSession:\n    def __init__(self): self.state = GSessionState(self)\n"
               "class GSessionState:\n    def __init__(self, session): self.session = session; self.pad = [0] * 10\n"
               "GSESS = [GSession() for _ in range(1000)]\n"
@@ -1038,6 +1065,165 @@ START_TEST(test_tui_grouping_counts_and_totals)
     ck_assert_str_eq(rs_py_str("fmt(sum(sys.getsizeof(b) for b in cells)) in crows[0].split()"), "True");
     ck_assert_str_eq(rs_py_str("fmt(sum(s.retained_size(b) for b in cells)) in crows[0].split()"), "True");
     rs_py_run("s.close()\ndel s, want, rows, grp, crows, cells, GSESS, GCBS, rep, ent, text\n");
+}
+END_TEST
+
+/* Check whether the garbage screen's retained column reads what the
+ * object screen reads for the same garbage object (what its collection
+ * frees, as s.retained_size() says), not the dominator tree's 0. */
+START_TEST(test_tui_garbage_retained_matches_object_screen)
+{
+    rs_py_run("import gc, refscope\n" FMT_PY
+              "gc.disable()\n"
+              "class GarbageNode:\n"
+              "    def __init__(self, n): self.me = self; self.pad = bytearray(4000 + n)\n"
+              "for i in range(3): GarbageNode(i)\n"
+              "s = refscope.snapshot()\n"
+              "gc.enable()\n"
+              "objs = [o for o in gc.get_objects() if type(o) is GarbageNode]\n"
+              "def retained_col(rows, o):\n"
+              "    row = [r for r in rows if ' at 0x%x>' % id(o) in r and 'GarbageNode ' in r][0]\n"
+              "    return row.split('GarbageNode ')[1].split()[1]\n"
+              "grows = refscope._screen_rows(s, 'garbage')\n"
+              "pairs = [(retained_col(grows, o), retained_col(refscope._screen_rows(s, 'object', o), o), "
+              "fmt(s.retained_size(o))) for o in objs]\n");
+    ck_assert_int_eq(rs_py_long("len(pairs)"), 3);
+    ck_assert_str_eq(rs_py_str("all(g == o == want for g, o, want in pairs)"), "True");
+    /* Each holds its own bytearray: more than 4000 bytes, never 0B. */
+    ck_assert_str_eq(rs_py_str("all(s.retained_size(o) > 4000 for o in objs)"), "True");
+    rs_py_run("s.close()\ndel s, objs, grows, pairs\ngc.collect()\n");
+}
+END_TEST
+
+/* Opens the object screen of tests/e2e/slow_rows.py's list of 200000
+ * items, every row listed (none folded). */
+static void tui_start_big_list(tui *t)
+{
+    tui_start_script(t, 100, 30, "LANG=C.UTF-8", "tests/e2e/slow_rows.py", "");
+    tui_command(t, "eval BIG");
+    ck_assert_screen(t, "holds: 200000 referents");
+    tui_keys(t, "=");
+    ck_assert_screen(t, "listed one by one");
+}
+
+/* Check whether the object screen folds what holds an object by (type,
+ * label) and what it holds by type, and the instances screen folds a
+ * type's instances by what keeps them alive, each group with the count
+ * gc finds and the sizes and retained sizes of its members added up, an
+ * object that many edges lead to counted once. */
+START_TEST(test_tui_grouping_object_and_instances_screens)
+{
+    rs_py_run("import gc, sys, refscope\n" FMT_PY
+              "class GroupConfig:\n    pass\n"
+              "class GroupSession:\n    def __init__(self, config): self.config = config\n"
+              "GCONFIG = GroupConfig()\n"
+              "GSESSIONS = [GroupSession(GCONFIG) for _ in range(700)]\n"
+              "GOTHER = {'config': GCONFIG}\n"
+              "GSAME = [GCONFIG] * 300\n"
+              "s = refscope.snapshot()\n"
+              "def totals(row, objs, name='GroupSession'):\n"
+              "    size, retained = row.split('__main__.%s ' % name)[1].split()[:2]\n"
+              "    return (size == fmt(sum(sys.getsizeof(o) for o in objs)) and\n"
+              "            retained == fmt(sum(s.retained_size(o) for o in objs)))\n"
+              "holders = [r for r in gc.get_referrers(GCONFIG) if type(r) is GroupSession]\n"
+              "rows = refscope._screen_rows(s, 'object', GCONFIG)\n"
+              "grp = [r for r in rows if ' x .config ' in r]\n"
+              "items = gc.get_referents(GSESSIONS)\n"
+              "lrows = refscope._screen_rows(s, 'object', GSESSIONS)\n"
+              "lgrp = [r for r in lrows if ' x [0] .. [' in r]\n"
+              "objs = [o for o in gc.get_objects() if type(o) is GroupSession]\n"
+              "irows = refscope._screen_rows(s, 'instances', GSESSIONS[0])\n"
+              "igrp = [r for r in irows if 'kept alive by list 0x%x ' % id(GSESSIONS) in r]\n"
+              "srows = refscope._screen_rows(s, 'object', GSAME)\n"
+              "sgrp = [r for r in srows if r.startswith('%d x [' % len(GSAME))]\n");
+    ck_assert_int_eq(rs_py_long("len(holders)"), 700);
+    ck_assert_int_eq(rs_py_long("len(grp)"), 1);
+    ck_assert_str_eq(rs_py_str("grp[0].split()[0] == str(len(holders))"), "True");
+    ck_assert_str_eq(rs_py_str("totals(grp[0], holders)"), "True");
+    /* No referrer row shows one of those sessions alone. */
+    ck_assert_int_eq(rs_py_long("sum('GroupSession' in r for r in rows)"), 1);
+    ck_assert_int_eq(rs_py_long("len(lgrp)"), 1);
+    ck_assert_str_eq(rs_py_str("lgrp[0].startswith('%d x [0] .. [%d] ' % (len(items), len(items) - 1))"), "True");
+    ck_assert_str_eq(rs_py_str("totals(lgrp[0], items)"), "True");
+    ck_assert_int_eq(rs_py_long("len(igrp)"), 1);
+    ck_assert_str_eq(rs_py_str("igrp[0].split()[0] == str(len(objs))"), "True");
+    ck_assert_str_eq(rs_py_str("totals(igrp[0], objs)"), "True");
+    ck_assert_int_eq(rs_py_long("sum('GroupSession' in r for r in irows)"), 1);
+    /* 300 edges to one object count its sizes once. */
+    ck_assert_int_eq(rs_py_long("len(sgrp)"), 1);
+    ck_assert_str_eq(rs_py_str("totals(sgrp[0], [GCONFIG], 'GroupConfig')"), "True");
+    rs_py_run("s.close()\ndel s, holders, rows, grp, items, lrows, lgrp, objs, irows, igrp, srows, sgrp, GSESSIONS, "
+              "GOTHER, GSAME, GCONFIG\n");
+}
+END_TEST
+
+/* Check whether b reaches every breadcrumb of a long way back: numbers of
+ * more than one digit go at once when no further digit could name one,
+ * else on Enter, and the title stays one readable line at 80 columns. */
+START_TEST(test_tui_every_breadcrumb_reachable)
+{
+    tui t;
+    tui_start_script(&t, 80, 24, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    /* 30 places back: summary, then types and cycles in turn. */
+    for (int i = 0; i < 15; i++) {
+        tui_keys(&t, "2");
+        ck_assert_screen(&t, "refscope | types");
+        tui_keys(&t, "3");
+        ck_assert_screen(&t, "refscope | cycles");
+    }
+    ck_assert_screen(&t, "... > cycles > types > cycles");
+    tui_keys(&t, "b");
+    ck_assert_words(&t, "back to: 1 summary 2 types");
+    ck_assert_words(&t, "30 types");
+    /* 2 could go on (20-29): it waits; 5 makes 25, which cannot. */
+    tui_keys(&t, "2");
+    ck_assert_words(&t, "[2, Enter goes]");
+    tui_keys(&t, "5");
+    ck_assert_screen(&t, "refscope | cycles");
+    tui_keys(&t, "b");
+    ck_assert_words(&t, "24 types");
+    ck_assert_msg(!screen_has_words(&t, "25 cycles"), "crumb 25 is still behind:\n%s", t.screen);
+    /* 1 then Enter: the oldest of all. */
+    tui_keys(&t, "1 Enter");
+    ck_assert_screen(&t, "Top suspects");
+    ck_assert_msg(strstr(t.screen, "summary >") == NULL, "not back at the first place:\n%s", t.screen);
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether Esc stops a sort of more than 100000 rows and leaves the
+ * list in its order (Esc typed with s, so it waits when s is read). */
+START_TEST(test_tui_long_sort_stops_on_esc)
+{
+    tui t;
+    tui_start_big_list(&t);
+    tui_keys(&t, "s Escape");
+    ck_assert_screen(&t, "sort stopped: the list is as it was");
+    ck_assert_msg(strstr(t.screen, "sorted by") == NULL && strstr(t.screen, "size▼") == NULL,
+                  "the list was sorted:\n%s", t.screen);
+    ck_assert_screen(&t, "/200003 ");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether, at 80x24, the summary shows the selected suspect's
+ * whole text (type, why-alive path and what it accumulates, with its
+ * share) wrapped above the list, where the row itself is cut. */
+START_TEST(test_tui_summary_detail_shows_whole_accumulation_at_80_columns)
+{
+    tui t;
+    tui_start_script(&t, 80, 24, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    ck_assert_words(&t, "list sys.modules['__main__'].CALLBACKS holds 2000 x function (");
+    tui_keys(&t, "j");
+    ck_assert_words(&t, "dict sys.modules['__main__'].CACHE holds 2000 x __main__.Response (");
+    /* The share closes the text: "(96%)" is whole on the screen. */
+    const char *at = strstr(t.screen, "__main__.Response (");
+    ck_assert_ptr_nonnull(at);
+    at += strlen("__main__.Response (");
+    while (*at >= '0' && *at <= '9')
+        at++;
+    ck_assert_msg(strncmp(at, "%)", 2) == 0, "the accumulation text is cut:\n%s", t.screen);
+    tui_stop(&t);
 }
 END_TEST
 
@@ -1095,9 +1281,7 @@ END_TEST
 START_TEST(test_tui_long_filter_shows_progress_and_stops)
 {
     tui t;
-    tui_start_script(&t, 100, 30, "LANG=C.UTF-8", "tests/e2e/slow_rows.py", "");
-    tui_command(&t, "eval BIG");
-    ck_assert_screen(&t, "holds: 200000 referents");
+    tui_start_big_list(&t);
     tui_type(&t, "/nothing-matches");
     tui_keys(&t, "Enter");
     ck_assert_screen(&t, "refscope: filtering (Esc stops)...");
@@ -1204,7 +1388,9 @@ START_TEST(test_tui_object_panes_side_by_side_when_wide)
     tui_start_script(&t, 200, 50, "LANG=C.UTF-8", "examples/leaky_service.py", "");
     tui_keys(&t, "Enter");
     ck_assert_screen(&t, "summary > CALLBACKS");
-    tui_keys(&t, "Enter");
+    tui_keys(&t, "Enter"); /* unfolds the 2000 functions */
+    ck_assert_screen(&t, "(Enter folds them)");
+    tui_keys(&t, "j Enter");
     ck_assert_screen(&t, "summary > CALLBACKS > [0]");
     line_with(&t, "holds: 8 referents", line, sizeof line);
     ck_assert_msg(strstr(line, "|held by: 1 referrer") != NULL, "not side by side: '%s'\n%s", line, t.screen);
@@ -1237,7 +1423,9 @@ START_TEST(test_tui_refresh_keeps_back_stack)
     tui_start_script(&t, 100, 30, "LANG=C.UTF-8", "examples/leaky_service.py", "");
     tui_keys(&t, "Enter");
     ck_assert_screen(&t, "summary > CALLBACKS");
-    tui_keys(&t, "Enter");
+    tui_keys(&t, "Enter"); /* unfolds the 2000 functions */
+    ck_assert_screen(&t, "(Enter folds them)");
+    tui_keys(&t, "j Enter");
     ck_assert_screen(&t, "summary > CALLBACKS > [0]");
     tui_command(&t, "refresh");
     ck_assert_screen(&t, "new snapshot:");
@@ -1552,6 +1740,11 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_object_panes_side_by_side_when_wide);
     tcase_add_test(tc, test_tui_long_filter_shows_progress_and_stops);
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
+    tcase_add_test(tc, test_tui_garbage_retained_matches_object_screen);
+    tcase_add_test(tc, test_tui_summary_detail_shows_whole_accumulation_at_80_columns);
+    tcase_add_test(tc, test_tui_grouping_object_and_instances_screens);
+    tcase_add_test(tc, test_tui_every_breadcrumb_reachable);
+    tcase_add_test(tc, test_tui_long_sort_stops_on_esc);
     tcase_add_test(tc, test_tui_filter_keeps_threads_and_find_hides_nothing);
     tcase_add_loop_test(tc, test_tui_walkthrough_reaches_each_leak, 0,
                         (int)(sizeof walk_sizes / sizeof walk_sizes[0]));

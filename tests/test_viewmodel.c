@@ -371,6 +371,59 @@ START_TEST(test_viewmodel_filter_progress_stops)
 }
 END_TEST
 
+/* Rows compared by a key that runs backwards (row 0 the biggest), with
+ * ties every 3 rows to show that the sort keeps the view's order. */
+static int by_key_backwards(void *ctx, size_t a, size_t b, int column)
+{
+    (void)ctx;
+    (void)column;
+    size_t ka = a / 3, kb = b / 3;
+    return (ka < kb) - (ka > kb);
+}
+
+typedef struct sort_calls {
+    size_t calls, last_done, stop_at;
+} sort_calls;
+
+static int count_sort_progress(void *ctx, size_t done, size_t total)
+{
+    sort_calls *c = ctx;
+    ck_assert_uint_le(done, total);
+    ck_assert_uint_ge(done, c->last_done); /* it only goes forward */
+    c->last_done = done;
+    return ++c->calls == c->stop_at;
+}
+
+/* Check whether a long sort reports its progress, in rows, going forward,
+ * sorts as vm_list_sort() does (ties in the view's order), and, when told
+ * to stop, leaves the list as it was. */
+START_TEST(test_viewmodel_sort_progress_stops)
+{
+    static const char *const names[] = {"key"};
+    static const vm_source backwards = {.compare = by_key_backwards, .columns = names, .column_count = 1};
+    vm_list list;
+    size_t total = 40 * VM_PROGRESS_ROWS + 7;
+    vm_list_init(&list, &backwards, NULL, total);
+    sort_calls c = {.stop_at = 3};
+    ck_assert_int_eq(vm_list_sort_progress(&list, 0, false, count_sort_progress, &c), 1);
+    ck_assert_uint_eq(c.calls, 3);
+    ck_assert_ptr_null(list.order);
+    ck_assert_int_eq(list.sort_column, -1);
+    c = (sort_calls){.stop_at = 0};
+    ck_assert_int_eq(vm_list_sort_progress(&list, 0, false, count_sort_progress, &c), 0);
+    /* One pass over the rows per doubling: more calls than rows/256. */
+    ck_assert_uint_ge(c.calls, total / VM_PROGRESS_ROWS);
+    ck_assert_int_eq(list.sort_column, 0);
+    for (size_t pos = 1; pos < list.count; pos++) {
+        size_t x = vm_list_row(&list, pos - 1), y = vm_list_row(&list, pos);
+        ck_assert_int_le(by_key_backwards(NULL, x, y, 0), 0);
+        if (x / 3 == y / 3)
+            ck_assert_uint_lt(x, y);
+    }
+    vm_list_clear(&list);
+}
+END_TEST
+
 /* Check whether the history lists its places oldest first and drops the
  * newest ones (jumping back to a breadcrumb). */
 START_TEST(test_viewmodel_history_at_and_drop)
@@ -407,6 +460,7 @@ Suite *suite_viewmodel(void)
     tcase_add_test(tc, test_viewmodel_history_stack);
     tcase_add_test(tc, test_viewmodel_filter_keeps_parents);
     tcase_add_test(tc, test_viewmodel_filter_progress_stops);
+    tcase_add_test(tc, test_viewmodel_sort_progress_stops);
     tcase_add_test(tc, test_viewmodel_history_at_and_drop);
     suite_add_tcase(s, tc);
     return s;
