@@ -1244,8 +1244,8 @@ static const command commands[] = {
      "same report computed from the dump (growth, which needs a mark, left out)."},
     {"dump", cmd_dump, "dump PID -o FILE",
      "Make process PID write a heap dump to FILE (through its listener, started by the\n"
-     "injector as for attach when it has none).  refscope.load(FILE), refscope report FILE and refscope diff\n"
-     "read it on any machine, without the process."},
+     "injector as for attach when it has none).  refscope open FILE, refscope report FILE,\n"
+     "refscope diff and refscope.load(FILE) read it on any machine, without the process."},
     {"open", cmd_open, "open [--diff OLD] FILE",
      "Browse a heap dump in the terminal without the process: every screen that needs no\n"
      "live object (summary, types, objects with labelled referrers, why-alive paths,\n"

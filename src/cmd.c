@@ -69,7 +69,7 @@ static const struct command {
 } commands[] = {
     {"type", "NAME", "the instances of a type (Tab completes names)", cmd_type, false},
     {"addr", "0xADDRESS", "the object at an address", cmd_addr, false},
-    {"eval", "EXPR", "evaluate Python in the caller's namespace; the result opens", cmd_eval, true},
+    {"eval", "EXPR", "evaluate Python in the caller's namespace; an object in the snapshot opens", cmd_eval, true},
     {"mark", "", "remember every object now, for growth", cmd_mark, true},
     {"growth", "", "new snapshot and what grew since :mark", cmd_growth, true},
     {"collect", "", "gc.collect(), then a new snapshot", cmd_collect, true},

@@ -817,6 +817,10 @@ START_TEST(test_trigger_stopped_target)
         return;
     pid_t pid = start_target("--install --wait blocked", PLAIN);
     ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    /* kill() returns before the program has stopped; on a busy machine
+     * the client could still read it as running. */
+    for (double end = now() + WAIT; now() < end && process_letter(pid) != 'T'; pause_briefly())
+        ;
     int status = run(out, sizeof out, "timeout 60 %s report %ld", CLI, (long)pid);
     ck_assert_msg(status == 1 && strstr(out, "is stopped (Ctrl-Z or SIGSTOP)") && strstr(out, "kill -CONT"),
                   "exit %d: %s", status, out);
