@@ -264,6 +264,7 @@ typedef struct writer {
     unsigned char *buf; /* WRITE_BUFFER bytes: most records are 4 to 40 */
     attribute_entry *attributes; /* ATTRIBUTE_CACHE entries */
     uint32_t dict_code, class_code; /* ".__dict__", ".__class__" */
+    uint32_t *seen;                 /* distinct_targets(): per node, the last holder + 1 */
 } writer;
 
 /* Records are small (4 to 40 bytes); they are checksummed and written a
@@ -799,11 +800,32 @@ static int match_wide_labels(writer *w, wide_scratch *x, size_t n, const rs_idx 
     return 0;
 }
 
-/* The labels of a dict, list, tuple or set, its items enumerated once.
- * When the edges are the items in enumeration order (tp_traverse visits
- * them so while the container is unchanged), edge k is item k, as the
- * matching would find: no table is built. */
-static int write_wide_labels(writer *w, wide_scratch *x, PyObject *obj, const rs_idx *targets, size_t count)
+/* Whether holder's edges go to distinct nodes: seen[] (one entry per
+ * node, allocated on first use) remembers the last holder that reached
+ * each node, so the question costs the holder's width. */
+static int distinct_targets(writer *w, rs_idx holder, const rs_idx *targets, size_t count)
+{
+    if (w->seen == NULL &&
+        (w->seen = rs_calloc(rs_graph_node_count(w->snap->graph) + 1, sizeof *w->seen)) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t k = 0; k < count; k++) {
+        if (w->seen[targets[k]] == holder + 1)
+            return 0;
+        w->seen[targets[k]] = holder + 1;
+    }
+    return 1;
+}
+
+/* The labels of a dict, list, tuple or set (node holder), its items
+ * enumerated once.  When the edges are the items in enumeration order (a
+ * dict or set unchanged since the snapshot), edge k is item k, as the
+ * matching would find; when they are the items last first (list and tuple
+ * traversal) and hold no object twice, edge k is item n-1-k.  Otherwise
+ * match_wide_labels() builds its table. */
+static int write_wide_labels(writer *w, wide_scratch *x, rs_idx holder, PyObject *obj, const rs_idx *targets,
+                             size_t count)
 {
     size_t max = 2 * count + 2;
     if (max >= NO_ITEM || wide_reserve(x, max, 0) < 0) {
@@ -812,36 +834,31 @@ static int write_wide_labels(writer *w, wide_scratch *x, PyObject *obj, const rs
     }
     wide_item *items = x->items;
     size_t n = wide_enumerate(obj, items, max);
-    bool in_order = n == count;
+    bool in_order = n == count, reversed = n == count && !PyDict_CheckExact(obj) && !PyAnySet_CheckExact(obj);
     for (size_t j = 0; j < n; j++) {
         Py_XINCREF(items[j].key); /* a key's __repr__ may change the dict */
-        in_order = in_order && items[j].ptr == rs_snapshot_object(w->snap, targets[j]);
+        if (in_order || reversed) {
+            PyObject *target = rs_snapshot_object(w->snap, targets[j]);
+            in_order = in_order && items[j].ptr == target;
+            reversed = reversed && items[n - 1 - j].ptr == target;
+        }
     }
-    int r = 0;
-    if (!in_order)
+    int r = in_order ? 1 : reversed ? distinct_targets(w, holder, targets, count) : 0;
+    if (r == 0)
         r = match_wide_labels(w, x, n, targets, count);
-    for (size_t k = 0; in_order && k < count && r == 0; k++) {
-        uint32_t code = wide_label(w, &items[k]);
-        if (code == RS_DUMP_NO_STRING)
-            r = -1;
-        else
-            write_u32(w, code);
+    else if (r == 1) {
+        r = 0;
+        for (size_t k = 0; k < count && r == 0; k++) {
+            uint32_t code = wide_label(w, &items[in_order ? k : n - 1 - k]);
+            if (code == RS_DUMP_NO_STRING)
+                r = -1;
+            else
+                write_u32(w, code);
+        }
     }
     for (size_t j = 0; j < n; j++)
         Py_XDECREF(items[j].key);
     return r;
-}
-
-/* Whether a list's edges are its items in order, as tp_traverse visits
- * them when the list has not changed since the snapshot. */
-static bool list_unchanged(rs_snapshot *s, PyObject *list, const rs_idx *targets, size_t count)
-{
-    if ((size_t)PyList_GET_SIZE(list) != count)
-        return false;
-    for (size_t k = 0; k < count; k++)
-        if (PyList_GET_ITEM(list, k) != rs_snapshot_object(s, targets[k]))
-            return false;
-    return true;
 }
 
 /* The label code of an instance's inline attribute i: ".name" (or
@@ -927,15 +944,10 @@ static int write_holder_labels(writer *w, wide_scratch *x, rs_idx i, const rs_id
 {
     rs_snapshot *s = w->snap;
     PyObject *obj = rs_snapshot_object(s, i);
-    if (PyList_CheckExact(obj) && list_unchanged(s, obj, targets, count)) {
-        for (size_t k = 0; k < count; k++)
-            write_u32(w, (RS_DUMP_LABEL_ITEM << 30) | (uint32_t)(k & 0x3fffffff));
-        return 0;
-    }
     /* Small tuples go to label.c, which knows closures' cells by name. */
     if (PyDict_CheckExact(obj) || PyList_CheckExact(obj) || PyAnySet_CheckExact(obj) ||
         (PyTuple_CheckExact(obj) && count > LABEL_PER_EDGE_MAX))
-        return write_wide_labels(w, x, obj, targets, count);
+        return write_wide_labels(w, x, i, obj, targets, count);
     int r = write_instance_labels(w, obj, targets, count);
     if (r <= 0)
         return r;
@@ -986,6 +998,8 @@ static int write_labels(writer *w)
         Py_XDECREF(w->attributes[i].name);
     rs_free(w->attributes);
     w->attributes = NULL;
+    rs_free(w->seen);
+    w->seen = NULL;
     section_end(w, rs_graph_edge_count(s->graph));
     return r;
 }
