@@ -21,7 +21,8 @@
     X(versions)           \
     X(hostile)            \
     X(bounded)            \
-    X(dump)
+    X(dump)               \
+    X(dump_write)
 
 #define RS_DECLARE_SUITE(name) Suite *suite_##name(void);
 RS_TEST_SUITES(RS_DECLARE_SUITE)
