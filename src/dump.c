@@ -38,9 +38,11 @@ _Static_assert(sizeof(rs_dump_thread) == 24, "dump thread layout");
 
 /* --- CRC-32 (IEEE 802.3, reflected), table built once --------------------- */
 
-/* Slicing by 8: crc_table[k][b] is the CRC of byte b followed by k zero
- * bytes, so eight bytes cost eight lookups and no loop per bit or byte. */
-static uint32_t crc_table[8][256];
+/* Slicing by 16: crc_table[k][b] is the CRC of byte b followed by k zero
+ * bytes, so sixteen bytes cost sixteen independent lookups and no loop per
+ * bit or byte. */
+#define CRC_SLICES 16
+static uint32_t crc_table[CRC_SLICES][256];
 
 static void crc_init(void)
 {
@@ -53,21 +55,25 @@ static void crc_init(void)
         crc_table[0][i] = c;
     }
     for (uint32_t i = 0; i < 256; i++)
-        for (int k = 1; k < 8; k++)
+        for (int k = 1; k < CRC_SLICES; k++)
             crc_table[k][i] = (crc_table[k - 1][i] >> 8) ^ crc_table[0][crc_table[k - 1][i] & 0xff];
 }
+
+/* The table lookups of the four bytes of word, the first at slice top. */
+#define CRC_WORD(word, top)                                                                              \
+    (crc_table[(top)][(word) & 0xff] ^ crc_table[(top) - 1][((word) >> 8) & 0xff] ^                    \
+     crc_table[(top) - 2][((word) >> 16) & 0xff] ^ crc_table[(top) - 3][(word) >> 24])
 
 uint32_t rs_dump_crc32(uint32_t crc, const void *data, size_t len)
 {
     crc_init();
     const unsigned char *p = data;
     crc = ~crc;
-    for (; len >= 8; p += 8, len -= 8) {
-        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-        uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
-        crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^
-              crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
-              crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+    for (; len >= 16; p += 16, len -= 16) {
+        uint32_t word[4]; /* little-endian, as the file (asserted above) */
+        memcpy(word, p, sizeof word);
+        word[0] ^= crc;
+        crc = CRC_WORD(word[0], 15) ^ CRC_WORD(word[1], 11) ^ CRC_WORD(word[2], 7) ^ CRC_WORD(word[3], 3);
     }
     for (; len > 0; p++, len--)
         crc = crc_table[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
@@ -340,6 +346,31 @@ static void section_end(writer *w, uint64_t count)
  * STRING_REPR_MAX + 3 characters, its "... (N characters)" tail, a key. */
 #define TEXT_MAX 512
 
+/* Appends text to out at *n (TEXT_MAX bytes in all; callers stay far
+ * below). */
+static void put_text(char *out, Py_ssize_t *n, const char *text)
+{
+    size_t len = strlen(text);
+    memcpy(out + *n, text, len);
+    *n += (Py_ssize_t)len;
+}
+
+/* Appends value in decimal, as "%lld" writes it (printf is a tenth of the
+ * cost of a repr otherwise). */
+static void put_decimal(char *out, Py_ssize_t *n, long long value)
+{
+    char digits[24];
+    int len = 0;
+    unsigned long long v = value < 0 ? 0ull - (unsigned long long)value : (unsigned long long)value;
+    do
+        digits[len++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    if (value < 0)
+        out[(*n)++] = '-';
+    while (len > 0)
+        out[(*n)++] = digits[--len];
+}
+
 /* repr() of the ASCII text data[len] (of a str, or of bytes when
  * is_bytes) as rs_safe_repr writes it within max characters (at most
  * TEXT_MAX - 64): the quote Python picks, the same escapes.  Its length in
@@ -386,7 +417,7 @@ static Py_ssize_t literal_repr(char *out, Py_ssize_t max, const unsigned char *d
  * object and for a repr that would be cut. */
 static Py_ssize_t c_repr(PyObject *obj, char *out, Py_ssize_t max)
 {
-    int n = -1;
+    Py_ssize_t n = -1;
     if (PyUnicode_CheckExact(obj) && PyUnicode_IS_COMPACT_ASCII(obj))
         return literal_repr(out, max, PyUnicode_DATA(obj), PyUnicode_GET_LENGTH(obj), 0);
     if (PyBytes_CheckExact(obj))
@@ -394,17 +425,22 @@ static Py_ssize_t c_repr(PyObject *obj, char *out, Py_ssize_t max)
     if (PyLong_CheckExact(obj)) {
         int overflow;
         long long value = PyLong_AsLongLongAndOverflow(obj, &overflow);
-        if (!overflow)
-            n = snprintf(out, TEXT_MAX, "%lld", value);
+        if (!overflow) {
+            n = 0;
+            put_decimal(out, &n, value);
+        }
     } else if (PyBool_Check(obj) || obj == Py_None) {
-        n = snprintf(out, TEXT_MAX, "%s", obj == Py_True ? "True" : obj == Py_False ? "False" : "None");
+        n = 0;
+        put_text(out, &n, obj == Py_True ? "True" : obj == Py_False ? "False" : "None");
     } else if (PyFloat_CheckExact(obj)) {
         /* What float.__repr__ itself calls. */
         char *text = PyOS_double_to_string(PyFloat_AS_DOUBLE(obj), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
         if (text == NULL)
             PyErr_Clear(); /* MemoryError: Python's path will say so */
-        else
-            n = snprintf(out, TEXT_MAX, "%s", text);
+        else if (strlen(text) < 64) {
+            n = 0;
+            put_text(out, &n, text);
+        }
         PyMem_Free(text);
     }
     return n >= 0 && n <= max ? n : -1;
@@ -426,13 +462,25 @@ static Py_ssize_t c_stored_repr(PyObject *obj, char *out)
         Py_ssize_t n = literal_repr(out, STRING_REPR_MAX + 3, data, STRING_REPR_MAX, is_bytes);
         if (n < 0)
             return -1;
-        return n + snprintf(out + n, TEXT_MAX - (size_t)n, "... (%zd %s)", len, is_bytes ? "bytes" : "characters");
+        put_text(out, &n, "... (");
+        put_decimal(out, &n, len);
+        put_text(out, &n, is_bytes ? " bytes)" : " characters)");
+        return n;
     }
     if (PyLong_CheckExact(obj) || PyFloat_CheckExact(obj) || PyBool_Check(obj) || obj == Py_None)
         return c_repr(obj, out, REPR_MAX);
     if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj) || PyDict_CheckExact(obj) || PyAnySet_CheckExact(obj) ||
         PyByteArray_CheckExact(obj))
-        return snprintf(out, TEXT_MAX, "<%s of %zd items>", Py_TYPE(obj)->tp_name, PyObject_Length(obj));
+    {
+        /* The exact builtin types' names are short. */
+        Py_ssize_t n = 0;
+        put_text(out, &n, "<");
+        put_text(out, &n, Py_TYPE(obj)->tp_name);
+        put_text(out, &n, " of ");
+        put_decimal(out, &n, PyObject_Length(obj));
+        put_text(out, &n, " items>");
+        return n;
+    }
     return -1;
 }
 

@@ -111,6 +111,30 @@ START_TEST(test_dump_write_linear)
 }
 END_TEST
 
+START_TEST(test_dump_write_checksums)
+{
+    /* Check whether every section's checksum and the header's are CRC-32
+     * as zlib.crc32 computes it (what the man page promises other readers),
+     * over sections of every length modulo 16. */
+    import_writer();
+    rs_py_run("import struct, zlib\n"
+              "s = refscope.snapshot()\n"
+              "s.save(dump_path)\n"
+              "s.close()\n"
+              "data = open(dump_path, 'rb').read()\n"
+              "header_size, header_crc, count = struct.unpack_from('<III', data, 12)\n"
+              "sections = [struct.unpack_from('<IIQQQ', data, 184 + 32 * i) for i in range(count)]\n"
+              "wrong = [i for i, crc, offset, length, n in sections if zlib.crc32(data[offset:offset + length]) != crc]\n"
+              "zeroed = bytearray(data[:header_size]); zeroed[16:20] = bytes(4)\n"
+              "lengths = {length % 16 for i, crc, offset, length, n in sections}\n");
+    ck_assert_int_eq(rs_py_long("header_size"), 568);
+    ck_assert_msg(rs_py_long("len(wrong)") == 0, "sections %s have a checksum zlib disagrees with", rs_py_str("wrong"));
+    ck_assert_int_eq(rs_py_long("zlib.crc32(zeroed) == header_crc"), 1);
+    ck_assert_int_ge(rs_py_long("len(lengths)"), 3);
+    ck_assert_int_ge(rs_py_long("max(length for i, crc, offset, length, n in sections)"), 1 << 20);
+}
+END_TEST
+
 Suite *suite_dump_write(void)
 {
     Suite *s = suite_create("dump_write");
@@ -119,6 +143,7 @@ Suite *suite_dump_write(void)
     tcase_add_test(tc, test_dump_write_reprs);
     tcase_add_test(tc, test_dump_write_labels);
     tcase_add_test(tc, test_dump_write_linear);
+    tcase_add_test(tc, test_dump_write_checksums);
     suite_add_tcase(s, tc);
     return s;
 }
