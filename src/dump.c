@@ -1378,7 +1378,7 @@ int rs_dump_write(rs_snapshot *s, const char *path)
     }
     write_bytes(&w, &w.header, sizeof w.header); /* placeholder, rewritten last */
     int r = -1;
-if (fill_header(&w) < 0 || write_nodes(&w) < 0 || write_targets(&w) < 0 || write_labels(&w) < 0 ||
+    if (fill_header(&w) < 0 || write_nodes(&w) < 0 || write_targets(&w) < 0 || write_labels(&w) < 0 ||
         write_roots(&w) < 0 || write_types(&w) < 0 || write_frames(&w) < 0 || write_closures(&w) < 0 ||
         write_allocations(&w) < 0)
         goto done;
