@@ -26,11 +26,11 @@ static void for_each_cell(rs_snapshot *s, void (*fn)(void *ctx, const rs_closure
 {
     size_t n = rs_graph_node_count(s->graph);
     for (size_t i = 0; i < n; i++) {
-        if (rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL)
+        /* The type table answers for every node without reading it. */
+        if ((rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL) ||
+            rs_snapshot_node_type(s, (rs_idx)i) != &PyFunction_Type)
             continue;
         PyObject *f = rs_snapshot_object(s, (rs_idx)i);
-        if (!PyFunction_Check(f))
-            continue;
         PyObject *closure = PyFunction_GET_CLOSURE(f);
         if (closure == NULL || !PyTuple_Check(closure))
             continue;
