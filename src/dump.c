@@ -875,7 +875,12 @@ static int distinct_targets(writer *w, rs_idx holder, const rs_idx *targets, siz
 static int write_wide_labels(writer *w, wide_scratch *x, rs_idx holder, PyObject *obj, const rs_idx *targets,
                              size_t count)
 {
-    size_t max = 2 * count + 2;
+    /* Room for every item the container holds now, as label.c walks them
+     * all: a container that grew since the snapshot still explains its edges. */
+    size_t width = (size_t)(PyDict_CheckExact(obj)       ? PyDict_GET_SIZE(obj)
+                            : PyAnySet_CheckExact(obj) ? PySet_GET_SIZE(obj)
+                                                       : PySequence_Fast_GET_SIZE(obj));
+    size_t max = 2 * (count > width ? count : width) + 2;
     if (max >= NO_ITEM || wide_reserve(x, max, 0) < 0) {
         PyErr_NoMemory();
         return -1;

@@ -75,6 +75,8 @@ START_TEST(test_dump_write_labels)
                      "True");
     ck_assert_int_eq(rs_py_long("sum(l.startswith('<referent') for o, l in d.referents(d.node(id(h['dict_changed']))))"),
                      1);
+    ck_assert_str_eq(rs_py_str("sorted(l for o, l in d.referents(d.node(id(h['list_grown']))))"),
+                     "['[20]', '[21]', '[22]']");
     rs_py_run("d.close(); s.close()\n");
 }
 END_TEST
