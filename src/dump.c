@@ -177,8 +177,8 @@ static void pool_free(string_pool *p)
     *p = (string_pool){0};
 }
 
-/* Probes of the pool's table since the module loaded (a work counter for
- * tests: a dump's probes must grow no faster than its strings). */
+/* Probes of the string table and of the one-pass labeller's item table
+ * since the module loaded (rs_dump_write_work(), for tests). */
 static size_t pool_probes;
 
 size_t rs_dump_write_work(void)
