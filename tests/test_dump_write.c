@@ -120,6 +120,7 @@ START_TEST(test_dump_write_checksums)
      * over sections of every length modulo 16. */
     import_writer();
     rs_py_run("import struct, zlib\n"
+              "lines = ['line %d' % i for i in range(100000)]  # sections past the 1 MiB write buffer\n"
               "s = refscope.snapshot()\n"
               "s.save(dump_path)\n"
               "s.close()\n"
