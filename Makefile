@@ -183,11 +183,13 @@ layering:
 # build directory (build/py3.X).  PYTHONS="a b" names them; by default
 # tests/find-pythons finds CPython 3.11, 3.12 and 3.13 (python3 on PATH, pyenv)
 # and says which it did not find.  Then tests/leak_answers.py must print the
-# same paths, cycles and retained sets on every version.
+# same paths, cycles and retained sets on every version, and a dump of the
+# example written by each version (tests/dump_answers.py) must give its
+# writer's answers when each version's build reads it.
 PYTHONS ?= $(shell tests/find-pythons)
 check-all:
 	@test -n "$(strip $(PYTHONS))" || { echo "refscope: no supported Python (3.11, 3.12, 3.13) found"; exit 1; }
-	@tested=""; first=""; for py in $(PYTHONS); do \
+	@tested=""; first=""; builds=""; for py in $(PYTHONS); do \
 	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])') || exit 1; \
 	  echo "refscope: make check with $$py (CPython $$v) in $(BUILD)/py$$v"; \
 	  $(MAKE) --no-print-directory PYTHON=$$py BUILD=$(BUILD)/py$$v check || exit 1; \
@@ -196,7 +198,18 @@ check-all:
 	  if [ -z "$$first" ]; then first=$(BUILD)/py$$v/leak-answers.txt; \
 	  elif ! diff -u $$first $(BUILD)/py$$v/leak-answers.txt; then \
 	    echo "refscope: CPython $$v answers differently about examples/leaky_service.py (above)"; exit 1; fi; \
-	done; echo "refscope: make check passed on CPython$$tested, with the same answers about examples/leaky_service.py"
+	  PYTHONPATH=$(BUILD)/py$$v/lib $$py tests/dump_answers.py write $(BUILD)/py$$v/leak.rsd \
+	    > $(BUILD)/py$$v/dump-answers.txt || exit 1; \
+	  builds="$$builds $$v=$$py"; \
+	done; \
+	for writer in $$builds; do w=$${writer%%=*}; for reader in $$builds; do r=$${reader%%=*}; \
+	  PYTHONPATH=$(BUILD)/py$$r/lib $${reader#*=} tests/dump_answers.py read $(BUILD)/py$$w/leak.rsd \
+	    > $(BUILD)/py$$w/dump-read-by-$$r.txt || exit 1; \
+	  if ! diff -u $(BUILD)/py$$w/dump-answers.txt $(BUILD)/py$$w/dump-read-by-$$r.txt; then \
+	    echo "refscope: a dump written on CPython $$w answers differently when CPython $$r reads it (above)"; exit 1; fi; \
+	done; done; \
+	echo "refscope: make check passed on CPython$$tested, with the same answers about examples/leaky_service.py;" \
+	  "a dump written on each reads back with its writer's answers on each"
 
 # ASan+UBSan build of module and tests in its own build dir.  Python's own
 # allocator hides heap errors from ASan, hence PYTHONMALLOC=malloc; leak

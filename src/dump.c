@@ -33,13 +33,24 @@ _Static_assert(sizeof(rs_dump_thread) == 24, "dump thread layout");
 /* Bounds of what a dump stores per object. */
 #define REPR_MAX 80         /* characters of a repr */
 #define STRING_REPR_MAX 200 /* characters of a str/bytes repr */
-#define LABEL_PER_EDGE_MAX 64 /* holders with more edges get one-pass labels */
+#define LABEL_PER_EDGE_MAX 64 /* tuples with more edges are labelled here, as items */
+#define KEY_REPR_MAX 40       /* characters of a dict key's repr in a label, as label.c */
 
 /* --- CRC-32 (IEEE 802.3, reflected), table built once --------------------- */
 
-/* Slicing by 8: crc_table[k][b] is the CRC of byte b followed by k zero
- * bytes, so eight bytes cost eight lookups and no loop per bit or byte. */
-static uint32_t crc_table[8][256];
+/* Slicing by 16: crc_table[k][b] is the CRC of byte b followed by k zero
+ * bytes, so sixteen bytes cost sixteen independent lookups and no loop per
+ * bit or byte. */
+#define CRC_SLICES 16
+static uint32_t crc_table[CRC_SLICES][256];
+
+/* Where the CPU multiplies without carries (PCLMULQDQ, asked at run time),
+ * long runs are folded 64 bytes a step instead (crc_fold()). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CRC_FOLDING 1
+static int crc_has_pclmul;
+#endif
 
 static void crc_init(void)
 {
@@ -52,25 +63,82 @@ static void crc_init(void)
         crc_table[0][i] = c;
     }
     for (uint32_t i = 0; i < 256; i++)
-        for (int k = 1; k < 8; k++)
+        for (int k = 1; k < CRC_SLICES; k++)
             crc_table[k][i] = (crc_table[k - 1][i] >> 8) ^ crc_table[0][crc_table[k - 1][i] & 0xff];
+#ifdef CRC_FOLDING
+    __builtin_cpu_init();
+    crc_has_pclmul = __builtin_cpu_supports("pclmul");
+#endif
 }
+
+/* The table lookups of the four bytes of word, the first at slice top. */
+#define CRC_WORD(word, top)                                                                              \
+    (crc_table[(top)][(word) & 0xff] ^ crc_table[(top) - 1][((word) >> 8) & 0xff] ^                    \
+     crc_table[(top) - 2][((word) >> 16) & 0xff] ^ crc_table[(top) - 3][(word) >> 24])
+
+/* The CRC register (not inverted) after p[len], starting from reg. */
+static uint32_t crc_table_update(uint32_t reg, const unsigned char *p, size_t len)
+{
+    for (; len >= 16; p += 16, len -= 16) {
+        uint32_t word[4]; /* little-endian, as the file (asserted above) */
+        memcpy(word, p, sizeof word);
+        word[0] ^= reg;
+        reg = CRC_WORD(word[0], 15) ^ CRC_WORD(word[1], 11) ^ CRC_WORD(word[2], 7) ^ CRC_WORD(word[3], 3);
+    }
+    for (; len > 0; p++, len--)
+        reg = crc_table[0][(reg ^ *p) & 0xff] ^ (reg >> 8);
+    return reg;
+}
+
+#ifdef CRC_FOLDING
+/* One 128-bit lane moved forward over the bits k stands for (carry-less
+ * multiplication of each half by its constant), xor next. */
+__attribute__((target("pclmul"))) static inline __m128i crc_fold_lane(__m128i lane, __m128i k, __m128i next)
+{
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(lane, k, 0x00), _mm_clmulepi64_si128(lane, k, 0x11)),
+                         next);
+}
+
+/* The register after blocks 64-byte blocks at p, starting from reg:
+ * four lanes folded 512 bits a step, then into one 128-bit value that has
+ * the message's remainder, whose 16 bytes the table finishes.  The
+ * constants are x^(512+-32) and x^(128+-32) mod the polynomial, reflected;
+ * tests check the result against zlib.crc32. */
+__attribute__((target("pclmul"))) static uint32_t crc_fold(uint32_t reg, const unsigned char *p, size_t blocks)
+{
+    const __m128i by_512 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4);
+    const __m128i by_128 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);
+    __m128i lane[4];
+    for (int i = 0; i < 4; i++)
+        lane[i] = _mm_loadu_si128((const __m128i *)(p + 16 * i));
+    lane[0] = _mm_xor_si128(lane[0], _mm_cvtsi32_si128((int)reg));
+    for (size_t b = 1; b < blocks; b++) {
+        p += 64;
+        for (int i = 0; i < 4; i++)
+            lane[i] = crc_fold_lane(lane[i], by_512, _mm_loadu_si128((const __m128i *)(p + 16 * i)));
+    }
+    for (int i = 1; i < 4; i++)
+        lane[0] = crc_fold_lane(lane[0], by_128, lane[i]);
+    unsigned char rest[16];
+    _mm_storeu_si128((__m128i *)rest, lane[0]);
+    return crc_table_update(0, rest, sizeof rest);
+}
+#endif
 
 uint32_t rs_dump_crc32(uint32_t crc, const void *data, size_t len)
 {
     crc_init();
     const unsigned char *p = data;
-    crc = ~crc;
-    for (; len >= 8; p += 8, len -= 8) {
-        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-        uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
-        crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^
-              crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
-              crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+    uint32_t reg = ~crc;
+#ifdef CRC_FOLDING
+    if (len >= 256 && crc_has_pclmul) {
+        size_t blocks = len / 64;
+        reg = crc_fold(reg, p, blocks);
+        p += blocks * 64;
+        len -= blocks * 64;
     }
-    for (; len > 0; p++, len--)
-        crc = crc_table[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
-    return ~crc;
+#endif
+    return ~crc_table_update(reg, p, len);
 }
 
 /* --- string pool: distinct strings, each once ----------------------------- */
@@ -109,9 +177,22 @@ static void pool_free(string_pool *p)
     *p = (string_pool){0};
 }
 
-static int pool_grow_slots(string_pool *p)
+/* Probes of the string table and of the one-pass labeller's item table
+ * since the module loaded (rs_dump_write_work(), for tests). */
+static size_t pool_probes;
+
+size_t rs_dump_write_work(void)
+{
+    return pool_probes;
+}
+
+/* Rehashes into at least want slots (a power of two, twice what it had
+ * when want is 0).  0, or -1 when out of memory. */
+static int pool_grow_slots(string_pool *p, size_t want)
 {
     size_t n = p->slot_count ? p->slot_count * 2 : 1024;
+    while (n < want)
+        n *= 2;
     uint64_t *slots = rs_calloc(n, sizeof *slots);
     if (slots == NULL)
         return -1;
@@ -129,14 +210,25 @@ static int pool_grow_slots(string_pool *p)
     return 0;
 }
 
-/* The id of text in the pool, adding it.  RS_DUMP_NO_STRING on MemoryError. */
-static uint32_t pool_add(string_pool *p, const char *text, size_t len)
+/* Starts loading the table slot where text of that hash goes: the table
+ * is far bigger than the caches, so pool_add_hashed() a little later finds
+ * it there. */
+static void pool_prefetch(const string_pool *p, uint32_t hash)
 {
-    if ((size_t)(p->count + 1) * 2 > p->slot_count && pool_grow_slots(p) < 0)
+    if (p->slot_count != 0)
+        __builtin_prefetch(&p->slots[hash & (p->slot_count - 1)]);
+}
+
+/* The id of text (of hash_bytes() hash) in the pool, adding it.
+ * RS_DUMP_NO_STRING on MemoryError. */
+static uint32_t pool_add_hashed(string_pool *p, const char *text, size_t len, uint32_t hash)
+{
+    if ((size_t)(p->count + 1) * 2 > p->slot_count && pool_grow_slots(p, 0) < 0)
         return RS_DUMP_NO_STRING;
-    uint32_t hash = hash_bytes(text, len);
     size_t mask = p->slot_count - 1, i = hash & mask;
+    pool_probes++;
     for (; p->slots[i] != 0; i = (i + 1) & mask) {
+        pool_probes++;
         if ((uint32_t)(p->slots[i] >> 32) != hash)
             continue;
         uint32_t id = (uint32_t)p->slots[i] - 1;
@@ -171,6 +263,26 @@ static uint32_t pool_add(string_pool *p, const char *text, size_t len)
     return id;
 }
 
+/* The id of text in the pool, adding it.  RS_DUMP_NO_STRING on MemoryError. */
+static uint32_t pool_add(string_pool *p, const char *text, size_t len)
+{
+    return pool_add_hashed(p, text, len, hash_bytes(text, len));
+}
+
+/* Sizes the table for about strings distinct strings, so that it is not
+ * rehashed (and its pages touched again) while the dump grows it.  0, or
+ * -1 with MemoryError. */
+static int pool_reserve(string_pool *p, size_t strings)
+{
+    if (2 * strings <= p->slot_count)
+        return 0;
+    if (pool_grow_slots(p, 2 * strings) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
 /* The id of a str; RS_DUMP_NO_STRING with an exception set on error. */
 static uint32_t pool_add_str(string_pool *p, PyObject *text)
 {
@@ -196,6 +308,16 @@ static uint32_t pool_take(string_pool *p, PyObject *text)
 
 /* --- the writer: sections streamed through one FILE ----------------------- */
 
+/* One remembered attribute label (attribute_code()). */
+typedef struct attribute_entry {
+    PyTypeObject *type;
+    Py_ssize_t slot;
+    PyObject *name; /* a strong reference */
+    uint32_t code;
+} attribute_entry;
+
+#define ATTRIBUTE_CACHE 512
+
 typedef struct writer {
     rs_snapshot *snap;
     FILE *file;
@@ -205,16 +327,31 @@ typedef struct writer {
     string_pool pool;
     int io_error;
     size_t buffered;    /* bytes in buf not yet handed to the FILE */
+    size_t crc_from;    /* buf[crc_from, buffered) is not yet in the section's CRC */
     unsigned char *buf; /* WRITE_BUFFER bytes: most records are 4 to 40 */
+    attribute_entry *attributes; /* ATTRIBUTE_CACHE entries */
+    uint32_t dict_code, class_code; /* ".__dict__", ".__class__" */
+    uint32_t *seen;                 /* distinct_targets(): per node, the last holder + 1 */
 } writer;
 
-#define WRITE_BUFFER (1 << 16)
+/* Records are small (4 to 40 bytes); they are checksummed and written a
+ * megabyte at a time, not one by one. */
+#define WRITE_BUFFER (1 << 20)
+
+/* Folds the buffered bytes of the current section into its CRC. */
+static void crc_buffered(writer *w)
+{
+    if (w->section != NULL && w->buffered > w->crc_from)
+        w->section->crc = rs_dump_crc32(w->section->crc, w->buf + w->crc_from, w->buffered - w->crc_from);
+    w->crc_from = w->buffered;
+}
 
 static void flush_buffer(writer *w)
 {
+    crc_buffered(w);
     if (w->buffered > 0 && !w->io_error && fwrite(w->buf, 1, w->buffered, w->file) != w->buffered)
         w->io_error = errno ? errno : EIO;
-    w->buffered = 0;
+    w->buffered = w->crc_from = 0;
 }
 
 static void write_bytes(writer *w, const void *data, size_t len)
@@ -224,6 +361,8 @@ static void write_bytes(writer *w, const void *data, size_t len)
     if (w->buffered + len > WRITE_BUFFER)
         flush_buffer(w);
     if (len > WRITE_BUFFER) {
+        if (w->section != NULL)
+            w->section->crc = rs_dump_crc32(w->section->crc, data, len);
         if (!w->io_error && fwrite(data, 1, len, w->file) != len)
             w->io_error = errno ? errno : EIO;
     } else {
@@ -231,10 +370,18 @@ static void write_bytes(writer *w, const void *data, size_t len)
         w->buffered += len;
     }
     w->offset += len;
-    if (w->section != NULL) {
-        w->section->crc = rs_dump_crc32(w->section->crc, data, len);
+    if (w->section != NULL)
         w->section->length += len;
-    }
+}
+
+static void write_u32(writer *w, uint32_t value)
+{
+    if (w->buffered + sizeof value > WRITE_BUFFER)
+        flush_buffer(w);
+    memcpy(w->buf + w->buffered, &value, sizeof value);
+    w->buffered += sizeof value;
+    w->offset += sizeof value;
+    w->section->length += sizeof value;
 }
 
 static void section_begin(writer *w, uint32_t id)
@@ -242,14 +389,177 @@ static void section_begin(writer *w, uint32_t id)
     static const char zeros[8];
     w->section = NULL;
     write_bytes(w, zeros, (8 - w->offset % 8) % 8);
+    w->crc_from = w->buffered;
     w->section = &w->header.sections[id];
     *w->section = (rs_dump_section_entry){.id = id, .offset = w->offset};
 }
 
 static void section_end(writer *w, uint64_t count)
 {
+    crc_buffered(w);
     w->section->count = count;
     w->section = NULL;
+}
+
+/* --- reprs: written in C where the type allows, else through Python ------- */
+
+/* Room for any repr or label text written here: a literal of at most
+ * STRING_REPR_MAX + 3 characters, its "... (N characters)" tail, a key. */
+#define TEXT_MAX 512
+
+/* Appends text to out at *n (TEXT_MAX bytes in all; callers stay far
+ * below). */
+static void put_text(char *out, Py_ssize_t *n, const char *text)
+{
+    size_t len = strlen(text);
+    memcpy(out + *n, text, len);
+    *n += (Py_ssize_t)len;
+}
+
+/* Appends value in decimal, as "%lld" writes it (printf is a tenth of the
+ * cost of a repr otherwise). */
+static void put_decimal(char *out, Py_ssize_t *n, long long value)
+{
+    char digits[24];
+    int len = 0;
+    unsigned long long v = value < 0 ? 0ull - (unsigned long long)value : (unsigned long long)value;
+    do
+        digits[len++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    if (value < 0)
+        out[(*n)++] = '-';
+    while (len > 0)
+        out[(*n)++] = digits[--len];
+}
+
+/* repr() of the ASCII text data[len] (of a str, or of bytes when
+ * is_bytes) as rs_safe_repr writes it within max characters (at most
+ * TEXT_MAX - 64): the quote Python picks, the same escapes.  Its length in
+ * out, or -1 when it would be cut (the caller asks rs_safe_repr then). */
+static Py_ssize_t literal_repr(char *out, Py_ssize_t max, const unsigned char *data, Py_ssize_t len, int is_bytes)
+{
+    if (len > max)
+        return -1;
+    int single = 0, dbl = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        single |= data[i] == '\'';
+        dbl |= data[i] == '"';
+    }
+    char quote = single && !dbl ? '"' : '\'';
+    Py_ssize_t n = 0;
+    if (is_bytes)
+        out[n++] = 'b';
+    out[n++] = quote;
+    for (Py_ssize_t i = 0; i < len && n <= max; i++) {
+        unsigned char ch = data[i];
+        if (ch == quote || ch == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+        } else if (ch == '\t' || ch == '\n' || ch == '\r') {
+            out[n++] = '\\';
+            out[n++] = ch == '\t' ? 't' : ch == '\n' ? 'n' : 'r';
+        } else if (ch < ' ' || ch >= 0x7f) {
+            static const char hex[] = "0123456789abcdef";
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[ch >> 4];
+            out[n++] = hex[ch & 15];
+        } else {
+            out[n++] = (char)ch;
+        }
+    }
+    out[n++] = quote;
+    return n <= max ? n : -1;
+}
+
+/* repr(obj) as rs_safe_repr(obj, max) writes it, for the objects whose
+ * repr is plain C: an ASCII str, bytes, an int of up to 64 bits, a float,
+ * a bool, None.  Its length in out (TEXT_MAX bytes), or -1 for any other
+ * object and for a repr that would be cut. */
+static Py_ssize_t c_repr(PyObject *obj, char *out, Py_ssize_t max)
+{
+    Py_ssize_t n = -1;
+    if (PyUnicode_CheckExact(obj) && PyUnicode_IS_COMPACT_ASCII(obj))
+        return literal_repr(out, max, PyUnicode_DATA(obj), PyUnicode_GET_LENGTH(obj), 0);
+    if (PyBytes_CheckExact(obj))
+        return literal_repr(out, max, (const unsigned char *)PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj), 1);
+    if (PyLong_CheckExact(obj)) {
+        int overflow;
+        long long value = PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (!overflow) {
+            n = 0;
+            put_decimal(out, &n, value);
+        }
+    } else if (PyBool_Check(obj) || obj == Py_None) {
+        n = 0;
+        put_text(out, &n, obj == Py_True ? "True" : obj == Py_False ? "False" : "None");
+    } else if (PyFloat_CheckExact(obj)) {
+        /* What float.__repr__ itself calls. */
+        char *text = PyOS_double_to_string(PyFloat_AS_DOUBLE(obj), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+        if (text == NULL)
+            PyErr_Clear(); /* MemoryError: Python's path will say so */
+        else if (strlen(text) < 64) {
+            n = 0;
+            put_text(out, &n, text);
+        }
+        PyMem_Free(text);
+    }
+    return n >= 0 && n <= max ? n : -1;
+}
+
+/* The repr python_repr() below stores, written in C into out (TEXT_MAX
+ * bytes) where the type allows: the same text, no Python object made.
+ * Its length, or -1 when Python must write it. */
+static Py_ssize_t c_stored_repr(PyObject *obj, char *out)
+{
+    if (PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj)) {
+        int is_bytes = PyBytes_CheckExact(obj);
+        Py_ssize_t len = is_bytes ? PyBytes_GET_SIZE(obj) : PyUnicode_GET_LENGTH(obj);
+        if (len <= STRING_REPR_MAX)
+            return c_repr(obj, out, STRING_REPR_MAX + 3);
+        if (!is_bytes && !PyUnicode_IS_COMPACT_ASCII(obj))
+            return -1;
+        const unsigned char *data = is_bytes ? (const unsigned char *)PyBytes_AS_STRING(obj) : PyUnicode_DATA(obj);
+        Py_ssize_t n = literal_repr(out, STRING_REPR_MAX + 3, data, STRING_REPR_MAX, is_bytes);
+        if (n < 0)
+            return -1;
+        put_text(out, &n, "... (");
+        put_decimal(out, &n, len);
+        put_text(out, &n, is_bytes ? " bytes)" : " characters)");
+        return n;
+    }
+    if (PyLong_CheckExact(obj) || PyFloat_CheckExact(obj) || PyBool_Check(obj) || obj == Py_None)
+        return c_repr(obj, out, REPR_MAX);
+    if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj) || PyDict_CheckExact(obj) || PyAnySet_CheckExact(obj) ||
+        PyByteArray_CheckExact(obj))
+    {
+        /* The exact builtin types' names are short. */
+        Py_ssize_t n = 0;
+        put_text(out, &n, "<");
+        put_text(out, &n, Py_TYPE(obj)->tp_name);
+        put_text(out, &n, " of ");
+        put_decimal(out, &n, PyObject_Length(obj));
+        put_text(out, &n, " items>");
+        return n;
+    }
+    return -1;
+}
+
+/* Whether instances of tp may have a stored repr (python_repr() below
+ * gives the rest none), asked of the type table so that the objects of
+ * other types are never read. */
+static bool type_has_repr(PyTypeObject *tp)
+{
+    static PyTypeObject *const exact[] = {
+        &PyUnicode_Type, &PyBytes_Type,    &PyLong_Type,  &PyFloat_Type,     &PyComplex_Type,   &PyBool_Type,
+        &PyModule_Type,  &PyFunction_Type, &PyCode_Type,  &PyList_Type,      &PyTuple_Type,     &PyDict_Type,
+        &PySet_Type,     &PyFrozenSet_Type, &PyByteArray_Type,
+    };
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (tp == exact[i])
+            return true;
+    return tp == Py_TYPE(Py_None) || PyType_IsSubtype(tp, &PyCFunction_Type) ||
+           PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS);
 }
 
 /* A bounded repr of obj that runs no Python code: reprs of C types whose
@@ -257,7 +567,7 @@ static void section_end(writer *w, uint64_t count)
  * description of everything else.  New str, or NULL when nothing is worth
  * storing (the reader shows "<type at address>"), NULL with an error set
  * on MemoryError. */
-static PyObject *stored_repr(PyObject *obj)
+static PyObject *python_repr(PyObject *obj)
 {
     PyTypeObject *tp = Py_TYPE(obj);
     if (PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj)) {
@@ -293,41 +603,101 @@ static PyObject *stored_repr(PyObject *obj)
     return NULL;
 }
 
+/* Nodes are written in batches: their C reprs first, each text's table
+ * slot prefetched, then the texts added to the pool and the records
+ * written, so that the cache misses of a batch overlap. */
+#define NODE_BATCH 32
+
+typedef struct repr_batch {
+    char text[NODE_BATCH][TEXT_MAX];
+    Py_ssize_t len[NODE_BATCH]; /* -1: no C text (id[] holds the answer) */
+    uint32_t hash[NODE_BATCH];
+    uint32_t id[NODE_BATCH];
+} repr_batch;
+
+/* The reprs of nodes [first, first + count) into b: C text (hashed, its
+ * slot prefetched) or, for the rest, python_repr()'s string id at once.
+ * 0, or -1 with an exception set. */
+static int batch_reprs(writer *w, repr_batch *b, const bool *has_repr, size_t first, size_t count)
+{
+    rs_snapshot *s = w->snap;
+    rs_graph *g = s->graph;
+    for (size_t j = 0; j < count; j++) {
+        rs_idx x = (rs_idx)(first + j);
+        b->len[j] = -1;
+        b->id[j] = RS_DUMP_NO_STRING;
+        if ((rs_graph_flags(g, x) & RS_NODE_INTERNAL) || !has_repr[rs_graph_type_id(g, x)])
+            continue;
+        PyObject *obj = rs_snapshot_object(s, x);
+        if ((b->len[j] = c_stored_repr(obj, b->text[j])) >= 0) {
+            b->hash[j] = hash_bytes(b->text[j], (size_t)b->len[j]);
+            pool_prefetch(&w->pool, b->hash[j]);
+            continue;
+        }
+        PyObject *r = python_repr(obj);
+        if (r == NULL && PyErr_Occurred())
+            return -1;
+        if (r != NULL && (b->id[j] = pool_take(&w->pool, r)) == RS_DUMP_NO_STRING)
+            return -1;
+    }
+    return 0;
+}
+
 static int write_nodes(writer *w)
 {
-    rs_graph *g = w->snap->graph;
+    rs_snapshot *s = w->snap;
+    rs_graph *g = s->graph;
     size_t n = rs_graph_node_count(g);
+    bool *has_repr = rs_malloc((s->type_count ? s->type_count : 1) * sizeof *has_repr);
+    repr_batch *b = rs_malloc(sizeof *b);
+    if (has_repr == NULL || b == NULL) {
+        rs_free(has_repr);
+        rs_free(b);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (uint32_t t = 0; t < s->type_count; t++)
+        has_repr[t] = s->types[t].type != NULL && type_has_repr(s->types[t].type);
+    size_t reprs = 0;
+    for (size_t i = 0; i < n; i++)
+        reprs += has_repr[rs_graph_type_id(g, (rs_idx)i)];
+    /* Most reprs are distinct; labels add a few more (dict keys grow it). */
+    int r = pool_reserve(&w->pool, reprs + reprs / 4 + 4096);
     uint32_t edge = 0;
     section_begin(w, RS_DUMP_NODES);
-    for (size_t i = 0; i < n && !w->io_error; i++) {
-        rs_idx x = (rs_idx)i;
-        uint32_t flags = rs_graph_flags(g, x);
-        uint32_t repr = RS_DUMP_NO_STRING;
-        if (!(flags & RS_NODE_INTERNAL)) {
-            PyObject *r = stored_repr(rs_snapshot_object(w->snap, x));
-            if (r == NULL && PyErr_Occurred())
-                return -1;
-            if (r != NULL && (repr = pool_take(&w->pool, r)) == RS_DUMP_NO_STRING)
-                return -1;
+    for (size_t first = 0; first < n && !w->io_error && r == 0; first += NODE_BATCH) {
+        size_t count = n - first < NODE_BATCH ? n - first : NODE_BATCH;
+        if ((r = batch_reprs(w, b, has_repr, first, count)) < 0)
+            break;
+        for (size_t j = 0; j < count; j++) {
+            rs_idx x = (rs_idx)(first + j);
+            if (b->len[j] >= 0 &&
+                (b->id[j] = pool_add_hashed(&w->pool, b->text[j], (size_t)b->len[j], b->hash[j])) == RS_DUMP_NO_STRING) {
+                PyErr_NoMemory();
+                r = -1;
+                break;
+            }
+            uint32_t flags = rs_graph_flags(g, x);
+            rs_dump_node rec = {
+                .address = rs_graph_addr(g, x),
+                .size = rs_graph_size(g, x),
+                .refcount = rs_graph_refcount(g, x),
+                .unexplained = (flags & RS_NODE_INTERNAL) ? 0 : (int32_t)rs_snapshot_unexplained(s, x),
+                .type_id = rs_graph_type_id(g, x),
+                .flags = flags,
+                .edge_start = edge,
+                .repr = b->id[j],
+            };
+            size_t edges;
+            rs_graph_referents(g, x, &edges);
+            edge += (uint32_t)edges;
+            write_bytes(w, &rec, sizeof rec);
         }
-        long unexplained = (flags & RS_NODE_INTERNAL) ? 0 : rs_snapshot_unexplained(w->snap, x);
-        rs_dump_node rec = {
-            .address = rs_graph_addr(g, x),
-            .size = rs_graph_size(g, x),
-            .refcount = rs_graph_refcount(g, x),
-            .unexplained = (int32_t)unexplained,
-            .type_id = rs_graph_type_id(g, x),
-            .flags = flags,
-            .edge_start = edge,
-            .repr = repr,
-        };
-        size_t count;
-        rs_graph_referents(g, x, &count);
-        edge += (uint32_t)count;
-        write_bytes(w, &rec, sizeof rec);
     }
+    rs_free(has_repr);
+    rs_free(b);
     section_end(w, n);
-    return 0;
+    return r;
 }
 
 static int write_targets(writer *w)
@@ -361,46 +731,62 @@ static long label_number(const char *text, size_t len, const char *prefix, const
     return n < (1l << 30) ? n : -1;
 }
 
-/* A label as a code: "[N]", "<referent N>" and "<item>" without a string. */
-static uint32_t label_code(writer *w, PyObject *label)
+/* A label's text as a code: "[N]", "<referent N>" and "<item>" without a
+ * string.  RS_DUMP_NO_STRING with an exception set on error. */
+static uint32_t label_text_code(writer *w, const char *text, size_t len)
 {
-    Py_ssize_t len;
-    const char *text = PyUnicode_AsUTF8AndSize(label, &len);
-    if (text == NULL)
-        return RS_DUMP_NO_STRING;
     long number;
-    if ((number = label_number(text, (size_t)len, "[", "]")) >= 0)
+    if ((number = label_number(text, len, "[", "]")) >= 0)
         return (RS_DUMP_LABEL_ITEM << 30) | (uint32_t)number;
-    if ((number = label_number(text, (size_t)len, "<referent ", ">")) >= 0)
+    if ((number = label_number(text, len, "<referent ", ">")) >= 0)
         return (RS_DUMP_LABEL_REFERENT << 30) | (uint32_t)number;
     if (len == 6 && memcmp(text, "<item>", 6) == 0)
         return RS_DUMP_LABEL_SET_ITEM << 30;
-    uint32_t id = pool_add_str(&w->pool, label);
-    if (id >= (1u << 30) && id != RS_DUMP_NO_STRING) {
+    uint32_t id = pool_add(&w->pool, text, len);
+    if (id == RS_DUMP_NO_STRING)
+        PyErr_NoMemory();
+    else if (id >= (1u << 30)) {
         PyErr_SetString(rs_error, "too many distinct edge labels for a dump (2^30)");
         return RS_DUMP_NO_STRING;
     }
     return id;
 }
 
-/* One pass over a wide dict/list/tuple/set: its items enumerated once and
+/* label_text_code() of a str. */
+static uint32_t label_code(writer *w, PyObject *label)
+{
+    Py_ssize_t len;
+    const char *text = PyUnicode_AsUTF8AndSize(label, &len);
+    return text ? label_text_code(w, text, (size_t)len) : RS_DUMP_NO_STRING;
+}
+
+/* One pass over a dict, list, tuple or set: its items enumerated once and
  * hashed by pointer, so labelling costs the holder's width once instead of
  * once per edge.  As in label.c, the n-th edge to the same object takes the
  * n-th item that holds it (whatever order tp_traverse visits them in), and
  * an edge no item explains gets "<referent k>". */
 typedef struct wide_item {
     PyObject *ptr;
-    PyObject *key;  /* dict entries: the key (a strong reference) */
-    int kind;       /* 0 value "[key]", 1 key "<key ...>", 2 index "[i]" */
-    Py_ssize_t index;
-    size_t next;    /* the next item holding the same pointer, or SIZE_MAX */
+    PyObject *key; /* dict entries: the key (a strong reference) */
+    uint32_t what; /* kind << 30 | list/tuple index; kinds below */
+    uint32_t next; /* the next item holding the same pointer, or NO_ITEM */
 } wide_item;
 
+enum { ITEM_VALUE, ITEM_KEY, ITEM_INDEX, ITEM_SET }; /* "[key]", "<key ...>", "[i]", "<item>" */
+#define NO_ITEM UINT32_MAX
+
 typedef struct wide_slot {
-    PyObject *ptr;  /* NULL: empty */
-    size_t head;    /* the first item not yet matched, or SIZE_MAX */
-    size_t tail;
+    PyObject *ptr; /* NULL: empty */
+    uint32_t head; /* the first item not yet matched, or NO_ITEM */
+    uint32_t tail;
 } wide_slot;
+
+/* The scratch arrays of the one-pass labeller, kept from holder to holder. */
+typedef struct wide_scratch {
+    wide_item *items;
+    wide_slot *slots;
+    size_t item_cap, slot_cap;
+} wide_scratch;
 
 static size_t wide_enumerate(PyObject *obj, wide_item *items, size_t max)
 {
@@ -410,15 +796,20 @@ static size_t wide_enumerate(PyObject *obj, wide_item *items, size_t max)
         Py_ssize_t pos = 0;
         PyObject *key, *value;
         while (PyDict_Next(obj, &pos, &key, &value) && n + 2 <= max) {
-            items[n++] = (wide_item){.ptr = value, .key = key, .kind = 0};
+            items[n++] = (wide_item){.ptr = value, .key = key, .what = (uint32_t)ITEM_VALUE << 30};
             if (keys)
-                items[n++] = (wide_item){.ptr = key, .key = key, .kind = 1};
+                items[n++] = (wide_item){.ptr = key, .key = key, .what = (uint32_t)ITEM_KEY << 30};
         }
     } else if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj)) {
         Py_ssize_t size = PySequence_Fast_GET_SIZE(obj);
         PyObject **seq = PySequence_Fast_ITEMS(obj);
         for (Py_ssize_t i = 0; i < size && n < max; i++)
-            items[n++] = (wide_item){.ptr = seq[i], .kind = 2, .index = i};
+            items[n++] = (wide_item){.ptr = seq[i], .what = (uint32_t)ITEM_INDEX << 30 | (uint32_t)(i & 0x3fffffff)};
+    } else if (PyAnySet_CheckExact(obj)) {
+        Py_ssize_t pos = 0;
+        PyObject *key;
+        while (n < max && rs_py_set_next(obj, &pos, &key))
+            items[n++] = (wide_item){.ptr = key, .what = (uint32_t)ITEM_SET << 30};
     }
     return n;
 }
@@ -427,101 +818,304 @@ static size_t wide_enumerate(PyObject *obj, wide_item *items, size_t max)
 static wide_slot *wide_slot_of(wide_slot *slots, size_t mask, PyObject *ptr)
 {
     size_t i = ((uintptr_t)ptr >> 4) * 11400714819323198485ull & mask;
-    while (slots[i].ptr != NULL && slots[i].ptr != ptr)
+    while (slots[i].ptr != NULL && slots[i].ptr != ptr) {
+        pool_probes++;
         i = (i + 1) & mask;
+    }
     return &slots[i];
 }
 
-/* The label code of items[j]; RS_DUMP_NO_STRING with an exception set. */
+/* The label code of an item; RS_DUMP_NO_STRING with an exception set.
+ * Keys whose repr is plain C (c_repr) make no Python object. */
 static uint32_t wide_label(writer *w, const wide_item *item)
 {
-    if (item->kind == 2)
-        return (RS_DUMP_LABEL_ITEM << 30) | (uint32_t)(item->index & 0x3fffffff);
-    PyObject *kr = rs_safe_repr(item->key, 40);
-    PyObject *label = kr ? PyUnicode_FromFormat(item->kind == 0 ? "[%U]" : "<key %U>", kr) : NULL;
+    unsigned kind = item->what >> 30;
+    if (kind == ITEM_INDEX)
+        return (RS_DUMP_LABEL_ITEM << 30) | (item->what & 0x3fffffff);
+    if (kind == ITEM_SET)
+        return RS_DUMP_LABEL_SET_ITEM << 30;
+    const char *prefix = kind == ITEM_VALUE ? "[" : "<key ", *suffix = kind == ITEM_VALUE ? "]" : ">";
+    char text[TEXT_MAX];
+    size_t pre = strlen(prefix);
+    memcpy(text, prefix, pre);
+    Py_ssize_t n = c_repr(item->key, text + pre, KEY_REPR_MAX);
+    if (n >= 0) {
+        memcpy(text + pre + n, suffix, strlen(suffix));
+        return label_text_code(w, text, pre + (size_t)n + strlen(suffix));
+    }
+    PyObject *kr = rs_safe_repr(item->key, KEY_REPR_MAX);
+    PyObject *label = kr ? PyUnicode_FromFormat(kind == ITEM_VALUE ? "[%U]" : "<key %U>", kr) : NULL;
     Py_XDECREF(kr);
     uint32_t code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
     Py_XDECREF(label);
     return code;
 }
 
-static int write_wide_labels(writer *w, PyObject *obj, const rs_idx *targets, size_t count)
+/* Grows the scratch arrays to hold items items and slots slots. */
+static int wide_reserve(wide_scratch *x, size_t items, size_t slots)
 {
-    size_t max = 2 * count + 2, slot_count = 16;
-    while (slot_count < 2 * max)
+    if (items > x->item_cap) {
+        wide_item *more = rs_realloc(x->items, items * sizeof *more);
+        if (more == NULL)
+            return -1;
+        x->items = more;
+        x->item_cap = items;
+    }
+    if (slots > x->slot_cap) {
+        wide_slot *more = rs_realloc(x->slots, slots * sizeof *more);
+        if (more == NULL)
+            return -1;
+        x->slots = more;
+        x->slot_cap = slots;
+    }
+    return 0;
+}
+
+/* Matches each edge to the item that explains it (codes[k], or "<referent
+ * k>" when none does), through a table of the items by pointer. */
+static int match_wide_labels(writer *w, wide_scratch *x, size_t n, const rs_idx *targets, size_t count)
+{
+    size_t slot_count = 16;
+    while (slot_count < 2 * n)
         slot_count *= 2;
-    wide_item *items = rs_malloc(max * sizeof *items);
-    wide_slot *slots = rs_calloc(slot_count, sizeof *slots);
-    if (items == NULL || slots == NULL) {
-        rs_free(items);
-        rs_free(slots);
+    if (wide_reserve(x, 0, slot_count) < 0) {
         PyErr_NoMemory();
         return -1;
     }
-    size_t n = PyAnySet_CheckExact(obj) ? 0 : wide_enumerate(obj, items, max);
+    wide_item *items = x->items;
+    wide_slot *slots = x->slots;
+    memset(slots, 0, slot_count * sizeof *slots);
     for (size_t j = 0; j < n; j++) {
-        Py_XINCREF(items[j].key); /* a key's __repr__ may change the dict */
-        items[j].next = SIZE_MAX;
+        items[j].next = NO_ITEM;
         wide_slot *slot = wide_slot_of(slots, slot_count - 1, items[j].ptr);
         if (slot->ptr == NULL)
-            *slot = (wide_slot){.ptr = items[j].ptr, .head = j, .tail = j};
-        else if (slot->head == SIZE_MAX)
-            slot->head = slot->tail = j;
+            *slot = (wide_slot){.ptr = items[j].ptr, .head = (uint32_t)j, .tail = (uint32_t)j};
+        else if (slot->head == NO_ITEM)
+            slot->head = slot->tail = (uint32_t)j;
         else
-            slot->tail = items[slot->tail].next = j;
+            slot->tail = items[slot->tail].next = (uint32_t)j;
     }
-    int r = 0;
-    for (size_t k = 0; k < count && r == 0; k++) {
-        uint32_t code = PyAnySet_CheckExact(obj) ? RS_DUMP_LABEL_SET_ITEM << 30
-                                                 : (RS_DUMP_LABEL_REFERENT << 30) | (uint32_t)(k & 0x3fffffff);
+    for (size_t k = 0; k < count; k++) {
+        uint32_t code = (RS_DUMP_LABEL_REFERENT << 30) | (uint32_t)(k & 0x3fffffff);
         wide_slot *slot = n ? wide_slot_of(slots, slot_count - 1, rs_snapshot_object(w->snap, targets[k])) : NULL;
-        if (slot != NULL && slot->ptr != NULL && slot->head != SIZE_MAX) {
-            size_t j = slot->head;
+        if (slot != NULL && slot->ptr != NULL && slot->head != NO_ITEM) {
+            uint32_t j = slot->head;
             slot->head = items[j].next;
             if ((code = wide_label(w, &items[j])) == RS_DUMP_NO_STRING)
-                r = -1;
+                return -1;
         }
-        write_bytes(w, &code, sizeof code);
+        write_u32(w, code);
+    }
+    return 0;
+}
+
+/* Whether holder's edges go to distinct nodes: seen[] (one entry per
+ * node, allocated on first use) remembers the last holder that reached
+ * each node, so the question costs the holder's width. */
+static int distinct_targets(writer *w, rs_idx holder, const rs_idx *targets, size_t count)
+{
+    if (w->seen == NULL &&
+        (w->seen = rs_calloc(rs_graph_node_count(w->snap->graph) + 1, sizeof *w->seen)) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t k = 0; k < count; k++) {
+        if (w->seen[targets[k]] == holder + 1)
+            return 0;
+        w->seen[targets[k]] = holder + 1;
+    }
+    return 1;
+}
+
+/* The labels of a dict, list, tuple or set (node holder), its items
+ * enumerated once.  When the edges are the items in enumeration order (a
+ * dict or set unchanged since the snapshot), edge k is item k, as the
+ * matching would find; when they are the items last first (list and tuple
+ * traversal) and hold no object twice, edge k is item n-1-k.  Otherwise
+ * match_wide_labels() builds its table. */
+static int write_wide_labels(writer *w, wide_scratch *x, rs_idx holder, PyObject *obj, const rs_idx *targets,
+                             size_t count)
+{
+    /* Room for every item the container holds now, as label.c walks them
+     * all: a container that grew since the snapshot still explains its edges. */
+    size_t width = (size_t)(PyDict_CheckExact(obj)       ? PyDict_GET_SIZE(obj)
+                            : PyAnySet_CheckExact(obj) ? PySet_GET_SIZE(obj)
+                                                       : PySequence_Fast_GET_SIZE(obj));
+    size_t max = 2 * (count > width ? count : width) + 2;
+    if (max >= NO_ITEM || wide_reserve(x, max, 0) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    wide_item *items = x->items;
+    size_t n = wide_enumerate(obj, items, max);
+    bool in_order = n == count, reversed = n == count && !PyDict_CheckExact(obj) && !PyAnySet_CheckExact(obj);
+    for (size_t j = 0; j < n; j++) {
+        Py_XINCREF(items[j].key); /* a key's __repr__ may change the dict */
+        if (in_order || reversed) {
+            PyObject *target = rs_snapshot_object(w->snap, targets[j]);
+            in_order = in_order && items[j].ptr == target;
+            reversed = reversed && items[n - 1 - j].ptr == target;
+        }
+    }
+    int r = in_order ? 1 : reversed ? distinct_targets(w, holder, targets, count) : 0;
+    if (r == 0)
+        r = match_wide_labels(w, x, n, targets, count);
+    else if (r == 1) {
+        r = 0;
+        for (size_t k = 0; k < count && r == 0; k++) {
+            uint32_t code = wide_label(w, &items[in_order ? k : n - 1 - k]);
+            if (code == RS_DUMP_NO_STRING)
+                r = -1;
+            else
+                write_u32(w, code);
+        }
     }
     for (size_t j = 0; j < n; j++)
         Py_XDECREF(items[j].key);
-    rs_free(items);
-    rs_free(slots);
     return r;
+}
+
+/* The label code of an instance's inline attribute i: ".name" (or
+ * "<attribute i>" when the class has no name for it), as label.c writes it. */
+static uint32_t attribute_text_code(writer *w, PyObject *name, Py_ssize_t i)
+{
+    char text[TEXT_MAX];
+    Py_ssize_t len = 0;
+    const char *utf8 = name != NULL ? PyUnicode_AsUTF8AndSize(name, &len) : NULL;
+    if (utf8 != NULL && (size_t)len < sizeof text - 1) {
+        text[0] = '.';
+        memcpy(text + 1, utf8, (size_t)len);
+        return label_text_code(w, text, (size_t)len + 1);
+    }
+    PyErr_Clear();
+    PyObject *label = name ? PyUnicode_FromFormat(".%U", name) : PyUnicode_FromFormat("<attribute %zd>", i);
+    uint32_t code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
+    Py_XDECREF(label);
+    return code;
+}
+
+/* attribute_text_code(), remembered per (class, slot, name object): the
+ * millionth instance of a class costs a lookup, not a text and a hash. */
+static uint32_t attribute_code(writer *w, PyTypeObject *tp, Py_ssize_t i)
+{
+    PyObject *name = rs_py_inline_attribute_name(tp, i);
+    attribute_entry *e = &w->attributes[((uintptr_t)tp >> 4 ^ (uintptr_t)i * 0x9e3779b9u) % ATTRIBUTE_CACHE];
+    if (name != NULL && e->type == tp && e->slot == i && e->name == name)
+        return e->code;
+    uint32_t code = attribute_text_code(w, name, i);
+    if (code != RS_DUMP_NO_STRING && name != NULL) {
+        Py_XSETREF(e->name, Py_NewRef(name)); /* held, so its address is not reused */
+        e->type = tp;
+        e->slot = i;
+        e->code = code;
+    }
+    return code;
+}
+
+/* An instance of a class without __slots__ (most objects of a program)
+ * whose edges are exactly what label.c's label_python_instance() offers,
+ * in its order (inline attributes, __dict__, the class): then label.c
+ * would give edge k candidate k's label, and that is written here without
+ * a Python string per edge.  0 when written, 1 when the holder is not of
+ * that shape (label.c labels it), -1 with an exception set. */
+static int write_instance_labels(writer *w, PyObject *obj, const rs_idx *targets, size_t count)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (!rs_py_uses_subtype_traverse(tp))
+        return 1;
+    for (PyTypeObject *base = tp; base != NULL && rs_py_uses_subtype_traverse(base); base = base->tp_base)
+        if (Py_SIZE(base))
+            return 1;
+    PyObject **values;
+    Py_ssize_t nvalues = rs_py_inline_attributes(obj, &values);
+    PyObject *dict = rs_py_instance_dict(obj);
+    size_t k = 0;
+    for (Py_ssize_t i = 0; i < nvalues; i++)
+        if (values[i] != NULL && (k >= count || values[i] != rs_snapshot_object(w->snap, targets[k++])))
+            return 1;
+    if (dict != NULL && (k >= count || dict != rs_snapshot_object(w->snap, targets[k++])))
+        return 1;
+    if (k + 1 != count || (PyObject *)tp != rs_snapshot_object(w->snap, targets[k]))
+        return 1;
+    for (Py_ssize_t i = 0; i < nvalues; i++) {
+        if (values[i] == NULL)
+            continue;
+        uint32_t code = attribute_code(w, tp, i);
+        if (code == RS_DUMP_NO_STRING)
+            return -1;
+        write_u32(w, code);
+    }
+    if (dict != NULL)
+        write_u32(w, w->dict_code);
+    write_u32(w, w->class_code);
+    return 0;
+}
+
+/* The labels of node i's edges, in referent order.  Containers take one
+ * pass here; every other holder is labelled by label.c in one pass
+ * (rs_label_prepare), never once per edge. */
+static int write_holder_labels(writer *w, wide_scratch *x, rs_idx i, const rs_idx *targets, size_t count)
+{
+    rs_snapshot *s = w->snap;
+    PyObject *obj = rs_snapshot_object(s, i);
+    /* Small tuples go to label.c, which knows closures' cells by name. */
+    if (PyDict_CheckExact(obj) || PyList_CheckExact(obj) || PyAnySet_CheckExact(obj) ||
+        (PyTuple_CheckExact(obj) && count > LABEL_PER_EDGE_MAX))
+        return write_wide_labels(w, x, i, obj, targets, count);
+    int r = write_instance_labels(w, obj, targets, count);
+    if (r <= 0)
+        return r;
+    if (rs_label_prepare(s, i, 1) < 0)
+        return -1;
+    for (size_t k = 0; k < count; k++) {
+        PyObject *label = rs_label_referent(s, i, k);
+        uint32_t code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
+        Py_XDECREF(label);
+        if (code == RS_DUMP_NO_STRING)
+            return -1;
+        write_u32(w, code);
+    }
+    return 0;
 }
 
 static int write_labels(writer *w)
 {
     rs_snapshot *s = w->snap;
     size_t n = rs_graph_node_count(s->graph);
+    wide_scratch x = {0};
+    static const char dict_label[] = ".__dict__", class_label[] = ".__class__";
+    w->dict_code = label_text_code(w, dict_label, sizeof dict_label - 1);
+    w->class_code = label_text_code(w, class_label, sizeof class_label - 1);
+    if (w->dict_code == RS_DUMP_NO_STRING || w->class_code == RS_DUMP_NO_STRING)
+        return -1;
+    if ((w->attributes = rs_calloc(ATTRIBUTE_CACHE, sizeof *w->attributes)) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int r = 0;
     section_begin(w, RS_DUMP_LABELS);
-    for (size_t i = 0; i < n && !w->io_error; i++) {
+    for (size_t i = 0; i < n && !w->io_error && r == 0; i++) {
         size_t count;
         const rs_idx *targets = rs_graph_referents(s->graph, (rs_idx)i, &count);
-        PyObject *obj = rs_snapshot_object(s, (rs_idx)i);
-        bool internal = rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL;
-        if (!internal && count > LABEL_PER_EDGE_MAX &&
-            (PyDict_CheckExact(obj) || PyList_CheckExact(obj) || PyTuple_CheckExact(obj) || PyAnySet_CheckExact(obj))) {
-            if (write_wide_labels(w, obj, targets, count) < 0)
-                return -1;
+        if (count == 0)
+            continue;
+        if (rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL) {
+            for (size_t k = 0; k < count; k++)
+                write_u32(w, (RS_DUMP_LABEL_REFERENT << 30) | (uint32_t)(k & 0x3fffffff));
             continue;
         }
-        for (size_t k = 0; k < count; k++) {
-            uint32_t code = (RS_DUMP_LABEL_REFERENT << 30) | (uint32_t)(k & 0x3fffffff);
-            /* Wide holders of other types get the placeholder past the bound:
-             * a label costs the holder's width, so no quadratic dump. */
-            if (!internal && k < 4 * LABEL_PER_EDGE_MAX) {
-                PyObject *label = rs_label_referent(s, (rs_idx)i, k);
-                code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
-                Py_XDECREF(label);
-                if (code == RS_DUMP_NO_STRING)
-                    return -1;
-            }
-            write_bytes(w, &code, sizeof code);
-        }
+        r = write_holder_labels(w, &x, (rs_idx)i, targets, count);
     }
+    rs_free(x.items);
+    rs_free(x.slots);
+    for (size_t i = 0; i < ATTRIBUTE_CACHE; i++)
+        Py_XDECREF(w->attributes[i].name);
+    rs_free(w->attributes);
+    w->attributes = NULL;
+    rs_free(w->seen);
+    w->seen = NULL;
     section_end(w, rs_graph_edge_count(s->graph));
-    return 0;
+    return r;
 }
 
 static int write_roots(writer *w)

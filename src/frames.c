@@ -71,9 +71,13 @@ static rs_local *iframe_locals(rs_snapshot *s, rs_iframe *f, size_t *count)
     return finish(&l, count);
 }
 
-static bool is_generator(PyObject *obj)
+/* Whether node i is a generator, coroutine or async generator, asked of
+ * the type table: those types have no subclasses, so the objects of every
+ * other node are never read. */
+static bool is_generator(rs_snapshot *s, rs_idx i)
 {
-    return PyGen_Check(obj) || PyCoro_CheckExact(obj) || PyAsyncGen_CheckExact(obj);
+    PyTypeObject *tp = rs_snapshot_node_type(s, i);
+    return tp == &PyGen_Type || tp == &PyCoro_Type || tp == &PyAsyncGen_Type;
 }
 
 /* 1 when gen's frame is executing on some thread, 0 if not, -1 on error. */
@@ -95,9 +99,9 @@ static rs_idx running_generator(rs_snapshot *s, uint32_t frame)
 {
     size_t n = rs_graph_node_count(s->graph);
     for (size_t i = 0; i < n; i++) {
-        PyObject *obj = rs_snapshot_object(s, (rs_idx)i);
-        if ((rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL) || !is_generator(obj))
+        if ((rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL) || !is_generator(s, (rs_idx)i))
             continue;
+        PyObject *obj = rs_snapshot_object(s, (rs_idx)i);
         rs_iframe *f = rs_py_generator_frame(obj);
         if (f != NULL && (PyObject *)rs_iframe_code(f) == s->frames[frame].code && generator_running(obj) > 0)
             return (rs_idx)i;
@@ -139,7 +143,7 @@ rs_local *rs_frame_locals(rs_snapshot *s, uint32_t frame, size_t *count)
 rs_local *rs_generator_locals(rs_snapshot *s, rs_idx generator, size_t *count)
 {
     PyObject *gen = rs_snapshot_object(s, generator);
-    rs_iframe *f = is_generator(gen) ? rs_py_generator_frame(gen) : NULL;
+    rs_iframe *f = is_generator(s, generator) ? rs_py_generator_frame(gen) : NULL;
     if (f == NULL) {
         local_list l = {0};
         return finish(&l, count);
@@ -155,9 +159,9 @@ rs_suspended_frame *rs_suspended_frames(rs_snapshot *s, size_t *count)
     if (out == NULL)
         goto nomem;
     for (size_t i = 0; i < n; i++) {
-        PyObject *obj = rs_snapshot_object(s, (rs_idx)i);
-        if ((rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL) || !is_generator(obj))
+        if ((rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL) || !is_generator(s, (rs_idx)i))
             continue;
+        PyObject *obj = rs_snapshot_object(s, (rs_idx)i);
         rs_iframe *f = rs_py_generator_frame(obj);
         if (f == NULL || generator_running(obj) > 0)
             continue;

@@ -635,8 +635,9 @@ static PyObject *module_safe_repr(PyObject *Py_UNUSED(module), PyObject *args)
 
 static PyObject *module_work(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
-    return Py_BuildValue("{snsnsn}", "label_items", (Py_ssize_t)rs_label_work(), "repr_items",
-                         (Py_ssize_t)rs_repr_work(), "site_lookups", (Py_ssize_t)rs_report_site_lookups());
+    return Py_BuildValue("{snsnsnsn}", "label_items", (Py_ssize_t)rs_label_work(), "repr_items",
+                         (Py_ssize_t)rs_repr_work(), "site_lookups", (Py_ssize_t)rs_report_site_lookups(),
+                         "dump_probes", (Py_ssize_t)rs_dump_write_work());
 }
 
 static PyMethodDef module_methods[] = {

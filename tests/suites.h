@@ -22,7 +22,8 @@
     X(hostile)            \
     X(bounded)            \
     X(dump)               \
-    X(refleak)
+    X(refleak)            \
+    X(dump_write)
 
 #define RS_DECLARE_SUITE(name) Suite *suite_##name(void);
 RS_TEST_SUITES(RS_DECLARE_SUITE)
