@@ -129,6 +129,11 @@ int rs_node_cell_owner(rs_snapshot *s, rs_idx cell, PyObject **function, PyObjec
 /* "worker() app.py:12" for s->frames[frame].  New str. */
 PyObject *rs_node_frame_text(rs_snapshot *s, uint32_t frame);
 
+/* The function name, file and line of s->frames[frame] into new
+ * references *function and *file (a dump stored the file's base name
+ * only).  0, or -1 with an exception set and both NULL. */
+int rs_node_frame_parts(rs_snapshot *s, uint32_t frame, PyObject **function, PyObject **file, int *line);
+
 /* --- the stored side of label.c, closures.c and frames.c ----------------- */
 
 /* Labels of a stored snapshot's edges, as rs_label_referent(),
