@@ -477,7 +477,21 @@ int64_t rs_type_arg(rs_snapshot *s, PyObject *arg)
             PyErr_Clear();
         if (qualname == NULL)
             return -1;
-        if (module != NULL && PyUnicode_Check(module) && PyUnicode_CompareWithASCIIString(module, "builtins") != 0)
+        bool builtin = module == NULL || !PyUnicode_Check(module) ||
+                       PyUnicode_CompareWithASCIIString(module, "builtins") == 0;
+        if (rs_snapshot_is_stored(s)) { /* a dump knows its types by name */
+            PyObject *name = builtin ? Py_NewRef(qualname) : PyUnicode_FromFormat("%U.%U", module, qualname);
+            const char *text = name ? PyUnicode_AsUTF8(name) : NULL;
+            int64_t t = text ? rs_snapshot_type_lookup(s, text) : -1;
+            Py_XDECREF(name);
+            if (t >= 0) {
+                Py_XDECREF(module);
+                Py_DECREF(qualname);
+                return t;
+            }
+            PyErr_Clear();
+        }
+        if (!builtin)
             PyErr_Format(rs_error, "no objects of type '%U.%U' in this snapshot; s.census() lists the types present",
                          module, qualname);
         else

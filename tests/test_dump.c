@@ -62,6 +62,11 @@ START_TEST(test_dump_load_is_a_snapshot)
      * reachable object's path. */
     ck_assert_int_ge(rs_py_long("sum(len(c.edges) for c in d.cycles()[:5])"), 2);
     ck_assert_str_eq(rs_py_str("d.path(d.node(id(app.CACHE))).display()"), "sys.modules['leaky_service'].CACHE");
+    /* A type object names its instances on a dump too (by its name). */
+    ck_assert_int_ge(rs_py_long("len(d.instances(app.TreeNode))"), 2);
+    ck_assert_str_eq(rs_py_str("[o.address for o in d.instances(app.TreeNode)] == [id(o) for o in s.instances(app.TreeNode)]"
+                               " and len(d.instances(dict)) == len(s.instances(dict))"),
+                     "True");
     rs_py_run("dh.finish()\n");
 }
 END_TEST
