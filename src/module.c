@@ -290,9 +290,10 @@ static rs_idx stored_node_of(rs_snapshot *s, PyObject *obj, bool report)
 
 /* --- Snapshot -------------------------------------------------------------- */
 
-static PyObject *closed_error(void)
+static PyObject *closed_error(const rs_snapshot_pyobject *so)
 {
-    PyErr_SetString(rs_error, "this snapshot is closed; take a new one with refscope.snapshot()");
+    PyErr_SetString(rs_error, so->loaded ? "this dump is closed; open it again with refscope.load(FILE)"
+                                         : "this snapshot is closed; take a new one with refscope.snapshot()");
     return NULL;
 }
 
@@ -300,7 +301,7 @@ rs_snapshot *rs_snapshot_of(PyObject *self)
 {
     rs_snapshot_pyobject *so = (rs_snapshot_pyobject *)self;
     if (so->snap == NULL || so->close_pending) {
-        closed_error();
+        closed_error(so);
         return NULL;
     }
     return so->snap;
@@ -831,6 +832,7 @@ PyObject *rs_snapshot_wrap(rs_snapshot *s)
     self->busy = 0;
     self->close_pending = 0;
     self->dump = NULL;
+    self->loaded = 0;
     return (PyObject *)self;
 }
 
@@ -845,6 +847,7 @@ PyObject *rs_snapshot_wrap_dump(rs_dump *d)
     self->busy = 0;
     self->close_pending = 0;
     self->dump = d;
+    self->loaded = 1;
     d->owner = (PyObject *)self;
     return (PyObject *)self;
 }

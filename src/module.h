@@ -21,6 +21,7 @@ typedef struct {
     /* A snapshot loaded from a heap dump (refscope.load()): the dump, owned
      * and closed with the snapshot (snap is dump->snap); NULL when live. */
     struct rs_dump *dump;
+    int loaded; /* refscope.load() made it (kept after close, for the message) */
 } rs_snapshot_pyobject;
 
 /* refscope.Error (a new reference lives in the module). */

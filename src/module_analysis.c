@@ -687,6 +687,10 @@ static rs_snapshot *snapshot_or_new(PyObject *snapshot_obj, int collect, bool no
             return NULL;
         }
         rs_snapshot *s = rs_snapshot_of(snapshot_obj);
+        /* Marks match this process's addresses: a dump's mean nothing here. */
+        if (s != NULL && nodes_only &&
+            rs_snapshot_need_live(s, "refscope.mark() and growth() (refscope diff OLD NEW compares two dumps)") < 0)
+            return NULL;
         if (s != NULL)
             rs_snapshot_enter(snapshot_obj);
         return s;
@@ -779,8 +783,13 @@ PyObject *rs_module_growth(PyObject *Py_UNUSED(module), PyObject *args, PyObject
         for (size_t i = 0; list != NULL && i < g.row_count; i++) {
             const rs_growth_row *row = &g.rows[i];
             PyObject *objects = PyList_New((Py_ssize_t)row->new_count);
-            for (size_t k = 0; objects != NULL && k < row->new_count; k++)
-                PyList_SET_ITEM(objects, (Py_ssize_t)k, rs_node_value(s, g.new_nodes[row->new_first + k]));
+            for (size_t k = 0; objects != NULL && k < row->new_count; k++) {
+                PyObject *value = rs_node_value(s, g.new_nodes[row->new_first + k]);
+                if (value == NULL)
+                    Py_CLEAR(objects);
+                else
+                    PyList_SET_ITEM(objects, (Py_ssize_t)k, value);
+            }
             PyObject *t = objects ? Py_BuildValue("(sLLO)", row->type_name, (long long)row->delta_count,
                                                   (long long)row->delta_size, objects)
                                   : NULL;

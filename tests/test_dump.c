@@ -109,6 +109,20 @@ START_TEST(test_dump_header_and_objects)
               "except refscope.Error as e:\n"
               "    err = str(e)\n");
     ck_assert_str_eq(rs_py_str("'needs the live process' in err and 'dump of PID' in err"), "True");
+    rs_py_run("try:\n"
+              "    refscope.mark(snapshot=d2)\n"
+              "    err = 'no error'\n"
+              "except refscope.Error as e:\n"
+              "    err = str(e)\n");
+    ck_assert_str_eq(rs_py_str("'needs the live process' in err and 'refscope diff' in err"), "True");
+    /* A closed dump says how to open it again; its stored objects stay readable. */
+    rs_py_run("d2.close()\n"
+              "try:\n"
+              "    d2.census()\n"
+              "    err = 'no error'\n"
+              "except refscope.Error as e:\n"
+              "    err = str(e)\n");
+    ck_assert_str_eq(rs_py_str("'refscope.load(FILE)' in err and n.repr == repr(short)"), "True");
     rs_py_run("dh.finish()\n");
 }
 END_TEST
