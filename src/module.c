@@ -1,7 +1,9 @@
 /*
  * The Python module `refscope._refscope` (re-exported by the `refscope`
- * package): the Snapshot and Path types, snapshot(), and refscope.Error.
- * The only file that builds Python types.  Every user mistake (an object
+ * package): the Snapshot, Path and StoredObject types, snapshot(), and
+ * refscope.Error.  A Snapshot is live (objects) or loaded from a heap dump
+ * (StoredObjects: rs_node_value() hands out the one or the other).  The
+ * only file that builds Python types.  Every user mistake (an object
  * not in the snapshot, an unknown type name, a closed snapshot) becomes
  * refscope.Error with a sentence saying what to do.
  */

@@ -6,7 +6,8 @@
  * heap dump (s->stored), from the dump's records.  Code above the graph
  * asks here instead of reading the object, so every screen and the report
  * work on a dump; rs_snapshot_object() is for the live-only paths (:eval,
- * :refresh, the Python API of a live snapshot).  All calls need the GIL.
+ * :refresh; the Python API asks module.h's rs_node_value()).  All calls
+ * need the GIL.
  */
 #ifndef REFSCOPE_NODE_H
 #define REFSCOPE_NODE_H
