@@ -219,6 +219,10 @@ PyTypeObject rs_stored_object_type = {
 
 static PyObject *stored_object_new(rs_dump *d, rs_idx n)
 {
+    if (d->owner == NULL) { /* a dump only the browser opened: no Python API over it */
+        PyErr_SetString(rs_error, "this dump is open in the browser only; load it with refscope.load(FILE)");
+        return NULL;
+    }
     const rs_dump_node *x = &d->nodes[n];
     PyObject *type_name = PyUnicode_FromString(d->snap->types[x->type_id].name);
     PyObject *repr = type_name == NULL ? NULL
