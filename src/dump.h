@@ -159,6 +159,7 @@ typedef struct rs_dump {
     size_t root_count, type_count, thread_count, frame_count, local_count, closure_count, allocation_count;
     rs_snapshot *snap; /* the graph rebuilt from the file; its types have no PyTypeObject */
     PyObject *local_names; /* node.c: tuple of the locals' names, on first use */
+    PyObject *owner;       /* module.c: the refscope.Snapshot that owns the dump (borrowed), or NULL */
 } rs_dump;
 
 /* Opens, checks (magic, version, checksums, every index in range) and

@@ -28,6 +28,7 @@
 
 #include "analysis.h"
 #include "module_analysis.h"
+#include "node.h"
 
 #define CHUNK (1u << 20)
 /* Appends a string literal. */
@@ -188,13 +189,19 @@ static void json_threads(rs_snapshot *s, writer *w)
         quoted_c(w, ti->name);
         out(w, ", \"ident\": %lu, \"current\": %s, \"frames\": [", ti->ident, ti->is_current ? "true" : "false");
         for (uint32_t f = 0; f < ti->frame_count && !w->failed; f++) {
-            const rs_frame_info *fi = &s->frames[ti->first_frame + f];
-            PyCodeObject *code = (PyCodeObject *)fi->code;
+            PyObject *function, *file;
+            int line;
+            if (rs_node_frame_parts(s, ti->first_frame + f, &function, &file, &line) < 0) {
+                w->failed = 1;
+                break;
+            }
             out(w, "%s{\"function\": ", f ? ", " : "");
-            quoted_py(w, code->co_qualname);
+            quoted_py(w, function);
             LIT(w, ", \"file\": ");
-            quoted_py(w, code->co_filename);
-            out(w, ", \"line\": %d}", fi->line);
+            quoted_py(w, file);
+            out(w, ", \"line\": %d}", line);
+            Py_DECREF(function);
+            Py_DECREF(file);
         }
         LIT(w, "]}");
     }
@@ -294,7 +301,7 @@ int rs_export_json(rs_snapshot *s, PyObject *file)
 /* Node n's label: type, repr, size. */
 static void dot_node(rs_snapshot *s, writer *w, rs_idx n, bool start)
 {
-    PyObject *repr = rs_safe_repr(rs_snapshot_object(s, n), DOT_REPR_MAX);
+    PyObject *repr = rs_node_repr(s, n, DOT_REPR_MAX); /* the stored one on a dump */
     char size[32];
     PyObject *label = repr ? PyUnicode_FromFormat("%s\n%U\n%s", rs_snapshot_type_name(s, n), repr,
                                                   rs_format_bytes(rs_graph_size(s->graph, n), size, sizeof size))
@@ -418,7 +425,7 @@ int rs_export_dot(rs_snapshot *s, PyObject *file, rs_idx start, int depth, int d
     out(&w,
         "digraph refscope {\n  labelloc=t;\n  label=\"%s at %p: %s, %d level%s deep, at most %zu per object "
         "(dashed: where it was cut)\";\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n",
-        rs_snapshot_type_name(s, start), (void *)rs_snapshot_object(s, start), what, depth, depth == 1 ? "" : "s",
+        rs_snapshot_type_name(s, start), (void *)rs_graph_addr(s->graph, start), what, depth, depth == 1 ? "" : "s",
         d.fanout);
     d.shown[start] = 1;
     dot_node(s, &w, start, true);

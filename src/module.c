@@ -1,7 +1,9 @@
 /*
  * The Python module `refscope._refscope` (re-exported by the `refscope`
- * package): the Snapshot and Path types, snapshot(), and refscope.Error.
- * The only file that builds Python types.  Every user mistake (an object
+ * package): the Snapshot, Path and StoredObject types, snapshot(), and
+ * refscope.Error.  A Snapshot is live (objects) or loaded from a heap dump
+ * (StoredObjects: rs_node_value() hands out the one or the other).  The
+ * only file that builds Python types.  Every user mistake (an object
  * not in the snapshot, an unknown type name, a closed snapshot) becomes
  * refscope.Error with a sentence saying what to do.
  */
@@ -16,6 +18,7 @@
 #include "module.h"
 #include "module_analysis.h"
 #include "module_dump.h"
+#include "node.h"
 #include "pyinternal.h"
 #include "refscope/dom.h"
 #include "refscope/scc.h"
@@ -121,11 +124,182 @@ PyTypeObject rs_cycle_type = {
     .tp_as_sequence = &rs_cycle_as_sequence,
 };
 
+/* --- StoredObject ------------------------------------------------------------ */
+
+/* An object of a heap dump as the dump stored it.  Values copied at
+ * creation, so it stays readable after its snapshot is closed. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *owner; /* the Snapshot it came from (strong): identity */
+    unsigned int index;
+    unsigned long long address;
+    unsigned long long size;
+    unsigned int refcount;
+    int unexplained;
+    unsigned int flags;
+    PyObject *type_name;   /* str */
+    PyObject *stored_repr; /* str, or None when the dump stored none */
+} stored_object;
+
+static void stored_object_dealloc(PyObject *self)
+{
+    stored_object *o = (stored_object *)self;
+    Py_CLEAR(o->owner);
+    Py_CLEAR(o->type_name);
+    Py_CLEAR(o->stored_repr);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyObject *stored_object_repr_text(PyObject *self, void *Py_UNUSED(closure))
+{
+    stored_object *o = (stored_object *)self;
+    if (o->stored_repr != Py_None)
+        return Py_NewRef(o->stored_repr);
+    return PyUnicode_FromFormat("<%U object at %p>", o->type_name, (void *)(uintptr_t)o->address);
+}
+
+static PyObject *stored_object_repr(PyObject *self)
+{
+    stored_object *o = (stored_object *)self;
+    PyObject *text = stored_object_repr_text(self, NULL);
+    PyObject *r = text ? PyUnicode_FromFormat("<stored %U at %p: %U>", o->type_name, (void *)(uintptr_t)o->address, text) : NULL;
+    Py_XDECREF(text);
+    return r;
+}
+
+static PyObject *stored_object_richcompare(PyObject *a, PyObject *b, int op)
+{
+    if ((op != Py_EQ && op != Py_NE) || !PyObject_TypeCheck(b, &rs_stored_object_type))
+        Py_RETURN_NOTIMPLEMENTED;
+    stored_object *x = (stored_object *)a, *y = (stored_object *)b;
+    bool same = x->owner == y->owner && x->index == y->index;
+    return PyBool_FromLong(op == Py_EQ ? same : !same);
+}
+
+static Py_hash_t stored_object_hash(PyObject *self)
+{
+    stored_object *o = (stored_object *)self;
+    Py_hash_t h = (Py_hash_t)((uintptr_t)o->owner >> 4) * 1000003 + (Py_hash_t)o->index;
+    return h == -1 ? -2 : h;
+}
+
+static PyMemberDef stored_object_members[] = {
+    {"index", T_UINT, offsetof(stored_object, index), READONLY, "The node's number in its dump."},
+    {"address", T_ULONGLONG, offsetof(stored_object, address), READONLY, "id() of the object in the dumped process."},
+    {"type", T_OBJECT, offsetof(stored_object, type_name), READONLY, "Its type's name, as census() names it."},
+    {"size", T_ULONGLONG, offsetof(stored_object, size), READONLY, "sys.getsizeof() when the dump was taken."},
+    {"refcount", T_UINT, offsetof(stored_object, refcount), READONLY,
+     "Its reference count when the dump was taken, without the snapshot's own."},
+    {"unexplained", T_INT, offsetof(stored_object, unexplained), READONLY,
+     "References no stored object explains (held by C code or the interpreter)."},
+    {"flags", T_UINT, offsetof(stored_object, flags), READONLY, "The node's flags (enum rs_node_flag)."},
+    {NULL},
+};
+
+static PyGetSetDef stored_object_getset[] = {
+    {"repr", stored_object_repr_text, NULL,
+     "The stored repr (bounded), or <TYPE object at ADDRESS> when none was stored.", NULL},
+    {NULL},
+};
+
+/* Not a GC type, like Snapshot: it holds only its Snapshot and two str. */
+PyTypeObject rs_stored_object_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "refscope.StoredObject",
+    .tp_basicsize = sizeof(stored_object),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .tp_doc = "An object of a heap dump as the dump stored it: .type, .size, .repr, .address, .refcount, "
+              ".unexplained, .index.  refscope.load() snapshots hand these out in place of live objects.",
+    .tp_dealloc = stored_object_dealloc,
+    .tp_repr = stored_object_repr,
+    .tp_richcompare = stored_object_richcompare,
+    .tp_hash = stored_object_hash,
+    .tp_members = stored_object_members,
+    .tp_getset = stored_object_getset,
+};
+
+static PyObject *stored_object_new(rs_dump *d, rs_idx n)
+{
+    if (d->owner == NULL) { /* a dump only the browser opened: no Python API over it */
+        PyErr_SetString(rs_error, "this dump is open in the browser only; load it with refscope.load(FILE)");
+        return NULL;
+    }
+    const rs_dump_node *x = &d->nodes[n];
+    PyObject *type_name = PyUnicode_FromString(d->snap->types[x->type_id].name);
+    PyObject *repr = type_name == NULL ? NULL
+                     : x->repr == RS_DUMP_NO_STRING ? Py_NewRef(Py_None)
+                                                    : rs_dump_string(d, x->repr);
+    stored_object *o = repr ? PyObject_New(stored_object, &rs_stored_object_type) : NULL;
+    if (o == NULL) {
+        Py_XDECREF(type_name);
+        Py_XDECREF(repr);
+        return NULL;
+    }
+    o->owner = Py_NewRef(d->owner);
+    o->index = n;
+    o->address = x->address;
+    o->size = x->size;
+    o->refcount = x->refcount;
+    o->unexplained = x->unexplained;
+    o->flags = x->flags;
+    o->type_name = type_name;
+    o->stored_repr = repr;
+    return (PyObject *)o;
+}
+
+PyObject *rs_node_value(rs_snapshot *s, rs_idx n)
+{
+    if (rs_snapshot_is_stored(s))
+        return stored_object_new(s->stored, n);
+    return Py_NewRef(rs_snapshot_object(s, n));
+}
+
+int rs_snapshot_need_live(rs_snapshot *s, const char *what)
+{
+    if (!rs_snapshot_is_stored(s))
+        return 0;
+    char origin[160];
+    PyErr_Format(rs_error, "%s needs the live process, and this snapshot is a %s; run it there", what,
+                 rs_snapshot_origin(s, origin, sizeof origin));
+    return -1;
+}
+
+/* The node of obj on stored snapshot s: one of its StoredObjects or a
+ * node index; RS_NONE, with refscope.Error set when report. */
+static rs_idx stored_node_of(rs_snapshot *s, PyObject *obj, bool report)
+{
+    rs_dump *d = s->stored;
+    if (PyObject_TypeCheck(obj, &rs_stored_object_type)) {
+        stored_object *o = (stored_object *)obj;
+        if (((rs_snapshot_pyobject *)o->owner)->snap == s)
+            return o->index;
+        if (report)
+            PyErr_SetString(rs_error, "that stored object belongs to another snapshot; look it up in this one "
+                                      "with node(obj.address)");
+        return RS_NONE;
+    }
+    if (PyLong_Check(obj) && !PyBool_Check(obj)) {
+        Py_ssize_t i = PyLong_AsSsize_t(obj);
+        if (i == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        else if (i >= 0 && (uint64_t)i < d->header->node_count && !(d->nodes[i].flags & RS_NODE_INTERNAL))
+            return (rs_idx)i;
+        if (report)
+            PyErr_Format(rs_error, "no stored object number %R in this dump", obj);
+        return RS_NONE;
+    }
+    if (report)
+        PyErr_Format(rs_error, "this snapshot is a heap dump: give a stored object of it (from objects(), "
+                               "instances(), node(address)) or its index, not %s",
+                     Py_TYPE(obj)->tp_name);
+    return RS_NONE;
+}
+
 /* --- Snapshot -------------------------------------------------------------- */
 
-static PyObject *closed_error(void)
+static PyObject *closed_error(const rs_snapshot_pyobject *so)
 {
-    PyErr_SetString(rs_error, "this snapshot is closed; take a new one with refscope.snapshot()");
+    PyErr_SetString(rs_error, so->loaded ? "this dump is closed; open it again with refscope.load(FILE)"
+                                         : "this snapshot is closed; take a new one with refscope.snapshot()");
     return NULL;
 }
 
@@ -133,7 +307,7 @@ rs_snapshot *rs_snapshot_of(PyObject *self)
 {
     rs_snapshot_pyobject *so = (rs_snapshot_pyobject *)self;
     if (so->snap == NULL || so->close_pending) {
-        closed_error();
+        closed_error(so);
         return NULL;
     }
     return so->snap;
@@ -143,13 +317,18 @@ rs_snapshot *rs_snapshot_of(PyObject *self)
 static void release(rs_snapshot_pyobject *so)
 {
     rs_snapshot *s = so->snap;
+    rs_dump *d = so->dump;
     so->snap = NULL;
+    so->dump = NULL;
     so->close_pending = 0;
     if (s == NULL)
         return;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    rs_snapshot_free(s);
+    if (d != NULL)
+        rs_dump_close(d); /* frees s */
+    else
+        rs_snapshot_free(s);
     PyErr_Restore(type, value, tb);
 }
 
@@ -170,6 +349,8 @@ PyObject *rs_snapshot_leave(PyObject *self, PyObject *result)
 
 rs_idx rs_node_of(rs_snapshot *s, PyObject *obj)
 {
+    if (rs_snapshot_is_stored(s))
+        return stored_node_of(s, obj, true);
     rs_idx n = rs_snapshot_find(s, obj);
     if (n == RS_NONE)
         PyErr_Format(rs_error,
@@ -259,6 +440,11 @@ static PyObject *snapshot_repr(PyObject *self)
     rs_snapshot *s = ((rs_snapshot_pyobject *)self)->snap;
     if (s == NULL || ((rs_snapshot_pyobject *)self)->close_pending)
         return PyUnicode_FromString("<refscope.Snapshot closed>");
+    char origin[160];
+    if (rs_snapshot_is_stored(s))
+        return PyUnicode_FromFormat("<refscope.Snapshot of %s: %zu objects, %zu edges>",
+                                    rs_snapshot_origin(s, origin, sizeof origin), s->visible_count,
+                                    rs_graph_edge_count(s->graph));
     return PyUnicode_FromFormat("<refscope.Snapshot %zu objects, %zu edges>", s->visible_count,
                                 rs_graph_edge_count(s->graph));
 }
@@ -298,7 +484,21 @@ int64_t rs_type_arg(rs_snapshot *s, PyObject *arg)
             PyErr_Clear();
         if (qualname == NULL)
             return -1;
-        if (module != NULL && PyUnicode_Check(module) && PyUnicode_CompareWithASCIIString(module, "builtins") != 0)
+        bool builtin = module == NULL || !PyUnicode_Check(module) ||
+                       PyUnicode_CompareWithASCIIString(module, "builtins") == 0;
+        if (rs_snapshot_is_stored(s)) { /* a dump knows its types by name */
+            PyObject *name = builtin ? Py_NewRef(qualname) : PyUnicode_FromFormat("%U.%U", module, qualname);
+            const char *text = name ? PyUnicode_AsUTF8(name) : NULL;
+            int64_t t = text ? rs_snapshot_type_lookup(s, text) : -1;
+            Py_XDECREF(name);
+            if (t >= 0) {
+                Py_XDECREF(module);
+                Py_DECREF(qualname);
+                return t;
+            }
+            PyErr_Clear();
+        }
+        if (!builtin)
             PyErr_Format(rs_error, "no objects of type '%U.%U' in this snapshot; s.census() lists the types present",
                          module, qualname);
         else
@@ -337,8 +537,13 @@ int64_t rs_type_arg(rs_snapshot *s, PyObject *arg)
 static PyObject *node_list(rs_snapshot *s, const rs_idx *nodes, size_t count)
 {
     PyObject *list = PyList_New((Py_ssize_t)count);
-    for (size_t i = 0; list != NULL && i < count; i++)
-        PyList_SET_ITEM(list, (Py_ssize_t)i, Py_NewRef(rs_snapshot_object(s, nodes[i])));
+    for (size_t i = 0; list != NULL && i < count; i++) {
+        PyObject *value = rs_node_value(s, nodes[i]);
+        if (value == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, value);
+    }
     return list;
 }
 
@@ -359,6 +564,14 @@ static PyObject *snapshot_instances(PyObject *self, PyObject *arg)
     return list;
 }
 
+PyObject *rs_value_pair(rs_snapshot *s, rs_idx n, PyObject *second)
+{
+    PyObject *value = rs_node_value(s, n);
+    PyObject *pair = value ? PyTuple_Pack(2, value, second) : NULL;
+    Py_XDECREF(value);
+    return pair;
+}
+
 /* [(object, label)] for referents (forward) or referrers (reverse). */
 static PyObject *edge_list(PyObject *self, PyObject *obj, int forward)
 {
@@ -371,8 +584,8 @@ static PyObject *edge_list(PyObject *self, PyObject *obj, int forward)
     /* A user's object may hold a Snapshot (gc.get_referents lists it), but
      * the snapshot does not hold refscope's own objects: listed only while
      * obj still holds them.  They never show up as holders. */
-    uint8_t *alive = forward ? PyMem_Malloc(count ? count : 1) : NULL;
-    if (forward && (alive == NULL || rs_snapshot_own_alive(s, n, alive) < 0)) {
+    uint8_t *alive = forward ? PyMem_Calloc(count ? count : 1, 1) : NULL;
+    if (forward && (alive == NULL || (!rs_snapshot_is_stored(s) && rs_snapshot_own_alive(s, n, alive) < 0))) {
         PyMem_Free(alive);
         return alive == NULL ? PyErr_NoMemory() : NULL;
     }
@@ -385,7 +598,7 @@ static PyObject *edge_list(PyObject *self, PyObject *obj, int forward)
         if ((rs_graph_flags(s->graph, nodes[i]) & RS_NODE_INTERNAL) && !(forward && alive[i]))
             continue;
         PyObject *label = forward ? rs_label_referent(s, n, i) : rs_label_referrer(s, n, i);
-        PyObject *pair = label ? PyTuple_Pack(2, rs_snapshot_object(s, nodes[i]), label) : NULL;
+        PyObject *pair = label ? rs_value_pair(s, nodes[i], label) : NULL;
         Py_XDECREF(label);
         if (pair == NULL || PyList_Append(list, pair) < 0)
             Py_CLEAR(list);
@@ -418,7 +631,7 @@ PyObject *rs_make_path(rs_snapshot *s, rs_idx n)
         goto error;
     for (size_t i = 0; i < len; i++) {
         PyObject *label = rs_path_step_label(s, nodes, i, root);
-        PyObject *step = label ? PyTuple_Pack(2, rs_snapshot_object(s, nodes[i]), label) : NULL;
+        PyObject *step = label ? rs_value_pair(s, nodes[i], label) : NULL;
         Py_XDECREF(label);
         if (step == NULL || PyList_Append((PyObject *)path, step) < 0) {
             Py_XDECREF(step);
@@ -473,18 +686,42 @@ static PyObject *snapshot_size(PyObject *self, PyObject *obj)
     return s ? PyLong_FromUnsignedLongLong(rs_graph_size(s->graph, n)) : NULL;
 }
 
+/* true when obj is in s: a live object, or a stored object or index of a
+ * dump (a live object's address means nothing in a dump). */
+static bool snapshot_has(rs_snapshot *s, PyObject *obj)
+{
+    if (rs_snapshot_is_stored(s))
+        return stored_node_of(s, obj, false) != RS_NONE;
+    return rs_snapshot_find(s, obj) != RS_NONE;
+}
+
 static PyObject *snapshot_contains_method(PyObject *self, PyObject *obj)
 {
     rs_snapshot *s = rs_snapshot_of(self);
     if (s == NULL)
         return NULL;
-    return PyBool_FromLong(rs_snapshot_find(s, obj) != RS_NONE);
+    return PyBool_FromLong(snapshot_has(s, obj));
 }
 
 static int snapshot_contains(PyObject *self, PyObject *obj)
 {
     rs_snapshot *s = rs_snapshot_of(self);
-    return s ? rs_snapshot_find(s, obj) != RS_NONE : -1;
+    return s ? snapshot_has(s, obj) : -1;
+}
+
+/* The object (stored object on a dump) that had address, or None. */
+static PyObject *snapshot_node(PyObject *self, PyObject *address)
+{
+    rs_snapshot *s = rs_snapshot_of(self);
+    if (s == NULL)
+        return NULL;
+    unsigned long long addr = PyLong_AsUnsignedLongLong(address);
+    if (addr == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    rs_idx n = rs_graph_find(s->graph, (uintptr_t)addr);
+    if (n == RS_NONE || (rs_graph_flags(s->graph, n) & RS_NODE_INTERNAL))
+        Py_RETURN_NONE;
+    return rs_node_value(s, n);
 }
 
 static PyObject *snapshot_objects(PyObject *self, PyObject *Py_UNUSED(ignored))
@@ -497,7 +734,7 @@ static PyObject *snapshot_objects(PyObject *self, PyObject *Py_UNUSED(ignored))
     for (size_t i = 0; list != NULL && i < n; i++) {
         if (rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL)
             continue;
-        if (PyList_Append(list, rs_snapshot_object(s, (rs_idx)i)) < 0)
+        if (rs_append_steal(list, rs_node_value(s, (rs_idx)i)) < 0)
             Py_CLEAR(list);
     }
     return list;
@@ -515,6 +752,7 @@ RS_GUARDED_O(snapshot_immortal)
 RS_GUARDED_O(snapshot_size)
 RS_GUARDED_O(snapshot_contains_method)
 RS_GUARDED_O(snapshot_objects)
+RS_GUARDED_O(snapshot_node)
 RS_GUARDED_O(rs_snapshot_in_cycle)
 RS_GUARDED_O(rs_snapshot_cycle_of)
 RS_GUARDED_O(rs_snapshot_garbage)
@@ -552,6 +790,8 @@ static PyMethodDef snapshot_methods[] = {
     {"size", snapshot_size_guarded, METH_O, "sys.getsizeof(obj) when the snapshot was taken."},
     {"contains", snapshot_contains_method_guarded, METH_O, "True when obj is in the snapshot."},
     {"objects", snapshot_objects_guarded, METH_NOARGS, "Every object in the snapshot."},
+    {"node", snapshot_node_guarded, METH_O,
+     "node(address): the object that had that id() (a stored object on a dump), or None."},
     RS_ANALYSIS_SNAPSHOT_METHODS
     RS_DUMP_SNAPSHOT_METHODS
     {NULL},
@@ -560,6 +800,9 @@ static PyMethodDef snapshot_methods[] = {
 static PyGetSetDef snapshot_getset[] = {
     {"edge_count", snapshot_edge_count, NULL, "Number of edges (references between objects).", NULL},
     {"seconds", snapshot_seconds, NULL, "Time taken to build the snapshot.", NULL},
+    {"info", rs_snapshot_info, NULL,
+     "A loaded dump's header as a dict (pid, time, python_version, memory figures, counts); None when live.",
+     NULL},
     {"memory", snapshot_memory, NULL,
      "Bytes refscope uses for this snapshot: the graph and every analysis computed so far.", NULL},
     {NULL},
@@ -584,21 +827,6 @@ PyTypeObject rs_snapshot_type = {
     .tp_as_sequence = &snapshot_as_sequence,
 };
 
-/* --- DumpFile (slots in module_dump.c) ------------------------------------- */
-
-/* Not a GC type, like Snapshot: never a node of a snapshot. */
-PyTypeObject rs_dumpfile_type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "refscope._refscope.DumpFile",
-    .tp_basicsize = sizeof(rs_dumpfile_pyobject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "DumpFile(path): a heap dump opened for reading, answered by node index (refscope.load() wraps it).",
-    .tp_new = rs_dumpfile_new,
-    .tp_dealloc = rs_dumpfile_dealloc,
-    .tp_methods = rs_dumpfile_methods,
-    .tp_getset = rs_dumpfile_getset,
-    .tp_as_sequence = &rs_dumpfile_as_sequence,
-};
-
 PyObject *rs_snapshot_wrap(rs_snapshot *s)
 {
     rs_snapshot_pyobject *self = PyObject_New(rs_snapshot_pyobject, &rs_snapshot_type);
@@ -609,6 +837,24 @@ PyObject *rs_snapshot_wrap(rs_snapshot *s)
     self->snap = s;
     self->busy = 0;
     self->close_pending = 0;
+    self->dump = NULL;
+    self->loaded = 0;
+    return (PyObject *)self;
+}
+
+PyObject *rs_snapshot_wrap_dump(rs_dump *d)
+{
+    rs_snapshot_pyobject *self = PyObject_New(rs_snapshot_pyobject, &rs_snapshot_type);
+    if (self == NULL) {
+        rs_dump_close(d);
+        return NULL;
+    }
+    self->snap = d->snap;
+    self->busy = 0;
+    self->close_pending = 0;
+    self->dump = d;
+    self->loaded = 1;
+    d->owner = (PyObject *)self;
     return (PyObject *)self;
 }
 
@@ -664,12 +910,12 @@ PyMODINIT_FUNC PyInit__refscope(void)
 {
     rs_path_type.tp_base = &PyList_Type;
     if (PyType_Ready(&rs_snapshot_type) < 0 || PyType_Ready(&rs_path_type) < 0 || PyType_Ready(&rs_cycle_type) < 0 ||
-        PyType_Ready(&rs_dumpfile_type) < 0 || rs_py_init() < 0)
+        PyType_Ready(&rs_stored_object_type) < 0 || rs_py_init() < 0)
         return NULL;
     rs_internal_types[0] = &rs_snapshot_type;
     rs_internal_types[1] = &rs_path_type;
     rs_internal_types[2] = &rs_cycle_type;
-    rs_internal_types[3] = &rs_dumpfile_type;
+    rs_internal_types[3] = &rs_stored_object_type;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
         return NULL;
@@ -681,7 +927,7 @@ PyMODINIT_FUNC PyInit__refscope(void)
         PyModule_AddObjectRef(m, "Snapshot", (PyObject *)&rs_snapshot_type) < 0 ||
         PyModule_AddObjectRef(m, "Path", (PyObject *)&rs_path_type) < 0 ||
         PyModule_AddObjectRef(m, "Cycle", (PyObject *)&rs_cycle_type) < 0 ||
-        PyModule_AddObjectRef(m, "DumpFile", (PyObject *)&rs_dumpfile_type) < 0 ||
+        PyModule_AddObjectRef(m, "StoredObject", (PyObject *)&rs_stored_object_type) < 0 ||
         PyModule_AddStringConstant(m, "__version__", REFSCOPE_VERSION) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -18,13 +18,17 @@ typedef struct {
      * calls close(); the release then waits until busy drops to 0. */
     unsigned busy;
     int close_pending; /* close() was called while busy */
+    /* A snapshot loaded from a heap dump (refscope.load()): the dump, owned
+     * and closed with the snapshot (snap is dump->snap); NULL when live. */
+    struct rs_dump *dump;
+    int loaded; /* refscope.load() made it (kept after close, for the message) */
 } rs_snapshot_pyobject;
 
 /* refscope.Error (a new reference lives in the module). */
 extern PyObject *rs_error;
 extern PyTypeObject rs_snapshot_type;
 extern PyTypeObject rs_path_type;
-extern PyTypeObject rs_dumpfile_type;
+extern PyTypeObject rs_stored_object_type;
 
 /* The snapshot behind a Snapshot object, or NULL with refscope.Error set
  * when it is closed (or its close() is pending). */
@@ -52,8 +56,21 @@ PyObject *rs_snapshot_leave(PyObject *self, PyObject *result);
         return rs_snapshot_leave(self, name(self, args, kwargs));                       \
     }
 
-/* obj's node, or RS_NONE with refscope.Error set (saying what to do). */
+/* obj's node, or RS_NONE with refscope.Error set (saying what to do).  On
+ * a stored snapshot obj is one of its StoredObjects or a node index. */
 rs_idx rs_node_of(rs_snapshot *s, PyObject *obj);
+
+/* What the Python API hands out for node n: the object itself on a live
+ * snapshot, a refscope.StoredObject on a stored one.  New reference, NULL
+ * on error. */
+PyObject *rs_node_value(rs_snapshot *s, rs_idx n);
+
+/* (value of node n, second) as a new tuple, NULL on error. */
+PyObject *rs_value_pair(rs_snapshot *s, rs_idx n, PyObject *second);
+
+/* 0 on a live snapshot; -1 with refscope.Error saying that `what` needs
+ * the live process on a stored one. */
+int rs_snapshot_need_live(rs_snapshot *s, const char *what);
 
 /* The snapshot behind self and obj's node in it (*n), or NULL with
  * refscope.Error set (closed snapshot, or obj not in it). */
@@ -69,6 +86,10 @@ PyObject *rs_make_path(rs_snapshot *s, rs_idx n);
 /* Wraps s in a new Snapshot object (which then owns it); on failure frees s
  * and returns NULL. */
 PyObject *rs_snapshot_wrap(rs_snapshot *s);
+
+/* Wraps an opened heap dump in a new Snapshot object in stored mode (which
+ * then owns it); on failure closes d and returns NULL. */
+PyObject *rs_snapshot_wrap_dump(struct rs_dump *d);
 
 /* Computes the dominator tree once (retained sizes).  0, or -1 with
  * MemoryError set. */

@@ -11,6 +11,8 @@
 
 #include "analysis.h"
 #include "module_analysis.h"
+#include "module_dump.h"
+#include "node.h"
 #include "pyinternal.h"
 #include "refscope/dom.h"
 #include "refscope/scc.h"
@@ -44,10 +46,6 @@ PyObject *rs_allocation_site(PyObject *obj)
     return site;
 }
 
-static PyObject *obj_of(rs_snapshot *s, rs_idx n)
-{
-    return Py_NewRef(rs_snapshot_object(s, n));
-}
 
 /* Appends a new reference to list, stealing it; -1 when item is NULL or
  * the append fails. */
@@ -66,8 +64,8 @@ static PyObject *edge_tuples(rs_snapshot *s, const rs_edge_ref *edges, size_t co
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < count; i++) {
         PyObject *label = rs_label_referent(s, edges[i].from, edges[i].referent);
-        PyObject *t = label ? PyTuple_Pack(3, rs_snapshot_object(s, edges[i].from),
-                                           rs_snapshot_object(s, edges[i].to), label)
+        PyObject *t = label ? Py_BuildValue("(NNO)", rs_node_value(s, edges[i].from),
+                                            rs_node_value(s, edges[i].to), label)
                             : NULL;
         Py_XDECREF(label);
         if (rs_append_steal(list, t) < 0)
@@ -145,7 +143,7 @@ static PyObject *cycle_break_edges_of(PyObject *self, void *Py_UNUSED(closure))
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < count; i++) {
         rs_break_edge *e = &edges[i];
-        PyObject *t = Py_BuildValue("(OOOOK)", rs_snapshot_object(s, e->edge.from), rs_snapshot_object(s, e->edge.to),
+        PyObject *t = Py_BuildValue("(NNOOK)", rs_node_value(s, e->edge.from), rs_node_value(s, e->edge.to),
                                     e->label, e->suggestion, (unsigned long long)e->freed);
         if (rs_append_steal(list, t) < 0)
             Py_CLEAR(list);
@@ -241,7 +239,7 @@ static PyObject *make_cycle(PyObject *snapshot_obj, rs_snapshot *s, const rs_cyc
     c->edges = c->ring = c->break_edges = NULL;
     c->objects = PyList_New((Py_ssize_t)cy->member_count);
     for (size_t k = 0; c->objects != NULL && k < cy->member_count; k++)
-        PyList_SET_ITEM(c->objects, (Py_ssize_t)k, obj_of(s, cy->members[k]));
+        PyList_SET_ITEM(c->objects, (Py_ssize_t)k, rs_node_value(s, cy->members[k]));
     PyObject_GC_Track(c);
     if (c->objects == NULL) {
         Py_DECREF(c);
@@ -311,7 +309,7 @@ PyObject *rs_snapshot_garbage(PyObject *self, PyObject *Py_UNUSED(unused))
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < count; i++) {
         PyObject *reason = rs_garbage_reason(s, &entries[i]);
-        PyObject *t = reason ? Py_BuildValue("(OsO)", rs_snapshot_object(s, entries[i].node),
+        PyObject *t = reason ? Py_BuildValue("(NsO)", rs_node_value(s, entries[i].node),
                                              rs_garbage_kind_name(entries[i].kind), reason)
                              : NULL;
         Py_XDECREF(reason);
@@ -334,8 +332,8 @@ PyObject *rs_snapshot_closures(PyObject *self, PyObject *Py_UNUSED(unused))
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < count; i++) {
         PyObject *name = rs_closure_var_name(s, &vars[i]);
-        PyObject *t = name ? Py_BuildValue("(OOOK)", rs_snapshot_object(s, vars[i].function), name,
-                                           rs_snapshot_object(s, vars[i].value), (unsigned long long)vars[i].retained)
+        PyObject *t = name ? Py_BuildValue("(NONK)", rs_node_value(s, vars[i].function), name,
+                                           rs_node_value(s, vars[i].value), (unsigned long long)vars[i].retained)
                            : NULL;
         Py_XDECREF(name);
         if (rs_append_steal(list, t) < 0)
@@ -351,7 +349,7 @@ static PyObject *locals_list(rs_snapshot *s, rs_local *locals, size_t count)
     PyObject *list = locals ? PyList_New(0) : NULL;
     for (size_t i = 0; list != NULL && i < count; i++) {
         rs_idx v = locals[i].value;
-        PyObject *t = Py_BuildValue("(OOKK)", locals[i].name, rs_snapshot_object(s, v),
+        PyObject *t = Py_BuildValue("(ONKK)", locals[i].name, rs_node_value(s, v),
                                     (unsigned long long)rs_graph_size(s->graph, v),
                                     (unsigned long long)rs_dom_retained(s->dom, v));
         if (rs_append_steal(list, t) < 0)
@@ -388,6 +386,8 @@ PyObject *rs_snapshot_frames(PyObject *self, PyObject *Py_UNUSED(unused))
     rs_snapshot *s = rs_snapshot_of(self);
     if (s == NULL || rs_analysis_ensure_dominators(s) < 0)
         return NULL;
+    if (rs_snapshot_is_stored(s))
+        return rs_stored_frames(s);
     PyObject *threads = PyList_New(0);
     for (uint32_t t = 0; threads != NULL && t < s->thread_count; t++) {
         const rs_thread_info *ti = &s->threads[t];
@@ -449,7 +449,7 @@ PyObject *rs_snapshot_retained(PyObject *self, PyObject *obj)
         return NULL;
     PyObject *list = PyList_New((Py_ssize_t)count);
     for (size_t i = 0; list != NULL && i < count; i++)
-        PyList_SET_ITEM(list, (Py_ssize_t)i, obj_of(s, nodes[i]));
+        PyList_SET_ITEM(list, (Py_ssize_t)i, rs_node_value(s, nodes[i]));
     rs_free(nodes);
     return list;
 }
@@ -497,7 +497,7 @@ PyObject *rs_snapshot_largest(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < count; i++) {
-        PyObject *pair = Py_BuildValue("(OK)", rs_snapshot_object(s, nodes[i]),
+        PyObject *pair = Py_BuildValue("(NK)", rs_node_value(s, nodes[i]),
                                        (unsigned long long)rs_graph_size(s->graph, nodes[i]));
         if (rs_append_steal(list, pair) < 0)
             Py_CLEAR(list);
@@ -560,8 +560,13 @@ PyObject *rs_snapshot_process_memory(PyObject *self, PyObject *Py_UNUSED(unused)
 PyObject *rs_snapshot_allocated_at(PyObject *self, PyObject *obj)
 {
     rs_idx n;
-    if (rs_snapshot_and_node(self, obj, &n) == NULL)
+    rs_snapshot *s = rs_snapshot_and_node(self, obj, &n);
+    if (s == NULL)
         return NULL;
+    if (rs_snapshot_is_stored(s)) { /* the stored traceback text, or None */
+        uint32_t id = rs_dump_allocation_of(s->stored, n);
+        return id == RS_DUMP_NO_STRING ? Py_NewRef(Py_None) : rs_dump_string(s->stored, id);
+    }
     return rs_allocation_traceback(obj);
 }
 
@@ -682,6 +687,10 @@ static rs_snapshot *snapshot_or_new(PyObject *snapshot_obj, int collect, bool no
             return NULL;
         }
         rs_snapshot *s = rs_snapshot_of(snapshot_obj);
+        /* Marks match this process's addresses: a dump's mean nothing here. */
+        if (s != NULL && nodes_only &&
+            rs_snapshot_need_live(s, "refscope.mark() and growth() (refscope diff OLD NEW compares two dumps)") < 0)
+            return NULL;
         if (s != NULL)
             rs_snapshot_enter(snapshot_obj);
         return s;
@@ -774,8 +783,13 @@ PyObject *rs_module_growth(PyObject *Py_UNUSED(module), PyObject *args, PyObject
         for (size_t i = 0; list != NULL && i < g.row_count; i++) {
             const rs_growth_row *row = &g.rows[i];
             PyObject *objects = PyList_New((Py_ssize_t)row->new_count);
-            for (size_t k = 0; objects != NULL && k < row->new_count; k++)
-                PyList_SET_ITEM(objects, (Py_ssize_t)k, obj_of(s, g.new_nodes[row->new_first + k]));
+            for (size_t k = 0; objects != NULL && k < row->new_count; k++) {
+                PyObject *value = rs_node_value(s, g.new_nodes[row->new_first + k]);
+                if (value == NULL)
+                    Py_CLEAR(objects);
+                else
+                    PyList_SET_ITEM(objects, (Py_ssize_t)k, value);
+            }
             PyObject *t = objects ? Py_BuildValue("(sLLO)", row->type_name, (long long)row->delta_count,
                                                   (long long)row->delta_size, objects)
                                   : NULL;

@@ -13,6 +13,7 @@
 #include "dump.h"
 #include "module.h"
 #include "module_dump.h"
+#include "node.h"
 
 /* The terminal fd for tty (None, an fd, a file with fileno(), a path);
  * *opened is set when the fd was opened here and must be closed.  -1 for
@@ -134,13 +135,11 @@ PyObject *rs_module_screen_rows(PyObject *Py_UNUSED(module), PyObject *args, PyO
     PyObject *arg = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|O:_screen_rows", keywords, &snapshot, &screen, &arg))
         return NULL;
-    /* A DumpFile gives its stored snapshot: the screens as `refscope open` shows them. */
-    rs_snapshot *s = PyObject_TypeCheck(snapshot, &rs_dumpfile_type) ? rs_dumpfile_snapshot(snapshot)
-                     : PyObject_TypeCheck(snapshot, &rs_snapshot_type) ? rs_snapshot_of(snapshot)
-                                                                        : NULL;
+    /* A loaded dump gives its stored snapshot: the screens as `refscope open` shows them. */
+    rs_snapshot *s = PyObject_TypeCheck(snapshot, &rs_snapshot_type) ? rs_snapshot_of(snapshot) : NULL;
     if (s == NULL) {
         if (!PyErr_Occurred())
-            PyErr_Format(PyExc_TypeError, "_screen_rows() takes a Snapshot or a DumpFile, not %s",
+            PyErr_Format(PyExc_TypeError, "_screen_rows() takes a Snapshot, not %s",
                          Py_TYPE(snapshot)->tp_name);
         return NULL;
     }
@@ -163,11 +162,16 @@ PyObject *rs_module_open_dump(PyObject *Py_UNUSED(module), PyObject *args, PyObj
     PyObject *dump_arg, *tty = Py_None, *diff = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO:_open_dump", keywords, &dump_arg, &tty, &diff))
         return NULL;
-    /* A DumpFile stays open while we run (the caller holds it); a path is ours. */
+    /* A loaded dump (refscope.load()) stays open while we run (the caller
+     * holds it); a path is ours. */
     rs_dump *opened_dump = NULL;
     rs_snapshot *s;
-    if (PyObject_TypeCheck(dump_arg, &rs_dumpfile_type)) {
-        s = rs_dumpfile_snapshot(dump_arg);
+    if (PyObject_TypeCheck(dump_arg, &rs_snapshot_type)) {
+        s = rs_snapshot_of(dump_arg);
+        if (s != NULL && !rs_snapshot_is_stored(s)) {
+            PyErr_SetString(rs_error, "_open_dump() takes a dump: refscope.load(FILE) or a path; browse() a live snapshot");
+            s = NULL;
+        }
     } else {
         PyObject *path = NULL;
         if (!PyUnicode_FSConverter(dump_arg, &path))

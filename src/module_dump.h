@@ -1,7 +1,7 @@
 /*
  * The Python face of heap dumps (module_dump.c): Snapshot.save(),
- * refscope.dump() and the slots of refscope._refscope.DumpFile, listed in
- * module.c's tables (module.c owns every Python type).  Each returns a new
+ * refscope.dump(), refscope.load() and the Snapshot methods `refscope diff`
+ * needs, listed in module.c's tables (module.c owns every Python type).  Each returns a new
  * reference, or NULL with refscope.Error / MemoryError set.
  */
 #ifndef REFSCOPE_MODULE_DUMP_H
@@ -12,33 +12,33 @@
 #include "dump.h"
 #include "module.h"
 
-typedef struct {
-    PyObject_HEAD
-    rs_dump *dump; /* NULL once closed */
-} rs_dumpfile_pyobject;
+/* Snapshot.info (a getter), Snapshot._columns() and _dominators(). */
+PyObject *rs_snapshot_info(PyObject *self, void *closure);
+PyObject *rs_snapshot_columns(PyObject *self, PyObject *unused);
+PyObject *rs_snapshot_dominators(PyObject *self, PyObject *unused);
 
-/* DumpFile slots and tables (used by rs_dumpfile_type in module.c). */
-extern PyMethodDef rs_dumpfile_methods[];
-extern PyGetSetDef rs_dumpfile_getset[];
-extern PySequenceMethods rs_dumpfile_as_sequence;
-PyObject *rs_dumpfile_new(PyTypeObject *type, PyObject *args, PyObject *kwargs);
-void rs_dumpfile_dealloc(PyObject *self);
-
-/* The stored snapshot of DumpFile self, or NULL with refscope.Error set
- * when it is closed. */
-rs_snapshot *rs_dumpfile_snapshot(PyObject *self);
+/* Snapshot.frames() of a stored snapshot: the dump's threads and frames. */
+PyObject *rs_stored_frames(rs_snapshot *s);
 
 /* Snapshot.save(path) and the module functions. */
 PyObject *rs_snapshot_save(PyObject *self, PyObject *path);
 PyObject *rs_module_dump(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *rs_module_dump_reseal(PyObject *module, PyObject *path);
+PyObject *rs_module_load(PyObject *module, PyObject *path);
 
-#define RS_DUMP_SNAPSHOT_METHODS \
-    {"save", rs_snapshot_save, METH_O, "save(path): write the snapshot as a heap dump (refscope.load() reads it)."},
+#define RS_DUMP_SNAPSHOT_METHODS                                                                                   \
+    {"save", rs_snapshot_save, METH_O, "save(path): write the snapshot as a heap dump (refscope.load() reads it)."}, \
+    {"_columns", rs_snapshot_columns, METH_NOARGS,                                                                 \
+     "(addresses, type_ids, flags, sizes, type_names) of every node, for whole-snapshot comparisons."},           \
+    {"_dominators", rs_snapshot_dominators, METH_NOARGS,                                                           \
+     "(idom, retained, retained_count) per node; idom -1 for the super-root or unreachable."},
 
 #define RS_DUMP_MODULE_METHODS                                                                                     \
     {"dump", (PyCFunction)(void (*)(void))rs_module_dump, METH_VARARGS | METH_KEYWORDS,                           \
      "dump(path, collect=False): snapshot the heap and write it as a heap dump."},                                 \
+    {"load", rs_module_load, METH_O,                                                                               \
+     "load(path): open a heap dump as a Snapshot whose objects are StoredObjects; refscope.Error for a file "     \
+     "that is not a whole dump."},                                                                                 \
     {"_dump_reseal", rs_module_dump_reseal, METH_O,                                                                \
      "Test hook: recompute a dump's checksums in place so the reader's structural checks can be tested."},
 

@@ -620,6 +620,46 @@ PyObject *rs_node_frame_text(rs_snapshot *s, uint32_t frame)
     return PyUnicode_FromFormat("%U() %s:%d", code->co_qualname, file ? basename_of(file) : "?", fi->line);
 }
 
+int rs_node_frame_parts(rs_snapshot *s, uint32_t frame, PyObject **function, PyObject **file, int *line)
+{
+    *function = *file = NULL;
+    *line = 0;
+    if (s->stored == NULL) {
+        PyCodeObject *code = (PyCodeObject *)s->frames[frame].code;
+        *function = Py_NewRef(code->co_qualname);
+        *file = Py_NewRef(code->co_filename);
+        *line = s->frames[frame].line;
+        return 0;
+    }
+    /* The dump keeps "file.py:12": split at its last colon. */
+    const rs_dump_frame *f = &s->stored->frames[frame];
+    PyObject *where = rs_dump_string(s->stored, f->where);
+    *function = where ? rs_dump_string(s->stored, f->function) : NULL;
+    if (*function == NULL) {
+        Py_XDECREF(where);
+        return -1;
+    }
+    Py_ssize_t colon = PyUnicode_FindChar(where, ':', 0, PyUnicode_GET_LENGTH(where), -1);
+    if (colon >= 0) {
+        PyObject *number = PyUnicode_Substring(where, colon + 1, PyUnicode_GET_LENGTH(where));
+        long value = number ? PyLong_AsLong(number) : -1; /* digits written by the dump */
+        Py_XDECREF(number);
+        if (PyErr_Occurred())
+            PyErr_Clear();
+        else
+            *line = (int)value;
+        *file = PyUnicode_Substring(where, 0, colon);
+        Py_DECREF(where);
+    } else {
+        *file = where;
+    }
+    if (*file == NULL) {
+        Py_CLEAR(*function);
+        return -1;
+    }
+    return 0;
+}
+
 /* --- labels, closures and locals of a dump ------------------------------------------ */
 
 PyObject *rs_node_stored_referent_label(rs_snapshot *s, rs_idx src, size_t k)

@@ -6,7 +6,8 @@
  * heap dump (s->stored), from the dump's records.  Code above the graph
  * asks here instead of reading the object, so every screen and the report
  * work on a dump; rs_snapshot_object() is for the live-only paths (:eval,
- * :refresh, the Python API of a live snapshot).  All calls need the GIL.
+ * :refresh; the Python API asks module.h's rs_node_value()).  All calls
+ * need the GIL.
  */
 #ifndef REFSCOPE_NODE_H
 #define REFSCOPE_NODE_H
@@ -128,6 +129,11 @@ int rs_node_cell_owner(rs_snapshot *s, rs_idx cell, PyObject **function, PyObjec
 
 /* "worker() app.py:12" for s->frames[frame].  New str. */
 PyObject *rs_node_frame_text(rs_snapshot *s, uint32_t frame);
+
+/* The function name, file and line of s->frames[frame] into new
+ * references *function and *file (a dump stored the file's base name
+ * only).  0, or -1 with an exception set and both NULL. */
+int rs_node_frame_parts(rs_snapshot *s, uint32_t frame, PyObject **function, PyObject **file, int *line);
 
 /* --- the stored side of label.c, closures.c and frames.c ----------------- */
 

@@ -1,4 +1,4 @@
-/* Heap dumps (src/dump.c, dump_read.c, module_dump.c, python/stored.py):
+/* Heap dumps (src/dump.c, dump_read.c, module_dump.c, module.c's stored mode):
  * a dump read back answers as the live snapshot it was written from did,
  * and every damaged file is refused with refscope.Error, never a crash.
  * Fixtures: tests/fixtures/dump_heap.py (the example's leak patterns). */
@@ -38,10 +38,35 @@ START_TEST(test_dump_differential)
     ck_assert_str_eq(rs_py_str("any(t == 'worker' and any(n == 'config' for f in fr for n, *_ in f[2])"
                                " for t, i, fr in d.frames())"),
                      "True");
-    ck_assert_str_eq(rs_py_str("sorted({k for o, k in d.garbage()} & {'unreachable-cycle', 'finalizer-in-cycle'})"),
+    ck_assert_str_eq(rs_py_str("sorted({k for o, k, why in d.garbage()} & {'unreachable-cycle', 'finalizer-in-cycle'})"),
                      "['finalizer-in-cycle', 'unreachable-cycle']");
     ck_assert_int_ge(rs_py_long("sum(1 for c in d.cycles() if any(o.type.endswith('TreeNode') for o in c.objects))"),
                      1);
+    rs_py_run("dh.finish()\n");
+}
+END_TEST
+
+START_TEST(test_dump_load_is_a_snapshot)
+{
+    /* Check whether refscope.load() gives a Snapshot with the live
+     * snapshot's attributes, and every one answers on the dump what it
+     * answers live (objects as their addresses): census, paths as text,
+     * cycles with their edges' labels, referrers' labels, retained sizes,
+     * frames, closures; save() alone says it needs the live process. */
+    build_heap_and_dump();
+    ck_assert_str_eq(rs_py_str("type(d) is refscope.Snapshot is type(s)"), "True");
+    rs_py_run("api_diffs = dh.compare_api(s, d, dh.api_objects(s, app))\n");
+    ck_assert_msg(rs_py_long("len(api_diffs)") == 0, "the dump's Snapshot API differs:\n%s",
+                  rs_py_str("'\\n'.join(api_diffs[:20])[:4000]"));
+    /* The comparison was about something: cycles with labelled edges, a
+     * reachable object's path. */
+    ck_assert_int_ge(rs_py_long("sum(len(c.edges) for c in d.cycles()[:5])"), 2);
+    ck_assert_str_eq(rs_py_str("d.path(d.node(id(app.CACHE))).display()"), "sys.modules['leaky_service'].CACHE");
+    /* A type object names its instances on a dump too (by its name). */
+    ck_assert_int_ge(rs_py_long("len(d.instances(app.TreeNode))"), 2);
+    ck_assert_str_eq(rs_py_str("[o.address for o in d.instances(app.TreeNode)] == [id(o) for o in s.instances(app.TreeNode)]"
+                               " and len(d.instances(dict)) == len(s.instances(dict))"),
+                     "True");
     rs_py_run("dh.finish()\n");
 }
 END_TEST
@@ -52,10 +77,10 @@ START_TEST(test_dump_header_and_objects)
      * memory figures) and stored objects carry type, size, address and a
      * repr: the full text of a short string, a cut one of a long string. */
     build_heap_and_dump();
-    ck_assert_int_eq(rs_py_long("d.pid"), rs_py_long("os.getpid()"));
-    ck_assert_str_eq(rs_py_str("d.python_version"), rs_py_str("__import__('platform').python_version()"));
+    ck_assert_int_eq(rs_py_long("d.info['pid']"), rs_py_long("os.getpid()"));
+    ck_assert_str_eq(rs_py_str("d.info['python_version']"), rs_py_str("__import__('platform').python_version()"));
     ck_assert_int_eq(rs_py_long("d.process_memory()['objects']"), rs_py_long("s.process_memory()['objects']"));
-    ck_assert_str_eq(rs_py_str("repr(d).startswith('<refscope.Dump of pid %d' % os.getpid())"), "True");
+    ck_assert_str_eq(rs_py_str("repr(d).startswith('<refscope.Snapshot of dump of PID %d, taken ' % os.getpid())"), "True");
     rs_py_run("short = 'x-short-string-%d' % 7\n"
               "long_text = 'y' * 5000\n"
               "s2 = refscope.snapshot()\n"
@@ -77,6 +102,27 @@ START_TEST(test_dump_header_and_objects)
               "except refscope.Error as e:\n"
               "    err = str(e)\n");
     ck_assert_str_eq(rs_py_str("'stored object' in err"), "True");
+    /* What needs the live process says the snapshot is a dump. */
+    rs_py_run("try:\n"
+              "    d2.save(dump_path + '.again')\n"
+              "    err = 'no error'\n"
+              "except refscope.Error as e:\n"
+              "    err = str(e)\n");
+    ck_assert_str_eq(rs_py_str("'needs the live process' in err and 'dump of PID' in err"), "True");
+    rs_py_run("try:\n"
+              "    refscope.mark(snapshot=d2)\n"
+              "    err = 'no error'\n"
+              "except refscope.Error as e:\n"
+              "    err = str(e)\n");
+    ck_assert_str_eq(rs_py_str("'needs the live process' in err and 'refscope diff' in err"), "True");
+    /* A closed dump says how to open it again; its stored objects stay readable. */
+    rs_py_run("d2.close()\n"
+              "try:\n"
+              "    d2.census()\n"
+              "    err = 'no error'\n"
+              "except refscope.Error as e:\n"
+              "    err = str(e)\n");
+    ck_assert_str_eq(rs_py_str("'refscope.load(FILE)' in err and n.repr == repr(short)"), "True");
     rs_py_run("dh.finish()\n");
 }
 END_TEST
@@ -101,11 +147,11 @@ START_TEST(test_dump_allocation_tracebacks)
               "live_site = str(tracemalloc.get_object_traceback(traced[3])[-1])\n"
               "s4 = refscope.snapshot()\n"
               "live_pane = refscope._screen_rows(s4, 'allocation', traced[3])\n"
-              "stored_pane = refscope._screen_rows(d4._file, 'allocation', d4.node(id(traced[3])).index)\n"
+              "stored_pane = refscope._screen_rows(d4, 'allocation', d4.node(id(traced[3])).index)\n"
               "def bytearray_site(report):\n"
               "    return [t['example']['allocated_at'] for t in json.loads(report)['types'] if t['type'] == 'bytearray']\n"
               "live_sites = bytearray_site(refscope.report(snapshot=s4, format='json'))\n"
-              "stored_sites = bytearray_site(d4.report(format='json'))\n"
+              "stored_sites = bytearray_site(refscope.report(snapshot=d4, format='json'))\n"
               "s4.close()\n"
               "tracemalloc.stop()\n");
     ck_assert_str_eq(rs_py_str("d4.info['tracemalloc']"), "True");
@@ -154,7 +200,7 @@ START_TEST(test_dump_bad_files)
               "open(bad, 'wb').write(other)\n"
               "refscope._refscope._dump_reseal(bad)\n"
               "d13 = refscope.load(bad)\n");
-    ck_assert_str_eq(rs_py_str("d13.python_version"), "3.13.0");
+    ck_assert_str_eq(rs_py_str("d13.info['python_version']"), "3.13.0");
     ck_assert_str_eq(rs_py_str("d13.census() == d.census()"), "True");
     rs_py_run("dh.finish()\n");
 }
@@ -253,11 +299,11 @@ START_TEST(test_dump_signal_without_terminal)
               "d = refscope.load(os.path.join(tmp, name))\n"
               "entries = d.instances('__main__.Entry')\n");
     ck_assert_str_eq(rs_py_str("name.startswith('refscope-%d-' % target.pid)"), "True");
-    ck_assert_int_eq(rs_py_long("d.pid"), rs_py_long("target.pid"));
+    ck_assert_int_eq(rs_py_long("d.info['pid']"), rs_py_long("target.pid"));
     ck_assert_int_eq(rs_py_long("len(entries)"), 200);
     ck_assert_str_eq(rs_py_str("sorted(str(d.path(e)) for e in entries)[0]"), "sys.modules['__main__'].CACHE['entry-0']");
     ck_assert_int_eq(rs_py_long("len({str(d.path(e)) for e in entries})"), 200);
-    ck_assert_int_ge(rs_py_long("d.retained_size(d.node(d._file.columns()[0][entries[0].index]))"), 2000);
+    ck_assert_int_ge(rs_py_long("d.retained_size(d.node(d._columns()[0][entries[0].index]))"), 2000);
     /* The program goes on running. */
     ck_assert_int_eq(rs_py_long("target.poll() is None"), 1);
     stop_target();
@@ -352,7 +398,7 @@ START_TEST(test_dump_stored_engine_matches_live)
     ck_assert_str_eq(rs_py_str("('from the dump of PID %d' % os.getpid()) in out_t"), "True");
     /* The value pane shows a stored string in full. */
     rs_py_run("text_node = d.node(id(app.CACHE['req-00042'].body)).index\n"
-              "value_rows = refscope._screen_rows(d._file, 'value', text_node)\n");
+              "value_rows = refscope._screen_rows(d, 'value', text_node)\n");
     ck_assert_str_eq(rs_py_str("repr(app.CACHE['req-00042'].body)[:60] in ''.join(value_rows)"), "True");
     rs_py_run("dh.finish()\n");
 }
@@ -378,6 +424,7 @@ Suite *suite_dump(void)
     TCase *tc = tcase_create("dump");
     tcase_set_timeout(tc, getenv("RS_VALGRIND") ? 1800 : 600);
     tcase_add_test(tc, test_dump_differential);
+    tcase_add_test(tc, test_dump_load_is_a_snapshot);
     tcase_add_test(tc, test_dump_header_and_objects);
     tcase_add_test(tc, test_dump_allocation_tracebacks);
     tcase_add_test(tc, test_dump_bad_files);

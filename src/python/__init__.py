@@ -5,9 +5,9 @@ The C core lives in refscope._refscope; everything public is re-exported here.
 from ._refscope import _bench_keypress, _key_table, _screen_rows  # the browser's benchmark and test hooks
 import signal as _signal
 
-from ._refscope import (Cycle, Error, Path, Snapshot, __version__, browse, growth, mark, report, snapshot, dump)
+from ._refscope import (Cycle, Error, Path, Snapshot, StoredObject, __version__, browse, growth, mark, report, snapshot,
+                        dump, load)
 from ._refscope import install as _install, uninstall as _uninstall
-from .stored import Dump, StoredObject, load
 from . import stored as _stored
 
 
@@ -29,4 +29,4 @@ def uninstall():
     _uninstall()
 
 __all__ = ["Error", "Path", "Snapshot", "snapshot", "__version__", "Cycle", "mark", "growth", "report", "browse",
-           "install", "uninstall", "dump", "load", "Dump", "StoredObject"]
+           "install", "uninstall", "dump", "load", "StoredObject"]

@@ -13,7 +13,9 @@ import json
 import os
 import sys
 
-from .stored import Dump
+import time
+
+from ._refscope import load, report
 
 # enum rs_node_flag (include/refscope/graph.h) and RS_NODE_INTERNAL (src/snapshot.h).
 _NOT_DATA = 1 << 6
@@ -68,7 +70,7 @@ def diff_nodes(old, new, top=10):
     """diff() with each holder row led by the holder's node in the newer
     dump: (node, path, delta_retained, delta_objects, type), for the
     browser's diff screen."""
-    old_cols, new_cols = old._file.columns(), new._file.columns()
+    old_cols, new_cols = old._columns(), new._columns()
     match = _matched(old_cols, new_cols)
     old_addr, old_type, old_flags, old_size, old_names = old_cols
     new_addr, new_type, new_flags, new_size, new_names = new_cols
@@ -88,8 +90,8 @@ def diff_nodes(old, new, top=10):
     type_rows = sorted(((name, c, s, k) for name, (c, s, k) in types.items() if c or s or k),
                        key=lambda r: (-r[2], -r[1], r[0]))
 
-    old_idom, old_retained, old_count = old._file.dominators()
-    new_idom, new_retained, new_count = new._file.dominators()
+    old_idom, old_retained, old_count = old._dominators()
+    new_idom, new_retained, new_count = new._dominators()
     growth = [0] * len(new_addr)
     objects = [0] * len(new_addr)
     for i, j in enumerate(match):
@@ -105,14 +107,22 @@ def diff_nodes(old, new, top=10):
     holders.sort(key=lambda i: (-growth[i], -objects[i], i))
     holder_rows = []
     for i in holders[:top]:
-        path = new._file.path(i)
-        holder_rows.append((i, path[1] if path else "<unreachable 0x%x>" % new_addr[i], growth[i], objects[i],
+        path = new.path(i)
+        holder_rows.append((i, str(path) if path is not None else "<unreachable 0x%x>" % new_addr[i], growth[i], objects[i],
                             new_names[new_type[i]]))
     return {"types": type_rows[:top], "holders": holder_rows}
 
 
-def diff_text(old, new, result):
-    lines = ["refscope diff: %s -> %s" % (old.filename, new.filename),
+def taken(dump):
+    """When a loaded dump was written, as "2026-11-29 10:42" (local time)."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(dump.info["time"]))
+    except (OverflowError, ValueError, OSError):
+        return "at an unreadable time"
+
+
+def diff_text(old_name, old, new_name, new, result):
+    lines = ["refscope diff: %s -> %s" % (old_name, new_name),
              "  old: %r" % old, "  new: %r" % new, "",
              "Growth by holder (retained size and objects gained, newer dump's paths):"]
     for path, grown, count, type_name in result["holders"]:
@@ -145,20 +155,21 @@ def main(argv):
             files.append(a)
     try:
         if command == "diff":
-            old, new = Dump(files[0]), Dump(files[1])
+            old, new = load(files[0]), load(files[1])
             result = diff(old, new, top)
-            sys.stdout.write(json.dumps(result, indent=2) + "\n" if as_json else diff_text(old, new, result))
+            sys.stdout.write(json.dumps(result, indent=2) + "\n" if as_json
+                             else diff_text(files[0], old, files[1], new, result))
         elif command == "open" and older is not None:
             # The diff screen first: what grew since the older dump, by holder then by type.
-            old, new = Dump(older), Dump(files[0])
+            old, new = load(older), load(files[0])
             result = diff_nodes(old, new, max(top, 50))
-            title = "since %s (taken %s)" % (os.path.basename(older), old.taken)
-            _open_dump(new._file, diff=(title, result["holders"], result["types"]))
+            title = "since %s (taken %s)" % (os.path.basename(older), taken(old))
+            _open_dump(new, diff=(title, result["holders"], result["types"]))
         elif command == "open":
             _open_dump(files[0])
         else:
             # The live report's sections, computed by report.c over the stored snapshot.
-            sys.stdout.write(Dump(files[0])._file.report("json" if as_json else "text", top))
+            sys.stdout.write(report(format="json" if as_json else "text", top=top, snapshot=load(files[0])))
             if as_json:
                 sys.stdout.write("\n")
     except Error as e:
