@@ -196,6 +196,22 @@ static rs_idx add_node(rs_graph *g, uintptr_t addr)
     return idx;
 }
 
+/* Computes the hash slots of addrs[0..len) into slots and prefetches each
+ * slot, then the address of the node each slot names, so the misses of a
+ * batch overlap instead of coming one after another. */
+static void prefetch_batch(const rs_graph *g, const uintptr_t *addrs, size_t len, size_t *slots)
+{
+    for (size_t j = 0; j < len; j++) {
+        slots[j] = slot_of(addrs[j], g->hash_cap);
+        __builtin_prefetch(&g->hash[slots[j]]);
+    }
+    for (size_t j = 0; j < len; j++) {
+        uint32_t v = g->hash[slots[j]];
+        if (v != EMPTY_SLOT)
+            __builtin_prefetch(&g->addr[v - 1]);
+    }
+}
+
 /* Probes from slot s; adds addr when absent.  Capacity must be reserved. */
 static rs_idx probe_or_add(rs_graph *g, uintptr_t addr, size_t s)
 {
@@ -225,15 +241,7 @@ int rs_graph_intern_many(rs_graph *g, const uintptr_t *addrs, size_t n, rs_idx *
          * slots computed below stay valid while it is probed. */
         if (reserve_nodes(g, g->node_count + len) < 0 || reserve_hash(g, g->node_count + len) < 0)
             return -1;
-        for (size_t j = 0; j < len; j++) {
-            slots[j] = slot_of(addrs[base + j], g->hash_cap);
-            __builtin_prefetch(&g->hash[slots[j]]);
-        }
-        for (size_t j = 0; j < len; j++) {
-            uint32_t v = g->hash[slots[j]];
-            if (v != EMPTY_SLOT)
-                __builtin_prefetch(&g->addr[v - 1]);
-        }
+        prefetch_batch(g, addrs + base, len, slots);
         for (size_t j = 0; j < len; j++) {
             rs_idx idx = probe_or_add(g, addrs[base + j], slots[j]);
             if (out)
@@ -249,11 +257,9 @@ rs_idx rs_graph_intern(rs_graph *g, uintptr_t addr)
     return rs_graph_intern_many(g, &addr, 1, &idx) < 0 ? RS_NONE : idx;
 }
 
-rs_idx rs_graph_find(const rs_graph *g, uintptr_t addr)
+/* Probes from slot s for addr: its index, or RS_NONE. */
+static rs_idx probe_find(const rs_graph *g, uintptr_t addr, size_t s)
 {
-    if (g->hash_cap == 0)
-        return RS_NONE;
-    size_t s = slot_of(addr, g->hash_cap);
     for (;;) {
         uint32_t v = g->hash[s];
         if (v == EMPTY_SLOT)
@@ -261,6 +267,29 @@ rs_idx rs_graph_find(const rs_graph *g, uintptr_t addr)
         if (g->addr[v - 1] == addr)
             return v - 1;
         s = (s + 1 == g->hash_cap) ? 0 : s + 1;
+    }
+}
+
+rs_idx rs_graph_find(const rs_graph *g, uintptr_t addr)
+{
+    if (g->hash_cap == 0)
+        return RS_NONE;
+    return probe_find(g, addr, slot_of(addr, g->hash_cap));
+}
+
+void rs_graph_find_many(const rs_graph *g, const uintptr_t *addrs, size_t n, rs_idx *out)
+{
+    size_t slots[BATCH];
+    if (g->hash_cap == 0) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = RS_NONE;
+        return;
+    }
+    for (size_t base = 0; base < n; base += BATCH) {
+        size_t len = n - base < BATCH ? n - base : BATCH;
+        prefetch_batch(g, addrs + base, len, slots);
+        for (size_t j = 0; j < len; j++)
+            out[base + j] = probe_find(g, addrs[base + j], slots[j]);
     }
 }
 

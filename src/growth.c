@@ -5,8 +5,10 @@
  * 12 bytes per object, plus per-type totals.  An object of a later snapshot
  * is old when the mark has its address with the same type (same type
  * object and name), so an address freed and reused by another type is
- * new.  The comparison sorts the new snapshot's addresses by radix sort
- * and merges the two sorted lists: linear, no hashing.
+ * new.  The comparison looks the mark's addresses up in the later
+ * snapshot's own address hash, in prefetched batches: linear, and the
+ * snapshot's addresses need no sorting (sorting them by radix sort and
+ * merging took half as long again at 1M objects).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -17,6 +19,9 @@
 
 #include "analysis.h"
 #include "module.h"
+
+/* Mark addresses looked up in one batch by rs_growth. */
+#define MATCH_BATCH 256
 
 typedef struct mark_type {
     PyTypeObject *type;     /* compared by address only: never dereferenced */
@@ -258,6 +263,25 @@ void rs_growth_result_free(rs_growth_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* After: old[n] is 1 for every visible node n whose (address, type) the
+ * mark has.  The mark's addresses are looked up in the snapshot's own
+ * address hash, a batch at a time with the slots prefetched: no sort. */
+static void find_old_nodes(const growth_mark *m, const rs_snapshot *s, const uint32_t *to_mark, uint8_t *old)
+{
+    const rs_graph *g = s->graph;
+    rs_idx found[MATCH_BATCH];
+    for (size_t base = 0; base < m->count; base += MATCH_BATCH) {
+        size_t len = m->count - base < MATCH_BATCH ? m->count - base : MATCH_BATCH;
+        rs_graph_find_many(g, m->addrs + base, len, found);
+        for (size_t j = 0; j < len; j++) {
+            rs_idx n = found[j];
+            if (n != RS_NONE && !(rs_graph_flags(g, n) & RS_NODE_INTERNAL) &&
+                to_mark[rs_graph_type_id(g, n)] == m->types[base + j])
+                old[n] = 1;
+        }
+    }
+}
+
 int rs_growth(const rs_snapshot *s, rs_growth_result *out)
 {
     if (s->stored != NULL) {
@@ -272,36 +296,34 @@ int rs_growth(const rs_snapshot *s, rs_growth_result *out)
         return -1;
     }
     double start = now_seconds();
+    rs_graph *g = s->graph;
+    size_t count = rs_graph_node_count(g);
     uint32_t types = s->type_count;
-    uintptr_t *addrs = NULL;
-    uint32_t *nodes = NULL;
-    size_t count = 0;
+    uint8_t *old = rs_calloc(count + 1, 1);
     uint32_t *to_mark = rs_malloc((types + 1) * sizeof *to_mark);
     uint8_t *mark_seen = rs_calloc(m->type_count + 1, 1);
     int64_t *now_count = rs_calloc(types + 1, sizeof *now_count);
     int64_t *now_size = rs_calloc(types + 1, sizeof *now_size);
     size_t *new_count = rs_calloc(types + 1, sizeof *new_count);
-    if (to_mark == NULL || mark_seen == NULL || now_count == NULL || now_size == NULL || new_count == NULL ||
-        sorted_nodes(s, &addrs, &nodes, &count) < 0)
+    if (old == NULL || to_mark == NULL || mark_seen == NULL || now_count == NULL || now_size == NULL ||
+        new_count == NULL)
         goto nomem;
     for (uint32_t t = 0; t < types; t++) {
         to_mark[t] = mark_type_of(m, s, t);
         if (to_mark[t] != UINT32_MAX)
             mark_seen[to_mark[t]] = 1;
     }
-    /* Merge the two sorted address lists; a node whose (address, type) the
-     * mark lacks is new.  nodes[i] becomes RS_NONE for old nodes. */
-    size_t j = 0, new_total = 0;
+    find_old_nodes(m, s, to_mark, old);
+    /* A visible node whose (address, type) the mark lacks is new. */
+    size_t new_total = 0;
     for (size_t i = 0; i < count; i++) {
-        rs_idx n = nodes[i];
-        uint32_t t = rs_graph_type_id(s->graph, n);
+        rs_idx n = (rs_idx)i;
+        if (rs_graph_flags(g, n) & RS_NODE_INTERNAL)
+            continue;
+        uint32_t t = rs_graph_type_id(g, n);
         now_count[t]++;
-        now_size[t] += (int64_t)rs_graph_size(s->graph, n);
-        while (j < m->count && m->addrs[j] < addrs[i])
-            j++;
-        if (j < m->count && m->addrs[j] == addrs[i] && m->types[j] == to_mark[t]) {
-            nodes[i] = RS_NONE;
-        } else {
+        now_size[t] += (int64_t)rs_graph_size(g, n);
+        if (!old[i]) {
             new_count[t]++;
             new_total++;
         }
@@ -333,16 +355,15 @@ int rs_growth(const rs_snapshot *s, rs_growth_result *out)
                                             .delta_size = -(int64_t)m->type_table[k].size};
     }
     for (size_t i = 0; i < count; i++) {
-        if (nodes[i] == RS_NONE)
+        rs_idx n = (rs_idx)i;
+        if (old[i] || (rs_graph_flags(g, n) & RS_NODE_INTERNAL))
             continue;
-        uint32_t t = rs_graph_type_id(s->graph, nodes[i]);
-        out->new_nodes[fill[t]++] = nodes[i];
+        out->new_nodes[fill[rs_graph_type_id(g, n)]++] = n;
     }
     qsort(out->rows, rows, sizeof *out->rows, by_delta_desc);
     out->row_count = rows;
     out->new_total = new_total;
-    rs_free(addrs);
-    rs_free(nodes);
+    rs_free(old);
     rs_free(to_mark);
     rs_free(mark_seen);
     rs_free(now_count);
@@ -352,8 +373,7 @@ int rs_growth(const rs_snapshot *s, rs_growth_result *out)
     return 0;
 nomem:
     rs_growth_result_free(out);
-    rs_free(addrs);
-    rs_free(nodes);
+    rs_free(old);
     rs_free(to_mark);
     rs_free(mark_seen);
     rs_free(now_count);

@@ -532,6 +532,21 @@ START_TEST(test_graph_hash_collisions)
         for (uint32_t i = c->count; i < total; i++)
             EXPECT(rs_graph_find(g, addrs[i]) == RS_NONE, "finished=%d: absent address %u found", finished, i);
         ck_assert_uint_eq(rs_graph_find(g, 0), RS_NONE);
+        /* The batched lookup answers as the single one, present or absent,
+         * across batch boundaries (total is not a multiple of a batch). */
+        rs_idx *found = checked_malloc(total * sizeof *found);
+        rs_graph_find_many(g, addrs, total, found);
+        for (uint32_t i = 0; i < total; i++)
+            EXPECT(found[i] == (i < c->count ? i : RS_NONE), "finished=%d: find_many(address %u) = %u",
+                   finished, i, found[i]);
+        for (uint32_t i = 0; i < c->count; i++)
+            addrs[i] += 8;
+        rs_graph_find_many(g, addrs, c->count, found);
+        for (uint32_t i = 0; i < c->count; i++) {
+            addrs[i] -= 8;
+            EXPECT(found[i] == RS_NONE, "finished=%d: find_many(address %u + 8) = %u", finished, i, found[i]);
+        }
+        free(found);
         ck_assert_int_eq(rs_graph_finish(g), 0);
     }
     rs_graph_free(g);
