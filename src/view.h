@@ -402,6 +402,14 @@ int rs_grouping_layout(rs_grouping *g);
 /* The item row shows, or SIZE_MAX for a group's own row. */
 size_t rs_grouping_item(const rs_grouping *g, size_t row);
 
+/* The item row shows; for a group's own row, its first item (what p, y
+ * and v act on there). */
+size_t rs_grouping_item_or_first(const rs_grouping *g, size_t row);
+
+/* The item of v's selected row through g (NULL: the row itself), a
+ * group's row giving its first item; SIZE_MAX when nothing is selected. */
+size_t rs_grouping_selected(rs_view *v, const rs_grouping *g);
+
 /* vm_source callbacks for grouped views, whose data begins with their
  * rs_grouping: the parent of a row (its group's row), and a comparison of
  * rows by their groups' totals, column 0 the retained size and column 1

@@ -185,14 +185,8 @@ static int closures_format(rs_view *v, size_t row, char *buf, size_t len, ui_sty
 static rs_idx closures_selected(rs_view *v)
 {
     closures_data *d = v->data;
-    size_t row = vm_list_selected(&v->list);
-    if (row == SIZE_MAX)
-        return RS_NONE;
-    size_t item = rs_grouping_item(&d->groups, row);
-    /* A group's row stands for its first item (p, y, v). */
-    if (item == SIZE_MAX)
-        item = d->groups.items[d->groups.groups[d->groups.rows[row].group].first];
-    return d->rows[item].value;
+    size_t item = rs_grouping_selected(v, &d->groups);
+    return item == SIZE_MAX ? RS_NONE : d->rows[item].value;
 }
 
 static int closures_key(rs_view *v, enum rs_action action)

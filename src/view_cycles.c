@@ -156,8 +156,7 @@ static size_t row_cycle(rs_view *v, size_t row)
     cycles_data *d = v->data;
     if (row == SIZE_MAX)
         return SIZE_MAX;
-    size_t item = rs_grouping_item(&d->groups, row);
-    return item != SIZE_MAX ? item : d->groups.items[d->groups.groups[d->groups.rows[row].group].first];
+    return rs_grouping_item_or_first(&d->groups, row);
 }
 
 static int cycles_key(rs_view *v, enum rs_action action)

@@ -220,6 +220,20 @@ size_t rs_grouping_item(const rs_grouping *g, size_t row)
     return g->items[g->groups[r->group].first + r->member];
 }
 
+size_t rs_grouping_item_or_first(const rs_grouping *g, size_t row)
+{
+    size_t item = rs_grouping_item(g, row);
+    return item != SIZE_MAX ? item : g->items[g->groups[g->rows[row].group].first];
+}
+
+size_t rs_grouping_selected(rs_view *v, const rs_grouping *g)
+{
+    size_t row = vm_list_selected(&v->list);
+    if (row == SIZE_MAX || g == NULL)
+        return row;
+    return rs_grouping_item_or_first(g, row);
+}
+
 size_t rs_grouping_head_row(const rs_grouping *g, size_t group)
 {
     for (size_t r = 0; r < g->row_count; r++)

@@ -192,14 +192,8 @@ static int instances_format(rs_view *v, size_t row, char *buf, size_t len, ui_st
 static rs_idx instances_selected(rs_view *v)
 {
     instances_data *d = v->data;
-    size_t row = vm_list_selected(&v->list);
-    if (row == SIZE_MAX)
-        return RS_NONE;
-    size_t item = d->grouped ? rs_grouping_item(&d->groups, row) : row;
-    /* A group's row stands for its first item (p, y, v). */
-    if (item == SIZE_MAX)
-        item = d->groups.items[d->groups.groups[d->groups.rows[row].group].first];
-    return d->rows.nodes[item];
+    size_t item = rs_grouping_selected(v, d->grouped ? &d->groups : NULL);
+    return item == SIZE_MAX ? RS_NONE : d->rows.nodes[item];
 }
 
 static int instances_key(rs_view *v, enum rs_action action)
