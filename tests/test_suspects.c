@@ -255,9 +255,11 @@ START_TEST(test_suspects_demo_serves)
      * says its PID, keeps running, and `refscope report PID` names its
      * request cache, as README's way to try attach/report/dump on it. */
     rs_py_run("import os, select, subprocess\n"
+              "from fixtures.dump_heap import child_env\n" /* the sanitizer runtime under asan-check */
               "cli = '" RS_BUILD_LIB "/../bin/refscope'\n"
               "demo = subprocess.Popen([cli, 'run', '--quiet', '" RS_SOURCE_DIR "/examples/leaky_service.py', '--serve'],\n"
-              "                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)\n"
+              "                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,\n"
+              "                        env=child_env('" RS_BUILD_LIB "'))\n"
               "try:\n"
               "    ready = select.select([demo.stdout], [], [], 120)[0]\n"
               "    first = demo.stdout.readline() if ready else '(nothing in 120 s)'\n"

@@ -333,6 +333,7 @@ static void start_client(const char *env, const char *args)
                             "echo \"client-exit=$?\"\n"
                             "echo \"modes: $(stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e icanon -e -echo "
                             "-e echo | tr '\\n' ' ')\"\n"
+                            "trap '' INT\n" /* ignored, and so inherited: a late Ctrl-C keeps the window */
                             "exec sleep 120\n");
     char command[2048];
     snprintf(command, sizeof command, "timeout --foreground 120 %s sh %s/client.sh %s", env, fx.dir, args);
