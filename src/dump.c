@@ -1301,24 +1301,6 @@ static int write_closures(writer *w)
     return r;
 }
 
-/* obj's allocation traceback as tracemalloc's Traceback.format() lines,
- * most recent call last, or NULL (no error) when it has none. */
-static PyObject *traceback_text(PyObject *obj)
-{
-    PyObject *tb = rs_allocation_traceback(obj);
-    if (tb == NULL || tb == Py_None) {
-        Py_XDECREF(tb);
-        return NULL;
-    }
-    PyObject *lines = PyObject_CallMethod(tb, "format", NULL);
-    Py_DECREF(tb);
-    PyObject *sep = lines ? PyUnicode_FromString("\n") : NULL;
-    PyObject *text = sep ? PyUnicode_Join(sep, lines) : NULL;
-    Py_XDECREF(sep);
-    Py_XDECREF(lines);
-    return text;
-}
-
 /* 1 when tracemalloc traces allocations, 0 when not, -1 on error.  Asked
  * before anything is written: importing tracemalloc can change objects the
  * labels describe (an import refreshes the path finders' caches). */
@@ -1342,7 +1324,7 @@ static int write_allocations(writer *w)
     for (size_t i = 0; i < n; i++) {
         if (rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL)
             continue;
-        PyObject *text = traceback_text(rs_snapshot_object(s, (rs_idx)i));
+        PyObject *text = rs_allocation_traceback_text(rs_snapshot_object(s, (rs_idx)i));
         if (text == NULL) {
             if (PyErr_Occurred())
                 return -1;

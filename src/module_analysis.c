@@ -31,6 +31,22 @@ PyObject *rs_allocation_traceback(PyObject *obj)
     return tb;
 }
 
+PyObject *rs_allocation_traceback_text(PyObject *obj)
+{
+    PyObject *tb = rs_allocation_traceback(obj);
+    if (tb == NULL || tb == Py_None) {
+        Py_XDECREF(tb);
+        return NULL;
+    }
+    PyObject *lines = PyObject_CallMethod(tb, "format", NULL);
+    Py_DECREF(tb);
+    PyObject *sep = lines ? PyUnicode_FromString("\n") : NULL;
+    PyObject *text = sep ? PyUnicode_Join(sep, lines) : NULL;
+    Py_XDECREF(sep);
+    Py_XDECREF(lines);
+    return text;
+}
+
 PyObject *rs_allocation_site(PyObject *obj)
 {
     PyObject *tb = rs_allocation_traceback(obj);

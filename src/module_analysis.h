@@ -101,6 +101,12 @@ int rs_append_steal(PyObject *list, PyObject *item);
  * tracing or not traced.  NULL with an exception set on error. */
 PyObject *rs_allocation_traceback(PyObject *obj);
 
+/* obj's allocation traceback as Traceback.format()'s lines joined by
+ * newlines (most recent call last), the text dumps store and the `a`
+ * screen shows.  New str; NULL without an exception when obj has none;
+ * NULL with an exception set on error. */
+PyObject *rs_allocation_traceback_text(PyObject *obj);
+
 /* "file.py:12" of the most recent frame of obj's allocation traceback, or
  * None.  NULL on error. */
 PyObject *rs_allocation_site(PyObject *obj);

@@ -270,15 +270,11 @@ PyObject *rs_node_allocation_text(rs_snapshot *s, rs_idx n)
     }
     if (!rs_node_tracing(s))
         return no_traceback(s);
-    PyObject *tb = rs_allocation_traceback(rs_snapshot_object(s, n));
-    if (tb == Py_None) {
-        Py_DECREF(tb);
-        return no_traceback(s);
-    }
-    PyObject *body = join_stolen("\n", tb ? PyObject_CallMethod(tb, "format", NULL) : NULL);
-    Py_XDECREF(tb);
-    PyObject *text = body ? PyUnicode_FromFormat("Allocated at (most recent call last):\n%U", body) : NULL;
-    Py_XDECREF(body);
+    PyObject *body = rs_allocation_traceback_text(rs_snapshot_object(s, n));
+    if (body == NULL)
+        return PyErr_Occurred() ? NULL : no_traceback(s);
+    PyObject *text = PyUnicode_FromFormat("Allocated at (most recent call last):\n%U", body);
+    Py_DECREF(body);
     return text;
 }
 
