@@ -80,6 +80,7 @@ typedef struct rs_snapshot {
     struct rs_scc *scc;
     struct rs_dom *dom;
     struct rs_dom_order *dom_order; /* enter/leave numbers of the dominator tree */
+    struct rs_retained_memo *retained_memo; /* retained.c: unreachable nodes' figures */
     rs_label_cache label_cache[2]; /* [0] referents, [1] referrers */
     struct rs_snapshot *next_open; /* the process's open snapshots (walk.c) */
     /* A snapshot read back from a heap dump: the dump its answers come

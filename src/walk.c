@@ -373,6 +373,7 @@ static void free_tables(rs_snapshot *s)
     rs_scc_free(s->scc);
     rs_dom_free(s->dom);
     rs_dom_order_free(s->dom_order);
+    rs_retained_memo_free(s->retained_memo);
     rs_label_cache_free(s);
     rs_free(s->node_kinds);
 }

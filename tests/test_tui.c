@@ -1096,6 +1096,37 @@ START_TEST(test_tui_garbage_retained_matches_object_screen)
 }
 END_TEST
 
+/* Check whether sorting the garbage screen by retained ranks rows by the
+ * figure they show (what collecting each frees, s.retained_size()), not by
+ * the dominator tree's 0 for every unreachable object, and whether a
+ * column the screen lacks is refused with a clear error. */
+START_TEST(test_tui_garbage_sorts_by_shown_retained)
+{
+    rs_py_run("import gc, refscope\n"
+              "gc.disable()\n"
+              "class RankNode:\n"
+              "    def __init__(self, n): self.me = self; self.pad = bytearray(n)\n"
+              "for n in (3000, 40000, 9000, 120000, 700): RankNode(n)\n"
+              "s = refscope.snapshot()\n"
+              "gc.enable()\n"
+              "objs = [o for o in gc.get_objects() if type(o) is RankNode]\n"
+              "want = ['0x%x' % id(o) for o in sorted(objs, key=s.retained_size, reverse=True)]\n"
+              "rows = refscope._screen_rows(s, 'garbage', sort='retained')\n"
+              "got = [a for r in rows if 'RankNode ' in r and ' object at ' in r\n"
+              "       for a in ['0x%x' % id(o) for o in objs] if ' at %s>' % a in r]\n"
+              "try:\n"
+              "    refscope._screen_rows(s, 'garbage', sort='colour')\n"
+              "    bad = 'no error'\n"
+              "except ValueError as e:\n"
+              "    bad = str(e)\n");
+    ck_assert_int_eq(rs_py_long("len(objs)"), 5);
+    ck_assert_int_eq(rs_py_long("len(set(s.retained_size(o) for o in objs))"), 5);
+    ck_assert_str_eq(rs_py_str("got == want"), "True");
+    ck_assert_str_eq(rs_py_str("'colour' in bad"), "True");
+    rs_py_run("s.close()\ndel s, objs, want, rows, got, bad\ngc.collect()\n");
+}
+END_TEST
+
 /* Opens the object screen of tests/e2e/slow_rows.py's list of 200000
  * items, every row listed (none folded). */
 static void tui_start_big_list(tui *t)
@@ -1747,6 +1778,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_long_filter_shows_progress_and_stops);
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
     tcase_add_test(tc, test_tui_garbage_retained_matches_object_screen);
+    tcase_add_test(tc, test_tui_garbage_sorts_by_shown_retained);
     tcase_add_test(tc, test_tui_summary_detail_shows_whole_accumulation_at_80_columns);
     tcase_add_test(tc, test_tui_grouping_object_and_instances_screens);
     tcase_add_test(tc, test_tui_every_breadcrumb_reachable);
