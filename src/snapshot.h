@@ -205,6 +205,10 @@ PyObject *rs_escape_text(PyObject *text, Py_ssize_t max_len);
  * (a work counter for tests: it must not grow with container sizes). */
 size_t rs_repr_work(void);
 
+/* Forgets which types' __repr__ was too slow to ask again (repr.c); a new
+ * snapshot asks each type afresh. */
+void rs_repr_forget_slow(void);
+
 /* "thread 'MainThread' frame worker() app.py:12" for frames[frame]. New str. */
 PyObject *rs_label_frame(rs_snapshot *s, uint32_t frame);
 

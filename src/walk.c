@@ -460,6 +460,7 @@ error:
 rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
                                   void *progress_ctx)
 {
+    rs_repr_forget_slow();
     return take(collect, false, caller, progress, progress_ctx);
 }
 
