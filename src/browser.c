@@ -261,6 +261,36 @@ int rs_browser_replace(rs_browser *b, enum rs_screen screen, uint64_t arg, uint6
     return 0;
 }
 
+int rs_browser_refold(rs_browser *b, uint64_t unfolded, const char *filter)
+{
+    rs_view *old = b->view;
+    rs_view *v = view_new(b, (enum rs_screen)old->place.screen, old->place.arg, old->place.arg2, unfolded);
+    if (v == NULL) {
+        rs_browser_python_error(b, "filter");
+        return -1;
+    }
+    snprintf(v->place.crumb, sizeof v->place.crumb, "%s", old->place.crumb);
+    /* The sort as it was; the rows are others, so the cursor starts on top. */
+    vm_place place;
+    vm_place_save_list(&place, &old->list);
+    place.cursor_row = SIZE_MAX;
+    place.filter[0] = '\0';
+    int r = vm_place_restore_list(&place, &v->list);
+    if (r == 0)
+        r = vm_list_filter_progress(&v->list, filter, rs_browser_filter_progress, b);
+    if (r != 0) {
+        if (r < 0 && !PyErr_Occurred())
+            rs_browser_error(b, "not enough memory to filter %zu rows", v->list.total);
+        else if (r < 0)
+            rs_browser_python_error(b, "filter");
+        rs_view_destroy(v);
+        return r;
+    }
+    rs_view_destroy(old);
+    b->view = v;
+    return 0;
+}
+
 /* Goes back one place; false when there is none. */
 static bool browser_back(rs_browser *b)
 {

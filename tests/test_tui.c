@@ -1307,6 +1307,38 @@ START_TEST(test_tui_filter_keeps_threads_and_find_hides_nothing)
 }
 END_TEST
 
+/* Check whether a filter sees the items of folded groups: on CACHE's
+ * object screen (2000 responses folded into one row) it finds one
+ * response by its key, under its group's row, and the rows fold again
+ * when the filter is cleared. */
+START_TEST(test_tui_filter_finds_items_of_folded_groups)
+{
+    tui t;
+    tui_start_script(&t, 100, 30, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    tui_command(&t, "eval CACHE");
+    ck_assert_screen(&t, "2000 x ['req-00000'] .. ['");
+    tui_type(&t, "/req-01234");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "filter 'req-01234'");
+    ck_assert_screen(&t, "  ['req-01234'] ");
+    ck_assert_screen(&t, "2000 x ['req-00000'] .. ['");
+    ck_assert_msg(strstr(t.screen, "['req-01233']") == NULL, "the filter kept a row that does not match:\n%s",
+                  t.screen);
+    /* Back from the response finds the same filtered rows. */
+    tui_keys(&t, "j");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "object | ");
+    tui_keys(&t, "BSpace");
+    ck_assert_screen(&t, "filter 'req-01234'");
+    ck_assert_screen(&t, "  ['req-01234'] ");
+    tui_type(&t, "/");
+    tui_keys(&t, "C-u Enter");
+    ck_assert_screen(&t, "2000 x ['req-00000'] .. ['");
+    ck_assert_msg(strstr(t.screen, "['req-01234']") == NULL, "the groups did not fold again:\n%s", t.screen);
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether filtering more than 100000 rows shows its progress and
  * Esc stops it, leaving the list as it was (each row's repr takes 1 ms,
  * so the filter would run for minutes). */
@@ -1779,6 +1811,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
     tcase_add_test(tc, test_tui_garbage_retained_matches_object_screen);
     tcase_add_test(tc, test_tui_garbage_sorts_by_shown_retained);
+    tcase_add_test(tc, test_tui_filter_finds_items_of_folded_groups);
     tcase_add_test(tc, test_tui_summary_detail_shows_whole_accumulation_at_80_columns);
     tcase_add_test(tc, test_tui_grouping_object_and_instances_screens);
     tcase_add_test(tc, test_tui_every_breadcrumb_reachable);
