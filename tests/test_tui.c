@@ -1333,6 +1333,7 @@ START_TEST(test_tui_filter_finds_items_of_folded_groups)
     ck_assert_screen(&t, "  ['req-01234'] ");
     tui_type(&t, "/");
     tui_keys(&t, "C-u Enter");
+    ck_assert_screen(&t, "holds: 2000 referents"); /* the filter hid the heading */
     ck_assert_screen(&t, "2000 x ['req-00000'] .. ['");
     ck_assert_msg(strstr(t.screen, "['req-01234']") == NULL, "the groups did not fold again:\n%s", t.screen);
     tui_stop(&t);
