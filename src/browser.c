@@ -182,6 +182,11 @@ int rs_browser_filter_progress(void *ctx, size_t done, size_t total)
     return long_list_progress(ctx, "filtering (Esc stops)", done, total);
 }
 
+int rs_browser_find_progress(void *ctx, size_t done, size_t total)
+{
+    return long_list_progress(ctx, "searching (Esc stops)", done, total);
+}
+
 /* The same for a sort of many rows. */
 static int sort_progress(void *ctx, size_t done, size_t total)
 {
@@ -875,11 +880,14 @@ static int default_action(rs_browser *b, enum rs_action action)
             rs_browser_error(b, "no text to look for: / sets it");
             return RS_REACT_REDRAW;
         }
-        int r = vm_list_find(list, pattern, action == RS_ACTION_NEXT_MATCH ? 1 : -1);
+        int r = vm_list_find_progress(list, pattern, action == RS_ACTION_NEXT_MATCH ? 1 : -1,
+                                      rs_browser_find_progress, b);
         if (r < 0)
             rs_browser_python_error(b, "search");
         else if (r == 0)
             rs_browser_error(b, "no other row matches '%s'", pattern);
+        else if (r == 2)
+            rs_browser_info(b, "search stopped: the cursor is where it was");
         return RS_REACT_REDRAW;
     }
     case RS_ACTION_SORT:

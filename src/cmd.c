@@ -747,11 +747,13 @@ static int accept_line(rs_browser *b, struct rs_cmdline *c)
         rs_copy_text(b->pattern, sizeof b->pattern, c->line);
         if (c->patterns != NULL)
             history(c->patterns, &c->event, H_ENTER, c->line);
-        int r = vm_list_find(&v->list, c->line, 1);
+        int r = vm_list_find_progress(&v->list, c->line, 1, rs_browser_find_progress, b);
         if (r < 0)
             rs_browser_python_error(b, "find");
         else if (r == 0)
             rs_browser_error(b, "no row matches '%s'", c->line);
+        else if (r == 2)
+            rs_browser_info(b, "search stopped: the cursor is where it was");
         else
             rs_browser_info(b, "found '%s' (%s: the next one, %s: the one before)", c->line,
                             rs_key_name(RS_ACTION_NEXT_MATCH), rs_key_name(RS_ACTION_PREV_MATCH));

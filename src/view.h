@@ -268,6 +268,9 @@ void rs_browser_info(rs_browser *b, const char *format, ...);
  * of many rows got; nonzero when the user pressed Esc to stop it. */
 int rs_browser_filter_progress(void *ctx, size_t done, size_t total);
 
+/* The same for f, n and N looking through many rows. */
+int rs_browser_find_progress(void *ctx, size_t done, size_t total);
+
 /* --- view_list.c: helpers every view uses -------------------------------- */
 
 /* The class of a screen. */

@@ -1358,6 +1358,24 @@ START_TEST(test_tui_long_filter_shows_progress_and_stops)
 }
 END_TEST
 
+/* Check whether f looking through more than 100000 rows shows its
+ * progress and Esc stops it, the cursor where it was (each row's repr
+ * takes 1 ms, so the search would run for minutes). */
+START_TEST(test_tui_long_find_shows_progress_and_stops)
+{
+    tui t;
+    tui_start_big_list(&t);
+    tui_type(&t, "fnothing-matches");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "refscope: searching (Esc stops)...");
+    tui_keys(&t, "Escape");
+    ck_assert_screen(&t, "search stopped: the cursor is where it was");
+    ck_assert_screen(&t, "holds: 200000 referents");
+    ck_assert_screen(&t, " 2/200003 ");
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether Tab completes a qualified type name after :type (the
  * module part, then the class) as it does a bare one. */
 START_TEST(test_tui_tab_completes_qualified_type_names)
@@ -1809,6 +1827,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_value_pane_shows_everything);
     tcase_add_test(tc, test_tui_object_panes_side_by_side_when_wide);
     tcase_add_test(tc, test_tui_long_filter_shows_progress_and_stops);
+    tcase_add_test(tc, test_tui_long_find_shows_progress_and_stops);
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
     tcase_add_test(tc, test_tui_garbage_retained_matches_object_screen);
     tcase_add_test(tc, test_tui_garbage_sorts_by_shown_retained);
