@@ -218,6 +218,12 @@ const rs_dom_order *rs_analysis_dom_order(rs_snapshot *s);
 /* Frees an order from rs_dom_order_new(); NULL is accepted. */
 void rs_dom_order_free(rs_dom_order *o);
 
+typedef struct rs_retained_memo rs_retained_memo;
+
+/* Frees what rs_retained_size() remembered of unreachable nodes (kept on
+ * the snapshot); NULL is accepted. */
+void rs_retained_memo_free(rs_retained_memo *m);
+
 /* true when x dominates y (x == y included); false when either is unreachable. */
 static inline bool rs_dom_order_dominates(const rs_dom_order *o, rs_idx x, rs_idx y)
 {

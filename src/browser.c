@@ -182,6 +182,11 @@ int rs_browser_filter_progress(void *ctx, size_t done, size_t total)
     return long_list_progress(ctx, "filtering (Esc stops)", done, total);
 }
 
+int rs_browser_find_progress(void *ctx, size_t done, size_t total)
+{
+    return long_list_progress(ctx, "searching (Esc stops)", done, total);
+}
+
 /* The same for a sort of many rows. */
 static int sort_progress(void *ctx, size_t done, size_t total)
 {
@@ -257,6 +262,36 @@ int rs_browser_replace(rs_browser *b, enum rs_screen screen, uint64_t arg, uint6
         return -1;
     }
     rs_view_destroy(b->view);
+    b->view = v;
+    return 0;
+}
+
+int rs_browser_refold(rs_browser *b, uint64_t unfolded, const char *filter)
+{
+    rs_view *old = b->view;
+    rs_view *v = view_new(b, (enum rs_screen)old->place.screen, old->place.arg, old->place.arg2, unfolded);
+    if (v == NULL) {
+        rs_browser_python_error(b, "filter");
+        return -1;
+    }
+    snprintf(v->place.crumb, sizeof v->place.crumb, "%s", old->place.crumb);
+    /* The sort as it was; the rows are others, so the cursor starts on top. */
+    vm_place place;
+    vm_place_save_list(&place, &old->list);
+    place.cursor_row = SIZE_MAX;
+    place.filter[0] = '\0';
+    int r = vm_place_restore_list(&place, &v->list);
+    if (r == 0)
+        r = vm_list_filter_progress(&v->list, filter, rs_browser_filter_progress, b);
+    if (r != 0) {
+        if (r < 0 && !PyErr_Occurred())
+            rs_browser_error(b, "not enough memory to filter %zu rows", v->list.total);
+        else if (r < 0)
+            rs_browser_python_error(b, "filter");
+        rs_view_destroy(v);
+        return r;
+    }
+    rs_view_destroy(old);
     b->view = v;
     return 0;
 }
@@ -845,11 +880,14 @@ static int default_action(rs_browser *b, enum rs_action action)
             rs_browser_error(b, "no text to look for: / sets it");
             return RS_REACT_REDRAW;
         }
-        int r = vm_list_find(list, pattern, action == RS_ACTION_NEXT_MATCH ? 1 : -1);
+        int r = vm_list_find_progress(list, pattern, action == RS_ACTION_NEXT_MATCH ? 1 : -1,
+                                      rs_browser_find_progress, b);
         if (r < 0)
             rs_browser_python_error(b, "search");
         else if (r == 0)
             rs_browser_error(b, "no other row matches '%s'", pattern);
+        else if (r == 2)
+            rs_browser_info(b, "search stopped: the cursor is where it was");
         return RS_REACT_REDRAW;
     }
     case RS_ACTION_SORT:

@@ -54,7 +54,7 @@ PyObject *rs_browser_key_table(void);
  * shows for snapshot s, formatted as on a terminal without UTF-8, without
  * a terminal.  New list of str, or NULL with an exception set. */
 struct rs_snapshot;
-PyObject *rs_view_rows(struct rs_snapshot *s, const char *screen_name, uint64_t arg);
+PyObject *rs_view_rows(struct rs_snapshot *s, const char *screen_name, uint64_t arg, const char *sort);
 
 /* refscope.browse(), refscope._bench_keypress() and refscope._key_table()
  * (module_browser.c), for module.c's method table. */

@@ -747,11 +747,13 @@ static int accept_line(rs_browser *b, struct rs_cmdline *c)
         rs_copy_text(b->pattern, sizeof b->pattern, c->line);
         if (c->patterns != NULL)
             history(c->patterns, &c->event, H_ENTER, c->line);
-        int r = vm_list_find(&v->list, c->line, 1);
+        int r = vm_list_find_progress(&v->list, c->line, 1, rs_browser_find_progress, b);
         if (r < 0)
             rs_browser_python_error(b, "find");
         else if (r == 0)
             rs_browser_error(b, "no row matches '%s'", c->line);
+        else if (r == 2)
+            rs_browser_info(b, "search stopped: the cursor is where it was");
         else
             rs_browser_info(b, "found '%s' (%s: the next one, %s: the one before)", c->line,
                             rs_key_name(RS_ACTION_NEXT_MATCH), rs_key_name(RS_ACTION_PREV_MATCH));
@@ -762,7 +764,18 @@ static int accept_line(rs_browser *b, struct rs_cmdline *c)
         rs_copy_text(b->pattern, sizeof b->pattern, c->line);
         if (c->patterns != NULL && c->line[0] != '\0')
             history(c->patterns, &c->event, H_ENTER, c->line);
-        int r = vm_list_filter_progress(&v->list, c->line, rs_browser_filter_progress, b);
+        /* Folded groups unfold under a filter, so that it sees their
+         * items; they fold again when the filter is cleared. */
+        bool all = c->line[0] != '\0';
+        int r;
+        if (v->cls->folds && !b->ungrouped && (v->place.unfolded == RS_UNFOLDED_ALL) != all) {
+            r = rs_browser_refold(b, all ? RS_UNFOLDED_ALL : 0, c->line);
+            v = b->view;
+            if (r < 0)
+                return RS_REACT_REDRAW; /* said on the screen */
+        } else {
+            r = vm_list_filter_progress(&v->list, c->line, rs_browser_filter_progress, b);
+        }
         if (r > 0) {
             rs_browser_info(b, "filter stopped: the list is as it was");
         } else if (r < 0) {

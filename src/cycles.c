@@ -76,6 +76,8 @@ int rs_analysis_recompute(rs_snapshot *s, const char *what, double *seconds)
         s->dom = NULL;
         rs_dom_order_free(s->dom_order);
         s->dom_order = NULL;
+        rs_retained_memo_free(s->retained_memo);
+        s->retained_memo = NULL;
         start = now_seconds();
         r = rs_analysis_ensure_dominators(s);
     } else {

@@ -129,11 +129,11 @@ PyObject *rs_module_key_table(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(u
 
 PyObject *rs_module_screen_rows(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"snapshot", "screen", "arg", NULL};
+    static char *keywords[] = {"snapshot", "screen", "arg", "sort", NULL};
     PyObject *snapshot;
-    const char *screen;
+    const char *screen, *sort = NULL;
     PyObject *arg = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|O:_screen_rows", keywords, &snapshot, &screen, &arg))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|Oz:_screen_rows", keywords, &snapshot, &screen, &arg, &sort))
         return NULL;
     /* A loaded dump gives its stored snapshot: the screens as `refscope open` shows them. */
     rs_snapshot *s = PyObject_TypeCheck(snapshot, &rs_snapshot_type) ? rs_snapshot_of(snapshot) : NULL;
@@ -153,7 +153,7 @@ PyObject *rs_module_screen_rows(PyObject *Py_UNUSED(module), PyObject *args, PyO
         return NULL;
     if (rs_analysis_ensure_dominators(s) < 0)
         return NULL;
-    return rs_view_rows(s, screen, value);
+    return rs_view_rows(s, screen, value, sort);
 }
 
 PyObject *rs_module_open_dump(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)

@@ -11,7 +11,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "snapshot.h"
 
@@ -178,13 +181,67 @@ static void put_failure(repr_out *o)
 
 static void put_object(repr_out *o, PyObject *obj);
 
+/* Types whose __repr__ once took longer than SLOW_REPR_SECONDS (it reads
+ * a socket, takes a lock, sleeps): their objects are then written in the
+ * default form, so one such type stalls a screen once, not once per row
+ * and redraw.  A call already running cannot be cut short.  The types are
+ * held (strong references) so that a freed type's address, reused by a new
+ * type, is never taken for it; the list is dropped at each snapshot. */
+#define SLOW_REPR_SECONDS 0.5
+#define SLOW_TYPES_MAX 32
+static PyTypeObject *slow_types[SLOW_TYPES_MAX];
+static size_t slow_next; /* ring: the oldest entry is replaced */
+
+void rs_repr_forget_slow(void)
+{
+    for (size_t i = 0; i < SLOW_TYPES_MAX; i++)
+        Py_CLEAR(slow_types[i]);
+    slow_next = 0;
+}
+
+static bool is_slow(PyTypeObject *tp)
+{
+    for (size_t i = 0; i < SLOW_TYPES_MAX; i++)
+        if (slow_types[i] == tp)
+            return true;
+    return false;
+}
+
+static void remember_slow(PyTypeObject *tp)
+{
+    PyTypeObject *old = slow_types[slow_next];
+    Py_INCREF(tp);
+    slow_types[slow_next] = tp;
+    slow_next = (slow_next + 1) % SLOW_TYPES_MAX;
+    Py_XDECREF(old);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* A user type's own __repr__, guarded. */
 static void put_foreign(repr_out *o, PyObject *obj)
 {
     PyObject *repr = NULL;
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (is_slow(tp)) {
+        char text[160];
+        const char *dot = strrchr(tp->tp_name, '.');
+        snprintf(text, sizeof text, "<%.100s object at %p; slow __repr__ skipped>", dot ? dot + 1 : tp->tp_name,
+                 (void *)obj);
+        put_ascii(o, text);
+        return;
+    }
     if (Py_EnterRecursiveCall(" in refscope's safe repr") == 0) {
+        double start = now_seconds();
         repr = PyObject_Repr(obj);
         Py_LeaveRecursiveCall();
+        if (now_seconds() - start > SLOW_REPR_SECONDS)
+            remember_slow(tp);
     }
     if (repr == NULL) {
         put_failure(o);

@@ -139,16 +139,123 @@ static int collect_node(void *ctx, rs_idx n, bool leaving)
     return 0;
 }
 
+/* What rs_retained_size() found for unreachable nodes, computed once each
+ * (sorting a screen by retained asks for every row's figure many times),
+ * and one `seen` array the set walks share: a fresh one per question was
+ * a node-count allocation per garbage row drawn. */
+struct rs_retained_memo {
+    uint8_t *seen;   /* node_count + 1 bytes, all 0 between questions */
+    rs_idx *keys;    /* open addressing; RS_NONE = empty */
+    uint64_t *sizes;
+    size_t cap, used; /* cap a power of two, used <= cap / 2 */
+};
+
+void rs_retained_memo_free(rs_retained_memo *m)
+{
+    if (m == NULL)
+        return;
+    rs_free(m->seen);
+    rs_free(m->keys);
+    rs_free(m->sizes);
+    rs_free(m);
+}
+
+static rs_retained_memo *memo_of(rs_snapshot *s)
+{
+    if (s->retained_memo != NULL)
+        return s->retained_memo;
+    rs_retained_memo *m = rs_calloc(1, sizeof *m);
+    if (m == NULL || (m->seen = rs_calloc(rs_graph_node_count(s->graph) + 1, 1)) == NULL) {
+        rs_retained_memo_free(m);
+        return NULL;
+    }
+    s->retained_memo = m;
+    return m;
+}
+
+static size_t memo_slot(const rs_retained_memo *m, rs_idx n)
+{
+    size_t i = ((size_t)n * 0x9E3779B97F4A7C15ull) & (m->cap - 1);
+    while (m->keys[i] != RS_NONE && m->keys[i] != n)
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static bool memo_find(const rs_retained_memo *m, rs_idx n, uint64_t *size)
+{
+    if (m->cap == 0)
+        return false;
+    size_t i = memo_slot(m, n);
+    if (m->keys[i] != n)
+        return false;
+    *size = m->sizes[i];
+    return true;
+}
+
+/* 0, or -1 for memory (the figure is then just not remembered). */
+static int memo_put(rs_retained_memo *m, rs_idx n, uint64_t size)
+{
+    if (2 * (m->used + 1) > m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 64;
+        rs_idx *keys = rs_malloc(cap * sizeof *keys);
+        uint64_t *sizes = rs_malloc(cap * sizeof *sizes);
+        if (keys == NULL || sizes == NULL) {
+            rs_free(keys);
+            rs_free(sizes);
+            return -1;
+        }
+        for (size_t i = 0; i < cap; i++)
+            keys[i] = RS_NONE;
+        rs_retained_memo old = *m;
+        m->keys = keys;
+        m->sizes = sizes;
+        m->cap = cap;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.keys[i] != RS_NONE) {
+                size_t j = memo_slot(m, old.keys[i]);
+                m->keys[j] = old.keys[i];
+                m->sizes[j] = old.sizes[i];
+            }
+        rs_free(old.keys);
+        rs_free(old.sizes);
+    }
+    size_t i = memo_slot(m, n);
+    if (m->keys[i] != n)
+        m->used++;
+    m->keys[i] = n;
+    m->sizes[i] = size;
+    return 0;
+}
+
+static int push_hidden(rs_idx **nodes, size_t *count, size_t *cap, rs_idx n)
+{
+    if (*count == *cap) {
+        size_t grown_cap = *cap ? 2 * *cap : 16;
+        rs_idx *grown = rs_realloc(*nodes, grown_cap * sizeof *grown);
+        if (grown == NULL)
+            return 1;
+        *nodes = grown;
+        *cap = grown_cap;
+    }
+    (*nodes)[(*count)++] = n;
+    return 0;
+}
+
 /* Garbage: the unreachable objects n reaches, n first, breadth first (what
  * the collection that frees n's cycle frees with it; cycles.c sizes an
  * unreachable cycle the same way).  The array is its own queue; a node is
- * looked up in it before it is added, so the work is linear in what is
- * found times its width: 0, or 1 for memory. */
+ * marked in the shared seen array before it is added and unmarked after,
+ * so the work is linear in what is found times its width: 0, or 1 for
+ * memory. */
 static int collect_unreachable(set_walk *w, rs_idx n)
 {
-    uint8_t *seen = rs_calloc(rs_graph_node_count(w->snap->graph) + 1, 1);
-    if (seen == NULL)
+    rs_retained_memo *m = memo_of(w->snap);
+    if (m == NULL)
         return 1;
+    uint8_t *seen = m->seen;
+    /* Internal nodes are marked but not listed: remember them to unmark. */
+    rs_idx *hidden = NULL;
+    size_t hidden_count = 0, hidden_cap = 0;
     seen[n] = 1;
     int r = collect_node(w, n, false);
     for (size_t i = 0; r == 0 && i < w->count; i++) {
@@ -159,10 +266,18 @@ static int collect_unreachable(set_walk *w, rs_idx n)
             if (seen[y] || rs_dom_reachable(w->snap->dom, y))
                 continue;
             seen[y] = 1;
+            size_t before = w->count;
             r = collect_node(w, y, false);
+            if (r == 0 && w->count == before)
+                r = push_hidden(&hidden, &hidden_count, &hidden_cap, y);
         }
     }
-    rs_free(seen);
+    seen[n] = 0;
+    for (size_t i = 0; i < w->count; i++)
+        seen[w->nodes[i]] = 0;
+    for (size_t i = 0; i < hidden_count; i++)
+        seen[hidden[i]] = 0;
+    rs_free(hidden);
     return r;
 }
 
@@ -302,11 +417,14 @@ int rs_retained_size(rs_snapshot *s, rs_idx n, uint64_t *size)
         *size = rs_dom_retained(s->dom, n);
         return 0;
     }
+    if (s->retained_memo != NULL && memo_find(s->retained_memo, n, size))
+        return 0;
     size_t count;
     rs_idx *set = rs_retained_set(s, n, &count);
     if (set == NULL)
         return -1;
     *size = rs_retained_set_size(s, set, count);
     rs_free(set);
+    (void)memo_put(s->retained_memo, n, *size);
     return 0;
 }

@@ -80,6 +80,7 @@ typedef struct rs_snapshot {
     struct rs_scc *scc;
     struct rs_dom *dom;
     struct rs_dom_order *dom_order; /* enter/leave numbers of the dominator tree */
+    struct rs_retained_memo *retained_memo; /* retained.c: unreachable nodes' figures */
     rs_label_cache label_cache[2]; /* [0] referents, [1] referrers */
     struct rs_snapshot *next_open; /* the process's open snapshots (walk.c) */
     /* A snapshot read back from a heap dump: the dump its answers come
@@ -203,6 +204,10 @@ PyObject *rs_escape_text(PyObject *text, Py_ssize_t max_len);
 /* Container items the bounded repr has visited since the module loaded
  * (a work counter for tests: it must not grow with container sizes). */
 size_t rs_repr_work(void);
+
+/* Forgets which types' __repr__ was too slow to ask again (repr.c); a new
+ * snapshot asks each type afresh. */
+void rs_repr_forget_slow(void);
 
 /* "thread 'MainThread' frame worker() app.py:12" for frames[frame]. New str. */
 PyObject *rs_label_frame(rs_snapshot *s, uint32_t frame);

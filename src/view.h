@@ -161,6 +161,9 @@ typedef struct rs_view_class {
      * selected row reads ("CACHE", "[12]", ".lines"); false to let the
      * browser name it by the object's type. */
     bool (*row_crumb)(rs_view *v, char *buf, size_t len);
+    /* The view folds rows into groups (view_group.c) and honours
+     * place.unfolded, RS_UNFOLDED_ALL included. */
+    bool folds;
 } rs_view_class;
 
 /* Rows text takes when wrapped at width columns (at least 1). */
@@ -245,6 +248,12 @@ int rs_browser_open(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t
 /* Replaces the current screen by (screen, arg, arg2) without history. */
 int rs_browser_replace(rs_browser *b, enum rs_screen screen, uint64_t arg, uint64_t arg2);
 
+/* Opens the current place again with `unfolded` (see vm_place), keeping
+ * its breadcrumb and sort, and `filter` ("" = none; applied with
+ * progress).  0; 1 when Esc stopped the filter or -1 on an error (said on
+ * the screen), the view then as it was. */
+int rs_browser_refold(rs_browser *b, uint64_t unfolded, const char *filter);
+
 /* Shows a one-line error on the status bar: the single error path. */
 void rs_browser_error(rs_browser *b, const char *format, ...);
 
@@ -258,6 +267,9 @@ void rs_browser_info(rs_browser *b, const char *format, ...);
 /* A vm_progress_fn for filters (ctx: the browser): shows how far a filter
  * of many rows got; nonzero when the user pressed Esc to stop it. */
 int rs_browser_filter_progress(void *ctx, size_t done, size_t total);
+
+/* The same for f, n and N looking through many rows. */
+int rs_browser_find_progress(void *ctx, size_t done, size_t total);
 
 /* --- view_list.c: helpers every view uses -------------------------------- */
 
@@ -425,9 +437,14 @@ size_t rs_grouping_head_row(const rs_grouping *g, size_t group);
  * and rebuilds v's list around it; RS_REACT_UNHANDLED on other rows. */
 int rs_grouping_toggle(rs_view *v, rs_grouping *g, size_t offset);
 
-/* Unfolds the group a place recorded (v->place.unfolded, 0 = none) when a
- * view opens again; stays folded when memory runs out. */
+/* Unfolds the group a place recorded (v->place.unfolded, 0 = none,
+ * RS_UNFOLDED_ALL every group) when a view opens again; stays folded when
+ * memory runs out. */
 void rs_grouping_unfold(rs_grouping *g, uint64_t unfolded);
+
+/* place.unfolded while a filter is on: every group unfolded, so that the
+ * filter sees each item (and keeps the group rows above those it shows). */
+#define RS_UNFOLDED_ALL UINT64_MAX
 
 /* A group's row: "label" in label_width columns, then the flags and type
  * of its first item, its total size and retained size, and note (or

@@ -209,4 +209,5 @@ const rs_view_class rs_view_closures = {
     .format_row = closures_format,
     .selected_node = closures_selected,
     .key = closures_key,
+    .folds = true,
 };

@@ -192,4 +192,5 @@ const rs_view_class rs_view_cycles = {
     .format_row = cycles_format,
     .selected_node = cycles_selected,
     .key = cycles_key,
+    .folds = true,
 };

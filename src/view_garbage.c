@@ -19,8 +19,8 @@ typedef struct garbage_data {
     rs_garbage_totals totals; /* the summary's figures */
 } garbage_data;
 
-enum { COL_SIZE, COL_REASON };
-static const char *const columns[] = {"size", "reason"};
+enum { COL_SIZE, COL_RETAINED, COL_REASON };
+static const char *const columns[] = {"size", "retained", "reason"};
 
 static int compare(void *ctx, size_t a, size_t b, int column)
 {
@@ -29,6 +29,8 @@ static int compare(void *ctx, size_t a, size_t b, int column)
     rs_snapshot *s = v->browser->snap;
     if (column == COL_REASON)
         return (int)d->rows[b].kind - (int)d->rows[a].kind;
+    if (column == COL_RETAINED)
+        return rs_compare_nodes(s, d->rows[a].node, d->rows[b].node, RS_KEY_RETAINED);
     uint64_t x = rs_graph_size(s->graph, d->rows[a].node), y = rs_graph_size(s->graph, d->rows[b].node);
     return (x > y) - (x < y);
 }

@@ -254,8 +254,10 @@ int rs_grouping_toggle(rs_view *v, rs_grouping *g, size_t offset)
         rs_browser_error(v->browser, "not enough memory to unfold the group");
         return RS_REACT_REDRAW;
     }
-    /* Back comes to the same rows: the place remembers the group. */
-    v->place.unfolded = g->groups[group].open ? (uint64_t)group + 1 : 0;
+    /* Back comes to the same rows: the place remembers the group (under a
+     * filter, every group stays unfolded for the filter to see). */
+    if (v->place.unfolded != RS_UNFOLDED_ALL)
+        v->place.unfolded = g->groups[group].open ? (uint64_t)group + 1 : 0;
     /* The rows changed under the list: rebuild it with its sort and
      * filter, the cursor staying on the group's row. */
     vm_place place;
@@ -272,6 +274,14 @@ int rs_grouping_toggle(rs_view *v, rs_grouping *g, size_t offset)
 
 void rs_grouping_unfold(rs_grouping *g, uint64_t unfolded)
 {
+    if (unfolded == RS_UNFOLDED_ALL) {
+        for (size_t k = 0; k < g->group_count; k++)
+            g->groups[k].open = true;
+        if (rs_grouping_layout(g) < 0)
+            for (size_t k = 0; k < g->group_count; k++)
+                g->groups[k].open = false;
+        return;
+    }
     if (unfolded == 0 || unfolded > g->group_count)
         return;
     g->groups[unfolded - 1].open = true;

@@ -217,4 +217,5 @@ const rs_view_class rs_view_instances = {
     .format_row = instances_format,
     .selected_node = instances_selected,
     .key = instances_key,
+    .folds = true,
 };

@@ -235,6 +235,15 @@ size_t rs_view_position_at(const rs_view *v, int row, int col)
     return pos < v->list.count ? pos : SIZE_MAX;
 }
 
+static uint64_t retained_key(rs_snapshot *s, rs_idx n)
+{
+    uint64_t size;
+    if (rs_retained_size(s, n, &size) == 0)
+        return size;
+    PyErr_Clear(); /* memory: the row then sorts as retaining nothing */
+    return 0;
+}
+
 int rs_compare_nodes(rs_snapshot *s, rs_idx x, rs_idx y, rs_node_key key)
 {
     uint64_t kx, ky;
@@ -245,8 +254,10 @@ int rs_compare_nodes(rs_snapshot *s, rs_idx x, rs_idx y, rs_node_key key)
         ky = rs_graph_size(s->graph, y);
         break;
     case RS_KEY_RETAINED:
-        kx = s->dom ? rs_dom_retained(s->dom, x) : 0;
-        ky = s->dom ? rs_dom_retained(s->dom, y) : 0;
+        /* The figure the rows show: for garbage, what collecting it frees
+         * (remembered after the first ask), not the dominator tree's 0. */
+        kx = retained_key(s, x);
+        ky = retained_key(s, y);
         break;
     default:
         kx = rs_graph_addr(s->graph, x);
@@ -607,7 +618,24 @@ int rs_view_header_one_line(rs_view *v, int width)
 
 /* --- headless rows, for tests -------------------------------------------------- */
 
-PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
+/* Sorts v's rows by the column named sort, largest first, as the `s` key
+ * does.  0, or -1 with ValueError for a column the screen does not have. */
+static int sort_rows(rs_view *v, const char *sort)
+{
+    const vm_source *src = v->list.source;
+    for (int c = 0; src != NULL && c < src->column_count; c++)
+        if (strcmp(src->columns[c], sort) == 0) {
+            if (vm_list_sort(&v->list, c, true) == 0)
+                return 0;
+            if (!PyErr_Occurred())
+                PyErr_NoMemory();
+            return -1;
+        }
+    PyErr_Format(PyExc_ValueError, "the %s screen has no sort column '%s'", v->cls->title, sort);
+    return -1;
+}
+
+PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg, const char *sort)
 {
     static const struct {
         const char *name;
@@ -645,6 +673,8 @@ PyObject *rs_view_rows(rs_snapshot *s, const char *screen_name, uint64_t arg)
         v->cache[i].row = SIZE_MAX;
     b.view = v;
     PyObject *list = cls->open(v) < 0 ? NULL : PyList_New(0);
+    if (list != NULL && sort != NULL && sort_rows(v, sort) < 0)
+        Py_CLEAR(list);
     for (size_t pos = 0; list != NULL && pos < v->list.count; pos++) {
         char buf[RS_ROW_MAX];
         ui_style style;

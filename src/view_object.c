@@ -308,7 +308,12 @@ static int group_sections(rs_view *v)
         return -1;
     }
     uint64_t unfolded = v->place.unfolded;
-    rs_grouping_unfold(unfolded & UNFOLDED_HELD_BY ? &d->held_by : &d->holds, unfolded & (UNFOLDED_HELD_BY - 1));
+    if (unfolded == RS_UNFOLDED_ALL) {
+        rs_grouping_unfold(&d->holds, unfolded);
+        rs_grouping_unfold(&d->held_by, unfolded);
+    } else {
+        rs_grouping_unfold(unfolded & UNFOLDED_HELD_BY ? &d->held_by : &d->holds, unfolded & (UNFOLDED_HELD_BY - 1));
+    }
     d->grouped = true;
     return 0;
 }
@@ -561,7 +566,7 @@ static int object_key(rs_view *v, enum rs_action action)
     if (action == RS_ACTION_FOLLOW && (kind == ROW_REFERENT || kind == ROW_REFERRER) &&
         section_item(d, kind, i) == SIZE_MAX) {
         int r = rs_grouping_toggle(v, section_groups(d, kind), section_offset(d, kind));
-        if (v->place.unfolded && kind == ROW_REFERRER)
+        if (v->place.unfolded && v->place.unfolded != RS_UNFOLDED_ALL && kind == ROW_REFERRER)
             v->place.unfolded |= UNFOLDED_HELD_BY;
         return r;
     }
@@ -646,4 +651,5 @@ const rs_view_class rs_view_object = {
     .key = object_key,
     .row_crumb = object_row_crumb,
     .split = object_split,
+    .folds = true,
 };

@@ -345,10 +345,18 @@ int vm_list_filter_progress(vm_list *list, const char *pattern, vm_progress_fn p
 
 int vm_list_find(vm_list *list, const char *pattern, int direction)
 {
+    return vm_list_find_progress(list, pattern, direction, NULL, NULL);
+}
+
+int vm_list_find_progress(vm_list *list, const char *pattern, int direction, vm_progress_fn progress,
+                          void *progress_ctx)
+{
     if (list->count == 0 || list->source == NULL || list->source->matches == NULL || pattern[0] == '\0')
         return 0;
     size_t pos = list->cursor;
     for (size_t step = 0; step < list->count; step++) {
+        if (progress != NULL && step > 0 && step % VM_PROGRESS_ROWS == 0 && progress(progress_ctx, step, list->count))
+            return 2;
         pos = direction < 0 ? (pos == 0 ? list->count - 1 : pos - 1) : (pos + 1 == list->count ? 0 : pos + 1);
         if (!selectable(list, pos))
             continue;

@@ -118,6 +118,11 @@ int vm_list_next_sort_column(const vm_list *list);
  * source error. */
 int vm_list_find(vm_list *list, const char *pattern, int direction);
 
+/* vm_list_find() calling progress every VM_PROGRESS_ROWS rows looked at;
+ * 2 when progress asked to stop (the cursor stays where it was). */
+int vm_list_find_progress(vm_list *list, const char *pattern, int direction, vm_progress_fn progress,
+                          void *progress_ctx);
+
 /* A place in the browser: which screen, on what, and how the list stood. */
 typedef struct vm_place {
     int screen;

@@ -373,6 +373,7 @@ static void free_tables(rs_snapshot *s)
     rs_scc_free(s->scc);
     rs_dom_free(s->dom);
     rs_dom_order_free(s->dom_order);
+    rs_retained_memo_free(s->retained_memo);
     rs_label_cache_free(s);
     rs_free(s->node_kinds);
 }
@@ -459,6 +460,7 @@ error:
 rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
                                   void *progress_ctx)
 {
+    rs_repr_forget_slow();
     return take(collect, false, caller, progress, progress_ctx);
 }
 

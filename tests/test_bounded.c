@@ -238,6 +238,27 @@ START_TEST(test_bounded_repr_guarded)
 }
 END_TEST
 
+START_TEST(test_bounded_repr_slow_type_asked_once)
+{
+    /* Check whether a type whose __repr__ blocks is asked once per snapshot: later objects of it get the default form. */
+    import_bounded();
+    rs_py_run("R.Slow.calls = 0\n"
+              "s = refscope.snapshot()\n"
+              "items = [R.Slow() for _ in range(5)]\n"
+              "text = _safe_repr(items, 400)\n"
+              "again = _safe_repr(items[0], 100)\n"
+              "s.close()\n");
+    ck_assert_int_eq(rs_py_long("R.Slow.calls"), 1);
+    ck_assert_int_eq(rs_py_long("text.startswith('[Slow(), <Slow object at 0x%x; slow __repr__ skipped>' % id(items[1]))"), 1);
+    ck_assert_int_eq(rs_py_long("again == '<Slow object at 0x%x; slow __repr__ skipped>' % id(items[0])"), 1);
+    /* A new snapshot asks the type again. */
+    rs_py_run("s = refscope.snapshot()\nagain = _safe_repr(items[0], 100)\ns.close()\n");
+    ck_assert_int_eq(rs_py_long("R.Slow.calls"), 2);
+    ck_assert_int_eq(rs_py_long("again == 'Slow()'"), 1);
+    rs_py_run("del items, text, again, s\n");
+}
+END_TEST
+
 START_TEST(test_bounded_big_key_label)
 {
     /* Check whether a dict key that is a 1M-item tuple gives a 40-character label at bounded repr work. */
@@ -331,6 +352,7 @@ Suite *suite_bounded(void)
     tcase_add_test(tc, test_bounded_repr_equals_repr);
     tcase_add_loop_test(tc, test_bounded_repr_big, 0, (int)(sizeof big_cases / sizeof big_cases[0]));
     tcase_add_loop_test(tc, test_bounded_repr_guarded, 0, (int)(sizeof guarded_cases / sizeof guarded_cases[0]));
+    tcase_add_test(tc, test_bounded_repr_slow_type_asked_once);
     tcase_add_test(tc, test_bounded_big_key_label);
     tcase_add_test(tc, test_bounded_report_ring);
     tcase_add_test(tc, test_bounded_report_big_lists);

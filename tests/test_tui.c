@@ -1096,6 +1096,37 @@ START_TEST(test_tui_garbage_retained_matches_object_screen)
 }
 END_TEST
 
+/* Check whether sorting the garbage screen by retained ranks rows by the
+ * figure they show (what collecting each frees, s.retained_size()), not by
+ * the dominator tree's 0 for every unreachable object, and whether a
+ * column the screen lacks is refused with a clear error. */
+START_TEST(test_tui_garbage_sorts_by_shown_retained)
+{
+    rs_py_run("import gc, refscope\n"
+              "gc.disable()\n"
+              "class RankNode:\n"
+              "    def __init__(self, n): self.me = self; self.pad = bytearray(n)\n"
+              "for n in (3000, 40000, 9000, 120000, 700): RankNode(n)\n"
+              "s = refscope.snapshot()\n"
+              "gc.enable()\n"
+              "objs = [o for o in gc.get_objects() if type(o) is RankNode]\n"
+              "want = ['0x%x' % id(o) for o in sorted(objs, key=s.retained_size, reverse=True)]\n"
+              "rows = refscope._screen_rows(s, 'garbage', sort='retained')\n"
+              "got = [a for r in rows if 'RankNode ' in r and ' object at ' in r\n"
+              "       for a in ['0x%x' % id(o) for o in objs] if ' at %s>' % a in r]\n"
+              "try:\n"
+              "    refscope._screen_rows(s, 'garbage', sort='colour')\n"
+              "    bad = 'no error'\n"
+              "except ValueError as e:\n"
+              "    bad = str(e)\n");
+    ck_assert_int_eq(rs_py_long("len(objs)"), 5);
+    ck_assert_int_eq(rs_py_long("len(set(s.retained_size(o) for o in objs))"), 5);
+    ck_assert_str_eq(rs_py_str("got == want"), "True");
+    ck_assert_str_eq(rs_py_str("'colour' in bad"), "True");
+    rs_py_run("s.close()\ndel s, objs, want, rows, got, bad\ngc.collect()\n");
+}
+END_TEST
+
 /* Opens the object screen of tests/e2e/slow_rows.py's list of 200000
  * items, every row listed (none folded). */
 static void tui_start_big_list(tui *t)
@@ -1276,6 +1307,39 @@ START_TEST(test_tui_filter_keeps_threads_and_find_hides_nothing)
 }
 END_TEST
 
+/* Check whether a filter sees the items of folded groups: on CACHE's
+ * object screen (2000 responses folded into one row) it finds one
+ * response by its key, under its group's row, and the rows fold again
+ * when the filter is cleared. */
+START_TEST(test_tui_filter_finds_items_of_folded_groups)
+{
+    tui t;
+    tui_start_script(&t, 100, 30, "LANG=C.UTF-8", "examples/leaky_service.py", "");
+    tui_command(&t, "eval CACHE");
+    ck_assert_screen(&t, "2000 x ['req-00000'] .. ['");
+    tui_type(&t, "/req-01234");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "filter 'req-01234'");
+    ck_assert_screen(&t, "  ['req-01234'] ");
+    ck_assert_screen(&t, "2000 x ['req-00000'] .. ['");
+    ck_assert_msg(strstr(t.screen, "['req-01233']") == NULL, "the filter kept a row that does not match:\n%s",
+                  t.screen);
+    /* Back from the response finds the same filtered rows. */
+    tui_keys(&t, "j");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "object | ");
+    tui_keys(&t, "BSpace");
+    ck_assert_screen(&t, "filter 'req-01234'");
+    ck_assert_screen(&t, "  ['req-01234'] ");
+    tui_type(&t, "/");
+    tui_keys(&t, "C-u Enter");
+    ck_assert_screen(&t, "holds: 2000 referents"); /* the filter hid the heading */
+    ck_assert_screen(&t, "2000 x ['req-00000'] .. ['");
+    ck_assert_msg(strstr(t.screen, "['req-01234']") == NULL, "the groups did not fold again:\n%s", t.screen);
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether filtering more than 100000 rows shows its progress and
  * Esc stops it, leaving the list as it was (each row's repr takes 1 ms,
  * so the filter would run for minutes). */
@@ -1290,6 +1354,24 @@ START_TEST(test_tui_long_filter_shows_progress_and_stops)
     ck_assert_screen(&t, "filter stopped: the list is as it was");
     ck_assert_screen(&t, "holds: 200000 referents");
     ck_assert_screen(&t, "/200003 ");
+    tui_stop(&t);
+}
+END_TEST
+
+/* Check whether f looking through more than 100000 rows shows its
+ * progress and Esc stops it, the cursor where it was (each row's repr
+ * takes 1 ms, so the search would run for minutes). */
+START_TEST(test_tui_long_find_shows_progress_and_stops)
+{
+    tui t;
+    tui_start_big_list(&t);
+    tui_type(&t, "fnothing-matches");
+    tui_keys(&t, "Enter");
+    ck_assert_screen(&t, "refscope: searching (Esc stops)...");
+    tui_keys(&t, "Escape");
+    ck_assert_screen(&t, "search stopped: the cursor is where it was");
+    ck_assert_screen(&t, "holds: 200000 referents");
+    ck_assert_screen(&t, " 2/200003 ");
     tui_stop(&t);
 }
 END_TEST
@@ -1745,8 +1827,11 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_value_pane_shows_everything);
     tcase_add_test(tc, test_tui_object_panes_side_by_side_when_wide);
     tcase_add_test(tc, test_tui_long_filter_shows_progress_and_stops);
+    tcase_add_test(tc, test_tui_long_find_shows_progress_and_stops);
     tcase_add_test(tc, test_tui_grouping_counts_and_totals);
     tcase_add_test(tc, test_tui_garbage_retained_matches_object_screen);
+    tcase_add_test(tc, test_tui_garbage_sorts_by_shown_retained);
+    tcase_add_test(tc, test_tui_filter_finds_items_of_folded_groups);
     tcase_add_test(tc, test_tui_summary_detail_shows_whole_accumulation_at_80_columns);
     tcase_add_test(tc, test_tui_grouping_object_and_instances_screens);
     tcase_add_test(tc, test_tui_every_breadcrumb_reachable);

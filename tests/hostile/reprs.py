@@ -93,3 +93,16 @@ def emptied_set():
     home.add(Empties(home))
     home.add(3)
     return home
+
+
+class Slow:
+    """A __repr__ that blocks (a socket read, a lock): counts its calls."""
+
+    calls = 0
+
+    def __repr__(self):
+        import time
+
+        type(self).calls += 1
+        time.sleep(1.5)
+        return "Slow()"
