@@ -249,6 +249,32 @@ START_TEST(test_walk_other_open_snapshots_are_explained)
 }
 END_TEST
 
+START_TEST(test_walk_held_roots_are_the_unexplained_nodes)
+{
+    /* Check whether the walk makes exactly the nodes with unexplained references (frame roots count) "held" roots. */
+    rs_py_run("import io, json, refscope\n"
+              "def hold():\n"
+              "    local_dict = {'only': 'a frame local holds me'}\n"
+              "    local_list = [local_dict, local_dict]\n"
+              "    s = refscope.snapshot()\n"
+              "    buf = io.StringIO()\n"
+              "    s.to_json(buf)\n"
+              "    s.close()\n"
+              "    return json.loads(buf.getvalue()), id(local_dict)\n"
+              "j, local_id = hold()\n"
+              "held = [r['target'] for r in j['roots'] if r['kind'] == 'held']\n"
+              "unexplained = [i for i, n in enumerate(j['nodes']) if n[4] > 0]\n"
+              "frame_targets = {r['target'] for r in j['roots'] if r['kind'] == 'frame'}\n"
+              "local = [i for i, n in enumerate(j['nodes']) if n[0] == local_id]\n");
+    ck_assert_int_gt(rs_py_long("len(unexplained)"), 0);
+    ck_assert_int_eq(rs_py_long("len(local)"), 1);
+    ck_assert_int_eq(rs_py_long("local[0] in frame_targets"), 1);
+    ck_assert_msg(rs_py_long("sorted(held) == unexplained"), "held roots and unexplained nodes differ at %s (of %s)",
+                  rs_py_str("str(sorted(set(held) ^ set(unexplained))[:10])"), rs_py_str("str(len(unexplained))"));
+    rs_py_run("del j, held, unexplained, frame_targets, local\n");
+}
+END_TEST
+
 START_TEST(test_walk_second_snapshot_of_another_heap)
 {
     /* Check whether a snapshot taken right after another one was closed, of
@@ -300,6 +326,7 @@ Suite *suite_walk(void)
     tcase_add_test(tc, test_walk_frames_of_every_thread_are_roots);
     tcase_add_test(tc, test_walk_other_open_snapshots_are_explained);
     tcase_add_test(tc, test_walk_second_snapshot_of_another_heap);
+    tcase_add_test(tc, test_walk_held_roots_are_the_unexplained_nodes);
     suite_add_tcase(s, tc);
     return s;
 }
