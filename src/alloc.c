@@ -9,7 +9,17 @@
  * large share of snapshot time, and growing them with mremap moves page
  * tables instead of copying bytes.  Every block carries a small header
  * saying which kind it is.
+ *
+ * Freed big blocks are not unmapped at once: the most recent ones, up to
+ * KEEP_BYTES, are kept for the next snapshot with their pages given back
+ * lazily (MADV_FREE).  Until the kernel needs the memory the pages stay
+ * mapped, so the next snapshot writes into them without a page fault or
+ * the kernel zeroing them first (a snapshot usually follows one of the
+ * same heap: :refresh, mark/growth, a benchmark's rows).  They count in
+ * the process's RSS until the kernel reclaims them; rs_alloc_release_kept()
+ * unmaps them.  rs_calloc() zeroes a kept block itself.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +29,8 @@
 
 #define BIG_BLOCK ((size_t)2 << 20)
 #define HEADER 16 /* keeps the 16-byte alignment malloc gives */
+#define KEEP_BLOCKS 16
+#define KEEP_BYTES ((size_t)256 << 20)
 
 typedef struct header {
     size_t mapped; /* length of the mapping, 0 for a malloc block */
@@ -60,12 +72,100 @@ static size_t map_length(size_t size)
     return (size + HEADER + BIG_BLOCK - 1) & ~(BIG_BLOCK - 1);
 }
 
-static void *map_block(size_t size)
+/* Freed mappings kept for reuse, oldest first; their pages are MADV_FREE. */
+typedef struct kept_block {
+    void *base;
+    size_t len;
+} kept_block;
+
+static kept_block kept[KEEP_BLOCKS];
+static size_t kept_count, kept_bytes;
+
+size_t rs_alloc_kept_bytes(void)
 {
-    size_t len = map_length(size);
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    return kept_bytes;
+}
+
+static void drop_kept(size_t i)
+{
+    kept_bytes -= kept[i].len;
+    memmove(&kept[i], &kept[i + 1], (kept_count - i - 1) * sizeof *kept);
+    kept_count--;
+}
+
+void rs_alloc_release_kept(void)
+{
+    while (kept_count > 0) {
+        munmap(kept[0].base, kept[0].len);
+        drop_kept(0);
+    }
+}
+
+/* Unmaps the mapping at base, or keeps it (evicting the oldest kept ones
+ * to stay within KEEP_BLOCKS and KEEP_BYTES). */
+static void unmap_or_keep(void *base, size_t len)
+{
+    if (len > KEEP_BYTES || madvise(base, len, MADV_FREE) != 0) {
+        munmap(base, len);
+        return;
+    }
+    while (kept_count == KEEP_BLOCKS || kept_bytes + len > KEEP_BYTES) {
+        munmap(kept[0].base, kept[0].len);
+        drop_kept(0);
+    }
+    kept[kept_count++] = (kept_block){base, len};
+    kept_bytes += len;
+}
+
+/* Whether a kept mapping of length a serves a request for len better than
+ * one of length b: one that fits beats one that does not; among those that
+ * fit the shortest (least to unmap), among the others the longest (least
+ * to map anew). */
+static bool better_fit(size_t a, size_t b, size_t len)
+{
+    if ((a >= len) != (b >= len))
+        return a >= len;
+    return a >= len ? a < b : a > b;
+}
+
+/* A kept mapping resized to len (the smallest kept one that is long
+ * enough, else the longest), or NULL when none is kept.  *old_len receives
+ * its length before: bytes past it are fresh and zero. */
+static void *reuse_kept(size_t len, size_t *old_len)
+{
+    if (kept_count == 0)
         return NULL;
+    size_t best = 0;
+    for (size_t i = 1; i < kept_count; i++)
+        if (better_fit(kept[i].len, kept[best].len, len))
+            best = i;
+    void *p = kept[best].base;
+    *old_len = kept[best].len;
+    drop_kept(best);
+    if (*old_len == len)
+        return p;
+    void *q = mremap(p, *old_len, len, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED) {
+        munmap(p, *old_len);
+        return NULL;
+    }
+    return q;
+}
+
+/* A mapping for size bytes after the header; zeroed when zero is set
+ * (fresh mappings are, kept ones are cleared here). */
+static void *map_block(size_t size, bool zero)
+{
+    size_t len = map_length(size), old_len = 0;
+    void *p = reuse_kept(len, &old_len);
+    if (p != NULL) {
+        if (zero)
+            memset((char *)p + HEADER, 0, (old_len < len ? old_len : len) - HEADER);
+    } else {
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+    }
     madvise(p, len, MADV_HUGEPAGE); /* advice only: failure is harmless */
     ((header *)p)->mapped = len;
     ((header *)p)->size = size;
@@ -90,7 +190,7 @@ void *rs_malloc(size_t size)
     if (should_fail() || size > SIZE_MAX - BIG_BLOCK)
         return NULL;
     if (size >= BIG_BLOCK)
-        return map_block(size);
+        return map_block(size, false);
     return wrap_malloc(malloc(size + HEADER), size);
 }
 
@@ -100,7 +200,7 @@ void *rs_calloc(size_t count, size_t size)
         return NULL;
     size_t total = count * size;
     if (total >= BIG_BLOCK)
-        return map_block(total); /* fresh mappings are zero-filled */
+        return map_block(total, true);
     return wrap_malloc(calloc(1, total + HEADER), total);
 }
 
@@ -128,7 +228,7 @@ void *rs_realloc(void *ptr, size_t size)
         return (char *)p + HEADER;
     }
     if (size >= BIG_BLOCK) { /* small block outgrowing malloc: move it to a mapping */
-        void *big = map_block(size);
+        void *big = map_block(size, false);
         if (big == NULL)
             return NULL;
         memcpy(big, ptr, h->size < size ? h->size : size);
@@ -154,7 +254,7 @@ void rs_free(void *ptr)
     live_bytes -= h->size;
     live_blocks--;
     if (h->mapped != 0)
-        munmap(h, h->mapped);
+        unmap_or_keep(h, h->mapped);
     else
         free(h);
 }

@@ -881,9 +881,10 @@ static PyObject *module_safe_repr(PyObject *Py_UNUSED(module), PyObject *args)
 
 static PyObject *module_work(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
-    return Py_BuildValue("{snsnsnsn}", "label_items", (Py_ssize_t)rs_label_work(), "repr_items",
+    return Py_BuildValue("{snsnsnsnsn}", "label_items", (Py_ssize_t)rs_label_work(), "repr_items",
                          (Py_ssize_t)rs_repr_work(), "site_lookups", (Py_ssize_t)rs_report_site_lookups(),
-                         "dump_probes", (Py_ssize_t)rs_dump_write_work());
+                         "dump_probes", (Py_ssize_t)rs_dump_write_work(), "kept_bytes",
+                         (Py_ssize_t)rs_alloc_kept_bytes());
 }
 
 static PyMethodDef module_methods[] = {
@@ -893,7 +894,8 @@ static PyMethodDef module_methods[] = {
     RS_BROWSER_METHODS
     RS_ANALYSIS_MODULE_METHODS
     {"_safe_repr", module_safe_repr, METH_VARARGS, "Test hook: the bounded repr refscope shows, max_len characters."},
-    {"_work", module_work, METH_NOARGS, "Test hook: {'label_items', 'repr_items', 'site_lookups'} done so far."},
+    {"_work", module_work, METH_NOARGS,
+     "Test hook: work done so far (label_items, repr_items, site_lookups, dump_probes) and kept_bytes."},
     RS_DUMP_MODULE_METHODS
     {NULL},
 };

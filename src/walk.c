@@ -306,6 +306,12 @@ long rs_snapshot_unexplained(const rs_snapshot *s, rs_idx n)
     return (long)rs_graph_refcount(s->graph, n) - (long)referrers - frame_roots_into(s->graph, n);
 }
 
+static int by_index(const void *a, const void *b)
+{
+    rs_idx x = *(const rs_idx *)a, y = *(const rs_idx *)b;
+    return (x > y) - (x < y);
+}
+
 /* After: every visible node with unexplained references is a root of kind
  * UNEXPLAINED; visible_count counts the nodes not hidden. */
 static int add_held_roots(walk *w)
@@ -313,20 +319,29 @@ static int add_held_roots(walk *w)
     rs_snapshot *s = w->snap;
     rs_graph *g = w->graph;
     size_t count = rs_graph_node_count(g);
-    /* Frame root edges per node, counted once (the per-node lookup above
-     * scans the roots and is meant for single questions). */
-    int32_t *frame_edges = rs_calloc(count ? count : 1, sizeof *frame_edges);
-    if (frame_edges == NULL)
-        return -1;
-    size_t root_count;
+    /* The targets of frame roots, sorted: the nodes are visited in index
+     * order, so one cursor counts each node's frame roots (the per-node
+     * lookup above scans the roots and is meant for single questions).
+     * Frame roots are few; an array per node would be zeroed for nothing. */
+    size_t root_count, frame_count = 0;
     const rs_root *roots = rs_graph_roots(g, &root_count);
     for (size_t r = 0; r < root_count; r++)
+        frame_count += roots[r].kind == RS_ROOT_FRAME;
+    rs_idx *frame_targets = rs_malloc((frame_count ? frame_count : 1) * sizeof *frame_targets);
+    if (frame_targets == NULL)
+        return -1;
+    for (size_t r = 0, k = 0; r < root_count; r++)
         if (roots[r].kind == RS_ROOT_FRAME)
-            frame_edges[roots[r].target]++;
+            frame_targets[k++] = roots[r].target;
+    qsort(frame_targets, frame_count, sizeof *frame_targets, by_index);
     s->visible_count = 0;
     int result = 0;
+    size_t cursor = 0;
     for (size_t i = 0; i < count && result == 0; i++) {
         rs_idx n = (rs_idx)i;
+        int64_t frame_edges = 0;
+        for (; cursor < frame_count && frame_targets[cursor] <= n; cursor++)
+            frame_edges += frame_targets[cursor] == n;
         if (rs_graph_flags(g, n) & RS_NODE_INTERNAL)
             continue;
         s->visible_count++;
@@ -334,10 +349,10 @@ static int add_held_roots(walk *w)
             continue;
         size_t referrers;
         rs_graph_referrers(g, n, &referrers);
-        if ((int64_t)rs_graph_refcount(g, n) - (int64_t)referrers - frame_edges[i] > 0)
+        if ((int64_t)rs_graph_refcount(g, n) - (int64_t)referrers - frame_edges > 0)
             result = rs_graph_add_root(g, n, RS_ROOT_UNEXPLAINED, 0);
     }
-    rs_free(frame_edges);
+    rs_free(frame_targets);
     return result;
 }
 

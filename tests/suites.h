@@ -6,6 +6,7 @@
 
 #define RS_TEST_SUITES(X) \
     X(graph)              \
+    X(alloc)              \
     X(scc)                \
     X(dom)                \
     X(walk)               \

@@ -151,6 +151,12 @@ void rs_alloc_fail_after(long n);
 size_t rs_alloc_live_bytes(void);
 size_t rs_alloc_live_blocks(void);
 
+/* Bytes of freed big blocks kept mapped for the next snapshot (their pages
+ * given back lazily with MADV_FREE; at most 256 MiB), and a call that
+ * unmaps them all. */
+size_t rs_alloc_kept_bytes(void);
+void rs_alloc_release_kept(void);
+
 /* Allocation helpers shared by the engine and analyses; they honour the
  * failure hook above.  rs_malloc/rs_calloc/rs_realloc return NULL on failure. */
 void *rs_malloc(size_t size);
