@@ -1104,6 +1104,9 @@ int rs_browser_run(const rs_browser_options *options)
     ui_close();
     if (b.snap != options->stored)
         rs_snapshot_free(b.snap);
+    /* The session is over: the arrays kept for a next snapshot go back to
+     * the system now rather than whenever the kernel needs the memory. */
+    rs_alloc_release_kept();
     PyErr_Restore(type, value, tb);
     browser_running = false;
     return result;

@@ -609,6 +609,20 @@ START_TEST(test_tui_no_terminal_raises_error)
 }
 END_TEST
 
+/* Check whether the browser, when it closes, unmaps the big arrays that
+ * closed snapshots left mapped for the next one. */
+START_TEST(test_tui_browser_gives_back_kept_arrays)
+{
+    tui t;
+    tui_start_script(&t, 80, 24, "LANG=C.UTF-8", "tests/e2e/kept_blocks.py", "");
+    tui_keys(&t, "q");
+    ck_assert_screen(&t, "EXIT=0");
+    ck_assert_screen(&t, "KEPT_BEFORE=some");
+    ck_assert_screen(&t, "KEPT_AFTER=0");
+    tui_stop(&t);
+}
+END_TEST
+
 /* Check whether :mark and :growth show what the program allocated in
  * between (the ticker thread's ints) and 7 reopens that screen. */
 START_TEST(test_tui_mark_and_growth)
@@ -1807,6 +1821,7 @@ Suite *suite_tui(void)
     tcase_add_test(tc, test_tui_sigint_restores_terminal);
     tcase_add_test(tc, test_tui_command_history_persists);
     tcase_add_test(tc, test_tui_no_terminal_raises_error);
+    tcase_add_test(tc, test_tui_browser_gives_back_kept_arrays);
     tcase_add_test(tc, test_tui_mark_and_growth);
     tcase_add_test(tc, test_tui_mark_marks_the_heap_now);
     tcase_add_test(tc, test_tui_browse_object_shows_no_refscope_holder);
