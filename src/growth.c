@@ -5,9 +5,9 @@
  * (growth_mark.h), plus per-type totals.  An object of a later snapshot is
  * old when the mark has its address with the same type (same type object
  * and name), so an address freed and reused by another type is new.  A
- * snapshot passed in is compared by looking the mark's addresses up in the
- * snapshot's own address hash, in prefetched batches; growth() without one
- * walks the heap and looks each object up in the mark (growth_walk.c).
+ * snapshot passed in is compared by looking each of its nodes up in the
+ * mark; growth() without one walks the heap and looks each object up in
+ * the mark as it meets it (growth_walk.c).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,8 +20,8 @@
 #include "growth_mark.h"
 #include "module.h"
 
-/* Mark addresses looked up in one batch by rs_growth. */
-#define MATCH_BATCH 256
+/* How many nodes ahead rs_growth prefetches their mark slots. */
+#define MATCH_AHEAD 16
 
 /* The process's one mark (refscope.mark() and the browser's :mark). */
 static growth_mark *current_mark;
@@ -221,37 +221,6 @@ int growth_rows(const growth_mark *m, growth_tally *tally, const rs_type_info *t
     return 0;
 }
 
-/* After: old[n] is 1 for every visible node n whose (address, type) the
- * mark has.  The mark's addresses are looked up in the snapshot's own
- * address hash, a batch at a time with the slots prefetched: no sort. */
-static void find_old_nodes(const growth_mark *m, const rs_snapshot *s, const growth_tally *tally, uint8_t *old)
-{
-    const rs_graph *g = s->graph;
-    uintptr_t addrs[MATCH_BATCH];
-    uint32_t types[MATCH_BATCH];
-    rs_idx found[MATCH_BATCH];
-    size_t len = 0;
-    for (size_t slot = 0; slot <= m->slot_count; slot++) {
-        if (slot < m->slot_count) {
-            uintptr_t a = mark_slot_addr(m, slot);
-            if (a == 0)
-                continue;
-            addrs[len] = a;
-            types[len++] = mark_slot_type(m, slot);
-            if (len < MATCH_BATCH)
-                continue;
-        }
-        rs_graph_find_many(g, addrs, len, found);
-        for (size_t j = 0; j < len; j++) {
-            rs_idx n = found[j];
-            if (n != RS_NONE && !(rs_graph_flags(g, n) & RS_NODE_INTERNAL) &&
-                tally[rs_graph_type_id(g, n)].to_mark == types[j])
-                old[n] = 1;
-        }
-        len = 0;
-    }
-}
-
 int rs_growth(const rs_snapshot *s, rs_growth_result *out)
 {
     if (s->stored != NULL) {
@@ -275,16 +244,24 @@ int rs_growth(const rs_snapshot *s, rs_growth_result *out)
         goto nomem;
     for (uint32_t t = 0; t < types; t++)
         tally[t].to_mark = mark_type_of(m, s, t);
-    find_old_nodes(m, s, tally, old);
-    /* A visible node whose (address, type) the mark lacks is new. */
+    /* A visible node whose (address, type) the mark lacks is new.  The
+     * nodes are taken in order and their addresses looked up in the mark,
+     * its slots prefetched a few nodes ahead: the per-node arrays are then
+     * read in order (looking the mark's addresses up in the snapshot's
+     * hash instead reads them at random, and took 1.8x as long at 1M). */
     size_t new_total = 0;
     for (size_t i = 0; i < count; i++) {
         rs_idx n = (rs_idx)i;
+        if (i + MATCH_AHEAD < count)
+            __builtin_prefetch(m->slots +
+                               mark_home_slot(m, rs_graph_addr(g, (rs_idx)(i + MATCH_AHEAD))) * MARK_SLOT_BYTES);
         if (rs_graph_flags(g, n) & RS_NODE_INTERNAL)
             continue;
         growth_tally *y = &tally[rs_graph_type_id(g, n)];
         y->count++;
         y->size += (int64_t)rs_graph_size(g, n);
+        size_t slot = mark_find(m, rs_graph_addr(g, n));
+        old[i] = slot != SIZE_MAX && mark_slot_type(m, slot) == y->to_mark;
         if (!old[i]) {
             y->new_count++;
             new_total++;

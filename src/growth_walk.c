@@ -1,11 +1,12 @@
 /*
  * growth() without a snapshot: the heap compared with the mark as it is
- * walked.  A snapshot would intern every object in a fresh address hash
- * and the comparison would then look every marked address up in it; here
- * each object the walk meets is looked up once in the mark's own table
- * instead, and only what the mark lacks (the new objects, few when little
- * grew) goes into a table of its own.  The objects are those a nodes-only
- * snapshot has, met in the same order:
+ * walked.  Besides walk.c the one engine file that traverses the heap: it
+ * builds no graph.  A snapshot would intern every object in a fresh
+ * address hash and the comparison would then look every marked address up
+ * in it; here each object the walk meets is looked up once in the mark's
+ * own table instead, and only what the mark lacks (the new objects, few
+ * when little grew) goes into a table of its own.  The objects are those
+ * a nodes-only snapshot has, met in the same order:
  *
  *   collect_tracked   the gc-tracked objects' addresses, in list order
  *   meet_tracked      each counted under its type and found old or new
