@@ -261,8 +261,8 @@ rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count);
 
 /* --- growth (growth.c) --------------------------------------------------- */
 
-/* Records every visible node of s as (address, type) in compact sorted
- * arrays, replacing the previous mark.  The process has one mark (shared by
+/* Records every visible node of s as (address, type) in a compact hash
+ * table, replacing the previous mark.  The process has one mark (shared by
  * refscope.mark() and the browser's :mark).  0, or -1 with MemoryError. */
 int rs_growth_mark(const rs_snapshot *s);
 
@@ -297,8 +297,11 @@ typedef struct rs_growth_row {
 typedef struct rs_growth_result {
     rs_growth_row *rows;    /* changed types, biggest delta size first */
     size_t row_count;
-    rs_idx *new_nodes;      /* every new node, grouped by row */
+    rs_idx *new_nodes;      /* rs_growth(): every new node, grouped by row */
+    PyObject **new_objects; /* rs_growth_now(): every new object (owned references), grouped by row */
     size_t new_total;
+    rs_type_info *types;    /* rs_growth_now(): the heap's types, which rows borrow names from */
+    uint32_t type_count;
     double seconds;         /* time of the comparison */
 } rs_growth_result;
 
@@ -307,7 +310,16 @@ typedef struct rs_growth_result {
  * (refscope.Error when there is no mark).  Free with rs_growth_result_free(). */
 int rs_growth(const rs_snapshot *s, rs_growth_result *out);
 
-/* Frees the arrays of a result from rs_growth() and zeroes it. */
+/* Compares the live heap with the mark without a snapshot (growth_walk.c):
+ * after gc.collect() when collect, walks every object a snapshot would
+ * have and looks each up in the mark; the rows are those rs_growth() gives
+ * for a snapshot taken at that moment, with the new objects themselves in
+ * new_objects (new_nodes stays NULL).  0, or -1 with an exception set.
+ * Free with rs_growth_result_free(). */
+int rs_growth_now(bool collect, rs_growth_result *out);
+
+/* Frees the arrays of a result from rs_growth() or rs_growth_now() (and
+ * the references it holds) and zeroes it. */
 void rs_growth_result_free(rs_growth_result *r);
 
 /* --- strings, largest objects, process memory (strings.c) ----------------- */

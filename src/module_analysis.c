@@ -788,19 +788,23 @@ PyObject *rs_module_growth(PyObject *Py_UNUSED(module), PyObject *args, PyObject
         PyErr_SetString(rs_error, "no mark to compare with; call refscope.mark() first");
         return NULL;
     }
-    rs_snapshot *owned;
-    rs_snapshot *s = snapshot_or_new(snapshot_obj, collect, true, &owned);
-    if (s == NULL)
+    /* Without a snapshot, the heap is compared with the mark as it is
+     * walked (growth_walk.c): no snapshot is built. */
+    bool walk = snapshot_obj == NULL || snapshot_obj == Py_None;
+    rs_snapshot *owned = NULL;
+    rs_snapshot *s = walk ? NULL : snapshot_or_new(snapshot_obj, collect, true, &owned);
+    if (!walk && s == NULL)
         return NULL;
     rs_growth_result g;
     PyObject *list = NULL;
-    if (rs_growth(s, &g) == 0) {
+    if ((walk ? rs_growth_now(collect, &g) : rs_growth(s, &g)) == 0) {
         list = PyList_New(0);
         for (size_t i = 0; list != NULL && i < g.row_count; i++) {
             const rs_growth_row *row = &g.rows[i];
             PyObject *objects = PyList_New((Py_ssize_t)row->new_count);
             for (size_t k = 0; objects != NULL && k < row->new_count; k++) {
-                PyObject *value = rs_node_value(s, g.new_nodes[row->new_first + k]);
+                size_t at = row->new_first + k;
+                PyObject *value = walk ? Py_NewRef(g.new_objects[at]) : rs_node_value(s, g.new_nodes[at]);
                 if (value == NULL)
                     Py_CLEAR(objects);
                 else
@@ -815,6 +819,8 @@ PyObject *rs_module_growth(PyObject *Py_UNUSED(module), PyObject *args, PyObject
         }
         rs_growth_result_free(&g);
     }
+    if (walk)
+        return list;
     snapshot_arg_done(snapshot_obj, owned);
     return list;
 }

@@ -29,6 +29,7 @@
 #endif
 
 #include "pyinternal_impl.h"
+#include "refscope/graph.h"
 
 static struct _gc_runtime_state *gc_state(void)
 {
@@ -57,6 +58,63 @@ int rs_py_for_each_tracked(int (*fn)(PyObject *obj, void *ctx), void *ctx)
             return r;
     }
     return for_each_in(&st->permanent_generation.head, fn, ctx);
+}
+
+/* Appends the addresses of list head's objects to front (in list order)
+ * and back (from the tail): two independent chains of loads, walked at
+ * once, so two cache misses are in flight instead of one. */
+static int addresses_in(PyGC_Head *head, rs_address_buf *front, rs_address_buf *back)
+{
+    PyGC_Head *f = _PyGCHead_NEXT(head), *b = _PyGCHead_PREV(head);
+    if (f == head)
+        return 0;
+    for (;;) {
+        if (front->len == front->cap || back->len == back->cap) {
+            rs_address_buf *full = front->len == front->cap ? front : back;
+            size_t cap = full->cap ? full->cap * 2 : 1024;
+            uintptr_t *p = rs_realloc(full->addrs, cap * sizeof *p);
+            if (p == NULL)
+                return -1;
+            full->addrs = p;
+            full->cap = cap;
+            continue;
+        }
+        front->addrs[front->len++] = (uintptr_t)(f + 1);
+        if (f == b)
+            return 0;
+        back->addrs[back->len++] = (uintptr_t)(b + 1);
+        PyGC_Head *next = _PyGCHead_NEXT(f);
+        if (next == b)
+            return 0;
+        f = next;
+        b = _PyGCHead_PREV(b);
+    }
+}
+
+int rs_py_tracked_addresses(rs_address_buf *out)
+{
+    struct _gc_runtime_state *st = gc_state();
+    rs_address_buf back = {0};
+    int r = 0;
+    for (int i = 0; i <= NUM_GENERATIONS && r == 0; i++) {
+        back.len = 0;
+        r = addresses_in(i < NUM_GENERATIONS ? &st->generations[i].head : &st->permanent_generation.head, out,
+                         &back);
+        while (r == 0 && out->cap - out->len < back.len) {
+            size_t cap = out->cap * 2 + back.len;
+            uintptr_t *p = rs_realloc(out->addrs, cap * sizeof *p);
+            if (p == NULL)
+                r = -1;
+            else {
+                out->addrs = p;
+                out->cap = cap;
+            }
+        }
+        for (size_t k = back.len; r == 0 && k-- > 0;)
+            out->addrs[out->len++] = back.addrs[k];
+    }
+    rs_free(back.addrs);
+    return r;
 }
 
 size_t rs_py_tracked_estimate(void)

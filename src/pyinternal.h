@@ -19,6 +19,18 @@
  * when it is non-zero, else 0.  fn must not allocate GC objects. */
 int rs_py_for_each_tracked(int (*fn)(PyObject *obj, void *ctx), void *ctx);
 
+/* A growable array of addresses (rs_malloc'ed). */
+typedef struct rs_address_buf {
+    uintptr_t *addrs;
+    size_t len, cap;
+} rs_address_buf;
+
+/* Appends to out the address of every object rs_py_for_each_tracked()
+ * visits, in the same order, faster: each list is walked from both ends at
+ * once.  0, or -1 on memory failure (out keeps what it has; the caller
+ * frees out->addrs). */
+int rs_py_tracked_addresses(rs_address_buf *out);
+
 /* A cheap estimate of the number of gc-tracked objects, to size arrays. */
 size_t rs_py_tracked_estimate(void);
 

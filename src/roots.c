@@ -133,6 +133,18 @@ static int add_root(rs_snapshot *s, uint32_t *cap, PyObject *target, uint32_t ki
     return 0;
 }
 
+typedef struct visit_ctx {
+    visitproc visit;
+    void *arg;
+} visit_ctx;
+
+static int visit_frame_root(PyObject *target, int32_t slot, void *ctx)
+{
+    (void)slot;
+    visit_ctx *c = ctx;
+    return c->visit(target, c->arg);
+}
+
 /* After: every value of sys.modules is a root, in the dict's order. */
 static int add_module_roots(rs_snapshot *s, uint32_t *cap)
 {
@@ -202,6 +214,44 @@ static void flag_refscope_frames(rs_snapshot *s, uint32_t t)
     }
 }
 
+/* Calls fn(target, slot, ctx) for every reference frame f holds that no
+ * tp_traverse shows (slot: the local slot or an RS_SLOT_*).  A generator's
+ * frame is traversed by the generator object, except its slots while it
+ * runs (then its stack top is not saved).  Stops at and returns a non-zero
+ * value of fn; else 0. */
+static int frame_roots(rs_iframe *f, int (*fn)(PyObject *target, int32_t slot, void *ctx), void *ctx)
+{
+    int by_generator = rs_iframe_owned_by_generator(f);
+    if (by_generator && rs_iframe_stack_known(f))
+        return 0;
+    int count, nlocals, r;
+    PyObject **slots = rs_iframe_slots(f, &count, &nlocals);
+    for (int i = 0; i < count; i++)
+        if (slots[i] != NULL && (r = fn(slots[i], i, ctx)) != 0)
+            return r;
+    if (by_generator)
+        return 0;
+    PyObject *held[] = {rs_iframe_function(f), (PyObject *)rs_iframe_code(f), rs_iframe_locals_dict(f),
+                        rs_iframe_frame_object(f)};
+    int32_t kinds[] = {RS_SLOT_FUNCTION, RS_SLOT_CODE, RS_SLOT_LOCALS, RS_SLOT_FRAME};
+    for (size_t i = 0; i < sizeof held / sizeof held[0]; i++)
+        if (held[i] != NULL && (r = fn(held[i], kinds[i], ctx)) != 0)
+            return r;
+    return 0;
+}
+
+typedef struct frame_root_ctx {
+    rs_snapshot *s;
+    uint32_t *cap;
+    uint32_t frame;
+} frame_root_ctx;
+
+static int add_frame_root(PyObject *target, int32_t slot, void *ctx)
+{
+    frame_root_ctx *c = ctx;
+    return add_root(c->s, c->cap, target, RS_ROOT_FRAME, (rs_root_info){.frame = c->frame, .slot = slot});
+}
+
 /* After: the thread's complete frames are in s->frames, innermost first;
  * the references each thread-owned frame holds are FRAME roots. */
 static int add_thread_frames(rs_snapshot *s, uint32_t t, PyThreadState *ts, uint32_t *cap,
@@ -222,25 +272,7 @@ static int add_thread_frames(rs_snapshot *s, uint32_t t, PyThreadState *ts, uint
         uint32_t fi;
         if (add_frame(s, frame_cap, info, &fi) < 0)
             return -1;
-        /* A generator's frame is traversed by the generator object, except
-         * its slots while it runs (then its stack top is not saved). */
-        int by_generator = rs_iframe_owned_by_generator(f);
-        if (by_generator && rs_iframe_stack_known(f))
-            continue;
-        int count, nlocals;
-        PyObject **slots = rs_iframe_slots(f, &count, &nlocals);
-        for (int i = 0; i < count; i++) {
-            if (add_root(s, cap, slots[i], RS_ROOT_FRAME, (rs_root_info){.frame = fi, .slot = i}) < 0)
-                return -1;
-        }
-        if (by_generator)
-            continue;
-        if (add_root(s, cap, func, RS_ROOT_FRAME, (rs_root_info){.frame = fi, .slot = RS_SLOT_FUNCTION}) < 0 ||
-            add_root(s, cap, info.code, RS_ROOT_FRAME, (rs_root_info){.frame = fi, .slot = RS_SLOT_CODE}) < 0 ||
-            add_root(s, cap, rs_iframe_locals_dict(f), RS_ROOT_FRAME,
-                     (rs_root_info){.frame = fi, .slot = RS_SLOT_LOCALS}) < 0 ||
-            add_root(s, cap, rs_iframe_frame_object(f), RS_ROOT_FRAME,
-                     (rs_root_info){.frame = fi, .slot = RS_SLOT_FRAME}) < 0)
+        if (frame_roots(f, add_frame_root, &(frame_root_ctx){s, cap, fi}) < 0)
             return -1;
         if (func != NULL)
             s->frames[fi].function = rs_graph_find(s->graph, (uintptr_t)func);
@@ -265,5 +297,22 @@ int roots_add_all(rs_snapshot *s)
             }
         }
     }
+    return 0;
+}
+
+int roots_visit(visitproc visit, void *arg)
+{
+    PyObject *modules = PyImport_GetModuleDict();
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    int r;
+    while (PyDict_Next(modules, &pos, &key, &value))
+        if (PyUnicode_Check(key) && (r = visit(value, arg)) != 0)
+            return r;
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+        for (rs_iframe *f = rs_py_thread_top_frame(ts); f != NULL; f = rs_iframe_previous(f))
+            if (rs_iframe_is_complete(f) && (r = frame_roots(f, visit_frame_root, &(visit_ctx){visit, arg})) != 0)
+                return r;
     return 0;
 }

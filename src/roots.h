@@ -17,4 +17,10 @@ int roots_prepare_threads(rs_snapshot *s);
  * 0, or -1 on memory failure. */
 int roots_add_all(rs_snapshot *s);
 
+/* Calls visit(target, arg) for every root target roots_add_all() would
+ * add (a target may come more than once), without a snapshot: for walks
+ * that need the objects, not the root edges.  Runs no Python code.
+ * Stops at and returns a non-zero value of visit; else 0. */
+int roots_visit(visitproc visit, void *arg);
+
 #endif

@@ -112,7 +112,8 @@ typedef struct rs_snapshot_caller {
 rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller, rs_progress_fn progress,
                                   void *progress_ctx);
 
-/* A snapshot of the nodes only, for growth and marks, which need each
+/* A snapshot of the nodes only, for marks (growth() compares the heap
+ * with the mark in a walk of its own, growth_walk.c), which need each
  * object's address, type and size and nothing else: the same walk (so the
  * same nodes), but no edges, no reverse index, no held roots and no
  * NOT_DATA/GARBAGE flags; visible_count is set.  Every other question to

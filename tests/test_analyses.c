@@ -183,6 +183,37 @@ START_TEST(test_analyses_growth_reused_addresses)
 }
 END_TEST
 
+START_TEST(test_analyses_growth_against_python)
+{
+    /* Check whether growth()'s walk finds exactly the new objects Python's
+     * gc.get_objects() plus gc.get_referents() closure shows (tracked
+     * instances; untracked str, int and tuples; with and without the
+     * collection that untracks the tuples), with old ones freed, and the
+     * per-type delta Python counts. */
+    import_fixtures();
+    for (int collect = 1; collect >= 0; collect--) {
+        rs_py_run(collect ? "d = ah.growth_differential(True)\n" : "d = ah.growth_differential(False)\n");
+        ck_assert_str_eq(rs_py_str("d[0]"), "True");
+        ck_assert_str_eq(rs_py_str("d[1] == d[2] == [200]"), "True");
+        ck_assert_int_eq(rs_py_long("d[3]"), 1500);
+        if (collect)
+            ck_assert_int_eq(rs_py_long("d[4]"), 300);
+    }
+}
+END_TEST
+
+START_TEST(test_analyses_growth_walk_matches_snapshot)
+{
+    /* Check whether growth() without a snapshot (which walks the heap
+     * against the mark) gives the same rows, counts, sizes and new objects
+     * as growth(snapshot=) of a snapshot taken the moment before. */
+    import_fixtures();
+    rs_py_run("same_rows, same_new, rows = ah.growth_beside_snapshot()\n");
+    ck_assert_str_eq(rs_py_str("same_rows, same_new"), "(True, True)");
+    ck_assert_int_ge(rs_py_long("rows"), 4);
+}
+END_TEST
+
 START_TEST(test_analyses_growth_errors)
 {
     /* Check whether growth() without a mark and bad arguments give errors
@@ -448,6 +479,8 @@ Suite *suite_analyses(void)
     tcase_add_test(tc, test_analyses_growth);
     tcase_add_test(tc, test_analyses_growth_nodes_only_walk);
     tcase_add_test(tc, test_analyses_growth_reused_addresses);
+    tcase_add_test(tc, test_analyses_growth_against_python);
+    tcase_add_test(tc, test_analyses_growth_walk_matches_snapshot);
     tcase_add_test(tc, test_analyses_growth_errors);
     tcase_add_test(tc, test_analyses_strings_and_memory);
     tcase_add_test(tc, test_analyses_allocated_at);

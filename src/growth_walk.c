@@ -1,0 +1,433 @@
+/*
+ * growth() without a snapshot: the heap compared with the mark as it is
+ * walked.  Besides walk.c the one engine file that traverses the heap: it
+ * builds no graph.  A snapshot would intern every object in a fresh
+ * address hash and the comparison would then look every marked address up
+ * in it; here each object the walk meets is looked up once in the mark's
+ * own table instead, and only what the mark lacks (the new objects, few
+ * when little grew) goes into a table of its own.  The objects are those
+ * a nodes-only snapshot has, met in the same order:
+ *
+ *   collect_tracked   the gc-tracked objects' addresses, in list order
+ *   meet_tracked      each counted under its type and found old or new
+ *   roots_visit       root targets met (frame locals no traversal shows)
+ *   traverse_tracked  every tracked object sized and its tp_traverse
+ *                     called: what it reaches
+ *                     that was not met yet (untracked str, int, tuples...)
+ *                     is met and, if it can hold references, queued
+ *   traverse_queued   the queue traversed likewise until it is empty
+ *
+ * Met means: old objects have their mark slot's bit set in a bitmap (the
+ * mark's slots number them), new ones are in the table of new addresses.
+ * refscope's own objects are never counted nor traversed, as a snapshot
+ * hides them.  No reference is taken but to new objects (the result
+ * returns them): between the first and the last stage no Python code runs
+ * and automatic gc is off, so nothing can be freed.  A type is matched to
+ * the mark's by its address during the walk; its name is compared after,
+ * and a type whose name differs (its address reused by another type) is
+ * matched to nothing and the walk done again.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analysis.h"
+#include "growth_mark.h"
+#include "module.h"
+#include "pyinternal.h"
+#include "roots.h"
+#include "typetable.h"
+
+/* Edges gathered before their mark slots are looked up, prefetched. */
+#define EDGE_BATCH 256
+/* How far ahead in the tracked list objects and mark slots are prefetched. */
+#define AHEAD 8
+
+typedef struct gwalk {
+    const growth_mark *m;
+    const uint8_t *refused;  /* per mark type: never matched (its name differs) */
+    uint64_t *seen;          /* a bit per mark slot: that old object was met */
+    rs_type_table types;
+    growth_tally *tally;     /* per type id */
+    uint8_t *internal;       /* per type id: refscope's own, hidden */
+    uint32_t known_types, type_cap;
+    uintptr_t *met;          /* addresses met that the mark lacks; 0: empty */
+    size_t met_cap, met_count;
+    PyObject **fresh;        /* new objects in the order met (owned references) */
+    uint32_t *fresh_type;
+    size_t fresh_count, fresh_cap;
+    PyObject **queue;        /* met, untracked, may hold references: to traverse */
+    size_t queue_head, queue_len, queue_cap;
+    uintptr_t batch[EDGE_BATCH];
+    size_t batch_len;
+    int failed;              /* memory */
+} gwalk;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int is_internal(PyTypeObject *tp)
+{
+    for (size_t i = 0; i < sizeof rs_internal_types / sizeof rs_internal_types[0]; i++)
+        if (rs_internal_types[i] != NULL && tp == rs_internal_types[i])
+            return 1;
+    return 0;
+}
+
+/* The mark's type index for tp by address, skipping refused ones. */
+static uint32_t mark_type_by_address(const gwalk *w, PyTypeObject *tp, uint32_t hint)
+{
+    const growth_mark *m = w->m;
+    if (hint < m->type_count && m->type_table[hint].type == tp && !w->refused[hint])
+        return hint;
+    for (uint32_t k = 0; k < m->type_count; k++)
+        if (m->type_table[k].type == tp && !w->refused[k])
+            return k;
+    return MARK_NONE;
+}
+
+/* Sets *id to tp's type id, with its tally ready.  -1 on memory failure. */
+static int type_of(gwalk *w, PyTypeObject *tp, uint32_t *id)
+{
+    if (rs_type_table_intern(&w->types, tp, id) < 0)
+        return -1;
+    if (*id < w->known_types)
+        return 0;
+    if (*id >= w->type_cap) {
+        uint32_t cap = w->type_cap ? w->type_cap * 2 : 1024;
+        growth_tally *t = rs_realloc(w->tally, cap * sizeof *t);
+        if (t != NULL)
+            w->tally = t;
+        uint8_t *in = rs_realloc(w->internal, cap);
+        if (in != NULL)
+            w->internal = in;
+        if (t == NULL || in == NULL)
+            return -1;
+        w->type_cap = cap;
+    }
+    for (; w->known_types <= *id; w->known_types++) {
+        PyTypeObject *k = w->types.entries[w->known_types].type;
+        w->tally[w->known_types] = (growth_tally){.to_mark = mark_type_by_address(w, k, w->known_types)};
+        w->internal[w->known_types] = (uint8_t)is_internal(k);
+    }
+    return 0;
+}
+
+/* 1 when addr was added to the new addresses, 0 when it was there, -1 on
+ * memory failure. */
+static int met_insert(gwalk *w, uintptr_t addr)
+{
+    if ((w->met_count + 1) * 2 > w->met_cap) {
+        size_t cap = w->met_cap ? w->met_cap * 2 : 1024;
+        uintptr_t *t = rs_calloc(cap, sizeof *t);
+        if (t == NULL)
+            return -1;
+        for (size_t i = 0; i < w->met_cap; i++) {
+            uintptr_t a = w->met[i];
+            if (a == 0)
+                continue;
+            size_t s = (size_t)(((uint64_t)(a >> 4) * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+            while (t[s] != 0)
+                s = (s + 1) & (cap - 1);
+            t[s] = a;
+        }
+        rs_free(w->met);
+        w->met = t;
+        w->met_cap = cap;
+    }
+    size_t s = (size_t)(((uint64_t)(addr >> 4) * 0x9E3779B97F4A7C15ull) >> 32) & (w->met_cap - 1);
+    for (; w->met[s] != 0; s = (s + 1) & (w->met_cap - 1))
+        if (w->met[s] == addr)
+            return 0;
+    w->met[s] = addr;
+    w->met_count++;
+    return 1;
+}
+
+static int fresh_append(gwalk *w, PyObject *op, uint32_t type)
+{
+    if (w->fresh_count == w->fresh_cap) {
+        size_t cap = w->fresh_cap ? w->fresh_cap * 2 : 1024;
+        PyObject **f = rs_realloc(w->fresh, cap * sizeof *f);
+        if (f != NULL)
+            w->fresh = f;
+        uint32_t *t = rs_realloc(w->fresh_type, cap * sizeof *t);
+        if (t != NULL)
+            w->fresh_type = t;
+        if (f == NULL || t == NULL)
+            return -1;
+        w->fresh_cap = cap;
+    }
+    w->fresh[w->fresh_count] = Py_NewRef(op);
+    w->fresh_type[w->fresh_count++] = type;
+    return 0;
+}
+
+static int enqueue(gwalk *w, PyObject *op)
+{
+    if (w->queue_len == w->queue_cap) {
+        size_t cap = w->queue_cap ? w->queue_cap * 2 : 4096;
+        PyObject **q = rs_realloc(w->queue, cap * sizeof *q);
+        if (q == NULL)
+            return -1;
+        w->queue = q;
+        w->queue_cap = cap;
+    }
+    w->queue[w->queue_len++] = op;
+    return 0;
+}
+
+static bool is_gc(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    return PyType_IS_GC(tp) && (tp->tp_is_gc == NULL || tp->tp_is_gc(op));
+}
+
+/* Meets op, whose mark slot is slot (SIZE_MAX: the mark lacks its
+ * address): the first time, counts it under its type (and its size when
+ * sized), sets its seen bit when it is old, records it when new.  1 when
+ * met now, 0 when met before or refscope's own, -1 on memory failure. */
+static int meet(gwalk *w, PyObject *op, size_t slot, bool sized)
+{
+    if (slot != SIZE_MAX && (w->seen[slot >> 6] >> (slot & 63)) & 1)
+        return 0;
+    uint32_t t;
+    if (type_of(w, Py_TYPE(op), &t) < 0)
+        return -1;
+    if (w->internal[t])
+        return 0;
+    growth_tally *y = &w->tally[t];
+    if (slot != SIZE_MAX && mark_slot_type(w->m, slot) == y->to_mark) {
+        w->seen[slot >> 6] |= (uint64_t)1 << (slot & 63);
+    } else {
+        int r = met_insert(w, (uintptr_t)op);
+        if (r <= 0)
+            return r;
+        if (fresh_append(w, op, t) < 0)
+            return -1;
+        y->new_count++;
+    }
+    y->count++;
+    if (sized) {
+        int python_sizeof;
+        y->size += (int64_t)rs_type_table_sizeof(&w->types, t, op, &python_sizeof);
+    }
+    return 1;
+}
+
+/* Meets the edges gathered in the batch; queues the objects met now that
+ * can hold references (all untracked: the tracked ones were met first). */
+static int flush_batch(gwalk *w)
+{
+    const growth_mark *m = w->m;
+    size_t len = w->batch_len;
+    w->batch_len = 0;
+    for (size_t i = 0; i < len; i++)
+        __builtin_prefetch(m->slots + mark_home_slot(m, w->batch[i]) * MARK_SLOT_BYTES);
+    for (size_t i = 0; i < len; i++) {
+        PyObject *op = (PyObject *)w->batch[i];
+        int r = meet(w, op, mark_find(m, (uintptr_t)op), true);
+        if (r < 0 || (r == 1 && is_gc(op) && Py_TYPE(op)->tp_traverse != NULL && enqueue(w, op) < 0)) {
+            w->failed = 1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int visit_edge(PyObject *op, void *arg)
+{
+    gwalk *w = arg;
+    w->batch[w->batch_len++] = (uintptr_t)op;
+    return w->batch_len == EDGE_BATCH ? flush_batch(w) : 0;
+}
+
+/* After: t holds every gc-tracked object's address in list order. */
+static int collect_tracked(rs_address_buf *t)
+{
+    t->cap = rs_py_tracked_estimate() + 1024;
+    t->addrs = rs_malloc(t->cap * sizeof *t->addrs);
+    return t->addrs == NULL || rs_py_tracked_addresses(t) < 0 ? -1 : 0;
+}
+
+/* After: every tracked object is met (counted, old or new), not yet
+ * sized: the objects and their mark slots are prefetched a few ahead. */
+static int meet_tracked(gwalk *w, const rs_address_buf *t)
+{
+    const growth_mark *m = w->m;
+    for (size_t i = 0; i < t->len; i++) {
+        if (i + AHEAD < t->len) {
+            __builtin_prefetch((void *)t->addrs[i + AHEAD]);
+            __builtin_prefetch(m->slots + mark_home_slot(m, t->addrs[i + AHEAD]) * MARK_SLOT_BYTES);
+        }
+        if (meet(w, (PyObject *)t->addrs[i], mark_find(m, t->addrs[i]), false) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int visit_root(PyObject *op, void *arg)
+{
+    return visit_edge(op, arg);
+}
+
+/* After: every tracked object but refscope's own is sized and traversed,
+ * and what it reaches met. */
+static int traverse_tracked(gwalk *w, const rs_address_buf *t)
+{
+    for (size_t i = 0; i < t->len; i++) {
+        if (i + AHEAD < t->len)
+            __builtin_prefetch((void *)t->addrs[i + AHEAD]);
+        PyObject *op = (PyObject *)t->addrs[i];
+        uint32_t id;
+        if (type_of(w, Py_TYPE(op), &id) < 0)
+            return -1;
+        if (w->internal[id])
+            continue;
+        int python_sizeof;
+        w->tally[id].size += (int64_t)rs_type_table_sizeof(&w->types, id, op, &python_sizeof);
+        if (Py_TYPE(op)->tp_traverse != NULL && rs_py_traverse(op, visit_edge, w) != 0 && w->failed)
+            return -1;
+    }
+    return 0;
+}
+
+/* After: the queue is empty and every object it held traversed. */
+static int traverse_queued(gwalk *w)
+{
+    for (;;) {
+        if (w->queue_head == w->queue_len) {
+            if (flush_batch(w) < 0)
+                return -1;
+            if (w->queue_head == w->queue_len)
+                return 0;
+        }
+        PyObject *op = w->queue[w->queue_head++];
+        if (rs_py_traverse(op, visit_edge, w) != 0 && w->failed)
+            return -1;
+    }
+}
+
+static void walk_free(gwalk *w)
+{
+    for (size_t i = 0; i < w->fresh_count; i++)
+        Py_DECREF(w->fresh[i]);
+    rs_free(w->fresh);
+    rs_free(w->fresh_type);
+    rs_free(w->seen);
+    rs_free(w->tally);
+    rs_free(w->internal);
+    rs_free(w->met);
+    rs_free(w->queue);
+    rs_type_table_clear(&w->types);
+    memset(w, 0, sizeof *w);
+}
+
+/* The walk, with automatic gc off.  0, or -1 on memory failure. */
+static int walk_heap(gwalk *w)
+{
+    rs_address_buf t = {0};
+    w->seen = rs_calloc(w->m->slot_count / 64 + 1, sizeof *w->seen);
+    int r = w->seen == NULL || collect_tracked(&t) < 0 || meet_tracked(w, &t) < 0 ||
+                    roots_visit(visit_root, w) != 0 || flush_batch(w) < 0 || traverse_tracked(w, &t) < 0 ||
+                    traverse_queued(w) < 0
+                ? -1
+                : 0;
+    rs_free(t.addrs);
+    return r;
+}
+
+/* Matches the names of the types matched by address: 0 when all agree,
+ * else 1 with the mark's types of the others refused. */
+static int refuse_renamed(const gwalk *w, const rs_type_info *types, uint32_t count, uint8_t *refused)
+{
+    int again = 0;
+    for (uint32_t t = 0; t < count; t++) {
+        uint32_t k = w->tally[t].to_mark;
+        if (k != MARK_NONE && strcmp(w->m->type_table[k].name, types[t].name) != 0) {
+            refused[k] = 1;
+            again = 1;
+        }
+    }
+    return again;
+}
+
+/* Moves the walk's findings into out. */
+static int make_result(gwalk *w, rs_type_info *types, uint32_t type_count, rs_growth_result *out)
+{
+    out->types = types;
+    out->type_count = type_count;
+    out->new_objects = rs_malloc((w->fresh_count + 1) * sizeof *out->new_objects);
+    if (out->new_objects == NULL || growth_rows(w->m, w->tally, types, type_count, out) < 0)
+        return -1;
+    for (size_t i = 0; i < w->fresh_count; i++)
+        out->new_objects[w->tally[w->fresh_type[i]].new_count++] = w->fresh[i];
+    out->new_total = w->fresh_count;
+    w->fresh_count = 0; /* the references are out's now */
+    return 0;
+}
+
+int rs_growth_now(bool collect, rs_growth_result *out)
+{
+    memset(out, 0, sizeof *out);
+    const growth_mark *m = growth_current_mark();
+    if (m == NULL) {
+        PyErr_SetString(rs_error, "no mark to compare with; call refscope.mark() first");
+        return -1;
+    }
+    if (collect) {
+        /* As gc.collect() does, whatever gc.isenabled() says. */
+        int was_enabled = PyGC_Enable();
+        PyGC_Collect();
+        if (!was_enabled)
+            PyGC_Disable();
+    }
+    double start = now_seconds();
+    uint8_t *refused = rs_calloc(m->type_count + 1, 1);
+    gwalk w = {0};
+    rs_type_info *types = NULL;
+    uint32_t type_count = 0;
+    if (refused == NULL)
+        goto nomem;
+    for (;;) {
+        w = (gwalk){.m = m, .refused = refused};
+        int gc_was_enabled = PyGC_Disable();
+        int r = walk_heap(&w);
+        if (gc_was_enabled)
+            PyGC_Enable();
+        if (r < 0 || rs_type_table_export(&w.types, &types, &type_count) < 0)
+            goto nomem;
+        if (!refuse_renamed(&w, types, type_count, refused))
+            break;
+        for (uint32_t t = 0; t < type_count; t++)
+            rs_free(types[t].name);
+        rs_free(types);
+        types = NULL;
+        walk_free(&w);
+    }
+    if (make_result(&w, types, type_count, out) < 0)
+        goto nomem;
+    walk_free(&w);
+    rs_free(refused);
+    out->seconds = now_seconds() - start;
+    return 0;
+nomem:
+    if (out->types == NULL && types != NULL) {
+        for (uint32_t t = 0; t < type_count; t++)
+            rs_free(types[t].name);
+        rs_free(types);
+    }
+    rs_growth_result_free(out);
+    walk_free(&w);
+    rs_free(refused);
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_MemoryError, "refscope: not enough memory to compare with the mark");
+    return -1;
+}
