@@ -276,7 +276,8 @@ static int accumulate(accumulate_walk *w, rs_suspect *x)
     return 0;
 }
 
-rs_suspect *rs_suspects(rs_snapshot *s, size_t k, size_t *count)
+/* rs_suspects() computed (void *: kept_or_compute() calls the three alike). */
+static void *compute_suspects(rs_snapshot *s, size_t k, size_t *count)
 {
     if (rs_analysis_ensure_dominators(s) < 0)
         return NULL;
@@ -474,7 +475,7 @@ bool rs_unexplained_suspect(rs_snapshot *s, rs_idx n)
     return !refscope_owns(obj);
 }
 
-rs_idx *rs_suspect_unexplained(rs_snapshot *s, size_t k, size_t *count)
+static void *compute_unexplained(rs_snapshot *s, size_t k, size_t *count)
 {
     rs_top_k top;
     if (rs_top_k_init(&top, k) < 0)
@@ -493,7 +494,7 @@ rs_idx *rs_suspect_unexplained(rs_snapshot *s, size_t k, size_t *count)
 
 /* --- strings and cycles ------------------------------------------------------ */
 
-rs_idx *rs_suspect_strings(rs_snapshot *s, size_t k, size_t *count)
+static void *compute_strings(rs_snapshot *s, size_t k, size_t *count)
 {
     rs_top_k top;
     if (rs_top_k_init(&top, k) < 0)
@@ -680,4 +681,152 @@ size_t rs_cycle_member_types(rs_snapshot *s, const rs_cycle *c, uint32_t *types,
     for (size_t k = 0; k < distinct; k++)
         rs_top_k_add(&top, seen_count[k], seen[k]);
     return top.count;
+}
+
+/* --- results kept with the snapshot ------------------------------------------ */
+
+/* A top-k answer computed for k: it answers any k' <= k, and any k' at
+ * all once it holds fewer than k (there were no more).  Ties break by
+ * node order, so the k' first of a top-k are the top-k'. */
+typedef struct kept_top {
+    void *items; /* NULL until computed */
+    size_t count, k;
+} kept_top;
+
+enum kept_list { KEPT_SUSPECTS, KEPT_UNEXPLAINED, KEPT_STRINGS, KEPT_LISTS };
+
+struct rs_suspect_cache {
+    kept_top top[KEPT_LISTS]; /* rs_suspect, rs_idx, rs_idx */
+    rs_census_row *census;
+    size_t census_count;
+    rs_type_retained *by_type;
+    size_t by_type_count;
+    bool have_garbage;
+    rs_garbage_totals garbage;
+};
+
+void rs_suspect_cache_free(rs_snapshot *s)
+{
+    struct rs_suspect_cache *c = s->suspect_cache;
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < KEPT_LISTS; i++)
+        rs_free(c->top[i].items);
+    rs_free(c->census);
+    rs_free(c->by_type);
+    rs_free(c);
+    s->suspect_cache = NULL;
+}
+
+static struct rs_suspect_cache *cache_of(rs_snapshot *s)
+{
+    if (s->suspect_cache == NULL && (s->suspect_cache = rs_calloc(1, sizeof *s->suspect_cache)) == NULL)
+        PyErr_NoMemory();
+    return s->suspect_cache;
+}
+
+/* A copy of count items of size bytes (the caller rs_frees it); NULL with
+ * MemoryError. */
+static void *copy_items(const void *items, size_t count, size_t size)
+{
+    void *copy = rs_malloc((count ? count : 1) * size);
+    if (copy == NULL)
+        return PyErr_NoMemory();
+    if (count)
+        memcpy(copy, items, count * size);
+    return copy;
+}
+
+/* The first k of what kept holds, as a copy, when it answers k; NULL
+ * with *answered false otherwise, NULL with *answered true and an
+ * exception on failure. */
+static void *kept_answer(const kept_top *kept, size_t k, size_t size, size_t *count, bool *answered)
+{
+    *answered = kept->items != NULL && (k <= kept->k || kept->count < kept->k);
+    if (!*answered)
+        return NULL;
+    *count = kept->count < k ? kept->count : k;
+    return copy_items(kept->items, *count, size);
+}
+
+/* Keeps a copy of items (the top k, count of them) in kept; a failed copy
+ * only means the next question computes again. */
+static void keep_top(kept_top *kept, const void *items, size_t count, size_t k, size_t size)
+{
+    void *copy = rs_malloc((count ? count : 1) * size);
+    if (copy == NULL)
+        return;
+    if (count)
+        memcpy(copy, items, count * size);
+    rs_free(kept->items);
+    *kept = (kept_top){.items = copy, .count = count, .k = k};
+}
+
+/* rs_suspects and the two lists below: the kept answer, or compute(k)
+ * kept for the next question. */
+static void *kept_or_compute(rs_snapshot *s, enum kept_list which, size_t k, size_t size, size_t *count,
+                             void *(*compute)(rs_snapshot *, size_t, size_t *))
+{
+    struct rs_suspect_cache *c = cache_of(s);
+    if (c == NULL)
+        return NULL;
+    bool answered;
+    void *items = kept_answer(&c->top[which], k, size, count, &answered);
+    if (answered)
+        return items;
+    items = compute(s, k, count);
+    if (items != NULL)
+        keep_top(&c->top[which], items, *count, k, size);
+    return items;
+}
+
+rs_suspect *rs_suspects(rs_snapshot *s, size_t k, size_t *count)
+{
+    return kept_or_compute(s, KEPT_SUSPECTS, k, sizeof(rs_suspect), count, compute_suspects);
+}
+
+rs_idx *rs_suspect_unexplained(rs_snapshot *s, size_t k, size_t *count)
+{
+    return kept_or_compute(s, KEPT_UNEXPLAINED, k, sizeof(rs_idx), count, compute_unexplained);
+}
+
+rs_idx *rs_suspect_strings(rs_snapshot *s, size_t k, size_t *count)
+{
+    return kept_or_compute(s, KEPT_STRINGS, k, sizeof(rs_idx), count, compute_strings);
+}
+
+rs_census_row *rs_suspect_census(rs_snapshot *s, size_t *count)
+{
+    struct rs_suspect_cache *c = cache_of(s);
+    if (c == NULL || rs_analysis_ensure_dominators(s) < 0)
+        return NULL;
+    if (c->census == NULL && (c->census = rs_census(s, &c->census_count)) == NULL)
+        return NULL;
+    *count = c->census_count;
+    return copy_items(c->census, c->census_count, sizeof *c->census);
+}
+
+rs_type_retained *rs_suspect_types(rs_snapshot *s, size_t *count)
+{
+    struct rs_suspect_cache *c = cache_of(s);
+    if (c == NULL)
+        return NULL;
+    if (c->by_type == NULL && (c->by_type = rs_retained_by_type(s, &c->by_type_count)) == NULL)
+        return NULL;
+    *count = c->by_type_count;
+    return copy_items(c->by_type, c->by_type_count, sizeof *c->by_type);
+}
+
+int rs_suspect_garbage_totals(rs_snapshot *s, rs_garbage_totals *out)
+{
+    struct rs_suspect_cache *c = cache_of(s);
+    if (c == NULL)
+        return -1;
+    if (!c->have_garbage) {
+        if (rs_garbage_count(s, &c->garbage) < 0)
+            return -1;
+        c->have_garbage = true;
+    }
+    *out = c->garbage;
+    return 0;
 }
