@@ -496,16 +496,22 @@ static void *compute_unexplained(rs_snapshot *s, size_t k, size_t *count)
 
 static void *compute_strings(rs_snapshot *s, size_t k, size_t *count)
 {
+    /* The type answers "is it text?": one look per type, not per node. */
+    bool *text = rs_malloc(s->type_count ? s->type_count : 1);
     rs_top_k top;
-    if (rs_top_k_init(&top, k) < 0)
-        return NULL;
-    size_t n = rs_graph_node_count(s->graph);
-    for (rs_idx i = 0; i < n; i++) {
-        enum rs_node_kind kind = rs_node_kind(s, i);
-        if ((kind == RS_KIND_STR || kind == RS_KIND_BYTES || kind == RS_KIND_BYTEARRAY) && rs_node_kind_exact(s, i) &&
-            !(rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL))
-            rs_top_k_add(&top, rs_graph_size(s->graph, i), i);
+    if (text == NULL || rs_top_k_init(&top, k) < 0) {
+        rs_free(text);
+        return text ? NULL : PyErr_NoMemory();
     }
+    for (uint32_t t = 0; t < s->type_count; t++) {
+        enum rs_node_kind kind = rs_type_kind(s, t);
+        text[t] = (kind == RS_KIND_STR || kind == RS_KIND_BYTES || kind == RS_KIND_BYTEARRAY) && rs_type_kind_exact(s, t);
+    }
+    size_t n = rs_graph_node_count(s->graph);
+    for (rs_idx i = 0; i < n; i++)
+        if (text[rs_graph_type_id(s->graph, i)] && !(rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL))
+            rs_top_k_add(&top, rs_graph_size(s->graph, i), i);
+    rs_free(text);
     return rs_top_k_take(&top, count);
 }
 
