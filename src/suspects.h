@@ -122,10 +122,14 @@ rs_cycle *rs_suspect_cycles(rs_snapshot *s, size_t k, size_t *count, size_t *tot
 /* --- figures kept with the snapshot ---------------------------------------------
  * rs_suspects(), rs_suspect_unexplained() and rs_suspect_strings() keep
  * their answer with the snapshot, so the summary screen (on every visit)
- * and the report read one computation; so do these three. */
+ * and the report read one computation; so do these. */
 
-/* rs_census()'s rows (with the retained column), kept. */
+/* rs_census()'s rows with the retained column (rs_suspect_types()'s), as a
+ * snapshot with dominators gives them; computes dominators on first use. */
 rs_census_row *rs_suspect_census(rs_snapshot *s, size_t *count);
+
+/* rs_census()'s rows, retained column 0: counts and sizes alone. */
+rs_census_row *rs_suspect_census_counts(rs_snapshot *s, size_t *count);
 
 /* rs_retained_by_type()'s rows, kept. */
 rs_type_retained *rs_suspect_types(rs_snapshot *s, size_t *count);

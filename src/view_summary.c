@@ -102,7 +102,7 @@ static int add_suspects(summary_data *d, rs_snapshot *s)
 static int add_types(summary_data *d, rs_snapshot *s)
 {
     size_t count;
-    rs_census_row *rows = rs_suspect_census(s, &count);
+    rs_census_row *rows = rs_suspect_census_counts(s, &count);
     if (rows == NULL)
         return -1;
     char heading[80];
