@@ -178,43 +178,85 @@ bool rs_suspect_candidate(rs_snapshot *s, rs_idx n)
  * holding them all directly (RS_NONE once two holders differ). */
 typedef struct accumulate_walk {
     rs_snapshot *snap;
-    rs_idx suspect;
     size_t *count;
     uint64_t *bytes;
-    uint32_t *active;
+    uint32_t *active;  /* per type: instances on the current tree path */
     rs_idx *holder;
     uint32_t *touched; /* type ids seen, to reset only those */
     size_t touched_count;
-    size_t visited;
+    struct accumulate_frame *stack;
+    size_t stack_cap;
 } accumulate_walk;
 
-static bool counted(rs_snapshot *s, rs_idx n)
-{
-    return !(rs_graph_flags(s->graph, n) & (RS_NODE_INTERNAL | RS_NODE_NOT_DATA));
-}
+/* A node of the subtree whose children are being walked. */
+typedef struct accumulate_frame {
+    const rs_idx *children;
+    size_t count, next;
+    uint32_t type; /* the node's type id when counted, else UINT32_MAX */
+} accumulate_frame;
 
-static int accumulate_node(void *ctx, rs_idx n, bool leaving)
+/* Counts data node n, entering it; returns its type id. */
+static uint32_t accumulate_enter(accumulate_walk *w, rs_idx n)
 {
-    accumulate_walk *w = ctx;
-    if (n == w->suspect || !counted(w->snap, n))
-        return 0;
     uint32_t t = rs_graph_type_id(w->snap->graph, n);
-    if (leaving) {
-        w->active[t]--;
-        return 0;
-    }
-    if (++w->visited > RS_ACCUMULATION_BUDGET)
-        return 2;
     if (w->active[t]++ > 0)
-        return 0;
+        return t;
+    rs_idx holder = rs_dom_idom(w->snap->dom, n);
     if (w->count[t] == 0) {
         w->touched[w->touched_count++] = t;
-        w->holder[t] = rs_dom_idom(w->snap->dom, n);
-    } else if (w->holder[t] != rs_dom_idom(w->snap->dom, n)) {
+        w->holder[t] = holder;
+    } else if (w->holder[t] != holder) {
         w->holder[t] = RS_NONE;
     }
     w->count[t]++;
     w->bytes[t] += rs_dom_retained(w->snap->dom, n);
+    return t;
+}
+
+/* Walks the dominator subtree below suspect depth first, children in
+ * rs_dom_children() order, counting each data node on the way down (a
+ * leaf is entered and left at once, with no frame).  1 when it stopped
+ * after RS_ACCUMULATION_BUDGET data nodes, 0 when it saw them all, -1
+ * with MemoryError. */
+static int accumulate_subtree(accumulate_walk *w, rs_idx suspect)
+{
+    const rs_dom *dom = w->snap->dom;
+    size_t depth = 1, visited = 0;
+    w->stack[0] = (accumulate_frame){.type = UINT32_MAX};
+    w->stack[0].children = rs_dom_children(dom, suspect, &w->stack[0].count);
+    while (depth > 0) {
+        accumulate_frame *top = &w->stack[depth - 1];
+        if (top->next == top->count) {
+            if (top->type != UINT32_MAX)
+                w->active[top->type]--;
+            depth--;
+            continue;
+        }
+        rs_idx child = top->children[top->next++];
+        uint32_t t = UINT32_MAX;
+        if (!(rs_graph_flags(w->snap->graph, child) & (RS_NODE_INTERNAL | RS_NODE_NOT_DATA))) {
+            if (++visited > RS_ACCUMULATION_BUDGET)
+                return 1;
+            t = accumulate_enter(w, child);
+        }
+        size_t count;
+        const rs_idx *children = rs_dom_children(dom, child, &count);
+        if (count == 0) {
+            if (t != UINT32_MAX)
+                w->active[t]--;
+            continue;
+        }
+        if (depth == w->stack_cap) {
+            accumulate_frame *grown = rs_realloc(w->stack, 2 * w->stack_cap * sizeof *grown);
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            w->stack = grown;
+            w->stack_cap *= 2;
+        }
+        w->stack[depth++] = (accumulate_frame){.children = children, .count = count, .type = t};
+    }
     return 0;
 }
 
@@ -239,13 +281,11 @@ static int accumulate(accumulate_walk *w, rs_suspect *x)
 {
     rs_accumulation *a = &x->accumulation;
     *a = (rs_accumulation){.type_id = UINT32_MAX, .container = RS_NONE};
-    w->suspect = x->node;
-    w->visited = 0;
     w->touched_count = 0;
-    int r = rs_dominator_walk(w->snap, x->node, accumulate_node, w);
+    int r = accumulate_subtree(w, x->node);
     if (r < 0)
         return -1;
-    a->about = r == 2;
+    a->about = r == 1;
     /* The type retaining the most; a plain container (the dict inside a
      * registry) gives way to what it contains when that retains at least
      * half as much. */
@@ -304,8 +344,10 @@ static void *compute_suspects(rs_snapshot *s, size_t k, size_t *count)
     w.active = rs_calloc(types, sizeof *w.active);
     w.holder = rs_malloc(types * sizeof *w.holder);
     w.touched = rs_malloc(types * sizeof *w.touched);
+    w.stack_cap = 256;
+    w.stack = rs_malloc(w.stack_cap * sizeof *w.stack);
     if (out == NULL || w.count == NULL || w.bytes == NULL || w.active == NULL || w.holder == NULL ||
-        w.touched == NULL) {
+        w.touched == NULL || w.stack == NULL) {
         PyErr_NoMemory();
         goto error;
     }
@@ -327,6 +369,7 @@ done:
     rs_free(w.active);
     rs_free(w.holder);
     rs_free(w.touched);
+    rs_free(w.stack);
     return out;
 }
 
