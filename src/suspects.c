@@ -853,6 +853,9 @@ static rs_census_row *census_counts(rs_snapshot *s, size_t *count)
     struct rs_dom *dom = s->dom;
     s->dom = NULL;
     rs_census_row *rows = rs_census(s, count);
+    /* Should rs_census() ever compute dominators itself, the ones it made
+     * go: the snapshot keeps its own. */
+    rs_dom_free(s->dom);
     s->dom = dom;
     return rows;
 }
