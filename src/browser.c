@@ -1218,12 +1218,15 @@ PyObject *rs_browser_bench(PyObject *target, int keys)
     }
     /* Rows fold by default: Enter unfolds the first group, so the keys
      * run over the million rows with grouping on (and when that row was
-     * an object, Back returns to the list). */
+     * an object, Back returns to the list).  The summary has no groups:
+     * Enter there would open its first suspect, another screen. */
     draw_frame(&b);
-    react(&b, handle_key(&b, UI_KEY_ENTER));
-    if (b.view->place.screen != (int)screen)
-        react(&b, RS_REACT_BACK);
-    draw_frame(&b);
+    if (screen != RS_SCREEN_SUMMARY) {
+        react(&b, handle_key(&b, UI_KEY_ENTER));
+        if (b.view->place.screen != (int)screen)
+            react(&b, RS_REACT_BACK);
+        draw_frame(&b);
+    }
     double first_screen = thread_seconds() - first_start;
     size_t draws = progress_draws - draws_before;
     times = PyList_New(0);

@@ -22,8 +22,28 @@ static int by_retained_desc(const void *a, const void *b)
     return x->var < y->var ? -1 : x->var > y->var;
 }
 
-/* Calls fn(ctx, cv) for every non-empty closure cell, in node order. */
-static void for_each_cell(rs_snapshot *s, void (*fn)(void *ctx, const rs_closure_var *cv), void *ctx)
+typedef struct cell_list {
+    rs_closure_var *vars;
+    size_t count, cap;
+} cell_list;
+
+static int add_cell(cell_list *l, const rs_closure_var *cv)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        rs_closure_var *grown = rs_realloc(l->vars, cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        l->vars = grown;
+        l->cap = cap;
+    }
+    l->vars[l->count++] = *cv;
+    return 0;
+}
+
+/* Every non-empty closure cell into l, in node order, in one pass over
+ * the nodes.  0, or -1 for memory. */
+static int collect_cells(rs_snapshot *s, cell_list *l)
 {
     size_t n = rs_graph_node_count(s->graph);
     for (size_t i = 0; i < n; i++) {
@@ -49,26 +69,11 @@ static void for_each_cell(rs_snapshot *s, void (*fn)(void *ctx, const rs_closure
             if (cv.cell == RS_NONE || cv.value == RS_NONE)
                 continue;
             cv.retained = rs_dom_retained(s->dom, cv.value);
-            fn(ctx, &cv);
+            if (add_cell(l, &cv) < 0)
+                return -1;
         }
     }
-}
-
-typedef struct cell_list {
-    rs_closure_var *vars;
-    size_t count;
-} cell_list;
-
-static void count_cell(void *ctx, const rs_closure_var *cv)
-{
-    (void)cv;
-    ((cell_list *)ctx)->count++;
-}
-
-static void store_cell(void *ctx, const rs_closure_var *cv)
-{
-    cell_list *l = ctx;
-    l->vars[l->count++] = *cv;
+    return 0;
 }
 
 rs_closure_var *rs_closures(rs_snapshot *s, size_t *count)
@@ -78,14 +83,11 @@ rs_closure_var *rs_closures(rs_snapshot *s, size_t *count)
     if (rs_analysis_ensure_dominators(s) < 0)
         return NULL;
     cell_list l = {0};
-    for_each_cell(s, count_cell, &l);
-    l.vars = rs_malloc((l.count ? l.count : 1) * sizeof *l.vars);
-    if (l.vars == NULL) {
+    if (collect_cells(s, &l) < 0) {
+        rs_free(l.vars);
         PyErr_NoMemory();
         return NULL;
     }
-    l.count = 0;
-    for_each_cell(s, store_cell, &l);
     qsort(l.vars, l.count, sizeof *l.vars, by_retained_desc);
     *count = l.count;
     return l.vars;

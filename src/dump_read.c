@@ -291,6 +291,7 @@ static void free_snapshot(rs_snapshot *s)
     rs_dom_free(s->dom);
     rs_dom_order_free(s->dom_order);
     rs_retained_memo_free(s->retained_memo);
+    rs_suspect_cache_free(s);
     rs_graph_free(s->graph);
     for (uint32_t t = 0; t < s->type_count; t++)
         rs_free(s->types[t].name);

@@ -45,10 +45,11 @@ static uint32_t kind_of(rs_snapshot *s, rs_idx n)
         return RS_GARBAGE_KIND_COUNT;
     if (flags & RS_NODE_GARBAGE)
         return RS_GARBAGE_GC_LIST;
-    bool in_cycle = rs_scc_in_cycle(s->scc, n);
+    /* Most nodes are reachable and have no finalizer: they need no look
+     * at their cycle. */
     if (!rs_dom_reachable(s->dom, n))
-        return in_cycle ? RS_GARBAGE_UNREACHABLE_CYCLE : RS_GARBAGE_UNREACHABLE;
-    if ((flags & RS_NODE_FINALIZER) && in_cycle)
+        return rs_scc_in_cycle(s->scc, n) ? RS_GARBAGE_UNREACHABLE_CYCLE : RS_GARBAGE_UNREACHABLE;
+    if ((flags & RS_NODE_FINALIZER) && rs_scc_in_cycle(s->scc, n))
         return RS_GARBAGE_FINALIZER_CYCLE;
     return RS_GARBAGE_KIND_COUNT;
 }

@@ -17,6 +17,7 @@
 #include "browser.h"
 #include "module.h"
 #include "module_analysis.h"
+#include "suspects.h"
 #include "module_dump.h"
 #include "node.h"
 #include "pyinternal.h"
@@ -455,7 +456,7 @@ static PyObject *snapshot_census(PyObject *self, PyObject *Py_UNUSED(ignored))
     if (s == NULL || rs_analysis_ensure_dominators(s) < 0)
         return NULL;
     size_t count;
-    rs_census_row *rows = rs_census(s, &count);
+    rs_census_row *rows = rs_suspect_census(s, &count);
     if (rows == NULL)
         return NULL;
     PyObject *list = PyList_New((Py_ssize_t)count);

@@ -11,6 +11,7 @@
 
 #include "analysis.h"
 #include "module_analysis.h"
+#include "suspects.h"
 #include "module_dump.h"
 #include "node.h"
 #include "pyinternal.h"
@@ -476,7 +477,7 @@ PyObject *rs_snapshot_retained_by_type(PyObject *self, PyObject *Py_UNUSED(unuse
     if (s == NULL)
         return NULL;
     size_t count;
-    rs_type_retained *rows = rs_retained_by_type(s, &count);
+    rs_type_retained *rows = rs_suspect_types(s, &count);
     if (rows == NULL)
         return NULL;
     PyObject *list = PyList_New(0);

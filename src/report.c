@@ -105,7 +105,7 @@ static PyObject *memory_section(rs_snapshot *s)
 static PyObject *types_section(rs_snapshot *s, size_t top)
 {
     size_t count;
-    rs_type_retained *rows = rs_retained_by_type(s, &count);
+    rs_type_retained *rows = rs_suspect_types(s, &count);
     if (rows == NULL)
         return NULL;
     PyObject *list = PyList_New(0);

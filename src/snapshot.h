@@ -88,7 +88,14 @@ typedef struct rs_snapshot {
      * are the dumped process's; NULL for a live snapshot. */
     struct rs_dump *stored;
     uint8_t *node_kinds; /* node.c: enum rs_node_kind per type, on first use */
+    /* suspects.c: the leak-suspect figures the summary screen, the report
+     * and the API all read, computed once (NULL until first use). */
+    struct rs_suspect_cache *suspect_cache;
 } rs_snapshot;
+
+/* Frees what suspects.c keeps with s (s->suspect_cache); for the code
+ * that frees a snapshot. */
+void rs_suspect_cache_free(rs_snapshot *s);
 
 /* Types whose instances are refscope's own; set by module.c at import. */
 extern PyTypeObject *rs_internal_types[4];

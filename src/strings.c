@@ -74,6 +74,41 @@ static int by_size_desc(const void *a, const void *b)
     return x->holder_type < y->holder_type ? -1 : x->holder_type > y->holder_type;
 }
 
+/* Strings a length read is asked for ahead of its use. */
+#define TEXT_AHEAD 16
+
+/* The visible nodes whose type is_text says is text, in node order; NULL
+ * with MemoryError. */
+static rs_idx *text_nodes(rs_snapshot *s, const bool *is_text, size_t *count)
+{
+    rs_graph *g = s->graph;
+    size_t nodes = rs_graph_node_count(g), found = 0, cap = 1024;
+    rs_idx *texts = rs_malloc(cap * sizeof *texts);
+    for (size_t i = 0; texts != NULL && i < nodes; i++) {
+        rs_idx x = (rs_idx)i;
+        /* The type answers "is it text?" without touching the object. */
+        if (!is_text[rs_graph_type_id(g, x)] || (rs_graph_flags(g, x) & RS_NODE_INTERNAL))
+            continue;
+        if (found == cap) {
+            rs_idx *grown = rs_realloc(texts, 2 * cap * sizeof *texts);
+            if (grown == NULL) {
+                rs_free(texts);
+                texts = NULL;
+                break;
+            }
+            texts = grown;
+            cap *= 2;
+        }
+        texts[found++] = x;
+    }
+    if (texts == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    *count = found;
+    return texts;
+}
+
 rs_string_holder *rs_strings_by_holder(rs_snapshot *s, size_t *count)
 {
     if (rs_analysis_ensure_dominators(s) < 0)
@@ -101,14 +136,19 @@ rs_string_holder *rs_strings_by_holder(rs_snapshot *s, size_t *count)
         is_text[t] = kind == RS_KIND_STR || kind == RS_KIND_BYTES || kind == RS_KIND_BYTEARRAY;
     }
     rs_graph *g = s->graph;
-    size_t nodes = rs_graph_node_count(g);
-    for (size_t i = 0; i < nodes; i++) {
-        rs_idx x = (rs_idx)i;
-        if (rs_graph_flags(g, x) & RS_NODE_INTERNAL)
-            continue;
-        /* The type answers "is it text?" without touching the object. */
-        if (!is_text[rs_graph_type_id(g, x)])
-            continue;
+    size_t count_text;
+    rs_idx *texts = text_nodes(s, is_text, &count_text);
+    rs_free(is_text);
+    if (texts == NULL) {
+        rs_free(rows);
+        return NULL;
+    }
+    for (size_t i = 0; i < count_text; i++) {
+        /* Each length is read from the object, a cache miss on a big heap:
+         * ask for the objects some strings ahead so the misses overlap. */
+        if (s->stored == NULL && i + TEXT_AHEAD < count_text)
+            __builtin_prefetch((const char *)rs_snapshot_object(s, texts[i + TEXT_AHEAD]) + sizeof(PyObject));
+        rs_idx x = texts[i];
         Py_ssize_t len = rs_node_text_length(s, x);
         if (len < 0)
             continue;
@@ -126,7 +166,7 @@ rs_string_holder *rs_strings_by_holder(rs_snapshot *s, size_t *count)
         if (row->biggest == RS_NONE || size > rs_graph_size(g, row->biggest))
             row->biggest = x;
     }
-    rs_free(is_text);
+    rs_free(texts);
     size_t used = 0;
     for (size_t t = 0; t < rows_len; t++)
         if (rows[t].count > 0)

@@ -178,43 +178,85 @@ bool rs_suspect_candidate(rs_snapshot *s, rs_idx n)
  * holding them all directly (RS_NONE once two holders differ). */
 typedef struct accumulate_walk {
     rs_snapshot *snap;
-    rs_idx suspect;
     size_t *count;
     uint64_t *bytes;
-    uint32_t *active;
+    uint32_t *active;  /* per type: instances on the current tree path */
     rs_idx *holder;
     uint32_t *touched; /* type ids seen, to reset only those */
     size_t touched_count;
-    size_t visited;
+    struct accumulate_frame *stack;
+    size_t stack_cap;
 } accumulate_walk;
 
-static bool counted(rs_snapshot *s, rs_idx n)
-{
-    return !(rs_graph_flags(s->graph, n) & (RS_NODE_INTERNAL | RS_NODE_NOT_DATA));
-}
+/* A node of the subtree whose children are being walked. */
+typedef struct accumulate_frame {
+    const rs_idx *children;
+    size_t count, next;
+    uint32_t type; /* the node's type id when counted, else UINT32_MAX */
+} accumulate_frame;
 
-static int accumulate_node(void *ctx, rs_idx n, bool leaving)
+/* Counts data node n, entering it; returns its type id. */
+static uint32_t accumulate_enter(accumulate_walk *w, rs_idx n)
 {
-    accumulate_walk *w = ctx;
-    if (n == w->suspect || !counted(w->snap, n))
-        return 0;
     uint32_t t = rs_graph_type_id(w->snap->graph, n);
-    if (leaving) {
-        w->active[t]--;
-        return 0;
-    }
-    if (++w->visited > RS_ACCUMULATION_BUDGET)
-        return 2;
     if (w->active[t]++ > 0)
-        return 0;
+        return t;
+    rs_idx holder = rs_dom_idom(w->snap->dom, n);
     if (w->count[t] == 0) {
         w->touched[w->touched_count++] = t;
-        w->holder[t] = rs_dom_idom(w->snap->dom, n);
-    } else if (w->holder[t] != rs_dom_idom(w->snap->dom, n)) {
+        w->holder[t] = holder;
+    } else if (w->holder[t] != holder) {
         w->holder[t] = RS_NONE;
     }
     w->count[t]++;
     w->bytes[t] += rs_dom_retained(w->snap->dom, n);
+    return t;
+}
+
+/* Walks the dominator subtree below suspect depth first, children in
+ * rs_dom_children() order, counting each data node on the way down (a
+ * leaf is entered and left at once, with no frame).  1 when it stopped
+ * after RS_ACCUMULATION_BUDGET data nodes, 0 when it saw them all, -1
+ * with MemoryError. */
+static int accumulate_subtree(accumulate_walk *w, rs_idx suspect)
+{
+    const rs_dom *dom = w->snap->dom;
+    size_t depth = 1, visited = 0;
+    w->stack[0] = (accumulate_frame){.type = UINT32_MAX};
+    w->stack[0].children = rs_dom_children(dom, suspect, &w->stack[0].count);
+    while (depth > 0) {
+        accumulate_frame *top = &w->stack[depth - 1];
+        if (top->next == top->count) {
+            if (top->type != UINT32_MAX)
+                w->active[top->type]--;
+            depth--;
+            continue;
+        }
+        rs_idx child = top->children[top->next++];
+        uint32_t t = UINT32_MAX;
+        if (!(rs_graph_flags(w->snap->graph, child) & (RS_NODE_INTERNAL | RS_NODE_NOT_DATA))) {
+            if (++visited > RS_ACCUMULATION_BUDGET)
+                return 1;
+            t = accumulate_enter(w, child);
+        }
+        size_t count;
+        const rs_idx *children = rs_dom_children(dom, child, &count);
+        if (count == 0) {
+            if (t != UINT32_MAX)
+                w->active[t]--;
+            continue;
+        }
+        if (depth == w->stack_cap) {
+            accumulate_frame *grown = rs_realloc(w->stack, 2 * w->stack_cap * sizeof *grown);
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            w->stack = grown;
+            w->stack_cap *= 2;
+        }
+        w->stack[depth++] = (accumulate_frame){.children = children, .count = count, .type = t};
+    }
     return 0;
 }
 
@@ -239,13 +281,11 @@ static int accumulate(accumulate_walk *w, rs_suspect *x)
 {
     rs_accumulation *a = &x->accumulation;
     *a = (rs_accumulation){.type_id = UINT32_MAX, .container = RS_NONE};
-    w->suspect = x->node;
-    w->visited = 0;
     w->touched_count = 0;
-    int r = rs_dominator_walk(w->snap, x->node, accumulate_node, w);
+    int r = accumulate_subtree(w, x->node);
     if (r < 0)
         return -1;
-    a->about = r == 2;
+    a->about = r == 1;
     /* The type retaining the most; a plain container (the dict inside a
      * registry) gives way to what it contains when that retains at least
      * half as much. */
@@ -276,7 +316,8 @@ static int accumulate(accumulate_walk *w, rs_suspect *x)
     return 0;
 }
 
-rs_suspect *rs_suspects(rs_snapshot *s, size_t k, size_t *count)
+/* rs_suspects() computed (void *: kept_or_compute() calls the three alike). */
+static void *compute_suspects(rs_snapshot *s, size_t k, size_t *count)
 {
     if (rs_analysis_ensure_dominators(s) < 0)
         return NULL;
@@ -303,8 +344,10 @@ rs_suspect *rs_suspects(rs_snapshot *s, size_t k, size_t *count)
     w.active = rs_calloc(types, sizeof *w.active);
     w.holder = rs_malloc(types * sizeof *w.holder);
     w.touched = rs_malloc(types * sizeof *w.touched);
+    w.stack_cap = 256;
+    w.stack = rs_malloc(w.stack_cap * sizeof *w.stack);
     if (out == NULL || w.count == NULL || w.bytes == NULL || w.active == NULL || w.holder == NULL ||
-        w.touched == NULL) {
+        w.touched == NULL || w.stack == NULL) {
         PyErr_NoMemory();
         goto error;
     }
@@ -326,6 +369,7 @@ done:
     rs_free(w.active);
     rs_free(w.holder);
     rs_free(w.touched);
+    rs_free(w.stack);
     return out;
 }
 
@@ -474,7 +518,7 @@ bool rs_unexplained_suspect(rs_snapshot *s, rs_idx n)
     return !refscope_owns(obj);
 }
 
-rs_idx *rs_suspect_unexplained(rs_snapshot *s, size_t k, size_t *count)
+static void *compute_unexplained(rs_snapshot *s, size_t k, size_t *count)
 {
     rs_top_k top;
     if (rs_top_k_init(&top, k) < 0)
@@ -493,18 +537,24 @@ rs_idx *rs_suspect_unexplained(rs_snapshot *s, size_t k, size_t *count)
 
 /* --- strings and cycles ------------------------------------------------------ */
 
-rs_idx *rs_suspect_strings(rs_snapshot *s, size_t k, size_t *count)
+static void *compute_strings(rs_snapshot *s, size_t k, size_t *count)
 {
+    /* The type answers "is it text?": one look per type, not per node. */
+    bool *text = rs_malloc(s->type_count ? s->type_count : 1);
     rs_top_k top;
-    if (rs_top_k_init(&top, k) < 0)
-        return NULL;
-    size_t n = rs_graph_node_count(s->graph);
-    for (rs_idx i = 0; i < n; i++) {
-        enum rs_node_kind kind = rs_node_kind(s, i);
-        if ((kind == RS_KIND_STR || kind == RS_KIND_BYTES || kind == RS_KIND_BYTEARRAY) && rs_node_kind_exact(s, i) &&
-            !(rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL))
-            rs_top_k_add(&top, rs_graph_size(s->graph, i), i);
+    if (text == NULL || rs_top_k_init(&top, k) < 0) {
+        rs_free(text);
+        return text ? NULL : PyErr_NoMemory();
     }
+    for (uint32_t t = 0; t < s->type_count; t++) {
+        enum rs_node_kind kind = rs_type_kind(s, t);
+        text[t] = (kind == RS_KIND_STR || kind == RS_KIND_BYTES || kind == RS_KIND_BYTEARRAY) && rs_type_kind_exact(s, t);
+    }
+    size_t n = rs_graph_node_count(s->graph);
+    for (rs_idx i = 0; i < n; i++)
+        if (text[rs_graph_type_id(s->graph, i)] && !(rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL))
+            rs_top_k_add(&top, rs_graph_size(s->graph, i), i);
+    rs_free(text);
     return rs_top_k_take(&top, count);
 }
 
@@ -680,4 +730,194 @@ size_t rs_cycle_member_types(rs_snapshot *s, const rs_cycle *c, uint32_t *types,
     for (size_t k = 0; k < distinct; k++)
         rs_top_k_add(&top, seen_count[k], seen[k]);
     return top.count;
+}
+
+/* --- results kept with the snapshot ------------------------------------------ */
+
+/* A top-k answer computed for k: it answers any k' <= k, and any k' at
+ * all once it holds fewer than k (there were no more).  Ties break by
+ * node order, so the k' first of a top-k are the top-k'. */
+typedef struct kept_top {
+    void *items; /* NULL until computed */
+    size_t count, k;
+} kept_top;
+
+enum kept_list { KEPT_SUSPECTS, KEPT_UNEXPLAINED, KEPT_STRINGS, KEPT_LISTS };
+
+struct rs_suspect_cache {
+    kept_top top[KEPT_LISTS]; /* rs_suspect, rs_idx, rs_idx */
+    rs_census_row *census; /* without the retained column */
+    size_t census_count;
+    rs_type_retained *by_type;
+    size_t by_type_count;
+    bool have_garbage;
+    rs_garbage_totals garbage;
+};
+
+void rs_suspect_cache_free(rs_snapshot *s)
+{
+    struct rs_suspect_cache *c = s->suspect_cache;
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < KEPT_LISTS; i++)
+        rs_free(c->top[i].items);
+    rs_free(c->census);
+    rs_free(c->by_type);
+    rs_free(c);
+    s->suspect_cache = NULL;
+}
+
+static struct rs_suspect_cache *cache_of(rs_snapshot *s)
+{
+    if (s->suspect_cache == NULL && (s->suspect_cache = rs_calloc(1, sizeof *s->suspect_cache)) == NULL)
+        PyErr_NoMemory();
+    return s->suspect_cache;
+}
+
+/* A copy of count items of size bytes (the caller rs_frees it); NULL with
+ * MemoryError. */
+static void *copy_items(const void *items, size_t count, size_t size)
+{
+    void *copy = rs_malloc((count ? count : 1) * size);
+    if (copy == NULL)
+        return PyErr_NoMemory();
+    if (count)
+        memcpy(copy, items, count * size);
+    return copy;
+}
+
+/* The first k of what kept holds, as a copy, when it answers k; NULL
+ * with *answered false otherwise, NULL with *answered true and an
+ * exception on failure. */
+static void *kept_answer(const kept_top *kept, size_t k, size_t size, size_t *count, bool *answered)
+{
+    *answered = kept->items != NULL && (k <= kept->k || kept->count < kept->k);
+    if (!*answered)
+        return NULL;
+    *count = kept->count < k ? kept->count : k;
+    return copy_items(kept->items, *count, size);
+}
+
+/* Keeps a copy of items (the top k, count of them) in kept; a failed copy
+ * only means the next question computes again. */
+static void keep_top(kept_top *kept, const void *items, size_t count, size_t k, size_t size)
+{
+    void *copy = rs_malloc((count ? count : 1) * size);
+    if (copy == NULL)
+        return;
+    if (count)
+        memcpy(copy, items, count * size);
+    rs_free(kept->items);
+    *kept = (kept_top){.items = copy, .count = count, .k = k};
+}
+
+/* rs_suspects and the two lists below: the kept answer, or compute(k)
+ * kept for the next question. */
+static void *kept_or_compute(rs_snapshot *s, enum kept_list which, size_t k, size_t size, size_t *count,
+                             void *(*compute)(rs_snapshot *, size_t, size_t *))
+{
+    struct rs_suspect_cache *c = cache_of(s);
+    if (c == NULL)
+        return NULL;
+    bool answered;
+    void *items = kept_answer(&c->top[which], k, size, count, &answered);
+    if (answered)
+        return items;
+    items = compute(s, k, count);
+    if (items != NULL)
+        keep_top(&c->top[which], items, *count, k, size);
+    return items;
+}
+
+rs_suspect *rs_suspects(rs_snapshot *s, size_t k, size_t *count)
+{
+    return kept_or_compute(s, KEPT_SUSPECTS, k, sizeof(rs_suspect), count, compute_suspects);
+}
+
+rs_idx *rs_suspect_unexplained(rs_snapshot *s, size_t k, size_t *count)
+{
+    return kept_or_compute(s, KEPT_UNEXPLAINED, k, sizeof(rs_idx), count, compute_unexplained);
+}
+
+rs_idx *rs_suspect_strings(rs_snapshot *s, size_t k, size_t *count)
+{
+    return kept_or_compute(s, KEPT_STRINGS, k, sizeof(rs_idx), count, compute_strings);
+}
+
+/* rs_census()'s counts and sizes alone: census.c adds the retained column
+ * only when the snapshot has dominators, and working it out walks the
+ * whole dominator tree (11 ms of 14 at a million objects), which the
+ * summary, showing counts and sizes, does not need. */
+static rs_census_row *census_counts(rs_snapshot *s, size_t *count)
+{
+    struct rs_dom *dom = s->dom;
+    s->dom = NULL;
+    rs_census_row *rows = rs_census(s, count);
+    /* Should rs_census() ever compute dominators itself, the ones it made
+     * go: the snapshot keeps its own. */
+    rs_dom_free(s->dom);
+    s->dom = dom;
+    return rows;
+}
+
+rs_census_row *rs_suspect_census_counts(rs_snapshot *s, size_t *count)
+{
+    struct rs_suspect_cache *c = cache_of(s);
+    if (c == NULL)
+        return NULL;
+    if (c->census == NULL && (c->census = census_counts(s, &c->census_count)) == NULL)
+        return NULL;
+    *count = c->census_count;
+    return copy_items(c->census, c->census_count, sizeof *c->census);
+}
+
+rs_census_row *rs_suspect_census(rs_snapshot *s, size_t *count)
+{
+    size_t typed;
+    rs_type_retained *retained = rs_suspect_types(s, &typed);
+    rs_census_row *rows = retained ? rs_suspect_census_counts(s, count) : NULL;
+    uint32_t *row_of = rows ? rs_malloc((s->type_count ? s->type_count : 1) * sizeof *row_of) : NULL;
+    if (row_of == NULL) {
+        if (rows != NULL)
+            PyErr_NoMemory();
+        rs_free(retained);
+        rs_free(rows);
+        return NULL;
+    }
+    /* The retained column as census.c fills it: rs_retained_by_type()'s. */
+    for (uint32_t t = 0; t < s->type_count; t++)
+        row_of[t] = UINT32_MAX;
+    for (size_t i = 0; i < *count; i++)
+        row_of[rows[i].type_id] = (uint32_t)i;
+    for (size_t i = 0; i < typed; i++)
+        if (row_of[retained[i].type_id] != UINT32_MAX)
+            rows[row_of[retained[i].type_id]].retained = retained[i].retained;
+    rs_free(row_of);
+    rs_free(retained);
+    return rows;
+}
+
+rs_type_retained *rs_suspect_types(rs_snapshot *s, size_t *count)
+{
+    struct rs_suspect_cache *c = cache_of(s);
+    if (c == NULL)
+        return NULL;
+    if (c->by_type == NULL && (c->by_type = rs_retained_by_type(s, &c->by_type_count)) == NULL)
+        return NULL;
+    *count = c->by_type_count;
+    return copy_items(c->by_type, c->by_type_count, sizeof *c->by_type);
+}
+
+int rs_suspect_garbage_totals(rs_snapshot *s, rs_garbage_totals *out)
+{
+    struct rs_suspect_cache *c = cache_of(s);
+    if (c == NULL)
+        return -1;
+    if (!c->have_garbage) {
+        if (rs_garbage_count(s, &c->garbage) < 0)
+            return -1;
+        c->have_garbage = true;
+    }
+    *out = c->garbage;
+    return 0;
 }

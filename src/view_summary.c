@@ -102,7 +102,7 @@ static int add_suspects(summary_data *d, rs_snapshot *s)
 static int add_types(summary_data *d, rs_snapshot *s)
 {
     size_t count;
-    rs_census_row *rows = rs_census(s, &count);
+    rs_census_row *rows = rs_suspect_census_counts(s, &count);
     if (rows == NULL)
         return -1;
     char heading[80];
@@ -175,7 +175,7 @@ static int add_cycles(summary_data *d, rs_snapshot *s)
 static int add_garbage(summary_data *d, rs_snapshot *s)
 {
     rs_garbage_totals g;
-    if (rs_garbage_count(s, &g) < 0)
+    if (rs_suspect_garbage_totals(s, &g) < 0)
         return -1;
     char text[300], stuck[16];
     snprintf(text, sizeof text,

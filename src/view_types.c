@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suspects.h"
 #include "view.h"
 
 typedef struct types_data {
@@ -50,7 +51,7 @@ static int types_open(rs_view *v)
         return -1;
     }
     v->data = d;
-    d->rows = rs_census(v->browser->snap, &d->count);
+    d->rows = rs_suspect_census(v->browser->snap, &d->count);
     if (d->rows == NULL)
         return -1;
     vm_list_init(&v->list, &source, v, d->count);

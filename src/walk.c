@@ -391,6 +391,7 @@ static void free_tables(rs_snapshot *s)
     rs_retained_memo_free(s->retained_memo);
     rs_label_cache_free(s);
     rs_free(s->node_kinds);
+    rs_suspect_cache_free(s);
 }
 
 rs_snapshot *rs_snapshot_take(bool collect, rs_progress_fn progress, void *progress_ctx)

@@ -286,6 +286,44 @@ START_TEST(test_suspects_builtins_spelling)
 }
 END_TEST
 
+START_TEST(test_suspects_kept_answers)
+{
+    /* Check whether the figures kept with a snapshot answer any later
+     * question as a first computation would: on three loads of one dump of
+     * the suspects heap, the summary then report(top=3), 12, 2 and 1000 on
+     * the first give what report(top=12), 2 and 1000 give first on the
+     * others, the summary shows the same rows on every visit, and its
+     * types are census()'s. */
+    import_fixtures();
+    rs_py_run("import fixtures.dump_heap as dh, os, json\n"
+              "path = os.path.join(dh.scratch_dir(), 'kept.rsd')\n"
+              "s.save(path)\n"
+              "def sections(d, top):\n"
+              "    j = sh.report_json(d, top)\n"
+              "    return [j[k] for k in ('types', 'suspects', 'cycles', 'garbage', 'unexplained', 'strings')]\n"
+              "a = refscope.load(path)\n"
+              "first_visit = refscope._screen_rows(a, 'summary')\n"
+              "asked = {top: sections(a, top) for top in (3, 12, 2, 1000)}\n"
+              "fresh = {top: sections(refscope.load(path), top) for top in (12, 2, 1000)}\n"
+              "again = refscope._screen_rows(a, 'summary')\n"
+              "cold = refscope._screen_rows(refscope.load(path), 'summary')\n");
+    ck_assert_int_ge(rs_py_long("len(asked[12][1])"), 4);
+    ck_assert_int_gt(rs_py_long("len(asked[1000][1])"), rs_py_long("len(asked[12][1])"));
+    ck_assert_str_eq(rs_py_str("all(asked[t] == fresh[t] for t in fresh) or [t for t in fresh if asked[t] != fresh[t]]"),
+                     "True");
+    ck_assert_str_eq(rs_py_str("first_visit == again == cold"), "True");
+    /* The summary's types (counts and sizes alone) are census()'s first. */
+    rs_py_run("start = cold.index([r for r in cold if r.startswith('Types by size')][0]) + 1\n"
+              "shown = [(int(r.split()[1]), r.split()[2]) for r in cold[start:start + 5]]\n"
+              "census = [(count, name) for name, count, size, retained in refscope.load(path).census()[:5]]\n");
+    ck_assert_str_eq(rs_py_str("shown == census or (shown, census)"), "True");
+    /* After the summary kept counts alone, census() still has its retained
+     * column, as on a load that never showed the summary. */
+    ck_assert_str_eq(rs_py_str("a.census() == refscope.load(path).census() and a.census()[0][3] > 0"), "True");
+    rs_py_run("os.remove(path)\nos.rmdir(os.path.dirname(path))\n");
+}
+END_TEST
+
 Suite *suite_suspects(void)
 {
     Suite *s = suite_create("suspects");
@@ -304,6 +342,7 @@ Suite *suite_suspects(void)
     tcase_add_test(tc, test_suspects_demo_shows_finalizer_cycles);
     tcase_add_test(tc, test_suspects_demo_serves);
     tcase_add_test(tc, test_suspects_builtins_spelling);
+    tcase_add_test(tc, test_suspects_kept_answers);
     suite_add_tcase(s, tc);
     return s;
 }
