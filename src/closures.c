@@ -22,7 +22,8 @@ static int by_retained_desc(const void *a, const void *b)
     return x->var < y->var ? -1 : x->var > y->var;
 }
 
-/* Calls fn(ctx, cv) for every non-empty closure cell, in node order. */
+/* Calls fn(ctx, cv) for every non-empty closure cell, in node order
+ * (retained left 0: the caller asks the dominator tree when it needs it). */
 static void for_each_cell(rs_snapshot *s, void (*fn)(void *ctx, const rs_closure_var *cv), void *ctx)
 {
     size_t n = rs_graph_node_count(s->graph);
@@ -48,7 +49,6 @@ static void for_each_cell(rs_snapshot *s, void (*fn)(void *ctx, const rs_closure
             };
             if (cv.cell == RS_NONE || cv.value == RS_NONE)
                 continue;
-            cv.retained = rs_dom_retained(s->dom, cv.value);
             fn(ctx, &cv);
         }
     }
@@ -71,12 +71,8 @@ static void store_cell(void *ctx, const rs_closure_var *cv)
     l->vars[l->count++] = *cv;
 }
 
-rs_closure_var *rs_closures(rs_snapshot *s, size_t *count)
+rs_closure_var *rs_closure_cells(rs_snapshot *s, size_t *count)
 {
-    if (s->stored != NULL)
-        return rs_node_stored_closures(s, count);
-    if (rs_analysis_ensure_dominators(s) < 0)
-        return NULL;
     cell_list l = {0};
     for_each_cell(s, count_cell, &l);
     l.vars = rs_malloc((l.count ? l.count : 1) * sizeof *l.vars);
@@ -86,9 +82,23 @@ rs_closure_var *rs_closures(rs_snapshot *s, size_t *count)
     }
     l.count = 0;
     for_each_cell(s, store_cell, &l);
-    qsort(l.vars, l.count, sizeof *l.vars, by_retained_desc);
     *count = l.count;
     return l.vars;
+}
+
+rs_closure_var *rs_closures(rs_snapshot *s, size_t *count)
+{
+    if (s->stored != NULL)
+        return rs_node_stored_closures(s, count);
+    if (rs_analysis_ensure_dominators(s) < 0)
+        return NULL;
+    rs_closure_var *vars = rs_closure_cells(s, count);
+    if (vars == NULL)
+        return NULL;
+    for (size_t i = 0; i < *count; i++)
+        vars[i].retained = rs_dom_retained(s->dom, vars[i].value);
+    qsort(vars, *count, sizeof *vars, by_retained_desc);
+    return vars;
 }
 
 PyObject *rs_closure_var_name(rs_snapshot *s, const rs_closure_var *cv)

@@ -1,8 +1,9 @@
 /*
  * Heap dumps.  Writing streams the snapshot out in passes over its arrays
  * (nodes, targets, labels, roots, ...) through one FILE buffer, each
- * section checksummed as it goes; only the distinct strings (type names,
- * labels, reprs) are kept in memory, deduplicated, until the end.  The
+ * section checksummed as it goes; only the strings (type names, labels,
+ * reprs: deduplicated, except the literals of str, int and float objects,
+ * which are almost all distinct) are kept in memory until the end.  The
  * header, with the section table, is written last at offset 0.
  * dump_read.c reads them back.
  */
@@ -148,6 +149,7 @@ typedef struct string_pool {
     size_t len, cap;
     uint64_t *offsets; /* offsets[id], plus the end */
     uint32_t count, offsets_cap;
+    uint32_t hashed;   /* strings in the table (pool_append() adds none) */
     uint64_t *slots;   /* open addressing: hash << 32 | (id + 1), 0 = empty */
     size_t slot_count; /* power of two */
 } string_pool;
@@ -219,22 +221,11 @@ static void pool_prefetch(const string_pool *p, uint32_t hash)
         __builtin_prefetch(&p->slots[hash & (p->slot_count - 1)]);
 }
 
-/* The id of text (of hash_bytes() hash) in the pool, adding it.
- * RS_DUMP_NO_STRING on MemoryError. */
-static uint32_t pool_add_hashed(string_pool *p, const char *text, size_t len, uint32_t hash)
+/* Appends text as a new string, not looked up nor entered in the table
+ * (texts that are almost all distinct: the literals of str, int and float
+ * objects).  Its id, or RS_DUMP_NO_STRING on MemoryError. */
+static uint32_t pool_append(string_pool *p, const char *text, size_t len)
 {
-    if ((size_t)(p->count + 1) * 2 > p->slot_count && pool_grow_slots(p, 0) < 0)
-        return RS_DUMP_NO_STRING;
-    size_t mask = p->slot_count - 1, i = hash & mask;
-    pool_probes++;
-    for (; p->slots[i] != 0; i = (i + 1) & mask) {
-        pool_probes++;
-        if ((uint32_t)(p->slots[i] >> 32) != hash)
-            continue;
-        uint32_t id = (uint32_t)p->slots[i] - 1;
-        if (p->offsets[id + 1] - p->offsets[id] == len && memcmp(p->bytes + p->offsets[id], text, len) == 0)
-            return id;
-    }
     if (p->count + 2 > p->offsets_cap) {
         uint32_t cap = p->offsets_cap ? p->offsets_cap * 2 : 1024;
         uint64_t *offsets = rs_realloc(p->offsets, (size_t)cap * sizeof *offsets);
@@ -259,7 +250,30 @@ static uint32_t pool_add_hashed(string_pool *p, const char *text, size_t len, ui
     p->len += len;
     uint32_t id = p->count++;
     p->offsets[id + 1] = p->len;
-    p->slots[i] = (uint64_t)hash << 32 | (id + 1);
+    return id;
+}
+
+/* The id of text (of hash_bytes() hash) in the pool, adding it.
+ * RS_DUMP_NO_STRING on MemoryError. */
+static uint32_t pool_add_hashed(string_pool *p, const char *text, size_t len, uint32_t hash)
+{
+    if ((size_t)(p->hashed + 1) * 2 > p->slot_count && pool_grow_slots(p, 0) < 0)
+        return RS_DUMP_NO_STRING;
+    size_t mask = p->slot_count - 1, i = hash & mask;
+    pool_probes++;
+    for (; p->slots[i] != 0; i = (i + 1) & mask) {
+        pool_probes++;
+        if ((uint32_t)(p->slots[i] >> 32) != hash)
+            continue;
+        uint32_t id = (uint32_t)p->slots[i] - 1;
+        if (p->offsets[id + 1] - p->offsets[id] == len && memcmp(p->bytes + p->offsets[id], text, len) == 0)
+            return id;
+    }
+    uint32_t id = pool_append(p, text, len);
+    if (id != RS_DUMP_NO_STRING) {
+        p->slots[i] = (uint64_t)hash << 32 | (id + 1);
+        p->hashed++;
+    }
     return id;
 }
 
@@ -267,20 +281,6 @@ static uint32_t pool_add_hashed(string_pool *p, const char *text, size_t len, ui
 static uint32_t pool_add(string_pool *p, const char *text, size_t len)
 {
     return pool_add_hashed(p, text, len, hash_bytes(text, len));
-}
-
-/* Sizes the table for about strings distinct strings, so that it is not
- * rehashed (and its pages touched again) while the dump grows it.  0, or
- * -1 with MemoryError. */
-static int pool_reserve(string_pool *p, size_t strings)
-{
-    if (2 * strings <= p->slot_count)
-        return 0;
-    if (pool_grow_slots(p, 2 * strings) < 0) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    return 0;
 }
 
 /* The id of a str; RS_DUMP_NO_STRING with an exception set on error. */
@@ -611,13 +611,16 @@ static PyObject *python_repr(PyObject *obj)
 typedef struct repr_batch {
     char text[NODE_BATCH][TEXT_MAX];
     Py_ssize_t len[NODE_BATCH]; /* -1: no C text (id[] holds the answer) */
+    bool literal[NODE_BATCH];   /* a str, bytes, int or float: appended, not looked up */
     uint32_t hash[NODE_BATCH];
     uint32_t id[NODE_BATCH];
 } repr_batch;
 
 /* The reprs of nodes [first, first + count) into b: C text (hashed, its
- * slot prefetched) or, for the rest, python_repr()'s string id at once.
- * 0, or -1 with an exception set. */
+ * slot prefetched, unless it is a literal) or, for the rest,
+ * python_repr()'s string id at once.  0, or -1 with an exception set.
+ * Literals are almost all distinct (600k of 600k at 1M objects): looking
+ * each up cost a table miss apiece for nothing, a fifth of the write. */
 static int batch_reprs(writer *w, repr_batch *b, const bool *has_repr, size_t first, size_t count)
 {
     rs_snapshot *s = w->snap;
@@ -630,8 +633,12 @@ static int batch_reprs(writer *w, repr_batch *b, const bool *has_repr, size_t fi
             continue;
         PyObject *obj = rs_snapshot_object(s, x);
         if ((b->len[j] = c_stored_repr(obj, b->text[j])) >= 0) {
-            b->hash[j] = hash_bytes(b->text[j], (size_t)b->len[j]);
-            pool_prefetch(&w->pool, b->hash[j]);
+            b->literal[j] = PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyLong_CheckExact(obj) ||
+                            PyFloat_CheckExact(obj);
+            if (!b->literal[j]) {
+                b->hash[j] = hash_bytes(b->text[j], (size_t)b->len[j]);
+                pool_prefetch(&w->pool, b->hash[j]);
+            }
             continue;
         }
         PyObject *r = python_repr(obj);
@@ -658,11 +665,7 @@ static int write_nodes(writer *w)
     }
     for (uint32_t t = 0; t < s->type_count; t++)
         has_repr[t] = s->types[t].type != NULL && type_has_repr(s->types[t].type);
-    size_t reprs = 0;
-    for (size_t i = 0; i < n; i++)
-        reprs += has_repr[rs_graph_type_id(g, (rs_idx)i)];
-    /* Most reprs are distinct; labels add a few more (dict keys grow it). */
-    int r = pool_reserve(&w->pool, reprs + reprs / 4 + 4096);
+    int r = 0;
     uint32_t edge = 0;
     section_begin(w, RS_DUMP_NODES);
     for (size_t first = 0; first < n && !w->io_error && r == 0; first += NODE_BATCH) {
@@ -672,7 +675,9 @@ static int write_nodes(writer *w)
         for (size_t j = 0; j < count; j++) {
             rs_idx x = (rs_idx)(first + j);
             if (b->len[j] >= 0 &&
-                (b->id[j] = pool_add_hashed(&w->pool, b->text[j], (size_t)b->len[j], b->hash[j])) == RS_DUMP_NO_STRING) {
+                (b->id[j] = b->literal[j] ? pool_append(&w->pool, b->text[j], (size_t)b->len[j])
+                                          : pool_add_hashed(&w->pool, b->text[j], (size_t)b->len[j], b->hash[j])) ==
+                    RS_DUMP_NO_STRING) {
                 PyErr_NoMemory();
                 r = -1;
                 break;
@@ -1282,8 +1287,10 @@ static int write_frames(writer *w)
 
 static int write_closures(writer *w)
 {
+    /* In node order: the reader sorts them by its own dominator tree, so
+     * the writer computes none. */
     size_t count;
-    rs_closure_var *vars = rs_closures(w->snap, &count);
+    rs_closure_var *vars = rs_closure_cells(w->snap, &count);
     if (vars == NULL)
         return -1;
     int r = 0;
