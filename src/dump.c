@@ -179,8 +179,9 @@ static void pool_free(string_pool *p)
     *p = (string_pool){0};
 }
 
-/* Probes of the string table and of the one-pass labeller's item table
- * since the module loaded (rs_dump_write_work(), for tests). */
+/* Probes of the string table and of the one-pass labeller's item table,
+ * and strings appended without a probe, since the module loaded
+ * (rs_dump_write_work(), for tests). */
 static size_t pool_probes;
 
 size_t rs_dump_write_work(void)
@@ -226,6 +227,7 @@ static void pool_prefetch(const string_pool *p, uint32_t hash)
  * objects).  Its id, or RS_DUMP_NO_STRING on MemoryError. */
 static uint32_t pool_append(string_pool *p, const char *text, size_t len)
 {
+    pool_probes++;
     if (p->count + 2 > p->offsets_cap) {
         uint32_t cap = p->offsets_cap ? p->offsets_cap * 2 : 1024;
         uint64_t *offsets = rs_realloc(p->offsets, (size_t)cap * sizeof *offsets);
@@ -269,6 +271,7 @@ static uint32_t pool_add_hashed(string_pool *p, const char *text, size_t len, ui
         if (p->offsets[id + 1] - p->offsets[id] == len && memcmp(p->bytes + p->offsets[id], text, len) == 0)
             return id;
     }
+    pool_probes--; /* the append below counts as the last probe */
     uint32_t id = pool_append(p, text, len);
     if (id != RS_DUMP_NO_STRING) {
         p->slots[i] = (uint64_t)hash << 32 | (id + 1);
@@ -318,6 +321,15 @@ typedef struct attribute_entry {
 
 #define ATTRIBUTE_CACHE 512
 
+/* One remembered dict-key label (key_label_code()). */
+typedef struct key_label_entry {
+    PyObject *key; /* a strong reference */
+    uint32_t kind; /* ITEM_VALUE or ITEM_KEY */
+    uint32_t code;
+} key_label_entry;
+
+#define KEY_LABEL_CACHE 4096
+
 typedef struct writer {
     rs_snapshot *snap;
     FILE *file;
@@ -330,6 +342,7 @@ typedef struct writer {
     size_t crc_from;    /* buf[crc_from, buffered) is not yet in the section's CRC */
     unsigned char *buf; /* WRITE_BUFFER bytes: most records are 4 to 40 */
     attribute_entry *attributes; /* ATTRIBUTE_CACHE entries */
+    key_label_entry *key_labels; /* KEY_LABEL_CACHE entries */
     uint32_t dict_code, class_code; /* ".__dict__", ".__class__" */
     uint32_t *seen;                 /* distinct_targets(): per node, the last holder + 1 */
 } writer;
@@ -737,8 +750,9 @@ static long label_number(const char *text, size_t len, const char *prefix, const
 }
 
 /* A label's text as a code: "[N]", "<referent N>" and "<item>" without a
- * string.  RS_DUMP_NO_STRING with an exception set on error. */
-static uint32_t label_text_code(writer *w, const char *text, size_t len)
+ * string; any other text a string, looked up, or appended when unique is
+ * set.  RS_DUMP_NO_STRING with an exception set on error. */
+static uint32_t label_code_of(writer *w, const char *text, size_t len, bool unique)
 {
     long number;
     if ((number = label_number(text, len, "[", "]")) >= 0)
@@ -747,7 +761,7 @@ static uint32_t label_text_code(writer *w, const char *text, size_t len)
         return (RS_DUMP_LABEL_REFERENT << 30) | (uint32_t)number;
     if (len == 6 && memcmp(text, "<item>", 6) == 0)
         return RS_DUMP_LABEL_SET_ITEM << 30;
-    uint32_t id = pool_add(&w->pool, text, len);
+    uint32_t id = unique ? pool_append(&w->pool, text, len) : pool_add(&w->pool, text, len);
     if (id == RS_DUMP_NO_STRING)
         PyErr_NoMemory();
     else if (id >= (1u << 30)) {
@@ -755,6 +769,12 @@ static uint32_t label_text_code(writer *w, const char *text, size_t len)
         return RS_DUMP_NO_STRING;
     }
     return id;
+}
+
+/* A label's text as a code, its string looked up (label_code_of()). */
+static uint32_t label_text_code(writer *w, const char *text, size_t len)
+{
+    return label_code_of(w, text, len, false);
 }
 
 /* label_text_code() of a str. */
@@ -830,6 +850,37 @@ static wide_slot *wide_slot_of(wide_slot *slots, size_t mask, PyObject *ptr)
     return &slots[i];
 }
 
+/* The label code of a dict entry (kind ITEM_VALUE or ITEM_KEY) whose key
+ * has a plain C repr (c_repr: immutable builtins), remembered per key
+ * object: a key shared by many dicts (interned, or a small int) costs a
+ * lookup here, and a key seen once (most keys of a big dict) has its text
+ * appended without a look-up in the string table, a table miss each.
+ * Equal keys that are distinct objects may store their text twice.
+ * RS_DUMP_NO_STRING with an exception set; -2 (as uint32_t) when the key
+ * has no C repr. */
+#define NO_C_REPR ((uint32_t)-2)
+static uint32_t key_label_code(writer *w, PyObject *key, unsigned kind)
+{
+    key_label_entry *e = &w->key_labels[((uintptr_t)key >> 4 ^ kind) % KEY_LABEL_CACHE];
+    if (e->key == key && e->kind == kind)
+        return e->code;
+    const char *prefix = kind == ITEM_VALUE ? "[" : "<key ", *suffix = kind == ITEM_VALUE ? "]" : ">";
+    char text[TEXT_MAX];
+    size_t pre = strlen(prefix);
+    memcpy(text, prefix, pre);
+    Py_ssize_t n = c_repr(key, text + pre, KEY_REPR_MAX);
+    if (n < 0)
+        return NO_C_REPR;
+    memcpy(text + pre + n, suffix, strlen(suffix));
+    uint32_t code = label_code_of(w, text, pre + (size_t)n + strlen(suffix), true);
+    if (code != RS_DUMP_NO_STRING) {
+        Py_XSETREF(e->key, Py_NewRef(key)); /* held, so its address is not reused */
+        e->kind = kind;
+        e->code = code;
+    }
+    return code;
+}
+
 /* The label code of an item; RS_DUMP_NO_STRING with an exception set.
  * Keys whose repr is plain C (c_repr) make no Python object. */
 static uint32_t wide_label(writer *w, const wide_item *item)
@@ -839,19 +890,13 @@ static uint32_t wide_label(writer *w, const wide_item *item)
         return (RS_DUMP_LABEL_ITEM << 30) | (item->what & 0x3fffffff);
     if (kind == ITEM_SET)
         return RS_DUMP_LABEL_SET_ITEM << 30;
-    const char *prefix = kind == ITEM_VALUE ? "[" : "<key ", *suffix = kind == ITEM_VALUE ? "]" : ">";
-    char text[TEXT_MAX];
-    size_t pre = strlen(prefix);
-    memcpy(text, prefix, pre);
-    Py_ssize_t n = c_repr(item->key, text + pre, KEY_REPR_MAX);
-    if (n >= 0) {
-        memcpy(text + pre + n, suffix, strlen(suffix));
-        return label_text_code(w, text, pre + (size_t)n + strlen(suffix));
-    }
+    uint32_t code = key_label_code(w, item->key, kind);
+    if (code != NO_C_REPR)
+        return code;
     PyObject *kr = rs_safe_repr(item->key, KEY_REPR_MAX);
     PyObject *label = kr ? PyUnicode_FromFormat(kind == ITEM_VALUE ? "[%U]" : "<key %U>", kr) : NULL;
     Py_XDECREF(kr);
-    uint32_t code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
+    code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
     Py_XDECREF(label);
     return code;
 }
@@ -1093,7 +1138,13 @@ static int write_labels(writer *w)
     w->class_code = label_text_code(w, class_label, sizeof class_label - 1);
     if (w->dict_code == RS_DUMP_NO_STRING || w->class_code == RS_DUMP_NO_STRING)
         return -1;
-    if ((w->attributes = rs_calloc(ATTRIBUTE_CACHE, sizeof *w->attributes)) == NULL) {
+    w->attributes = rs_calloc(ATTRIBUTE_CACHE, sizeof *w->attributes);
+    w->key_labels = rs_calloc(KEY_LABEL_CACHE, sizeof *w->key_labels);
+    if (w->attributes == NULL || w->key_labels == NULL) {
+        rs_free(w->attributes);
+        rs_free(w->key_labels);
+        w->attributes = NULL;
+        w->key_labels = NULL;
         PyErr_NoMemory();
         return -1;
     }
@@ -1117,6 +1168,10 @@ static int write_labels(writer *w)
         Py_XDECREF(w->attributes[i].name);
     rs_free(w->attributes);
     w->attributes = NULL;
+    for (size_t i = 0; i < KEY_LABEL_CACHE; i++)
+        Py_XDECREF(w->key_labels[i].key);
+    rs_free(w->key_labels);
+    w->key_labels = NULL;
     rs_free(w->seen);
     w->seen = NULL;
     section_end(w, rs_graph_edge_count(s->graph));
