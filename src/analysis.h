@@ -162,6 +162,11 @@ typedef struct rs_closure_var {
  * value first.  rs_malloc'ed array; NULL with an exception set. */
 rs_closure_var *rs_closures(rs_snapshot *s, size_t *count);
 
+/* The same cells of a live snapshot in node order, their retained sizes
+ * left 0: no dominator tree computed (what a dump writes).  rs_malloc'ed
+ * array; NULL with an exception set. */
+rs_closure_var *rs_closure_cells(rs_snapshot *s, size_t *count);
+
 /* The name of closure variable cv (co_freevars entry).  New str or NULL. */
 PyObject *rs_closure_var_name(rs_snapshot *s, const rs_closure_var *cv);
 

@@ -42,7 +42,8 @@ static int add_cell(cell_list *l, const rs_closure_var *cv)
 }
 
 /* Every non-empty closure cell into l, in node order, in one pass over
- * the nodes.  0, or -1 for memory. */
+ * the nodes (retained left 0: the caller asks the dominator tree when it
+ * needs it).  0, or -1 for memory. */
 static int collect_cells(rs_snapshot *s, cell_list *l)
 {
     size_t n = rs_graph_node_count(s->graph);
@@ -68,12 +69,27 @@ static int collect_cells(rs_snapshot *s, cell_list *l)
             };
             if (cv.cell == RS_NONE || cv.value == RS_NONE)
                 continue;
-            cv.retained = rs_dom_retained(s->dom, cv.value);
             if (add_cell(l, &cv) < 0)
                 return -1;
         }
     }
     return 0;
+}
+
+rs_closure_var *rs_closure_cells(rs_snapshot *s, size_t *count)
+{
+    cell_list l = {0};
+    if (collect_cells(s, &l) < 0) {
+        rs_free(l.vars);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (l.vars == NULL && (l.vars = rs_malloc(sizeof *l.vars)) == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    *count = l.count;
+    return l.vars;
 }
 
 rs_closure_var *rs_closures(rs_snapshot *s, size_t *count)
@@ -82,15 +98,13 @@ rs_closure_var *rs_closures(rs_snapshot *s, size_t *count)
         return rs_node_stored_closures(s, count);
     if (rs_analysis_ensure_dominators(s) < 0)
         return NULL;
-    cell_list l = {0};
-    if (collect_cells(s, &l) < 0) {
-        rs_free(l.vars);
-        PyErr_NoMemory();
+    rs_closure_var *vars = rs_closure_cells(s, count);
+    if (vars == NULL)
         return NULL;
-    }
-    qsort(l.vars, l.count, sizeof *l.vars, by_retained_desc);
-    *count = l.count;
-    return l.vars;
+    for (size_t i = 0; i < *count; i++)
+        vars[i].retained = rs_dom_retained(s->dom, vars[i].value);
+    qsort(vars, *count, sizeof *vars, by_retained_desc);
+    return vars;
 }
 
 PyObject *rs_closure_var_name(rs_snapshot *s, const rs_closure_var *cv)

@@ -1,8 +1,9 @@
 /*
  * Heap dumps.  Writing streams the snapshot out in passes over its arrays
  * (nodes, targets, labels, roots, ...) through one FILE buffer, each
- * section checksummed as it goes; only the distinct strings (type names,
- * labels, reprs) are kept in memory, deduplicated, until the end.  The
+ * section checksummed as it goes; only the strings (type names, labels,
+ * reprs: deduplicated, except the literals of str, int and float objects,
+ * which are almost all distinct) are kept in memory until the end.  The
  * header, with the section table, is written last at offset 0.
  * dump_read.c reads them back.
  */
@@ -148,6 +149,7 @@ typedef struct string_pool {
     size_t len, cap;
     uint64_t *offsets; /* offsets[id], plus the end */
     uint32_t count, offsets_cap;
+    uint32_t hashed;   /* strings in the table (pool_append() adds none) */
     uint64_t *slots;   /* open addressing: hash << 32 | (id + 1), 0 = empty */
     size_t slot_count; /* power of two */
 } string_pool;
@@ -177,8 +179,9 @@ static void pool_free(string_pool *p)
     *p = (string_pool){0};
 }
 
-/* Probes of the string table and of the one-pass labeller's item table
- * since the module loaded (rs_dump_write_work(), for tests). */
+/* Probes of the string table and of the one-pass labeller's item table,
+ * and strings appended without a probe, since the module loaded
+ * (rs_dump_write_work(), for tests). */
 static size_t pool_probes;
 
 size_t rs_dump_write_work(void)
@@ -219,22 +222,12 @@ static void pool_prefetch(const string_pool *p, uint32_t hash)
         __builtin_prefetch(&p->slots[hash & (p->slot_count - 1)]);
 }
 
-/* The id of text (of hash_bytes() hash) in the pool, adding it.
- * RS_DUMP_NO_STRING on MemoryError. */
-static uint32_t pool_add_hashed(string_pool *p, const char *text, size_t len, uint32_t hash)
+/* Appends text as a new string, not looked up nor entered in the table
+ * (texts that are almost all distinct: the literals of str, int and float
+ * objects).  Its id, or RS_DUMP_NO_STRING on MemoryError. */
+static uint32_t pool_append(string_pool *p, const char *text, size_t len)
 {
-    if ((size_t)(p->count + 1) * 2 > p->slot_count && pool_grow_slots(p, 0) < 0)
-        return RS_DUMP_NO_STRING;
-    size_t mask = p->slot_count - 1, i = hash & mask;
     pool_probes++;
-    for (; p->slots[i] != 0; i = (i + 1) & mask) {
-        pool_probes++;
-        if ((uint32_t)(p->slots[i] >> 32) != hash)
-            continue;
-        uint32_t id = (uint32_t)p->slots[i] - 1;
-        if (p->offsets[id + 1] - p->offsets[id] == len && memcmp(p->bytes + p->offsets[id], text, len) == 0)
-            return id;
-    }
     if (p->count + 2 > p->offsets_cap) {
         uint32_t cap = p->offsets_cap ? p->offsets_cap * 2 : 1024;
         uint64_t *offsets = rs_realloc(p->offsets, (size_t)cap * sizeof *offsets);
@@ -259,7 +252,31 @@ static uint32_t pool_add_hashed(string_pool *p, const char *text, size_t len, ui
     p->len += len;
     uint32_t id = p->count++;
     p->offsets[id + 1] = p->len;
-    p->slots[i] = (uint64_t)hash << 32 | (id + 1);
+    return id;
+}
+
+/* The id of text (of hash_bytes() hash) in the pool, adding it.
+ * RS_DUMP_NO_STRING on MemoryError. */
+static uint32_t pool_add_hashed(string_pool *p, const char *text, size_t len, uint32_t hash)
+{
+    if ((size_t)(p->hashed + 1) * 2 > p->slot_count && pool_grow_slots(p, 0) < 0)
+        return RS_DUMP_NO_STRING;
+    size_t mask = p->slot_count - 1, i = hash & mask;
+    pool_probes++;
+    for (; p->slots[i] != 0; i = (i + 1) & mask) {
+        pool_probes++;
+        if ((uint32_t)(p->slots[i] >> 32) != hash)
+            continue;
+        uint32_t id = (uint32_t)p->slots[i] - 1;
+        if (p->offsets[id + 1] - p->offsets[id] == len && memcmp(p->bytes + p->offsets[id], text, len) == 0)
+            return id;
+    }
+    pool_probes--; /* the append below counts as the last probe */
+    uint32_t id = pool_append(p, text, len);
+    if (id != RS_DUMP_NO_STRING) {
+        p->slots[i] = (uint64_t)hash << 32 | (id + 1);
+        p->hashed++;
+    }
     return id;
 }
 
@@ -267,20 +284,6 @@ static uint32_t pool_add_hashed(string_pool *p, const char *text, size_t len, ui
 static uint32_t pool_add(string_pool *p, const char *text, size_t len)
 {
     return pool_add_hashed(p, text, len, hash_bytes(text, len));
-}
-
-/* Sizes the table for about strings distinct strings, so that it is not
- * rehashed (and its pages touched again) while the dump grows it.  0, or
- * -1 with MemoryError. */
-static int pool_reserve(string_pool *p, size_t strings)
-{
-    if (2 * strings <= p->slot_count)
-        return 0;
-    if (pool_grow_slots(p, 2 * strings) < 0) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    return 0;
 }
 
 /* The id of a str; RS_DUMP_NO_STRING with an exception set on error. */
@@ -318,6 +321,15 @@ typedef struct attribute_entry {
 
 #define ATTRIBUTE_CACHE 512
 
+/* One remembered dict-key label (key_label_code()). */
+typedef struct key_label_entry {
+    PyObject *key; /* a strong reference */
+    uint32_t kind; /* ITEM_VALUE or ITEM_KEY */
+    uint32_t code;
+} key_label_entry;
+
+#define KEY_LABEL_CACHE 4096
+
 typedef struct writer {
     rs_snapshot *snap;
     FILE *file;
@@ -330,6 +342,7 @@ typedef struct writer {
     size_t crc_from;    /* buf[crc_from, buffered) is not yet in the section's CRC */
     unsigned char *buf; /* WRITE_BUFFER bytes: most records are 4 to 40 */
     attribute_entry *attributes; /* ATTRIBUTE_CACHE entries */
+    key_label_entry *key_labels; /* KEY_LABEL_CACHE entries */
     uint32_t dict_code, class_code; /* ".__dict__", ".__class__" */
     uint32_t *seen;                 /* distinct_targets(): per node, the last holder + 1 */
 } writer;
@@ -530,19 +543,49 @@ static Py_ssize_t c_stored_repr(PyObject *obj, char *out)
     }
     if (PyLong_CheckExact(obj) || PyFloat_CheckExact(obj) || PyBool_Check(obj) || obj == Py_None)
         return c_repr(obj, out, REPR_MAX);
-    if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj) || PyDict_CheckExact(obj) || PyAnySet_CheckExact(obj) ||
-        PyByteArray_CheckExact(obj))
-    {
-        /* The exact builtin types' names are short. */
-        Py_ssize_t n = 0;
-        put_text(out, &n, "<");
-        put_text(out, &n, Py_TYPE(obj)->tp_name);
-        put_text(out, &n, " of ");
-        put_decimal(out, &n, PyObject_Length(obj));
-        put_text(out, &n, " items>");
-        return n;
-    }
     return -1;
+}
+
+/* Whether obj's stored repr is "<TYPE of N items>" (an exact builtin
+ * container: python_repr() below). */
+static bool is_items_container(PyObject *obj)
+{
+    return PyList_CheckExact(obj) || PyTuple_CheckExact(obj) || PyDict_CheckExact(obj) || PyAnySet_CheckExact(obj) ||
+           PyByteArray_CheckExact(obj);
+}
+
+/* One remembered container repr (items_repr_id()). */
+typedef struct items_repr_entry {
+    PyTypeObject *type; /* a static builtin type: its address is never reused */
+    Py_ssize_t items;
+    uint32_t id;
+} items_repr_entry;
+
+#define ITEMS_REPR_CACHE 1024
+
+/* The string id of container obj's repr, "<list of 4 items>", remembered
+ * per (type, length): most containers share a few texts, and building,
+ * hashing and looking up each cost 3 ms of the 62 ms the nodes took at 1M
+ * objects.  RS_DUMP_NO_STRING on MemoryError. */
+static uint32_t items_repr_id(writer *w, items_repr_entry *cache, PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    Py_ssize_t items = PyObject_Length(obj);
+    items_repr_entry *e = &cache[((uintptr_t)tp >> 4 ^ (uintptr_t)items * 0x9e3779b9u) % ITEMS_REPR_CACHE];
+    if (e->type == tp && e->items == items)
+        return e->id;
+    /* The exact builtin types' names are short. */
+    char text[TEXT_MAX];
+    Py_ssize_t n = 0;
+    put_text(text, &n, "<");
+    put_text(text, &n, tp->tp_name);
+    put_text(text, &n, " of ");
+    put_decimal(text, &n, items);
+    put_text(text, &n, " items>");
+    uint32_t id = pool_add(&w->pool, text, (size_t)n);
+    if (id != RS_DUMP_NO_STRING)
+        *e = (items_repr_entry){.type = tp, .items = items, .id = id};
+    return id;
 }
 
 /* Whether instances of tp may have a stored repr (python_repr() below
@@ -569,7 +612,6 @@ static bool type_has_repr(PyTypeObject *tp)
  * on MemoryError. */
 static PyObject *python_repr(PyObject *obj)
 {
-    PyTypeObject *tp = Py_TYPE(obj);
     if (PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj)) {
         Py_ssize_t len = PyUnicode_CheckExact(obj) ? PyUnicode_GET_LENGTH(obj) : PyBytes_GET_SIZE(obj);
         if (len <= STRING_REPR_MAX)
@@ -597,10 +639,7 @@ static PyObject *python_repr(PyObject *obj)
         PyModule_CheckExact(obj) || PyFunction_Check(obj) || PyCFunction_Check(obj) || PyCode_Check(obj) ||
         PyType_Check(obj))
         return rs_safe_repr(obj, REPR_MAX);
-    if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj) || PyDict_CheckExact(obj) || PyAnySet_CheckExact(obj) ||
-        PyByteArray_CheckExact(obj))
-        return PyUnicode_FromFormat("<%s of %zd items>", tp->tp_name, PyObject_Length(obj));
-    return NULL;
+    return NULL; /* builtin containers: items_repr_id() */
 }
 
 /* Nodes are written in batches: their C reprs first, each text's table
@@ -611,13 +650,17 @@ static PyObject *python_repr(PyObject *obj)
 typedef struct repr_batch {
     char text[NODE_BATCH][TEXT_MAX];
     Py_ssize_t len[NODE_BATCH]; /* -1: no C text (id[] holds the answer) */
+    bool literal[NODE_BATCH];   /* a str, bytes, int or float: appended, not looked up */
     uint32_t hash[NODE_BATCH];
     uint32_t id[NODE_BATCH];
+    items_repr_entry items[ITEMS_REPR_CACHE]; /* items_repr_id()'s, for the whole pass */
 } repr_batch;
 
 /* The reprs of nodes [first, first + count) into b: C text (hashed, its
- * slot prefetched) or, for the rest, python_repr()'s string id at once.
- * 0, or -1 with an exception set. */
+ * slot prefetched, unless it is a literal) or, for the rest,
+ * python_repr()'s string id at once.  0, or -1 with an exception set.
+ * Literals are almost all distinct (600k of 600k at 1M objects): looking
+ * each up cost a table miss apiece for nothing, a fifth of the write. */
 static int batch_reprs(writer *w, repr_batch *b, const bool *has_repr, size_t first, size_t count)
 {
     rs_snapshot *s = w->snap;
@@ -629,9 +672,20 @@ static int batch_reprs(writer *w, repr_batch *b, const bool *has_repr, size_t fi
         if ((rs_graph_flags(g, x) & RS_NODE_INTERNAL) || !has_repr[rs_graph_type_id(g, x)])
             continue;
         PyObject *obj = rs_snapshot_object(s, x);
+        if (is_items_container(obj)) {
+            if ((b->id[j] = items_repr_id(w, b->items, obj)) == RS_DUMP_NO_STRING) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            continue;
+        }
         if ((b->len[j] = c_stored_repr(obj, b->text[j])) >= 0) {
-            b->hash[j] = hash_bytes(b->text[j], (size_t)b->len[j]);
-            pool_prefetch(&w->pool, b->hash[j]);
+            b->literal[j] = PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyLong_CheckExact(obj) ||
+                            PyFloat_CheckExact(obj);
+            if (!b->literal[j]) {
+                b->hash[j] = hash_bytes(b->text[j], (size_t)b->len[j]);
+                pool_prefetch(&w->pool, b->hash[j]);
+            }
             continue;
         }
         PyObject *r = python_repr(obj);
@@ -649,7 +703,7 @@ static int write_nodes(writer *w)
     rs_graph *g = s->graph;
     size_t n = rs_graph_node_count(g);
     bool *has_repr = rs_malloc((s->type_count ? s->type_count : 1) * sizeof *has_repr);
-    repr_batch *b = rs_malloc(sizeof *b);
+    repr_batch *b = rs_calloc(1, sizeof *b);
     if (has_repr == NULL || b == NULL) {
         rs_free(has_repr);
         rs_free(b);
@@ -658,11 +712,7 @@ static int write_nodes(writer *w)
     }
     for (uint32_t t = 0; t < s->type_count; t++)
         has_repr[t] = s->types[t].type != NULL && type_has_repr(s->types[t].type);
-    size_t reprs = 0;
-    for (size_t i = 0; i < n; i++)
-        reprs += has_repr[rs_graph_type_id(g, (rs_idx)i)];
-    /* Most reprs are distinct; labels add a few more (dict keys grow it). */
-    int r = pool_reserve(&w->pool, reprs + reprs / 4 + 4096);
+    int r = 0;
     uint32_t edge = 0;
     section_begin(w, RS_DUMP_NODES);
     for (size_t first = 0; first < n && !w->io_error && r == 0; first += NODE_BATCH) {
@@ -672,7 +722,9 @@ static int write_nodes(writer *w)
         for (size_t j = 0; j < count; j++) {
             rs_idx x = (rs_idx)(first + j);
             if (b->len[j] >= 0 &&
-                (b->id[j] = pool_add_hashed(&w->pool, b->text[j], (size_t)b->len[j], b->hash[j])) == RS_DUMP_NO_STRING) {
+                (b->id[j] = b->literal[j] ? pool_append(&w->pool, b->text[j], (size_t)b->len[j])
+                                          : pool_add_hashed(&w->pool, b->text[j], (size_t)b->len[j], b->hash[j])) ==
+                    RS_DUMP_NO_STRING) {
                 PyErr_NoMemory();
                 r = -1;
                 break;
@@ -732,8 +784,9 @@ static long label_number(const char *text, size_t len, const char *prefix, const
 }
 
 /* A label's text as a code: "[N]", "<referent N>" and "<item>" without a
- * string.  RS_DUMP_NO_STRING with an exception set on error. */
-static uint32_t label_text_code(writer *w, const char *text, size_t len)
+ * string; any other text a string, looked up, or appended when unique is
+ * set.  RS_DUMP_NO_STRING with an exception set on error. */
+static uint32_t label_code_of(writer *w, const char *text, size_t len, bool unique)
 {
     long number;
     if ((number = label_number(text, len, "[", "]")) >= 0)
@@ -742,7 +795,7 @@ static uint32_t label_text_code(writer *w, const char *text, size_t len)
         return (RS_DUMP_LABEL_REFERENT << 30) | (uint32_t)number;
     if (len == 6 && memcmp(text, "<item>", 6) == 0)
         return RS_DUMP_LABEL_SET_ITEM << 30;
-    uint32_t id = pool_add(&w->pool, text, len);
+    uint32_t id = unique ? pool_append(&w->pool, text, len) : pool_add(&w->pool, text, len);
     if (id == RS_DUMP_NO_STRING)
         PyErr_NoMemory();
     else if (id >= (1u << 30)) {
@@ -750,6 +803,12 @@ static uint32_t label_text_code(writer *w, const char *text, size_t len)
         return RS_DUMP_NO_STRING;
     }
     return id;
+}
+
+/* A label's text as a code, its string looked up (label_code_of()). */
+static uint32_t label_text_code(writer *w, const char *text, size_t len)
+{
+    return label_code_of(w, text, len, false);
 }
 
 /* label_text_code() of a str. */
@@ -825,6 +884,37 @@ static wide_slot *wide_slot_of(wide_slot *slots, size_t mask, PyObject *ptr)
     return &slots[i];
 }
 
+/* The label code of a dict entry (kind ITEM_VALUE or ITEM_KEY) whose key
+ * has a plain C repr (c_repr: immutable builtins), remembered per key
+ * object: a key shared by many dicts (interned, or a small int) costs a
+ * lookup here, and a key seen once (most keys of a big dict) has its text
+ * appended without a look-up in the string table, a table miss each.
+ * Equal keys that are distinct objects may store their text twice.
+ * RS_DUMP_NO_STRING with an exception set; -2 (as uint32_t) when the key
+ * has no C repr. */
+#define NO_C_REPR ((uint32_t)-2)
+static uint32_t key_label_code(writer *w, PyObject *key, unsigned kind)
+{
+    key_label_entry *e = &w->key_labels[((uintptr_t)key >> 4 ^ kind) % KEY_LABEL_CACHE];
+    if (e->key == key && e->kind == kind)
+        return e->code;
+    const char *prefix = kind == ITEM_VALUE ? "[" : "<key ", *suffix = kind == ITEM_VALUE ? "]" : ">";
+    char text[TEXT_MAX];
+    size_t pre = strlen(prefix);
+    memcpy(text, prefix, pre);
+    Py_ssize_t n = c_repr(key, text + pre, KEY_REPR_MAX);
+    if (n < 0)
+        return NO_C_REPR;
+    memcpy(text + pre + n, suffix, strlen(suffix));
+    uint32_t code = label_code_of(w, text, pre + (size_t)n + strlen(suffix), true);
+    if (code != RS_DUMP_NO_STRING) {
+        Py_XSETREF(e->key, Py_NewRef(key)); /* held, so its address is not reused */
+        e->kind = kind;
+        e->code = code;
+    }
+    return code;
+}
+
 /* The label code of an item; RS_DUMP_NO_STRING with an exception set.
  * Keys whose repr is plain C (c_repr) make no Python object. */
 static uint32_t wide_label(writer *w, const wide_item *item)
@@ -834,19 +924,13 @@ static uint32_t wide_label(writer *w, const wide_item *item)
         return (RS_DUMP_LABEL_ITEM << 30) | (item->what & 0x3fffffff);
     if (kind == ITEM_SET)
         return RS_DUMP_LABEL_SET_ITEM << 30;
-    const char *prefix = kind == ITEM_VALUE ? "[" : "<key ", *suffix = kind == ITEM_VALUE ? "]" : ">";
-    char text[TEXT_MAX];
-    size_t pre = strlen(prefix);
-    memcpy(text, prefix, pre);
-    Py_ssize_t n = c_repr(item->key, text + pre, KEY_REPR_MAX);
-    if (n >= 0) {
-        memcpy(text + pre + n, suffix, strlen(suffix));
-        return label_text_code(w, text, pre + (size_t)n + strlen(suffix));
-    }
+    uint32_t code = key_label_code(w, item->key, kind);
+    if (code != NO_C_REPR)
+        return code;
     PyObject *kr = rs_safe_repr(item->key, KEY_REPR_MAX);
     PyObject *label = kr ? PyUnicode_FromFormat(kind == ITEM_VALUE ? "[%U]" : "<key %U>", kr) : NULL;
     Py_XDECREF(kr);
-    uint32_t code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
+    code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
     Py_XDECREF(label);
     return code;
 }
@@ -1088,7 +1172,13 @@ static int write_labels(writer *w)
     w->class_code = label_text_code(w, class_label, sizeof class_label - 1);
     if (w->dict_code == RS_DUMP_NO_STRING || w->class_code == RS_DUMP_NO_STRING)
         return -1;
-    if ((w->attributes = rs_calloc(ATTRIBUTE_CACHE, sizeof *w->attributes)) == NULL) {
+    w->attributes = rs_calloc(ATTRIBUTE_CACHE, sizeof *w->attributes);
+    w->key_labels = rs_calloc(KEY_LABEL_CACHE, sizeof *w->key_labels);
+    if (w->attributes == NULL || w->key_labels == NULL) {
+        rs_free(w->attributes);
+        rs_free(w->key_labels);
+        w->attributes = NULL;
+        w->key_labels = NULL;
         PyErr_NoMemory();
         return -1;
     }
@@ -1112,6 +1202,10 @@ static int write_labels(writer *w)
         Py_XDECREF(w->attributes[i].name);
     rs_free(w->attributes);
     w->attributes = NULL;
+    for (size_t i = 0; i < KEY_LABEL_CACHE; i++)
+        Py_XDECREF(w->key_labels[i].key);
+    rs_free(w->key_labels);
+    w->key_labels = NULL;
     rs_free(w->seen);
     w->seen = NULL;
     section_end(w, rs_graph_edge_count(s->graph));
@@ -1282,8 +1376,10 @@ static int write_frames(writer *w)
 
 static int write_closures(writer *w)
 {
+    /* In node order: the reader sorts them by its own dominator tree, so
+     * the writer computes none. */
     size_t count;
-    rs_closure_var *vars = rs_closures(w->snap, &count);
+    rs_closure_var *vars = rs_closure_cells(w->snap, &count);
     if (vars == NULL)
         return -1;
     int r = 0;

@@ -135,8 +135,9 @@ uint32_t rs_dump_crc32(uint32_t crc, const void *data, size_t len);
  * Runs Python for labels and reprs.  0, or -1 with an exception set. */
 int rs_dump_write(rs_snapshot *s, const char *path);
 
-/* String-table and item-table probes the writer has made since the module
- * loaded (a work counter for tests: it grows with the heap, no faster). */
+/* String-table and item-table probes, and strings appended without one,
+ * that the writer has made since the module loaded (a work counter for
+ * tests: it grows with the heap, no faster). */
 size_t rs_dump_write_work(void);
 
 /* A dump opened for reading: the mapped file and its sections. */

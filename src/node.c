@@ -695,6 +695,8 @@ void rs_node_stored_memory(const rs_snapshot *s, rs_process_memory *out)
     out->arena_overhead = h->arena_overhead;
 }
 
+/* Biggest retained value first; ties in file order, which is node order
+ * and cell order within a function, as closures.c breaks them. */
 static int by_retained_desc(const void *a, const void *b)
 {
     const rs_closure_var *x = a, *y = b;
