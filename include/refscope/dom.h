@@ -12,8 +12,8 @@
  * would free (DESIGN.md section 5).
  *
  * Plain C, no recursion: a chain of millions of nodes is fine.  Memory kept:
- * 16 bytes per node plus 4 per reachable node; the computation briefly needs
- * about 28 bytes per node more.
+ * 16 bytes per node plus 4 per reachable node; the computation needs about
+ * 28 bytes per node at its peak, and its working arrays become the results.
  */
 #ifndef REFSCOPE_DOM_H
 #define REFSCOPE_DOM_H
