@@ -77,14 +77,27 @@ static void search_from(struct semi_nca *st, rs_idx start)
         size_t count;
         const rs_idx *targets = rs_graph_referents(st->g, st->vertex[vnum], &count);
         uint32_t pos = st->info[vnum].label;
-        while (pos < count && st->number[targets[pos]] != 0)
-            pos++;
-        if (pos == count) {
+        rs_idx next = RS_NONE;
+        while (pos < count) {
+            rs_idx t = targets[pos++];
+            if (st->number[t] != 0)
+                continue;
+            size_t t_count;
+            rs_graph_referents(st->g, t, &t_count);
+            if (t_count != 0) {
+                next = t;
+                break;
+            }
+            /* Without referents t is done as soon as it is numbered: no
+             * trip through the call stack. */
+            number_node(st, t, vnum);
+        }
+        if (next == RS_NONE) {
             depth--;
             continue;
         }
-        st->info[vnum].label = pos + 1;
-        st->stack[depth++] = number_node(st, targets[pos], vnum);
+        st->info[vnum].label = pos;
+        st->stack[depth++] = number_node(st, next, vnum);
     }
 }
 

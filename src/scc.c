@@ -140,6 +140,16 @@ static void search_from(struct search *st, rs_idx start)
             rs_idx w = targets[pos++];
             uint32_t w_index = rindex[w];
             if (w_index == 0) {
+                size_t w_count;
+                rs_graph_referents(st->g, w, &w_count);
+                if (w_count == 0) {
+                    /* A node without referents is a component of its
+                     * own, complete as soon as it is entered: what
+                     * entering and leaving it would do, without the
+                     * trip through the call stack. */
+                    rindex[w] = st->n - 1 - st->found++;
+                    continue;
+                }
                 st->edge_pos[d] = pos;
                 rindex[v] = low;
                 enter_node(st, w);
