@@ -16,7 +16,8 @@
  *   finish_results          in the working arrays' memory:
  *     sum_retained            retained size of every vertex, by number
  *     store_results           idoms and retained sizes by node index
- *     list_children           the dominator tree as CSR
+ * and on the first rs_dom_children():
+ *   list_children           the dominator tree as CSR
  */
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct rs_dom {
     uint64_t *retained;    /* node -> retained size; [node_count] = the super root */
     uint32_t *child_start; /* node_count + 2 offsets; slot node_count = the super root */
     rs_idx *children;      /* dominator tree children, increasing node index per parent */
+    int children_listed;   /* child_start and children are filled in (on first use) */
 };
 
 /* What semi-NCA keeps per vertex; all fields are vertex numbers. */
@@ -190,21 +192,22 @@ static void compute_semidominators(struct semi_nca *st)
 
 /* After: idom[w] is the immediate dominator of every vertex w >= 1 (0 for
  * the super root): the nearest common ancestor, in the dominator tree built
- * so far, of w's depth-first parent and its semidominator.  The idoms move
+ * so far, of w's depth-first parent and its semidominator.  The idoms go
  * to their own array (the old call stack), so info can be reused. */
 static void compute_idoms(struct semi_nca *st)
 {
-    struct vertex_info *info = st->info;
-    for (uint32_t w = 1; w <= st->reached; w++) {
-        uint32_t c = info[w].idom;
-        while (c > info[w].semi)
-            c = info[c].idom;
-        info[w].idom = c;
-    }
+    const struct vertex_info *info = st->info;
     st->idom = st->stack;
     st->stack = NULL;
-    for (uint32_t w = 0; w <= st->reached; w++)
-        st->idom[w] = info[w].idom;
+    uint32_t *idom = st->idom;
+    idom[0] = 0;
+    for (uint32_t w = 1; w <= st->reached; w++) {
+        uint32_t c = info[w].idom; /* the depth-first parent */
+        uint32_t semi = info[w].semi;
+        while (c > semi)
+            c = idom[c];
+        idom[w] = c;
+    }
 }
 
 /* After: by_number[w] is the retained size of vertex w: its node's size
@@ -245,8 +248,10 @@ static void store_results(const struct semi_nca *st, const uint64_t *by_number, 
 
 /* After: d->children[d->child_start[s] .. d->child_start[s + 1]) lists the
  * nodes whose immediate dominator has slot s (the super root's is n), in
- * increasing node index.  Reads d->idom only. */
-static void list_children(const rs_dom *d)
+ * increasing node index.  Reads d->idom only; called on the first
+ * rs_dom_children(), since cycles, idoms and retained sizes need no child
+ * lists. */
+static void list_children(rs_dom *d)
 {
     uint32_t *start = d->child_start;
     size_t n = d->node_count, slots = n + 1;
@@ -268,9 +273,11 @@ static void list_children(const rs_dom *d)
     for (size_t s = slots; s > 0; s--)
         start[s] = start[s - 1];
     start[0] = 0;
+    d->children_listed = 1;
 }
 
-/* After: d holds every result.  The working arrays become the results
+/* After: d holds every result but the child lists, which list_children()
+ * fills in on first use in the arrays set aside for them.  The working arrays become the results
  * rather than being freed while fresh ones are mapped (first touches of
  * fresh pages cost the kernel's zeroing): number becomes d->idom, info
  * (16 bytes per vertex) d->retained, with the retained sizes by number
@@ -291,7 +298,6 @@ static int finish_results(struct semi_nca *st, rs_dom *d)
     st->idom = NULL;
     d->children = st->vertex;
     st->vertex = NULL;
-    list_children(d);
     uint64_t *shrunk = rs_realloc(d->retained, (n + 1) * sizeof *d->retained);
     if (shrunk == NULL)
         return -1;
@@ -439,6 +445,8 @@ const rs_idx *rs_dom_children(const rs_dom *d, rs_idx n, size_t *count)
         *count = 0;
         return NULL;
     }
+    if (!d->children_listed)
+        list_children((rs_dom *)d); /* d is never const itself: rs_dom_compute's */
     *count = d->child_start[s + 1] - d->child_start[s];
     return d->children + d->child_start[s];
 }
