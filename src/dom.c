@@ -176,8 +176,13 @@ static void compute_semidominators(struct semi_nca *st)
     for (uint32_t w = st->reached; w >= 1; w--) {
         int from_super_root = (int)((st->root_target[w >> 6] >> (w & 63)) & 1);
         uint32_t s = from_super_root ? 0 : info[w].parent;
-        size_t count;
+        size_t count = 0;
         const rs_idx *sources = s == 0 ? NULL : rs_graph_referrers(st->g, st->vertex[w], &count);
+        /* A single referrer is the depth-first parent, whose semidominator
+         * is still itself: s stays the parent, and the referrer list and
+         * its number need not be read (most objects have one holder). */
+        if (count == 1)
+            count = 0;
         for (size_t k = 0; s != 0 && k < count; k++) {
             uint32_t v = st->number[sources[k]];
             if (v == 0)
