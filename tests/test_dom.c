@@ -357,6 +357,22 @@ START_TEST(test_dom_no_roots)
 }
 END_TEST
 
+/* The dominators of a graph of n nodes with the given edges (freed here)
+ * and one root into node 0, node v sized 1 + v % size_mod; the graph is
+ * stored in *g. */
+static rs_dom *dom_of_big_graph(uint32_t n, fixture_edge *edges, size_t edge_count, uint32_t size_mod,
+                                rs_graph **g)
+{
+    static const rs_idx roots[] = {0};
+    *g = fixture_graph(n, edges, edge_count, roots, 1);
+    free(edges);
+    for (rs_idx v = 0; v < n; v++)
+        rs_graph_set_size(*g, v, 1 + v % size_mod);
+    rs_dom *d = rs_dom_compute(*g);
+    ck_assert_ptr_nonnull(d);
+    return d;
+}
+
 START_TEST(test_dom_long_chain)
 {
     /* Check whether a 3,000,000-node chain from one root, with an edge from
@@ -369,13 +385,8 @@ START_TEST(test_dom_long_chain)
     for (uint32_t i = 0; i + 1 < n; i++)
         edges[i] = (fixture_edge){i, i + 1};
     edges[n - 1] = (fixture_edge){n - 1, 1};
-    static const rs_idx roots[] = {0};
-    rs_graph *g = fixture_graph(n, edges, n, roots, 1);
-    free(edges);
-    for (rs_idx v = 0; v < n; v++)
-        rs_graph_set_size(g, v, 1 + v % 7);
-    rs_dom *d = rs_dom_compute(g);
-    ck_assert_ptr_nonnull(d);
+    rs_graph *g;
+    rs_dom *d = dom_of_big_graph(n, edges, n, 7, &g);
     uint64_t suffix = 0;
     for (rs_idx v = n; v-- > 0;) {
         suffix += 1 + v % 7;
@@ -417,13 +428,8 @@ START_TEST(test_dom_big_graph_with_unreachable_half)
     for (uint32_t i = half; i < n; i++)
         edges[m++] = (fixture_edge){i, i + 1 < n ? i + 1 : half};
     edges[m++] = (fixture_edge){n - 1, 5}; /* the ring reaches into the tree */
-    static const rs_idx roots[] = {0};
-    rs_graph *g = fixture_graph(n, edges, m, roots, 1);
-    free(edges);
-    for (rs_idx v = 0; v < n; v++)
-        rs_graph_set_size(g, v, 1 + v % 5);
-    rs_dom *d = rs_dom_compute(g);
-    ck_assert_ptr_nonnull(d);
+    rs_graph *g;
+    rs_dom *d = dom_of_big_graph(n, edges, m, 5, &g);
     uint64_t *subtree = calloc(half, sizeof *subtree);
     ck_assert_ptr_nonnull(subtree);
     for (uint32_t v = half; v-- > 0;) {
