@@ -264,6 +264,11 @@ typedef struct rs_type_retained {
  * types and code objects left out (they hold everything).  rs_malloc'ed. */
 rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count);
 
+/* Stores in retained[t], for every type id t below s->type_count, the
+ * retained size rs_retained_by_type() gives type t (0 for the types it
+ * leaves out).  0, or -1 with an exception set. */
+int rs_retained_per_type(rs_snapshot *s, uint64_t *retained);
+
 /* --- growth (growth.c) --------------------------------------------------- */
 
 /* Records every visible node of s as (address, type) in a compact hash

@@ -40,14 +40,16 @@ rs_census_row *rs_census(rs_snapshot *s, size_t *count)
         row->size += rs_graph_size(g, (rs_idx)i);
     }
     if (s->dom != NULL) {
-        size_t typed;
-        rs_type_retained *retained = rs_retained_by_type(s, &typed);
-        if (retained == NULL) {
+        uint64_t *retained = rs_malloc((s->type_count ? s->type_count : 1) * sizeof *retained);
+        if (retained == NULL || rs_retained_per_type(s, retained) < 0) {
+            if (retained == NULL)
+                PyErr_NoMemory();
+            rs_free(retained);
             rs_free(rows);
             return NULL;
         }
-        for (size_t i = 0; i < typed; i++)
-            rows[retained[i].type_id].retained = retained[i].retained;
+        for (uint32_t t = 0; t < s->type_count; t++)
+            rows[t].retained = retained[t];
         rs_free(retained);
     }
     size_t used = 0;

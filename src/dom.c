@@ -13,8 +13,10 @@
  *   number_reachable        depth-first search from the super root
  *   compute_semidominators  semidominator of every vertex, in reverse preorder
  *   compute_idoms           immediate dominator of every vertex, in preorder
- *   store_idoms             results by node index
- *   sum_retained            retained size of every node and of the super root
+ *   finish_results          in the working arrays' memory:
+ *     sum_retained            retained size of every vertex, by number
+ *     store_results           idoms and retained sizes by node index
+ * and on the first rs_dom_children():
  *   list_children           the dominator tree as CSR
  */
 #include <string.h>
@@ -27,6 +29,7 @@ struct rs_dom {
     uint64_t *retained;    /* node -> retained size; [node_count] = the super root */
     uint32_t *child_start; /* node_count + 2 offsets; slot node_count = the super root */
     rs_idx *children;      /* dominator tree children, increasing node index per parent */
+    int children_listed;   /* child_start and children are filled in (on first use) */
 };
 
 /* What semi-NCA keeps per vertex; all fields are vertex numbers. */
@@ -53,13 +56,6 @@ struct semi_nca {
     uint64_t *root_target; /* bit per number: the super root has an edge to it */
 };
 
-/* Slot of a dominator in the per-node result arrays: the super root has the
- * slot after the last node. */
-static inline size_t slot_of(const struct semi_nca *st, uint32_t dominator_number)
-{
-    return dominator_number == 0 ? st->n : st->vertex[dominator_number];
-}
-
 /* Gives node v the next preorder number, with depth-first parent p. */
 static inline uint32_t number_node(struct semi_nca *st, rs_idx v, uint32_t p)
 {
@@ -83,14 +79,27 @@ static void search_from(struct semi_nca *st, rs_idx start)
         size_t count;
         const rs_idx *targets = rs_graph_referents(st->g, st->vertex[vnum], &count);
         uint32_t pos = st->info[vnum].label;
-        while (pos < count && st->number[targets[pos]] != 0)
-            pos++;
-        if (pos == count) {
+        rs_idx next = RS_NONE;
+        while (pos < count) {
+            rs_idx t = targets[pos++];
+            if (st->number[t] != 0)
+                continue;
+            size_t t_count;
+            rs_graph_referents(st->g, t, &t_count);
+            if (t_count != 0) {
+                next = t;
+                break;
+            }
+            /* Without referents t is done as soon as it is numbered: no
+             * trip through the call stack. */
+            number_node(st, t, vnum);
+        }
+        if (next == RS_NONE) {
             depth--;
             continue;
         }
-        st->info[vnum].label = pos + 1;
-        st->stack[depth++] = number_node(st, targets[pos], vnum);
+        st->info[vnum].label = pos;
+        st->stack[depth++] = number_node(st, next, vnum);
     }
 }
 
@@ -167,8 +176,13 @@ static void compute_semidominators(struct semi_nca *st)
     for (uint32_t w = st->reached; w >= 1; w--) {
         int from_super_root = (int)((st->root_target[w >> 6] >> (w & 63)) & 1);
         uint32_t s = from_super_root ? 0 : info[w].parent;
-        size_t count;
+        size_t count = 0;
         const rs_idx *sources = s == 0 ? NULL : rs_graph_referrers(st->g, st->vertex[w], &count);
+        /* A single referrer is the depth-first parent, whose semidominator
+         * is still itself: s stays the parent, and the referrer list and
+         * its number need not be read (most objects have one holder). */
+        if (count == 1)
+            count = 0;
         for (size_t k = 0; s != 0 && k < count; k++) {
             uint32_t v = st->number[sources[k]];
             if (v == 0)
@@ -183,106 +197,163 @@ static void compute_semidominators(struct semi_nca *st)
 
 /* After: idom[w] is the immediate dominator of every vertex w >= 1 (0 for
  * the super root): the nearest common ancestor, in the dominator tree built
- * so far, of w's depth-first parent and its semidominator.  The idoms move
- * to their own array (the old call stack), so info can be freed. */
+ * so far, of w's depth-first parent and its semidominator.  The idoms go
+ * to their own array (the old call stack), so info can be reused. */
 static void compute_idoms(struct semi_nca *st)
 {
-    struct vertex_info *info = st->info;
-    for (uint32_t w = 1; w <= st->reached; w++) {
-        uint32_t c = info[w].idom;
-        while (c > info[w].semi)
-            c = info[c].idom;
-        info[w].idom = c;
-    }
+    const struct vertex_info *info = st->info;
     st->idom = st->stack;
     st->stack = NULL;
-    for (uint32_t w = 0; w <= st->reached; w++)
-        st->idom[w] = info[w].idom;
-}
-
-/* After: d->idom gives every node its immediate dominator as a node index,
- * RS_DOM_SUPER_ROOT, or RS_NONE when unreachable. */
-static void store_idoms(const struct semi_nca *st, rs_dom *d)
-{
-    for (uint32_t v = 0; v < st->n; v++)
-        d->idom[v] = RS_NONE;
+    uint32_t *idom = st->idom;
+    idom[0] = 0;
     for (uint32_t w = 1; w <= st->reached; w++) {
-        uint32_t i = st->idom[w];
-        d->idom[st->vertex[w]] = i == 0 ? RS_DOM_SUPER_ROOT : st->vertex[i];
+        uint32_t c = info[w].idom; /* the depth-first parent */
+        uint32_t semi = info[w].semi;
+        while (c > semi)
+            c = idom[c];
+        idom[w] = c;
     }
 }
 
-/* After: d->retained[v] is v's size plus the sizes of the nodes v dominates
- * (0 for unreachable nodes), d->retained[n] the size of everything
- * reachable.  A dominator's number is below its children's, so one pass in
- * reverse preorder has every subtree summed before its root is added up. */
-static void sum_retained(const struct semi_nca *st, rs_dom *d)
+/* After: by_number[w] is the retained size of vertex w: its node's size
+ * plus the sizes of the vertices it dominates (by_number[0], the super
+ * root's, is the size of everything reachable).  A dominator's number is
+ * below its children's, so one pass in reverse preorder has every subtree
+ * summed before its root is added up. */
+static void sum_retained(const struct semi_nca *st, uint64_t *by_number)
 {
-    for (uint32_t v = 0; v <= st->n; v++)
-        d->retained[v] = 0;
+    for (uint32_t w = 0; w <= st->reached; w++)
+        by_number[w] = 0;
     for (uint32_t w = st->reached; w >= 1; w--) {
-        rs_idx v = st->vertex[w];
-        d->retained[v] += rs_graph_size(st->g, v);
-        d->retained[slot_of(st, st->idom[w])] += d->retained[v];
+        by_number[w] += rs_graph_size(st->g, st->vertex[w]);
+        by_number[st->idom[w]] += by_number[w];
     }
+}
+
+/* After: d->idom[v] is v's immediate dominator as a node index,
+ * RS_DOM_SUPER_ROOT, or RS_NONE when unreachable, and d->retained[v] its
+ * retained size (0 when unreachable; d->retained[n] the super root's), in
+ * one pass by node.  d->idom is st->number, overwritten entry by entry
+ * once read; d->retained must not overlap by_number. */
+static void store_results(const struct semi_nca *st, const uint64_t *by_number, rs_dom *d)
+{
+    for (uint32_t v = 0; v < st->n; v++) {
+        uint32_t w = st->number[v];
+        if (w == 0) {
+            d->idom[v] = RS_NONE;
+            d->retained[v] = 0;
+            continue;
+        }
+        uint32_t i = st->idom[w];
+        d->idom[v] = i == 0 ? RS_DOM_SUPER_ROOT : st->vertex[i];
+        d->retained[v] = by_number[w];
+    }
+    d->retained[st->n] = by_number[0];
 }
 
 /* After: d->children[d->child_start[s] .. d->child_start[s + 1]) lists the
- * nodes whose immediate dominator has slot s, in increasing node index. */
-static void list_children(const struct semi_nca *st, rs_dom *d)
+ * nodes whose immediate dominator has slot s (the super root's is n), in
+ * increasing node index.  Reads d->idom only; called on the first
+ * rs_dom_children(), since cycles, idoms and retained sizes need no child
+ * lists. */
+static void list_children(rs_dom *d)
 {
     uint32_t *start = d->child_start;
-    size_t slots = (size_t)st->n + 1;
+    size_t n = d->node_count, slots = n + 1;
     for (size_t s = 0; s <= slots; s++)
         start[s] = 0;
-    for (uint32_t w = 1; w <= st->reached; w++)
-        start[slot_of(st, st->idom[w]) + 1]++;
+    for (size_t v = 0; v < n; v++) {
+        rs_idx i = d->idom[v];
+        if (i != RS_NONE)
+            start[(i == RS_DOM_SUPER_ROOT ? n : i) + 1]++;
+    }
     for (size_t s = 0; s < slots; s++)
         start[s + 1] += start[s];
     /* start[s] serves as slot s's fill cursor, then is shifted back. */
-    for (uint32_t v = 0; v < st->n; v++) {
+    for (uint32_t v = 0; v < n; v++) {
         rs_idx i = d->idom[v];
         if (i != RS_NONE)
-            d->children[start[i == RS_DOM_SUPER_ROOT ? st->n : i]++] = v;
+            d->children[start[i == RS_DOM_SUPER_ROOT ? n : i]++] = v;
     }
     for (size_t s = slots; s > 0; s--)
         start[s] = start[s - 1];
     start[0] = 0;
+    d->children_listed = 1;
+}
+
+/* After: d holds every result but the child lists, which list_children()
+ * fills in on first use in the arrays set aside for them.  The working arrays become the results
+ * rather than being freed while fresh ones are mapped (first touches of
+ * fresh pages cost the kernel's zeroing): number becomes d->idom, info
+ * (16 bytes per vertex) d->retained, with the retained sizes by number
+ * computed in its upper half, the idom array (stack sized for it)
+ * d->child_start, and vertex d->children.  Returns 0, or -1 when a
+ * shrinking reallocation fails (st keeps every array then). */
+static int finish_results(struct semi_nca *st, rs_dom *d)
+{
+    size_t n = st->n;
+    uint64_t *retained = (uint64_t *)st->info;
+    sum_retained(st, retained + n + 1);
+    d->idom = st->number;
+    d->retained = retained;
+    store_results(st, retained + n + 1, d);
+    st->number = NULL;
+    st->info = NULL;
+    d->child_start = st->idom;
+    st->idom = NULL;
+    d->children = st->vertex;
+    st->vertex = NULL;
+    uint64_t *shrunk = rs_realloc(d->retained, (n + 1) * sizeof *d->retained);
+    if (shrunk == NULL)
+        return -1;
+    d->retained = shrunk;
+    rs_idx *fitted = rs_realloc(d->children, ((size_t)st->reached + 1) * sizeof *d->children);
+    if (fitted == NULL)
+        return -1;
+    d->children = fitted;
+    return 0;
 }
 
 #ifdef RS_VALIDATE
 #include <assert.h>
 
-/* Checks the postconditions of store_idoms, sum_retained and list_children:
- * reachability is closed under edges, every dominator precedes its children
- * in preorder, retained sizes add up over the tree. */
-static void validate_dominators(const struct semi_nca *st, const rs_dom *d)
+/* Checks the postconditions of finish_results: reachability is closed
+ * under edges, every dominator is reachable, retained sizes add up over the
+ * tree and the child lists are exactly the inverse of idom. */
+static void validate_dominators(const rs_graph *g, const rs_dom *d)
 {
+    size_t n = d->node_count;
     uint64_t total = 0;
-    for (rs_idx v = 0; v < st->n; v++) {
+    size_t listed = 0;
+    for (rs_idx v = 0; v < n; v++) {
         if (d->idom[v] == RS_NONE) {
             assert(d->retained[v] == 0);
             continue;
         }
         size_t count;
-        const rs_idx *targets = rs_graph_referents(st->g, v, &count);
+        const rs_idx *targets = rs_graph_referents(g, v, &count);
         for (size_t k = 0; k < count; k++)
             assert(d->idom[targets[k]] != RS_NONE);
         if (d->idom[v] != RS_DOM_SUPER_ROOT)
-            assert(st->number[d->idom[v]] < st->number[v]);
-        uint64_t sum = rs_graph_size(st->g, v);
+            assert(d->idom[d->idom[v]] != RS_NONE);
+        uint64_t sum = rs_graph_size(g, v);
         const rs_idx *kids = rs_dom_children(d, v, &count);
         for (size_t k = 0; k < count; k++) {
             assert(d->idom[kids[k]] == v);
+            assert(k == 0 || kids[k - 1] < kids[k]);
             sum += d->retained[kids[k]];
         }
+        listed += count;
         assert(sum == d->retained[v]);
-        total += rs_graph_size(st->g, v);
+        total += rs_graph_size(g, v);
     }
-    assert(total == d->retained[st->n]);
+    size_t count;
+    rs_dom_children(d, RS_DOM_SUPER_ROOT, &count);
+    assert(listed + count == d->child_start[n + 1]);
+    assert(total == d->retained[n]);
 }
 #else
-#define validate_dominators(st, d) ((void)0)
+#define validate_dominators(g, d) ((void)0)
 #endif
 
 rs_dom *rs_dom_compute(const rs_graph *g)
@@ -296,7 +367,7 @@ rs_dom *rs_dom_compute(const rs_graph *g)
     st.number = rs_malloc((n + 1) * sizeof *st.number);
     st.vertex = rs_malloc((n + 1) * sizeof *st.vertex);
     st.info = rs_malloc((n + 1) * sizeof *st.info);
-    st.stack = rs_malloc((n + 1) * sizeof *st.stack);
+    st.stack = rs_malloc((n + 2) * sizeof *st.stack); /* n + 2: becomes child_start */
     st.root_target = rs_calloc(n / 64 + 1, sizeof *st.root_target);
     if (st.number == NULL || st.vertex == NULL || st.info == NULL || st.stack == NULL ||
         st.root_target == NULL)
@@ -310,26 +381,11 @@ rs_dom *rs_dom_compute(const rs_graph *g)
     number_reachable(&st);
     compute_semidominators(&st);
     compute_idoms(&st);
-    /* Only number, vertex and idom are needed from here on: give the rest
-     * back before the results are allocated. */
-    rs_free(st.info);
     rs_free(st.root_target);
-    st.info = NULL;
     st.root_target = NULL;
-
-    d->idom = rs_malloc((n + 1) * sizeof *d->idom);
-    d->retained = rs_malloc((n + 1) * sizeof *d->retained);
-    d->child_start = rs_malloc((n + 2) * sizeof *d->child_start);
-    d->children = rs_malloc(((size_t)st.reached + 1) * sizeof *d->children);
-    if (d->idom == NULL || d->retained == NULL || d->child_start == NULL || d->children == NULL)
+    if (finish_results(&st, d) < 0)
         goto error;
-    store_idoms(&st, d);
-    sum_retained(&st, d);
-    list_children(&st, d);
-    validate_dominators(&st, d);
-    rs_free(st.number);
-    rs_free(st.vertex);
-    rs_free(st.idom);
+    validate_dominators(g, d);
     return d;
 
 error:
@@ -394,6 +450,8 @@ const rs_idx *rs_dom_children(const rs_dom *d, rs_idx n, size_t *count)
         *count = 0;
         return NULL;
     }
+    if (!d->children_listed)
+        list_children((rs_dom *)d); /* d is never const itself: rs_dom_compute's */
     *count = d->child_start[s + 1] - d->child_start[s];
     return d->children + d->child_start[s];
 }

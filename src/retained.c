@@ -1,9 +1,11 @@
 /*
  * Retained sets: what freeing an object would free, read off the dominator
- * tree (dom.c).  One iterative walk of the tree serves every question here:
- * the retained set of a node, entry/exit numbers for "x dominates y", and
- * per-type retained sizes without counting an instance nested in another
- * instance of its type twice.
+ * tree (dom.c).  One iterative walk of the tree, with a callback per node,
+ * serves the retained set of a node and entry/exit numbers for "x
+ * dominates y"; per-type retained sizes (an instance nested in another
+ * instance of its type counted once), which the census and report need on
+ * every node, have a walk of their own with no callback and no lookups a
+ * tree path already answers.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -312,40 +314,89 @@ uint64_t rs_retained_set_size(rs_snapshot *s, const rs_idx *nodes, size_t count)
 
 /* --- per type ----------------------------------------------------------- */
 
-typedef struct type_walk {
-    rs_snapshot *snap;
-    rs_type_retained *rows; /* indexed by type id */
-    uint32_t *active;       /* per type: instances on the current tree path */
-} type_walk;
+/* One node on the path of sum_type_retained's walk. */
+typedef struct type_frame {
+    const rs_idx *children; /* the ones not yet visited */
+    uint32_t left;          /* how many */
+    uint32_t type;          /* the node's type id, or NO_TYPE: infrastructure */
+    uint32_t flags;         /* the node's flags */
+} type_frame;
 
-/* Nodes left out of type and object rankings: modules, types, module
- * dicts and code hold (or are) the program itself, and what a type holds
- * directly (its namespace, __mro__) is the class, not data. */
-static bool is_infrastructure(rs_snapshot *s, rs_idx n)
+#define NO_TYPE UINT32_MAX
+
+/* The type a node counts under in the walk below, or NO_TYPE for
+ * infrastructure: modules, types, module dicts and code hold (or are) the
+ * program itself, and what a type holds directly (its namespace, __mro__)
+ * is the class, not data.  parent_flags are its immediate dominator's
+ * (0 for the super root). */
+static inline uint32_t counted_type(const rs_graph *g, rs_idx n, uint32_t flags, uint32_t parent_flags)
 {
-    uint32_t flags = rs_graph_flags(s->graph, n);
-    if (flags & (RS_NODE_NOT_DATA | RS_NODE_INTERNAL))
-        return true;
-    rs_idx idom = rs_dom_idom(s->dom, n);
-    return idom != RS_NONE && idom != RS_DOM_SUPER_ROOT && (rs_graph_flags(s->graph, idom) & RS_NODE_TYPE);
+    if ((flags & (RS_NODE_NOT_DATA | RS_NODE_INTERNAL)) || (parent_flags & RS_NODE_TYPE))
+        return NO_TYPE;
+    return rs_graph_type_id(g, n);
 }
 
-static int count_type(void *ctx, rs_idx n, bool leaving)
+/* After: rows[t].retained is the retained size of the instances of type t
+ * that no other instance of t dominates, and rows[t].biggest the instance
+ * with the largest retained size (RS_NONE if none), infrastructure left
+ * out.  One depth-first walk of the dominator tree, as rs_dominator_walk()
+ * does it but with what each node needs kept in its frame: a node's
+ * dominator is the frame below it, so no idom is looked up.  active[t]
+ * counts the instances of t on the path; the arrays are zeroed by the
+ * caller.  0, or -1 with MemoryError set. */
+static int sum_type_retained(rs_snapshot *s, rs_type_retained *rows, uint32_t *active, uint64_t *biggest)
 {
-    type_walk *w = ctx;
-    if (is_infrastructure(w->snap, n))
-        return 0;
-    uint32_t t = rs_graph_type_id(w->snap->graph, n);
-    if (leaving) {
-        w->active[t]--;
-        return 0;
+    const rs_graph *g = s->graph;
+    const rs_dom *dom = s->dom;
+    size_t cap = 256, depth = 1;
+    type_frame *stack = rs_malloc(cap * sizeof *stack);
+    if (stack == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    uint64_t retained = rs_dom_retained(w->snap->dom, n);
-    rs_type_retained *row = &w->rows[t];
-    if (w->active[t]++ == 0)
-        row->retained += retained;
-    if (row->biggest == RS_NONE || retained > rs_dom_retained(w->snap->dom, row->biggest))
-        row->biggest = n;
+    size_t count;
+    stack[0].children = rs_dom_children(dom, RS_DOM_SUPER_ROOT, &count);
+    stack[0].left = (uint32_t)count;
+    stack[0].type = NO_TYPE;
+    stack[0].flags = 0;
+    while (depth > 0) {
+        type_frame *top = &stack[depth - 1];
+        if (top->left == 0) {
+            if (top->type != NO_TYPE)
+                active[top->type]--;
+            depth--;
+            continue;
+        }
+        rs_idx n = *top->children++;
+        top->left--;
+        uint32_t flags = rs_graph_flags(g, n);
+        uint32_t t = counted_type(g, n, flags, top->flags);
+        if (t != NO_TYPE) {
+            uint64_t retained = rs_dom_retained(dom, n);
+            if (active[t]++ == 0)
+                rows[t].retained += retained;
+            if (rows[t].biggest == RS_NONE || retained > biggest[t]) {
+                rows[t].biggest = n;
+                biggest[t] = retained;
+            }
+        }
+        if (depth == cap) {
+            type_frame *grown = rs_realloc(stack, 2 * cap * sizeof *stack);
+            if (grown == NULL) {
+                rs_free(stack);
+                PyErr_NoMemory();
+                return -1;
+            }
+            stack = grown;
+            cap *= 2;
+        }
+        type_frame *f = &stack[depth++];
+        f->children = rs_dom_children(dom, n, &count);
+        f->left = (uint32_t)count;
+        f->type = t;
+        f->flags = flags;
+    }
+    rs_free(stack);
     return 0;
 }
 
@@ -359,15 +410,43 @@ static int by_retained_desc(const void *a, const void *b)
     return x->type_id < y->type_id ? -1 : x->type_id > y->type_id;
 }
 
+typedef struct type_walk {
+    rs_type_retained *rows; /* indexed by type id */
+    uint32_t *active;       /* per type: instances on the current tree path */
+    uint64_t *biggest;      /* per type: the retained size of rows[].biggest */
+} type_walk;
+
+int rs_retained_per_type(rs_snapshot *s, uint64_t *retained)
+{
+    if (rs_analysis_ensure_dominators(s) < 0)
+        return -1;
+    uint32_t types = s->type_count ? s->type_count : 1;
+    type_walk w = {0};
+    w.rows = rs_calloc(types, sizeof *w.rows);
+    w.active = rs_calloc(types, sizeof *w.active);
+    w.biggest = rs_calloc(types, sizeof *w.biggest);
+    int r = -1;
+    if (w.rows == NULL || w.active == NULL || w.biggest == NULL)
+        PyErr_NoMemory();
+    else if ((r = sum_type_retained(s, w.rows, w.active, w.biggest)) == 0)
+        for (uint32_t t = 0; t < s->type_count; t++)
+            retained[t] = w.rows[t].retained;
+    rs_free(w.rows);
+    rs_free(w.active);
+    rs_free(w.biggest);
+    return r;
+}
+
 rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count)
 {
     if (rs_analysis_ensure_dominators(s) < 0)
         return NULL;
     uint32_t types = s->type_count ? s->type_count : 1;
-    type_walk w = {.snap = s};
+    type_walk w = {0};
     w.rows = rs_calloc(types, sizeof *w.rows);
     w.active = rs_calloc(types, sizeof *w.active);
-    if (w.rows == NULL || w.active == NULL)
+    w.biggest = rs_calloc(types, sizeof *w.biggest);
+    if (w.rows == NULL || w.active == NULL || w.biggest == NULL)
         goto nomem;
     for (uint32_t t = 0; t < types; t++) {
         w.rows[t].type_id = t;
@@ -392,13 +471,14 @@ rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count)
             w.rows[t].count = 0;
         w.active[t] = 0;
     }
-    if (rs_dominator_walk(s, RS_DOM_SUPER_ROOT, count_type, &w) < 0)
+    if (sum_type_retained(s, w.rows, w.active, w.biggest) < 0)
         goto error;
     for (uint32_t t = 0; t < s->type_count; t++)
         if (w.rows[t].count > 0)
             w.rows[used++] = w.rows[t];
     qsort(w.rows, used, sizeof *w.rows, by_retained_desc);
     rs_free(w.active);
+    rs_free(w.biggest);
     *count = used;
     return w.rows;
 nomem:
@@ -406,6 +486,7 @@ nomem:
 error:
     rs_free(w.rows);
     rs_free(w.active);
+    rs_free(w.biggest);
     return NULL;
 }
 

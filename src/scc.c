@@ -21,8 +21,8 @@
  * Stages, in order (see rs_scc_compute):
  *   exclude_not_data    RS_NODE_NOT_DATA nodes are set aside
  *   find_components     depth-first search over data edges from every node
- *   place_not_data      the set-aside nodes get one component each
- *   number_components   component ids become 0 .. count-1, in order found
+ *   number_components   component ids become 0 .. count-1, in order found;
+ *                       the set-aside nodes get one component each, last
  *   collect_cycles      cyclic components get cycle numbers and member lists
  */
 #include "refscope/scc.h"
@@ -51,6 +51,7 @@ struct search {
     uint64_t *is_root;    /* bit per node: its low link has not been lowered */
     uint64_t *self_edge;  /* bit per node: it has a data edge to itself */
     uint64_t *cyclic;     /* bit per component id: the component is a cycle */
+    uint64_t *in_cycle;   /* bit per node: its component is a cycle */
     uint32_t next_index;  /* Pearce's `index`: 1 + number of active nodes */
     uint32_t found;       /* components found so far */
 };
@@ -104,16 +105,19 @@ static void leave_node(struct search *st, rs_idx v)
         return;
     }
     uint32_t value = st->n - 1 - st->found;
-    uint32_t members = 1;
+    uint32_t first = st->top;
     st->next_index--;
     while (st->top < st->n && low <= st->rindex[st->stack[st->top]]) {
         st->rindex[st->stack[st->top++]] = value;
         st->next_index--;
-        members++;
     }
     st->rindex[v] = value;
-    if (members > 1 || bit_get(st->self_edge, v))
+    if (st->top > first || bit_get(st->self_edge, v)) {
         bit_set(st->cyclic, st->found);
+        bit_set(st->in_cycle, v);
+        for (uint32_t k = first; k < st->top; k++)
+            bit_set(st->in_cycle, st->stack[k]);
+    }
     st->found++;
 }
 
@@ -136,6 +140,16 @@ static void search_from(struct search *st, rs_idx start)
             rs_idx w = targets[pos++];
             uint32_t w_index = rindex[w];
             if (w_index == 0) {
+                size_t w_count;
+                rs_graph_referents(st->g, w, &w_count);
+                if (w_count == 0) {
+                    /* A node without referents is a component of its
+                     * own, complete as soon as it is entered: what
+                     * entering and leaving it would do, without the
+                     * trip through the call stack. */
+                    rindex[w] = st->n - 1 - st->found++;
+                    continue;
+                }
                 st->edge_pos[d] = pos;
                 rindex[v] = low;
                 enter_node(st, w);
@@ -175,24 +189,18 @@ static void find_components(struct search *st)
     }
 }
 
-/* After: every excluded node is a component of its own, found after all
- * others (in node order), so component order stays reverse topological:
- * no data edge enters these components. */
-static void place_not_data(struct search *st)
-{
-    for (uint32_t v = 0; v < st->n; v++) {
-        if (st->rindex[v] == EXCLUDED)
-            st->rindex[v] = st->n - 1 - st->found++;
-    }
-}
-
 /* After: rindex[v] is v's component id, 0 for the first component found;
  * since Tarjan finishes a component only after every component it reaches,
- * data edges between components go from higher to lower ids. */
+ * data edges between components go from higher to lower ids.  Every
+ * excluded node becomes a component of its own, found after all others (in
+ * node order), so component order stays reverse topological: no data edge
+ * enters these components. */
 static void number_components(struct search *st)
 {
-    for (uint32_t v = 0; v < st->n; v++)
-        st->rindex[v] = st->n - 1 - st->rindex[v];
+    for (uint32_t v = 0; v < st->n; v++) {
+        uint32_t r = st->rindex[v];
+        st->rindex[v] = r == EXCLUDED ? st->found++ : st->n - 1 - r;
+    }
 }
 
 /* After: s->cycle_of_component numbers the cyclic components in id order,
@@ -209,21 +217,22 @@ static int collect_cycles(struct search *st, rs_scc *s)
     if (s->cycle_start == NULL)
         return -1;
     uint32_t *start = s->cycle_start;
-    for (uint32_t v = 0; v < st->n; v++) {
-        uint32_t cy = cycle_of[s->component[v]];
-        if (cy != RS_SCC_NO_CYCLE)
-            start[cy + 1]++;
-    }
+    size_t words = (size_t)st->n / 64 + 1;
+    /* Only nodes in cycles are visited, through their bits. */
+    for (size_t i = 0; i < words; i++)
+        for (uint64_t bits = st->in_cycle[i]; bits != 0; bits &= bits - 1)
+            start[cycle_of[s->component[64 * i + (uint32_t)__builtin_ctzll(bits)]] + 1]++;
     for (uint32_t cy = 0; cy < cycles; cy++)
         start[cy + 1] += start[cy];
     s->cycle_members = rs_malloc(((size_t)start[cycles] + 1) * sizeof *s->cycle_members);
     if (s->cycle_members == NULL)
         return -1;
     /* start[cy] serves as cycle cy's fill cursor, then is shifted back. */
-    for (uint32_t v = 0; v < st->n; v++) {
-        uint32_t cy = cycle_of[s->component[v]];
-        if (cy != RS_SCC_NO_CYCLE)
-            s->cycle_members[start[cy]++] = v;
+    for (size_t i = 0; i < words; i++) {
+        for (uint64_t bits = st->in_cycle[i]; bits != 0; bits &= bits - 1) {
+            rs_idx v = (rs_idx)(64 * i + (uint32_t)__builtin_ctzll(bits));
+            s->cycle_members[start[cycle_of[s->component[v]]]++] = v;
+        }
     }
     for (uint32_t cy = cycles; cy > 0; cy--)
         start[cy] = start[cy - 1];
@@ -283,17 +292,17 @@ rs_scc *rs_scc_compute(const rs_graph *g)
     st.rindex = rs_malloc((n + 1) * sizeof *st.rindex);
     st.edge_pos = rs_malloc((n + 1) * sizeof *st.edge_pos);
     st.stack = rs_malloc((n + 1) * sizeof *st.stack);
-    st.is_root = rs_calloc(3 * words, sizeof *st.is_root);
+    st.is_root = rs_calloc(4 * words, sizeof *st.is_root);
     s->component = st.rindex;
     s->cycle_of_component = st.edge_pos;
     if (st.rindex == NULL || st.edge_pos == NULL || st.stack == NULL || st.is_root == NULL)
         goto error;
     st.self_edge = st.is_root + words;
     st.cyclic = st.is_root + 2 * words;
+    st.in_cycle = st.is_root + 3 * words;
 
     exclude_not_data(&st);
     find_components(&st);
-    place_not_data(&st);
     number_components(&st);
     s->node_count = n;
     s->component_count = st.found;

@@ -47,6 +47,36 @@ START_TEST(test_analyses_retained_cache)
 }
 END_TEST
 
+START_TEST(test_analyses_retained_by_type_matches_retained_sets)
+{
+    /* Check whether a type's retained size in retained_by_type() and
+     * census() is the sum of the retained sizes of its instances that no
+     * other instance retains, reading dominance off s.retained() sets:
+     * nested, shared and sibling instances of one class. */
+    import_fixtures();
+    rs_py_run("class Nest:\n"
+              "    def __init__(self, *kids):\n"
+              "        self.kids = list(kids)\n"
+              "shared = Nest()\n"
+              "nests = [Nest(Nest(Nest(), shared), Nest()), Nest(shared, Nest(Nest(Nest()))), Nest()]\n"
+              "nests.append(Nest(*[Nest(Nest()) for _ in range(50)]))\n"
+              "s = refscope.snapshot()\n"
+              "mine = [o for o in gc.get_objects() if type(o) is Nest]\n"
+              "held = {id(x): {id(o) for o in s.retained(x)} for x in mine}\n"
+              "top = [x for x in mine if not any(id(x) in held[id(y)] for y in mine if y is not x)]\n"
+              "expect = sum(s.retained_size(x) for x in top)\n"
+              "name = [t for t, *_ in s.census() if t.endswith('.Nest') or t == 'Nest'][0]\n"
+              "by_type = {t: r for t, c, z, r in s.retained_by_type()}\n"
+              "census = {t: r for t, c, z, r in s.census()}\n");
+    ck_assert_int_eq(rs_py_long("len(mine)"), 111);
+    ck_assert_int_eq(rs_py_long("len(top)"), 5); /* the four in nests and shared */
+    ck_assert_int_eq(rs_py_long("by_type[name]"), rs_py_long("expect"));
+    ck_assert_int_eq(rs_py_long("census[name]"), rs_py_long("expect"));
+    rs_py_run("s.close()\n"
+              "del nests, shared, mine, held, top, s\n");
+}
+END_TEST
+
 START_TEST(test_analyses_garbage_finalizer_in_cycle)
 {
     /* Check whether a reachable object with __del__ in a cycle is listed
@@ -471,6 +501,7 @@ Suite *suite_analyses(void)
     TCase *tc = tcase_create("analyses");
     tcase_set_timeout(tc, getenv("RS_VALGRIND") ? 600 : 120);
     tcase_add_test(tc, test_analyses_retained_cache);
+    tcase_add_test(tc, test_analyses_retained_by_type_matches_retained_sets);
     tcase_add_test(tc, test_analyses_garbage_finalizer_in_cycle);
     tcase_add_test(tc, test_analyses_garbage_debug_saveall);
     tcase_add_test(tc, test_analyses_garbage_pending_cycle);

@@ -357,6 +357,22 @@ START_TEST(test_dom_no_roots)
 }
 END_TEST
 
+/* The dominators of a graph of n nodes with the given edges (freed here)
+ * and one root into node 0, node v sized 1 + v % size_mod; the graph is
+ * stored in *g. */
+static rs_dom *dom_of_big_graph(uint32_t n, fixture_edge *edges, size_t edge_count, uint32_t size_mod,
+                                rs_graph **g)
+{
+    static const rs_idx roots[] = {0};
+    *g = fixture_graph(n, edges, edge_count, roots, 1);
+    free(edges);
+    for (rs_idx v = 0; v < n; v++)
+        rs_graph_set_size(*g, v, 1 + v % size_mod);
+    rs_dom *d = rs_dom_compute(*g);
+    ck_assert_ptr_nonnull(d);
+    return d;
+}
+
 START_TEST(test_dom_long_chain)
 {
     /* Check whether a 3,000,000-node chain from one root, with an edge from
@@ -369,13 +385,8 @@ START_TEST(test_dom_long_chain)
     for (uint32_t i = 0; i + 1 < n; i++)
         edges[i] = (fixture_edge){i, i + 1};
     edges[n - 1] = (fixture_edge){n - 1, 1};
-    static const rs_idx roots[] = {0};
-    rs_graph *g = fixture_graph(n, edges, n, roots, 1);
-    free(edges);
-    for (rs_idx v = 0; v < n; v++)
-        rs_graph_set_size(g, v, 1 + v % 7);
-    rs_dom *d = rs_dom_compute(g);
-    ck_assert_ptr_nonnull(d);
+    rs_graph *g;
+    rs_dom *d = dom_of_big_graph(n, edges, n, 7, &g);
     uint64_t suffix = 0;
     for (rs_idx v = n; v-- > 0;) {
         suffix += 1 + v % 7;
@@ -388,6 +399,68 @@ START_TEST(test_dom_long_chain)
             FIXTURE_UINT(kids[0], ==, v + 1);
     }
     ck_assert_uint_eq(rs_dom_retained(d, RS_DOM_SUPER_ROOT), suffix);
+    rs_dom_free(d);
+    rs_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_dom_big_graph_with_unreachable_half)
+{
+    /* Check whether a 3,000,000-node graph whose first half is a tree
+     * under one root (node i holds 2i+1 and 2i+2, and every leaf holds the
+     * root back) and whose second half is an unreachable ring gives every
+     * tree node its tree parent as immediate dominator, subtree sums as
+     * retained sizes and its tree children as children (the listing done
+     * on first use, in arrays fitted to the reachable half), and leaves the
+     * ring out. */
+    const uint32_t n = BIG_GRAPH_NODES, half = BIG_GRAPH_NODES / 2;
+    fixture_edge *edges = malloc((size_t)2 * n * sizeof *edges);
+    ck_assert_ptr_nonnull(edges);
+    size_t m = 0;
+    for (uint32_t i = 0; i < half; i++) {
+        if (2 * i + 1 < half)
+            edges[m++] = (fixture_edge){i, 2 * i + 1};
+        if (2 * i + 2 < half)
+            edges[m++] = (fixture_edge){i, 2 * i + 2};
+        if (2 * i + 1 >= half)
+            edges[m++] = (fixture_edge){i, 0};
+    }
+    for (uint32_t i = half; i < n; i++)
+        edges[m++] = (fixture_edge){i, i + 1 < n ? i + 1 : half};
+    edges[m++] = (fixture_edge){n - 1, 5}; /* the ring reaches into the tree */
+    rs_graph *g;
+    rs_dom *d = dom_of_big_graph(n, edges, m, 5, &g);
+    uint64_t *subtree = calloc(half, sizeof *subtree);
+    ck_assert_ptr_nonnull(subtree);
+    for (uint32_t v = half; v-- > 0;) {
+        subtree[v] += 1 + v % 5;
+        if (v > 0)
+            subtree[(v - 1) / 2] += subtree[v];
+    }
+    for (rs_idx v = 0; v < half; v++) {
+        FIXTURE_UINT(rs_dom_idom(d, v), ==, v == 0 ? RS_DOM_SUPER_ROOT : (v - 1) / 2);
+        FIXTURE_UINT(rs_dom_retained(d, v), ==, subtree[v]);
+        size_t count;
+        const rs_idx *kids = rs_dom_children(d, v, &count);
+        size_t expect = (2 * v + 1 < half) + (2 * v + 2 < half);
+        FIXTURE_UINT(count, ==, expect);
+        for (size_t k = 0; k < count; k++)
+            FIXTURE_UINT(kids[k], ==, 2 * v + 1 + k);
+    }
+    for (rs_idx v = half; v < n; v++) {
+        FIXTURE_INT(rs_dom_reachable(d, v), ==, 0);
+        FIXTURE_UINT(rs_dom_idom(d, v), ==, RS_NONE);
+        FIXTURE_UINT(rs_dom_retained(d, v), ==, 0);
+        size_t count;
+        rs_dom_children(d, v, &count);
+        FIXTURE_UINT(count, ==, 0);
+    }
+    size_t count;
+    const rs_idx *top = rs_dom_children(d, RS_DOM_SUPER_ROOT, &count);
+    ck_assert_uint_eq(count, 1);
+    ck_assert_uint_eq(top[0], 0);
+    ck_assert_uint_eq(rs_dom_retained(d, RS_DOM_SUPER_ROOT), subtree[0]);
+    free(subtree);
     rs_dom_free(d);
     rs_graph_free(g);
 }
@@ -443,6 +516,7 @@ Suite *suite_dom(void)
     /* Building a 3M-node graph takes a while under sanitizers and valgrind. */
     tcase_set_timeout(big, 300);
     tcase_add_test(big, test_dom_long_chain);
+    tcase_add_test(big, test_dom_big_graph_with_unreachable_half);
     suite_add_tcase(s, big);
     return s;
 }

@@ -12,8 +12,8 @@
  * would free (DESIGN.md section 5).
  *
  * Plain C, no recursion: a chain of millions of nodes is fine.  Memory kept:
- * 16 bytes per node plus 4 per reachable node; the computation briefly needs
- * about 28 bytes per node more.
+ * 16 bytes per node plus 4 per reachable node; the computation needs about
+ * 28 bytes per node at its peak, and its working arrays become the results.
  */
 #ifndef REFSCOPE_DOM_H
 #define REFSCOPE_DOM_H
@@ -58,7 +58,10 @@ uint64_t rs_dom_retained(const rs_dom *d, rs_idx n);
 /* Returns the nodes that n (a node or RS_DOM_SUPER_ROOT) immediately
  * dominates, in increasing node index, and stores their number in *count;
  * the array belongs to d.  Walking children repeatedly lists everything n
- * retains.  An unreachable node or a non-node gives *count = 0. */
+ * retains.  An unreachable node or a non-node gives *count = 0.  The first
+ * call lists every node's children (linear time, no allocation: the space
+ * is set aside by rs_dom_compute()); callers that need only idoms and
+ * retained sizes never pay for it. */
 const rs_idx *rs_dom_children(const rs_dom *d, rs_idx n, size_t *count);
 
 #endif
