@@ -23,7 +23,19 @@ static int by_size_desc(const void *a, const void *b)
     return x->type_id < y->type_id ? -1 : x->type_id > y->type_id;
 }
 
+static rs_census_row *census(rs_snapshot *s, bool with_retained, size_t *count);
+
 rs_census_row *rs_census(rs_snapshot *s, size_t *count)
+{
+    return census(s, true, count);
+}
+
+rs_census_row *rs_census_counts(rs_snapshot *s, size_t *count)
+{
+    return census(s, false, count);
+}
+
+static rs_census_row *census(rs_snapshot *s, bool with_retained, size_t *count)
 {
     rs_census_row *rows = rs_calloc(s->type_count ? s->type_count : 1, sizeof *rows);
     if (rows == NULL) {
@@ -39,7 +51,7 @@ rs_census_row *rs_census(rs_snapshot *s, size_t *count)
         row->count++;
         row->size += rs_graph_size(g, (rs_idx)i);
     }
-    if (s->dom != NULL) {
+    if (with_retained && s->dom != NULL) {
         uint64_t *retained = rs_malloc((s->type_count ? s->type_count : 1) * sizeof *retained);
         if (retained == NULL || rs_retained_per_type(s, retained) < 0) {
             if (retained == NULL)

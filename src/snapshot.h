@@ -280,6 +280,10 @@ typedef struct rs_census_row {
  * with rs_free) and its length in *count, or NULL with MemoryError set. */
 rs_census_row *rs_census(rs_snapshot *s, size_t *count);
 
+/* rs_census() without the retained column (0): counts and sizes alone,
+ * one pass over the node arrays. */
+rs_census_row *rs_census_counts(rs_snapshot *s, size_t *count);
+
 /* The visible nodes of type table entry type_id, in node order.  rs_malloc'ed
  * array or NULL with MemoryError set; *count receives the length. */
 rs_idx *rs_census_instances(rs_snapshot *s, uint32_t type_id, size_t *count);

@@ -844,28 +844,15 @@ rs_idx *rs_suspect_strings(rs_snapshot *s, size_t k, size_t *count)
     return kept_or_compute(s, KEPT_STRINGS, k, sizeof(rs_idx), count, compute_strings);
 }
 
-/* rs_census()'s counts and sizes alone: census.c adds the retained column
- * only when the snapshot has dominators, and working it out walks the
- * whole dominator tree (11 ms of 14 at a million objects), which the
- * summary, showing counts and sizes, does not need. */
-static rs_census_row *census_counts(rs_snapshot *s, size_t *count)
-{
-    struct rs_dom *dom = s->dom;
-    s->dom = NULL;
-    rs_census_row *rows = rs_census(s, count);
-    /* Should rs_census() ever compute dominators itself, the ones it made
-     * go: the snapshot keeps its own. */
-    rs_dom_free(s->dom);
-    s->dom = dom;
-    return rows;
-}
-
+/* Counts and sizes alone: the retained column walks the whole dominator
+ * tree (11 ms of 14 at a million objects), which the summary, showing
+ * counts and sizes, does not need. */
 rs_census_row *rs_suspect_census_counts(rs_snapshot *s, size_t *count)
 {
     struct rs_suspect_cache *c = cache_of(s);
     if (c == NULL)
         return NULL;
-    if (c->census == NULL && (c->census = census_counts(s, &c->census_count)) == NULL)
+    if (c->census == NULL && (c->census = rs_census_counts(s, &c->census_count)) == NULL)
         return NULL;
     *count = c->census_count;
     return copy_items(c->census, c->census_count, sizeof *c->census);
