@@ -9,7 +9,7 @@ too, so it is the yardstick on any machine), the target for that ratio, and
 the other tool's figure.  Times are the process's CPU time
 (time.process_time), so that other work on a shared machine does not skew
 the ratios; the heap-building and total lines are wall-clock time.  This is a benchmark, not a test: it never fails
-on a slow figure.  BENCH_N=10000000 takes about ten minutes and several GB.
+on a slow figure.  BENCH_N=10000000 takes about two minutes and 3.5 GB.
 """
 import gc
 import os
