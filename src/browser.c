@@ -20,6 +20,7 @@
 #include <wchar.h>
 
 #include "browser.h"
+#include "clock.h"
 #include "module.h"
 #include "refscope/dom.h"
 #include "refscope/scc.h"
@@ -1127,13 +1128,6 @@ PyObject *rs_browser_key_table(void)
 
 /* --- benchmark ---------------------------------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* CPU time of the calling thread: the first screen's cost on a machine
  * that others share (the pty reader's time is not the browser's). */
 static double thread_seconds(void)
@@ -1233,10 +1227,10 @@ PyObject *rs_browser_bench(PyObject *target, int keys)
     for (int i = 0; times != NULL && i < keys; i++) {
         /* Down to the end, then back up: the cursor keeps scrolling. */
         int key = (i / 2000) % 2 == 0 ? UI_KEY_DOWN : UI_KEY_UP;
-        double start = now_seconds();
+        double start = rs_monotonic_seconds();
         react(&b, handle_key(&b, key));
         draw_frame(&b);
-        double elapsed = now_seconds() - start;
+        double elapsed = rs_monotonic_seconds() - start;
         PyObject *t = PyFloat_FromDouble(elapsed);
         if (t == NULL || PyList_Append(times, t) < 0)
             Py_CLEAR(times);

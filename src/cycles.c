@@ -23,9 +23,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "analysis.h"
+#include "clock.h"
 #include "node.h"
 #include "refscope/dom.h"
 #include "refscope/scc.h"
@@ -55,13 +55,6 @@ int rs_analysis_ensure_scc(rs_snapshot *s)
     return 0;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int rs_analysis_recompute(rs_snapshot *s, const char *what, double *seconds)
 {
     double start;
@@ -69,7 +62,7 @@ int rs_analysis_recompute(rs_snapshot *s, const char *what, double *seconds)
     if (strcmp(what, "scc") == 0) {
         rs_scc_free(s->scc);
         s->scc = NULL;
-        start = now_seconds();
+        start = rs_monotonic_seconds();
         r = rs_analysis_ensure_scc(s);
     } else if (strcmp(what, "dominators") == 0) {
         rs_dom_free(s->dom);
@@ -78,13 +71,13 @@ int rs_analysis_recompute(rs_snapshot *s, const char *what, double *seconds)
         s->dom_order = NULL;
         rs_retained_memo_free(s->retained_memo);
         s->retained_memo = NULL;
-        start = now_seconds();
+        start = rs_monotonic_seconds();
         r = rs_analysis_ensure_dominators(s);
     } else {
         PyErr_Format(PyExc_ValueError, "unknown analysis '%s'; use 'scc' or 'dominators'", what);
         return -1;
     }
-    *seconds = now_seconds() - start;
+    *seconds = rs_monotonic_seconds() - start;
     return r;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "analysis.h"
+#include "clock.h"
 #include "dump.h"
 #include "module.h"
 #include "module_analysis.h"
@@ -1482,16 +1483,9 @@ static int fill_header(writer *w)
     return 0;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int rs_dump_write(rs_snapshot *s, const char *path)
 {
-    double start = now_seconds();
+    double start = rs_monotonic_seconds();
     if (rs_graph_edge_count(s->graph) >= UINT32_MAX) {
         PyErr_SetString(rs_error, "this snapshot has too many edges for a dump (2^32)");
         return -1;
@@ -1527,7 +1521,7 @@ int rs_dump_write(rs_snapshot *s, const char *path)
         write_allocations(&w) < 0)
         goto done;
     write_strings(&w);
-    w.header.write_seconds = now_seconds() - start;
+    w.header.write_seconds = rs_monotonic_seconds() - start;
     w.header.header_crc = 0;
     w.header.header_crc = rs_dump_crc32(0, &w.header, sizeof w.header);
     flush_buffer(&w);

@@ -14,9 +14,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "analysis.h"
+#include "clock.h"
 #include "growth_mark.h"
 #include "module.h"
 
@@ -25,13 +25,6 @@
 
 /* The process's one mark (refscope.mark() and the browser's :mark). */
 static growth_mark *current_mark;
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void mark_free(growth_mark *m)
 {
@@ -91,7 +84,7 @@ int rs_growth_mark(const rs_snapshot *s)
         m->type_table[t].size += rs_graph_size(g, k);
         m->count++;
     }
-    m->taken_at = now_seconds();
+    m->taken_at = rs_monotonic_seconds();
     mark_free(current_mark);
     current_mark = m;
     return 0;
@@ -125,7 +118,7 @@ void rs_growth_clear_mark(void)
 
 double rs_growth_mark_age(void)
 {
-    return current_mark ? now_seconds() - current_mark->taken_at : 0.0;
+    return current_mark ? rs_monotonic_seconds() - current_mark->taken_at : 0.0;
 }
 
 uint32_t growth_mark_type_of(const growth_mark *m, PyTypeObject *tp, const char *name, uint32_t hint)
@@ -234,7 +227,7 @@ int rs_growth(const rs_snapshot *s, rs_growth_result *out)
         PyErr_SetString(rs_error, "no mark to compare with; call refscope.mark() first");
         return -1;
     }
-    double start = now_seconds();
+    double start = rs_monotonic_seconds();
     rs_graph *g = s->graph;
     size_t count = rs_graph_node_count(g);
     uint32_t types = s->type_count;
@@ -279,7 +272,7 @@ int rs_growth(const rs_snapshot *s, rs_growth_result *out)
     out->new_total = new_total;
     rs_free(old);
     rs_free(tally);
-    out->seconds = now_seconds() - start;
+    out->seconds = rs_monotonic_seconds() - start;
     return 0;
 nomem:
     rs_growth_result_free(out);

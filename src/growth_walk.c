@@ -32,9 +32,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "analysis.h"
+#include "clock.h"
 #include "growth_mark.h"
 #include "module.h"
 #include "pyinternal.h"
@@ -65,21 +65,6 @@ typedef struct gwalk {
     size_t batch_len;
     int failed;              /* memory */
 } gwalk;
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int is_internal(PyTypeObject *tp)
-{
-    for (size_t i = 0; i < sizeof rs_internal_types / sizeof rs_internal_types[0]; i++)
-        if (rs_internal_types[i] != NULL && tp == rs_internal_types[i])
-            return 1;
-    return 0;
-}
 
 /* The mark's type index for tp by address, skipping refused ones. */
 static uint32_t mark_type_by_address(const gwalk *w, PyTypeObject *tp, uint32_t hint)
@@ -115,7 +100,7 @@ static int type_of(gwalk *w, PyTypeObject *tp, uint32_t *id)
     for (; w->known_types <= *id; w->known_types++) {
         PyTypeObject *k = w->types.entries[w->known_types].type;
         w->tally[w->known_types] = (growth_tally){.to_mark = mark_type_by_address(w, k, w->known_types)};
-        w->internal[w->known_types] = (uint8_t)is_internal(k);
+        w->internal[w->known_types] = (uint8_t)rs_is_internal_type(k);
     }
     return 0;
 }
@@ -389,7 +374,7 @@ int rs_growth_now(bool collect, rs_growth_result *out)
         if (!was_enabled)
             PyGC_Disable();
     }
-    double start = now_seconds();
+    double start = rs_monotonic_seconds();
     uint8_t *refused = rs_calloc(m->type_count + 1, 1);
     gwalk w = {0};
     rs_type_info *types = NULL;
@@ -416,7 +401,7 @@ int rs_growth_now(bool collect, rs_growth_result *out)
         goto nomem;
     walk_free(&w);
     rs_free(refused);
-    out->seconds = now_seconds() - start;
+    out->seconds = rs_monotonic_seconds() - start;
     return 0;
 nomem:
     if (out->types == NULL && types != NULL) {

@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "snapshot.h"
 
 /* Containers nested deeper than this are shown as "...". */
@@ -216,13 +216,6 @@ static void remember_slow(PyTypeObject *tp)
     Py_XDECREF(old);
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* A user type's own __repr__, guarded. */
 static void put_foreign(repr_out *o, PyObject *obj)
 {
@@ -237,10 +230,10 @@ static void put_foreign(repr_out *o, PyObject *obj)
         return;
     }
     if (Py_EnterRecursiveCall(" in refscope's safe repr") == 0) {
-        double start = now_seconds();
+        double start = rs_monotonic_seconds();
         repr = PyObject_Repr(obj);
         Py_LeaveRecursiveCall();
-        if (now_seconds() - start > SLOW_REPR_SECONDS)
+        if (rs_monotonic_seconds() - start > SLOW_REPR_SECONDS)
             remember_slow(tp);
     }
     if (repr == NULL) {

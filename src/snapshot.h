@@ -100,6 +100,9 @@ void rs_suspect_cache_free(rs_snapshot *s);
 /* Types whose instances are refscope's own; set by module.c at import. */
 extern PyTypeObject *rs_internal_types[4];
 
+/* True when tp is one of rs_internal_types (walk.c). */
+bool rs_is_internal_type(PyTypeObject *tp);
+
 /* Takes a snapshot of the whole heap (walk.c).  collect runs gc.collect()
  * first.  progress (may be NULL) is called now and then with nodes done so
  * far.  Returns a new snapshot, or NULL with a Python exception set. */

@@ -21,9 +21,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "analysis.h"
+#include "clock.h"
 #include "pyinternal.h"
 #include "roots.h"
 #include "snapshot.h"
@@ -56,13 +56,6 @@ typedef struct walk {
     uintptr_t reached[TRACKED_BATCH]; /* nodes_only: reached, not yet interned */
     size_t reached_len;
 } walk;
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 
 /* The addresses of the gc-tracked objects, in list order. */
@@ -102,12 +95,12 @@ static int add_tracked(walk *w, size_t estimate)
     return r;
 }
 
-static int is_internal(PyTypeObject *tp)
+bool rs_is_internal_type(PyTypeObject *tp)
 {
     for (size_t i = 0; i < sizeof rs_internal_types / sizeof rs_internal_types[0]; i++)
         if (rs_internal_types[i] != NULL && tp == rs_internal_types[i])
-            return 1;
-    return 0;
+            return true;
+    return false;
 }
 
 /* nodes_only: interns the objects reached since the last call. */
@@ -207,7 +200,7 @@ static int describe_node(walk *w, rs_idx n, PyObject *obj)
         flags |= RS_NODE_GC_TRACKED;
     if (rs_py_is_immortal(obj))
         flags |= RS_NODE_IMMORTAL;
-    if (is_internal(tp) || (w->caller != NULL && obj == w->caller->own_call)) {
+    if (rs_is_internal_type(tp) || (w->caller != NULL && obj == w->caller->own_call)) {
         rs_graph_add_flags(g, n, flags | RS_NODE_INTERNAL);
         return 0;
     }
@@ -425,7 +418,7 @@ static rs_snapshot *take(bool collect, bool nodes_only, const rs_snapshot_caller
     rs_type_table_init(&w.types);
 
     gc_was_enabled = PyGC_Disable();
-    start = now_seconds();
+    start = rs_monotonic_seconds();
     size_t estimate = rs_py_tracked_estimate();
     size_t node_hint = (size_t)((double)estimate * nodes_per_estimate) + 4096;
     w.graph = s->graph = rs_graph_new(node_hint, nodes_only ? 0 : node_hint * 2);
@@ -441,7 +434,7 @@ static rs_snapshot *take(bool collect, bool nodes_only, const rs_snapshot_caller
     }
     rs_free(w.not_data);
     w.not_data = NULL;
-    s->seconds = now_seconds() - start;
+    s->seconds = rs_monotonic_seconds() - start;
     if (estimate > 1000)
         nodes_per_estimate = (double)rs_graph_node_count(s->graph) / (double)estimate;
     if (gc_was_enabled)
