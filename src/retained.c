@@ -229,57 +229,35 @@ static int memo_put(rs_retained_memo *m, rs_idx n, uint64_t size)
     return 0;
 }
 
-static int push_hidden(rs_idx **nodes, size_t *count, size_t *cap, rs_idx n)
-{
-    if (*count == *cap) {
-        size_t grown_cap = *cap ? 2 * *cap : 16;
-        rs_idx *grown = rs_realloc(*nodes, grown_cap * sizeof *grown);
-        if (grown == NULL)
-            return 1;
-        *nodes = grown;
-        *cap = grown_cap;
-    }
-    (*nodes)[(*count)++] = n;
-    return 0;
-}
-
 /* Garbage: the unreachable objects n reaches, n first, breadth first (what
  * the collection that frees n's cycle frees with it; cycles.c sizes an
  * unreachable cycle the same way).  The array is its own queue; a node is
  * marked in the shared seen array before it is added and unmarked after,
  * so the work is linear in what is found times its width: 0, or 1 for
- * memory. */
+ * memory.  Refscope's own objects are neither listed nor followed. */
 static int collect_unreachable(set_walk *w, rs_idx n)
 {
     rs_retained_memo *m = memo_of(w->snap);
     if (m == NULL)
         return 1;
     uint8_t *seen = m->seen;
-    /* Internal nodes are marked but not listed: remember them to unmark. */
-    rs_idx *hidden = NULL;
-    size_t hidden_count = 0, hidden_cap = 0;
+    rs_graph *g = w->snap->graph;
     seen[n] = 1;
     int r = collect_node(w, n, false);
     for (size_t i = 0; r == 0 && i < w->count; i++) {
         size_t refs;
-        const rs_idx *targets = rs_graph_referents(w->snap->graph, w->nodes[i], &refs);
+        const rs_idx *targets = rs_graph_referents(g, w->nodes[i], &refs);
         for (size_t k = 0; r == 0 && k < refs; k++) {
             rs_idx y = targets[k];
-            if (seen[y] || rs_dom_reachable(w->snap->dom, y))
+            if (seen[y] || rs_dom_reachable(w->snap->dom, y) || (rs_graph_flags(g, y) & RS_NODE_INTERNAL))
                 continue;
             seen[y] = 1;
-            size_t before = w->count;
             r = collect_node(w, y, false);
-            if (r == 0 && w->count == before)
-                r = push_hidden(&hidden, &hidden_count, &hidden_cap, y);
         }
     }
     seen[n] = 0;
     for (size_t i = 0; i < w->count; i++)
         seen[w->nodes[i]] = 0;
-    for (size_t i = 0; i < hidden_count; i++)
-        seen[hidden[i]] = 0;
-    rs_free(hidden);
     return r;
 }
 
