@@ -421,6 +421,16 @@ const rs_idx *rs_graph_referents(const rs_graph *g, rs_idx n, size_t *count)
     return g->fwd + g->fwd_off[n];
 }
 
+const rs_idx *rs_graph_edges(const rs_graph *g, size_t *count)
+{
+    if (!g->finished) {
+        *count = 0;
+        return NULL;
+    }
+    *count = g->fwd_off[g->node_count];
+    return g->fwd;
+}
+
 const rs_idx *rs_graph_referrers(const rs_graph *g, rs_idx n, size_t *count)
 {
     if (!g->finished || n >= g->node_count) {

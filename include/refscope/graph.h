@@ -119,6 +119,11 @@ size_t rs_graph_edge_count(const rs_graph *g);
  * number.  Valid after rs_graph_finish(); the array belongs to the graph. */
 const rs_idx *rs_graph_referents(const rs_graph *g, rs_idx n, size_t *count);
 
+/* Every edge target, node after node: the referents of n begin at the sum
+ * of the earlier nodes' counts.  *count receives the edge count.  Valid
+ * after rs_graph_finish(); the array belongs to the graph. */
+const rs_idx *rs_graph_edges(const rs_graph *g, size_t *count);
+
 /* The referrers of n, one entry per edge (a source holding n twice appears
  * twice), in increasing source index.  Valid after rs_graph_finish(). */
 const rs_idx *rs_graph_referrers(const rs_graph *g, rs_idx n, size_t *count);
