@@ -893,6 +893,8 @@ typedef struct wide_scratch {
     wide_item *items;
     wide_slot *slots;
     size_t item_cap, slot_cap;
+    size_t count;  /* items of the holder being labelled */
+    bool pinned;   /* its dict keys are held (wide_pin_keys()) */
 } wide_scratch;
 
 static size_t wide_enumerate(PyObject *obj, wide_item *items, size_t max)
@@ -963,10 +965,35 @@ static uint32_t key_label_code(writer *w, PyObject *key, unsigned kind)
     return code;
 }
 
-/* The label code of an item; RS_DUMP_NO_STRING with an exception set.
- * Keys whose repr is plain C (c_repr) make no Python object. */
-static uint32_t wide_label(writer *w, const wide_item *item)
+/* Holds the dict keys of the holder's items, before the first key whose
+ * repr runs Python code: that code may change the dict and free the others.
+ * Until then no Python code runs, and the keys stay borrowed: taking and
+ * dropping a reference to each key of a big dict cost two cache misses a
+ * key, 3 ms at 1M objects. */
+static void wide_pin_keys(wide_scratch *x)
 {
+    if (x->pinned)
+        return;
+    for (size_t j = 0; j < x->count; j++)
+        Py_XINCREF(x->items[j].key);
+    x->pinned = true;
+}
+
+/* Drops what wide_pin_keys() held. */
+static void wide_unpin_keys(wide_scratch *x)
+{
+    if (!x->pinned)
+        return;
+    for (size_t j = 0; j < x->count; j++)
+        Py_XDECREF(x->items[j].key);
+    x->pinned = false;
+}
+
+/* The label code of item j; RS_DUMP_NO_STRING with an exception set.
+ * Keys whose repr is plain C (c_repr) make no Python object. */
+static uint32_t wide_label(writer *w, wide_scratch *x, size_t j)
+{
+    const wide_item *item = &x->items[j];
     unsigned kind = item->what >> 30;
     if (kind == ITEM_INDEX)
         return (RS_DUMP_LABEL_ITEM << 30) | (item->what & 0x3fffffff);
@@ -975,6 +1002,7 @@ static uint32_t wide_label(writer *w, const wide_item *item)
     uint32_t code = key_label_code(w, item->key, kind);
     if (code != NO_C_REPR)
         return code;
+    wide_pin_keys(x);
     PyObject *kr = rs_safe_repr(item->key, KEY_REPR_MAX);
     PyObject *label = kr ? PyUnicode_FromFormat(kind == ITEM_VALUE ? "[%U]" : "<key %U>", kr) : NULL;
     Py_XDECREF(kr);
@@ -1033,7 +1061,7 @@ static int match_wide_labels(writer *w, wide_scratch *x, size_t n, const rs_idx 
         if (slot != NULL && slot->ptr != NULL && slot->head != NO_ITEM) {
             uint32_t j = slot->head;
             slot->head = items[j].next;
-            if ((code = wide_label(w, &items[j])) == RS_DUMP_NO_STRING)
+            if ((code = wide_label(w, x, j)) == RS_DUMP_NO_STRING)
                 return -1;
         }
         write_u32(w, code);
@@ -1081,13 +1109,11 @@ static int write_wide_labels(writer *w, wide_scratch *x, rs_idx holder, PyObject
     wide_item *items = x->items;
     size_t n = wide_enumerate(obj, items, max);
     bool in_order = n == count, reversed = n == count && !PyDict_CheckExact(obj) && !PyAnySet_CheckExact(obj);
-    for (size_t j = 0; j < n; j++) {
-        Py_XINCREF(items[j].key); /* a key's __repr__ may change the dict */
-        if (in_order || reversed) {
-            PyObject *target = rs_snapshot_object(w->snap, targets[j]);
-            in_order = in_order && items[j].ptr == target;
-            reversed = reversed && items[n - 1 - j].ptr == target;
-        }
+    x->count = n;
+    for (size_t j = 0; j < n && (in_order || reversed); j++) {
+        PyObject *target = rs_snapshot_object(w->snap, targets[j]);
+        in_order = in_order && items[j].ptr == target;
+        reversed = reversed && items[n - 1 - j].ptr == target;
     }
     int r = in_order ? 1 : reversed ? distinct_targets(w, holder, targets, count) : 0;
     if (r == 0)
@@ -1095,15 +1121,14 @@ static int write_wide_labels(writer *w, wide_scratch *x, rs_idx holder, PyObject
     else if (r == 1) {
         r = 0;
         for (size_t k = 0; k < count && r == 0; k++) {
-            uint32_t code = wide_label(w, &items[in_order ? k : n - 1 - k]);
+            uint32_t code = wide_label(w, x, in_order ? k : n - 1 - k);
             if (code == RS_DUMP_NO_STRING)
                 r = -1;
             else
                 write_u32(w, code);
         }
     }
-    for (size_t j = 0; j < n; j++)
-        Py_XDECREF(items[j].key);
+    wide_unpin_keys(x);
     return r;
 }
 
@@ -1447,16 +1472,25 @@ static int write_closures(writer *w)
 
 /* 1 when tracemalloc traces allocations, 0 when not, -1 on error.  Asked
  * before anything is written: importing tracemalloc can change objects the
- * labels describe (an import refreshes the path finders' caches). */
+ * labels describe (an import refreshes the path finders' caches), so when
+ * it traces, tracemalloc (which write_allocations() uses) is imported here.
+ * The question itself goes to the builtin _tracemalloc: importing the
+ * Python module first cost a cold save 2.5 ms at 1M objects. */
 static int tracing_allocations(void)
 {
-    PyObject *tracemalloc = PyImport_ImportModule("tracemalloc");
-    PyObject *tracing = tracemalloc ? PyObject_CallMethod(tracemalloc, "is_tracing", NULL) : NULL;
-    Py_XDECREF(tracemalloc);
+    PyObject *builtin = PyImport_ImportModule("_tracemalloc");
+    PyObject *tracing = builtin ? PyObject_CallMethod(builtin, "is_tracing", NULL) : NULL;
+    Py_XDECREF(builtin);
     if (tracing == NULL)
         return -1;
     int on = tracing == Py_True;
     Py_DECREF(tracing);
+    if (on) {
+        PyObject *tracemalloc = PyImport_ImportModule("tracemalloc");
+        if (tracemalloc == NULL)
+            return -1;
+        Py_DECREF(tracemalloc);
+    }
     return on;
 }
 

@@ -86,6 +86,27 @@ START_TEST(test_dump_write_labels)
 }
 END_TEST
 
+START_TEST(test_dump_write_key_repr_empties_dict)
+{
+    /* Check whether a dict key whose repr, run while the writer labels the
+     * dict, empties it leaves the other keys (new since the snapshot, held
+     * by the dict alone) alive to label: each value is labelled with the
+     * key the dict held it under when the writer read it (ASan sees a
+     * use after free otherwise). */
+    import_writer();
+    rs_py_run("d, values, rekey = W.emptied_dict()\n"
+              "s = refscope.snapshot()\n"
+              "rekey()\n"
+              "s.save(dump_path)\n"
+              "dd = refscope.load(dump_path)\n"
+              "labels = dict((o.address, l) for o, l in dd.referents(dd.node(id(d))))\n"
+              "wrong = [(i, labels.get(id(v))) for i, v in enumerate(values) if labels.get(id(v)) != \"['new-%d']\" % i]\n");
+    ck_assert_int_eq(rs_py_long("len(d)"), 0); /* the repr ran */
+    ck_assert_msg(rs_py_long("len(wrong)") == 0, "values labelled %s", rs_py_str("wrong[:5]"));
+    rs_py_run("dd.close(); s.close()\n");
+}
+END_TEST
+
 START_TEST(test_dump_write_linear)
 {
     /* Check whether writing the dump of a heap with ten times the records
@@ -148,6 +169,7 @@ Suite *suite_dump_write(void)
     tcase_set_timeout(tc, getenv("RS_VALGRIND") ? 1800 : 600);
     tcase_add_test(tc, test_dump_write_reprs);
     tcase_add_test(tc, test_dump_write_labels);
+    tcase_add_test(tc, test_dump_write_key_repr_empties_dict);
     tcase_add_test(tc, test_dump_write_linear);
     tcase_add_test(tc, test_dump_write_checksums);
     suite_add_tcase(s, tc);
