@@ -223,17 +223,15 @@ static void pool_prefetch(const string_pool *p, uint32_t hash)
         __builtin_prefetch(&p->slots[hash & (p->slot_count - 1)]);
 }
 
-/* Appends text as a new string, not looked up nor entered in the table
- * (texts that are almost all distinct: the literals of str, int and float
- * objects).  Its id, or RS_DUMP_NO_STRING on MemoryError. */
-static uint32_t pool_append(string_pool *p, const char *text, size_t len)
+/* Room for a new string of up to len bytes at the pool's end, to write in
+ * place and then pool_commit(); NULL on MemoryError. */
+static char *pool_reserve(string_pool *p, size_t len)
 {
-    pool_probes++;
     if (p->count + 2 > p->offsets_cap) {
         uint32_t cap = p->offsets_cap ? p->offsets_cap * 2 : 1024;
         uint64_t *offsets = rs_realloc(p->offsets, (size_t)cap * sizeof *offsets);
         if (offsets == NULL)
-            return RS_DUMP_NO_STRING;
+            return NULL;
         p->offsets = offsets;
         p->offsets_cap = cap;
         if (p->count == 0)
@@ -245,15 +243,34 @@ static uint32_t pool_append(string_pool *p, const char *text, size_t len)
             cap *= 2;
         char *bytes = rs_realloc(p->bytes, cap);
         if (bytes == NULL)
-            return RS_DUMP_NO_STRING;
+            return NULL;
         p->bytes = bytes;
         p->cap = cap;
     }
-    memcpy(p->bytes + p->len, text, len);
+    return p->bytes + p->len;
+}
+
+/* Makes the len bytes written at pool_reserve()'s address a new string,
+ * not looked up nor entered in the table.  Its id. */
+static uint32_t pool_commit(string_pool *p, size_t len)
+{
+    pool_probes++;
     p->len += len;
     uint32_t id = p->count++;
     p->offsets[id + 1] = p->len;
     return id;
+}
+
+/* Appends text as a new string, not looked up nor entered in the table
+ * (texts that are almost all distinct: dict keys seen once).  Its id, or
+ * RS_DUMP_NO_STRING on MemoryError. */
+static uint32_t pool_append(string_pool *p, const char *text, size_t len)
+{
+    char *at = pool_reserve(p, len);
+    if (at == NULL)
+        return RS_DUMP_NO_STRING;
+    memcpy(at, text, len);
+    return pool_commit(p, len);
 }
 
 /* The id of text (of hash_bytes() hash) in the pool, adding it.
@@ -449,19 +466,30 @@ static void put_text(char *out, Py_ssize_t *n, const char *text)
 }
 
 /* Appends value in decimal, as "%lld" writes it (printf is a tenth of the
- * cost of a repr otherwise). */
+ * cost of a repr otherwise): two digits a step from a table, right to left
+ * into a scratch buffer, then one copy of fixed size. */
 static void put_decimal(char *out, Py_ssize_t *n, long long value)
 {
-    char digits[24];
-    int len = 0;
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    char digits[48]; /* written in the first 24, copied 24 at a time */
+    char *end = digits + 24, *p = end;
     unsigned long long v = value < 0 ? 0ull - (unsigned long long)value : (unsigned long long)value;
-    do
-        digits[len++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
+    for (; v >= 100; v /= 100) {
+        p -= 2;
+        memcpy(p, pairs + 2 * (v % 100), 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
     if (value < 0)
-        out[(*n)++] = '-';
-    while (len > 0)
-        out[(*n)++] = digits[--len];
+        *--p = '-';
+    memcpy(out + *n, p, 24); /* out has room (TEXT_MAX); the excess is overwritten or ignored */
+    *n += end - p;
 }
 
 /* Bytes of a 64-bit word: SWAR_ONES * c has c in each byte. */
@@ -701,16 +729,15 @@ static PyObject *python_repr(PyObject *obj)
 
 typedef struct repr_batch {
     char text[NODE_BATCH][TEXT_MAX];
-    Py_ssize_t len[NODE_BATCH]; /* -1: no C text (id[] holds the answer) */
-    bool literal[NODE_BATCH];   /* a str, bytes, int or float: appended, not looked up */
+    Py_ssize_t len[NODE_BATCH]; /* -1: no C text to look up (id[] holds the answer) */
     uint32_t hash[NODE_BATCH];
     uint32_t id[NODE_BATCH];
     items_repr_entry items[ITEMS_REPR_CACHE]; /* items_repr_id()'s, for the whole pass */
 } repr_batch;
 
-/* The reprs of nodes [first, first + count) into b: C text (hashed, its
- * slot prefetched, unless it is a literal) or, for the rest,
- * python_repr()'s string id at once.  0, or -1 with an exception set.
+/* The reprs of nodes [first, first + count) into b: a literal's C text
+ * written into the pool at once, other C text hashed and its slot
+ * prefetched, and for the rest python_repr()'s string id at once.  0, or -1 with an exception set.
  * Literals are almost all distinct (600k of 600k at 1M objects): looking
  * each up cost a table miss apiece for nothing, a fifth of the write. */
 static int batch_reprs(writer *w, repr_batch *b, const bool *has_repr, size_t first, size_t count)
@@ -731,13 +758,21 @@ static int batch_reprs(writer *w, repr_batch *b, const bool *has_repr, size_t fi
             }
             continue;
         }
-        if ((b->len[j] = c_stored_repr(obj, b->text[j])) >= 0) {
-            b->literal[j] = PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyLong_CheckExact(obj) ||
-                            PyFloat_CheckExact(obj);
-            if (!b->literal[j]) {
-                b->hash[j] = hash_bytes(b->text[j], (size_t)b->len[j]);
-                pool_prefetch(&w->pool, b->hash[j]);
+        if (PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyLong_CheckExact(obj) || PyFloat_CheckExact(obj)) {
+            /* A literal: written straight into the pool, kept without a look-up. */
+            char *out = pool_reserve(&w->pool, TEXT_MAX);
+            if (out == NULL) {
+                PyErr_NoMemory();
+                return -1;
             }
+            Py_ssize_t len = c_stored_repr(obj, out);
+            if (len >= 0) {
+                b->id[j] = pool_commit(&w->pool, (size_t)len);
+                continue;
+            }
+        } else if ((b->len[j] = c_stored_repr(obj, b->text[j])) >= 0) {
+            b->hash[j] = hash_bytes(b->text[j], (size_t)b->len[j]);
+            pool_prefetch(&w->pool, b->hash[j]);
             continue;
         }
         PyObject *r = python_repr(obj);
@@ -774,8 +809,7 @@ static int write_nodes(writer *w)
         for (size_t j = 0; j < count; j++) {
             rs_idx x = (rs_idx)(first + j);
             if (b->len[j] >= 0 &&
-                (b->id[j] = b->literal[j] ? pool_append(&w->pool, b->text[j], (size_t)b->len[j])
-                                          : pool_add_hashed(&w->pool, b->text[j], (size_t)b->len[j], b->hash[j])) ==
+                (b->id[j] = pool_add_hashed(&w->pool, b->text[j], (size_t)b->len[j], b->hash[j])) ==
                     RS_DUMP_NO_STRING) {
                 PyErr_NoMemory();
                 r = -1;
