@@ -509,30 +509,29 @@ static void put_text(char *out, Py_ssize_t *n, const char *text)
 }
 
 /* Appends value in decimal, as "%lld" writes it (printf is a tenth of the
- * cost of a repr otherwise): two digits a step from a table, right to left
- * into a scratch buffer, then one copy of fixed size. */
+ * cost of a repr otherwise): its digits counted first, then written in
+ * place right to left, two a step from a table. */
 static void put_decimal(char *out, Py_ssize_t *n, long long value)
 {
     static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                 "8081828384858687888990919293949596979899";
-    char digits[48]; /* written in the first 24, copied 24 at a time */
-    char *end = digits + 24, *p = end;
     unsigned long long v = value < 0 ? 0ull - (unsigned long long)value : (unsigned long long)value;
+    int len = 1;
+    for (unsigned long long rest = v; rest >= 10; rest /= 10)
+        len++;
+    if (value < 0)
+        out[(*n)++] = '-';
+    char *p = out + *n + len;
+    *n += len;
     for (; v >= 100; v /= 100) {
         p -= 2;
         memcpy(p, pairs + 2 * (v % 100), 2);
     }
-    if (v >= 10) {
-        p -= 2;
-        memcpy(p, pairs + 2 * v, 2);
-    } else {
-        *--p = (char)('0' + v);
-    }
-    if (value < 0)
-        *--p = '-';
-    memcpy(out + *n, p, 24); /* out has room (TEXT_MAX); the excess is overwritten or ignored */
-    *n += end - p;
+    if (v >= 10)
+        memcpy(p - 2, pairs + 2 * v, 2);
+    else
+        p[-1] = (char)('0' + v);
 }
 
 /* Bytes of a 64-bit word: SWAR_ONES * c has c in each byte. */
@@ -907,10 +906,11 @@ static int write_targets(writer *w)
 }
 
 /* The number N of a label prefix + N + suffix (N decimal, no leading
- * zero, below 2^30), or -1 when the label is not of that form. */
-static long label_number(const char *text, size_t len, const char *prefix, const char *suffix)
+ * zero, below 2^30; prefix and suffix of pre and suf bytes), or -1 when
+ * the label is not of that form. */
+static long label_number_of(const char *text, size_t len, const char *prefix, size_t pre, const char *suffix,
+                            size_t suf)
 {
-    size_t pre = strlen(prefix), suf = strlen(suffix);
     if (len <= pre + suf || len - pre - suf > 10 || memcmp(text, prefix, pre) != 0 ||
         memcmp(text + len - suf, suffix, suf) != 0 || (text[pre] == '0' && len - pre - suf > 1))
         return -1;
@@ -922,6 +922,10 @@ static long label_number(const char *text, size_t len, const char *prefix, const
     }
     return n < (1l << 30) ? n : -1;
 }
+
+/* label_number_of() of literal prefix and suffix. */
+#define label_number(text, len, prefix, suffix) \
+    label_number_of(text, len, prefix, sizeof prefix - 1, suffix, sizeof suffix - 1)
 
 /* A label's text as a code: "[N]", "<referent N>" and "<item>" without a
  * string; any other text a string, looked up, or appended when unique is
