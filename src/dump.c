@@ -858,6 +858,7 @@ static int write_nodes(writer *w)
         has_repr[t] = s->types[t].type != NULL && type_has_repr(s->types[t].type);
     int r = 0;
     uint32_t edge = 0;
+    uint64_t objects = 0; /* bytes of the visible objects, for the header */
     section_begin(w, RS_DUMP_NODES);
     for (size_t first = 0; first < n && !w->io_error && r == 0; first += NODE_BATCH) {
         size_t count = n - first < NODE_BATCH ? n - first : NODE_BATCH;
@@ -873,9 +874,12 @@ static int write_nodes(writer *w)
                 break;
             }
             uint32_t flags = rs_graph_flags(g, x);
+            uint64_t size = rs_graph_size(g, x);
+            if (!(flags & RS_NODE_INTERNAL))
+                objects += size;
             rs_dump_node rec = {
                 .address = rs_graph_addr(g, x),
-                .size = rs_graph_size(g, x),
+                .size = size,
                 .refcount = rs_graph_refcount(g, x),
                 .unexplained = (flags & RS_NODE_INTERNAL) ? 0 : (int32_t)rs_snapshot_unexplained(s, x),
                 .type_id = rs_graph_type_id(g, x),
@@ -892,6 +896,7 @@ static int write_nodes(writer *w)
     rs_free(has_repr);
     rs_free(b);
     section_end(w, n);
+    w->header.memory_objects = objects;
     return r;
 }
 
@@ -1645,7 +1650,7 @@ static int fill_header(writer *w)
     rs_dump_header *h = &w->header;
     rs_process_memory m;
     int tracing = tracing_allocations();
-    if (tracing < 0 || rs_process_memory_read(s, &m) < 0)
+    if (tracing < 0 || rs_process_memory_read_summed(s, 0, &m) < 0) /* write_nodes() sums the objects */
         return -1;
     h->tracemalloc = (uint32_t)tracing;
     memcpy(h->magic, RS_DUMP_MAGIC, sizeof h->magic);
@@ -1659,7 +1664,6 @@ static int fill_header(writer *w)
     h->edge_count = rs_graph_edge_count(s->graph);
     h->visible_count = s->visible_count;
     h->snapshot_seconds = s->seconds;
-    h->memory_objects = m.objects;
     h->memory_rss = m.rss;
     h->have_arenas = m.have_arenas;
     h->arena_bytes = m.arena_bytes;

@@ -246,11 +246,18 @@ static void read_arenas(rs_process_memory *out)
 
 int rs_process_memory_read(const rs_snapshot *s, rs_process_memory *out)
 {
-    memset(out, 0, sizeof *out);
+    uint64_t objects = 0;
     size_t nodes = rs_graph_node_count(s->graph);
     for (size_t i = 0; i < nodes; i++)
         if (!(rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL))
-            out->objects += rs_graph_size(s->graph, (rs_idx)i);
+            objects += rs_graph_size(s->graph, (rs_idx)i);
+    return rs_process_memory_read_summed(s, objects, out);
+}
+
+int rs_process_memory_read_summed(const rs_snapshot *s, uint64_t objects, rs_process_memory *out)
+{
+    memset(out, 0, sizeof *out);
+    out->objects = objects;
     if (s->stored != NULL) { /* the dumped process's figures, not ours */
         rs_node_stored_memory(s, out);
         return 0;

@@ -74,12 +74,14 @@ END_TEST
 START_TEST(test_dump_header_and_objects)
 {
     /* Check whether the header records this process (pid, Python version,
-     * memory figures) and stored objects carry type, size, address and a
-     * repr: the full text of a short string, a cut one of a long string. */
+     * memory figures, the objects' bytes as the snapshot sums them) and
+     * stored objects carry type, size, address and a repr: the full text
+     * of a short string, a cut one of a long string. */
     build_heap_and_dump();
     ck_assert_int_eq(rs_py_long("d.info['pid']"), rs_py_long("os.getpid()"));
     ck_assert_str_eq(rs_py_str("d.info['python_version']"), rs_py_str("__import__('platform').python_version()"));
     ck_assert_int_eq(rs_py_long("d.process_memory()['objects']"), rs_py_long("s.process_memory()['objects']"));
+    ck_assert_int_eq(rs_py_long("d.info['memory_objects']"), rs_py_long("s.process_memory()['objects']"));
     ck_assert_str_eq(rs_py_str("repr(d).startswith('<refscope.Snapshot of dump of PID %d, taken ' % os.getpid())"), "True");
     rs_py_run("short = 'x-short-string-%d' % 7\n"
               "long_text = 'y' * 5000\n"
