@@ -389,7 +389,7 @@ typedef struct writer {
     FILE *file;
     rs_dump_header header;
     rs_dump_section_entry *section; /* the one being written */
-    uint64_t offset;
+    uint64_t flushed;                /* bytes handed to the FILE; buf's follow them */
     string_pool pool;
     int io_error;
     size_t buffered;    /* bytes in buf not yet handed to the FILE */
@@ -419,7 +419,14 @@ static void flush_buffer(writer *w)
     crc_buffered(w);
     if (w->buffered > 0 && !w->io_error && fwrite(w->buf, 1, w->buffered, w->file) != w->buffered)
         w->io_error = errno ? errno : EIO;
+    w->flushed += w->buffered;
     w->buffered = w->crc_from = 0;
+}
+
+/* Where the next byte written goes, from the start of the file. */
+static uint64_t write_offset(const writer *w)
+{
+    return w->flushed + w->buffered;
 }
 
 /* write_bytes() of what does not fit in the buffer's room. */
@@ -439,18 +446,17 @@ static void write_bytes_flushing(writer *w, const void *data, size_t len)
             if (fwrite(p + done, 1, piece, w->file) != piece)
                 w->io_error = errno ? errno : EIO;
         }
+        w->flushed += len;
     } else {
         memcpy(w->buf, data, len);
         w->buffered = len;
     }
-    w->offset += len;
-    if (w->section != NULL)
-        w->section->length += len;
 }
 
 /* Appends len bytes to the file (in the current section, if any).  Inline:
  * records are small and of constant size, so their copy is a few moves, not
- * a call to memcpy (2 ms at 1M objects). */
+ * a call to memcpy (2 ms at 1M objects).  Only the buffer's fill changes:
+ * the offset and the section's length follow from it (write_offset()). */
 static inline void write_bytes(writer *w, const void *data, size_t len)
 {
     if (len == 0)
@@ -461,34 +467,27 @@ static inline void write_bytes(writer *w, const void *data, size_t len)
     }
     memcpy(w->buf + w->buffered, data, len);
     w->buffered += len;
-    w->offset += len;
-    if (w->section != NULL)
-        w->section->length += len;
 }
 
 static void write_u32(writer *w, uint32_t value)
 {
-    if (w->buffered + sizeof value > WRITE_BUFFER)
-        flush_buffer(w);
-    memcpy(w->buf + w->buffered, &value, sizeof value);
-    w->buffered += sizeof value;
-    w->offset += sizeof value;
-    w->section->length += sizeof value;
+    write_bytes(w, &value, sizeof value);
 }
 
 static void section_begin(writer *w, uint32_t id)
 {
     static const char zeros[8];
     w->section = NULL;
-    write_bytes(w, zeros, (8 - w->offset % 8) % 8);
+    write_bytes(w, zeros, (8 - write_offset(w) % 8) % 8);
     w->crc_from = w->buffered;
     w->section = &w->header.sections[id];
-    *w->section = (rs_dump_section_entry){.id = id, .offset = w->offset};
+    *w->section = (rs_dump_section_entry){.id = id, .offset = write_offset(w)};
 }
 
 static void section_end(writer *w, uint64_t count)
 {
     crc_buffered(w);
+    w->section->length = write_offset(w) - w->section->offset;
     w->section->count = count;
     w->section = NULL;
 }
@@ -1718,7 +1717,7 @@ int rs_dump_write(rs_snapshot *s, const char *path)
     flush_buffer(&w);
     if (!w.io_error && (fflush(w.file) != 0 || fseek(w.file, 0, SEEK_SET) != 0))
         w.io_error = errno ? errno : EIO;
-    w.offset = 0;
+    w.flushed = 0;
     write_bytes(&w, &w.header, sizeof w.header);
     flush_buffer(&w);
     if (!w.io_error && fflush(w.file) != 0)
