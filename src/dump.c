@@ -682,14 +682,6 @@ static Py_ssize_t c_stored_repr(PyObject *obj, char *out)
     return -1;
 }
 
-/* Whether obj's stored repr is "<TYPE of N items>" (an exact builtin
- * container: python_repr() below). */
-static bool is_items_container(PyObject *obj)
-{
-    return PyList_CheckExact(obj) || PyTuple_CheckExact(obj) || PyDict_CheckExact(obj) || PyAnySet_CheckExact(obj) ||
-           PyByteArray_CheckExact(obj);
-}
-
 /* One remembered container repr (items_repr_id()). */
 typedef struct items_repr_entry {
     PyTypeObject *type; /* a static builtin type: its address is never reused */
@@ -739,6 +731,23 @@ static bool type_has_repr(PyTypeObject *tp)
             return true;
     return tp == Py_TYPE(Py_None) || PyType_IsSubtype(tp, &PyCFunction_Type) ||
            PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS);
+}
+
+/* What the writer does for an object of a type (write_nodes() asks the type
+ * table once per type, not each object): no repr, a literal written in C
+ * (str, bytes, int, float), a builtin container's "<TYPE of N items>", or
+ * c_stored_repr() / python_repr() for the rest.  Instances of these exact
+ * builtin types cannot change their class. */
+enum { REPR_NONE, REPR_LITERAL, REPR_ITEMS, REPR_OTHER };
+
+static uint8_t type_repr_kind(PyTypeObject *tp)
+{
+    if (tp == &PyUnicode_Type || tp == &PyBytes_Type || tp == &PyLong_Type || tp == &PyFloat_Type)
+        return REPR_LITERAL;
+    if (tp == &PyList_Type || tp == &PyTuple_Type || tp == &PyDict_Type || tp == &PySet_Type ||
+        tp == &PyFrozenSet_Type || tp == &PyByteArray_Type)
+        return REPR_ITEMS;
+    return type_has_repr(tp) ? REPR_OTHER : REPR_NONE;
 }
 
 /* A bounded repr of obj that runs no Python code: reprs of C types whose
@@ -796,7 +805,7 @@ typedef struct repr_batch {
  * prefetched, and for the rest python_repr()'s string id at once.  0, or -1 with an exception set.
  * Literals are almost all distinct (600k of 600k at 1M objects): looking
  * each up cost a table miss apiece for nothing, a fifth of the write. */
-static int batch_reprs(writer *w, repr_batch *b, const bool *has_repr, size_t first, size_t count)
+static int batch_reprs(writer *w, repr_batch *b, const uint8_t *kinds, size_t first, size_t count)
 {
     rs_snapshot *s = w->snap;
     rs_graph *g = s->graph;
@@ -804,17 +813,18 @@ static int batch_reprs(writer *w, repr_batch *b, const bool *has_repr, size_t fi
         rs_idx x = (rs_idx)(first + j);
         b->len[j] = -1;
         b->id[j] = RS_DUMP_NO_STRING;
-        if ((rs_graph_flags(g, x) & RS_NODE_INTERNAL) || !has_repr[rs_graph_type_id(g, x)])
+        uint8_t kind = (rs_graph_flags(g, x) & RS_NODE_INTERNAL) ? REPR_NONE : kinds[rs_graph_type_id(g, x)];
+        if (kind == REPR_NONE)
             continue;
         PyObject *obj = rs_snapshot_object(s, x);
-        if (is_items_container(obj)) {
+        if (kind == REPR_ITEMS) {
             if ((b->id[j] = items_repr_id(w, b->items, obj)) == RS_DUMP_NO_STRING) {
                 PyErr_NoMemory();
                 return -1;
             }
             continue;
         }
-        if (PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyLong_CheckExact(obj) || PyFloat_CheckExact(obj)) {
+        if (kind == REPR_LITERAL) {
             /* A literal: written straight into the pool, kept without a look-up. */
             char *out = pool_reserve(&w->pool, TEXT_MAX);
             if (out == NULL) {
@@ -845,23 +855,23 @@ static int write_nodes(writer *w)
     rs_snapshot *s = w->snap;
     rs_graph *g = s->graph;
     size_t n = rs_graph_node_count(g);
-    bool *has_repr = rs_malloc((s->type_count ? s->type_count : 1) * sizeof *has_repr);
+    uint8_t *kinds = rs_malloc((s->type_count ? s->type_count : 1) * sizeof *kinds);
     repr_batch *b = rs_calloc(1, sizeof *b);
-    if (has_repr == NULL || b == NULL) {
-        rs_free(has_repr);
+    if (kinds == NULL || b == NULL) {
+        rs_free(kinds);
         rs_free(b);
         PyErr_NoMemory();
         return -1;
     }
     for (uint32_t t = 0; t < s->type_count; t++)
-        has_repr[t] = s->types[t].type != NULL && type_has_repr(s->types[t].type);
+        kinds[t] = s->types[t].type != NULL ? type_repr_kind(s->types[t].type) : REPR_NONE;
     int r = 0;
     uint32_t edge = 0;
     uint64_t objects = 0; /* bytes of the visible objects, for the header */
     section_begin(w, RS_DUMP_NODES);
     for (size_t first = 0; first < n && !w->io_error && r == 0; first += NODE_BATCH) {
         size_t count = n - first < NODE_BATCH ? n - first : NODE_BATCH;
-        if ((r = batch_reprs(w, b, has_repr, first, count)) < 0)
+        if ((r = batch_reprs(w, b, kinds, first, count)) < 0)
             break;
         for (size_t j = 0; j < count; j++) {
             rs_idx x = (rs_idx)(first + j);
@@ -892,7 +902,7 @@ static int write_nodes(writer *w)
             write_bytes(w, &rec, sizeof rec);
         }
     }
-    rs_free(has_repr);
+    rs_free(kinds);
     rs_free(b);
     section_end(w, n);
     w->header.memory_objects = objects;
