@@ -1207,6 +1207,27 @@ static int distinct_targets(writer *w, rs_idx holder, const rs_idx *targets, siz
     return 1;
 }
 
+/* The labels of a list or tuple unchanged since the snapshot, read off its
+ * items without copying them: its edges are its items last first (as its
+ * traversal visits them) and hold no object twice, so edge k is "[n-1-k]",
+ * as write_wide_labels() would find.  0 when written, 1 when the holder is
+ * not of that shape, -1 with an exception set. */
+static int write_sequence_labels(writer *w, rs_idx holder, PyObject *obj, const rs_idx *targets, size_t count)
+{
+    if ((size_t)PySequence_Fast_GET_SIZE(obj) != count || count > RS_DUMP_LABEL_VALUE(UINT32_MAX))
+        return 1;
+    PyObject **items = PySequence_Fast_ITEMS(obj);
+    for (size_t k = 0; k < count; k++)
+        if (items[count - 1 - k] != rs_snapshot_object(w->snap, targets[k]))
+            return 1;
+    int distinct = distinct_targets(w, holder, targets, count);
+    if (distinct <= 0)
+        return distinct < 0 ? -1 : 1;
+    for (size_t k = 0; k < count; k++)
+        write_u32(w, (RS_DUMP_LABEL_ITEM << 30) | (uint32_t)(count - 1 - k));
+    return 0;
+}
+
 /* The labels of a dict, list, tuple or set (node holder), its items
  * enumerated once.  When the edges are the items in enumeration order (a
  * dict or set unchanged since the snapshot), edge k is item k, as the
@@ -1337,8 +1358,10 @@ static int write_holder_labels(writer *w, wide_scratch *x, rs_idx i, const rs_id
     PyObject *obj = rs_snapshot_object(s, i);
     /* Small tuples go to label.c, which knows closures' cells by name. */
     if (PyDict_CheckExact(obj) || PyList_CheckExact(obj) || PyAnySet_CheckExact(obj) ||
-        (PyTuple_CheckExact(obj) && count > LABEL_PER_EDGE_MAX))
-        return write_wide_labels(w, x, i, obj, targets, count);
+        (PyTuple_CheckExact(obj) && count > LABEL_PER_EDGE_MAX)) {
+        int r = PyList_CheckExact(obj) || PyTuple_CheckExact(obj) ? write_sequence_labels(w, i, obj, targets, count) : 1;
+        return r <= 0 ? r : write_wide_labels(w, x, i, obj, targets, count);
+    }
     int r = write_instance_labels(w, obj, targets, count);
     if (r <= 0)
         return r;
