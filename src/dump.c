@@ -157,26 +157,43 @@ __attribute__((target("pclmul,avx512f,vpclmulqdq"))) static uint32_t crc_fold_wi
 }
 #endif
 
-uint32_t rs_dump_crc32(uint32_t crc, const void *data, size_t len)
+int rs_dump_crc32_widest(void)
+{
+    crc_init();
+#ifdef CRC_FOLDING
+    return crc_has_vpclmul ? 2 : crc_has_pclmul ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+uint32_t rs_dump_crc32_using(uint32_t crc, const void *data, size_t len, int widest)
 {
     crc_init();
     const unsigned char *p = data;
     uint32_t reg = ~crc;
 #ifdef CRC_FOLDING
-    if (len >= 1024 && crc_has_vpclmul) {
+    if (len >= 1024 && widest >= 2 && crc_has_vpclmul) {
         size_t blocks = len / 256;
         reg = crc_fold_wide(reg, p, blocks);
         p += blocks * 256;
         len -= blocks * 256;
     }
-    if (len >= 256 && crc_has_pclmul) {
+    if (len >= 256 && widest >= 1 && crc_has_pclmul) {
         size_t blocks = len / 64;
         reg = crc_fold(reg, p, blocks);
         p += blocks * 64;
         len -= blocks * 64;
     }
+#else
+    (void)widest;
 #endif
     return ~crc_table_update(reg, p, len);
+}
+
+uint32_t rs_dump_crc32(uint32_t crc, const void *data, size_t len)
+{
+    return rs_dump_crc32_using(crc, data, len, 2);
 }
 
 /* --- string pool: distinct strings, each once ----------------------------- */

@@ -131,6 +131,13 @@ typedef struct rs_dump_allocation {
 /* CRC-32 (IEEE 802.3) of len bytes, continuing crc (0 to start). */
 uint32_t rs_dump_crc32(uint32_t crc, const void *data, size_t len);
 
+/* Which ways of computing it this CPU has beyond the table: 0 none, 1
+ * 128-bit folding (PCLMULQDQ), 2 also 512-bit folding (VPCLMULQDQ); and
+ * rs_dump_crc32() using no way past widest, so that tests check every way
+ * the host has against zlib, not only the fastest. */
+int rs_dump_crc32_widest(void);
+uint32_t rs_dump_crc32_using(uint32_t crc, const void *data, size_t len, int widest);
+
 /* Writes s to path (replacing it through a temporary file next to it).
  * Runs Python for labels and reprs.  0, or -1 with an exception set. */
 int rs_dump_write(rs_snapshot *s, const char *path);

@@ -242,6 +242,18 @@ PyObject *rs_stored_frames(rs_snapshot *s)
     return threads;
 }
 
+PyObject *rs_module_crc32(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer data;
+    unsigned int crc;
+    int widest;
+    if (!PyArg_ParseTuple(args, "y*Ii:_crc32", &data, &crc, &widest))
+        return NULL;
+    uint32_t r = rs_dump_crc32_using(crc, data.buf, (size_t)data.len, widest);
+    PyBuffer_Release(&data);
+    return Py_BuildValue("(Ii)", (unsigned int)r, rs_dump_crc32_widest());
+}
+
 PyObject *rs_module_dump_reseal(PyObject *Py_UNUSED(module), PyObject *path)
 {
     PyObject *bytes = NULL;

@@ -24,6 +24,7 @@ PyObject *rs_stored_frames(rs_snapshot *s);
 PyObject *rs_snapshot_save(PyObject *self, PyObject *path);
 PyObject *rs_module_dump(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *rs_module_dump_reseal(PyObject *module, PyObject *path);
+PyObject *rs_module_crc32(PyObject *module, PyObject *args);
 PyObject *rs_module_load(PyObject *module, PyObject *path);
 
 #define RS_DUMP_SNAPSHOT_METHODS                                                                                   \
@@ -40,6 +41,9 @@ PyObject *rs_module_load(PyObject *module, PyObject *path);
      "load(path): open a heap dump as a Snapshot whose objects are StoredObjects; refscope.Error for a file "     \
      "that is not a whole dump."},                                                                                 \
     {"_dump_reseal", rs_module_dump_reseal, METH_O,                                                                \
-     "Test hook: recompute a dump's checksums in place so the reader's structural checks can be tested."},
+     "Test hook: recompute a dump's checksums in place so the reader's structural checks can be tested."},       \
+    {"_crc32", rs_module_crc32, METH_VARARGS,                                                                      \
+     "Test hook: _crc32(data, crc, widest) -> (the dump's CRC-32 of data continuing crc, using no way past "       \
+     "widest; the widest way this CPU has)."},
 
 #endif
