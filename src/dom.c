@@ -22,9 +22,10 @@
  *   compute_semidominators  semidominator of every vertex, in reverse preorder
  *   compute_idoms           immediate dominator of every vertex, in preorder
  *   finish_results          in the working arrays' memory:
- *     sum_retained            retained size of every vertex, by number
+ *     store_leaves            results of the nodes that are not vertices
  *                             (each sole leaf adds its size to its holder)
- *     store_results           idoms and retained sizes by node index
+ *     sum_retained            retained size of every vertex, by number
+ *     store_vertices          idoms and retained sizes of the vertices
  * and on the first rs_dom_children():
  *   list_children           the dominator tree as CSR
  */
@@ -271,46 +272,51 @@ static void compute_idoms(struct semi_nca *st)
     }
 }
 
-/* After: by_number[w] is the retained size of vertex w: its node's size
- * plus the sizes of the vertices and sole leaves it dominates
- * (by_number[0], the super root's, is the size of everything reachable).
- * Sole leaves are added to their holders first; a dominator's number is
- * below its children's, so then one pass in reverse preorder has every
- * subtree summed before its root is added up. */
-static void sum_retained(const struct semi_nca *st, uint64_t *by_number)
+/* After: d->idom[v] and d->retained[v] are the results of every node that
+ * is not a vertex: a sole leaf's holder (as a node index) and its own
+ * size, or RS_NONE and 0 when unreachable; and by_number[w] is the size of
+ * vertex w's sole leaves.  In one pass by node; d->idom is st->number,
+ * overwritten entry by entry once read (a vertex's entry is left alone). */
+static void store_leaves(const struct semi_nca *st, uint64_t *by_number, rs_dom *d)
 {
     for (uint32_t w = 0; w <= st->reached; w++)
         by_number[w] = 0;
     for (uint32_t v = 0; v < st->n; v++) {
         uint32_t w = st->number[v];
-        if (w >= SOLE_LEAF_OF && w != SOLE_LEAF)
-            by_number[w - SOLE_LEAF_OF] += rs_graph_size(st->g, v);
+        if (w < SOLE_LEAF_OF && w != 0)
+            continue;
+        if (w == 0 || w == SOLE_LEAF) {
+            d->idom[v] = RS_NONE;
+            d->retained[v] = 0;
+            continue;
+        }
+        uint64_t size = rs_graph_size(st->g, v);
+        d->idom[v] = st->vertex[w - SOLE_LEAF_OF];
+        d->retained[v] = size;
+        by_number[w - SOLE_LEAF_OF] += size;
     }
+}
+
+/* After: by_number[w] is the retained size of vertex w: its node's size
+ * plus the sizes of the vertices and sole leaves it dominates
+ * (by_number[0], the super root's, is the size of everything reachable).
+ * A dominator's number is below its children's, so one pass in reverse
+ * preorder has every subtree summed before its root is added up. */
+static void sum_retained(const struct semi_nca *st, uint64_t *by_number)
+{
     for (uint32_t w = st->reached; w >= 1; w--) {
         by_number[w] += rs_graph_size(st->g, st->vertex[w]);
         by_number[st->idom[w]] += by_number[w];
     }
 }
 
-/* After: d->idom[v] is v's immediate dominator as a node index (a sole
- * leaf's holder), RS_DOM_SUPER_ROOT, or RS_NONE when unreachable, and
- * d->retained[v] its retained size (0 when unreachable; d->retained[n] the
- * super root's), in one pass by node.  d->idom is st->number, overwritten entry by entry
- * once read; d->retained must not overlap by_number. */
-static void store_results(const struct semi_nca *st, const uint64_t *by_number, rs_dom *d)
+/* After: d->idom[v] is v's immediate dominator as a node index or
+ * RS_DOM_SUPER_ROOT, and d->retained[v] its retained size, for every
+ * vertex v (d->retained[n] is the super root's), in one pass by number. */
+static void store_vertices(const struct semi_nca *st, const uint64_t *by_number, rs_dom *d)
 {
-    for (uint32_t v = 0; v < st->n; v++) {
-        uint32_t w = st->number[v];
-        if (w == 0 || w == SOLE_LEAF) {
-            d->idom[v] = RS_NONE;
-            d->retained[v] = 0;
-            continue;
-        }
-        if (w >= SOLE_LEAF_OF) {
-            d->idom[v] = st->vertex[w - SOLE_LEAF_OF];
-            d->retained[v] = rs_graph_size(st->g, v);
-            continue;
-        }
+    for (uint32_t w = 1; w <= st->reached; w++) {
+        rs_idx v = st->vertex[w];
         uint32_t i = st->idom[w];
         d->idom[v] = i == 0 ? RS_DOM_SUPER_ROOT : st->vertex[i];
         d->retained[v] = by_number[w];
@@ -360,10 +366,11 @@ static int finish_results(struct semi_nca *st, rs_dom *d)
 {
     size_t n = st->n;
     uint64_t *retained = (uint64_t *)st->info;
-    sum_retained(st, retained + n + 1);
     d->idom = st->number;
     d->retained = retained;
-    store_results(st, retained + n + 1, d);
+    store_leaves(st, retained + n + 1, d);
+    sum_retained(st, retained + n + 1);
+    store_vertices(st, retained + n + 1, d);
     st->number = NULL;
     st->info = NULL;
     d->child_start = st->idom;
