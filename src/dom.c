@@ -89,15 +89,14 @@ struct semi_nca {
 static void mark_sole_leaves(struct semi_nca *st)
 {
     bool marks = st->n < SOLE_LEAF_OF - 1;
+    rs_graph_node_arrays a = rs_graph_arrays(st->g);
     for (uint32_t base = 0; base < st->n; base += 64) {
         uint32_t end = st->n - base < 64 ? st->n : base + 64;
         uint64_t bits = 0;
         for (uint32_t v = base; v < end; v++) {
-            uint32_t flags = rs_graph_flags(st->g, v);
-            size_t referents, referrers;
-            rs_graph_referents(st->g, v, &referents);
-            rs_graph_referrers(st->g, v, &referrers);
-            bool sole = marks && referents == 0 && referrers == 1 &&
+            uint32_t flags = a.flags[v];
+            bool sole = marks && a.referent_start[v + 1] == a.referent_start[v] &&
+                        a.referrer_start[v + 1] - a.referrer_start[v] == 1 &&
                         !(flags & (RS_NODE_ROOT | RS_NODE_IMMORTAL));
             st->number[v] = sole ? SOLE_LEAF : 0;
             bits |= (uint64_t)((flags & RS_NODE_IMMORTAL) != 0) << (v - base);
