@@ -9,17 +9,27 @@
  * algorithm keeps per vertex sits in one 16-byte record indexed by number,
  * so a random visit during path compression touches one cache line.
  *
+ * A node without referents and with exactly one referrer (a string or int
+ * held by one object, an empty list: more than half of a typical heap) is
+ * not a vertex at all.  It is on no path to any other node, so it changes
+ * no other node's dominator, and its own immediate dominator is its one
+ * referrer.  The search only records that referrer's number in its place,
+ * and every later stage works on the other vertices only.
+ *
  * Stages, in order (see rs_dom_compute):
+ *   mark_sole_leaves        the nodes that will not be vertices
  *   number_reachable        depth-first search from the super root
  *   compute_semidominators  semidominator of every vertex, in reverse preorder
  *   compute_idoms           immediate dominator of every vertex, in preorder
  *   finish_results          in the working arrays' memory:
+ *     store_leaves            results of the nodes that are not vertices
+ *                             (each sole leaf adds its size to its holder)
  *     sum_retained            retained size of every vertex, by number
- *     store_results           idoms and retained sizes by node index
+ *     store_vertices          idoms and retained sizes of the vertices
  * and on the first rs_dom_children():
  *   list_children           the dominator tree as CSR
  */
-#include <string.h>
+#include <stdbool.h>
 
 #include "refscope/dom.h"
 
@@ -32,57 +42,105 @@ struct rs_dom {
     int children_listed;   /* child_start and children are filled in (on first use) */
 };
 
-/* What semi-NCA keeps per vertex; all fields are vertex numbers. */
+/* What semi-NCA keeps per vertex; all fields are vertex numbers.  The
+ * search writes every field as it numbers the vertex, so no later pass
+ * over the whole array (16 bytes a vertex) is needed to set them up. */
 struct vertex_info {
     uint32_t parent; /* depth-first tree parent; compressed in place into
                         the forest ancestor by eval() */
-    uint32_t semi;   /* semidominator */
-    uint32_t label;  /* vertex of least semi on the compressed path (the
-                        next edge to follow, during the search) */
+    uint32_t semi;   /* semidominator, starting as the vertex itself (the
+                        next edge to follow, while the search has the
+                        vertex on its call stack) */
+    uint32_t label;  /* vertex of least semi on the compressed path */
     uint32_t idom;   /* depth-first parent, then the immediate dominator */
 };
 
-/* Working state; every array but `number` is indexed by preorder number. */
+/* number[] of a sole leaf (see the file comment): SOLE_LEAF before the
+ * search reaches it, then SOLE_LEAF_OF | its referrer's number.  Vertex
+ * numbers stay below SOLE_LEAF_OF: with 2^31 nodes or more there are no
+ * sole leaves. */
+#define SOLE_LEAF UINT32_MAX
+#define SOLE_LEAF_OF ((uint32_t)1 << 31)
+
+/* Working state; every array but `number` and `immortal` is indexed by
+ * preorder number. */
 struct semi_nca {
     const rs_graph *g;
     uint32_t n;          /* nodes */
-    uint32_t reached;    /* nodes reachable from the roots */
-    uint32_t *number;    /* node -> preorder number, 0 = not reached */
+    uint32_t reached;    /* vertices reachable from the roots */
+    uint32_t sole_reached; /* sole leaves reachable from the roots */
+    uint32_t *number;    /* node -> preorder number, 0 = not reached; or a
+                            sole leaf's mark */
     rs_idx *vertex;      /* number -> node */
     struct vertex_info *info;
     uint32_t *stack;     /* the search's call stack, then eval()'s path, then
                             each vertex's immediate dominator (idom below) */
     uint32_t *idom;      /* immediate dominators once info is gone */
     uint64_t *root_target; /* bit per number: the super root has an edge to it */
+    uint64_t *immortal;  /* bit per node: RS_NODE_IMMORTAL */
 };
 
-/* Gives node v the next preorder number, with depth-first parent p. */
-static inline uint32_t number_node(struct semi_nca *st, rs_idx v, uint32_t p)
+/* After: number[v] is SOLE_LEAF for every node without referents that has
+ * exactly one referrer and is neither a root's target nor immortal (those
+ * hang off the super root), else 0; st->immortal marks immortal nodes.
+ * Every entry is written here, in order, since the search reads and
+ * writes number at random, and first touching fresh pages at random costs
+ * two page faults each. */
+static void mark_sole_leaves(struct semi_nca *st)
+{
+    bool marks = st->n < SOLE_LEAF_OF - 1;
+    rs_graph_node_arrays a = rs_graph_arrays(st->g);
+    for (uint32_t base = 0; base < st->n; base += 64) {
+        uint32_t end = st->n - base < 64 ? st->n : base + 64;
+        uint64_t bits = 0;
+        for (uint32_t v = base; v < end; v++) {
+            uint32_t flags = a.flags[v];
+            bool sole = marks && a.referent_start[v + 1] == a.referent_start[v] &&
+                        a.referrer_start[v + 1] - a.referrer_start[v] == 1 &&
+                        !(flags & (RS_NODE_ROOT | RS_NODE_IMMORTAL));
+            st->number[v] = sole ? SOLE_LEAF : 0;
+            bits |= (uint64_t)((flags & RS_NODE_IMMORTAL) != 0) << (v - base);
+        }
+        st->immortal[base >> 6] = bits;
+    }
+    st->number[st->n] = 0;
+}
+
+/* Gives node v the next preorder number, with depth-first parent p, and
+ * sets up its info; semi is 0 (the first edge) when v goes on the call
+ * stack. */
+static inline uint32_t number_node(struct semi_nca *st, rs_idx v, uint32_t p, bool stacked)
 {
     uint32_t num = ++st->reached;
     st->number[v] = num;
     st->vertex[num] = v;
-    st->info[num].parent = p;
-    st->info[num].label = 0;
+    st->info[num] = (struct vertex_info){.parent = p, .semi = stacked ? 0 : num, .label = num, .idom = p};
     return num;
 }
 
 /* Searches depth-first from start, not yet numbered, whose depth-first
  * parent is the super root; edges are followed in visit order.  The call
- * stack holds vertex numbers; each vertex's next edge is in its label. */
+ * stack holds vertex numbers; each vertex's next edge is in its semi until
+ * it leaves the stack. */
 static void search_from(struct semi_nca *st, rs_idx start)
 {
     uint32_t depth = 0;
-    st->stack[depth++] = number_node(st, start, 0);
+    st->stack[depth++] = number_node(st, start, 0, true);
     while (depth > 0) {
         uint32_t vnum = st->stack[depth - 1];
         size_t count;
         const rs_idx *targets = rs_graph_referents(st->g, st->vertex[vnum], &count);
-        uint32_t pos = st->info[vnum].label;
+        uint32_t pos = st->info[vnum].semi;
         rs_idx next = RS_NONE;
         while (pos < count) {
             rs_idx t = targets[pos++];
-            if (st->number[t] != 0)
+            uint32_t t_number = st->number[t];
+            if (t_number == SOLE_LEAF) {
+                st->number[t] = SOLE_LEAF_OF | vnum;
+                st->sole_reached++;
+                continue;
+            }
+            if (t_number != 0)
                 continue;
             size_t t_count;
             rs_graph_referents(st->g, t, &t_count);
@@ -92,14 +150,15 @@ static void search_from(struct semi_nca *st, rs_idx start)
             }
             /* Without referents t is done as soon as it is numbered: no
              * trip through the call stack. */
-            number_node(st, t, vnum);
+            number_node(st, t, vnum, false);
         }
         if (next == RS_NONE) {
+            st->info[vnum].semi = vnum;
             depth--;
             continue;
         }
-        st->info[vnum].label = pos;
-        st->stack[depth++] = number_node(st, next, vnum);
+        st->info[vnum].semi = pos;
+        st->stack[depth++] = number_node(st, next, vnum, true);
     }
 }
 
@@ -122,13 +181,15 @@ static void number_reachable(struct semi_nca *st)
         uint32_t num = st->number[t];
         st->root_target[num >> 6] |= (uint64_t)1 << (num & 63);
     }
-    for (rs_idx v = 0; v < st->n; v++) {
-        if (!(rs_graph_flags(st->g, v) & RS_NODE_IMMORTAL))
-            continue;
-        if (st->number[v] == 0)
-            search_from(st, v);
-        uint32_t num = st->number[v];
-        st->root_target[num >> 6] |= (uint64_t)1 << (num & 63);
+    size_t words = (size_t)st->n / 64 + 1;
+    for (size_t i = 0; i < words; i++) {
+        for (uint64_t bits = st->immortal[i]; bits != 0; bits &= bits - 1) {
+            rs_idx v = (rs_idx)(64 * i + (uint32_t)__builtin_ctzll(bits));
+            if (st->number[v] == 0)
+                search_from(st, v);
+            uint32_t num = st->number[v];
+            st->root_target[num >> 6] |= (uint64_t)1 << (num & 63);
+        }
     }
 }
 
@@ -168,11 +229,6 @@ static uint32_t eval(struct semi_nca *st, uint32_t v, uint32_t last_linked)
 static void compute_semidominators(struct semi_nca *st)
 {
     struct vertex_info *info = st->info;
-    for (uint32_t w = 0; w <= st->reached; w++) {
-        info[w].idom = info[w].parent;
-        info[w].label = w;
-        info[w].semi = w;
-    }
     for (uint32_t w = st->reached; w >= 1; w--) {
         int from_super_root = (int)((st->root_target[w >> 6] >> (w & 63)) & 1);
         uint32_t s = from_super_root ? 0 : info[w].parent;
@@ -215,35 +271,51 @@ static void compute_idoms(struct semi_nca *st)
     }
 }
 
-/* After: by_number[w] is the retained size of vertex w: its node's size
- * plus the sizes of the vertices it dominates (by_number[0], the super
- * root's, is the size of everything reachable).  A dominator's number is
- * below its children's, so one pass in reverse preorder has every subtree
- * summed before its root is added up. */
-static void sum_retained(const struct semi_nca *st, uint64_t *by_number)
+/* After: d->idom[v] and d->retained[v] are the results of every node that
+ * is not a vertex: a sole leaf's holder (as a node index) and its own
+ * size, or RS_NONE and 0 when unreachable; and by_number[w] is the size of
+ * vertex w's sole leaves.  In one pass by node; d->idom is st->number,
+ * overwritten entry by entry once read (a vertex's entry is left alone). */
+static void store_leaves(const struct semi_nca *st, uint64_t *by_number, rs_dom *d)
 {
     for (uint32_t w = 0; w <= st->reached; w++)
         by_number[w] = 0;
+    for (uint32_t v = 0; v < st->n; v++) {
+        uint32_t w = st->number[v];
+        if (w < SOLE_LEAF_OF && w != 0)
+            continue;
+        if (w == 0 || w == SOLE_LEAF) {
+            d->idom[v] = RS_NONE;
+            d->retained[v] = 0;
+            continue;
+        }
+        uint64_t size = rs_graph_size(st->g, v);
+        d->idom[v] = st->vertex[w - SOLE_LEAF_OF];
+        d->retained[v] = size;
+        by_number[w - SOLE_LEAF_OF] += size;
+    }
+}
+
+/* After: by_number[w] is the retained size of vertex w: its node's size
+ * plus the sizes of the vertices and sole leaves it dominates
+ * (by_number[0], the super root's, is the size of everything reachable).
+ * A dominator's number is below its children's, so one pass in reverse
+ * preorder has every subtree summed before its root is added up. */
+static void sum_retained(const struct semi_nca *st, uint64_t *by_number)
+{
     for (uint32_t w = st->reached; w >= 1; w--) {
         by_number[w] += rs_graph_size(st->g, st->vertex[w]);
         by_number[st->idom[w]] += by_number[w];
     }
 }
 
-/* After: d->idom[v] is v's immediate dominator as a node index,
- * RS_DOM_SUPER_ROOT, or RS_NONE when unreachable, and d->retained[v] its
- * retained size (0 when unreachable; d->retained[n] the super root's), in
- * one pass by node.  d->idom is st->number, overwritten entry by entry
- * once read; d->retained must not overlap by_number. */
-static void store_results(const struct semi_nca *st, const uint64_t *by_number, rs_dom *d)
+/* After: d->idom[v] is v's immediate dominator as a node index or
+ * RS_DOM_SUPER_ROOT, and d->retained[v] its retained size, for every
+ * vertex v (d->retained[n] is the super root's), in one pass by number. */
+static void store_vertices(const struct semi_nca *st, const uint64_t *by_number, rs_dom *d)
 {
-    for (uint32_t v = 0; v < st->n; v++) {
-        uint32_t w = st->number[v];
-        if (w == 0) {
-            d->idom[v] = RS_NONE;
-            d->retained[v] = 0;
-            continue;
-        }
+    for (uint32_t w = 1; w <= st->reached; w++) {
+        rs_idx v = st->vertex[w];
         uint32_t i = st->idom[w];
         d->idom[v] = i == 0 ? RS_DOM_SUPER_ROOT : st->vertex[i];
         d->retained[v] = by_number[w];
@@ -293,10 +365,11 @@ static int finish_results(struct semi_nca *st, rs_dom *d)
 {
     size_t n = st->n;
     uint64_t *retained = (uint64_t *)st->info;
-    sum_retained(st, retained + n + 1);
     d->idom = st->number;
     d->retained = retained;
-    store_results(st, retained + n + 1, d);
+    store_leaves(st, retained + n + 1, d);
+    sum_retained(st, retained + n + 1);
+    store_vertices(st, retained + n + 1, d);
     st->number = NULL;
     st->info = NULL;
     d->child_start = st->idom;
@@ -307,7 +380,7 @@ static int finish_results(struct semi_nca *st, rs_dom *d)
     if (shrunk == NULL)
         return -1;
     d->retained = shrunk;
-    rs_idx *fitted = rs_realloc(d->children, ((size_t)st->reached + 1) * sizeof *d->children);
+    rs_idx *fitted = rs_realloc(d->children, ((size_t)st->reached + st->sole_reached + 1) * sizeof *d->children);
     if (fitted == NULL)
         return -1;
     d->children = fitted;
@@ -368,15 +441,14 @@ rs_dom *rs_dom_compute(const rs_graph *g)
     st.vertex = rs_malloc((n + 1) * sizeof *st.vertex);
     st.info = rs_malloc((n + 1) * sizeof *st.info);
     st.stack = rs_malloc((n + 2) * sizeof *st.stack); /* n + 2: becomes child_start */
-    st.root_target = rs_calloc(n / 64 + 1, sizeof *st.root_target);
+    st.root_target = rs_calloc(2 * (n / 64 + 1), sizeof *st.root_target);
     if (st.number == NULL || st.vertex == NULL || st.info == NULL || st.stack == NULL ||
         st.root_target == NULL)
         goto error;
-    /* Written in order rather than calloc'ed: the search reads it at random,
-     * and first touching fresh pages at random costs two page faults each. */
-    memset(st.number, 0, (n + 1) * sizeof *st.number);
+    st.immortal = st.root_target + n / 64 + 1;
+    mark_sole_leaves(&st);
     st.vertex[0] = RS_DOM_SUPER_ROOT;
-    st.info[0].parent = 0;
+    st.info[0] = (struct vertex_info){0};
 
     number_reachable(&st);
     compute_semidominators(&st);

@@ -441,6 +441,13 @@ const rs_idx *rs_graph_referrers(const rs_graph *g, rs_idx n, size_t *count)
     return g->rev + g->rev_off[n];
 }
 
+rs_graph_node_arrays rs_graph_arrays(const rs_graph *g)
+{
+    if (!g->finished)
+        return (rs_graph_node_arrays){NULL, NULL, NULL};
+    return (rs_graph_node_arrays){g->fwd_off, g->rev_off, g->flags};
+}
+
 const rs_root *rs_graph_roots(const rs_graph *g, size_t *count)
 {
     *count = g->root_count;

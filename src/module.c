@@ -326,6 +326,9 @@ static void release(rs_snapshot_pyobject *so)
         return;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
+    so->snap = s;
+    rs_cycles_fill_before_release(so);
+    so->snap = NULL;
     if (d != NULL)
         rs_dump_close(d); /* frees s */
     else
@@ -535,7 +538,7 @@ int64_t rs_type_arg(rs_snapshot *s, PyObject *arg)
     return t < 0 ? -1 : t;
 }
 
-static PyObject *node_list(rs_snapshot *s, const rs_idx *nodes, size_t count)
+PyObject *rs_node_list(rs_snapshot *s, const rs_idx *nodes, size_t count)
 {
     PyObject *list = PyList_New((Py_ssize_t)count);
     for (size_t i = 0; list != NULL && i < count; i++) {
@@ -560,7 +563,7 @@ static PyObject *snapshot_instances(PyObject *self, PyObject *arg)
     rs_idx *nodes = rs_census_instances(s, (uint32_t)t, &count);
     if (nodes == NULL)
         return NULL;
-    PyObject *list = node_list(s, nodes, count);
+    PyObject *list = rs_node_list(s, nodes, count);
     rs_free(nodes);
     return list;
 }
@@ -840,6 +843,7 @@ PyObject *rs_snapshot_wrap(rs_snapshot *s)
     self->close_pending = 0;
     self->dump = NULL;
     self->loaded = 0;
+    self->unfilled_cycles = NULL;
     return (PyObject *)self;
 }
 
@@ -855,6 +859,7 @@ PyObject *rs_snapshot_wrap_dump(rs_dump *d)
     self->close_pending = 0;
     self->dump = d;
     self->loaded = 1;
+    self->unfilled_cycles = NULL;
     d->owner = (PyObject *)self;
     return (PyObject *)self;
 }

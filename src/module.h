@@ -22,6 +22,9 @@ typedef struct {
      * and closed with the snapshot (snap is dump->snap); NULL when live. */
     struct rs_dump *dump;
     int loaded; /* refscope.load() made it (kept after close, for the message) */
+    /* Its Cycles whose object lists are not built yet (module_analysis.c
+     * builds them on first use, or all at once before the release). */
+    struct rs_cycle_pyobject *unfilled_cycles;
 } rs_snapshot_pyobject;
 
 /* refscope.Error (a new reference lives in the module). */
@@ -64,6 +67,9 @@ rs_idx rs_node_of(rs_snapshot *s, PyObject *obj);
  * snapshot, a refscope.StoredObject on a stored one.  New reference, NULL
  * on error. */
 PyObject *rs_node_value(rs_snapshot *s, rs_idx n);
+
+/* [value of each of nodes[0 .. count)] as a new list, NULL on error. */
+PyObject *rs_node_list(rs_snapshot *s, const rs_idx *nodes, size_t count);
 
 /* (value of node n, second) as a new tuple, NULL on error. */
 PyObject *rs_value_pair(rs_snapshot *s, rs_idx n, PyObject *second);

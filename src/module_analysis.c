@@ -94,8 +94,6 @@ static PyObject *edge_tuples(rs_snapshot *s, const rs_edge_ref *edges, size_t co
 /* --- Cycle ------------------------------------------------------------------- */
 
 PyMemberDef rs_cycle_members[] = {
-    {"objects", T_OBJECT, offsetof(rs_cycle_pyobject, objects), READONLY,
-     "The objects of the cycle (a strongly connected component over data edges)."},
     {"size", T_ULONGLONG, offsetof(rs_cycle_pyobject, size), READONLY, "Bytes of the cycle's own objects."},
     {"retained", T_ULONGLONG, offsetof(rs_cycle_pyobject, retained), READONLY,
      "Bytes freed if the whole cycle went away (what its members dominate)."},
@@ -185,7 +183,65 @@ static PyObject *cycle_break_edges(PyObject *self, void *closure)
     return rs_snapshot_leave(snapshot, cycle_break_edges_of(self, closure));
 }
 
+/* The cycle's objects as a new list, in node order; NULL with an
+ * exception set when it cannot be built. */
+static PyObject *member_list(rs_snapshot *s, uint32_t number)
+{
+    if (rs_analysis_ensure_scc(s) < 0)
+        return NULL;
+    size_t count;
+    const rs_idx *members = rs_scc_cycle_members(s->scc, number, &count);
+    return rs_node_list(s, members, count);
+}
+
+static void link_unfilled(rs_cycle_pyobject *c)
+{
+    rs_snapshot_pyobject *so = (rs_snapshot_pyobject *)c->snapshot;
+    c->unfilled_next = so->unfilled_cycles;
+    c->unfilled_prev = &so->unfilled_cycles;
+    if (so->unfilled_cycles != NULL)
+        so->unfilled_cycles->unfilled_prev = &c->unfilled_next;
+    so->unfilled_cycles = c;
+}
+
+static void unlink_unfilled(rs_cycle_pyobject *c)
+{
+    if (c->unfilled_prev == NULL)
+        return;
+    *c->unfilled_prev = c->unfilled_next;
+    if (c->unfilled_next != NULL)
+        c->unfilled_next->unfilled_prev = c->unfilled_prev;
+    c->unfilled_next = NULL;
+    c->unfilled_prev = NULL;
+}
+
+void rs_cycles_fill_before_release(rs_snapshot_pyobject *so)
+{
+    while (so->unfilled_cycles != NULL) {
+        rs_cycle_pyobject *c = so->unfilled_cycles;
+        unlink_unfilled(c);
+        c->objects = member_list(so->snap, c->number);
+        PyErr_Clear();
+    }
+}
+
+static PyObject *cycle_objects(PyObject *self, void *Py_UNUSED(closure))
+{
+    rs_cycle_pyobject *c = (rs_cycle_pyobject *)self;
+    if (c->objects == NULL) {
+        rs_snapshot *s = rs_snapshot_of(c->snapshot);
+        PyObject *list = s ? member_list(s, c->number) : NULL;
+        if (list == NULL)
+            return NULL;
+        unlink_unfilled(c);
+        c->objects = list;
+    }
+    return Py_NewRef(c->objects);
+}
+
 PyGetSetDef rs_cycle_getset[] = {
+    {"objects", cycle_objects, NULL, "The objects of the cycle (a strongly connected component over data edges).",
+     NULL},
     {"edges", cycle_edges, NULL, "Every data edge between two members: [(a, b, label)].", NULL},
     {"ring", cycle_edges, NULL,
      "A walkable ring: the shortest closed walk from the member retaining most back to it, [(a, b, label)].",
@@ -227,6 +283,7 @@ int rs_cycle_clear(PyObject *self)
 void rs_cycle_dealloc(PyObject *self)
 {
     PyObject_GC_UnTrack(self);
+    unlink_unfilled((rs_cycle_pyobject *)self);
     rs_cycle_clear(self);
     Py_CLEAR(((rs_cycle_pyobject *)self)->snapshot);
     Py_TYPE(self)->tp_free(self);
@@ -242,7 +299,7 @@ PyObject *rs_cycle_repr(PyObject *self)
                                 c->garbage ? ", garbage" : "");
 }
 
-static PyObject *make_cycle(PyObject *snapshot_obj, rs_snapshot *s, const rs_cycle *cy)
+static PyObject *make_cycle(PyObject *snapshot_obj, const rs_cycle *cy)
 {
     rs_cycle_pyobject *c = PyObject_GC_New(rs_cycle_pyobject, &rs_cycle_type);
     if (c == NULL)
@@ -253,15 +310,11 @@ static PyObject *make_cycle(PyObject *snapshot_obj, rs_snapshot *s, const rs_cyc
     c->size = cy->size;
     c->retained = cy->retained;
     c->garbage = cy->garbage;
-    c->edges = c->ring = c->break_edges = NULL;
-    c->objects = PyList_New((Py_ssize_t)cy->member_count);
-    for (size_t k = 0; c->objects != NULL && k < cy->member_count; k++)
-        PyList_SET_ITEM(c->objects, (Py_ssize_t)k, rs_node_value(s, cy->members[k]));
+    c->edges = c->ring = c->break_edges = c->objects = NULL;
+    c->unfilled_prev = NULL;
+    c->unfilled_next = NULL;
+    link_unfilled(c);
     PyObject_GC_Track(c);
-    if (c->objects == NULL) {
-        Py_DECREF(c);
-        return NULL;
-    }
     return (PyObject *)c;
 }
 
@@ -293,7 +346,7 @@ PyObject *rs_snapshot_cycles(PyObject *self, PyObject *args, PyObject *kwargs)
         count = (size_t)limit;
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < count; i++)
-        if (rs_append_steal(list, make_cycle(self, s, &cycles[i])) < 0)
+        if (rs_append_steal(list, make_cycle(self, &cycles[i])) < 0)
             Py_CLEAR(list);
     rs_free(cycles);
     return list;
@@ -311,7 +364,7 @@ PyObject *rs_snapshot_cycle_of(PyObject *self, PyObject *obj)
     rs_cycle cy;
     if (rs_cycle_get(s, number, &cy) < 0)
         return NULL;
-    return make_cycle(self, s, &cy);
+    return make_cycle(self, &cy);
 }
 
 PyObject *rs_snapshot_garbage(PyObject *self, PyObject *Py_UNUSED(unused))

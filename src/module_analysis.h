@@ -13,9 +13,12 @@
 
 #include "module.h"
 
-/* A cycle of a snapshot: members and sizes filled at creation, edges,
- * ring and edges to break computed on first access (they need labels). */
-typedef struct {
+/* A cycle of a snapshot: sizes filled at creation; its object list built
+ * on first access (a reference to each of a big cycle's objects costs
+ * more than ranking it), or when the snapshot releases its references, so
+ * that it stays available after close(); edges, ring and edges to break
+ * computed on first access (they need labels). */
+typedef struct rs_cycle_pyobject {
     PyObject_HEAD
     PyObject *snapshot;     /* the Snapshot it belongs to (strong) */
     uint32_t number;        /* cycle number in that snapshot */
@@ -23,7 +26,9 @@ typedef struct {
     unsigned long long size;
     unsigned long long retained;
     char garbage;
-    PyObject *objects;      /* list */
+    PyObject *objects;      /* lazily: list */
+    /* While objects is NULL: links in the snapshot's unfilled_cycles. */
+    struct rs_cycle_pyobject *unfilled_next, **unfilled_prev;
     PyObject *edges;        /* lazily: [(a, b, label)] */
     PyObject *ring;         /* lazily: [(a, b, label)] */
     PyObject *break_edges;  /* lazily: [(a, b, label, suggestion, freed)] */
@@ -36,6 +41,10 @@ extern PyMemberDef rs_cycle_members[];
 extern PyGetSetDef rs_cycle_getset[];
 extern PySequenceMethods rs_cycle_as_sequence;
 int rs_cycle_traverse(PyObject *self, visitproc visit, void *arg);
+/* Builds the object list of every Cycle of so that has none yet; called
+ * just before so releases its snapshot.  Keeps no exception set (a Cycle
+ * whose list cannot be built raises refscope.Error on access). */
+void rs_cycles_fill_before_release(rs_snapshot_pyobject *so);
 int rs_cycle_clear(PyObject *self);
 void rs_cycle_dealloc(PyObject *self);
 PyObject *rs_cycle_repr(PyObject *self);

@@ -14,6 +14,12 @@
  *                      edges into finished components never lower a low link
  *   EXCLUDED           a node no data edge can enter (RS_NODE_NOT_DATA)
  *
+ * The value is the result, and no pass renumbers it: the k-th component
+ * found has id k = N-1-rindex.  Each excluded node is a component of its
+ * own, found after all others in node order: after the C components found,
+ * the excluded node that has r excluded nodes before it has id C + r,
+ * which a bit per node and a count per 64 nodes answer at once.
+ *
  * The call stack and the component stack share one array of N entries: a
  * node is on at most one of them, the call stack grows up from 0 and the
  * component stack down from N.
@@ -21,8 +27,6 @@
  * Stages, in order (see rs_scc_compute):
  *   exclude_not_data    RS_NODE_NOT_DATA nodes are set aside
  *   find_components     depth-first search over data edges from every node
- *   number_components   component ids become 0 .. count-1, in order found;
- *                       the set-aside nodes get one component each, last
  *   collect_cycles      cyclic components get cycle numbers and member lists
  */
 #include "refscope/scc.h"
@@ -32,8 +36,13 @@
 struct rs_scc {
     size_t node_count;
     size_t component_count;
-    uint32_t *component;       /* node -> component id */
-    uint32_t *cycle_of_component; /* component id -> cycle number or RS_SCC_NO_CYCLE */
+    uint32_t found;            /* components found by the search: ids below */
+    uint32_t *component;       /* node -> rindex (see above) */
+    uint64_t *excluded;        /* bit per node: RS_NODE_NOT_DATA */
+    uint32_t *excluded_before; /* per 64 nodes: excluded nodes before them */
+    uint64_t *in_cycle;        /* bit per node: its component is a cycle */
+    uint32_t *cycle_of_component; /* cyclic component id -> cycle number
+                                     (other entries are never written) */
     size_t cycle_count;
     uint32_t *cycle_start;     /* cycle_count + 1 offsets into cycle_members */
     rs_idx *cycle_members;     /* members of each cycle, increasing node index */
@@ -51,7 +60,7 @@ struct search {
     uint64_t *is_root;    /* bit per node: its low link has not been lowered */
     uint64_t *self_edge;  /* bit per node: it has a data edge to itself */
     uint64_t *cyclic;     /* bit per component id: the component is a cycle */
-    uint64_t *in_cycle;   /* bit per node: its component is a cycle */
+    uint64_t *in_cycle;   /* bit per node: its component is a cycle; kept */
     uint32_t next_index;  /* Pearce's `index`: 1 + number of active nodes */
     uint32_t found;       /* components found so far */
 };
@@ -72,15 +81,28 @@ static inline void bit_clear(uint64_t *bits, uint32_t i)
 }
 
 /* After: rindex[v] == EXCLUDED for every RS_NODE_NOT_DATA node, 0 for the
- * rest.  No data edge enters an excluded node, so no path over data edges
- * passes through one: each is a component of its own and the search never
- * needs to enter it.  (Every entry is written here, in order, because the
- * search reads rindex at random, and touching fresh pages at random costs
- * two page faults each.) */
-static void exclude_not_data(struct search *st)
+ * rest, and s->excluded / s->excluded_before say which are excluded.  No
+ * data edge enters an excluded node, so no path over data edges passes
+ * through one: each is a component of its own and the search never needs
+ * to enter it.  Returns the number of excluded nodes.  (Every entry is
+ * written here, in order, because the search reads rindex at random, and
+ * touching fresh pages at random costs two page faults each.) */
+static uint32_t exclude_not_data(struct search *st, rs_scc *s)
 {
-    for (uint32_t v = 0; v < st->n; v++)
-        st->rindex[v] = (rs_graph_flags(st->g, v) & RS_NODE_NOT_DATA) ? EXCLUDED : 0;
+    uint32_t count = 0;
+    for (uint32_t base = 0; base < st->n; base += 64) {
+        uint32_t end = st->n - base < 64 ? st->n : base + 64;
+        uint64_t bits = 0;
+        for (uint32_t v = base; v < end; v++) {
+            uint64_t excluded = (rs_graph_flags(st->g, v) & RS_NODE_NOT_DATA) != 0;
+            st->rindex[v] = excluded ? EXCLUDED : 0;
+            bits |= excluded << (v - base);
+        }
+        s->excluded[base >> 6] = bits;
+        s->excluded_before[base >> 6] = count;
+        count += (uint32_t)__builtin_popcountll(bits);
+    }
+    return count;
 }
 
 /* Pushes v on the call stack as a newly visited node. */
@@ -180,26 +202,16 @@ static void search_from(struct search *st, rs_idx start)
     }
 }
 
-/* After: every node that is not excluded has its component value. */
+/* After: every node that is not excluded has its component value.  Since
+ * Tarjan finishes a component only after every component it reaches, data
+ * edges between components go from higher to lower ids; the excluded
+ * nodes' components come last, and no data edge enters them, so component
+ * order is reverse topological. */
 static void find_components(struct search *st)
 {
     for (uint32_t v = 0; v < st->n; v++) {
         if (st->rindex[v] == 0)
             search_from(st, v);
-    }
-}
-
-/* After: rindex[v] is v's component id, 0 for the first component found;
- * since Tarjan finishes a component only after every component it reaches,
- * data edges between components go from higher to lower ids.  Every
- * excluded node becomes a component of its own, found after all others (in
- * node order), so component order stays reverse topological: no data edge
- * enters these components. */
-static void number_components(struct search *st)
-{
-    for (uint32_t v = 0; v < st->n; v++) {
-        uint32_t r = st->rindex[v];
-        st->rindex[v] = r == EXCLUDED ? st->found++ : st->n - 1 - r;
     }
 }
 
@@ -210,18 +222,20 @@ static int collect_cycles(struct search *st, rs_scc *s)
 {
     uint32_t *cycle_of = s->cycle_of_component;
     uint32_t cycles = 0;
-    for (uint32_t c = 0; c < st->found; c++)
-        cycle_of[c] = bit_get(st->cyclic, c) ? cycles++ : RS_SCC_NO_CYCLE;
+    size_t words = (size_t)st->n / 64 + 1;
+    for (size_t i = 0; i < words; i++)
+        for (uint64_t bits = st->cyclic[i]; bits != 0; bits &= bits - 1)
+            cycle_of[64 * i + (uint32_t)__builtin_ctzll(bits)] = cycles++;
     s->cycle_count = cycles;
     s->cycle_start = rs_calloc((size_t)cycles + 1, sizeof *s->cycle_start);
     if (s->cycle_start == NULL)
         return -1;
     uint32_t *start = s->cycle_start;
-    size_t words = (size_t)st->n / 64 + 1;
+    uint32_t last = st->n - 1;
     /* Only nodes in cycles are visited, through their bits. */
     for (size_t i = 0; i < words; i++)
         for (uint64_t bits = st->in_cycle[i]; bits != 0; bits &= bits - 1)
-            start[cycle_of[s->component[64 * i + (uint32_t)__builtin_ctzll(bits)]] + 1]++;
+            start[cycle_of[last - s->component[64 * i + (uint32_t)__builtin_ctzll(bits)]] + 1]++;
     for (uint32_t cy = 0; cy < cycles; cy++)
         start[cy + 1] += start[cy];
     s->cycle_members = rs_malloc(((size_t)start[cycles] + 1) * sizeof *s->cycle_members);
@@ -231,7 +245,7 @@ static int collect_cycles(struct search *st, rs_scc *s)
     for (size_t i = 0; i < words; i++) {
         for (uint64_t bits = st->in_cycle[i]; bits != 0; bits &= bits - 1) {
             rs_idx v = (rs_idx)(64 * i + (uint32_t)__builtin_ctzll(bits));
-            s->cycle_members[start[cycle_of[s->component[v]]]++] = v;
+            s->cycle_members[start[cycle_of[last - s->component[v]]]++] = v;
         }
     }
     for (uint32_t cy = cycles; cy > 0; cy--)
@@ -247,7 +261,7 @@ static int collect_cycles(struct search *st, rs_scc *s)
 static void validate_components(const rs_graph *g, const rs_scc *s)
 {
     for (rs_idx u = 0; u < s->node_count; u++) {
-        uint32_t cu = s->component[u];
+        uint32_t cu = rs_scc_component(s, u);
         assert(cu < s->component_count);
         size_t count;
         const rs_idx *targets = rs_graph_referents(g, u, &count);
@@ -255,7 +269,7 @@ static void validate_components(const rs_graph *g, const rs_scc *s)
             rs_idx v = targets[k];
             if (rs_graph_flags(g, v) & RS_NODE_NOT_DATA)
                 continue;
-            assert(cu >= s->component[v]);
+            assert(cu >= rs_scc_component(s, v));
             if (v == u)
                 assert(rs_scc_in_cycle(s, u));
         }
@@ -292,20 +306,24 @@ rs_scc *rs_scc_compute(const rs_graph *g)
     st.rindex = rs_malloc((n + 1) * sizeof *st.rindex);
     st.edge_pos = rs_malloc((n + 1) * sizeof *st.edge_pos);
     st.stack = rs_malloc((n + 1) * sizeof *st.stack);
-    st.is_root = rs_calloc(4 * words, sizeof *st.is_root);
+    st.is_root = rs_calloc(3 * words, sizeof *st.is_root);
+    st.in_cycle = rs_calloc(2 * words, sizeof *st.in_cycle);
+    s->excluded_before = rs_calloc(words, sizeof *s->excluded_before);
     s->component = st.rindex;
     s->cycle_of_component = st.edge_pos;
-    if (st.rindex == NULL || st.edge_pos == NULL || st.stack == NULL || st.is_root == NULL)
+    s->in_cycle = st.in_cycle;
+    if (st.rindex == NULL || st.edge_pos == NULL || st.stack == NULL || st.is_root == NULL ||
+        st.in_cycle == NULL || s->excluded_before == NULL)
         goto error;
     st.self_edge = st.is_root + words;
     st.cyclic = st.is_root + 2 * words;
-    st.in_cycle = st.is_root + 3 * words;
+    s->excluded = st.in_cycle + words;
 
-    exclude_not_data(&st);
+    uint32_t excluded = exclude_not_data(&st, s);
     find_components(&st);
-    number_components(&st);
     s->node_count = n;
-    s->component_count = st.found;
+    s->found = st.found;
+    s->component_count = st.found + excluded;
     if (collect_cycles(&st, s) < 0)
         goto error;
     rs_free(st.stack);
@@ -325,6 +343,8 @@ void rs_scc_free(rs_scc *s)
     if (s == NULL)
         return;
     rs_free(s->component);
+    rs_free(s->in_cycle); /* and s->excluded */
+    rs_free(s->excluded_before);
     rs_free(s->cycle_of_component);
     rs_free(s->cycle_start);
     rs_free(s->cycle_members);
@@ -335,7 +355,10 @@ size_t rs_scc_memory_bytes(const rs_scc *s)
 {
     if (s == NULL)
         return 0;
-    return sizeof *s + s->node_count * sizeof *s->component + s->component_count * sizeof *s->cycle_of_component +
+    size_t words = s->node_count / 64 + 1;
+    return sizeof *s + s->node_count * sizeof *s->component +
+           words * (2 * sizeof *s->in_cycle + sizeof *s->excluded_before) +
+           s->component_count * sizeof *s->cycle_of_component +
            (s->cycle_count + 1) * sizeof *s->cycle_start + s->cycle_start[s->cycle_count] * sizeof *s->cycle_members;
 }
 
@@ -346,12 +369,20 @@ size_t rs_scc_component_count(const rs_scc *s)
 
 uint32_t rs_scc_component(const rs_scc *s, rs_idx n)
 {
-    return n < s->node_count ? s->component[n] : UINT32_MAX;
+    if (n >= s->node_count)
+        return UINT32_MAX;
+    uint32_t value = s->component[n];
+    if (value != EXCLUDED)
+        return (uint32_t)s->node_count - 1 - value;
+    uint64_t before = s->excluded[n >> 6] & (((uint64_t)1 << (n & 63)) - 1);
+    return s->found + s->excluded_before[n >> 6] + (uint32_t)__builtin_popcountll(before);
 }
 
 uint32_t rs_scc_cycle_of(const rs_scc *s, rs_idx n)
 {
-    return n < s->node_count ? s->cycle_of_component[s->component[n]] : RS_SCC_NO_CYCLE;
+    if (n >= s->node_count || !bit_get(s->in_cycle, n))
+        return RS_SCC_NO_CYCLE;
+    return s->cycle_of_component[s->node_count - 1 - s->component[n]];
 }
 
 int rs_scc_in_cycle(const rs_scc *s, rs_idx n)

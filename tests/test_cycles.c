@@ -153,6 +153,31 @@ START_TEST(test_cycles_no_reference_leaks)
 }
 END_TEST
 
+START_TEST(test_cycles_objects_outlive_close)
+{
+    /* Check whether Cycles whose objects were never asked for still have
+     * them after close() (built as the snapshot lets go), Cycles dropped
+     * before close() are no trouble to it, and the lists give every
+     * reference back when the Cycles go. */
+    import_fixtures();
+    rs_py_run("s.close()\n"
+              "objs = [ch.tree, ch.leaf, ch.tree.children]\n"
+              "before = [sys.getrefcount(o) for o in objs]\n"
+              "s = refscope.snapshot()\n"
+              "cs = s.cycles()\n"
+              "keep = cs[::2]\n"
+              "counts = [c.count for c in keep]\n"
+              "tree = s.cycle_of(ch.tree)\n"
+              "del cs\n"
+              "s.close()\n");
+    ck_assert_str_eq(rs_py_str("sorted(map(id, tree.objects)) == sorted(map(id, objs))"), "True");
+    ck_assert_str_eq(rs_py_str("[len(c.objects) for c in keep] == counts"), "True");
+    ck_assert_str_eq(rs_py_str("tree.objects is tree.objects"), "True");
+    rs_py_run("del tree, keep\n");
+    ck_assert_str_eq(rs_py_str("[sys.getrefcount(o) for o in objs] == before"), "True");
+}
+END_TEST
+
 START_TEST(test_cycles_errors)
 {
     /* Check whether an object not in the snapshot and a closed snapshot
@@ -247,6 +272,7 @@ Suite *suite_cycles(void)
     tcase_add_loop_test(tc, test_cycles_against_kosaraju, 0, 3);
     tcase_add_test(tc, test_cycles_sorted_by_retained);
     tcase_add_test(tc, test_cycles_no_reference_leaks);
+    tcase_add_test(tc, test_cycles_objects_outlive_close);
     tcase_add_test(tc, test_cycles_errors);
     suite_add_tcase(s, tc);
     return s;

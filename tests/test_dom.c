@@ -9,16 +9,19 @@
 
 #define BIG_GRAPH_NODES 3000000u
 
-/* Nodes reachable from the roots when node `removed` (or RS_NONE) is taken
- * out of the graph, as a bitset, by breadth-first search. */
+/* Nodes reachable from the roots and immortal nodes (the super root's
+ * edges) when node `removed` (or RS_NONE) is taken out of the graph, as a
+ * bitset, by breadth-first search. */
 static void reach_without(const rs_graph *g, rs_idx removed, uint64_t *seen, rs_idx *queue)
 {
     size_t n = rs_graph_node_count(g);
     memset(seen, 0, (n / 64 + 1) * sizeof *seen);
     size_t head = 0, tail = 0, root_count;
     const rs_root *roots = rs_graph_roots(g, &root_count);
-    for (size_t k = 0; k <= root_count; k++) {
+    for (size_t k = 0; k <= root_count + n; k++) {
         rs_idx u = k < root_count ? roots[k].target : RS_NONE;
+        if (k >= root_count && k < root_count + n && (rs_graph_flags(g, (rs_idx)(k - root_count)) & RS_NODE_IMMORTAL))
+            u = (rs_idx)(k - root_count);
         if (u != RS_NONE && u != removed && !(seen[u / 64] >> (u % 64) & 1)) {
             seen[u / 64] |= 1ull << (u % 64);
             queue[tail++] = u;
@@ -151,6 +154,17 @@ static void assert_matches_naive(const rs_graph *g, const rs_dom *d)
     naive_free(&nv);
 }
 
+/* Computes g's dominators, asserts that they match the naive definition,
+ * and frees both. */
+static void match_naive_and_free(rs_graph *g)
+{
+    rs_dom *d = rs_dom_compute(g);
+    ck_assert_ptr_nonnull(d);
+    assert_matches_naive(g, d);
+    rs_dom_free(d);
+    rs_graph_free(g);
+}
+
 /* Random graph with random sizes and root_count roots (duplicates possible). */
 static rs_graph *random_graph(uint32_t n, size_t edge_count, size_t root_count, uint64_t seed)
 {
@@ -190,11 +204,80 @@ START_TEST(test_dom_matches_naive_definition_on_random_graphs)
      * children match the naive definition of dominance on random graphs. */
     const struct random_case *c = &random_cases[_i];
     rs_graph *g = random_graph(c->nodes, c->edges, c->roots, c->seed);
-    rs_dom *d = rs_dom_compute(g);
-    ck_assert_ptr_nonnull(d);
-    assert_matches_naive(g, d);
-    rs_dom_free(d);
-    rs_graph_free(g);
+    match_naive_and_free(g);
+}
+END_TEST
+
+/* A graph shaped like a heap: `inner` nodes with random edges among them,
+ * and `leaves` nodes without referents, most held by one inner node (as a
+ * string or an int is), the rest held twice (also twice by the same
+ * holder), by nobody, or held and also a root's target or immortal; node
+ * indexes mix both kinds, and a few leaves are 4 GiB or more. */
+static rs_graph *leafy_graph(uint32_t inner, uint32_t leaves, uint64_t seed)
+{
+    fixture_rng rng = {seed};
+    uint32_t n = inner + leaves;
+    size_t edge_cap = 2 * (size_t)inner + 4 * (size_t)leaves;
+    fixture_edge *edges = malloc(edge_cap * sizeof *edges);
+    rs_idx *roots = malloc(((size_t)leaves + 4) * sizeof *roots);
+    uint32_t *node = malloc((size_t)n * sizeof *node); /* kind-ordered -> shuffled index */
+    int *immortal = calloc(n, sizeof *immortal);
+    FIXTURE_TRUE(edges && roots && node && immortal);
+    for (uint32_t i = 0; i < n; i++)
+        node[i] = i;
+    for (uint32_t i = n; i > 1; i--) {
+        uint32_t j = fixture_below(&rng, i), t = node[i - 1];
+        node[i - 1] = node[j];
+        node[j] = t;
+    }
+    size_t edge_count = 0, root_count = 0;
+    fixture_random_edges(&rng, inner, edges, 2 * (size_t)inner);
+    for (size_t k = 0; k < 2 * (size_t)inner; k++, edge_count++)
+        edges[k] = (fixture_edge){node[edges[k].src], node[edges[k].dst]};
+    for (uint32_t k = 0; k < 1 + inner / 50; k++)
+        roots[root_count++] = node[fixture_below(&rng, inner)];
+    for (uint32_t i = inner; i < n; i++) {
+        uint32_t kind = fixture_below(&rng, 20), holders = 1;
+        if (kind >= 12 && kind < 15)
+            holders = 2 + fixture_below(&rng, 3); /* shared */
+        else if (kind == 15)
+            holders = 0; /* held by nobody */
+        else if (kind == 16)
+            roots[root_count++] = node[i];
+        else if (kind == 17)
+            immortal[node[i]] = 1;
+        uint32_t first = node[fixture_below(&rng, inner)];
+        for (uint32_t h = 0; h < holders; h++) {
+            uint32_t from = kind == 14 ? first : node[fixture_below(&rng, inner)];
+            edges[edge_count++] = (fixture_edge){from, node[i]};
+        }
+    }
+    rs_graph *g = fixture_graph(n, edges, edge_count, roots, root_count);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t size = 16 + fixture_below(&rng, 1000);
+        if (i >= inner && fixture_below(&rng, 40) == 0)
+            size += (uint64_t)5 << 30;
+        ck_assert_int_eq(rs_graph_set_size(g, node[i], size), 0);
+        if (immortal[node[i]])
+            rs_graph_add_flags(g, node[i], RS_NODE_IMMORTAL);
+    }
+    free(edges);
+    free(roots);
+    free(node);
+    free(immortal);
+    return g;
+}
+
+START_TEST(test_dom_matches_naive_definition_on_leafy_graphs)
+{
+    /* Check whether reachability, immediate dominators, retained sizes and
+     * children match the naive definition on heap-shaped random graphs,
+     * where most nodes are leaves with one holder (which dom.c leaves out
+     * of its search) and the rest are shared, unheld, roots or immortal. */
+    static const uint32_t shapes[][2] = {{1, 1}, {5, 20}, {40, 120}, {120, 200}, {200, 150}};
+    const uint32_t *shape = shapes[_i % 5];
+    rs_graph *g = leafy_graph(shape[0], shape[1], 1000 + (uint64_t)_i);
+    match_naive_and_free(g);
 }
 END_TEST
 
@@ -504,6 +587,7 @@ Suite *suite_dom(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_dom_matches_naive_definition_on_random_graphs, 0,
                         (int)(sizeof random_cases / sizeof random_cases[0]));
+    tcase_add_loop_test(tc, test_dom_matches_naive_definition_on_leafy_graphs, 0, 10);
     tcase_add_test(tc, test_dom_diamond_joins_at_its_top);
     tcase_add_test(tc, test_dom_second_root_inside_first_tree);
     tcase_add_test(tc, test_dom_immortal_nodes_retained_by_nobody);

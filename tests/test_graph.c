@@ -416,6 +416,45 @@ START_TEST(test_graph_random_matches_naive)
 }
 END_TEST
 
+START_TEST(test_graph_arrays_match_accessors)
+{
+    /* Check whether the per-node arrays of a finished graph give every
+     * node's referents, referrers and flags as the accessors do, and are
+     * NULL before the graph is finished. */
+    rs_graph *unfinished = rs_graph_new(4, 4);
+    ck_assert_ptr_nonnull(unfinished);
+    rs_graph_node_arrays none = rs_graph_arrays(unfinished);
+    ck_assert(none.referent_start == NULL && none.referrer_start == NULL && none.flags == NULL);
+    rs_graph_free(unfinished);
+    const struct random_case *c = &random_cases[_i];
+    struct heap h;
+    heap_random(&h, c->seed, c->objects, c->max_degree, c->roots);
+    struct build b = {c->node_hint, c->edge_hint, c->intern_many, false, 0};
+    rs_graph *g = graph_build(&h, &b);
+    ck_assert_ptr_nonnull(g);
+    rs_graph_node_arrays a = rs_graph_arrays(g);
+    size_t n = rs_graph_node_count(g);
+    const rs_idx *first_referent = n ? rs_graph_referents(g, 0, &(size_t){0}) : NULL;
+    const rs_idx *first_referrer = n ? rs_graph_referrers(g, 0, &(size_t){0}) : NULL;
+    for (rs_idx v = 0; v < n; v++) {
+        size_t count;
+        const rs_idx *targets = rs_graph_referents(g, v, &count);
+        EXPECT(a.referent_start[v + 1] - a.referent_start[v] == count, "node %u: referent count", v);
+        EXPECT(targets == first_referent + (a.referent_start[v] - a.referent_start[0]), "node %u: referents", v);
+        const rs_idx *sources = rs_graph_referrers(g, v, &count);
+        EXPECT(a.referrer_start[v + 1] - a.referrer_start[v] == count, "node %u: referrer count", v);
+        EXPECT(sources == first_referrer + (a.referrer_start[v] - a.referrer_start[0]), "node %u: referrers", v);
+        EXPECT(a.flags[v] == rs_graph_flags(g, v), "node %u: flags", v);
+    }
+    if (n > 0) {
+        ck_assert_uint_eq(a.referent_start[n] - a.referent_start[0], rs_graph_edge_count(g));
+        ck_assert_uint_eq(a.referrer_start[n] - a.referrer_start[0], rs_graph_edge_count(g));
+    }
+    rs_graph_free(g);
+    heap_free(&h);
+}
+END_TEST
+
 /* Multiplier of slot_of() in src/graph.c, which maps addr to slot
  * ((top 32 bits of (addr >> 4) * multiplier) * cap) >> 32. */
 #define SLOT_MULTIPLIER UINT64_C(0x9E3779B97F4A7C15)
@@ -961,6 +1000,7 @@ Suite *suite_graph(void)
      * machine other builds share. */
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_graph_random_matches_naive, 0, (int)COUNT_OF(random_cases));
+    tcase_add_loop_test(tc, test_graph_arrays_match_accessors, 0, (int)COUNT_OF(random_cases));
     tcase_add_loop_test(tc, test_graph_hash_collisions, 0, (int)COUNT_OF(collision_cases));
     tcase_add_loop_test(tc, test_graph_empty, 0, (int)COUNT_OF(empty_cases));
     tcase_add_test(tc, test_graph_roots);

@@ -128,6 +128,20 @@ const rs_idx *rs_graph_edges(const rs_graph *g, size_t *count);
  * twice), in increasing source index.  Valid after rs_graph_finish(). */
 const rs_idx *rs_graph_referrers(const rs_graph *g, rs_idx n, size_t *count);
 
+/* A finished graph's per-node arrays, for analyses that pass over every
+ * node in order (element by element, with no call per node): node n's
+ * referents are entries referent_start[n] .. referent_start[n + 1] - 1 of
+ * the forward edge array, its referrers entries referrer_start[n] ..
+ * referrer_start[n + 1] - 1 of the reverse one (node_count + 1 entries
+ * each), its flags flags[n].  All NULL before rs_graph_finish(). */
+typedef struct rs_graph_node_arrays {
+    const uint32_t *referent_start;
+    const uint32_t *referrer_start;
+    const uint32_t *flags;
+} rs_graph_node_arrays;
+
+rs_graph_node_arrays rs_graph_arrays(const rs_graph *g);
+
 /* The roots, in the order added. */
 const rs_root *rs_graph_roots(const rs_graph *g, size_t *count);
 

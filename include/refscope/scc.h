@@ -12,8 +12,8 @@
  * in increasing component id.
  *
  * Plain C, no recursion: a chain of millions of nodes is fine.  Memory kept:
- * 8 bytes per node plus 4 per cycle member; the computation briefly needs
- * about 4.5 bytes per node more.
+ * 8.3 bytes per node plus 4 per cycle member; the computation briefly needs
+ * about 4.4 bytes per node more.
  */
 #ifndef REFSCOPE_SCC_H
 #define REFSCOPE_SCC_H
