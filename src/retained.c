@@ -351,13 +351,20 @@ static int sum_type_retained(rs_snapshot *s, rs_type_retained *rows, uint32_t *a
         uint32_t t = counted_type(g, n, flags, top->flags);
         if (t != NO_TYPE) {
             uint64_t retained = rs_dom_retained(dom, n);
-            if (active[t]++ == 0)
+            if (active[t] == 0)
                 rows[t].retained += retained;
             if (rows[t].biggest == RS_NONE || retained > biggest[t]) {
                 rows[t].biggest = n;
                 biggest[t] = retained;
             }
         }
+        /* A leaf (most nodes: strings, numbers) is entered and left at
+         * once, with no frame. */
+        const rs_idx *children = rs_dom_children(dom, n, &count);
+        if (count == 0)
+            continue;
+        if (t != NO_TYPE)
+            active[t]++;
         if (depth == cap) {
             type_frame *grown = rs_realloc(stack, 2 * cap * sizeof *stack);
             if (grown == NULL) {
@@ -369,7 +376,7 @@ static int sum_type_retained(rs_snapshot *s, rs_type_retained *rows, uint32_t *a
             cap *= 2;
         }
         type_frame *f = &stack[depth++];
-        f->children = rs_dom_children(dom, n, &count);
+        f->children = children;
         f->left = (uint32_t)count;
         f->type = t;
         f->flags = flags;
