@@ -141,8 +141,9 @@ typedef struct rs_garbage_totals {
                         memory the "reachable" figure leaves out */
 } rs_garbage_totals;
 
-/* Counts rs_garbage()'s entries by kind.  0, or -1 with an exception set. */
-int rs_garbage_count(rs_snapshot *s, rs_garbage_totals *out);
+/* The garbage kind of node n (the first that applies), or
+ * RS_GARBAGE_KIND_COUNT for none.  Needs SCC and dominators. */
+uint32_t rs_garbage_kind_of(rs_snapshot *s, rs_idx n);
 
 /* The same totals from entries rs_garbage() returned, without another
  * pass over the snapshot. */
@@ -263,11 +264,6 @@ typedef struct rs_type_retained {
 /* Per type retained sizes without double counting, biggest first; modules,
  * types and code objects left out (they hold everything).  rs_malloc'ed. */
 rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count);
-
-/* Stores in retained[t], for every type id t below s->type_count, the
- * retained size rs_retained_by_type() gives type t (0 for the types it
- * leaves out).  0, or -1 with an exception set. */
-int rs_retained_per_type(rs_snapshot *s, uint64_t *retained);
 
 /* --- growth (growth.c) --------------------------------------------------- */
 

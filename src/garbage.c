@@ -37,8 +37,7 @@ const char *rs_garbage_kind_name(uint32_t kind)
     return kind < RS_GARBAGE_KIND_COUNT ? kind_names[kind] : "?";
 }
 
-/* The garbage kind of node n, or RS_GARBAGE_KIND_COUNT for none. */
-static uint32_t kind_of(rs_snapshot *s, rs_idx n)
+uint32_t rs_garbage_kind_of(rs_snapshot *s, rs_idx n)
 {
     uint32_t flags = rs_graph_flags(s->graph, n);
     if (flags & RS_NODE_INTERNAL)
@@ -66,7 +65,7 @@ rs_garbage_entry *rs_garbage(rs_snapshot *s, size_t *count)
     if (found == NULL)
         goto nomem;
     for (size_t i = 0; i < n; i++) {
-        uint32_t k = kind_of(s, (rs_idx)i);
+        uint32_t k = rs_garbage_kind_of(s, (rs_idx)i);
         if (k == RS_GARBAGE_KIND_COUNT)
             continue;
         if (total == found_cap) {
@@ -111,23 +110,6 @@ void rs_garbage_totals_of(rs_snapshot *s, const rs_garbage_entry *entries, size_
         out->bytes[entries[i].kind] += rs_graph_size(s->graph, entries[i].node);
     }
     out->stuck = out->bytes[RS_GARBAGE_UNREACHABLE_CYCLE] + out->bytes[RS_GARBAGE_UNREACHABLE];
-}
-
-int rs_garbage_count(rs_snapshot *s, rs_garbage_totals *out)
-{
-    if (rs_analysis_ensure_scc(s) < 0 || rs_analysis_ensure_dominators(s) < 0)
-        return -1;
-    *out = (rs_garbage_totals){0};
-    size_t n = rs_graph_node_count(s->graph);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t k = kind_of(s, (rs_idx)i);
-        if (k == RS_GARBAGE_KIND_COUNT)
-            continue;
-        out->count[k]++;
-        out->bytes[k] += rs_graph_size(s->graph, (rs_idx)i);
-    }
-    out->stuck = out->bytes[RS_GARBAGE_UNREACHABLE_CYCLE] + out->bytes[RS_GARBAGE_UNREACHABLE];
-    return 0;
 }
 
 PyObject *rs_garbage_reason(rs_snapshot *s, const rs_garbage_entry *e)

@@ -401,27 +401,6 @@ typedef struct type_walk {
     uint64_t *biggest;      /* per type: the retained size of rows[].biggest */
 } type_walk;
 
-int rs_retained_per_type(rs_snapshot *s, uint64_t *retained)
-{
-    if (rs_analysis_ensure_dominators(s) < 0)
-        return -1;
-    uint32_t types = s->type_count ? s->type_count : 1;
-    type_walk w = {0};
-    w.rows = rs_calloc(types, sizeof *w.rows);
-    w.active = rs_calloc(types, sizeof *w.active);
-    w.biggest = rs_calloc(types, sizeof *w.biggest);
-    int r = -1;
-    if (w.rows == NULL || w.active == NULL || w.biggest == NULL)
-        PyErr_NoMemory();
-    else if ((r = sum_type_retained(s, w.rows, w.active, w.biggest)) == 0)
-        for (uint32_t t = 0; t < s->type_count; t++)
-            retained[t] = w.rows[t].retained;
-    rs_free(w.rows);
-    rs_free(w.active);
-    rs_free(w.biggest);
-    return r;
-}
-
 rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count)
 {
     if (rs_analysis_ensure_dominators(s) < 0)
