@@ -261,9 +261,14 @@ typedef struct rs_type_retained {
     rs_idx biggest;         /* the instance with the largest retained size */
 } rs_type_retained;
 
-/* Per type retained sizes without double counting, biggest first; modules,
- * types and code objects left out (they hold everything).  rs_malloc'ed. */
-rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count);
+/* Per type retained sizes without double counting, biggest first.  rows
+ * (rs_malloc'ed, one per type id, taken over) come with count and size
+ * filled in as the census gives them, count 0 for a type left out
+ * (modules, types and code objects, which hold everything); one walk of
+ * the dominator tree adds the rest, and the rows with a count are
+ * returned in the same array, *count of them.  NULL with an exception
+ * (rows freed). */
+rs_type_retained *rs_retained_by_type(rs_snapshot *s, rs_type_retained *rows, size_t *count);
 
 /* --- growth (growth.c) --------------------------------------------------- */
 

@@ -822,6 +822,8 @@ typedef struct node_tally {
     rs_top_k top[TALLY_LISTS];
     rs_idx *unexplained; /* in node order */
     size_t unexplained_count, unexplained_cap;
+    bool *data_type; /* per type id: some instance is data (not flagged
+                        RS_NODE_NOT_DATA), so retained_by_type lists it */
 } node_tally;
 
 struct rs_suspect_cache {
@@ -837,6 +839,7 @@ static void tally_free(node_tally *t)
     for (size_t i = 0; i < TALLY_LISTS; i++)
         rs_top_k_free(&t->top[i]);
     rs_free(t->unexplained);
+    rs_free(t->data_type);
     *t = (node_tally){0};
 }
 
@@ -886,7 +889,8 @@ static int tally_nodes(rs_snapshot *s, node_tally *t)
         return -1;
     bool *text = text_types(s);
     rs_census_row *rows = rs_calloc(s->type_count ? s->type_count : 1, sizeof *rows);
-    if (text == NULL || rows == NULL || rs_top_k_init(&t->top[TALLY_SUSPECTS], TALLY_TOP) < 0 ||
+    t->data_type = rs_calloc(s->type_count ? s->type_count : 1, sizeof *t->data_type);
+    if (text == NULL || rows == NULL || t->data_type == NULL || rs_top_k_init(&t->top[TALLY_SUSPECTS], TALLY_TOP) < 0 ||
         rs_top_k_init(&t->top[TALLY_STRINGS], TALLY_TOP) < 0)
         goto error;
     const rs_graph *g = s->graph;
@@ -899,6 +903,8 @@ static int tally_nodes(rs_snapshot *s, node_tally *t)
         uint64_t size = rs_graph_size(g, i);
         rows[type].count++;
         rows[type].size += size;
+        if (!(flags & RS_NODE_NOT_DATA))
+            t->data_type[type] = true;
         if (text[type] && rs_top_k_could_take(&t->top[TALLY_STRINGS], size))
             rs_top_k_add(&t->top[TALLY_STRINGS], size, i);
         /* A reachable node outside gc.garbage with no finalizer has no
@@ -1079,8 +1085,23 @@ rs_type_retained *rs_suspect_types(rs_snapshot *s, size_t *count)
     struct rs_suspect_cache *c = cache_of(s);
     if (c == NULL)
         return NULL;
-    if (c->by_type == NULL && (c->by_type = rs_retained_by_type(s, &c->by_type_count)) == NULL)
-        return NULL;
+    if (c->by_type == NULL) {
+        /* The census's counts and sizes, for the types with data. */
+        node_tally *t = tally_of(s);
+        rs_type_retained *rows = t ? rs_calloc(s->type_count ? s->type_count : 1, sizeof *rows) : NULL;
+        if (rows == NULL) {
+            if (t != NULL)
+                PyErr_NoMemory();
+            return NULL;
+        }
+        for (size_t i = 0; i < t->census_count; i++) {
+            uint32_t type = t->census[i].type_id;
+            if (t->data_type[type])
+                rows[type] = (rs_type_retained){.count = t->census[i].count, .size = t->census[i].size};
+        }
+        if ((c->by_type = rs_retained_by_type(s, rows, &c->by_type_count)) == NULL)
+            return NULL;
+    }
     *count = c->by_type_count;
     return copy_items(c->by_type, c->by_type_count, sizeof *c->by_type);
 }
