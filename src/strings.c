@@ -75,7 +75,7 @@ static int by_size_desc(const void *a, const void *b)
 }
 
 /* Strings a length read is asked for ahead of its use. */
-#define TEXT_AHEAD 16
+#define TEXT_AHEAD 48
 
 /* The visible nodes whose type is_text says is text, in node order; NULL
  * with MemoryError. */
@@ -144,9 +144,11 @@ rs_string_holder *rs_strings_by_holder(rs_snapshot *s, size_t *count)
         return NULL;
     }
     for (size_t i = 0; i < count_text; i++) {
-        /* Each length is read from the object, a cache miss on a big heap:
-         * ask for the objects some strings ahead so the misses overlap. */
-        if (s->stored == NULL && i + TEXT_AHEAD < count_text)
+        /* A length not given by the size (RS_NODE_SIZED_TEXT) is read from
+         * the object, a cache miss on a big heap: ask for those objects some
+         * strings ahead so the misses overlap. */
+        if (s->stored == NULL && i + TEXT_AHEAD < count_text &&
+            !(rs_graph_flags(g, texts[i + TEXT_AHEAD]) & RS_NODE_SIZED_TEXT))
             __builtin_prefetch((const char *)rs_snapshot_object(s, texts[i + TEXT_AHEAD]) + sizeof(PyObject));
         rs_idx x = texts[i];
         Py_ssize_t len = rs_node_text_length(s, x);
