@@ -124,17 +124,20 @@ typedef struct rs_garbage_entry {
     uint32_t kind;          /* enum rs_garbage_kind; each object once, first kind that applies */
 } rs_garbage_entry;
 
-/* gc.garbage members, finalizer objects in live cycles, then unreachable
- * objects (cyclic garbage awaiting collection), in that order of kinds and
- * node order within one.  rs_malloc'ed array; NULL with an exception set. */
-rs_garbage_entry *rs_garbage(rs_snapshot *s, size_t *count);
+/* The garbage entries found[0 .. total), in node order, ordered as the
+ * garbage is listed: gc.garbage members, finalizer objects in live
+ * cycles, then unreachable objects (cyclic garbage awaiting collection),
+ * node order within a kind.  (suspects.c finds them, in its one pass over
+ * the nodes: rs_suspect_garbage().)  New rs_malloc'ed array; NULL with
+ * MemoryError. */
+rs_garbage_entry *rs_garbage_by_kind(const rs_garbage_entry *found, size_t total);
 
 /* Why entry e is listed: one or two sentences naming the finalizer, the
  * gc.garbage rule or the pending collection.  New str, NULL on error. */
 PyObject *rs_garbage_reason(rs_snapshot *s, const rs_garbage_entry *e);
 
 typedef struct rs_garbage_totals {
-    size_t count[RS_GARBAGE_KIND_COUNT];   /* objects of each kind, as rs_garbage() lists them */
+    size_t count[RS_GARBAGE_KIND_COUNT];   /* objects of each kind, as rs_suspect_garbage() lists them */
     uint64_t bytes[RS_GARBAGE_KIND_COUNT]; /* their own sizes */
     uint64_t stuck;  /* bytes of objects no root reaches (gc.garbage's
                         members are held by gc.garbage and counted there):
@@ -145,8 +148,8 @@ typedef struct rs_garbage_totals {
  * RS_GARBAGE_KIND_COUNT for none.  Needs SCC and dominators. */
 uint32_t rs_garbage_kind_of(rs_snapshot *s, rs_idx n);
 
-/* The same totals from entries rs_garbage() returned, without another
- * pass over the snapshot. */
+/* Garbage entries (rs_suspect_garbage()'s) counted by kind, without
+ * another pass over the snapshot. */
 void rs_garbage_totals_of(rs_snapshot *s, const rs_garbage_entry *entries, size_t count, rs_garbage_totals *out);
 
 /* --- closures and frames (closures.c, frames.c) -------------------------- */

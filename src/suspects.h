@@ -137,7 +137,13 @@ rs_census_row *rs_suspect_census_counts(rs_snapshot *s, size_t *count);
 /* rs_retained_by_type()'s rows, kept. */
 rs_type_retained *rs_suspect_types(rs_snapshot *s, size_t *count);
 
-/* rs_garbage()'s entries counted by kind, kept.  0, or -1 with an exception. */
+/* Every garbage entry (rs_garbage_kind_of() of each node), ordered as
+ * rs_garbage_by_kind() orders them, kept: a copy, rs_malloc'ed, *count
+ * of them; NULL with an exception. */
+rs_garbage_entry *rs_suspect_garbage(rs_snapshot *s, size_t *count);
+
+/* rs_suspect_garbage()'s entries counted by kind, kept.  0, or -1 with an
+ * exception. */
 int rs_suspect_garbage_totals(rs_snapshot *s, rs_garbage_totals *out);
 
 /* Cycles' shapes: a cycle's member type ids, sorted.  Two cycles have one
