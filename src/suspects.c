@@ -824,6 +824,11 @@ typedef struct node_tally {
     size_t unexplained_count, unexplained_cap;
     bool *data_type; /* per type id: some instance is data (not flagged
                         RS_NODE_NOT_DATA), so retained_by_type lists it */
+    rs_idx *maybe_garbage; /* in node order: nodes with a garbage kind
+                              among them (rs_garbage_kind_of() needs SCC,
+                              which the census does not: asked later) */
+    size_t maybe_garbage_count, maybe_garbage_cap;
+    bool garbage_done;
     rs_garbage_entry *garbage_entries; /* by kind (rs_garbage_by_kind) */
     size_t garbage_count;
 } node_tally;
@@ -842,6 +847,7 @@ static void tally_free(node_tally *t)
         rs_top_k_free(&t->top[i]);
     rs_free(t->unexplained);
     rs_free(t->data_type);
+    rs_free(t->maybe_garbage);
     rs_free(t->garbage_entries);
     *t = (node_tally){0};
 }
@@ -881,17 +887,16 @@ static bool room_for_one(void **items, size_t count, size_t *cap, size_t size)
     return true;
 }
 
-/* After: t holds what node_tally says, from one pass over the nodes in
- * node order, each figure as its own analysis defines it (census.c's
- * counts, rs_garbage_kind_of() and rs_garbage_by_kind(),
- * unexplained_suspect_count(), offer_suspect(), text_types()).  0, or -1
+/* After: t holds what node_tally says but the garbage (only the nodes
+ * that may be garbage: tally_garbage() sorts them out), from one pass
+ * over the nodes in node order, each figure as its own analysis defines
+ * it (census.c's counts, unexplained_suspect_count(), offer_suspect(),
+ * text_types()).  Needs dominators only, as the census does.  0, or -1
  * with an exception (t then holds nothing). */
 static int tally_nodes(rs_snapshot *s, node_tally *t)
 {
-    if (rs_analysis_ensure_scc(s) < 0 || rs_analysis_ensure_dominators(s) < 0)
+    if (rs_analysis_ensure_dominators(s) < 0)
         return -1;
-    rs_garbage_entry *garbage = NULL; /* in node order */
-    size_t garbage_cap = 0;
     bool *text = text_types(s);
     rs_census_row *rows = rs_calloc(s->type_count ? s->type_count : 1, sizeof *rows);
     t->data_type = rs_calloc(s->type_count ? s->type_count : 1, sizeof *t->data_type);
@@ -913,14 +918,12 @@ static int tally_nodes(rs_snapshot *s, node_tally *t)
         if (text[type] && rs_top_k_could_take(&t->top[TALLY_STRINGS], size))
             rs_top_k_add(&t->top[TALLY_STRINGS], size, i);
         /* A reachable node outside gc.garbage with no finalizer has no
-         * garbage kind: most nodes skip the call. */
-        uint32_t kind = (flags & (RS_NODE_GARBAGE | RS_NODE_FINALIZER)) || !rs_dom_reachable(s->dom, i)
-                            ? rs_garbage_kind_of(s, i)
-                            : RS_GARBAGE_KIND_COUNT;
-        if (kind != RS_GARBAGE_KIND_COUNT) {
-            if (!room_for_one((void **)&garbage, t->garbage_count, &garbage_cap, sizeof *garbage))
+         * garbage kind (rs_garbage_kind_of): most nodes. */
+        if ((flags & (RS_NODE_GARBAGE | RS_NODE_FINALIZER)) || !rs_dom_reachable(s->dom, i)) {
+            if (!room_for_one((void **)&t->maybe_garbage, t->maybe_garbage_count, &t->maybe_garbage_cap,
+                              sizeof *t->maybe_garbage))
                 goto error;
-            garbage[t->garbage_count++] = (rs_garbage_entry){.node = i, .kind = kind};
+            t->maybe_garbage[t->maybe_garbage_count++] = i;
         }
         if (unexplained_suspect_count(s, i, flags) > 0) {
             if (!room_for_one((void **)&t->unexplained, t->unexplained_count, &t->unexplained_cap,
@@ -930,23 +933,50 @@ static int tally_nodes(rs_snapshot *s, node_tally *t)
         }
         offer_suspect(s, &t->top[TALLY_SUSPECTS], i);
     }
-    if (rs_top_k_finish(&t->top[TALLY_SUSPECTS]) < 0 || rs_top_k_finish(&t->top[TALLY_STRINGS]) < 0 ||
-        (t->garbage_entries = rs_garbage_by_kind(garbage, t->garbage_count)) == NULL)
+    if (rs_top_k_finish(&t->top[TALLY_SUSPECTS]) < 0 || rs_top_k_finish(&t->top[TALLY_STRINGS]) < 0)
         goto error;
-    rs_garbage_totals_of(s, t->garbage_entries, t->garbage_count, &t->garbage);
     t->census = rs_census_finish(s, rows, &t->census_count);
-    rs_free(garbage);
     rs_free(text);
     t->done = true;
     return 0;
 error:
     if (!PyErr_Occurred())
         PyErr_NoMemory();
-    rs_free(garbage);
     rs_free(text);
     rs_free(rows);
     tally_free(t);
     return -1;
+}
+
+/* After: t's garbage entries and totals are those of its maybe_garbage
+ * nodes that have a garbage kind (computing SCC if need be); the list is
+ * freed.  0, or -1 with an exception. */
+static int tally_garbage(rs_snapshot *s, node_tally *t)
+{
+    if (rs_analysis_ensure_scc(s) < 0)
+        return -1;
+    rs_garbage_entry *found = rs_malloc((t->maybe_garbage_count ? t->maybe_garbage_count : 1) * sizeof *found);
+    if (found == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < t->maybe_garbage_count; i++) {
+        uint32_t kind = rs_garbage_kind_of(s, t->maybe_garbage[i]);
+        if (kind != RS_GARBAGE_KIND_COUNT)
+            found[count++] = (rs_garbage_entry){.node = t->maybe_garbage[i], .kind = kind};
+    }
+    t->garbage_entries = rs_garbage_by_kind(found, count);
+    rs_free(found);
+    if (t->garbage_entries == NULL)
+        return -1;
+    t->garbage_count = count;
+    rs_garbage_totals_of(s, t->garbage_entries, count, &t->garbage);
+    rs_free(t->maybe_garbage);
+    t->maybe_garbage = NULL;
+    t->maybe_garbage_count = t->maybe_garbage_cap = 0;
+    t->garbage_done = true;
+    return 0;
 }
 
 /* s's node tally, computed on first use; NULL with an exception. */
@@ -1119,9 +1149,16 @@ rs_type_retained *rs_suspect_types(rs_snapshot *s, size_t *count)
     return copy_items(c->by_type, c->by_type_count, sizeof *c->by_type);
 }
 
-rs_garbage_entry *rs_suspect_garbage(rs_snapshot *s, size_t *count)
+/* s's node tally with its garbage classified; NULL with an exception. */
+static node_tally *garbage_tally_of(rs_snapshot *s)
 {
     node_tally *t = tally_of(s);
+    return t == NULL || (!t->garbage_done && tally_garbage(s, t) < 0) ? NULL : t;
+}
+
+rs_garbage_entry *rs_suspect_garbage(rs_snapshot *s, size_t *count)
+{
+    node_tally *t = garbage_tally_of(s);
     if (t == NULL)
         return NULL;
     *count = t->garbage_count;
@@ -1130,7 +1167,7 @@ rs_garbage_entry *rs_suspect_garbage(rs_snapshot *s, size_t *count)
 
 int rs_suspect_garbage_totals(rs_snapshot *s, rs_garbage_totals *out)
 {
-    node_tally *t = tally_of(s);
+    node_tally *t = garbage_tally_of(s);
     if (t == NULL)
         return -1;
     *out = t->garbage;
