@@ -10,6 +10,10 @@
  *   rs_suspect_unexplained    the unexplained-reference filter
  *   rs_suspect_strings        largest str / bytes / bytearray
  *   rs_suspect_cycles         cycles as rs_cycles() ranks them
+ *   node tally                one pass over every node, kept with the
+ *                             snapshot, for the census counts, the garbage,
+ *                             the unexplained references and the first
+ *                             suspects and strings (tally_nodes)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
