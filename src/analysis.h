@@ -124,28 +124,32 @@ typedef struct rs_garbage_entry {
     uint32_t kind;          /* enum rs_garbage_kind; each object once, first kind that applies */
 } rs_garbage_entry;
 
-/* gc.garbage members, finalizer objects in live cycles, then unreachable
- * objects (cyclic garbage awaiting collection), in that order of kinds and
- * node order within one.  rs_malloc'ed array; NULL with an exception set. */
-rs_garbage_entry *rs_garbage(rs_snapshot *s, size_t *count);
+/* The garbage entries found[0 .. total), in node order, ordered as the
+ * garbage is listed: gc.garbage members, finalizer objects in live
+ * cycles, then unreachable objects (cyclic garbage awaiting collection),
+ * node order within a kind.  (suspects.c finds them, in its one pass over
+ * the nodes: rs_suspect_garbage().)  New rs_malloc'ed array; NULL with
+ * MemoryError. */
+rs_garbage_entry *rs_garbage_by_kind(const rs_garbage_entry *found, size_t total);
 
 /* Why entry e is listed: one or two sentences naming the finalizer, the
  * gc.garbage rule or the pending collection.  New str, NULL on error. */
 PyObject *rs_garbage_reason(rs_snapshot *s, const rs_garbage_entry *e);
 
 typedef struct rs_garbage_totals {
-    size_t count[RS_GARBAGE_KIND_COUNT];   /* objects of each kind, as rs_garbage() lists them */
+    size_t count[RS_GARBAGE_KIND_COUNT];   /* objects of each kind, as rs_suspect_garbage() lists them */
     uint64_t bytes[RS_GARBAGE_KIND_COUNT]; /* their own sizes */
     uint64_t stuck;  /* bytes of objects no root reaches (gc.garbage's
                         members are held by gc.garbage and counted there):
                         memory the "reachable" figure leaves out */
 } rs_garbage_totals;
 
-/* Counts rs_garbage()'s entries by kind.  0, or -1 with an exception set. */
-int rs_garbage_count(rs_snapshot *s, rs_garbage_totals *out);
+/* The garbage kind of node n (the first that applies), or
+ * RS_GARBAGE_KIND_COUNT for none.  Needs SCC and dominators. */
+uint32_t rs_garbage_kind_of(rs_snapshot *s, rs_idx n);
 
-/* The same totals from entries rs_garbage() returned, without another
- * pass over the snapshot. */
+/* Garbage entries (rs_suspect_garbage()'s) counted by kind, without
+ * another pass over the snapshot. */
 void rs_garbage_totals_of(rs_snapshot *s, const rs_garbage_entry *entries, size_t count, rs_garbage_totals *out);
 
 /* --- closures and frames (closures.c, frames.c) -------------------------- */
@@ -260,14 +264,14 @@ typedef struct rs_type_retained {
     rs_idx biggest;         /* the instance with the largest retained size */
 } rs_type_retained;
 
-/* Per type retained sizes without double counting, biggest first; modules,
- * types and code objects left out (they hold everything).  rs_malloc'ed. */
-rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count);
-
-/* Stores in retained[t], for every type id t below s->type_count, the
- * retained size rs_retained_by_type() gives type t (0 for the types it
- * leaves out).  0, or -1 with an exception set. */
-int rs_retained_per_type(rs_snapshot *s, uint64_t *retained);
+/* Per type retained sizes without double counting, biggest first.  rows
+ * (rs_malloc'ed, one per type id, taken over) come with count and size
+ * filled in as the census gives them, count 0 for a type left out
+ * (modules, types and code objects, which hold everything); one walk of
+ * the dominator tree adds the rest, and the rows with a count are
+ * returned in the same array, *count of them.  NULL with an exception
+ * (rows freed). */
+rs_type_retained *rs_retained_by_type(rs_snapshot *s, rs_type_retained *rows, size_t *count);
 
 /* --- growth (growth.c) --------------------------------------------------- */
 

@@ -1,9 +1,11 @@
 /*
- * Census: per-type counts and sizes in one pass over the node arrays, and
- * the instances of one type.  Refscope's own hidden objects do not count.
- * The retained column is rs_retained_by_type()'s: an instance nested in
- * another instance of its type is counted once, so no type retains more
- * than the heap; modules, types and code (which hold everything) get 0.
+ * Census: the rows of per-type counts and sizes, and the instances of one
+ * type.  Refscope's own hidden objects do not count.  The counts and
+ * sizes are added up in suspects.c's one pass over the nodes (with the
+ * other figures the summary and the report need); the retained column is
+ * rs_retained_by_type()'s: an instance nested in another instance of its
+ * type is counted once, so no type retains more than the heap; modules,
+ * types and code (which hold everything) get 0.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -23,47 +25,8 @@ static int by_size_desc(const void *a, const void *b)
     return x->type_id < y->type_id ? -1 : x->type_id > y->type_id;
 }
 
-static rs_census_row *census(rs_snapshot *s, bool with_retained, size_t *count);
-
-rs_census_row *rs_census(rs_snapshot *s, size_t *count)
+rs_census_row *rs_census_finish(rs_snapshot *s, rs_census_row *rows, size_t *count)
 {
-    return census(s, true, count);
-}
-
-rs_census_row *rs_census_counts(rs_snapshot *s, size_t *count)
-{
-    return census(s, false, count);
-}
-
-static rs_census_row *census(rs_snapshot *s, bool with_retained, size_t *count)
-{
-    rs_census_row *rows = rs_calloc(s->type_count ? s->type_count : 1, sizeof *rows);
-    if (rows == NULL) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    rs_graph *g = s->graph;
-    size_t n = rs_graph_node_count(g);
-    for (size_t i = 0; i < n; i++) {
-        if (rs_graph_flags(g, (rs_idx)i) & RS_NODE_INTERNAL)
-            continue;
-        rs_census_row *row = &rows[rs_graph_type_id(g, (rs_idx)i)];
-        row->count++;
-        row->size += rs_graph_size(g, (rs_idx)i);
-    }
-    if (with_retained && s->dom != NULL) {
-        uint64_t *retained = rs_malloc((s->type_count ? s->type_count : 1) * sizeof *retained);
-        if (retained == NULL || rs_retained_per_type(s, retained) < 0) {
-            if (retained == NULL)
-                PyErr_NoMemory();
-            rs_free(retained);
-            rs_free(rows);
-            return NULL;
-        }
-        for (uint32_t t = 0; t < s->type_count; t++)
-            rows[t].retained = retained[t];
-        rs_free(retained);
-    }
     size_t used = 0;
     for (uint32_t t = 0; t < s->type_count; t++) {
         if (rows[t].count == 0)

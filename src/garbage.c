@@ -37,8 +37,7 @@ const char *rs_garbage_kind_name(uint32_t kind)
     return kind < RS_GARBAGE_KIND_COUNT ? kind_names[kind] : "?";
 }
 
-/* The garbage kind of node n, or RS_GARBAGE_KIND_COUNT for none. */
-static uint32_t kind_of(rs_snapshot *s, rs_idx n)
+uint32_t rs_garbage_kind_of(rs_snapshot *s, rs_idx n)
 {
     uint32_t flags = rs_graph_flags(s->graph, n);
     if (flags & RS_NODE_INTERNAL)
@@ -54,53 +53,29 @@ static uint32_t kind_of(rs_snapshot *s, rs_idx n)
     return RS_GARBAGE_KIND_COUNT;
 }
 
-rs_garbage_entry *rs_garbage(rs_snapshot *s, size_t *count)
+rs_garbage_entry *rs_garbage_by_kind(const rs_garbage_entry *found, size_t total)
 {
-    if (rs_analysis_ensure_scc(s) < 0 || rs_analysis_ensure_dominators(s) < 0)
-        return NULL;
-    /* One pass over the nodes collects the entries in node order; they are
-     * then placed by kind.  Garbage is few nodes, the heap many. */
-    size_t n = rs_graph_node_count(s->graph), found_cap = 64, total = 0;
-    size_t per_kind[RS_GARBAGE_KIND_COUNT] = {0};
-    rs_garbage_entry *found = rs_malloc(found_cap * sizeof *found), *out = NULL;
-    if (found == NULL)
-        goto nomem;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t k = kind_of(s, (rs_idx)i);
-        if (k == RS_GARBAGE_KIND_COUNT)
-            continue;
-        if (total == found_cap) {
-            rs_garbage_entry *grown = rs_realloc(found, 2 * found_cap * sizeof *found);
-            if (grown == NULL)
-                goto nomem;
-            found = grown;
-            found_cap *= 2;
-        }
-        found[total++] = (rs_garbage_entry){.node = (rs_idx)i, .kind = k};
-        per_kind[k]++;
-    }
     /* What a program keeps first (gc.garbage, finalizers in live cycles),
      * then what the next collection frees (the interpreter itself, enum or
      * typing, often leaves some pending), so the leak is on the first page. */
     static const uint32_t order[RS_GARBAGE_KIND_COUNT] = {RS_GARBAGE_GC_LIST, RS_GARBAGE_FINALIZER_CYCLE,
                                                           RS_GARBAGE_UNREACHABLE_CYCLE, RS_GARBAGE_UNREACHABLE};
+    size_t per_kind[RS_GARBAGE_KIND_COUNT] = {0};
+    for (size_t j = 0; j < total; j++)
+        per_kind[found[j].kind]++;
     size_t start[RS_GARBAGE_KIND_COUNT], placed = 0;
     for (uint32_t i = 0; i < RS_GARBAGE_KIND_COUNT; i++) {
         start[order[i]] = placed;
         placed += per_kind[order[i]];
     }
-    out = rs_malloc((total ? total : 1) * sizeof *out);
-    if (out == NULL)
-        goto nomem;
+    rs_garbage_entry *out = rs_malloc((total ? total : 1) * sizeof *out);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
     for (size_t j = 0; j < total; j++)
         out[start[found[j].kind]++] = found[j];
-    rs_free(found);
-    *count = total;
     return out;
-nomem:
-    rs_free(found);
-    PyErr_NoMemory();
-    return NULL;
 }
 
 void rs_garbage_totals_of(rs_snapshot *s, const rs_garbage_entry *entries, size_t count, rs_garbage_totals *out)
@@ -111,23 +86,6 @@ void rs_garbage_totals_of(rs_snapshot *s, const rs_garbage_entry *entries, size_
         out->bytes[entries[i].kind] += rs_graph_size(s->graph, entries[i].node);
     }
     out->stuck = out->bytes[RS_GARBAGE_UNREACHABLE_CYCLE] + out->bytes[RS_GARBAGE_UNREACHABLE];
-}
-
-int rs_garbage_count(rs_snapshot *s, rs_garbage_totals *out)
-{
-    if (rs_analysis_ensure_scc(s) < 0 || rs_analysis_ensure_dominators(s) < 0)
-        return -1;
-    *out = (rs_garbage_totals){0};
-    size_t n = rs_graph_node_count(s->graph);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t k = kind_of(s, (rs_idx)i);
-        if (k == RS_GARBAGE_KIND_COUNT)
-            continue;
-        out->count[k]++;
-        out->bytes[k] += rs_graph_size(s->graph, (rs_idx)i);
-    }
-    out->stuck = out->bytes[RS_GARBAGE_UNREACHABLE_CYCLE] + out->bytes[RS_GARBAGE_UNREACHABLE];
-    return 0;
 }
 
 PyObject *rs_garbage_reason(rs_snapshot *s, const rs_garbage_entry *e)

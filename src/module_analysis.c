@@ -373,7 +373,7 @@ PyObject *rs_snapshot_garbage(PyObject *self, PyObject *Py_UNUSED(unused))
     if (s == NULL)
         return NULL;
     size_t count;
-    rs_garbage_entry *entries = rs_garbage(s, &count);
+    rs_garbage_entry *entries = rs_suspect_garbage(s, &count);
     if (entries == NULL)
         return NULL;
     PyObject *list = PyList_New(0);

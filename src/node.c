@@ -355,6 +355,11 @@ static Py_ssize_t literal_length(const char *text, size_t len)
 Py_ssize_t rs_node_text_length(rs_snapshot *s, rs_idx n)
 {
     if (s->stored == NULL) {
+        /* Only live: a dump may come from another Python, with another
+         * sizeof(PyASCIIObject). */
+        if (rs_graph_flags(s->graph, n) & RS_NODE_SIZED_TEXT)
+            return (Py_ssize_t)(rs_graph_size(s->graph, n) -
+                                (rs_node_kind(s, n) == RS_KIND_STR ? RS_ASCII_TEXT_BASE : RS_BYTES_TEXT_BASE));
         PyObject *obj = rs_snapshot_object(s, n);
         if (PyUnicode_Check(obj))
             return PyUnicode_GET_LENGTH(obj);

@@ -86,8 +86,31 @@ PyObject *rs_node_allocation_site(rs_snapshot *s, rs_idx n);
 bool rs_node_tracing(rs_snapshot *s);
 
 /* Characters of a str, bytes of bytes/bytearray node n; -1 when n is not
- * text or (dump) its length was not stored. */
+ * text or (dump) its length was not stored.  A node the walk flagged
+ * RS_NODE_SIZED_TEXT gets it from its size, without a look at the object. */
 Py_ssize_t rs_node_text_length(rs_snapshot *s, rs_idx n);
+
+/* What sys.getsizeof() adds to the length of a compact ASCII str and of a
+ * bytes object (str.__sizeof__ and bytes.__sizeof__ count a trailing NUL;
+ * neither is tracked by gc, so no gc header). */
+#define RS_ASCII_TEXT_BASE (sizeof(PyASCIIObject) + 1)
+#define RS_BYTES_TEXT_BASE (offsetof(PyBytesObject, ob_sval) + 1)
+
+/* RS_NODE_SIZED_TEXT when obj, whose sys.getsizeof() is size, is a compact
+ * ASCII str or a bytes object (exact types) whose length that size gives
+ * back, else 0.  Reads only obj's header; for the walk, which has it at
+ * hand, so that the strings analysis need not read millions of objects
+ * again (inline: the walk asks for every node). */
+static inline uint32_t rs_node_sized_text_flag(PyObject *obj, uint64_t size)
+{
+    if (Py_IS_TYPE(obj, &PyUnicode_Type))
+        return PyUnicode_IS_COMPACT_ASCII(obj) && size == RS_ASCII_TEXT_BASE + (uint64_t)PyUnicode_GET_LENGTH(obj)
+                   ? RS_NODE_SIZED_TEXT
+                   : 0;
+    if (Py_IS_TYPE(obj, &PyBytes_Type))
+        return size == RS_BYTES_TEXT_BASE + (uint64_t)PyBytes_GET_SIZE(obj) ? RS_NODE_SIZED_TEXT : 0;
+    return 0;
+}
 
 /* true when dict node d is the __dict__ of instance node owner. */
 bool rs_node_is_instance_dict(rs_snapshot *s, rs_idx owner, rs_idx d);

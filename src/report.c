@@ -380,7 +380,7 @@ error:
 static PyObject *garbage_section(rs_snapshot *s, size_t top)
 {
     size_t count;
-    rs_garbage_entry *entries = rs_garbage(s, &count);
+    rs_garbage_entry *entries = rs_suspect_garbage(s, &count);
     if (entries == NULL)
         return NULL;
     PyObject *d = PyDict_New();

@@ -351,13 +351,20 @@ static int sum_type_retained(rs_snapshot *s, rs_type_retained *rows, uint32_t *a
         uint32_t t = counted_type(g, n, flags, top->flags);
         if (t != NO_TYPE) {
             uint64_t retained = rs_dom_retained(dom, n);
-            if (active[t]++ == 0)
+            if (active[t] == 0)
                 rows[t].retained += retained;
             if (rows[t].biggest == RS_NONE || retained > biggest[t]) {
                 rows[t].biggest = n;
                 biggest[t] = retained;
             }
         }
+        /* A leaf (most nodes: strings, numbers) is entered and left at
+         * once, with no frame. */
+        const rs_idx *children = rs_dom_children(dom, n, &count);
+        if (count == 0)
+            continue;
+        if (t != NO_TYPE)
+            active[t]++;
         if (depth == cap) {
             type_frame *grown = rs_realloc(stack, 2 * cap * sizeof *stack);
             if (grown == NULL) {
@@ -369,7 +376,7 @@ static int sum_type_retained(rs_snapshot *s, rs_type_retained *rows, uint32_t *a
             cap *= 2;
         }
         type_frame *f = &stack[depth++];
-        f->children = rs_dom_children(dom, n, &count);
+        f->children = children;
         f->left = (uint32_t)count;
         f->type = t;
         f->flags = flags;
@@ -394,63 +401,26 @@ typedef struct type_walk {
     uint64_t *biggest;      /* per type: the retained size of rows[].biggest */
 } type_walk;
 
-int rs_retained_per_type(rs_snapshot *s, uint64_t *retained)
+rs_type_retained *rs_retained_by_type(rs_snapshot *s, rs_type_retained *rows, size_t *count)
 {
+    type_walk w = {.rows = rows};
     if (rs_analysis_ensure_dominators(s) < 0)
-        return -1;
+        goto error;
     uint32_t types = s->type_count ? s->type_count : 1;
-    type_walk w = {0};
-    w.rows = rs_calloc(types, sizeof *w.rows);
     w.active = rs_calloc(types, sizeof *w.active);
     w.biggest = rs_calloc(types, sizeof *w.biggest);
-    int r = -1;
-    if (w.rows == NULL || w.active == NULL || w.biggest == NULL)
+    if (w.active == NULL || w.biggest == NULL) {
         PyErr_NoMemory();
-    else if ((r = sum_type_retained(s, w.rows, w.active, w.biggest)) == 0)
-        for (uint32_t t = 0; t < s->type_count; t++)
-            retained[t] = w.rows[t].retained;
-    rs_free(w.rows);
-    rs_free(w.active);
-    rs_free(w.biggest);
-    return r;
-}
-
-rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count)
-{
-    if (rs_analysis_ensure_dominators(s) < 0)
-        return NULL;
-    uint32_t types = s->type_count ? s->type_count : 1;
-    type_walk w = {0};
-    w.rows = rs_calloc(types, sizeof *w.rows);
-    w.active = rs_calloc(types, sizeof *w.active);
-    w.biggest = rs_calloc(types, sizeof *w.biggest);
-    if (w.rows == NULL || w.active == NULL || w.biggest == NULL)
-        goto nomem;
-    for (uint32_t t = 0; t < types; t++) {
-        w.rows[t].type_id = t;
-        w.rows[t].biggest = RS_NONE;
+        goto error;
     }
-    size_t n = rs_graph_node_count(s->graph);
-    /* Counts and sizes of every instance, as the census gives them; a type
-     * none of whose instances is data (modules, types, code) is left out. */
-    for (size_t i = 0; i < n; i++) {
-        uint32_t flags = rs_graph_flags(s->graph, (rs_idx)i);
-        if (flags & RS_NODE_INTERNAL)
-            continue;
-        uint32_t t = rs_graph_type_id(s->graph, (rs_idx)i);
-        w.rows[t].count++;
-        w.rows[t].size += rs_graph_size(s->graph, (rs_idx)i);
-        if (!(flags & RS_NODE_NOT_DATA))
-            w.active[t] = 1;
-    }
-    size_t used = 0;
     for (uint32_t t = 0; t < s->type_count; t++) {
-        if (!w.active[t])
-            w.rows[t].count = 0;
-        w.active[t] = 0;
+        w.rows[t].type_id = t;
+        w.rows[t].retained = 0;
+        w.rows[t].biggest = RS_NONE;
     }
     if (sum_type_retained(s, w.rows, w.active, w.biggest) < 0)
         goto error;
+    size_t used = 0;
     for (uint32_t t = 0; t < s->type_count; t++)
         if (w.rows[t].count > 0)
             w.rows[used++] = w.rows[t];
@@ -459,8 +429,6 @@ rs_type_retained *rs_retained_by_type(rs_snapshot *s, size_t *count)
     rs_free(w.biggest);
     *count = used;
     return w.rows;
-nomem:
-    PyErr_NoMemory();
 error:
     rs_free(w.rows);
     rs_free(w.active);

@@ -278,14 +278,10 @@ typedef struct rs_census_row {
                           until dominators are computed */
 } rs_census_row;
 
-/* Per-type counts and sizes (and retained sizes once dominators exist),
- * biggest total size first.  Returns an rs_malloc'ed array (caller frees
- * with rs_free) and its length in *count, or NULL with MemoryError set. */
-rs_census_row *rs_census(rs_snapshot *s, size_t *count);
-
-/* rs_census() without the retained column (0): counts and sizes alone,
- * one pass over the node arrays. */
-rs_census_row *rs_census_counts(rs_snapshot *s, size_t *count);
+/* Turns rows[t] (one per type id, count and size added up) into
+ * the census's rows: types with instances, biggest total size first, in
+ * the same array (returned); *count receives their number. */
+rs_census_row *rs_census_finish(rs_snapshot *s, rs_census_row *rows, size_t *count);
 
 /* The visible nodes of type table entry type_id, in node order.  rs_malloc'ed
  * array or NULL with MemoryError set; *count receives the length. */

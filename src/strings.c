@@ -75,7 +75,7 @@ static int by_size_desc(const void *a, const void *b)
 }
 
 /* Strings a length read is asked for ahead of its use. */
-#define TEXT_AHEAD 16
+#define TEXT_AHEAD 48
 
 /* The visible nodes whose type is_text says is text, in node order; NULL
  * with MemoryError. */
@@ -144,9 +144,11 @@ rs_string_holder *rs_strings_by_holder(rs_snapshot *s, size_t *count)
         return NULL;
     }
     for (size_t i = 0; i < count_text; i++) {
-        /* Each length is read from the object, a cache miss on a big heap:
-         * ask for the objects some strings ahead so the misses overlap. */
-        if (s->stored == NULL && i + TEXT_AHEAD < count_text)
+        /* A length not given by the size (RS_NODE_SIZED_TEXT) is read from
+         * the object, a cache miss on a big heap: ask for those objects some
+         * strings ahead so the misses overlap. */
+        if (s->stored == NULL && i + TEXT_AHEAD < count_text &&
+            !(rs_graph_flags(g, texts[i + TEXT_AHEAD]) & RS_NODE_SIZED_TEXT))
             __builtin_prefetch((const char *)rs_snapshot_object(s, texts[i + TEXT_AHEAD]) + sizeof(PyObject));
         rs_idx x = texts[i];
         Py_ssize_t len = rs_node_text_length(s, x);
@@ -246,8 +248,10 @@ static void read_arenas(rs_process_memory *out)
 
 int rs_process_memory_read(const rs_snapshot *s, rs_process_memory *out)
 {
-    uint64_t objects = 0;
     size_t nodes = rs_graph_node_count(s->graph);
+    /* Summed in a local: adding to out->objects in the loop stores and
+     * reloads it on every node (2 ms of a 1M-object report). */
+    uint64_t objects = 0;
     for (size_t i = 0; i < nodes; i++)
         if (!(rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL))
             objects += rs_graph_size(s->graph, (rs_idx)i);

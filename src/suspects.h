@@ -124,17 +124,26 @@ rs_cycle *rs_suspect_cycles(rs_snapshot *s, size_t k, size_t *count, size_t *tot
  * their answer with the snapshot, so the summary screen (on every visit)
  * and the report read one computation; so do these. */
 
-/* rs_census()'s rows with the retained column (rs_suspect_types()'s), as a
- * snapshot with dominators gives them; computes dominators on first use. */
+/* The census: per-type counts, sizes and retained sizes (the retained
+ * column rs_suspect_types()'s), biggest total size first, rows as
+ * rs_census_finish() makes them; computes dominators on first use. */
 rs_census_row *rs_suspect_census(rs_snapshot *s, size_t *count);
 
-/* rs_census()'s rows, retained column 0: counts and sizes alone. */
+/* rs_suspect_census()'s rows with retained column 0: counts and sizes
+ * alone, from the one pass over the nodes that also gives the garbage
+ * totals, the unexplained suspects and the largest strings. */
 rs_census_row *rs_suspect_census_counts(rs_snapshot *s, size_t *count);
 
 /* rs_retained_by_type()'s rows, kept. */
 rs_type_retained *rs_suspect_types(rs_snapshot *s, size_t *count);
 
-/* rs_garbage_count()'s totals, kept.  0, or -1 with an exception. */
+/* Every garbage entry (rs_garbage_kind_of() of each node), ordered as
+ * rs_garbage_by_kind() orders them, kept: a copy, rs_malloc'ed, *count
+ * of them; NULL with an exception. */
+rs_garbage_entry *rs_suspect_garbage(rs_snapshot *s, size_t *count);
+
+/* rs_suspect_garbage()'s entries counted by kind, kept.  0, or -1 with an
+ * exception. */
 int rs_suspect_garbage_totals(rs_snapshot *s, rs_garbage_totals *out);
 
 /* Cycles' shapes: a cycle's member type ids, sorted.  Two cycles have one

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "suspects.h"
 #include "view.h"
 
 typedef struct garbage_data {
@@ -50,9 +51,10 @@ static int garbage_open(rs_view *v)
         return -1;
     }
     v->data = d;
-    d->rows = rs_garbage(v->browser->snap, &d->count);
-    if (d->rows == NULL || rs_garbage_count(v->browser->snap, &d->totals) < 0)
+    d->rows = rs_suspect_garbage(v->browser->snap, &d->count);
+    if (d->rows == NULL)
         return -1;
+    rs_garbage_totals_of(v->browser->snap, d->rows, d->count, &d->totals);
     vm_list_init(&v->list, &source, v, d->count);
     return 0;
 }

@@ -24,6 +24,7 @@
 
 #include "analysis.h"
 #include "clock.h"
+#include "node.h"
 #include "pyinternal.h"
 #include "roots.h"
 #include "snapshot.h"
@@ -210,10 +211,12 @@ static int describe_node(walk *w, rs_idx n, PyObject *obj)
                                    defer_not_data(w, ((PyFunctionObject *)obj)->func_builtins) < 0))
         return -1;
     int python_sizeof = 0;
-    if (rs_graph_set_size(g, n, rs_type_table_sizeof(&w->types, type_id, obj, &python_sizeof)) < 0)
+    uint64_t size = rs_type_table_sizeof(&w->types, type_id, obj, &python_sizeof);
+    if (rs_graph_set_size(g, n, size) < 0)
         return -1;
     if (python_sizeof)
         flags |= RS_NODE_PY_SIZEOF;
+    flags |= rs_node_sized_text_flag(obj, size);
     rs_graph_add_flags(g, n, flags);
     return 0;
 }

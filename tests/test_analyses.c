@@ -260,6 +260,38 @@ START_TEST(test_analyses_growth_errors)
 }
 END_TEST
 
+START_TEST(test_analyses_string_lengths)
+{
+    /* Check whether the lengths the strings analysis adds up and the
+     * report prints are Python's len() for every kind of text: ASCII and
+     * wider str (whose lengths the walk reads off their sizes, or not),
+     * bytes, bytearray and subclasses, in every holder. */
+    import_fixtures();
+    rs_py_run("class Text(str):\n"
+              "    def __len__(self):\n"
+              "        return 0\n"
+              "texts = ['ascii' * 50, '\\xe9' * 300, '\\u20ac' * 400, '\\U0001d11e' * 500, b'b' * 600,\n"
+              "         bytearray(b'x' * 700), Text('sub' * 20), 'x' * 100000, b'', '']\n"
+              "s = refscope.snapshot()\n"
+              "def real_len(o):\n"
+              "    for t in (str, bytes, bytearray):\n"
+              "        if isinstance(o, t):\n"
+              "            return t.__len__(o)\n"
+              "expect = sum(real_len(o) for o in s.objects() if isinstance(o, (str, bytes, bytearray)))\n"
+              "got = sum(h[2] for h in s.strings_by_holder())\n"
+              "import json\n"
+              "largest = json.loads(refscope.report(snapshot=s, format='json', top=5000))['strings']['largest']\n"
+              "mine = {e['address']: e['length'] for e in largest}\n"
+              "wrong = [(t[:20], mine.get('%#x' % id(t)), real_len(t)) for t in texts\n"
+              "         if '%#x' % id(t) in mine and mine['%#x' % id(t)] != real_len(t)]\n"
+              "seen = sum('%#x' % id(t) in mine for t in texts)\n");
+    ck_assert_int_eq(rs_py_long("got"), rs_py_long("expect"));
+    ck_assert_str_eq(rs_py_str("wrong"), "[]");
+    ck_assert_int_ge(rs_py_long("seen"), 7);
+    rs_py_run("s.close()\ndel texts, s, largest, mine, wrong\n");
+}
+END_TEST
+
 START_TEST(test_analyses_strings_and_memory)
 {
     /* Check whether largest('str') agrees with sys.getsizeof over every
@@ -514,6 +546,7 @@ Suite *suite_analyses(void)
     tcase_add_test(tc, test_analyses_growth_walk_matches_snapshot);
     tcase_add_test(tc, test_analyses_growth_errors);
     tcase_add_test(tc, test_analyses_strings_and_memory);
+    tcase_add_test(tc, test_analyses_string_lengths);
     tcase_add_test(tc, test_analyses_allocated_at);
     tcase_add_test(tc, test_analyses_report);
     tcase_add_test(tc, test_analyses_report_unexplained_references);

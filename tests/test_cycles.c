@@ -257,6 +257,42 @@ START_TEST(test_cycles_back_reference_to_owner_first)
 }
 END_TEST
 
+START_TEST(test_cycles_break_edges_ranked_alike)
+{
+    /* Check whether the edges to break are ranked alike whatever number of
+     * them is asked for: the report's one edge (ranked without listing the
+     * cycle's edges) is the first of the ten Cycle.break_edges keeps, each
+     * a real edge of the cycle, and a cycle with fewer edges than asked
+     * gets every one of them. */
+    import_fixtures();
+    rs_py_run("import json\n"
+              "nodes = [ch.TreeNode('big')]\n"
+              "for i in range(300):\n"
+              "    nodes.append(ch.TreeNode('n%d' % i, nodes[i // 4]))\n"
+              "big = nodes[0]\n"
+              "del nodes\n"
+              "s.close()\n"
+              "s = refscope.snapshot()\n"
+              "c = s.cycle_of(big)\n"
+              "be = c.break_edges\n"
+              "edges = {(id(a), id(b), l) for a, b, l in c.edges}\n"
+              "report = json.loads(refscope.report(snapshot=s, format='json', top=50))\n"
+              "mine = [e for e in report['cycles']['top'] if e['objects'] == len(c) and e['cycles'] == 1]\n"
+              "small = s.cycle_of(ch.tree)\n"
+              "small_edges = {(id(a), id(b), l) for a, b, l in small.edges}\n");
+    ck_assert_int_eq(rs_py_long("len(be)"), 10);
+    ck_assert_str_eq(rs_py_str("all((id(a), id(b), l) in edges for a, b, l, *_ in be)"), "True");
+    ck_assert_int_eq(rs_py_long("len(mine)"), 1);
+    ck_assert_str_eq(rs_py_str("(mine[0]['break']['label'], mine[0]['break']['freed']) == (be[0][2], be[0][4]) "
+                               "or (mine[0]['break'], be[0])"),
+                     "True");
+    ck_assert_str_eq(rs_py_str("mine[0]['break']['from'].endswith(type(be[0][0]).__qualname__)"), "True");
+    ck_assert_int_eq(rs_py_long("len(small.break_edges)"), rs_py_long("len(small_edges)"));
+    ck_assert_str_eq(rs_py_str("{(id(a), id(b), l) for a, b, l, *_ in small.break_edges} == small_edges"), "True");
+    rs_py_run("s.close()\ndel s, c, be, edges, report, mine, small, small_edges, big\n");
+}
+END_TEST
+
 Suite *suite_cycles(void)
 {
     Suite *s = suite_create("cycles");
@@ -274,6 +310,7 @@ Suite *suite_cycles(void)
     tcase_add_test(tc, test_cycles_no_reference_leaks);
     tcase_add_test(tc, test_cycles_objects_outlive_close);
     tcase_add_test(tc, test_cycles_errors);
+    tcase_add_test(tc, test_cycles_break_edges_ranked_alike);
     suite_add_tcase(s, tc);
     return s;
 }

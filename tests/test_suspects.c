@@ -324,6 +324,43 @@ START_TEST(test_suspects_kept_answers)
 }
 END_TEST
 
+START_TEST(test_suspects_tally_answers_as_full_passes)
+{
+    /* Check whether the one pass over the nodes (which keeps the 16
+     * biggest) answers as a full pass does: on two loads of one dump, the
+     * report's first suspects, largest strings and unexplained references
+     * for top=10 (from the pass) are those for top=200 (a pass of their
+     * own), the largest strings' sizes are sys.getsizeof's biggest over
+     * every str, bytes and bytearray, and the summary's type counts are
+     * Python's. */
+    import_fixtures();
+    rs_py_run("import fixtures.dump_heap as dh, os\n"
+              "path = os.path.join(dh.scratch_dir(), 'tally.rsd')\n"
+              "texts = ['x' * (1000 + i) for i in range(100)]\n"
+              "s.close()\n"
+              "s = refscope.snapshot()\n"
+              "s.save(path)\n"
+              "def firsts(top, n=10):\n"
+              "    j = sh.report_json(refscope.load(path), top)\n"
+              "    return ([(e['address'], e['retained'], e['holds']) for e in j['suspects'][:n]],\n"
+              "            [(e['address'], e['size']) for e in j['strings']['largest'][:n]],\n"
+              "            [(e['object']['address'], e['unexplained']) for e in j['unexplained'][:n]])\n"
+              "few, many = firsts(10), firsts(200)\n"
+              "live = sh.report_json(s, 10)['strings']['largest']\n"
+              "sizes = sorted((sys.getsizeof(o) for k in ('str', 'bytes', 'bytearray') for o in s.instances(k)),\n"
+              "               reverse=True)[:10]\n");
+    ck_assert_int_eq(rs_py_long("len(firsts(200, 200)[0])"), 200); /* past the pass's 16 */
+    ck_assert_int_eq(rs_py_long("len(few[0])"), 10);
+    ck_assert_str_eq(rs_py_str("few == many or (few, many)"), "True");
+    ck_assert_str_eq(rs_py_str("[e['size'] for e in live] == sizes or ([e['size'] for e in live], sizes)"), "True");
+    rs_py_run("rows = refscope._screen_rows(s, 'summary')\n"
+              "start = rows.index([r for r in rows if r.startswith('Types by size')][0]) + 1\n"
+              "shown = {r.split()[2]: int(r.split()[1]) for r in rows[start:start + 5]}\n");
+    ck_assert_str_eq(rs_py_str("all(shown[t] == len(s.instances(t)) for t in shown) or shown"), "True");
+    rs_py_run("os.remove(path)\nos.rmdir(os.path.dirname(path))\ndel texts, few, many, live, sizes, rows, shown\n");
+}
+END_TEST
+
 Suite *suite_suspects(void)
 {
     Suite *s = suite_create("suspects");
@@ -343,6 +380,7 @@ Suite *suite_suspects(void)
     tcase_add_test(tc, test_suspects_demo_serves);
     tcase_add_test(tc, test_suspects_builtins_spelling);
     tcase_add_test(tc, test_suspects_kept_answers);
+    tcase_add_test(tc, test_suspects_tally_answers_as_full_passes);
     suite_add_tcase(s, tc);
     return s;
 }

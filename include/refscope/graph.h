@@ -50,6 +50,8 @@ enum rs_node_flag {
                                        the dominator tree hangs it off the super root */
     RS_NODE_PROGRAM = 1u << 14,     /* code, function, frame or C function: the
                                        program, not its data */
+    RS_NODE_SIZED_TEXT = 1u << 15,  /* a str or bytes whose length its size gives
+                                       (engine: rs_node_sized_text_flag) */
 };
 
 /* Root kinds, in order of preference for why-alive paths. */
