@@ -97,4 +97,16 @@ PyObject *rs_py_instance_dict(PyObject *obj)
     return slot != NULL ? *slot : NULL;
 }
 
+void rs_py_prefetch_traversed(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictValues *values = *_PyObject_ValuesPointer(obj);
+        if (values != NULL)
+            __builtin_prefetch(values);
+    } else if (tp == &PyList_Type) {
+        __builtin_prefetch(((PyListObject *)obj)->ob_item);
+    }
+}
+
 #endif
