@@ -20,6 +20,9 @@
 #include <internal/pycore_frame.h>
 #include <internal/pycore_gc.h>
 #include <internal/pycore_interp.h>
+#if PY_VERSION_HEX >= 0x030C0000
+#include <internal/pycore_long.h>
+#endif
 #include <internal/pycore_pymem.h>
 #include <internal/pycore_runtime.h>
 #if PY_VERSION_HEX >= 0x030D0000 /* where 3.13 moved these declarations */
@@ -322,6 +325,21 @@ PyObject *rs_py_generator_code(PyObject *gen)
 {
     rs_iframe *f = rs_py_generator_frame(gen);
     return f != NULL ? (PyObject *)rs_iframe_code(f) : NULL;
+}
+
+uint64_t rs_py_builtin_sizeof(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp == &PyUnicode_Type) /* unicode_sizeof: the UTF-8 is the data */
+        return PyUnicode_IS_COMPACT_ASCII(obj) ? sizeof(PyASCIIObject) + (uint64_t)PyUnicode_GET_LENGTH(obj) + 1 : 0;
+    if (tp == &PyLong_Type) {
+        /* int___sizeof__; zero is left to it. */
+        Py_ssize_t digits = _PyLong_DigitCount((PyLongObject *)obj);
+        return digits > 0 ? offsetof(PyLongObject, long_value.ob_digit) + (uint64_t)digits * sizeof(digit) : 0;
+    }
+    if (tp == &PyList_Type)
+        return (uint64_t)tp->tp_basicsize + (uint64_t)((PyListObject *)obj)->allocated * sizeof(PyObject *);
+    return 0;
 }
 #endif
 

@@ -51,6 +51,11 @@ PyObject *rs_py_dunder_module(void);
  * pointers (none for static types on 3.13). */
 size_t rs_py_preheader_size(PyObject *obj);
 
+/* What __sizeof__ returns for an exact str of ASCII characters, a non-zero
+ * exact int or an exact list, computed without calling it (nor making an
+ * int for the answer); 0 for any other object. */
+uint64_t rs_py_builtin_sizeof(PyObject *obj);
+
 /* 1 when obj is immortal on this interpreter or on another supported one:
  * immortal (3.12+), interned str (immortal on 3.12), static type, small
  * int or singleton (None, True, ...).  Nobody retains such an object and
