@@ -1,8 +1,8 @@
 /*
  * Growth: what appeared since a mark.  A mark is compact C data, never
  * Python objects (holding the objects would keep them alive and change the
- * answer): every visible object's address and type in a hash table
- * (growth_mark.h), plus per-type totals.  An object of a later snapshot is
+ * answer): every visible object's address and type, grouped by page of
+ * address space (growth_mark.h), plus per-type totals.  An object of a later snapshot is
  * old when the mark has its address with the same type (same type object
  * and name), so an address freed and reused by another type is new.  A
  * snapshot passed in is compared by looking each of its nodes up in the
@@ -20,7 +20,7 @@
 #include "growth_mark.h"
 #include "module.h"
 
-/* How many nodes ahead rs_growth prefetches their mark slots. */
+/* How many nodes ahead rs_growth prefetches their mark pages. */
 #define MATCH_AHEAD 16
 
 /* The process's one mark (refscope.mark() and the browser's :mark). */
@@ -43,10 +43,9 @@ const growth_mark *growth_current_mark(void)
     return current_mark;
 }
 
-/* Doubles m's page table.  -1 on memory failure. */
-static int pages_grow(growth_mark *m)
+/* Moves m's pages into a table of cap entries.  -1 on memory failure. */
+static int pages_resize(growth_mark *m, size_t cap)
 {
-    size_t cap = m->page_cap * 2;
     mark_page *pages = rs_calloc(cap, sizeof *pages);
     if (pages == NULL)
         return -1;
@@ -55,7 +54,7 @@ static int pages_grow(growth_mark *m)
             continue;
         size_t s = mark_page_home(cap, m->pages[i].key);
         while (pages[s].key != 0)
-            s = (s + 1) & (cap - 1);
+            s = s + 1 == cap ? 0 : s + 1;
         pages[s] = m->pages[i];
     }
     rs_free(m->pages);
@@ -68,12 +67,12 @@ static int pages_grow(growth_mark *m)
  * on memory failure. */
 static int mark_add(growth_mark *m, uintptr_t addr)
 {
-    if ((m->page_count + 1) * 2 > m->page_cap && pages_grow(m) < 0)
+    if ((m->page_count + 1) * 2 > m->page_cap && pages_resize(m, m->page_cap * 2) < 0)
         return -1;
     uintptr_t key = (addr >> MARK_PAGE_SHIFT) + 1;
     size_t s = mark_page_home(m->page_cap, key);
     while (m->pages[s].key != key && m->pages[s].key != 0)
-        s = (s + 1) & (m->page_cap - 1);
+        s = s + 1 == m->page_cap ? 0 : s + 1;
     mark_page *p = &m->pages[s];
     if (p->key == 0) {
         p->key = key;
@@ -123,9 +122,9 @@ int rs_growth_mark(const rs_snapshot *s)
             goto nomem;
         m->type_count = t + 1;
     }
-    m->page_cap = 64;
-    while (m->page_cap < s->visible_count / 8)
-        m->page_cap *= 2;
+    /* A heap of small objects has dozens a page: the table starts small,
+     * doubles as pages come, and ends at a load of 1/2. */
+    m->page_cap = s->visible_count / 64 + 64;
     m->pages = rs_calloc(m->page_cap, sizeof *m->pages);
     if (m->pages == NULL)
         goto nomem;
@@ -146,6 +145,10 @@ int rs_growth_mark(const rs_snapshot *s)
         }
         in[i] = (uint8_t)r;
         m->count += (size_t)r;
+    }
+    if (m->page_cap > m->page_count * 2 + 64 && pages_resize(m, m->page_count * 2 + 64) < 0) {
+        rs_free(in);
+        goto nomem;
     }
     mark_number(m);
     m->types = rs_malloc((m->count + 1) * sizeof *m->types);
@@ -224,10 +227,10 @@ bool rs_growth_is_new(const rs_snapshot *s, rs_idx n)
     const growth_mark *m = current_mark;
     if (m == NULL || s->stored != NULL) /* the mark is of this process */
         return false;
-    size_t slot = mark_find(m, rs_graph_addr(s->graph, n));
-    if (slot == SIZE_MAX)
+    size_t k = mark_find(m, rs_graph_addr(s->graph, n));
+    if (k == SIZE_MAX)
         return true;
-    return mark_type_of(m, s, rs_graph_type_id(s->graph, n)) != mark_object_type(m, slot);
+    return mark_type_of(m, s, rs_graph_type_id(s->graph, n)) != mark_object_type(m, k);
 }
 
 static int by_delta_desc(const void *a, const void *b)
@@ -320,7 +323,7 @@ int rs_growth(const rs_snapshot *s, rs_growth_result *out)
         tally[t].to_mark = mark_type_of(m, s, t);
     /* A visible node whose (address, type) the mark lacks is new.  The
      * nodes are taken in order and their addresses looked up in the mark,
-     * its slots prefetched a few nodes ahead: the per-node arrays are then
+     * its pages prefetched a few nodes ahead: the per-node arrays are then
      * read in order (looking the mark's addresses up in the snapshot's
      * hash instead reads them at random, and took 1.8x as long at 1M). */
     size_t new_total = 0;
@@ -333,8 +336,8 @@ int rs_growth(const rs_snapshot *s, rs_growth_result *out)
         growth_tally *y = &tally[rs_graph_type_id(g, n)];
         y->count++;
         y->size += (int64_t)rs_graph_size(g, n);
-        size_t slot = mark_find(m, rs_graph_addr(g, n));
-        old[i] = slot != SIZE_MAX && mark_object_type(m, slot) == y->to_mark;
+        size_t k = mark_find(m, rs_graph_addr(g, n));
+        old[i] = k != SIZE_MAX && mark_object_type(m, k) == y->to_mark;
         if (!old[i]) {
             y->new_count++;
             new_total++;

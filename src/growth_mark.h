@@ -48,7 +48,7 @@ typedef struct mark_page {
 } mark_page;
 
 typedef struct growth_mark {
-    mark_page *pages;       /* page_cap entries, a power of two */
+    mark_page *pages;       /* page_cap entries, at most half of them used */
     size_t page_cap, page_count;
     uint32_t *types;        /* per object number: type index and low address bits */
     size_t count;           /* objects marked */
@@ -60,17 +60,19 @@ typedef struct growth_mark {
 /* The process's one mark, or NULL. */
 const growth_mark *growth_current_mark(void);
 
-/* The first entry to probe for page key key (a power-of-two table). */
+/* The first entry to probe for page key key in a table of cap entries
+ * (multiply-shift: cap need not be a power of two). */
 static inline size_t mark_page_home(size_t cap, uintptr_t key)
 {
-    return (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+    uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ull;
+    return (size_t)(((unsigned __int128)h * cap) >> 64);
 }
 
 /* The entry of addr's page, or NULL when no marked object is in it. */
 static inline const mark_page *mark_page_of(const growth_mark *m, uintptr_t addr)
 {
     uintptr_t key = (addr >> MARK_PAGE_SHIFT) + 1;
-    for (size_t s = mark_page_home(m->page_cap, key);; s = (s + 1) & (m->page_cap - 1)) {
+    for (size_t s = mark_page_home(m->page_cap, key);; s = s + 1 == m->page_cap ? 0 : s + 1) {
         const mark_page *p = &m->pages[s];
         if (p->key == key)
             return p;

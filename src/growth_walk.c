@@ -6,19 +6,21 @@
  * in it; here each object the walk meets is looked up once in the mark's
  * own table instead, and only what the mark lacks (the new objects, few
  * when little grew) goes into a table of its own.  The objects are those
- * a nodes-only snapshot has, met in the same order:
+ * a nodes-only snapshot has:
  *
- *   collect_tracked   the gc-tracked objects' addresses, in list order
- *   meet_tracked      each counted under its type and found old or new
- *   roots_visit       root targets met (frame locals no traversal shows)
- *   traverse_tracked  every tracked object sized and its tp_traverse
- *                     called: what it reaches
- *                     that was not met yet (untracked str, int, tuples...)
- *                     is met and, if it can hold references, queued
- *   traverse_queued   the queue traversed likewise until it is empty
+ *   roots_visit      root targets met (frame locals no traversal shows)
+ *   walk_tracked     gc's lists walked from both ends; each tracked
+ *                    object, AHEAD behind the list walk (its mark page,
+ *                    type and attribute values prefetched on the way),
+ *                    counted under its type, found old or new, sized and
+ *                    traversed: edges to tracked objects are dropped (the
+ *                    lists meet each of those once), the others gathered
+ *                    in batches and met if not met yet (untracked str,
+ *                    int, tuples...), queued if they can hold references
+ *   traverse_queued  the queue traversed likewise until it is empty
  *
- * Met means: old objects have their mark slot's bit set in a bitmap (the
- * mark's slots number them), new ones are in the table of new addresses.
+ * Met means: old objects have their bit set in a bitmap (the mark numbers
+ * its objects), new untracked ones are in the table of new addresses.
  * refscope's own objects are never counted nor traversed, as a snapshot
  * hides them.  No reference is taken but to new objects (the result
  * returns them): between the first and the last stage no Python code runs
@@ -48,13 +50,13 @@
 #define KNOWN_CACHE 512
 /* In fresh_type: the new object is gc-tracked. */
 #define FRESH_TRACKED 0x80000000u
-/* How far ahead in the tracked list objects and mark slots are prefetched. */
+/* How far behind the list walk the tracked objects are handled. */
 #define AHEAD 16
 
 typedef struct gwalk {
     const growth_mark *m;
     const uint8_t *refused;  /* per mark type: never matched (its name differs) */
-    uint64_t *seen;          /* a bit per mark slot: that old object was met */
+    uint64_t *seen;          /* a bit per marked object: it was met */
     rs_type_table types;
     growth_tally *tally;     /* per type id */
     uint8_t *internal;       /* per type id: refscope's own, hidden */
@@ -188,15 +190,15 @@ static bool is_gc(PyObject *op)
     return PyType_IS_GC(tp) && (tp->tp_is_gc == NULL || tp->tp_is_gc(op));
 }
 
-/* Meets op, whose mark number is slot (SIZE_MAX: the mark lacks its
- * address): the first time, counts it and its size under its type, sets
- * its seen bit when it is old, records it when new.  A tracked object is
+/* Meets op, whose number in the mark is n (SIZE_MAX: the mark has no
+ * object at its address): the first time, counts it and its size under
+ * its type, sets its seen bit when it is old, records it when new.  A tracked object is
  * met once (from the tracked list), so only untracked new ones need the
  * table of new addresses.  1 when met now, 0 when met before or
  * refscope's own, -1 on memory failure. */
-static int meet(gwalk *w, PyObject *op, size_t slot, bool tracked)
+static int meet(gwalk *w, PyObject *op, size_t n, bool tracked)
 {
-    if (slot != SIZE_MAX && (w->seen[slot >> 6] >> (slot & 63)) & 1)
+    if (n != SIZE_MAX && (w->seen[n >> 6] >> (n & 63)) & 1)
         return 0;
     uint32_t t;
     if (type_of(w, Py_TYPE(op), &t) < 0)
@@ -204,8 +206,8 @@ static int meet(gwalk *w, PyObject *op, size_t slot, bool tracked)
     if (w->internal[t])
         return 0;
     growth_tally *y = &w->tally[t];
-    if (slot != SIZE_MAX && mark_object_type(w->m, slot) == y->to_mark) {
-        w->seen[slot >> 6] |= (uint64_t)1 << (slot & 63);
+    if (n != SIZE_MAX && mark_object_type(w->m, n) == y->to_mark) {
+        w->seen[n >> 6] |= (uint64_t)1 << (n & 63);
     } else {
         int r = tracked ? 1 : met_insert(w, (uintptr_t)op);
         if (r <= 0)
@@ -233,7 +235,8 @@ static int meet_referent(gwalk *w, PyObject *op, size_t located)
 }
 
 /* Meets the untracked referents of the edges gathered in the batch (the
- * tracked list has the others), their mark slots prefetched first. */
+ * tracked lists have the others), what the mark lookups read prefetched
+ * first. */
 static int flush_edges(gwalk *w)
 {
     const growth_mark *m = w->m;
