@@ -192,10 +192,10 @@ static bool is_gc(PyObject *op)
 
 /* Meets op, whose number in the mark is n (SIZE_MAX: the mark has no
  * object at its address): the first time, counts it and its size under
- * its type, sets its seen bit when it is old, records it when new.  A tracked object is
- * met once (from the tracked list), so only untracked new ones need the
- * table of new addresses.  1 when met now, 0 when met before or
- * refscope's own, -1 on memory failure. */
+ * its type, sets its seen bit when it is old, records it when new.  A
+ * tracked object is met once (from the tracked lists), so only untracked
+ * new ones need the table of new addresses.  1 when met now, 0 when met
+ * before or refscope's own, -1 on memory failure. */
 static int meet(gwalk *w, PyObject *op, size_t n, bool tracked)
 {
     if (n != SIZE_MAX && (w->seen[n >> 6] >> (n & 63)) & 1)
