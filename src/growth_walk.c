@@ -19,8 +19,9 @@
  *                    int, tuples...), queued if they can hold references
  *   traverse_queued  the queue traversed likewise until it is empty
  *
- * Met means: old objects have their bit set in a bitmap (the mark numbers
- * its objects), new untracked ones are in the table of new addresses.
+ * Met means, for an untracked object (a tracked one is met once, from the
+ * lists): old ones have their bit set in a bitmap (the mark numbers its
+ * objects), new ones are in the table of new addresses.
  * refscope's own objects are never counted nor traversed, as a snapshot
  * hides them.  No reference is taken but to new objects (the result
  * returns them): between the first and the last stage no Python code runs
@@ -56,7 +57,7 @@
 typedef struct gwalk {
     const growth_mark *m;
     const uint8_t *refused;  /* per mark type: never matched (its name differs) */
-    uint64_t *seen;          /* a bit per marked object: it was met */
+    uint64_t *seen;          /* a bit per marked object: met, untracked */
     rs_type_table types;
     growth_tally *tally;     /* per type id */
     uint8_t *internal;       /* per type id: refscope's own, hidden */
@@ -192,13 +193,14 @@ static bool is_gc(PyObject *op)
 
 /* Meets op, whose number in the mark is n (SIZE_MAX: the mark has no
  * object at its address): the first time, counts it and its size under
- * its type, sets its seen bit when it is old, records it when new.  A
- * tracked object is met once (from the tracked lists), so only untracked
- * new ones need the table of new addresses.  1 when met now, 0 when met
- * before or refscope's own, -1 on memory failure. */
+ * its type, records it when new.  A tracked object is met once (from the
+ * tracked lists); an untracked one may be reached again, so it is
+ * remembered: by its seen bit when old, in the table of new addresses
+ * when new.  1 when met now, 0 when met before or refscope's own, -1 on
+ * memory failure. */
 static int meet(gwalk *w, PyObject *op, size_t n, bool tracked)
 {
-    if (n != SIZE_MAX && (w->seen[n >> 6] >> (n & 63)) & 1)
+    if (!tracked && n != SIZE_MAX && (w->seen[n >> 6] >> (n & 63)) & 1)
         return 0;
     uint32_t t;
     if (type_of(w, Py_TYPE(op), &t) < 0)
@@ -207,7 +209,8 @@ static int meet(gwalk *w, PyObject *op, size_t n, bool tracked)
         return 0;
     growth_tally *y = &w->tally[t];
     if (n != SIZE_MAX && mark_object_type(w->m, n) == y->to_mark) {
-        w->seen[n >> 6] |= (uint64_t)1 << (n & 63);
+        if (!tracked)
+            w->seen[n >> 6] |= (uint64_t)1 << (n & 63);
     } else {
         int r = tracked ? 1 : met_insert(w, (uintptr_t)op);
         if (r <= 0)
@@ -266,6 +269,7 @@ static int visit_edge(PyObject *op, void *arg)
     if (*known == (uintptr_t)op)
         return 0;
     *known = (uintptr_t)op;
+    __builtin_prefetch(op); /* read when the batch is flushed */
     w->batch[w->batch_len++] = (uintptr_t)op;
     return w->batch_len == EDGE_BATCH ? flush_edges(w) : 0;
 }
