@@ -1,8 +1,8 @@
 /*
  * Growth: what appeared since a mark.  A mark is compact C data, never
  * Python objects (holding the objects would keep them alive and change the
- * answer): every visible object's address and type in a hash table
- * (growth_mark.h), plus per-type totals.  An object of a later snapshot is
+ * answer): every visible object's address and type, grouped by page of
+ * address space (growth_mark.h), plus per-type totals.  An object of a later snapshot is
  * old when the mark has its address with the same type (same type object
  * and name), so an address freed and reused by another type is new.  A
  * snapshot passed in is compared by looking each of its nodes up in the
@@ -20,7 +20,7 @@
 #include "growth_mark.h"
 #include "module.h"
 
-/* How many nodes ahead rs_growth prefetches their mark slots. */
+/* How many nodes ahead rs_growth prefetches their mark pages. */
 #define MATCH_AHEAD 16
 
 /* The process's one mark (refscope.mark() and the browser's :mark). */
@@ -33,7 +33,8 @@ static void mark_free(growth_mark *m)
     for (uint32_t t = 0; t < m->type_count; t++)
         rs_free(m->type_table[t].name);
     rs_free(m->type_table);
-    rs_free(m->slots);
+    rs_free(m->pages);
+    rs_free(m->types);
     rs_free(m);
 }
 
@@ -42,14 +43,66 @@ const growth_mark *growth_current_mark(void)
     return current_mark;
 }
 
-/* Adds addr with type index type to m (addr not in it yet). */
-static void mark_insert(growth_mark *m, uintptr_t addr, uint32_t type)
+/* Moves m's pages into a table of cap entries.  -1 on memory failure. */
+static int pages_resize(growth_mark *m, size_t cap)
 {
-    size_t s = mark_home_slot(m, addr);
-    while (mark_slot_addr(m, s) != 0)
-        s = s + 1 == m->slot_count ? 0 : s + 1;
-    memcpy(m->slots + s * MARK_SLOT_BYTES, &addr, sizeof addr);
-    memcpy(m->slots + s * MARK_SLOT_BYTES + sizeof addr, &type, sizeof type);
+    mark_page *pages = rs_calloc(cap, sizeof *pages);
+    if (pages == NULL)
+        return -1;
+    for (size_t i = 0; i < m->page_cap; i++) {
+        if (m->pages[i].key == 0)
+            continue;
+        size_t s = mark_page_home(cap, m->pages[i].key);
+        while (pages[s].key != 0)
+            s = s + 1 == cap ? 0 : s + 1;
+        pages[s] = m->pages[i];
+    }
+    rs_free(m->pages);
+    m->pages = pages;
+    m->page_cap = cap;
+    return 0;
+}
+
+/* Sets addr's grain in m's pages: 1 when set now, 0 when it was set, -1
+ * on memory failure. */
+static int mark_add(growth_mark *m, uintptr_t addr)
+{
+    if ((m->page_count + 1) * 2 > m->page_cap && pages_resize(m, m->page_cap * 2) < 0)
+        return -1;
+    uintptr_t key = (addr >> MARK_PAGE_SHIFT) + 1;
+    size_t s = mark_page_home(m->page_cap, key);
+    while (m->pages[s].key != key && m->pages[s].key != 0)
+        s = s + 1 == m->page_cap ? 0 : s + 1;
+    mark_page *p = &m->pages[s];
+    if (p->key == 0) {
+        p->key = key;
+        m->page_count++;
+    }
+    unsigned grain = (unsigned)(addr >> MARK_GRAIN_SHIFT) & 255;
+    uint64_t bit = (uint64_t)1 << (grain & 63);
+    if (p->bits[grain >> 6] & bit)
+        return 0;
+    p->bits[grain >> 6] |= bit;
+    return 1;
+}
+
+/* Numbers the objects of m's pages: each page's first, and the counts
+ * before each bitmap word. */
+static void mark_number(growth_mark *m)
+{
+    uint32_t next = 0;
+    for (size_t i = 0; i < m->page_cap; i++) {
+        mark_page *p = &m->pages[i];
+        if (p->key == 0)
+            continue;
+        p->first = next;
+        unsigned before = 0;
+        for (int k = 0; k < 4; k++) {
+            p->before[k] = (uint8_t)before;
+            before += mark_popcount(p->bits[k]);
+        }
+        next += before;
+    }
 }
 
 int rs_growth_mark(const rs_snapshot *s)
@@ -57,7 +110,7 @@ int rs_growth_mark(const rs_snapshot *s)
     const rs_graph *g = s->graph;
     size_t n = rs_graph_node_count(g);
     growth_mark *m = rs_calloc(1, sizeof *m);
-    if (m == NULL)
+    if (m == NULL || s->type_count > MARK_TYPE_MASK || n > UINT32_MAX)
         goto nomem;
     m->type_table = rs_calloc(s->type_count ? s->type_count : 1, sizeof *m->type_table);
     if (m->type_table == NULL)
@@ -69,21 +122,52 @@ int rs_growth_mark(const rs_snapshot *s)
             goto nomem;
         m->type_count = t + 1;
     }
-    /* A load of 2/3: two probes per hit on average. */
-    m->slot_count = s->visible_count + s->visible_count / 2 + 64;
-    m->slots = rs_calloc(m->slot_count, MARK_SLOT_BYTES);
-    if (m->slots == NULL)
+    /* A heap of small objects has dozens a page: the table starts small,
+     * doubles as pages come, and ends at a load of 1/2. */
+    m->page_cap = s->visible_count / 64 + 64;
+    m->pages = rs_calloc(m->page_cap, sizeof *m->pages);
+    if (m->pages == NULL)
+        goto nomem;
+    /* The nodes' grains set, then numbered, then each node's type stored
+     * under its number.  A node whose grain another has (impossible for
+     * real objects, at least 16 bytes each) is left out. */
+    uint8_t *in = rs_calloc(n + 1, 1);
+    if (in == NULL)
         goto nomem;
     for (size_t i = 0; i < n; i++) {
         rs_idx k = (rs_idx)i;
         if (rs_graph_flags(g, k) & RS_NODE_INTERNAL)
             continue;
+        int r = mark_add(m, rs_graph_addr(g, k));
+        if (r < 0) {
+            rs_free(in);
+            goto nomem;
+        }
+        in[i] = (uint8_t)r;
+        m->count += (size_t)r;
+    }
+    if (m->page_cap > m->page_count * 2 + 64 && pages_resize(m, m->page_count * 2 + 64) < 0) {
+        rs_free(in);
+        goto nomem;
+    }
+    mark_number(m);
+    m->types = rs_malloc((m->count + 1) * sizeof *m->types);
+    if (m->types == NULL) {
+        rs_free(in);
+        goto nomem;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!in[i])
+            continue;
+        rs_idx k = (rs_idx)i;
+        uintptr_t addr = rs_graph_addr(g, k);
         uint32_t t = rs_graph_type_id(g, k);
-        mark_insert(m, rs_graph_addr(g, k), t);
+        m->types[mark_number_in(mark_page_of(m, addr), addr)] =
+            t | (uint32_t)(addr & ((1u << MARK_GRAIN_SHIFT) - 1)) << MARK_TYPE_BITS;
         m->type_table[t].count++;
         m->type_table[t].size += rs_graph_size(g, k);
-        m->count++;
     }
+    rs_free(in);
     m->taken_at = rs_monotonic_seconds();
     mark_free(current_mark);
     current_mark = m;
@@ -143,10 +227,10 @@ bool rs_growth_is_new(const rs_snapshot *s, rs_idx n)
     const growth_mark *m = current_mark;
     if (m == NULL || s->stored != NULL) /* the mark is of this process */
         return false;
-    size_t slot = mark_find(m, rs_graph_addr(s->graph, n));
-    if (slot == SIZE_MAX)
+    size_t k = mark_find(m, rs_graph_addr(s->graph, n));
+    if (k == SIZE_MAX)
         return true;
-    return mark_type_of(m, s, rs_graph_type_id(s->graph, n)) != mark_slot_type(m, slot);
+    return mark_type_of(m, s, rs_graph_type_id(s->graph, n)) != mark_object_type(m, k);
 }
 
 static int by_delta_desc(const void *a, const void *b)
@@ -239,22 +323,21 @@ int rs_growth(const rs_snapshot *s, rs_growth_result *out)
         tally[t].to_mark = mark_type_of(m, s, t);
     /* A visible node whose (address, type) the mark lacks is new.  The
      * nodes are taken in order and their addresses looked up in the mark,
-     * its slots prefetched a few nodes ahead: the per-node arrays are then
+     * its pages prefetched a few nodes ahead: the per-node arrays are then
      * read in order (looking the mark's addresses up in the snapshot's
      * hash instead reads them at random, and took 1.8x as long at 1M). */
     size_t new_total = 0;
     for (size_t i = 0; i < count; i++) {
         rs_idx n = (rs_idx)i;
         if (i + MATCH_AHEAD < count)
-            __builtin_prefetch(m->slots +
-                               mark_home_slot(m, rs_graph_addr(g, (rs_idx)(i + MATCH_AHEAD))) * MARK_SLOT_BYTES);
+            mark_prefetch(m, rs_graph_addr(g, (rs_idx)(i + MATCH_AHEAD)));
         if (rs_graph_flags(g, n) & RS_NODE_INTERNAL)
             continue;
         growth_tally *y = &tally[rs_graph_type_id(g, n)];
         y->count++;
         y->size += (int64_t)rs_graph_size(g, n);
-        size_t slot = mark_find(m, rs_graph_addr(g, n));
-        old[i] = slot != SIZE_MAX && mark_slot_type(m, slot) == y->to_mark;
+        size_t k = mark_find(m, rs_graph_addr(g, n));
+        old[i] = k != SIZE_MAX && mark_object_type(m, k) == y->to_mark;
         if (!old[i]) {
             y->new_count++;
             new_total++;

@@ -6,19 +6,22 @@
  * in it; here each object the walk meets is looked up once in the mark's
  * own table instead, and only what the mark lacks (the new objects, few
  * when little grew) goes into a table of its own.  The objects are those
- * a nodes-only snapshot has, met in the same order:
+ * a nodes-only snapshot has:
  *
- *   collect_tracked   the gc-tracked objects' addresses, in list order
- *   meet_tracked      each counted under its type and found old or new
- *   roots_visit       root targets met (frame locals no traversal shows)
- *   traverse_tracked  every tracked object sized and its tp_traverse
- *                     called: what it reaches
- *                     that was not met yet (untracked str, int, tuples...)
- *                     is met and, if it can hold references, queued
- *   traverse_queued   the queue traversed likewise until it is empty
+ *   roots_visit      root targets met (frame locals no traversal shows)
+ *   walk_tracked     gc's lists walked from both ends; each tracked
+ *                    object, AHEAD behind the list walk (its mark page,
+ *                    type and attribute values prefetched on the way),
+ *                    counted under its type, found old or new, sized and
+ *                    traversed: edges to tracked objects are dropped (the
+ *                    lists meet each of those once), the others gathered
+ *                    in batches and met if not met yet (untracked str,
+ *                    int, tuples...), queued if they can hold references
+ *   traverse_queued  the queue traversed likewise until it is empty
  *
- * Met means: old objects have their mark slot's bit set in a bitmap (the
- * mark's slots number them), new ones are in the table of new addresses.
+ * Met means, for an untracked object (a tracked one is met once, from the
+ * lists): old ones have their bit set in a bitmap (the mark numbers its
+ * objects), new ones are in the table of new addresses.
  * refscope's own objects are never counted nor traversed, as a snapshot
  * hides them.  No reference is taken but to new objects (the result
  * returns them): between the first and the last stage no Python code runs
@@ -41,15 +44,20 @@
 #include "roots.h"
 #include "typetable.h"
 
-/* Edges gathered before their mark slots are looked up, prefetched. */
+/* Edges gathered before their referents are looked at. */
 #define EDGE_BATCH 256
-/* How far ahead in the tracked list objects and mark slots are prefetched. */
-#define AHEAD 8
+/* Recent referents remembered, direct-mapped (a power of two): edges to
+ * None, a class, a small int, an interned name repeat often. */
+#define KNOWN_CACHE 512
+/* In fresh_type: the new object is gc-tracked. */
+#define FRESH_TRACKED 0x80000000u
+/* How far behind the list walk the tracked objects are handled. */
+#define AHEAD 16
 
 typedef struct gwalk {
     const growth_mark *m;
     const uint8_t *refused;  /* per mark type: never matched (its name differs) */
-    uint64_t *seen;          /* a bit per mark slot: that old object was met */
+    uint64_t *seen;          /* a bit per marked object: met, untracked */
     rs_type_table types;
     growth_tally *tally;     /* per type id */
     uint8_t *internal;       /* per type id: refscope's own, hidden */
@@ -58,10 +66,14 @@ typedef struct gwalk {
     size_t met_cap, met_count;
     PyObject **fresh;        /* new objects in the order met (owned references) */
     uint32_t *fresh_type;
+    uint64_t *fresh_order;   /* of a tracked one: its order in the tracked lists */
+    uint64_t order;          /* the tracked object being walked's */
     size_t fresh_count, fresh_cap;
     PyObject **queue;        /* met, untracked, may hold references: to traverse */
     size_t queue_head, queue_len, queue_cap;
-    uintptr_t batch[EDGE_BATCH];
+    uintptr_t batch[EDGE_BATCH];  /* referents of edges met, to look up together */
+    size_t located[EDGE_BATCH];   /* their mark_locate() */
+    uintptr_t known[KNOWN_CACHE]; /* referents batched before, by address */
     size_t batch_len;
     int failed;              /* memory */
 } gwalk;
@@ -146,11 +158,15 @@ static int fresh_append(gwalk *w, PyObject *op, uint32_t type)
         uint32_t *t = rs_realloc(w->fresh_type, cap * sizeof *t);
         if (t != NULL)
             w->fresh_type = t;
-        if (f == NULL || t == NULL)
+        uint64_t *o = rs_realloc(w->fresh_order, cap * sizeof *o);
+        if (o != NULL)
+            w->fresh_order = o;
+        if (f == NULL || t == NULL || o == NULL)
             return -1;
         w->fresh_cap = cap;
     }
     w->fresh[w->fresh_count] = Py_NewRef(op);
+    w->fresh_order[w->fresh_count] = w->order;
     w->fresh_type[w->fresh_count++] = type;
     return 0;
 }
@@ -175,13 +191,16 @@ static bool is_gc(PyObject *op)
     return PyType_IS_GC(tp) && (tp->tp_is_gc == NULL || tp->tp_is_gc(op));
 }
 
-/* Meets op, whose mark slot is slot (SIZE_MAX: the mark lacks its
- * address): the first time, counts it under its type (and its size when
- * sized), sets its seen bit when it is old, records it when new.  1 when
- * met now, 0 when met before or refscope's own, -1 on memory failure. */
-static int meet(gwalk *w, PyObject *op, size_t slot, bool sized)
+/* Meets op, whose number in the mark is n (SIZE_MAX: the mark has no
+ * object at its address): the first time, counts it and its size under
+ * its type, records it when new.  A tracked object is met once (from the
+ * tracked lists); an untracked one may be reached again, so it is
+ * remembered: by its seen bit when old, in the table of new addresses
+ * when new.  1 when met now, 0 when met before or refscope's own, -1 on
+ * memory failure. */
+static int meet(gwalk *w, PyObject *op, size_t n, bool tracked)
 {
-    if (slot != SIZE_MAX && (w->seen[slot >> 6] >> (slot & 63)) & 1)
+    if (!tracked && n != SIZE_MAX && (w->seen[n >> 6] >> (n & 63)) & 1)
         return 0;
     uint32_t t;
     if (type_of(w, Py_TYPE(op), &t) < 0)
@@ -189,73 +208,70 @@ static int meet(gwalk *w, PyObject *op, size_t slot, bool sized)
     if (w->internal[t])
         return 0;
     growth_tally *y = &w->tally[t];
-    if (slot != SIZE_MAX && mark_slot_type(w->m, slot) == y->to_mark) {
-        w->seen[slot >> 6] |= (uint64_t)1 << (slot & 63);
+    if (n != SIZE_MAX && mark_object_type(w->m, n) == y->to_mark) {
+        if (!tracked)
+            w->seen[n >> 6] |= (uint64_t)1 << (n & 63);
     } else {
-        int r = met_insert(w, (uintptr_t)op);
+        int r = tracked ? 1 : met_insert(w, (uintptr_t)op);
         if (r <= 0)
             return r;
-        if (fresh_append(w, op, t) < 0)
+        if (fresh_append(w, op, t | (tracked ? FRESH_TRACKED : 0)) < 0)
             return -1;
         y->new_count++;
     }
     y->count++;
-    if (sized) {
-        int python_sizeof;
-        y->size += (int64_t)rs_type_table_sizeof(&w->types, t, op, &python_sizeof);
-    }
+    int python_sizeof;
+    y->size += (int64_t)rs_type_table_sizeof(&w->types, t, op, &python_sizeof);
     return 1;
 }
 
-/* Meets the edges gathered in the batch; queues the objects met now that
- * can hold references (all untracked: the tracked ones were met first). */
-static int flush_batch(gwalk *w)
+/* Meets referent op, untracked: queues it when met now and it can hold
+ * references.  -1 on memory failure. */
+static int meet_referent(gwalk *w, PyObject *op, size_t located)
+{
+    int r = meet(w, op, mark_confirm(w->m, located, (uintptr_t)op), false);
+    if (r < 0 || (r == 1 && is_gc(op) && Py_TYPE(op)->tp_traverse != NULL && enqueue(w, op) < 0)) {
+        w->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Meets the untracked referents of the edges gathered in the batch (the
+ * tracked lists have the others), what the mark lookups read prefetched
+ * first. */
+static int flush_edges(gwalk *w)
 {
     const growth_mark *m = w->m;
-    size_t len = w->batch_len;
+    size_t len = 0;
+    for (size_t i = 0; i < w->batch_len; i++) {
+        w->batch[len] = w->batch[i];
+        len += !rs_py_gc_tracked((PyObject *)w->batch[i]);
+    }
     w->batch_len = 0;
     for (size_t i = 0; i < len; i++)
-        __builtin_prefetch(m->slots + mark_home_slot(m, w->batch[i]) * MARK_SLOT_BYTES);
+        mark_prefetch(m, w->batch[i]);
     for (size_t i = 0; i < len; i++) {
-        PyObject *op = (PyObject *)w->batch[i];
-        int r = meet(w, op, mark_find(m, (uintptr_t)op), true);
-        if (r < 0 || (r == 1 && is_gc(op) && Py_TYPE(op)->tp_traverse != NULL && enqueue(w, op) < 0)) {
-            w->failed = 1;
-            return -1;
-        }
+        w->located[i] = mark_locate(m, w->batch[i]);
+        if (w->located[i] != SIZE_MAX)
+            __builtin_prefetch(&m->types[w->located[i]]);
     }
+    for (size_t i = 0; i < len; i++)
+        if (meet_referent(w, (PyObject *)w->batch[i], w->located[i]) < 0)
+            return -1;
     return 0;
 }
 
 static int visit_edge(PyObject *op, void *arg)
 {
     gwalk *w = arg;
+    uintptr_t *known = &w->known[((uintptr_t)op >> 4) & (KNOWN_CACHE - 1)];
+    if (*known == (uintptr_t)op)
+        return 0;
+    *known = (uintptr_t)op;
+    __builtin_prefetch(op); /* read when the batch is flushed */
     w->batch[w->batch_len++] = (uintptr_t)op;
-    return w->batch_len == EDGE_BATCH ? flush_batch(w) : 0;
-}
-
-/* After: t holds every gc-tracked object's address in list order. */
-static int collect_tracked(rs_address_buf *t)
-{
-    t->cap = rs_py_tracked_estimate() + 1024;
-    t->addrs = rs_malloc(t->cap * sizeof *t->addrs);
-    return t->addrs == NULL || rs_py_tracked_addresses(t) < 0 ? -1 : 0;
-}
-
-/* After: every tracked object is met (counted, old or new), not yet
- * sized: the objects and their mark slots are prefetched a few ahead. */
-static int meet_tracked(gwalk *w, const rs_address_buf *t)
-{
-    const growth_mark *m = w->m;
-    for (size_t i = 0; i < t->len; i++) {
-        if (i + AHEAD < t->len) {
-            __builtin_prefetch((void *)t->addrs[i + AHEAD]);
-            __builtin_prefetch(m->slots + mark_home_slot(m, t->addrs[i + AHEAD]) * MARK_SLOT_BYTES);
-        }
-        if (meet(w, (PyObject *)t->addrs[i], mark_find(m, t->addrs[i]), false) < 0)
-            return -1;
-    }
-    return 0;
+    return w->batch_len == EDGE_BATCH ? flush_edges(w) : 0;
 }
 
 static int visit_root(PyObject *op, void *arg)
@@ -263,24 +279,63 @@ static int visit_root(PyObject *op, void *arg)
     return visit_edge(op, arg);
 }
 
-/* After: every tracked object but refscope's own is sized and traversed,
- * and what it reaches met. */
-static int traverse_tracked(gwalk *w, const rs_address_buf *t)
+/* A tracked object on its way from the list walk to walk_one(). */
+typedef struct ring_entry {
+    PyObject *op;
+    uint64_t order;
+    size_t located; /* mark_locate(), or UNLOCATED */
+} ring_entry;
+
+#define UNLOCATED (SIZE_MAX - 1)
+
+/* Sets e->located and prefetches the object's type in the mark. */
+static void locate(const growth_mark *m, ring_entry *e)
 {
-    for (size_t i = 0; i < t->len; i++) {
-        if (i + AHEAD < t->len)
-            __builtin_prefetch((void *)t->addrs[i + AHEAD]);
-        PyObject *op = (PyObject *)t->addrs[i];
-        uint32_t id;
-        if (type_of(w, Py_TYPE(op), &id) < 0)
+    rs_py_prefetch_traversed(e->op);
+    e->located = mark_locate(m, (uintptr_t)e->op);
+    if (e->located != SIZE_MAX)
+        __builtin_prefetch(&m->types[e->located]);
+}
+
+/* Meets, sizes and traverses e's object (unless refscope's own). */
+static int walk_one(gwalk *w, ring_entry *e)
+{
+    if (e->located == UNLOCATED)
+        locate(w->m, e);
+    w->order = e->order;
+    PyObject *op = e->op;
+    int r = meet(w, op, mark_confirm(w->m, e->located, (uintptr_t)op), true);
+    if (r < 0)
+        return -1;
+    if (r == 1 && Py_TYPE(op)->tp_traverse != NULL && rs_py_traverse(op, visit_edge, w) != 0 && w->failed)
+        return -1;
+    return 0;
+}
+
+/* After: every tracked object but refscope's own is met, sized and
+ * traversed, and what it reaches met.  The list walk runs AHEAD objects
+ * in front of that work, so its chain of loads overlaps it: an object's
+ * mark page is prefetched when the list walk reaches it, its type in the
+ * mark AHEAD / 2 objects later. */
+static int walk_tracked(gwalk *w)
+{
+    const growth_mark *m = w->m;
+    rs_tracked_walk it = {0};
+    ring_entry ring[AHEAD];
+    size_t got = 0, done = 0;
+    PyObject *op;
+    uint64_t order;
+    while (rs_py_tracked_next(&it, &op, &order)) {
+        if (got - done == AHEAD && walk_one(w, &ring[done++ % AHEAD]) < 0)
             return -1;
-        if (w->internal[id])
-            continue;
-        int python_sizeof;
-        w->tally[id].size += (int64_t)rs_type_table_sizeof(&w->types, id, op, &python_sizeof);
-        if (Py_TYPE(op)->tp_traverse != NULL && rs_py_traverse(op, visit_edge, w) != 0 && w->failed)
-            return -1;
+        mark_prefetch(m, (uintptr_t)op);
+        ring[got++ % AHEAD] = (ring_entry){op, order, UNLOCATED};
+        if (got - done > AHEAD / 2)
+            locate(m, &ring[(got - 1 - AHEAD / 2) % AHEAD]);
     }
+    while (done < got)
+        if (walk_one(w, &ring[done++ % AHEAD]) < 0)
+            return -1;
     return 0;
 }
 
@@ -289,7 +344,7 @@ static int traverse_queued(gwalk *w)
 {
     for (;;) {
         if (w->queue_head == w->queue_len) {
-            if (flush_batch(w) < 0)
+            if (flush_edges(w) < 0)
                 return -1;
             if (w->queue_head == w->queue_len)
                 return 0;
@@ -306,6 +361,7 @@ static void walk_free(gwalk *w)
         Py_DECREF(w->fresh[i]);
     rs_free(w->fresh);
     rs_free(w->fresh_type);
+    rs_free(w->fresh_order);
     rs_free(w->seen);
     rs_free(w->tally);
     rs_free(w->internal);
@@ -318,15 +374,11 @@ static void walk_free(gwalk *w)
 /* The walk, with automatic gc off.  0, or -1 on memory failure. */
 static int walk_heap(gwalk *w)
 {
-    rs_address_buf t = {0};
-    w->seen = rs_calloc(w->m->slot_count / 64 + 1, sizeof *w->seen);
-    int r = w->seen == NULL || collect_tracked(&t) < 0 || meet_tracked(w, &t) < 0 ||
-                    roots_visit(visit_root, w) != 0 || flush_batch(w) < 0 || traverse_tracked(w, &t) < 0 ||
-                    traverse_queued(w) < 0
-                ? -1
-                : 0;
-    rs_free(t.addrs);
-    return r;
+    w->seen = rs_calloc(w->m->count / 64 + 1, sizeof *w->seen);
+    return w->seen == NULL || roots_visit(visit_root, w) != 0 || flush_edges(w) < 0 || walk_tracked(w) < 0 ||
+                   traverse_queued(w) < 0
+               ? -1
+               : 0;
 }
 
 /* Matches the names of the types matched by address: 0 when all agree,
@@ -344,16 +396,43 @@ static int refuse_renamed(const gwalk *w, const rs_type_info *types, uint32_t co
     return again;
 }
 
-/* Moves the walk's findings into out. */
+typedef struct fresh_rank {
+    uint64_t order;
+    size_t index;
+} fresh_rank;
+
+static int by_order(const void *a, const void *b)
+{
+    const fresh_rank *x = a, *y = b;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Moves the walk's findings into out: per type the tracked new objects
+ * first, in list order, then the untracked ones in the order met, as a
+ * snapshot numbers them. */
 static int make_result(gwalk *w, rs_type_info *types, uint32_t type_count, rs_growth_result *out)
 {
     out->types = types;
     out->type_count = type_count;
     out->new_objects = rs_malloc((w->fresh_count + 1) * sizeof *out->new_objects);
-    if (out->new_objects == NULL || growth_rows(w->m, w->tally, types, type_count, out) < 0)
+    fresh_rank *ranks = rs_malloc((w->fresh_count + 1) * sizeof *ranks);
+    if (out->new_objects == NULL || ranks == NULL || growth_rows(w->m, w->tally, types, type_count, out) < 0) {
+        rs_free(ranks);
         return -1;
+    }
+    size_t tracked = 0;
     for (size_t i = 0; i < w->fresh_count; i++)
-        out->new_objects[w->tally[w->fresh_type[i]].new_count++] = w->fresh[i];
+        if (w->fresh_type[i] & FRESH_TRACKED)
+            ranks[tracked++] = (fresh_rank){w->fresh_order[i], i};
+    qsort(ranks, tracked, sizeof *ranks, by_order);
+    for (size_t i = 0, k = tracked; i < w->fresh_count; i++)
+        if (!(w->fresh_type[i] & FRESH_TRACKED))
+            ranks[k++].index = i;
+    for (size_t k = 0; k < w->fresh_count; k++) {
+        size_t i = ranks[k].index;
+        out->new_objects[w->tally[w->fresh_type[i] & ~FRESH_TRACKED].new_count++] = w->fresh[i];
+    }
+    rs_free(ranks);
     out->new_total = w->fresh_count;
     w->fresh_count = 0; /* the references are out's now */
     return 0;

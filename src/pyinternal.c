@@ -20,6 +20,9 @@
 #include <internal/pycore_frame.h>
 #include <internal/pycore_gc.h>
 #include <internal/pycore_interp.h>
+#if PY_VERSION_HEX >= 0x030C0000
+#include <internal/pycore_long.h>
+#endif
 #include <internal/pycore_pymem.h>
 #include <internal/pycore_runtime.h>
 #if PY_VERSION_HEX >= 0x030D0000 /* where 3.13 moved these declarations */
@@ -30,6 +33,10 @@
 
 #include "pyinternal_impl.h"
 #include "refscope/graph.h"
+
+/* rs_py_gc_tracked() reads _gc_next as the word just before the object. */
+_Static_assert(sizeof(PyGC_Head) == 2 * sizeof(uintptr_t) && offsetof(PyGC_Head, _gc_next) == 0,
+               "PyGC_Head is not { _gc_next, _gc_prev }");
 
 static struct _gc_runtime_state *gc_state(void)
 {
@@ -60,61 +67,49 @@ int rs_py_for_each_tracked(int (*fn)(PyObject *obj, void *ctx), void *ctx)
     return for_each_in(&st->permanent_generation.head, fn, ctx);
 }
 
-/* Appends the addresses of list head's objects to front (in list order)
- * and back (from the tail): two independent chains of loads, walked at
- * once, so two cache misses are in flight instead of one. */
-static int addresses_in(PyGC_Head *head, rs_address_buf *front, rs_address_buf *back)
-{
-    PyGC_Head *f = _PyGCHead_NEXT(head), *b = _PyGCHead_PREV(head);
-    if (f == head)
-        return 0;
-    for (;;) {
-        if (front->len == front->cap || back->len == back->cap) {
-            rs_address_buf *full = front->len == front->cap ? front : back;
-            size_t cap = full->cap ? full->cap * 2 : 1024;
-            uintptr_t *p = rs_realloc(full->addrs, cap * sizeof *p);
-            if (p == NULL)
-                return -1;
-            full->addrs = p;
-            full->cap = cap;
-            continue;
-        }
-        front->addrs[front->len++] = (uintptr_t)(f + 1);
-        if (f == b)
-            return 0;
-        back->addrs[back->len++] = (uintptr_t)(b + 1);
-        PyGC_Head *next = _PyGCHead_NEXT(f);
-        if (next == b)
-            return 0;
-        f = next;
-        b = _PyGCHead_PREV(b);
-    }
-}
-
-int rs_py_tracked_addresses(rs_address_buf *out)
+int rs_py_tracked_next(rs_tracked_walk *it, PyObject **obj, uint64_t *order)
 {
     struct _gc_runtime_state *st = gc_state();
-    rs_address_buf back = {0};
-    int r = 0;
-    for (int i = 0; i <= NUM_GENERATIONS && r == 0; i++) {
-        back.len = 0;
-        r = addresses_in(i < NUM_GENERATIONS ? &st->generations[i].head : &st->permanent_generation.head, out,
-                         &back);
-        while (r == 0 && out->cap - out->len < back.len) {
-            size_t cap = out->cap * 2 + back.len;
-            uintptr_t *p = rs_realloc(out->addrs, cap * sizeof *p);
-            if (p == NULL)
-                r = -1;
-            else {
-                out->addrs = p;
-                out->cap = cap;
-            }
+    while (it->front == NULL) {
+        if (it->list > NUM_GENERATIONS)
+            return 0;
+        PyGC_Head *head = it->list < NUM_GENERATIONS ? &st->generations[it->list].head
+                                                     : &st->permanent_generation.head;
+        if (_PyGCHead_NEXT(head) == head) {
+            it->list++;
+            continue;
         }
-        for (size_t k = back.len; r == 0 && k-- > 0;)
-            out->addrs[out->len++] = back.addrs[k];
+        it->front = _PyGCHead_NEXT(head);
+        it->back = _PyGCHead_PREV(head);
+        it->front_count = it->back_count = 0;
+        it->at_back = 0;
     }
-    rs_free(back.addrs);
-    return r;
+    PyGC_Head *f = it->front, *b = it->back;
+    uint64_t list = (uint64_t)it->list << 58;
+    if (!it->at_back) {
+        *obj = (PyObject *)(f + 1);
+        *order = list | it->front_count++;
+        if (f == b) {
+            it->front = NULL;
+            it->list++;
+        } else {
+            it->at_back = 1;
+        }
+        return 1;
+    }
+    *obj = (PyObject *)(b + 1);
+    /* The back half after the front half, in list order. */
+    *order = list | ((uint64_t)1 << 57) | (((uint64_t)1 << 57) - 1 - it->back_count++);
+    PyGC_Head *next = _PyGCHead_NEXT(f);
+    if (next == b) {
+        it->front = NULL;
+        it->list++;
+    } else {
+        it->front = next;
+        it->back = _PyGCHead_PREV(b);
+        it->at_back = 0;
+    }
+    return 1;
 }
 
 size_t rs_py_tracked_estimate(void)
@@ -330,6 +325,21 @@ PyObject *rs_py_generator_code(PyObject *gen)
 {
     rs_iframe *f = rs_py_generator_frame(gen);
     return f != NULL ? (PyObject *)rs_iframe_code(f) : NULL;
+}
+
+uint64_t rs_py_builtin_sizeof(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp == &PyUnicode_Type) /* unicode_sizeof: the UTF-8 is the data */
+        return PyUnicode_IS_COMPACT_ASCII(obj) ? sizeof(PyASCIIObject) + (uint64_t)PyUnicode_GET_LENGTH(obj) + 1 : 0;
+    if (tp == &PyLong_Type) {
+        /* int___sizeof__; zero is left to it. */
+        Py_ssize_t digits = _PyLong_DigitCount((PyLongObject *)obj);
+        return digits > 0 ? offsetof(PyLongObject, long_value.ob_digit) + (uint64_t)digits * sizeof(digit) : 0;
+    }
+    if (tp == &PyList_Type)
+        return (uint64_t)tp->tp_basicsize + (uint64_t)((PyListObject *)obj)->allocated * sizeof(PyObject *);
+    return 0;
 }
 #endif
 

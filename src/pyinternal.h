@@ -19,17 +19,21 @@
  * when it is non-zero, else 0.  fn must not allocate GC objects. */
 int rs_py_for_each_tracked(int (*fn)(PyObject *obj, void *ctx), void *ctx);
 
-/* A growable array of addresses (rs_malloc'ed). */
-typedef struct rs_address_buf {
-    uintptr_t *addrs;
-    size_t len, cap;
-} rs_address_buf;
+/* A walk over the objects rs_py_for_each_tracked() visits, each list
+ * walked from both ends at once (two independent chains of loads, so two
+ * cache misses in flight instead of one).  Each object comes with an
+ * order: sorting by it gives rs_py_for_each_tracked()'s order.  An object
+ * tracked during the walk joins a list beyond the walk's reach and is not
+ * handed out; none in a list may be untracked or freed during the walk. */
+typedef struct rs_tracked_walk {
+    int list;           /* generations, then the permanent one */
+    void *front, *back; /* the next gc headers from each end; NULL: the list is not started */
+    uint64_t front_count, back_count;
+    int at_back;        /* the next object comes from the back */
+} rs_tracked_walk;
 
-/* Appends to out the address of every object rs_py_for_each_tracked()
- * visits, in the same order, faster: each list is walked from both ends at
- * once.  0, or -1 on memory failure (out keeps what it has; the caller
- * frees out->addrs). */
-int rs_py_tracked_addresses(rs_address_buf *out);
+/* 1 with *obj and *order set, or 0 when every object has been handed out. */
+int rs_py_tracked_next(rs_tracked_walk *it, PyObject **obj, uint64_t *order);
 
 /* A cheap estimate of the number of gc-tracked objects, to size arrays. */
 size_t rs_py_tracked_estimate(void);
@@ -47,6 +51,11 @@ PyObject *rs_py_dunder_module(void);
  * pointers (none for static types on 3.13). */
 size_t rs_py_preheader_size(PyObject *obj);
 
+/* What __sizeof__ returns for an exact str of ASCII characters, a non-zero
+ * exact int or an exact list, computed without calling it (nor making an
+ * int for the answer); 0 for any other object. */
+uint64_t rs_py_builtin_sizeof(PyObject *obj);
+
 /* 1 when obj is immortal on this interpreter or on another supported one:
  * immortal (3.12+), interned str (immortal on 3.12), static type, small
  * int or singleton (None, True, ...).  Nobody retains such an object and
@@ -54,11 +63,25 @@ size_t rs_py_preheader_size(PyObject *obj);
  * versions. */
 int rs_py_is_immortal(PyObject *obj);
 
+/* PyObject_GC_IsTracked(obj), inline: the first word of the gc header
+ * (just before the object; pyinternal.c checks the layout at build time)
+ * is non-zero while gc tracks the object. */
+static inline int rs_py_gc_tracked(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    return PyType_IS_GC(tp) && (tp->tp_is_gc == NULL || tp->tp_is_gc(obj)) && ((const uintptr_t *)obj)[-2] != 0;
+}
+
 /* Calls obj's tp_traverse, except that on 3.13 an instance whose inline
  * attributes have a materialized __dict__ visits that dict instead of the
  * attribute values, and such a dict visits the values (as on 3.11/3.12).
  * Returns what the visits return. */
 int rs_py_traverse(PyObject *obj, visitproc visit, void *arg);
+
+/* Starts loading the memory outside obj's own block that its tp_traverse
+ * reads first: the attribute values of an instance whose dict is managed
+ * (3.11, 3.12: a separate block), a list's item array. */
+void rs_py_prefetch_traversed(PyObject *obj);
 
 /* Like PyDict_Next/_PySet_NextEntry over a set or frozenset: 1 and *key
  * (borrowed) while items remain, else 0. */

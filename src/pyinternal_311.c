@@ -97,4 +97,35 @@ PyObject *rs_py_instance_dict(PyObject *obj)
     return slot != NULL ? *slot : NULL;
 }
 
+void rs_py_prefetch_traversed(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictValues *values = *_PyObject_ValuesPointer(obj);
+        if (values != NULL)
+            __builtin_prefetch(values);
+    } else if (tp == &PyList_Type) {
+        __builtin_prefetch(((PyListObject *)obj)->ob_item);
+    }
+}
+
+uint64_t rs_py_builtin_sizeof(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp == &PyUnicode_Type) {
+        /* unicode_sizeof: no wchar_t copy to add, the UTF-8 is the data. */
+        PyASCIIObject *a = (PyASCIIObject *)obj;
+        return PyUnicode_IS_COMPACT_ASCII(obj) && a->wstr == NULL ? sizeof(PyASCIIObject) + (uint64_t)a->length + 1
+                                                                   : 0;
+    }
+    if (tp == &PyLong_Type) {
+        /* int___sizeof__; zero is left to it (3.11 releases differ on it). */
+        Py_ssize_t digits = Py_SIZE(obj) < 0 ? -Py_SIZE(obj) : Py_SIZE(obj);
+        return digits > 0 ? offsetof(PyLongObject, ob_digit) + (uint64_t)digits * sizeof(digit) : 0;
+    }
+    if (tp == &PyList_Type)
+        return (uint64_t)tp->tp_basicsize + (uint64_t)((PyListObject *)obj)->allocated * sizeof(PyObject *);
+    return 0;
+}
+
 #endif

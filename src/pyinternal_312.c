@@ -72,4 +72,16 @@ PyObject *rs_py_instance_dict(PyObject *obj)
     return slot != NULL ? *slot : NULL;
 }
 
+void rs_py_prefetch_traversed(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(obj);
+        if (_PyDictOrValues_IsValues(dorv))
+            __builtin_prefetch(_PyDictOrValues_GetValues(dorv));
+    } else if (tp == &PyList_Type) {
+        __builtin_prefetch(((PyListObject *)obj)->ob_item);
+    }
+}
+
 #endif

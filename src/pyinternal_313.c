@@ -121,4 +121,11 @@ PyObject *rs_py_instance_dict(PyObject *obj)
     return slot != NULL ? *slot : NULL;
 }
 
+void rs_py_prefetch_traversed(PyObject *obj)
+{
+    /* Instance attribute values are inline in the object on 3.13. */
+    if (Py_TYPE(obj) == &PyList_Type)
+        __builtin_prefetch(((PyListObject *)obj)->ob_item);
+}
+
 #endif

@@ -19,6 +19,7 @@ enum {
     SIZEOF_UNRESOLVED = 0,
     SIZEOF_OBJECT,    /* object.__sizeof__ */
     SIZEOF_C_NOARGS,  /* a METH_NOARGS C method: call ml_meth directly */
+    SIZEOF_BUILTIN,   /* exact str, int, list: mostly rs_py_builtin_sizeof(), else as C_NOARGS */
     SIZEOF_C_CALL,    /* another C method descriptor: call it */
     SIZEOF_PYTHON,    /* Python code: not called */
 };
@@ -134,9 +135,10 @@ static void resolve_sizeof(rs_type_entry *e)
     if (descr != NULL && descr == object_sizeof)
         e->sizeof_kind = SIZEOF_OBJECT;
     else if (descr != NULL && Py_IS_TYPE(descr, &PyMethodDescr_Type))
-        e->sizeof_kind = (((PyMethodDescrObject *)descr)->d_method->ml_flags & METH_NOARGS)
-                             ? SIZEOF_C_NOARGS
-                             : SIZEOF_C_CALL;
+        e->sizeof_kind = !(((PyMethodDescrObject *)descr)->d_method->ml_flags & METH_NOARGS) ? SIZEOF_C_CALL
+                         : e->type == &PyUnicode_Type || e->type == &PyLong_Type || e->type == &PyList_Type
+                             ? SIZEOF_BUILTIN
+                             : SIZEOF_C_NOARGS;
     else
         e->sizeof_kind = SIZEOF_PYTHON;
 }
@@ -173,6 +175,12 @@ uint64_t rs_type_table_sizeof(rs_type_table *t, uint32_t id, PyObject *obj, int 
     case SIZEOF_OBJECT:
         size = basic_size(obj);
         break;
+    case SIZEOF_BUILTIN:
+        /* Most strs and ints of a heap: no call, no int object made. */
+        size = rs_py_builtin_sizeof(obj);
+        if (size != 0)
+            break;
+        /* fall through */
     case SIZEOF_C_NOARGS: {
         PyCFunction meth = ((PyMethodDescrObject *)e->sizeof_descr)->d_method->ml_meth;
         size = size_from_result(meth(obj, NULL), obj, &failed);

@@ -244,6 +244,33 @@ START_TEST(test_analyses_growth_walk_matches_snapshot)
 }
 END_TEST
 
+START_TEST(test_analyses_growth_hidden_untracked)
+{
+    /* Check whether growth() finds new strs and ints that only a new
+     * tuple holds, itself held only by a new list: the walk reaches
+     * untracked objects through what it traverses. */
+    import_fixtures();
+    rs_py_run("found, counted = ah.hidden_run()\n");
+    ck_assert_str_eq(rs_py_str("found, counted"), "(True, True)");
+}
+END_TEST
+
+START_TEST(test_analyses_builtin_sizes)
+{
+    /* Check whether the sizes refscope computes itself for strs, ints and
+     * lists (ASCII or not, with a UTF-8 copy, zero, negative, many digits,
+     * bools, over-allocated lists) are sys.getsizeof's (growth() sums the
+     * same figures: growth_walk_matches_snapshot). */
+    import_fixtures();
+    rs_py_run("pairs = ah.builtin_sizes()\n"
+              "s = refscope.snapshot()\n"
+              "wrong = [(o, z, s.size(o)) for o, z in pairs if s.size(o) != z]\n"
+              "s.close()\n");
+    ck_assert_int_gt(rs_py_long("len(pairs)"), 20);
+    ck_assert_str_eq(rs_py_str("wrong"), "[]");
+}
+END_TEST
+
 START_TEST(test_analyses_growth_errors)
 {
     /* Check whether growth() without a mark and bad arguments give errors
@@ -544,6 +571,8 @@ Suite *suite_analyses(void)
     tcase_add_test(tc, test_analyses_growth_reused_addresses);
     tcase_add_test(tc, test_analyses_growth_against_python);
     tcase_add_test(tc, test_analyses_growth_walk_matches_snapshot);
+    tcase_add_test(tc, test_analyses_growth_hidden_untracked);
+    tcase_add_test(tc, test_analyses_builtin_sizes);
     tcase_add_test(tc, test_analyses_growth_errors);
     tcase_add_test(tc, test_analyses_strings_and_memory);
     tcase_add_test(tc, test_analyses_string_lengths);
