@@ -329,6 +329,11 @@ static int walk_tracked(gwalk *w)
         if (got - done == AHEAD && walk_one(w, &ring[done++ % AHEAD]) < 0)
             return -1;
         mark_prefetch(m, (uintptr_t)op);
+        /* Its gc header is being read (it leads to the next); locate()
+         * reads its type and, on 3.11/3.12, the pre-header before that:
+         * lines of their own for a quarter to a half of small objects. */
+        __builtin_prefetch((const char *)op - 4 * sizeof(void *));
+        __builtin_prefetch(&op->ob_type);
         ring[got++ % AHEAD] = (ring_entry){op, order, UNLOCATED};
         if (got - done > AHEAD / 2)
             locate(m, &ring[(got - 1 - AHEAD / 2) % AHEAD]);
