@@ -61,6 +61,7 @@ typedef struct gwalk {
     rs_type_table types;
     growth_tally *tally;     /* per type id */
     uint8_t *internal;       /* per type id: refscope's own, hidden */
+    uint64_t *fixed_size;    /* per type id: every instance's size, or 0 */
     uint32_t known_types, type_cap;
     uintptr_t *met;          /* addresses met that the mark lacks; 0: empty */
     size_t met_cap, met_count;
@@ -90,10 +91,11 @@ static uint32_t mark_type_by_address(const gwalk *w, PyTypeObject *tp, uint32_t 
     return MARK_NONE;
 }
 
-/* Sets *id to tp's type id, with its tally ready.  -1 on memory failure. */
-static int type_of(gwalk *w, PyTypeObject *tp, uint32_t *id)
+/* Sets *id to op's type id, with its tally and facts ready.  -1 on
+ * memory failure. */
+static int type_of(gwalk *w, PyObject *op, uint32_t *id)
 {
-    if (rs_type_table_intern(&w->types, tp, id) < 0)
+    if (rs_type_table_intern(&w->types, Py_TYPE(op), id) < 0)
         return -1;
     if (*id < w->known_types)
         return 0;
@@ -105,7 +107,10 @@ static int type_of(gwalk *w, PyTypeObject *tp, uint32_t *id)
         uint8_t *in = rs_realloc(w->internal, cap);
         if (in != NULL)
             w->internal = in;
-        if (t == NULL || in == NULL)
+        uint64_t *z = rs_realloc(w->fixed_size, cap * sizeof *z);
+        if (z != NULL)
+            w->fixed_size = z;
+        if (t == NULL || in == NULL || z == NULL)
             return -1;
         w->type_cap = cap;
     }
@@ -113,6 +118,8 @@ static int type_of(gwalk *w, PyTypeObject *tp, uint32_t *id)
         PyTypeObject *k = w->types.entries[w->known_types].type;
         w->tally[w->known_types] = (growth_tally){.to_mark = mark_type_by_address(w, k, w->known_types)};
         w->internal[w->known_types] = (uint8_t)rs_is_internal_type(k);
+        w->fixed_size[w->known_types] =
+            k == Py_TYPE(op) ? rs_type_table_fixed_size(&w->types, w->known_types, op) : 0;
     }
     return 0;
 }
@@ -203,7 +210,7 @@ static int meet(gwalk *w, PyObject *op, size_t n, bool tracked)
     if (!tracked && n != SIZE_MAX && (w->seen[n >> 6] >> (n & 63)) & 1)
         return 0;
     uint32_t t;
-    if (type_of(w, Py_TYPE(op), &t) < 0)
+    if (type_of(w, op, &t) < 0)
         return -1;
     if (w->internal[t])
         return 0;
@@ -221,7 +228,8 @@ static int meet(gwalk *w, PyObject *op, size_t n, bool tracked)
     }
     y->count++;
     int python_sizeof;
-    y->size += (int64_t)rs_type_table_sizeof(&w->types, t, op, &python_sizeof);
+    uint64_t size = w->fixed_size[t];
+    y->size += (int64_t)(size != 0 ? size : rs_type_table_sizeof(&w->types, t, op, &python_sizeof));
     return 1;
 }
 
@@ -370,6 +378,7 @@ static void walk_free(gwalk *w)
     rs_free(w->seen);
     rs_free(w->tally);
     rs_free(w->internal);
+    rs_free(w->fixed_size);
     rs_free(w->met);
     rs_free(w->queue);
     rs_type_table_clear(&w->types);

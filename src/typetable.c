@@ -80,18 +80,9 @@ static uint32_t type_node_flags(PyTypeObject *tp)
     return flags;
 }
 
-static uint32_t cache_slot(PyTypeObject *tp)
+int rs_type_table_intern_slow(rs_type_table *t, PyTypeObject *tp, uint32_t *id)
 {
-    return (uint32_t)(((uintptr_t)tp >> 4) * 0x9E3779B1u >> 24) % RS_TYPE_CACHE;
-}
-
-int rs_type_table_intern(rs_type_table *t, PyTypeObject *tp, uint32_t *id)
-{
-    uint32_t c = cache_slot(tp);
-    if (t->cache_type[c] == tp) {
-        *id = t->cache_id[c];
-        return 0;
-    }
+    uint32_t c = rs_type_cache_slot(tp);
     if ((t->count + 1) * 2 > t->slot_cap && grow_slots(t) < 0)
         return -1;
     uint32_t s = slot_of(tp, t->slot_cap);
@@ -150,6 +141,19 @@ static uint64_t basic_size(PyObject *obj)
     if (tp->tp_itemsize > 0)
         size += Py_SIZE(obj) * tp->tp_itemsize;
     return size > 0 ? (uint64_t)size : 0;
+}
+
+uint64_t rs_type_table_fixed_size(rs_type_table *t, uint32_t id, PyObject *obj)
+{
+    rs_type_entry *e = &t->entries[id];
+    if (e->sizeof_kind == SIZEOF_UNRESOLVED)
+        resolve_sizeof(e);
+    /* Only a type object's pre-header depends on more than its type (3.13:
+     * none for static types); their __sizeof__ is type's anyway. */
+    if (e->sizeof_kind != SIZEOF_OBJECT || e->type->tp_itemsize != 0 ||
+        PyType_FastSubclass(e->type, Py_TPFLAGS_TYPE_SUBCLASS))
+        return 0;
+    return basic_size(obj) + rs_py_preheader_size(obj);
 }
 
 static uint64_t size_from_result(PyObject *res, PyObject *obj, int *failed)

@@ -35,8 +35,23 @@ void rs_type_table_init(rs_type_table *t);
 /* Frees a table's arrays. */
 void rs_type_table_clear(rs_type_table *t);
 
-/* Sets *id to tp's id, adding tp when new.  0, or -1 on memory failure. */
-int rs_type_table_intern(rs_type_table *t, PyTypeObject *tp, uint32_t *id);
+int rs_type_table_intern_slow(rs_type_table *t, PyTypeObject *tp, uint32_t *id);
+
+static inline uint32_t rs_type_cache_slot(PyTypeObject *tp)
+{
+    return (uint32_t)(((uintptr_t)tp >> 4) * 0x9E3779B1u >> 24) % RS_TYPE_CACHE;
+}
+
+/* Sets *id to tp's id, adding tp when new.  0, or -1 on memory failure.
+ * The cache is looked at inline: the walks call this for every object. */
+static inline int rs_type_table_intern(rs_type_table *t, PyTypeObject *tp, uint32_t *id)
+{
+    uint32_t c = rs_type_cache_slot(tp);
+    if (t->cache_type[c] != tp)
+        return rs_type_table_intern_slow(t, tp, id);
+    *id = t->cache_id[c];
+    return 0;
+}
 
 /* The RS_NODE_* flags that follow from the type alone (finalizer, type,
  * module, code, weakref, program, not-data), computed once per type, so the
@@ -49,6 +64,11 @@ static inline uint32_t rs_type_table_node_flags(const rs_type_table *t, uint32_t
 /* sys.getsizeof(obj) computed in C; sets *python_sizeof when the type's
  * __sizeof__ is Python code (then the tp_basicsize-based size is used). */
 uint64_t rs_type_table_sizeof(rs_type_table *t, uint32_t id, PyObject *obj, int *python_sizeof);
+
+/* What rs_type_table_sizeof() gives every instance of type id when that
+ * does not depend on the instance (object.__sizeof__ and no items), obj
+ * being one; else 0. */
+uint64_t rs_type_table_fixed_size(rs_type_table *t, uint32_t id, PyObject *obj);
 
 /* Moves the table into a snapshot's types array with each type's name
  * filled in; the table is left empty.  0, or -1 with MemoryError set. */

@@ -199,6 +199,20 @@ START_TEST(test_analyses_growth_nodes_only_walk)
 }
 END_TEST
 
+START_TEST(test_analyses_growth_sizes)
+{
+    /* Check whether growth()'s delta sizes of new objects are the sums of
+     * sys.getsizeof over them for a plain class, a __slots__ class (every
+     * instance one size, which the walk computes once per type), tuple
+     * and dict subclasses (sized per instance) and classes made by a
+     * metaclass. */
+    import_fixtures();
+    rs_py_run("sizes = ah.growth_sizes_run()\n");
+    ck_assert_int_eq(rs_py_long("len(sizes)"), 5);
+    ck_assert_str_eq(rs_py_str("[k for k, v in sizes.items() if v[0] != v[1] or v[2] != v[3]]"), "[]");
+}
+END_TEST
+
 START_TEST(test_analyses_growth_reused_addresses)
 {
     /* Check whether objects of another type at the addresses of objects
@@ -568,6 +582,7 @@ Suite *suite_analyses(void)
     tcase_add_test(tc, test_analyses_frames);
     tcase_add_test(tc, test_analyses_growth);
     tcase_add_test(tc, test_analyses_growth_nodes_only_walk);
+    tcase_add_test(tc, test_analyses_growth_sizes);
     tcase_add_test(tc, test_analyses_growth_reused_addresses);
     tcase_add_test(tc, test_analyses_growth_against_python);
     tcase_add_test(tc, test_analyses_growth_walk_matches_snapshot);
