@@ -257,8 +257,13 @@ static int flush_edges(gwalk *w)
         len += !rs_py_gc_tracked((PyObject *)w->batch[i]);
     }
     w->batch_len = 0;
-    for (size_t i = 0; i < len; i++)
+    for (size_t i = 0; i < len; i++) {
         mark_prefetch(m, w->batch[i]);
+        /* Sizing a str reads its state, 32 bytes in: on the next line
+         * when the object starts in the second half of one. */
+        if ((w->batch[i] & 63) >= 32)
+            __builtin_prefetch((const char *)w->batch[i] + 32);
+    }
     for (size_t i = 0; i < len; i++) {
         w->located[i] = mark_locate(m, w->batch[i]);
         if (w->located[i] != SIZE_MAX)
