@@ -401,6 +401,14 @@ typedef struct key_label_entry {
 
 #define KEY_LABEL_CACHE 4096
 
+/* One remembered fixed label text (fixed_code()): label.c's static text. */
+typedef struct fixed_entry {
+    const char *text;
+    uint32_t code;
+} fixed_entry;
+
+#define FIXED_CACHE 64
+
 typedef struct writer {
     rs_snapshot *snap;
     FILE *file;
@@ -416,6 +424,7 @@ typedef struct writer {
     key_label_entry *key_labels; /* KEY_LABEL_CACHE entries */
     uint32_t dict_code, class_code; /* ".__dict__", ".__class__" */
     uint32_t *seen;                 /* distinct_targets(): per node, the last holder + 1 */
+    fixed_entry fixed[FIXED_CACHE]; /* fixed_code() */
 } writer;
 
 /* Records are small (4 to 40 bytes); they are checksummed and written
@@ -1366,6 +1375,48 @@ static int write_instance_labels(writer *w, PyObject *obj, const rs_idx *targets
     return 0;
 }
 
+/* The code of one of label.c's fixed texts, remembered by its address. */
+static uint32_t fixed_code(writer *w, const char *text)
+{
+    fixed_entry *e = &w->fixed[((uintptr_t)text >> 3) % FIXED_CACHE];
+    if (e->text == text)
+        return e->code;
+    uint32_t code = label_text_code(w, text, strlen(text));
+    if (code != RS_DUMP_NO_STRING) {
+        e->text = text;
+        e->code = code;
+    }
+    return code;
+}
+
+/* A function, cell, bound method or builtin function whose edges are
+ * exactly its fields (rs_label_fixed_fields()) in their order: label.c
+ * would give edge k field k's text, written here without a pass or a
+ * Python string per edge.  0 when written, 1 when the holder is not of
+ * that shape (label.c labels it), -1 with an exception set. */
+static int write_fixed_labels(writer *w, PyObject *obj, const rs_idx *targets, size_t count)
+{
+    rs_label_field fields[RS_LABEL_FIELDS_MAX];
+    if (rs_py_uses_subtype_traverse(Py_TYPE(obj)))
+        return 1; /* label.c tries its instance layout first */
+    int n = rs_label_fixed_fields(obj, fields);
+    size_t k = 0;
+    for (int i = 0; i < n; i++)
+        if (fields[i].ptr != NULL && (k >= count || fields[i].ptr != rs_snapshot_object(w->snap, targets[k++])))
+            return 1;
+    if (n < 0 || k != count)
+        return 1;
+    for (int i = 0; i < n; i++) {
+        if (fields[i].ptr == NULL)
+            continue;
+        uint32_t code = fixed_code(w, fields[i].text);
+        if (code == RS_DUMP_NO_STRING)
+            return -1;
+        write_u32(w, code);
+    }
+    return 0;
+}
+
 /* The labels of node i's edges, in referent order.  Containers take one
  * pass here; every other holder is labelled by label.c in one pass
  * (rs_label_prepare), never once per edge. */
@@ -1380,6 +1431,8 @@ static int write_holder_labels(writer *w, wide_scratch *x, rs_idx i, const rs_id
         return r <= 0 ? r : write_wide_labels(w, x, i, obj, targets, count);
     }
     int r = write_instance_labels(w, obj, targets, count);
+    if (r > 0)
+        r = write_fixed_labels(w, obj, targets, count);
     if (r <= 0)
         return r;
     if (rs_label_prepare(s, i, 1) < 0)

@@ -240,15 +240,46 @@ static int label_set(matcher *m, PyObject *obj)
     return 0;
 }
 
-static int label_function(matcher *m, PyObject *obj)
+/* The fields of a function, cell, bound method or builtin function: every
+ * candidate of such a holder, its label a fixed text (the whole rule for
+ * these kinds, shared with the dump writer). */
+int rs_label_fixed_fields(PyObject *obj, rs_label_field *out)
 {
-    PyFunctionObject *f = (PyFunctionObject *)obj;
-    return field(m, f->func_code, ".__code__") || field(m, f->func_globals, ".__globals__") ||
-           field(m, f->func_module, ".__module__") || field(m, f->func_defaults, ".__defaults__") ||
-           field(m, f->func_kwdefaults, ".__kwdefaults__") || field(m, f->func_doc, ".__doc__") ||
-           field(m, f->func_name, ".__name__") || field(m, f->func_dict, ".__dict__") ||
-           field(m, f->func_closure, ".__closure__") || field(m, f->func_annotations, ".__annotations__") ||
-           field(m, f->func_qualname, ".__qualname__") || field(m, f->func_builtins, ".__builtins__");
+    if (PyFunction_Check(obj)) {
+        PyFunctionObject *f = (PyFunctionObject *)obj;
+        const rs_label_field fields[] = {
+            {f->func_code, ".__code__"},        {f->func_globals, ".__globals__"},
+            {f->func_builtins, ".__builtins__"}, {f->func_module, ".__module__"},
+            {f->func_defaults, ".__defaults__"}, {f->func_kwdefaults, ".__kwdefaults__"},
+            {f->func_doc, ".__doc__"},          {f->func_name, ".__name__"},
+            {f->func_dict, ".__dict__"},        {f->func_closure, ".__closure__"},
+            {f->func_annotations, ".__annotations__"}, {f->func_qualname, ".__qualname__"}};
+        memcpy(out, fields, sizeof fields);
+        return (int)(sizeof fields / sizeof fields[0]);
+    }
+    if (PyCell_Check(obj)) {
+        out[0] = (rs_label_field){PyCell_GET(obj), ".cell_contents"};
+        return 1;
+    }
+    if (PyMethod_Check(obj)) {
+        out[0] = (rs_label_field){PyMethod_GET_FUNCTION(obj), ".__func__"};
+        out[1] = (rs_label_field){PyMethod_GET_SELF(obj), ".__self__"};
+        return 2;
+    }
+    if (PyCFunction_Check(obj)) {
+        out[0] = (rs_label_field){((PyCFunctionObject *)obj)->m_self, ".__self__"};
+        out[1] = (rs_label_field){((PyCFunctionObject *)obj)->m_module, ".__module__"};
+        return 2;
+    }
+    return -1;
+}
+
+static int label_fixed(matcher *m, const rs_label_field *fields, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (field(m, fields[i].ptr, fields[i].text))
+            return 1;
+    return 0;
 }
 
 static PyObject *code_name(PyObject *code)
@@ -359,15 +390,10 @@ static int find_label(matcher *m, PyObject *obj)
         return label_tuple(m, obj) || label_c_members(m, obj);
     if (PyAnySet_Check(obj))
         return label_set(m, obj);
-    if (PyFunction_Check(obj))
-        return label_function(m, obj);
-    if (PyCell_Check(obj))
-        return field(m, PyCell_GET(obj), ".cell_contents");
-    if (PyMethod_Check(obj))
-        return field(m, PyMethod_GET_FUNCTION(obj), ".__func__") || field(m, PyMethod_GET_SELF(obj), ".__self__");
-    if (PyCFunction_Check(obj))
-        return field(m, ((PyCFunctionObject *)obj)->m_self, ".__self__") ||
-               field(m, ((PyCFunctionObject *)obj)->m_module, ".__module__");
+    rs_label_field fields[RS_LABEL_FIELDS_MAX];
+    int nfields = rs_label_fixed_fields(obj, fields);
+    if (nfields >= 0)
+        return label_fixed(m, fields, nfields);
     if (PyModule_Check(obj))
         return field(m, PyModule_GetDict(obj), ".__dict__") || label_c_members(m, obj);
     if (PyType_Check(obj))

@@ -184,6 +184,22 @@ PyObject *rs_label_referrer(rs_snapshot *s, rs_idx dst, size_t j);
  * for node's edges that follow cost nothing.  0, or -1 with an exception. */
 int rs_label_prepare(rs_snapshot *s, rs_idx node, int forward);
 
+/* One candidate of a holder whose labels are fixed texts: the object a
+ * field holds (NULL when empty) and its label. */
+typedef struct rs_label_field {
+    PyObject *ptr;
+    const char *text; /* static */
+} rs_label_field;
+
+#define RS_LABEL_FIELDS_MAX 12
+
+/* The candidates label.c matches edges against for a function, cell, bound
+ * method or builtin function, in tp_traverse visit order, into out (room
+ * for RS_LABEL_FIELDS_MAX): their count, or -1 when obj is none of these.
+ * Edges that are exactly the non-NULL fields in this order take their
+ * fields' texts, with no pass (the dump writer's shortcut). */
+int rs_label_fixed_fields(PyObject *obj, rs_label_field *out);
+
 /* Releases the labels label.c keeps for the last node asked about. */
 void rs_label_cache_free(rs_snapshot *s);
 
