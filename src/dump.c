@@ -35,7 +35,6 @@ _Static_assert(sizeof(rs_dump_thread) == 24, "dump thread layout");
 /* Bounds of what a dump stores per object. */
 #define REPR_MAX 80         /* characters of a repr */
 #define STRING_REPR_MAX 200 /* characters of a str/bytes repr */
-#define LABEL_PER_EDGE_MAX 64 /* tuples with more edges are labelled here, as items */
 #define KEY_REPR_MAX 40       /* characters of a dict key's repr in a label, as label.c */
 
 /* --- CRC-32 (IEEE 802.3, reflected), table built once --------------------- */
@@ -1424,9 +1423,9 @@ static int write_holder_labels(writer *w, wide_scratch *x, rs_idx i, const rs_id
 {
     rs_snapshot *s = w->snap;
     PyObject *obj = rs_snapshot_object(s, i);
-    /* Small tuples go to label.c, which knows closures' cells by name. */
+    /* A function's __closure__ goes to label.c, which knows its cells by name. */
     if (PyDict_CheckExact(obj) || PyList_CheckExact(obj) || PyAnySet_CheckExact(obj) ||
-        (PyTuple_CheckExact(obj) && count > LABEL_PER_EDGE_MAX)) {
+        (PyTuple_CheckExact(obj) && rs_label_closure_owner(s, i) == NULL)) {
         int r = PyList_CheckExact(obj) || PyTuple_CheckExact(obj) ? write_sequence_labels(w, i, obj, targets, count) : 1;
         return r <= 0 ? r : write_wide_labels(w, x, i, obj, targets, count);
     }

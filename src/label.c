@@ -186,18 +186,15 @@ static int label_sequence(matcher *m, PyObject **items, Py_ssize_t n)
     return 0;
 }
 
-/* The function whose __closure__ is tuple, found among its referrers. */
-static PyObject *closure_owner(matcher *m, PyObject *tuple)
+PyObject *rs_label_closure_owner(rs_snapshot *s, rs_idx t)
 {
-    rs_idx t = rs_snapshot_find(m->snap, tuple);
-    if (t == RS_NONE)
-        return NULL;
+    PyObject *tuple = rs_snapshot_object(s, t);
     size_t count;
-    const rs_idx *referrers = rs_graph_referrers(m->snap->graph, t, &count);
+    const rs_idx *referrers = rs_graph_referrers(s->graph, t, &count);
     for (size_t i = 0; i < count; i++) {
-        if (rs_graph_flags(m->snap->graph, referrers[i]) & RS_NODE_INTERNAL)
+        if (rs_graph_flags(s->graph, referrers[i]) & RS_NODE_INTERNAL)
             continue; /* not held by the snapshot: maybe gone */
-        PyObject *r = rs_snapshot_object(m->snap, referrers[i]);
+        PyObject *r = rs_snapshot_object(s, referrers[i]);
         if (PyFunction_Check(r) && PyFunction_GET_CLOSURE(r) == tuple)
             return r;
     }
@@ -206,7 +203,7 @@ static PyObject *closure_owner(matcher *m, PyObject *tuple)
 
 static int label_tuple(matcher *m, PyObject *obj)
 {
-    PyObject *func = closure_owner(m, obj);
+    PyObject *func = rs_label_closure_owner(m->snap, m->src);
     if (func == NULL)
         return label_sequence(m, &PyTuple_GET_ITEM(obj, 0), PyTuple_GET_SIZE(obj));
     PyObject *freevars = PyCode_GetFreevars((PyCodeObject *)PyFunction_GET_CODE(func));

@@ -200,6 +200,11 @@ typedef struct rs_label_field {
  * fields' texts, with no pass (the dump writer's shortcut). */
 int rs_label_fixed_fields(PyObject *obj, rs_label_field *out);
 
+/* The function whose __closure__ is tuple node t, found among t's
+ * referrers (borrowed), or NULL: label.c names such a tuple's items by
+ * the closure's variables, any other tuple's by index. */
+PyObject *rs_label_closure_owner(rs_snapshot *s, rs_idx t);
+
 /* Releases the labels label.c keeps for the last node asked about. */
 void rs_label_cache_free(rs_snapshot *s);
 
