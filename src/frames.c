@@ -80,6 +80,16 @@ static bool is_generator(rs_snapshot *s, rs_idx i)
     return tp == &PyGen_Type || tp == &PyCoro_Type || tp == &PyAsyncGen_Type;
 }
 
+/* Whether the snapshot's type table has a generator type: when not (a
+ * heap without one), no node needs a look. */
+static bool any_generator_type(const rs_snapshot *s)
+{
+    for (uint32_t t = 0; t < s->type_count; t++)
+        if (s->types[t].type == &PyGen_Type || s->types[t].type == &PyCoro_Type || s->types[t].type == &PyAsyncGen_Type)
+            return true;
+    return false;
+}
+
 /* 1 when gen's frame is executing on some thread, 0 if not, -1 on error. */
 static int generator_running(PyObject *gen)
 {
@@ -154,7 +164,7 @@ rs_local *rs_generator_locals(rs_snapshot *s, rs_idx generator, size_t *count)
 rs_suspended_frame *rs_suspended_frames(rs_snapshot *s, size_t *count)
 {
     /* A dump lists suspended frames as a thread of their own. */
-    size_t n = s->stored ? 0 : rs_graph_node_count(s->graph), used = 0, cap = 16;
+    size_t n = s->stored || !any_generator_type(s) ? 0 : rs_graph_node_count(s->graph), used = 0, cap = 16;
     rs_suspended_frame *out = rs_malloc(cap * sizeof *out);
     if (out == NULL)
         goto nomem;
