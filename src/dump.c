@@ -400,13 +400,13 @@ typedef struct key_label_entry {
 
 #define KEY_LABEL_CACHE 4096
 
-/* One remembered fixed label text (fixed_code()): label.c's static text. */
-typedef struct fixed_entry {
-    const char *text;
+/* One remembered field label (field_code()), by its static name. */
+typedef struct field_entry {
+    const char *name;
     uint32_t code;
-} fixed_entry;
+} field_entry;
 
-#define FIXED_CACHE 64
+#define FIELD_CACHE 256
 
 typedef struct writer {
     rs_snapshot *snap;
@@ -423,7 +423,7 @@ typedef struct writer {
     key_label_entry *key_labels; /* KEY_LABEL_CACHE entries */
     uint32_t dict_code, class_code; /* ".__dict__", ".__class__" */
     uint32_t *seen;                 /* distinct_targets(): per node, the last holder + 1 */
-    fixed_entry fixed[FIXED_CACHE]; /* fixed_code() */
+    field_entry fields[FIELD_CACHE]; /* field_code() */
 } writer;
 
 /* Records are small (4 to 40 bytes); they are checksummed and written
@@ -1374,41 +1374,60 @@ static int write_instance_labels(writer *w, PyObject *obj, const rs_idx *targets
     return 0;
 }
 
-/* The code of one of label.c's fixed texts, remembered by its address. */
-static uint32_t fixed_code(writer *w, const char *text)
+/* The code of a field's label ".name" (rs_label_fields()), remembered by
+ * the name's address: static, so the same text while the writer runs. */
+static uint32_t field_code(writer *w, const char *name)
 {
-    fixed_entry *e = &w->fixed[((uintptr_t)text >> 3) % FIXED_CACHE];
-    if (e->text == text)
+    field_entry *e = &w->fields[((uintptr_t)name >> 3) % FIELD_CACHE];
+    if (e->name == name)
         return e->code;
-    uint32_t code = label_text_code(w, text, strlen(text));
+    char text[TEXT_MAX];
+    size_t len = strlen(name);
+    if (len + 1 >= sizeof text) {
+        PyObject *label = PyUnicode_FromFormat(".%s", name);
+        uint32_t code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
+        Py_XDECREF(label);
+        return code;
+    }
+    text[0] = '.';
+    memcpy(text + 1, name, len);
+    uint32_t code = label_text_code(w, text, len + 1);
     if (code != RS_DUMP_NO_STRING) {
-        e->text = text;
+        e->name = name;
         e->code = code;
     }
     return code;
 }
 
-/* A function, cell, bound method or builtin function whose edges are
- * exactly its fields (rs_label_fixed_fields()) in their order: label.c
- * would give edge k field k's text, written here without a pass or a
- * Python string per edge.  0 when written, 1 when the holder is not of
- * that shape (label.c labels it), -1 with an exception set. */
-static int write_fixed_labels(writer *w, PyObject *obj, const rs_idx *targets, size_t count)
+/* A holder label.c labels by its fields alone (a function, cell, method,
+ * descriptor...), matched here as label.c would: the fields in order,
+ * each taking the first edge still unlabelled that goes to its object.
+ * When every edge is taken in edge order (a field whose object no edge
+ * left goes to is passed over, as a descriptor's unvisited __name__),
+ * edge k's label is its field's, written without a pass or a Python
+ * string per edge.  0 when written, 1 when the holder is not of that
+ * shape (label.c labels it), -1 with an exception set. */
+static int write_field_labels(writer *w, PyObject *obj, const rs_idx *targets, size_t count)
 {
     rs_label_field fields[RS_LABEL_FIELDS_MAX];
-    if (rs_py_uses_subtype_traverse(Py_TYPE(obj)))
-        return 1; /* label.c tries its instance layout first */
-    int n = rs_label_fixed_fields(obj, fields);
+    int taken[RS_LABEL_FIELDS_MAX];
+    int n = count <= RS_LABEL_FIELDS_MAX ? rs_label_fields(obj, fields) : -1;
     size_t k = 0;
-    for (int i = 0; i < n; i++)
-        if (fields[i].ptr != NULL && (k >= count || fields[i].ptr != rs_snapshot_object(w->snap, targets[k++])))
-            return 1;
-    if (n < 0 || k != count)
-        return 1;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && k < count; i++) {
         if (fields[i].ptr == NULL)
             continue;
-        uint32_t code = fixed_code(w, fields[i].text);
+        if (fields[i].ptr == rs_snapshot_object(w->snap, targets[k])) {
+            taken[k++] = i;
+            continue;
+        }
+        for (size_t j = k + 1; j < count; j++)
+            if (fields[i].ptr == rs_snapshot_object(w->snap, targets[j]))
+                return 1; /* it takes a later edge: out of edge order */
+    }
+    if (n < 0 || k != count)
+        return 1;
+    for (k = 0; k < count; k++) {
+        uint32_t code = field_code(w, fields[taken[k]].name);
         if (code == RS_DUMP_NO_STRING)
             return -1;
         write_u32(w, code);
@@ -1431,7 +1450,7 @@ static int write_holder_labels(writer *w, wide_scratch *x, rs_idx i, const rs_id
     }
     int r = write_instance_labels(w, obj, targets, count);
     if (r > 0)
-        r = write_fixed_labels(w, obj, targets, count);
+        r = write_field_labels(w, obj, targets, count);
     if (r <= 0)
         return r;
     if (rs_label_prepare(s, i, 1) < 0)

@@ -55,7 +55,7 @@ START_TEST(test_dump_write_labels)
      * (str, int, odd and quoted keys), sets, tuples, instances with and
      * without __dict__ or __slots__, a dict subclass, functions (closure,
      * defaults, annotations, __dict__, __doc__, a changed __qualname__),
-     * cells, bound and builtin methods equal the live
+     * cells, bound and builtin methods, descriptors equal the live
      * snapshot's (label.c's), edge by edge in order, also for containers
      * changed after the snapshot and for thousands of dicts sharing key
      * objects (the writer remembers a key's label by the key). */
