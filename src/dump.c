@@ -35,7 +35,6 @@ _Static_assert(sizeof(rs_dump_thread) == 24, "dump thread layout");
 /* Bounds of what a dump stores per object. */
 #define REPR_MAX 80         /* characters of a repr */
 #define STRING_REPR_MAX 200 /* characters of a str/bytes repr */
-#define LABEL_PER_EDGE_MAX 64 /* tuples with more edges are labelled here, as items */
 #define KEY_REPR_MAX 40       /* characters of a dict key's repr in a label, as label.c */
 
 /* --- CRC-32 (IEEE 802.3, reflected), table built once --------------------- */
@@ -401,6 +400,14 @@ typedef struct key_label_entry {
 
 #define KEY_LABEL_CACHE 4096
 
+/* One remembered field label (field_code()), by its static name. */
+typedef struct field_entry {
+    const char *name;
+    uint32_t code;
+} field_entry;
+
+#define FIELD_CACHE 256
+
 typedef struct writer {
     rs_snapshot *snap;
     FILE *file;
@@ -416,6 +423,7 @@ typedef struct writer {
     key_label_entry *key_labels; /* KEY_LABEL_CACHE entries */
     uint32_t dict_code, class_code; /* ".__dict__", ".__class__" */
     uint32_t *seen;                 /* distinct_targets(): per node, the last holder + 1 */
+    field_entry fields[FIELD_CACHE]; /* field_code() */
 } writer;
 
 /* Records are small (4 to 40 bytes); they are checksummed and written
@@ -1366,6 +1374,67 @@ static int write_instance_labels(writer *w, PyObject *obj, const rs_idx *targets
     return 0;
 }
 
+/* The code of a field's label ".name" (rs_label_fields()), remembered by
+ * the name's address: static, so the same text while the writer runs. */
+static uint32_t field_code(writer *w, const char *name)
+{
+    field_entry *e = &w->fields[((uintptr_t)name >> 3) % FIELD_CACHE];
+    if (e->name == name)
+        return e->code;
+    char text[TEXT_MAX];
+    size_t len = strlen(name);
+    if (len + 1 >= sizeof text) {
+        PyObject *label = PyUnicode_FromFormat(".%s", name);
+        uint32_t code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
+        Py_XDECREF(label);
+        return code;
+    }
+    text[0] = '.';
+    memcpy(text + 1, name, len);
+    uint32_t code = label_text_code(w, text, len + 1);
+    if (code != RS_DUMP_NO_STRING) {
+        e->name = name;
+        e->code = code;
+    }
+    return code;
+}
+
+/* A holder label.c labels by its fields alone (a function, cell, method,
+ * descriptor...), matched here as label.c would: the fields in order,
+ * each taking the first edge still unlabelled that goes to its object.
+ * When every edge is taken in edge order (a field whose object no edge
+ * left goes to is passed over, as a descriptor's unvisited __name__),
+ * edge k's label is its field's, written without a pass or a Python
+ * string per edge.  0 when written, 1 when the holder is not of that
+ * shape (label.c labels it), -1 with an exception set. */
+static int write_field_labels(writer *w, PyObject *obj, const rs_idx *targets, size_t count)
+{
+    rs_label_field fields[RS_LABEL_FIELDS_MAX];
+    int taken[RS_LABEL_FIELDS_MAX];
+    int n = count <= RS_LABEL_FIELDS_MAX ? rs_label_fields(obj, fields) : -1;
+    size_t k = 0;
+    for (int i = 0; i < n && k < count; i++) {
+        if (fields[i].ptr == NULL)
+            continue;
+        if (fields[i].ptr == rs_snapshot_object(w->snap, targets[k])) {
+            taken[k++] = i;
+            continue;
+        }
+        for (size_t j = k + 1; j < count; j++)
+            if (fields[i].ptr == rs_snapshot_object(w->snap, targets[j]))
+                return 1; /* it takes a later edge: out of edge order */
+    }
+    if (n < 0 || k != count)
+        return 1;
+    for (k = 0; k < count; k++) {
+        uint32_t code = field_code(w, fields[taken[k]].name);
+        if (code == RS_DUMP_NO_STRING)
+            return -1;
+        write_u32(w, code);
+    }
+    return 0;
+}
+
 /* The labels of node i's edges, in referent order.  Containers take one
  * pass here; every other holder is labelled by label.c in one pass
  * (rs_label_prepare), never once per edge. */
@@ -1373,13 +1442,15 @@ static int write_holder_labels(writer *w, wide_scratch *x, rs_idx i, const rs_id
 {
     rs_snapshot *s = w->snap;
     PyObject *obj = rs_snapshot_object(s, i);
-    /* Small tuples go to label.c, which knows closures' cells by name. */
+    /* A function's __closure__ goes to label.c, which knows its cells by name. */
     if (PyDict_CheckExact(obj) || PyList_CheckExact(obj) || PyAnySet_CheckExact(obj) ||
-        (PyTuple_CheckExact(obj) && count > LABEL_PER_EDGE_MAX)) {
+        (PyTuple_CheckExact(obj) && rs_label_closure_owner(s, i) == NULL)) {
         int r = PyList_CheckExact(obj) || PyTuple_CheckExact(obj) ? write_sequence_labels(w, i, obj, targets, count) : 1;
         return r <= 0 ? r : write_wide_labels(w, x, i, obj, targets, count);
     }
     int r = write_instance_labels(w, obj, targets, count);
+    if (r > 0)
+        r = write_field_labels(w, obj, targets, count);
     if (r <= 0)
         return r;
     if (rs_label_prepare(s, i, 1) < 0)

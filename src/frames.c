@@ -80,6 +80,25 @@ static bool is_generator(rs_snapshot *s, rs_idx i)
     return tp == &PyGen_Type || tp == &PyCoro_Type || tp == &PyAsyncGen_Type;
 }
 
+/* The type ids of the generator, coroutine and async generator types in
+ * the snapshot's type table (UINT32_MAX for one no node has): a node's
+ * type id tells whether it is one without reading the type table.  The
+ * count of those present. */
+static int generator_type_ids(const rs_snapshot *s, uint32_t ids[3])
+{
+    int present = 0;
+    ids[0] = ids[1] = ids[2] = UINT32_MAX;
+    for (uint32_t t = 0; t < s->type_count; t++) {
+        PyTypeObject *tp = s->types[t].type;
+        int k = tp == &PyGen_Type ? 0 : tp == &PyCoro_Type ? 1 : tp == &PyAsyncGen_Type ? 2 : -1;
+        if (k >= 0) {
+            ids[k] = t;
+            present++;
+        }
+    }
+    return present;
+}
+
 /* 1 when gen's frame is executing on some thread, 0 if not, -1 on error. */
 static int generator_running(PyObject *gen)
 {
@@ -154,12 +173,14 @@ rs_local *rs_generator_locals(rs_snapshot *s, rs_idx generator, size_t *count)
 rs_suspended_frame *rs_suspended_frames(rs_snapshot *s, size_t *count)
 {
     /* A dump lists suspended frames as a thread of their own. */
-    size_t n = s->stored ? 0 : rs_graph_node_count(s->graph), used = 0, cap = 16;
+    uint32_t ids[3];
+    size_t n = s->stored || generator_type_ids(s, ids) == 0 ? 0 : rs_graph_node_count(s->graph), used = 0, cap = 16;
     rs_suspended_frame *out = rs_malloc(cap * sizeof *out);
     if (out == NULL)
         goto nomem;
     for (size_t i = 0; i < n; i++) {
-        if ((rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL) || !is_generator(s, (rs_idx)i))
+        uint32_t id = rs_graph_type_id(s->graph, (rs_idx)i);
+        if ((id != ids[0] && id != ids[1] && id != ids[2]) || (rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL))
             continue;
         PyObject *obj = rs_snapshot_object(s, (rs_idx)i);
         rs_iframe *f = rs_py_generator_frame(obj);

@@ -186,18 +186,15 @@ static int label_sequence(matcher *m, PyObject **items, Py_ssize_t n)
     return 0;
 }
 
-/* The function whose __closure__ is tuple, found among its referrers. */
-static PyObject *closure_owner(matcher *m, PyObject *tuple)
+PyObject *rs_label_closure_owner(rs_snapshot *s, rs_idx t)
 {
-    rs_idx t = rs_snapshot_find(m->snap, tuple);
-    if (t == RS_NONE)
-        return NULL;
+    PyObject *tuple = rs_snapshot_object(s, t);
     size_t count;
-    const rs_idx *referrers = rs_graph_referrers(m->snap->graph, t, &count);
+    const rs_idx *referrers = rs_graph_referrers(s->graph, t, &count);
     for (size_t i = 0; i < count; i++) {
-        if (rs_graph_flags(m->snap->graph, referrers[i]) & RS_NODE_INTERNAL)
+        if (rs_graph_flags(s->graph, referrers[i]) & RS_NODE_INTERNAL)
             continue; /* not held by the snapshot: maybe gone */
-        PyObject *r = rs_snapshot_object(m->snap, referrers[i]);
+        PyObject *r = rs_snapshot_object(s, referrers[i]);
         if (PyFunction_Check(r) && PyFunction_GET_CLOSURE(r) == tuple)
             return r;
     }
@@ -206,7 +203,7 @@ static PyObject *closure_owner(matcher *m, PyObject *tuple)
 
 static int label_tuple(matcher *m, PyObject *obj)
 {
-    PyObject *func = closure_owner(m, obj);
+    PyObject *func = rs_label_closure_owner(m->snap, m->src);
     if (func == NULL)
         return label_sequence(m, &PyTuple_GET_ITEM(obj, 0), PyTuple_GET_SIZE(obj));
     PyObject *freevars = PyCode_GetFreevars((PyCodeObject *)PyFunction_GET_CODE(func));
@@ -240,15 +237,79 @@ static int label_set(matcher *m, PyObject *obj)
     return 0;
 }
 
-static int label_function(matcher *m, PyObject *obj)
+/* Whether find_label() gives obj's edges only the fields below (functions,
+ * cells, methods and every kind it has no enumerator of its own for). */
+static bool has_only_fields(PyObject *obj)
 {
-    PyFunctionObject *f = (PyFunctionObject *)obj;
-    return field(m, f->func_code, ".__code__") || field(m, f->func_globals, ".__globals__") ||
-           field(m, f->func_module, ".__module__") || field(m, f->func_defaults, ".__defaults__") ||
-           field(m, f->func_kwdefaults, ".__kwdefaults__") || field(m, f->func_doc, ".__doc__") ||
-           field(m, f->func_name, ".__name__") || field(m, f->func_dict, ".__dict__") ||
-           field(m, f->func_closure, ".__closure__") || field(m, f->func_annotations, ".__annotations__") ||
-           field(m, f->func_qualname, ".__qualname__") || field(m, f->func_builtins, ".__builtins__");
+    return !rs_py_uses_subtype_traverse(Py_TYPE(obj)) && !PyDict_Check(obj) && !PyList_Check(obj) &&
+           !PyTuple_Check(obj) && !PyAnySet_Check(obj) && !PyModule_Check(obj) && !PyType_Check(obj) &&
+           !PyFrame_Check(obj) && !PyGen_Check(obj) && !PyCoro_CheckExact(obj) && !PyAsyncGen_CheckExact(obj) &&
+           !PyExceptionInstance_Check(obj);
+}
+
+/* C members declared by the type and its bases (tp_members) into out,
+ * as far as max; their count, or -1 when more. */
+static int member_fields(PyObject *obj, rs_label_field *out, int max)
+{
+    PyObject *mro = Py_TYPE(obj)->tp_mro;
+    bool whole = mro != NULL && PyTuple_Check(mro);
+    int n = 0;
+    for (Py_ssize_t i = 0; i < (whole ? PyTuple_GET_SIZE(mro) : 1); i++) {
+        PyTypeObject *base = whole ? (PyTypeObject *)PyTuple_GET_ITEM(mro, i) : Py_TYPE(obj);
+        if (whole && rs_py_uses_subtype_traverse(base))
+            continue; /* its __slots__ were handled as an instance's */
+        for (PyMemberDef *md = base->tp_members; md != NULL && md->name != NULL; md++) {
+            if (md->type != T_OBJECT && md->type != T_OBJECT_EX)
+                continue;
+            if (n == max)
+                return -1;
+            out[n++] = (rs_label_field){*(PyObject **)((char *)obj + md->offset), md->name};
+        }
+    }
+    return n;
+}
+
+int rs_label_fields(PyObject *obj, rs_label_field *out)
+{
+    if (!has_only_fields(obj))
+        return -1;
+    if (PyFunction_Check(obj)) {
+        PyFunctionObject *f = (PyFunctionObject *)obj;
+        const rs_label_field fields[] = {
+            {f->func_code, "__code__"},        {f->func_globals, "__globals__"},
+            {f->func_builtins, "__builtins__"}, {f->func_module, "__module__"},
+            {f->func_defaults, "__defaults__"}, {f->func_kwdefaults, "__kwdefaults__"},
+            {f->func_doc, "__doc__"},          {f->func_name, "__name__"},
+            {f->func_dict, "__dict__"},        {f->func_closure, "__closure__"},
+            {f->func_annotations, "__annotations__"}, {f->func_qualname, "__qualname__"}};
+        memcpy(out, fields, sizeof fields);
+        return (int)(sizeof fields / sizeof fields[0]);
+    }
+    if (PyCell_Check(obj)) {
+        out[0] = (rs_label_field){PyCell_GET(obj), "cell_contents"};
+        return 1;
+    }
+    if (PyMethod_Check(obj)) {
+        out[0] = (rs_label_field){PyMethod_GET_FUNCTION(obj), "__func__"};
+        out[1] = (rs_label_field){PyMethod_GET_SELF(obj), "__self__"};
+        return 2;
+    }
+    if (PyCFunction_Check(obj)) {
+        out[0] = (rs_label_field){((PyCFunctionObject *)obj)->m_self, "__self__"};
+        out[1] = (rs_label_field){((PyCFunctionObject *)obj)->m_module, "__module__"};
+        return 2;
+    }
+    return member_fields(obj, out, RS_LABEL_FIELDS_MAX);
+}
+
+static int label_fields(matcher *m, const rs_label_field *fields, int n)
+{
+    for (int i = 0; i < n; i++) {
+        long slot = want(m, fields[i].ptr);
+        if (slot >= 0 && found(m, slot, PyUnicode_FromFormat(".%s", fields[i].name)))
+            return 1;
+    }
+    return 0;
 }
 
 static PyObject *code_name(PyObject *code)
@@ -359,15 +420,6 @@ static int find_label(matcher *m, PyObject *obj)
         return label_tuple(m, obj) || label_c_members(m, obj);
     if (PyAnySet_Check(obj))
         return label_set(m, obj);
-    if (PyFunction_Check(obj))
-        return label_function(m, obj);
-    if (PyCell_Check(obj))
-        return field(m, PyCell_GET(obj), ".cell_contents");
-    if (PyMethod_Check(obj))
-        return field(m, PyMethod_GET_FUNCTION(obj), ".__func__") || field(m, PyMethod_GET_SELF(obj), ".__self__");
-    if (PyCFunction_Check(obj))
-        return field(m, ((PyCFunctionObject *)obj)->m_self, ".__self__") ||
-               field(m, ((PyCFunctionObject *)obj)->m_module, ".__module__");
     if (PyModule_Check(obj))
         return field(m, PyModule_GetDict(obj), ".__dict__") || label_c_members(m, obj);
     if (PyType_Check(obj))
@@ -378,7 +430,9 @@ static int find_label(matcher *m, PyObject *obj)
         return label_generator(m, obj);
     if (PyExceptionInstance_Check(obj))
         return label_exception(m, obj) || label_c_members(m, obj);
-    return label_c_members(m, obj);
+    rs_label_field fields[RS_LABEL_FIELDS_MAX];
+    int nfields = rs_label_fields(obj, fields);
+    return nfields >= 0 ? label_fields(m, fields, nfields) : label_c_members(m, obj);
 }
 
 /* Runs one pass of m over src, keeping the caller's exception state; the

@@ -184,6 +184,30 @@ PyObject *rs_label_referrer(rs_snapshot *s, rs_idx dst, size_t j);
  * for node's edges that follow cost nothing.  0, or -1 with an exception. */
 int rs_label_prepare(rs_snapshot *s, rs_idx node, int forward);
 
+/* One candidate of a holder labelled by its fields alone: the object the
+ * field holds (NULL when empty) and its name, static (the label is
+ * ".name"). */
+typedef struct rs_label_field {
+    PyObject *ptr;
+    const char *name;
+} rs_label_field;
+
+#define RS_LABEL_FIELDS_MAX 16
+
+/* The candidates label.c matches edges against for a holder labelled by
+ * its fields alone (a function, cell, bound method, builtin function, or
+ * any object without a layout of its own that label.c knows: its C
+ * members, as a descriptor's), in tp_traverse visit order, into out (room
+ * for RS_LABEL_FIELDS_MAX): their count, or -1 for any other holder.
+ * Edges that are exactly the non-NULL fields in this order take their
+ * fields' labels, with no pass (the dump writer's shortcut). */
+int rs_label_fields(PyObject *obj, rs_label_field *out);
+
+/* The function whose __closure__ is tuple node t, found among t's
+ * referrers (borrowed), or NULL: label.c names such a tuple's items by
+ * the closure's variables, any other tuple's by index. */
+PyObject *rs_label_closure_owner(rs_snapshot *s, rs_idx t);
+
 /* Releases the labels label.c keeps for the last node asked about. */
 void rs_label_cache_free(rs_snapshot *s);
 

@@ -53,13 +53,15 @@ START_TEST(test_dump_write_labels)
 {
     /* Check whether the labels the writer gives the edges of lists, dicts
      * (str, int, odd and quoted keys), sets, tuples, instances with and
-     * without __dict__ or __slots__ and a dict subclass equal the live
+     * without __dict__ or __slots__, a dict subclass, functions (closure,
+     * defaults, annotations, __dict__, __doc__, a changed __qualname__),
+     * cells, bound and builtin methods, descriptors equal the live
      * snapshot's (label.c's), edge by edge in order, also for containers
      * changed after the snapshot and for thousands of dicts sharing key
      * objects (the writer remembers a key's label by the key). */
     import_writer();
     rs_py_run("h = W.holders()\n"
-              "objs = list(h.values()) + h['plain'] + h['slotted'] + h['dicts_shared_keys'] + h['str_dicts_shared_keys']\n"
+              "objs = list(h.values()) + h['plain'] + h['slotted'] + h['functions'] + h['dicts_shared_keys'] + h['str_dicts_shared_keys']\n"
               "s = refscope.snapshot()\n"
               "W.changed(h)\n"
               "s.save(dump_path)\n"
@@ -67,6 +69,10 @@ START_TEST(test_dump_write_labels)
               "diffs = W.label_differences(s, d, objs)\n");
     ck_assert_msg(rs_py_long("len(diffs)") == 0, "labels differ:\n%s", rs_py_str("'\\n'.join(diffs[:10])"));
     /* The cases are what they claim to be. */
+    ck_assert_str_eq(rs_py_str("sorted({'.__annotations__', '.__closure__', '.__code__', '.__defaults__', '.__dict__', "
+                               "'.__doc__', '.__globals__', '.__kwdefaults__', '.__module__', '.__name__', "
+                               "'.__qualname__'} - {l for o, l in d.referents(d.node(id(h['functions'][0])))})"),
+                     "[]");
     ck_assert_str_eq(rs_py_str("[l for o, l in d.referents(d.node(id(h['plain'][0])))]"),
                      "['.number', '.name', '.missing', '.me', '.__class__']");
     ck_assert_str_eq(rs_py_str("sorted(l for o, l in d.referents(d.node(id(h['list_repeats']))))"),
