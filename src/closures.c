@@ -49,12 +49,10 @@ static int collect_cells(rs_snapshot *s, cell_list *l)
     /* The type table answers "is it a function" without a look at the
      * object (on a big heap every such look is a cache miss): a node is
      * one when its type id is the function type's (none: no pass). */
-    uint32_t function_id = 0;
-    while (function_id < s->type_count && s->types[function_id].type != &PyFunction_Type)
-        function_id++;
-    size_t n = function_id < s->type_count ? rs_graph_node_count(s->graph) : 0;
+    int64_t function_id = rs_snapshot_type_index(s, &PyFunction_Type);
+    size_t n = function_id >= 0 ? rs_graph_node_count(s->graph) : 0;
     for (size_t i = 0; i < n; i++) {
-        if (rs_graph_type_id(s->graph, (rs_idx)i) != function_id ||
+        if (rs_graph_type_id(s->graph, (rs_idx)i) != (uint32_t)function_id ||
             (rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL))
             continue;
         PyObject *f = rs_snapshot_object(s, (rs_idx)i);

@@ -86,15 +86,12 @@ static bool is_generator(rs_snapshot *s, rs_idx i)
  * count of those present. */
 static int generator_type_ids(const rs_snapshot *s, uint32_t ids[3])
 {
+    PyTypeObject *types[3] = {&PyGen_Type, &PyCoro_Type, &PyAsyncGen_Type};
     int present = 0;
-    ids[0] = ids[1] = ids[2] = UINT32_MAX;
-    for (uint32_t t = 0; t < s->type_count; t++) {
-        PyTypeObject *tp = s->types[t].type;
-        int k = tp == &PyGen_Type ? 0 : tp == &PyCoro_Type ? 1 : tp == &PyAsyncGen_Type ? 2 : -1;
-        if (k >= 0) {
-            ids[k] = t;
-            present++;
-        }
+    for (int k = 0; k < 3; k++) {
+        int64_t id = rs_snapshot_type_index(s, types[k]);
+        ids[k] = id >= 0 ? (uint32_t)id : UINT32_MAX;
+        present += id >= 0;
     }
     return present;
 }

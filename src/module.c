@@ -478,9 +478,9 @@ static PyObject *snapshot_census(PyObject *self, PyObject *Py_UNUSED(ignored))
 int64_t rs_type_arg(rs_snapshot *s, PyObject *arg)
 {
     if (PyType_Check(arg)) {
-        for (uint32_t i = 0; i < s->type_count; i++)
-            if ((PyObject *)s->types[i].type == arg)
-                return i;
+        int64_t known = rs_snapshot_type_index(s, (PyTypeObject *)arg);
+        if (known >= 0)
+            return known;
         /* Named as the census names it: module.QualName, builtins bare. */
         PyObject *qualname = PyType_GetQualName((PyTypeObject *)arg);
         PyObject *module = qualname ? PyObject_GetAttrString(arg, "__module__") : NULL;

@@ -169,6 +169,10 @@ const char *rs_snapshot_type_name(const rs_snapshot *s, rs_idx n);
  * or -1 when no node has that type. */
 int64_t rs_snapshot_type_lookup(const rs_snapshot *s, const char *name);
 
+/* The type table index of the type object tp, or -1 when no node has that
+ * type (a live snapshot's; a dump's types have no objects). */
+int64_t rs_snapshot_type_index(const rs_snapshot *s, PyTypeObject *tp);
+
 /* --- labels (label.c) --------------------------------------------------- */
 
 /* Label of the k-th referent edge of src (0-based, visit order), as written

@@ -533,6 +533,14 @@ int64_t rs_snapshot_type_lookup(const rs_snapshot *s, const char *name)
     return found;
 }
 
+int64_t rs_snapshot_type_index(const rs_snapshot *s, PyTypeObject *tp)
+{
+    for (uint32_t i = 0; i < s->type_count; i++)
+        if (s->types[i].type == tp)
+            return i;
+    return -1;
+}
+
 /* --- refscope's own objects among a holder's referents ---------------------- */
 
 /* The snapshot holds no reference to refscope's own objects (a Snapshot a
