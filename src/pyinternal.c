@@ -206,6 +206,36 @@ int rs_py_is_main_thread(void)
     return _PyOS_IsMainThread();
 }
 
+int rs_py_dict_next(PyObject *dict, Py_ssize_t *pos, PyObject **key, PyObject **value)
+{
+    PyDictObject *mp = (PyDictObject *)dict;
+    PyDictKeysObject *keys = mp->ma_keys;
+    if (mp->ma_values != NULL)
+        return PyDict_Next(dict, pos, key, value); /* split: the order is the values' */
+    Py_ssize_t i = *pos, n = keys->dk_nentries;
+    if (DK_IS_UNICODE(keys)) {
+        PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+        for (; i < n; i++)
+            if (entries[i].me_value != NULL) {
+                *key = entries[i].me_key;
+                *value = entries[i].me_value;
+                *pos = i + 1;
+                return 1;
+            }
+    } else {
+        PyDictKeyEntry *entries = DK_ENTRIES(keys);
+        for (; i < n; i++)
+            if (entries[i].me_value != NULL) {
+                *key = entries[i].me_key;
+                *value = entries[i].me_value;
+                *pos = i + 1;
+                return 1;
+            }
+    }
+    *pos = i;
+    return 0;
+}
+
 int rs_py_dict_visits_keys(PyObject *dict)
 {
     return !DK_IS_UNICODE(((PyDictObject *)dict)->ma_keys);

@@ -185,6 +185,11 @@ int rs_py_init(void);
 /* 1 when type's tp_traverse is subtype_traverse (a class defined in Python). */
 int rs_py_uses_subtype_traverse(PyTypeObject *type);
 
+/* PyDict_Next over an exact dict, in its order, without reading the keys:
+ * 3.11's PyDict_Next reads each key's hash, a cache miss per key for a
+ * caller that may only want their addresses, or want them later. */
+int rs_py_dict_next(PyObject *dict, Py_ssize_t *pos, PyObject **key, PyObject **value);
+
 /* 1 when dict_traverse visits the dict's keys (keys not all str). */
 int rs_py_dict_visits_keys(PyObject *dict);
 
