@@ -173,7 +173,9 @@ def fmt(v):
 
 def row(what, mine, theirs, other_name, target=""):
     if isinstance(mine, float) and isinstance(theirs, float) and mine > 0:
-        ratio = "%.0fx faster" % (theirs / mine) if theirs >= mine else "%.2fx slower" % (mine / theirs)
+        faster = theirs / mine
+        ratio = ("%.0fx faster" % faster if faster >= 10 else "%.2fx faster" % faster) if theirs >= mine \
+            else "%.2fx slower" % (mine / theirs)
     elif theirs is None and isinstance(mine, float):
         ratio = "> %.0fx faster" % (OBJGRAPH_CAP / mine)
     else:

@@ -28,8 +28,10 @@
 #error "refscope dumps are little-endian; this writer maps structs directly"
 #endif
 
-_Static_assert(sizeof(rs_dump_header) == 568, "dump header layout");
-_Static_assert(sizeof(rs_dump_node) == 40, "dump node layout");
+_Static_assert(sizeof(rs_dump_header) == 600, "dump header layout");
+_Static_assert(sizeof(rs_dump_node) == 32, "dump node layout");
+_Static_assert(sizeof(rs_dump_node_v1) == 40, "dump node layout, version 1");
+_Static_assert(sizeof(rs_dump_big_size) == 16, "dump big size layout");
 _Static_assert(sizeof(rs_dump_thread) == 24, "dump thread layout");
 
 /* Bounds of what a dump stores per object. */
@@ -423,6 +425,8 @@ typedef struct writer {
     key_label_entry *key_labels; /* KEY_LABEL_CACHE entries */
     uint32_t dict_code, class_code; /* ".__dict__", ".__class__" */
     uint32_t *seen;                 /* distinct_targets(): per node, the last holder + 1 */
+    rs_dump_big_size *big_sizes;    /* nodes whose size needs 64 bits, by node */
+    size_t big_size_count, big_size_cap;
     field_entry fields[FIELD_CACHE]; /* field_code() */
 } writer;
 
@@ -902,6 +906,23 @@ static int batch_reprs(writer *w, repr_batch *b, const uint8_t *kinds, size_t fi
     return 0;
 }
 
+/* Remembers node x's size for BIG_SIZES.  0, or -1 with MemoryError. */
+static int add_big_size(writer *w, rs_idx x, uint64_t size)
+{
+    if (w->big_size_count == w->big_size_cap) {
+        size_t cap = w->big_size_cap ? 2 * w->big_size_cap : 16;
+        rs_dump_big_size *more = rs_realloc(w->big_sizes, cap * sizeof *more);
+        if (more == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        w->big_sizes = more;
+        w->big_size_cap = cap;
+    }
+    w->big_sizes[w->big_size_count++] = (rs_dump_big_size){.node = x, .size = size};
+    return 0;
+}
+
 static int write_nodes(writer *w)
 {
     rs_snapshot *s = w->snap;
@@ -943,9 +964,12 @@ static int write_nodes(writer *w)
              * store forwarding, 5 ms at 1M objects. */
             rs_dump_node *rec = &b->rec[j];
             rec->address = rs_graph_addr(g, x);
-            rec->size = size;
+            rec->size = size < RS_DUMP_SIZE_BIG ? (uint32_t)size : RS_DUMP_SIZE_BIG;
+            if (size >= RS_DUMP_SIZE_BIG && add_big_size(w, x, size) < 0) {
+                r = -1;
+                break;
+            }
             rec->refcount = rs_graph_refcount(g, x);
-            rec->unexplained = (flags & RS_NODE_INTERNAL) ? 0 : (int32_t)rs_snapshot_unexplained(s, x);
             rec->type_id = rs_graph_type_id(g, x);
             rec->flags = flags;
             rec->edge_start = edge;
@@ -1810,6 +1834,13 @@ static void write_strings(writer *w)
     w->header.string_count = w->pool.count;
 }
 
+static void write_big_sizes(writer *w)
+{
+    section_begin(w, RS_DUMP_BIG_SIZES);
+    write_bytes(w, w->big_sizes, w->big_size_count * sizeof *w->big_sizes);
+    section_end(w, w->big_size_count);
+}
+
 static int fill_header(writer *w)
 {
     rs_snapshot *s = w->snap;
@@ -1878,6 +1909,7 @@ if (fill_header(&w) < 0 || write_nodes(&w) < 0 || write_targets(&w) < 0 || write
         write_allocations(&w) < 0)
         goto done;
     write_strings(&w);
+    write_big_sizes(&w);
     w.header.write_seconds = rs_monotonic_seconds() - start;
     w.header.header_crc = 0;
     w.header.header_crc = rs_dump_crc32(0, &w.header, sizeof w.header);
@@ -1907,6 +1939,7 @@ done:
         unlink(tmp);
     rs_free(tmp);
     rs_free(w.buf);
+    rs_free(w.big_sizes);
     pool_free(&w.pool);
     return r;
 }

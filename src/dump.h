@@ -15,7 +15,11 @@
 #include "snapshot.h"
 
 #define RS_DUMP_MAGIC "REFSDUMP"
-#define RS_DUMP_VERSION 1
+#define RS_DUMP_VERSION 2
+/* The oldest format version the reader still opens: version 1 stored each
+ * node in 40 bytes (rs_dump_node_v1), with a 64-bit size and the count of
+ * unexplained references, which the reader works out from the graph. */
+#define RS_DUMP_VERSION_OLDEST 1
 
 /* Section ids, in file order; the header's section table has one entry each. */
 enum rs_dump_section {
@@ -31,8 +35,12 @@ enum rs_dump_section {
     RS_DUMP_ALLOCATIONS,  /* rs_dump_allocation[], by increasing node */
     RS_DUMP_STRING_INDEX, /* uint64 offset[string_count + 1] into STRING_BYTES */
     RS_DUMP_STRING_BYTES, /* UTF-8 text of every string, back to back */
+    RS_DUMP_BIG_SIZES,    /* rs_dump_big_size[], by increasing node (version 2 on) */
     RS_DUMP_SECTION_COUNT
 };
+
+/* Sections of a version 1 file: all but BIG_SIZES. */
+#define RS_DUMP_SECTION_COUNT_V1 RS_DUMP_BIG_SIZES
 
 /* A label code: the top two bits say how to read the low 30. */
 #define RS_DUMP_LABEL_STRING 0u   /* string id */
@@ -79,16 +87,39 @@ typedef struct rs_dump_header {
     rs_dump_section_entry sections[RS_DUMP_SECTION_COUNT];
 } rs_dump_header;
 
+/* A node's record: 32 bytes, so that the biggest section of a dump is no
+ * bigger than it must be (its copy into the page cache is a quarter of the
+ * write's cost).  A size that does not fit 32 bits is RS_DUMP_SIZE_BIG here
+ * and stored in BIG_SIZES. */
 typedef struct rs_dump_node {
     uint64_t address;
-    uint64_t size;
+    uint32_t size;        /* bytes, or RS_DUMP_SIZE_BIG */
     uint32_t refcount;
-    int32_t unexplained;
     uint32_t type_id;
     uint32_t flags;       /* enum rs_node_flag, RS_NODE_INTERNAL */
     uint32_t edge_start;  /* first index into TARGETS/LABELS; the next node's ends it */
     uint32_t repr;        /* string id, or RS_DUMP_NO_STRING */
 } rs_dump_node;
+
+#define RS_DUMP_SIZE_BIG UINT32_MAX
+
+typedef struct rs_dump_big_size {
+    uint32_t node;
+    uint32_t reserved; /* 0 */
+    uint64_t size;
+} rs_dump_big_size;
+
+/* A node's record in format version 1 (read, never written). */
+typedef struct rs_dump_node_v1 {
+    uint64_t address;
+    uint64_t size;
+    uint32_t refcount;
+    int32_t unexplained;
+    uint32_t type_id;
+    uint32_t flags;
+    uint32_t edge_start;
+    uint32_t repr;
+} rs_dump_node_v1;
 
 typedef struct rs_dump_root {
     uint32_t target;
@@ -151,8 +182,9 @@ size_t rs_dump_write_work(void);
 typedef struct rs_dump {
     void *map;
     size_t map_len;
-    const rs_dump_header *header;
-    const rs_dump_node *nodes;
+    const rs_dump_header *header; /* the file's, or for version 1 a copy with BIG_SIZES empty */
+    const rs_dump_node *nodes;    /* the file's, or for version 1 its records converted */
+    const rs_dump_big_size *big_sizes;
     const uint32_t *targets;
     const uint32_t *labels;
     const rs_dump_root *roots;
@@ -164,7 +196,9 @@ typedef struct rs_dump {
     const rs_dump_allocation *allocations;
     const uint64_t *string_index;
     const char *string_bytes;
-    size_t root_count, type_count, thread_count, frame_count, local_count, closure_count, allocation_count;
+    size_t root_count, type_count, thread_count, frame_count, local_count, closure_count, allocation_count,
+        big_size_count;
+    void *converted; /* version 1: the header copy, node records and big sizes above, in one block */
     rs_snapshot *snap; /* the graph rebuilt from the file; its types have no PyTypeObject */
     PyObject *local_names; /* node.c: tuple of the locals' names, on first use */
     PyObject *owner;       /* module.c: the refscope.Snapshot that owns the dump (borrowed), or NULL */
@@ -183,6 +217,9 @@ PyObject *rs_dump_string(const rs_dump *d, uint32_t id);
 
 /* The label of edge number e (an index into TARGETS) as a new str. */
 PyObject *rs_dump_edge_label(const rs_dump *d, uint32_t e);
+
+/* The size of node (a record's size, or its entry in BIG_SIZES). */
+uint64_t rs_dump_node_size(const rs_dump *d, uint32_t node);
 
 /* The string id of node's stored allocation traceback (as tracemalloc's
  * Traceback.format() lines, most recent call last), or RS_DUMP_NO_STRING. */

@@ -10,6 +10,7 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,31 +44,53 @@ static const size_t record_size[RS_DUMP_SECTION_COUNT] = {
     [RS_DUMP_ALLOCATIONS] = sizeof(rs_dump_allocation),
     [RS_DUMP_STRING_INDEX] = sizeof(uint64_t),
     [RS_DUMP_STRING_BYTES] = 1,
+    [RS_DUMP_BIG_SIZES] = sizeof(rs_dump_big_size),
 };
 
-/* Stage 1: after it, the header is whole, of this version, and every
- * section lies inside the file with a length that matches its count. */
+/* Bytes of a header with section_count sections (its fixed part, then the
+ * table: version 1 has one section fewer). */
+static size_t header_bytes(uint32_t section_count)
+{
+    return offsetof(rs_dump_header, sections) + section_count * sizeof(rs_dump_section_entry);
+}
+
+static uint32_t section_count_of(uint32_t version)
+{
+    return version == 1 ? RS_DUMP_SECTION_COUNT_V1 : RS_DUMP_SECTION_COUNT;
+}
+
+/* Stage 1: after it, the header is whole, of a version this reader
+ * knows, and every section lies inside the file with a length that
+ * matches its count. */
 static const char *check_header(const unsigned char *map, size_t len)
 {
     if (len < 8 || memcmp(map, RS_DUMP_MAGIC, 8) != 0)
         return "it does not start with the dump magic (write one with refscope.dump() or refscope dump PID)";
-    if (len < sizeof(rs_dump_header))
+    if (len < header_bytes(0))
         return "the file is truncated (shorter than a dump header)";
-    const rs_dump_header *h = (const rs_dump_header *)map;
-    if (h->version != RS_DUMP_VERSION) {
+    /* A copy, as long as this version's header, the rest zero: version
+     * 1's is one section entry shorter than the struct. */
+    rs_dump_header h;
+    memcpy(&h, map, header_bytes(0));
+    if (h.version < RS_DUMP_VERSION_OLDEST || h.version > RS_DUMP_VERSION) {
         static char text[128];
-        snprintf(text, sizeof text, "it is dump format version %u; this refscope reads version %u", h->version,
-                 RS_DUMP_VERSION);
+        snprintf(text, sizeof text, "it is dump format version %u; this refscope reads versions %u to %u", h.version,
+                 RS_DUMP_VERSION_OLDEST, RS_DUMP_VERSION);
         return text;
     }
-    rs_dump_header copy = *h;
-    copy.header_crc = 0;
-    if (h->header_size != sizeof *h || h->section_count != RS_DUMP_SECTION_COUNT ||
-        rs_dump_crc32(0, &copy, sizeof copy) != h->header_crc)
+    uint32_t sections = section_count_of(h.version);
+    size_t size = header_bytes(sections);
+    if (len < size)
+        return "the file is truncated (shorter than a dump header)";
+    memset(&h, 0, sizeof h);
+    memcpy(&h, map, size);
+    uint32_t crc = h.header_crc;
+    h.header_crc = 0;
+    if (h.header_size != size || h.section_count != sections || rs_dump_crc32(0, &h, size) != crc)
         return "the header's checksum does not match (the file is damaged)";
     bool ended = false;
-    for (size_t i = 0; i < sizeof h->python_version; i++) {
-        char c = h->python_version[i];
+    for (size_t i = 0; i < sizeof h.python_version; i++) {
+        char c = h.python_version[i];
         if (c == '\0')
             ended = true;
         else if (ended || c < ' ' || c > '~')
@@ -75,11 +98,12 @@ static const char *check_header(const unsigned char *map, size_t len)
     }
     if (!ended)
         return "the header's Python version is not text (the file is damaged)";
-    for (uint32_t i = 0; i < RS_DUMP_SECTION_COUNT; i++) {
-        const rs_dump_section_entry *e = &h->sections[i];
+    for (uint32_t i = 0; i < sections; i++) {
+        const rs_dump_section_entry *e = &h.sections[i];
         if (e->id != i || e->offset % 8 != 0 || e->offset > len || e->length > len - e->offset)
             return "the file is truncated (a section ends past its end)";
-        uint64_t expected = i == RS_DUMP_STRING_INDEX ? (e->count + 1) * 8 : e->count * record_size[i];
+        size_t record = i == RS_DUMP_NODES && h.version == 1 ? sizeof(rs_dump_node_v1) : record_size[i];
+        uint64_t expected = i == RS_DUMP_STRING_INDEX ? (e->count + 1) * 8 : e->count * record;
         if (e->count > len || e->length != expected)
             return "a section's length does not match its record count";
     }
@@ -89,7 +113,7 @@ static const char *check_header(const unsigned char *map, size_t len)
 /* Stage 2: every section's bytes are the ones written. */
 static const char *check_checksums(const unsigned char *map, const rs_dump_header *h)
 {
-    for (uint32_t i = 0; i < RS_DUMP_SECTION_COUNT; i++) {
+    for (uint32_t i = 0; i < h->section_count; i++) {
         const rs_dump_section_entry *e = &h->sections[i];
         if (rs_dump_crc32(0, map + e->offset, e->length) != e->crc)
             return "a section's checksum does not match (the file is damaged)";
@@ -121,7 +145,7 @@ static const char *check_structure(rs_dump *d)
     for (uint64_t i = 0; i < strings; i++)
         if (index[i + 1] < index[i])
             return "the string table is damaged";
-    uint64_t visible = 0;
+    uint64_t visible = 0, big = 0;
     for (uint64_t i = 0; i < n; i++) {
         const rs_dump_node *x = &d->nodes[i];
         uint64_t end = i + 1 < n ? d->nodes[i + 1].edge_start : e;
@@ -130,9 +154,20 @@ static const char *check_structure(rs_dump *d)
         if (x->type_id >= d->type_count || !string_ok(d, x->repr, true) || x->address == 0)
             return "an object names a type or text the dump does not have";
         visible += !(x->flags & RS_NODE_INTERNAL);
+        big += x->size == RS_DUMP_SIZE_BIG;
     }
     if (visible != h->visible_count)
         return "the header's visible object count is wrong";
+    /* Each node marked big has its entry, and only those: rs_dump_node_size()
+     * then always finds one. */
+    if (big != d->big_size_count)
+        return "the table of big sizes does not match the objects";
+    for (size_t i = 0; i < d->big_size_count; i++) {
+        const rs_dump_big_size *b = &d->big_sizes[i];
+        if (b->node >= n || d->nodes[b->node].size != RS_DUMP_SIZE_BIG || b->size < RS_DUMP_SIZE_BIG ||
+            (i > 0 && b->node <= d->big_sizes[i - 1].node))
+            return "the table of big sizes does not match the objects";
+    }
     for (uint64_t k = 0; k < e; k++) {
         uint32_t code = d->labels[k];
         if (d->targets[k] >= n || (RS_DUMP_LABEL_KIND(code) == RS_DUMP_LABEL_STRING && !string_ok(d, code, false)))
@@ -264,7 +299,7 @@ static int build_snapshot(rs_dump *d, const char *path)
         for (uint32_t k = x->edge_start; k < end; k++)
             if (rs_graph_add_edge(g, (uintptr_t)d->nodes[d->targets[k]].address) < 0)
                 goto nomem;
-        rs_graph_set_size(g, (rs_idx)i, x->size);
+        rs_graph_set_size(g, (rs_idx)i, rs_dump_node_size(d, (uint32_t)i));
         rs_graph_set_refcount(g, (rs_idx)i, x->refcount);
         rs_graph_set_type_id(g, (rs_idx)i, x->type_id);
         rs_graph_add_flags(g, (rs_idx)i, x->flags);
@@ -303,6 +338,44 @@ static void free_snapshot(rs_snapshot *s)
     rs_free(s->node_kinds);
     rs_label_cache_free(s);
     rs_free(s);
+}
+
+/* A version 1 file read as version 2: its header with an empty BIG_SIZES
+ * entry, its node records narrowed, the sizes that need 64 bits listed
+ * apart, in one block (d->converted).  0, or -1 when out of memory.
+ * After check_header(), before check_structure(), which checks the result
+ * as it would a version 2 file. */
+static int convert_v1(rs_dump *d, const unsigned char *map)
+{
+    const rs_dump_header *file = (const rs_dump_header *)map;
+    const rs_dump_node_v1 *old = (const void *)(map + file->sections[RS_DUMP_NODES].offset);
+    size_t n = (size_t)file->sections[RS_DUMP_NODES].count, big = 0;
+    for (size_t i = 0; i < n; i++)
+        big += old[i].size >= RS_DUMP_SIZE_BIG;
+    char *block = rs_malloc(sizeof(rs_dump_header) + n * sizeof(rs_dump_node) + big * sizeof(rs_dump_big_size));
+    if (block == NULL)
+        return -1;
+    d->converted = block;
+    rs_dump_header *h = (rs_dump_header *)block;
+    rs_dump_node *nodes = (rs_dump_node *)(block + sizeof *h);
+    rs_dump_big_size *sizes = (rs_dump_big_size *)(nodes + n);
+    memset(h, 0, sizeof *h);
+    memcpy(h, map, header_bytes(RS_DUMP_SECTION_COUNT_V1));
+    h->sections[RS_DUMP_BIG_SIZES] = (rs_dump_section_entry){.id = RS_DUMP_BIG_SIZES, .count = big};
+    big = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rs_dump_node_v1 *x = &old[i];
+        nodes[i] = (rs_dump_node){.address = x->address, .size = x->size < RS_DUMP_SIZE_BIG ? (uint32_t)x->size : RS_DUMP_SIZE_BIG,
+                                  .refcount = x->refcount, .type_id = x->type_id, .flags = x->flags,
+                                  .edge_start = x->edge_start, .repr = x->repr};
+        if (x->size >= RS_DUMP_SIZE_BIG)
+            sizes[big++] = (rs_dump_big_size){.node = (uint32_t)i, .size = x->size};
+    }
+    d->header = h;
+    d->nodes = nodes;
+    d->big_sizes = sizes;
+    d->big_size_count = big;
+    return 0;
 }
 
 rs_dump *rs_dump_open(const char *path)
@@ -347,7 +420,19 @@ rs_dump *rs_dump_open(const char *path)
     }
     const rs_dump_header *h = d->header = (const rs_dump_header *)map;
 #define SECTION(id) ((const void *)(map + h->sections[id].offset))
-    d->nodes = SECTION(RS_DUMP_NODES);
+    if (h->version == 1) {
+        /* Its table has no BIG_SIZES entry: not to be read past its end. */
+        if (convert_v1(d, map) < 0) {
+            rs_dump_close(d);
+            PyErr_SetString(PyExc_MemoryError, "refscope: not enough memory to open the dump");
+            return NULL;
+        }
+        h = d->header;
+    } else {
+        d->nodes = SECTION(RS_DUMP_NODES);
+        d->big_sizes = SECTION(RS_DUMP_BIG_SIZES);
+        d->big_size_count = (size_t)h->sections[RS_DUMP_BIG_SIZES].count;
+    }
     d->targets = SECTION(RS_DUMP_TARGETS);
     d->labels = SECTION(RS_DUMP_LABELS);
     d->roots = SECTION(RS_DUMP_ROOTS);
@@ -388,6 +473,7 @@ void rs_dump_close(rs_dump *d)
     Py_XDECREF(d->local_names);
     if (d->map != NULL)
         munmap(d->map, d->map_len);
+    rs_free(d->converted);
     rs_free(d);
 }
 
@@ -415,16 +501,35 @@ PyObject *rs_dump_edge_label(const rs_dump *d, uint32_t e)
     }
 }
 
-uint32_t rs_dump_allocation_of(const rs_dump *d, uint32_t node)
+/* The first of count records (stride bytes apart, each starting with its
+ * node as a u32, by increasing node) whose node is node or after. */
+static size_t by_node(const void *records, size_t count, size_t stride, uint32_t node)
 {
-    size_t lo = 0, hi = d->allocation_count;
+    size_t lo = 0, hi = count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (d->allocations[mid].node < node)
+        uint32_t at;
+        memcpy(&at, (const char *)records + mid * stride, sizeof at);
+        if (at < node)
             lo = mid + 1;
         else
             hi = mid;
     }
+    return lo;
+}
+
+uint64_t rs_dump_node_size(const rs_dump *d, uint32_t node)
+{
+    uint32_t size = d->nodes[node].size;
+    if (size != RS_DUMP_SIZE_BIG)
+        return size;
+    /* check_structure(): every big node has its entry. */
+    return d->big_sizes[by_node(d->big_sizes, d->big_size_count, sizeof *d->big_sizes, node)].size;
+}
+
+uint32_t rs_dump_allocation_of(const rs_dump *d, uint32_t node)
+{
+    size_t lo = by_node(d->allocations, d->allocation_count, sizeof *d->allocations, node);
     return lo < d->allocation_count && d->allocations[lo].node == node ? d->allocations[lo].traceback
                                                                        : RS_DUMP_NO_STRING;
 }
@@ -435,10 +540,15 @@ int rs_dump_reseal(const char *path)
     if (f == NULL)
         return -1;
     rs_dump_header h;
+    memset(&h, 0, sizeof h);
     int r = -1;
-    if (fread(&h, sizeof h, 1, f) != 1 || h.section_count != RS_DUMP_SECTION_COUNT)
+    if (fread(&h, header_bytes(0), 1, f) != 1 || h.version < RS_DUMP_VERSION_OLDEST || h.version > RS_DUMP_VERSION ||
+        h.section_count != section_count_of(h.version))
         goto done;
-    for (uint32_t i = 0; i < RS_DUMP_SECTION_COUNT; i++) {
+    size_t size = header_bytes(h.section_count);
+    if (fread((char *)&h + header_bytes(0), size - header_bytes(0), 1, f) != 1)
+        goto done;
+    for (uint32_t i = 0; i < h.section_count; i++) {
         rs_dump_section_entry *e = &h.sections[i];
         if (fseek(f, (long)e->offset, SEEK_SET) != 0)
             goto done;
@@ -455,8 +565,8 @@ int rs_dump_reseal(const char *path)
         e->crc = crc;
     }
     h.header_crc = 0;
-    h.header_crc = rs_dump_crc32(0, &h, sizeof h);
-    if (fseek(f, 0, SEEK_SET) == 0 && fwrite(&h, sizeof h, 1, f) == 1)
+    h.header_crc = rs_dump_crc32(0, &h, size);
+    if (fseek(f, 0, SEEK_SET) == 0 && fwrite(&h, size, 1, f) == 1)
         r = 0;
 done:
     if (fclose(f) != 0)

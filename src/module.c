@@ -238,9 +238,11 @@ static PyObject *stored_object_new(rs_dump *d, rs_idx n)
     o->owner = Py_NewRef(d->owner);
     o->index = n;
     o->address = x->address;
-    o->size = x->size;
+    o->size = rs_dump_node_size(d, n);
     o->refcount = x->refcount;
-    o->unexplained = x->unexplained;
+    /* Worked out from the graph, as the writer's snapshot did (version 1
+     * stored it; version 2 does not, as the file says it already). */
+    o->unexplained = (x->flags & RS_NODE_INTERNAL) ? 0 : (int32_t)rs_snapshot_unexplained(d->snap, n);
     o->flags = x->flags;
     o->type_name = type_name;
     o->stored_repr = repr;
@@ -893,6 +895,23 @@ static PyObject *module_work(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ig
                          (Py_ssize_t)rs_alloc_kept_bytes());
 }
 
+/* Test hook: no test can allocate an object past 4 GiB, so the sizes that
+ * need 64 bits (kept apart in the graph and in a dump) are set this way. */
+static PyObject *module_set_size(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *snap, *obj;
+    unsigned long long size;
+    if (!PyArg_ParseTuple(args, "O!OK:_set_size", &rs_snapshot_type, &snap, &obj, &size))
+        return NULL;
+    rs_idx n;
+    rs_snapshot *s = rs_snapshot_and_node(snap, obj, &n);
+    if (s == NULL)
+        return NULL;
+    if (rs_graph_set_size(s->graph, n, size) < 0)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))module_snapshot, METH_VARARGS | METH_KEYWORDS,
      "snapshot(collect=False) -> Snapshot of the whole heap; collect=True runs gc.collect() first."},
@@ -902,6 +921,8 @@ static PyMethodDef module_methods[] = {
     {"_safe_repr", module_safe_repr, METH_VARARGS, "Test hook: the bounded repr refscope shows, max_len characters."},
     {"_work", module_work, METH_NOARGS,
      "Test hook: work done so far (label_items, repr_items, site_lookups, dump_probes) and kept_bytes."},
+    {"_set_size", module_set_size, METH_VARARGS,
+     "Test hook: _set_size(snapshot, obj, size) sets the size the snapshot recorded for obj."},
     RS_DUMP_MODULE_METHODS
     {NULL},
 };

@@ -222,7 +222,7 @@ PyObject *rs_stored_frames(rs_snapshot *s)
             for (uint32_t k = fr->first_local; locals != NULL && k < fr->first_local + fr->local_count; k++) {
                 rs_idx v = d->locals[k].value;
                 if (rs_append_steal(locals, Py_BuildValue("(NNKK)", rs_dump_string(d, d->locals[k].name), rs_node_value(s, v),
-                                                       (unsigned long long)d->nodes[v].size,
+                                                       (unsigned long long)rs_dump_node_size(d, v),
                                                        (unsigned long long)rs_dom_retained(s->dom, v))) < 0)
                     Py_CLEAR(locals);
             }
