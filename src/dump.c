@@ -420,7 +420,7 @@ typedef struct writer {
     int io_error;
     size_t buffered;    /* bytes in buf not yet handed to the FILE */
     size_t crc_from;    /* buf[crc_from, buffered) is not yet in the section's CRC */
-    unsigned char *buf; /* WRITE_BUFFER bytes: most records are 4 to 40 */
+    unsigned char *buf; /* WRITE_BUFFER bytes: most records are 4 to 32 */
     attribute_entry *attributes; /* ATTRIBUTE_CACHE entries */
     key_label_entry *key_labels; /* KEY_LABEL_CACHE entries */
     uint32_t dict_code, class_code; /* ".__dict__", ".__class__" */
@@ -430,7 +430,7 @@ typedef struct writer {
     field_entry fields[FIELD_CACHE]; /* field_code() */
 } writer;
 
-/* Records are small (4 to 40 bytes); they are checksummed and written
+/* Records are small (4 to 32 bytes); they are checksummed and written
  * 256 KiB at a time, not one by one: a piece the size of the L2 cache,
  * which the checksum and then the kernel's copy read from the cache. */
 #define WRITE_BUFFER (1 << 18)
