@@ -294,11 +294,10 @@ static int build_snapshot(rs_dump *d, const char *path)
     for (size_t i = 0; i < n; i++) {
         const rs_dump_node *x = &d->nodes[i];
         uint32_t end = i + 1 < n ? d->nodes[i + 1].edge_start : (uint32_t)h->edge_count;
-        if (rs_graph_begin_edges(g, (rs_idx)i) < 0)
+        /* Node i is record i, so targets are node indexes already
+         * (check_structure() saw each below the node count). */
+        if (rs_graph_begin_edges(g, (rs_idx)i) < 0 || rs_graph_add_edges_to(g, d->targets + x->edge_start, end - x->edge_start) < 0)
             goto nomem;
-        for (uint32_t k = x->edge_start; k < end; k++)
-            if (rs_graph_add_edge(g, (uintptr_t)d->nodes[d->targets[k]].address) < 0)
-                goto nomem;
         rs_graph_set_size(g, (rs_idx)i, rs_dump_node_size(d, (uint32_t)i));
         rs_graph_set_refcount(g, (rs_idx)i, x->refcount);
         rs_graph_set_type_id(g, (rs_idx)i, x->type_id);

@@ -326,6 +326,22 @@ int rs_graph_add_edge(rs_graph *g, uintptr_t addr)
     return 0;
 }
 
+int rs_graph_add_edges_to(rs_graph *g, const rs_idx *targets, size_t count)
+{
+    if (g->finished || g->next_begin == 0)
+        return -1;
+    for (size_t k = 0; k < count; k++)
+        if (targets[k] >= g->node_count)
+            return -1;
+    /* Pending edges come first in the edge array: resolve them before
+     * appending after them. */
+    if (rs_graph_flush(g) < 0 || reserve_edges(g, g->edge_count + count) < 0)
+        return -1;
+    memcpy(g->fwd + g->edge_count, targets, count * sizeof *targets);
+    g->edge_count += count;
+    return 0;
+}
+
 int rs_graph_add_root(rs_graph *g, rs_idx target, uint32_t kind, uint32_t info)
 {
     if (target >= g->node_count || kind >= RS_ROOT_KIND_COUNT)

@@ -242,6 +242,7 @@ struct build {
     bool intern_many; /* roots through rs_graph_intern_many() */
     bool retry;
     int failures; /* calls that returned an error */
+    bool by_index; /* edges to known nodes through rs_graph_add_edges_to(), in runs */
 };
 
 /* Runs a build call (ok_expr is true on success); a failure ends the build
@@ -292,8 +293,26 @@ static rs_graph *graph_build(const struct heap *h, struct build *b)
         uint32_t obj = heap_object_at(h, rs_graph_addr(g, i));
         EXPECT(obj != UINT32_MAX, "node %u has address %#jx, not one of the heap", i,
                (uintmax_t)rs_graph_addr(g, i));
-        for (uint32_t k = h->ref_off[obj]; k < h->ref_off[obj + 1]; k++)
-            BUILD_STEP(b, rs_graph_add_edge(g, heap_addr(h->refs[k])) == 0);
+        /* With by_index, runs of edges to nodes already interned go by
+         * index (up to 5 at a time), between edges by address still pending. */
+        rs_idx run[5];
+        size_t in_run = 0;
+        for (uint32_t k = h->ref_off[obj]; k < h->ref_off[obj + 1]; k++) {
+            rs_idx known = b->by_index ? rs_graph_find(g, heap_addr(h->refs[k])) : RS_NONE;
+            if (known != RS_NONE && in_run < COUNT_OF(run)) {
+                run[in_run++] = known;
+                continue;
+            }
+            if (in_run > 0)
+                BUILD_STEP(b, rs_graph_add_edges_to(g, run, in_run) == 0);
+            in_run = 0;
+            if (known != RS_NONE)
+                run[in_run++] = known;
+            else
+                BUILD_STEP(b, rs_graph_add_edge(g, heap_addr(h->refs[k])) == 0);
+        }
+        if (in_run > 0)
+            BUILD_STEP(b, rs_graph_add_edges_to(g, run, in_run) == 0);
     }
 
     for (uint32_t r = 0; r < h->root_count; r++)
@@ -406,11 +425,14 @@ START_TEST(test_graph_random_matches_naive)
     struct naive nv;
     heap_random(&h, c->seed, c->objects, c->max_degree, c->roots);
     naive_build(&nv, &h);
-    struct build b = {c->node_hint, c->edge_hint, c->intern_many, false, 0};
-    rs_graph *g = graph_build(&h, &b);
-    ck_assert_msg(g != NULL, "seed %ju: build failed", (uintmax_t)c->seed);
-    graph_check(g, &h, &nv);
-    rs_graph_free(g);
+    /* Edges by address only, then also by index where the target is known. */
+    for (int by_index = 0; by_index < 2; by_index++) {
+        struct build b = {c->node_hint, c->edge_hint, c->intern_many, false, 0, by_index};
+        rs_graph *g = graph_build(&h, &b);
+        ck_assert_msg(g != NULL, "seed %ju, by_index %d: build failed", (uintmax_t)c->seed, by_index);
+        graph_check(g, &h, &nv);
+        rs_graph_free(g);
+    }
     naive_free(&nv);
     heap_free(&h);
 }
@@ -666,13 +688,15 @@ static bool alloc_failure_pending(long k)
 
 static const struct alloc_case {
     size_t node_hint, edge_hint;
-    bool intern_many, retry;
+    bool intern_many, retry, by_index;
 } alloc_cases[] = {
-    {1, 1, false, false},
-    {1, 1, true, false},
-    {0, 0, false, true},
-    {1, 1, true, true},
-    {700, 3000, false, false},
+    {1, 1, false, false, false},
+    {1, 1, true, false, false},
+    {0, 0, false, true, false},
+    {1, 1, true, true, false},
+    {700, 3000, false, false, false},
+    {1, 1, false, false, true},
+    {0, 0, true, true, true},
 };
 
 /* Check whether every allocation failure surfaces as an error and leaves a usable graph. */
@@ -695,7 +719,7 @@ START_TEST(test_graph_allocation_failure)
     long k;
     for (k = 1;; k++) {
         ck_assert_msg(k < 100000, "every build saw a failure; the hook never runs out");
-        struct build b = {c->node_hint, c->edge_hint, c->intern_many, c->retry, 0};
+        struct build b = {c->node_hint, c->edge_hint, c->intern_many, c->retry, 0, c->by_index};
         rs_alloc_fail_after(k);
         rs_graph *g = graph_build(&h, &b);
         if (g == NULL) {
@@ -862,10 +886,11 @@ START_TEST(test_graph_node_attributes)
 }
 END_TEST
 
-enum op_kind { OP_END, OP_INTERN, OP_BEGIN, OP_EDGE, OP_FLUSH, OP_FINISH };
+enum op_kind { OP_END, OP_INTERN, OP_BEGIN, OP_EDGE, OP_EDGE_TO, OP_FLUSH, OP_FINISH };
 
 /* One build call; arg is an address number (INTERN, EDGE) or an index
- * (BEGIN); want is its expected return (an index or RS_NONE for INTERN). */
+ * (BEGIN, EDGE_TO); want is its expected return (an index or RS_NONE for
+ * INTERN). */
 struct op {
     enum op_kind kind;
     uint32_t arg;
@@ -880,8 +905,13 @@ static const struct misuse_case {
     size_t nodes, edges, node0_referents;
 } misuse_cases[] = {
     {"edge before any begin",
-     {{OP_INTERN, 0, 0}, {OP_EDGE, 1, -1}, {OP_FINISH, 0, 0}},
+     {{OP_INTERN, 0, 0}, {OP_EDGE, 1, -1}, {OP_EDGE_TO, 0, -1}, {OP_FINISH, 0, 0}},
      1, 0, 0},
+    {"edge by index to no node, after one pending",
+     {{OP_INTERN, 0, 0}, {OP_BEGIN, 0, 0}, {OP_EDGE, 1, 0}, {OP_EDGE_TO, 1, -1}, {OP_EDGE_TO, RS_NONE, -1},
+      {OP_EDGE_TO, 0, 0}, {OP_FLUSH, 0, 0}, {OP_EDGE_TO, 1, 0}, {OP_BEGIN, 1, 0}, {OP_FINISH, 0, 0},
+      {OP_EDGE_TO, 0, -1}},
+     2, 3, 3},
     {"edge and begin on an empty graph",
      {{OP_EDGE, 0, -1}, {OP_BEGIN, 0, -1}, {OP_FINISH, 0, 0}},
      0, 0, 0},
@@ -921,6 +951,7 @@ START_TEST(test_graph_misuse)
         case OP_INTERN: got = rs_graph_intern(g, addr); break;
         case OP_BEGIN: got = rs_graph_begin_edges(g, op->arg); break;
         case OP_EDGE: got = rs_graph_add_edge(g, addr); break;
+        case OP_EDGE_TO: got = rs_graph_add_edges_to(g, &(rs_idx){op->arg}, 1); break;
         case OP_FLUSH: got = rs_graph_flush(g); break;
         case OP_FINISH: got = rs_graph_finish(g); break;
         case OP_END: break;

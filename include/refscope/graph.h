@@ -102,6 +102,12 @@ int rs_graph_begin_edges(rs_graph *g, rs_idx src);
  * Returns 0, or -1 when memory runs out. */
 int rs_graph_add_edge(rs_graph *g, uintptr_t addr);
 
+/* Appends count edges from the node last begun to nodes already in the
+ * graph, by index: no address is looked up (a graph rebuilt from a dump
+ * knows its targets' indexes).  Returns 0, or -1 when memory runs out or a
+ * target is not a node. */
+int rs_graph_add_edges_to(rs_graph *g, const rs_idx *targets, size_t count);
+
 /* Resolves pending edges so that nodes they add are counted.  0 or -1 (memory). */
 int rs_graph_flush(rs_graph *g);
 
