@@ -282,14 +282,22 @@ static int build_snapshot(rs_dump *d, const char *path)
     rs_graph *g = s->graph = rs_graph_new(n, (size_t)h->edge_count);
     if (g == NULL)
         goto nomem;
-    for (size_t i = 0; i < n; i++) {
-        rs_idx x = rs_graph_intern(g, (uintptr_t)d->nodes[i].address);
-        if (x == RS_NONE)
+    /* Interned a batch at a time, so that the hash table's misses overlap
+     * (one at a time, they were half of the load's time). */
+    enum { INTERN_BATCH = 1024 };
+    uintptr_t addrs[INTERN_BATCH];
+    rs_idx got[INTERN_BATCH];
+    for (size_t first = 0; first < n; first += INTERN_BATCH) {
+        size_t count = n - first < INTERN_BATCH ? n - first : INTERN_BATCH;
+        for (size_t j = 0; j < count; j++)
+            addrs[j] = (uintptr_t)d->nodes[first + j].address;
+        if (rs_graph_intern_many(g, addrs, count, got) < 0)
             goto nomem;
-        if (x != i) {
-            bad_file(path, "two objects have the same address");
-            return -1;
-        }
+        for (size_t j = 0; j < count; j++)
+            if (got[j] != first + j) {
+                bad_file(path, "two objects have the same address");
+                return -1;
+            }
     }
     for (size_t i = 0; i < n; i++) {
         const rs_dump_node *x = &d->nodes[i];

@@ -195,6 +195,22 @@ START_TEST(test_dump_bad_files)
     ck_assert_str_eq(rs_py_str("'format version 0' in refusal(b'REFSDUMP' + bytes(600))"), "True");
     ck_assert_str_eq(rs_py_str("'checksum' in refusal(bytes(flipped))"), "True");
     ck_assert_str_eq(rs_py_str("refusal(data)"), "loaded");
+    /* Two records with one address (resealed, so only the rebuild can
+     * tell), next to each other and in different batches of the reader. */
+    rs_py_run("import struct\n"
+              "nodes_at = struct.unpack_from('<IIQQQ', data, 184)[2]\n"
+              "def same_address(a, b):\n"
+              "    twin = bytearray(data)\n"
+              "    twin[nodes_at + 32 * b:nodes_at + 32 * b + 8] = data[nodes_at + 32 * a:nodes_at + 32 * a + 8]\n"
+              "    open(bad, 'wb').write(twin)\n"
+              "    refscope._refscope._dump_reseal(bad)\n"
+              "    try:\n"
+              "        refscope.load(bad)\n"
+              "    except refscope.Error as e:\n"
+              "        return str(e)\n"
+              "    return 'loaded'\n");
+    ck_assert_str_eq(rs_py_str("'two objects have the same address' in same_address(0, 1)"), "True");
+    ck_assert_str_eq(rs_py_str("'two objects have the same address' in same_address(3, 1500)"), "True");
     /* The Python version a dump was written with does not matter to the
      * reader: one whose header says 3.13.0 (resealed) loads and answers. */
     rs_py_run("other = bytearray(data)\n"
