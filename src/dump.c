@@ -1368,18 +1368,32 @@ static int write_wide_labels(writer *w, wide_scratch *x, rs_idx holder, PyObject
     return r;
 }
 
+/* The code of the label "." + name (len bytes of UTF-8: an attribute's or
+ * a field's name), its text on the stack unless the name is long. */
+static uint32_t dotted_code(writer *w, const char *name, size_t len)
+{
+    char stack[TEXT_MAX];
+    char *text = len < sizeof stack ? stack : rs_malloc(len + 1);
+    if (text == NULL) {
+        PyErr_NoMemory();
+        return RS_DUMP_NO_STRING;
+    }
+    text[0] = '.';
+    memcpy(text + 1, name, len);
+    uint32_t code = label_text_code(w, text, len + 1);
+    if (text != stack)
+        rs_free(text);
+    return code;
+}
+
 /* The label code of an instance's inline attribute i: ".name" (or
  * "<attribute i>" when the class has no name for it), as label.c writes it. */
 static uint32_t attribute_text_code(writer *w, PyObject *name, Py_ssize_t i)
 {
-    char text[TEXT_MAX];
     Py_ssize_t len = 0;
     const char *utf8 = name != NULL ? PyUnicode_AsUTF8AndSize(name, &len) : NULL;
-    if (utf8 != NULL && (size_t)len < sizeof text - 1) {
-        text[0] = '.';
-        memcpy(text + 1, utf8, (size_t)len);
-        return label_text_code(w, text, (size_t)len + 1);
-    }
+    if (utf8 != NULL)
+        return dotted_code(w, utf8, (size_t)len);
     PyErr_Clear();
     PyObject *label = name ? PyUnicode_FromFormat(".%U", name) : PyUnicode_FromFormat("<attribute %zd>", i);
     uint32_t code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
@@ -1451,17 +1465,7 @@ static uint32_t field_code(writer *w, const char *name)
     field_entry *e = &w->fields[((uintptr_t)name >> 3) % FIELD_CACHE];
     if (e->name == name)
         return e->code;
-    char text[TEXT_MAX];
-    size_t len = strlen(name);
-    if (len + 1 >= sizeof text) {
-        PyObject *label = PyUnicode_FromFormat(".%s", name);
-        uint32_t code = label ? label_code(w, label) : RS_DUMP_NO_STRING;
-        Py_XDECREF(label);
-        return code;
-    }
-    text[0] = '.';
-    memcpy(text + 1, name, len);
-    uint32_t code = label_text_code(w, text, len + 1);
+    uint32_t code = dotted_code(w, name, strlen(name));
     if (code != RS_DUMP_NO_STRING) {
         e->name = name;
         e->code = code;
@@ -1904,7 +1908,7 @@ int rs_dump_write(rs_snapshot *s, const char *path)
     }
     write_bytes(&w, &w.header, sizeof w.header); /* placeholder, rewritten last */
     int r = -1;
-if (fill_header(&w) < 0 || write_nodes(&w) < 0 || write_targets(&w) < 0 || write_labels(&w) < 0 ||
+    if (fill_header(&w) < 0 || write_nodes(&w) < 0 || write_targets(&w) < 0 || write_labels(&w) < 0 ||
         write_roots(&w) < 0 || write_types(&w) < 0 || write_frames(&w) < 0 || write_closures(&w) < 0 ||
         write_allocations(&w) < 0)
         goto done;

@@ -53,7 +53,8 @@ START_TEST(test_dump_write_labels)
 {
     /* Check whether the labels the writer gives the edges of lists, dicts
      * (str, int, odd and quoted keys), sets, tuples, instances with and
-     * without __dict__ or __slots__, a dict subclass, functions (closure,
+     * without __dict__ or __slots__ (one with an attribute name longer
+     * than the writer's text buffer), a dict subclass, functions (closure,
      * defaults, annotations, __dict__, __doc__, a changed __qualname__),
      * cells, bound and builtin methods, descriptors equal the live
      * snapshot's (label.c's), edge by edge in order, also for containers
@@ -61,7 +62,7 @@ START_TEST(test_dump_write_labels)
      * objects (the writer remembers a key's label by the key). */
     import_writer();
     rs_py_run("h = W.holders()\n"
-              "objs = list(h.values()) + h['plain'] + h['slotted'] + h['functions'] + h['dicts_shared_keys'] + h['str_dicts_shared_keys']\n"
+              "objs = list(h.values()) + h['plain'] + h['long_named'] + h['slotted'] + h['functions'] + h['dicts_shared_keys'] + h['str_dicts_shared_keys']\n"
               "s = refscope.snapshot()\n"
               "W.changed(h)\n"
               "s.save(dump_path)\n"
@@ -75,6 +76,8 @@ START_TEST(test_dump_write_labels)
                      "[]");
     ck_assert_str_eq(rs_py_str("[l for o, l in d.referents(d.node(id(h['plain'][0])))]"),
                      "['.number', '.name', '.missing', '.me', '.__class__']");
+    ck_assert_str_eq(rs_py_str("[l == '.' + 'long_' * 120 for o, l in d.referents(d.node(id(h['long_named'][0])))]"),
+                     "[False, True, False]");
     ck_assert_str_eq(rs_py_str("sorted(l for o, l in d.referents(d.node(id(h['list_repeats']))))"),
                      "['[0]', '[1]', '[2]', '[3]', '[4]']");
     ck_assert_str_eq(rs_py_str("[l for o, l in d.referents(d.node(id(h['dict_quotes'])))][:3] =="
