@@ -96,6 +96,14 @@ static int generator_type_ids(const rs_snapshot *s, uint32_t ids[3])
     return present;
 }
 
+/* Whether node i is a generator (ids from generator_type_ids()) that the
+ * snapshot holds (not refscope's own). */
+static bool is_generator_node(const rs_snapshot *s, const uint32_t ids[3], rs_idx i)
+{
+    uint32_t id = rs_graph_type_id(s->graph, i);
+    return (id == ids[0] || id == ids[1] || id == ids[2]) && !(rs_graph_flags(s->graph, i) & RS_NODE_INTERNAL);
+}
+
 /* 1 when gen's frame is executing on some thread, 0 if not, -1 on error. */
 static int generator_running(PyObject *gen)
 {
@@ -113,9 +121,10 @@ static int generator_running(PyObject *gen)
 /* The running generator whose frame is s->frames[frame], or RS_NONE. */
 static rs_idx running_generator(rs_snapshot *s, uint32_t frame)
 {
-    size_t n = rs_graph_node_count(s->graph);
+    uint32_t ids[3];
+    size_t n = generator_type_ids(s, ids) == 0 ? 0 : rs_graph_node_count(s->graph);
     for (size_t i = 0; i < n; i++) {
-        if ((rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL) || !is_generator(s, (rs_idx)i))
+        if (!is_generator_node(s, ids, (rs_idx)i))
             continue;
         PyObject *obj = rs_snapshot_object(s, (rs_idx)i);
         rs_iframe *f = rs_py_generator_frame(obj);
@@ -176,8 +185,7 @@ rs_suspended_frame *rs_suspended_frames(rs_snapshot *s, size_t *count)
     if (out == NULL)
         goto nomem;
     for (size_t i = 0; i < n; i++) {
-        uint32_t id = rs_graph_type_id(s->graph, (rs_idx)i);
-        if ((id != ids[0] && id != ids[1] && id != ids[2]) || (rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL))
+        if (!is_generator_node(s, ids, (rs_idx)i))
             continue;
         PyObject *obj = rs_snapshot_object(s, (rs_idx)i);
         rs_iframe *f = rs_py_generator_frame(obj);

@@ -149,8 +149,8 @@ START_TEST(test_analyses_frames)
 {
     /* Check whether frames() shows another thread (by its name and ident)
      * sleeping in sleeper() with its local bytearray and its size, the
-     * calling frame innermost first with its locals, and a suspended
-     * generator's local. */
+     * calling frame innermost first with its locals, a generator running
+     * on that thread with its local, and a suspended generator's local. */
     import_fixtures();
     rs_py_run("f = ah.frames_facts()\n");
     ck_assert_str_eq(rs_py_str("f['ident_ok']"), "True");
@@ -158,6 +158,10 @@ START_TEST(test_analyses_frames)
     ck_assert_str_eq(rs_py_str("f['local_type'], f['local_len'], f['local_size_ok']"), "('bytearray', 12345, True)");
     ck_assert_str_eq(rs_py_str("f['main_has_marker'], f['main_innermost_first']"), "(True, True)");
     ck_assert_str_eq(rs_py_str("f['gen_local']"), "['local of a suspended generator']");
+    /* A generator running on the thread (waiting inside its body) shows
+     * inside the frame that runs it, with its locals. */
+    ck_assert_str_eq(rs_py_str("f['running_local'], f['running_inside_sleeper']"),
+                     "([['local of a running generator']], True)");
 }
 END_TEST
 
