@@ -111,17 +111,55 @@ static int field(matcher *m, PyObject *ptr, const char *label)
 
 /* --- enumerators, one per layout, in tp_traverse visit order -------------- */
 
-static int label_members(matcher *m, PyObject *obj, PyMemberDef *members, Py_ssize_t count)
+/* What each_member() and each_c_member() give each object member: its
+ * value and name; nonzero stops the walk with that result. */
+typedef int (*member_visit)(void *ctx, PyObject *value, const char *name);
+
+/* The object members (T_OBJECT, T_OBJECT_EX) of obj among members (count
+ * of them, or up to the one without a name when count < 0), to visit. */
+static int each_member(PyObject *obj, PyMemberDef *members, Py_ssize_t count, member_visit visit, void *ctx)
 {
     for (Py_ssize_t i = 0; members != NULL && (count < 0 ? members[i].name != NULL : i < count); i++) {
         PyMemberDef *md = &members[i];
         if (md->type != T_OBJECT && md->type != T_OBJECT_EX)
             continue;
-        long slot = want(m, *(PyObject **)((char *)obj + md->offset));
-        if (slot >= 0 && found(m, slot, PyUnicode_FromFormat(".%s", md->name)))
-            return 1;
+        int r = visit(ctx, *(PyObject **)((char *)obj + md->offset), md->name);
+        if (r != 0)
+            return r;
     }
     return 0;
+}
+
+/* The C members declared by obj's type and its bases (tp_members, along
+ * the MRO), to visit; classes defined in Python are passed over: their
+ * __slots__ are an instance's (label_python_instance()). */
+static int each_c_member(PyObject *obj, member_visit visit, void *ctx)
+{
+    PyObject *mro = Py_TYPE(obj)->tp_mro;
+    if (mro == NULL || !PyTuple_Check(mro))
+        return each_member(obj, Py_TYPE(obj)->tp_members, -1, visit, ctx);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (rs_py_uses_subtype_traverse(base))
+            continue;
+        int r = each_member(obj, base->tp_members, -1, visit, ctx);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+/* member_visit for a matcher: the member's edge is labelled ".name". */
+static int label_member(void *ctx, PyObject *value, const char *name)
+{
+    matcher *m = ctx;
+    long slot = want(m, value);
+    return slot >= 0 && found(m, slot, PyUnicode_FromFormat(".%s", name));
+}
+
+static int label_members(matcher *m, PyObject *obj, PyMemberDef *members, Py_ssize_t count)
+{
+    return each_member(obj, members, count, label_member, m);
 }
 
 /* An instance of a class defined in Python, as subtype_traverse sees it:
@@ -247,26 +285,27 @@ static bool has_only_fields(PyObject *obj)
            !PyExceptionInstance_Check(obj);
 }
 
+/* Where member_fields() puts the members. */
+typedef struct field_list {
+    rs_label_field *out;
+    int n, max;
+} field_list;
+
+static int add_field(void *ctx, PyObject *value, const char *name)
+{
+    field_list *l = ctx;
+    if (l->n == l->max)
+        return -1;
+    l->out[l->n++] = (rs_label_field){value, name};
+    return 0;
+}
+
 /* C members declared by the type and its bases (tp_members) into out,
  * as far as max; their count, or -1 when more. */
 static int member_fields(PyObject *obj, rs_label_field *out, int max)
 {
-    PyObject *mro = Py_TYPE(obj)->tp_mro;
-    bool whole = mro != NULL && PyTuple_Check(mro);
-    int n = 0;
-    for (Py_ssize_t i = 0; i < (whole ? PyTuple_GET_SIZE(mro) : 1); i++) {
-        PyTypeObject *base = whole ? (PyTypeObject *)PyTuple_GET_ITEM(mro, i) : Py_TYPE(obj);
-        if (whole && rs_py_uses_subtype_traverse(base))
-            continue; /* its __slots__ were handled as an instance's */
-        for (PyMemberDef *md = base->tp_members; md != NULL && md->name != NULL; md++) {
-            if (md->type != T_OBJECT && md->type != T_OBJECT_EX)
-                continue;
-            if (n == max)
-                return -1;
-            out[n++] = (rs_label_field){*(PyObject **)((char *)obj + md->offset), md->name};
-        }
-    }
-    return n;
+    field_list l = {out, 0, max};
+    return each_c_member(obj, add_field, &l) < 0 ? -1 : l.n;
 }
 
 int rs_label_fields(PyObject *obj, rs_label_field *out)
@@ -304,11 +343,9 @@ int rs_label_fields(PyObject *obj, rs_label_field *out)
 
 static int label_fields(matcher *m, const rs_label_field *fields, int n)
 {
-    for (int i = 0; i < n; i++) {
-        long slot = want(m, fields[i].ptr);
-        if (slot >= 0 && found(m, slot, PyUnicode_FromFormat(".%s", fields[i].name)))
+    for (int i = 0; i < n; i++)
+        if (label_member(m, fields[i].ptr, fields[i].name))
             return 1;
-    }
     return 0;
 }
 
@@ -395,17 +432,7 @@ static int label_exception(matcher *m, PyObject *obj)
 /* C members declared by the type and its bases (tp_members). */
 static int label_c_members(matcher *m, PyObject *obj)
 {
-    PyObject *mro = Py_TYPE(obj)->tp_mro;
-    if (mro == NULL || !PyTuple_Check(mro))
-        return label_members(m, obj, Py_TYPE(obj)->tp_members, -1);
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
-        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
-        if (rs_py_uses_subtype_traverse(base))
-            continue; /* its __slots__ were handled as an instance's */
-        if (label_members(m, obj, base->tp_members, -1))
-            return 1;
-    }
-    return 0;
+    return each_c_member(obj, label_member, m);
 }
 
 static int find_label(matcher *m, PyObject *obj)
