@@ -300,6 +300,33 @@ static int push_edge(edge_buf *b, rs_idx from, rs_idx to, uint32_t referent)
     return 0;
 }
 
+/* A walk over the data edges between members of a cycle, member by member
+ * and each member's in referent order: what rs_cycle_edges() lists, and
+ * the order the edges to break are ranked in. */
+typedef struct cycle_edge_walk {
+    size_t member, next, refs;
+    const rs_idx *targets;
+} cycle_edge_walk;
+
+/* The next edge of cycle c into *e; false after the last (the walk starts
+ * zeroed). */
+static inline bool next_cycle_edge(rs_snapshot *s, const rs_cycle *c, cycle_edge_walk *w, rs_edge_ref *e)
+{
+    for (;;) {
+        while (w->next < w->refs) {
+            size_t j = w->next++;
+            if (same_cycle(s, w->targets[j], c->number)) {
+                *e = (rs_edge_ref){.from = c->members[w->member - 1], .to = w->targets[j], .referent = (uint32_t)j};
+                return true;
+            }
+        }
+        if (w->member == c->member_count)
+            return false;
+        w->targets = rs_graph_referents(s->graph, c->members[w->member++], &w->refs);
+        w->next = 0;
+    }
+}
+
 rs_edge_ref *rs_cycle_edges(rs_snapshot *s, const rs_cycle *c, size_t *count)
 {
     if (rs_analysis_ensure_scc(s) < 0)
@@ -308,14 +335,10 @@ rs_edge_ref *rs_cycle_edges(rs_snapshot *s, const rs_cycle *c, size_t *count)
     if (push_edge(&b, 0, 0, 0) < 0) /* never empty: NULL means failure */
         goto nomem;
     b.count = 0;
-    for (size_t k = 0; k < c->member_count; k++) {
-        rs_idx u = c->members[k];
-        size_t refs;
-        const rs_idx *targets = rs_graph_referents(s->graph, u, &refs);
-        for (size_t j = 0; j < refs; j++)
-            if (same_cycle(s, targets[j], c->number) && push_edge(&b, u, targets[j], (uint32_t)j) < 0)
-                goto nomem;
-    }
+    rs_edge_ref e;
+    for (cycle_edge_walk w = {0}; next_cycle_edge(s, c, &w, &e);)
+        if (push_edge(&b, e.from, e.to, e.referent) < 0)
+            goto nomem;
     *count = b.count;
     return b.edges;
 nomem:
@@ -800,12 +823,9 @@ static void keep_ranked(rs_break_edge *heap, size_t keep, size_t *kept, rs_break
 static size_t cycle_edge_count(rs_snapshot *s, const rs_cycle *c)
 {
     size_t n = 0;
-    for (size_t k = 0; k < c->member_count; k++) {
-        size_t refs;
-        const rs_idx *targets = rs_graph_referents(s->graph, c->members[k], &refs);
-        for (size_t j = 0; j < refs; j++)
-            n += same_cycle(s, targets[j], c->number);
-    }
+    rs_edge_ref e;
+    for (cycle_edge_walk w = {0}; next_cycle_edge(s, c, &w, &e);)
+        n++;
     return n;
 }
 
@@ -857,18 +877,10 @@ rs_break_edge *rs_cycle_break_edges(rs_snapshot *s, const rs_cycle *c, size_t ma
     /* Every edge gets its freed bytes; edges from small sources also their
      * label and rank now, big containers' edges only if they are kept. */
     size_t labelled = 0;
-    for (size_t k = 0; k < c->member_count; k++) {
-        rs_idx u = c->members[k];
-        size_t refs;
-        const rs_idx *targets = rs_graph_referents(s->graph, u, &refs);
-        for (size_t j = 0; j < refs; j++) {
-            if (!same_cycle(s, targets[j], c->number))
-                continue;
-            rs_edge_ref ref = {.from = u, .to = targets[j], .referent = (uint32_t)j};
-            if (rank_edge(s, c, dom, ref, out, keep, &kept, &labelled) < 0)
-                goto error;
-        }
-    }
+    rs_edge_ref ref;
+    for (cycle_edge_walk w = {0}; next_cycle_edge(s, c, &w, &ref);)
+        if (rank_edge(s, c, dom, ref, out, keep, &kept, &labelled) < 0)
+            goto error;
     qsort(out, kept, sizeof *out, by_rank);
     for (size_t i = 0; i < kept; i++) {
         rs_break_edge *e = &out[i];
