@@ -367,14 +367,10 @@ typedef struct rs_process_memory {
     uint64_t arena_overhead; /* pool headers, quantization, alignment */
 } rs_process_memory;
 
-/* Fills out from the snapshot, /proc/self/statm and obmalloc's own
- * statistics (read in C, as sys._debugmallocstats() would print them).
- * 0, or -1 with an exception set. */
+/* Fills out from the snapshot (its visible_bytes), /proc/self/statm and
+ * obmalloc's own statistics (read in C, as sys._debugmallocstats() would
+ * print them).  0, or -1 with an exception set. */
 int rs_process_memory_read(const rs_snapshot *s, rs_process_memory *out);
-
-/* rs_process_memory_read() with the visible objects' bytes already summed
- * by the caller (the dump writer adds them up as it writes the nodes). */
-int rs_process_memory_read_summed(const rs_snapshot *s, uint64_t objects, rs_process_memory *out);
 
 /* One line: objects vs RSS vs arenas, the gaps named.  New str or NULL. */
 PyObject *rs_process_memory_line(const rs_process_memory *m);

@@ -940,7 +940,6 @@ static int write_nodes(writer *w)
         kinds[t] = s->types[t].type != NULL ? type_repr_kind(s->types[t].type) : REPR_NONE;
     int r = 0;
     uint32_t edge = 0;
-    uint64_t objects = 0; /* bytes of the visible objects, for the header */
     section_begin(w, RS_DUMP_NODES);
     for (size_t first = 0; first < n && !w->io_error && r == 0; first += NODE_BATCH) {
         size_t count = n - first < NODE_BATCH ? n - first : NODE_BATCH;
@@ -957,8 +956,6 @@ static int write_nodes(writer *w)
             }
             uint32_t flags = rs_graph_flags(g, x);
             uint64_t size = rs_graph_size(g, x);
-            if (!(flags & RS_NODE_INTERNAL))
-                objects += size;
             /* Field by field into the batch, written as one piece below:
              * a record built on the stack and copied at once stalled on
              * store forwarding, 5 ms at 1M objects. */
@@ -984,7 +981,6 @@ static int write_nodes(writer *w)
     rs_free(kinds);
     rs_free(b);
     section_end(w, n);
-    w->header.memory_objects = objects;
     return r;
 }
 
@@ -1851,7 +1847,7 @@ static int fill_header(writer *w)
     rs_dump_header *h = &w->header;
     rs_process_memory m;
     int tracing = tracing_allocations();
-    if (tracing < 0 || rs_process_memory_read_summed(s, 0, &m) < 0) /* write_nodes() sums the objects */
+    if (tracing < 0 || rs_process_memory_read(s, &m) < 0)
         return -1;
     h->tracemalloc = (uint32_t)tracing;
     memcpy(h->magic, RS_DUMP_MAGIC, sizeof h->magic);
@@ -1865,6 +1861,7 @@ static int fill_header(writer *w)
     h->edge_count = rs_graph_edge_count(s->graph);
     h->visible_count = s->visible_count;
     h->snapshot_seconds = s->seconds;
+    h->memory_objects = m.objects;
     h->memory_rss = m.rss;
     h->have_arenas = m.have_arenas;
     h->arena_bytes = m.arena_bytes;

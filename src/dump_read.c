@@ -306,7 +306,10 @@ static int build_snapshot(rs_dump *d, const char *path)
          * (check_structure() saw each below the node count). */
         if (rs_graph_begin_edges(g, (rs_idx)i) < 0 || rs_graph_add_edges_to(g, d->targets + x->edge_start, end - x->edge_start) < 0)
             goto nomem;
-        rs_graph_set_size(g, (rs_idx)i, rs_dump_node_size(d, (uint32_t)i));
+        uint64_t size = rs_dump_node_size(d, (uint32_t)i);
+        rs_graph_set_size(g, (rs_idx)i, size);
+        if (!(x->flags & RS_NODE_INTERNAL))
+            s->visible_bytes += size;
         rs_graph_set_refcount(g, (rs_idx)i, x->refcount);
         rs_graph_set_type_id(g, (rs_idx)i, x->type_id);
         rs_graph_add_flags(g, (rs_idx)i, x->flags);

@@ -907,8 +907,11 @@ static PyObject *module_set_size(PyObject *Py_UNUSED(module), PyObject *args)
     rs_snapshot *s = rs_snapshot_and_node(snap, obj, &n);
     if (s == NULL)
         return NULL;
+    uint64_t old = rs_graph_size(s->graph, n);
     if (rs_graph_set_size(s->graph, n, size) < 0)
         return PyErr_NoMemory();
+    if (!(rs_graph_flags(s->graph, n) & RS_NODE_INTERNAL))
+        s->visible_bytes += size - old;
     Py_RETURN_NONE;
 }
 

@@ -75,6 +75,7 @@ typedef struct rs_snapshot {
     rs_root_info *root_info;
     uint32_t root_info_count;
     size_t visible_count;  /* nodes not flagged RS_NODE_INTERNAL */
+    uint64_t visible_bytes; /* their sizes added up, in the same pass */
     double seconds;        /* time to build */
     /* Lazily computed analyses (NULL until first use). */
     struct rs_scc *scc;
@@ -126,7 +127,7 @@ rs_snapshot *rs_snapshot_take_for(bool collect, const rs_snapshot_caller *caller
  * with the mark in a walk of its own, growth_walk.c), which need each
  * object's address, type and size and nothing else: the same walk (so the
  * same nodes), but no edges, no reverse index, no held roots and no
- * NOT_DATA/GARBAGE flags; visible_count is set.  Every other question to
+ * NOT_DATA/GARBAGE flags; visible_count and visible_bytes are set.  Every other question to
  * it gets empty answers.  NULL with a Python exception set on failure. */
 rs_snapshot *rs_snapshot_take_nodes(bool collect);
 

@@ -309,7 +309,8 @@ static int by_index(const void *a, const void *b)
 }
 
 /* After: every visible node with unexplained references is a root of kind
- * UNEXPLAINED; visible_count counts the nodes not hidden. */
+ * UNEXPLAINED; visible_count counts the nodes not hidden, visible_bytes
+ * adds up their sizes. */
 static int add_held_roots(walk *w)
 {
     rs_snapshot *s = w->snap;
@@ -331,6 +332,7 @@ static int add_held_roots(walk *w)
             frame_targets[k++] = roots[r].target;
     qsort(frame_targets, frame_count, sizeof *frame_targets, by_index);
     s->visible_count = 0;
+    uint64_t bytes = 0; /* summed in a local: s's field would be stored every node */
     int result = 0;
     size_t cursor = 0;
     for (size_t i = 0; i < count && result == 0; i++) {
@@ -341,6 +343,7 @@ static int add_held_roots(walk *w)
         if (rs_graph_flags(g, n) & RS_NODE_INTERNAL)
             continue;
         s->visible_count++;
+        bytes += rs_graph_size(g, n);
         if (rs_graph_flags(g, n) & RS_NODE_IMMORTAL)
             continue;
         size_t referrers;
@@ -349,15 +352,23 @@ static int add_held_roots(walk *w)
             result = rs_graph_add_root(g, n, RS_ROOT_UNEXPLAINED, 0);
     }
     rs_free(frame_targets);
+    s->visible_bytes = bytes;
     return result;
 }
 
-/* nodes_only: visible_count counts the nodes not hidden. */
+/* nodes_only: visible_count counts the nodes not hidden, visible_bytes
+ * adds up their sizes. */
 static void count_visible(rs_snapshot *s)
 {
-    s->visible_count = 0;
+    size_t count = 0;
+    uint64_t bytes = 0;
     for (size_t i = 0; i < rs_graph_node_count(s->graph); i++)
-        s->visible_count += !(rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL);
+        if (!(rs_graph_flags(s->graph, (rs_idx)i) & RS_NODE_INTERNAL)) {
+            count++;
+            bytes += rs_graph_size(s->graph, (rs_idx)i);
+        }
+    s->visible_count = count;
+    s->visible_bytes = bytes;
 }
 
 static void release_nodes(rs_graph *g, size_t held)

@@ -264,6 +264,9 @@ START_TEST(test_dump_reads_format_v1)
     ck_assert_str_eq(rs_py_str("[c[2] for c in d.census() if c[0] == 'bytearray'] == [c[2] for c in s.census() if c[0] == 'bytearray']"),
                      "True");
     ck_assert_str_eq(rs_py_str("[c[2] >= 9 << 30 for c in d1.census() if c[0] == 'bytearray']"), "[True]");
+    ck_assert_str_eq(rs_py_str("d.process_memory()['objects'] == d1.process_memory()['objects'] == "
+                               "s.process_memory()['objects'] == sum(s.size(o) for o in s.objects()) > 9 << 30"),
+                     "True");
     ck_assert_int_ge(rs_py_long("sum(1 for o in d.objects() if o.unexplained > 0)"), 1);
     /* Mutated version 1 files (checksums recomputed, so that the
      * conversion and the structural checks meet every change) each load or
